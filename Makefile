@@ -1,0 +1,42 @@
+# Two commands for a new user: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DB ?= livejobs.db
+
+.PHONY: serve test install install-test browser bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+serve: install
+	$(VENV)/bin/livejobs serve --db $(DB) --host $(HOST) --port $(PORT)
+
+# Debian's chromium for the dashboard's browser tests (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+
+test: install-test browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(MAKE) -C bench run
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,352 @@
+"""Job transitions as pure functions: document (+ event) → new document. No I/O here.
+
+Each function checks that the move is legal from the job's current status and raises
+``Conflict`` otherwise, so a caller that lost a race to another transition gets a clear error.
+Every function returns a new dict with ``version`` bumped, ``updated`` set, ``due`` recomputed
+and an audit entry appended to ``log``; the store then writes it with a compare-and-set on the
+old version.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from typing import Any
+
+from server.errors import Conflict
+from server.jobs import schedule
+from server.jobs.model import FINISHED, Job, Status
+
+MAX_LOG_ENTRIES = 1000
+
+
+def _next(doc: Job, now: float, by: str, message: str, level: str = "info") -> Job:
+    new = copy.deepcopy(doc)
+    new["version"] = doc["version"] + 1
+    new["updated"] = now
+    append_log(new, now=now, by=by, message=message, level=level)
+    return new
+
+
+def append_log(
+    doc: Job, *, now: float, by: str, message: str, level: str = "info", data: Any = None
+) -> None:
+    """Append in place, keeping the newest ``MAX_LOG_ENTRIES`` (the first entry, creation, stays)."""
+    doc["log"].append({"time": now, "level": level, "message": message, "data": data, "by": by})
+    if len(doc["log"]) > MAX_LOG_ENTRIES:
+        del doc["log"][1 : len(doc["log"]) - MAX_LOG_ENTRIES + 1]
+
+
+def _require(doc: Job, allowed: set[Status] | frozenset[Status], action: str) -> None:
+    if doc["status"] not in allowed:
+        names = "/".join(sorted(allowed))
+        raise Conflict(f"cannot {action} job {doc['id']}: it is {doc['status']}, not {names}")
+
+
+def due_at(doc: Job, default_retain: float | None) -> float | None:
+    """When the scheduler must next look at this job; stored as ``due`` and indexed."""
+    status = doc["status"]
+    if status == Status.WAITING:
+        if doc["depends"]:
+            return doc["expire_at"]
+        return min(doc["after"], doc["expire_at"] or doc["after"])
+    if status == Status.READY:
+        return doc["expire_at"]
+    if status == Status.RUNNING:
+        return doc["lease"]["expires"] if doc["lease"] else None
+    if status in (Status.COMPLETED, Status.CANCELLED):
+        retain = doc["retain"] if doc["retain"] is not None else default_retain
+        return None if retain is None else (doc["finished"] or doc["updated"]) + retain
+    return None
+
+
+def settle(doc: Job, now: float, default_retain: float | None) -> Job:
+    """Place a waiting/ready job in the right one of the two, and set ``due``. In place."""
+    if doc["status"] in (Status.WAITING, Status.READY):
+        waiting = bool(doc["depends"]) or doc["after"] > now
+        doc["status"] = Status.WAITING.value if waiting else Status.READY.value
+    doc["due"] = due_at(doc, default_retain)
+    return doc
+
+
+# -- worker side --------------------------------------------------------------------------
+
+
+def claim(doc: Job, *, worker_id: str, user: str, now: float, lease_seconds: float) -> Job:
+    """ready → running, leased to one worker. Stores use this (or ``claim_update``) atomically."""
+    _require(doc, {Status.READY}, "claim")
+    new = _next(doc, now, worker_id, f"started by worker {worker_id} (attempt {doc['attempts'] + 1})")
+    new.update(claim_fields(worker_id=worker_id, now=now, lease_seconds=lease_seconds))
+    new["attempts"] = doc["attempts"] + 1
+    return new
+
+
+def claim_fields(*, worker_id: str, now: float, lease_seconds: float) -> dict[str, Any]:
+    """The fields a claim sets, shared by ``claim`` and the Mongo ``claim_update``."""
+    expires = now + lease_seconds
+    return {
+        "status": Status.RUNNING.value,
+        "lease": {"worker": worker_id, "token": secrets.token_hex(16), "expires": expires},
+        "started": now,
+        "due": expires,
+        "updated": now,
+        "progress": {"completed": 0, "total": 0, "percent": 0.0},
+    }
+
+
+def claim_update(*, worker_id: str, user: str, now: float, lease_seconds: float) -> dict[str, Any]:
+    """``claim`` as MongoDB update operators, for a single ``find_one_and_update``.
+
+    The attempt number in the log message is not known inside one update, so it is left out.
+    """
+    return {
+        "$set": claim_fields(worker_id=worker_id, now=now, lease_seconds=lease_seconds),
+        "$inc": {"attempts": 1, "version": 1},
+        "$push": {
+            "log": {
+                "time": now,
+                "level": "info",
+                "message": f"started by worker {worker_id}",
+                "data": None,
+                "by": worker_id,
+            }
+        },
+    }
+
+
+def _require_lease(doc: Job, lease_token: str, action: str) -> None:
+    lease = doc.get("lease")
+    if doc["status"] != Status.RUNNING or not lease or not secrets.compare_digest(
+        lease["token"], lease_token
+    ):
+        raise Conflict(
+            f"cannot {action} job {doc['id']}: this worker does not hold its lease "
+            f"(it is {doc['status']})"
+        )
+
+
+def heartbeat(doc: Job, *, lease_token: str, now: float, lease_seconds: float) -> Job:
+    """Extend the lease; no audit entry (it would flood the log)."""
+    _require_lease(doc, lease_token, "extend the lease of")
+    new = copy.deepcopy(doc)
+    new["version"] = doc["version"] + 1
+    new["updated"] = now
+    new["lease"]["expires"] = now + lease_seconds
+    new["due"] = new["lease"]["expires"]
+    return new
+
+
+def progress(
+    doc: Job, *, lease_token: str, completed: float, total: float, now: float
+) -> Job:
+    _require_lease(doc, lease_token, "report progress on")
+    new = copy.deepcopy(doc)
+    new["version"] = doc["version"] + 1
+    new["updated"] = now
+    percent = 100.0 * completed / total if total else 0.0
+    new["progress"] = {"completed": completed, "total": total, "percent": round(percent, 2)}
+    return new
+
+
+def log(
+    doc: Job, *, lease_token: str | None, message: str, level: str, data: Any, by: str, now: float
+) -> Job:
+    """A log line from the worker (must hold the lease) or from a controller (token None)."""
+    if lease_token is not None:
+        _require_lease(doc, lease_token, "log to")
+    new = copy.deepcopy(doc)
+    new["version"] = doc["version"] + 1
+    new["updated"] = now
+    append_log(new, now=now, by=by, message=message, level=level, data=data)
+    return new
+
+
+def complete(
+    doc: Job, *, lease_token: str, result: Any, by: str, now: float, default_retain: float | None
+) -> Job:
+    _require_lease(doc, lease_token, "complete")
+    new = _next(doc, now, by, "completed", level="success")
+    new.update(status=Status.COMPLETED.value, result=result, lease=None, finished=now)
+    new["progress"] = {
+        "completed": new["progress"]["total"] or 1,
+        "total": new["progress"]["total"] or 1,
+        "percent": 100.0,
+    }
+    new["due"] = due_at(new, default_retain)
+    return new
+
+
+def _retry_wait(doc: Job) -> float:
+    policy = doc["retry"]
+    wait = float(policy["wait"])
+    if policy["backoff"] == "exponential":
+        wait *= 2 ** max(doc["attempts"] - 1, 0)
+    if policy["max_wait"] is not None:
+        wait = min(wait, float(policy["max_wait"]))
+    return wait
+
+
+def retries_left(doc: Job) -> int:
+    return int(doc["retry"]["retries"]) + 1 - int(doc["attempts"])
+
+
+def fail(
+    doc: Job,
+    *,
+    error: Any,
+    by: str,
+    now: float,
+    fatal: bool = False,
+    lease_token: str | None = None,
+    reason: str | None = None,
+    default_retain: float | None = None,
+) -> Job:
+    """running → waiting/ready (retry with backoff) or failed (fatal or out of attempts).
+
+    ``lease_token`` None is the server failing the job itself (lease expired, worker lost).
+    """
+    if lease_token is not None:
+        _require_lease(doc, lease_token, "fail")
+    else:
+        _require(doc, {Status.RUNNING}, "fail")
+    worker = doc["lease"]["worker"] if doc.get("lease") else None
+    new = _next(doc, now, by, f"failed: {error}", level="danger")
+    new["failures"].append(
+        {"time": now, "error": error, "worker": worker, "attempt": doc["attempts"]}
+    )
+    new["lease"] = None
+    if not fatal and retries_left(doc) > 0:
+        wait = _retry_wait(doc)
+        new["status"] = Status.WAITING.value
+        new["after"] = now + wait
+        append_log(new, now=now, by="server", message=f"will retry in {wait:g}s", level="warning")
+        return settle(new, now, default_retain)
+    new.update(status=Status.FAILED.value, finished=now, reason=reason or _reason(error))
+    new["due"] = None
+    return new
+
+
+def _reason(error: Any) -> str:
+    if isinstance(error, dict) and "message" in error:
+        return str(error["message"])
+    return str(error)
+
+
+def snooze(doc: Job, *, lease_token: str, seconds: float, by: str, now: float) -> Job:
+    """Put a running job back for later without counting the attempt."""
+    _require_lease(doc, lease_token, "snooze")
+    new = _next(doc, now, by, f"snoozed for {seconds:g}s")
+    new.update(status=Status.WAITING.value, after=now + seconds, lease=None)
+    new["attempts"] = max(doc["attempts"] - 1, 0)
+    return settle(new, now, None)
+
+
+# -- control side -------------------------------------------------------------------------
+
+
+def cancel(doc: Job, *, by: str, now: float, reason: str = "cancelled", default_retain: float | None = None) -> Job:
+    _require(doc, {Status.WAITING, Status.READY, Status.RUNNING, Status.PAUSED}, "cancel")
+    new = _next(doc, now, by, f"cancelled ({reason})" if reason != "cancelled" else "cancelled", "warning")
+    new.update(status=Status.CANCELLED.value, lease=None, finished=now, reason=reason)
+    new["due"] = due_at(new, default_retain)
+    return new
+
+
+def restart(doc: Job, *, by: str, now: float, retries: int | None = None) -> Job:
+    """failed/cancelled → ready (or waiting) with fresh attempts."""
+    _require(doc, {Status.FAILED, Status.CANCELLED}, "restart")
+    new = _next(doc, now, by, "restarted")
+    new.update(status=Status.READY.value, attempts=0, finished=None, reason=None, result=None)
+    new["after"] = now
+    if retries is not None:
+        new["retry"]["retries"] = retries
+    return settle(new, now, None)
+
+
+def pause(doc: Job, *, by: str, now: float) -> Job:
+    _require(doc, {Status.WAITING, Status.READY}, "pause")
+    new = _next(doc, now, by, "paused")
+    new["status"] = Status.PAUSED.value
+    new["due"] = None
+    return new
+
+
+def resume(doc: Job, *, by: str, now: float) -> Job:
+    _require(doc, {Status.PAUSED}, "resume")
+    new = _next(doc, now, by, "resumed")
+    new["status"] = Status.READY.value
+    return settle(new, now, None)
+
+
+def ready_now(doc: Job, *, by: str, now: float) -> Job:
+    """A delayed (waiting) job runs now: ``after`` moves to now. Unfinished dependencies still hold it."""
+    _require(doc, {Status.WAITING}, "make ready")
+    new = _next(doc, now, by, "made ready now")
+    new["after"] = now
+    return settle(new, now, None)
+
+
+def promote(doc: Job, *, now: float) -> Job:
+    """Scheduler: a waiting job whose time has come (and whose dependencies are met) → ready."""
+    _require(doc, {Status.WAITING}, "promote")
+    new = copy.deepcopy(doc)
+    new["version"] = doc["version"] + 1
+    new["updated"] = now
+    return settle(new, now, None)
+
+
+def dependencies_met(doc: Job, *, completed: set[str], now: float) -> Job:
+    """Drop finished dependencies; when none remain the job settles to ready (or waits for after)."""
+    _require(doc, {Status.WAITING, Status.PAUSED}, "resolve dependencies of")
+    new = _next(doc, now, "server", f"dependencies done: {', '.join(sorted(completed))}")
+    new["depends"] = [d for d in doc["depends"] if d not in completed]
+    return settle(new, now, None)
+
+
+def expire(doc: Job, *, now: float) -> Job:
+    _require(doc, {Status.WAITING, Status.READY}, "expire")
+    new = _next(doc, now, "server", "expired: nobody started it in time", "danger")
+    new.update(status=Status.FAILED.value, finished=now, reason="expired", due=None)
+    return new
+
+
+def rerun_copy(doc: Job, *, by: str, now: float, new_id: str) -> Job:
+    """A completed job's inputs copied into a fresh job (job-collection's rerun)."""
+    _require(doc, {Status.COMPLETED}, "rerun")
+    new = copy.deepcopy(doc)
+    new.update(
+        id=new_id, status=Status.READY.value, attempts=0, after=now, result=None, failures=[],
+        lease=None, reason=None, created=now, updated=now, started=None, finished=None,
+        version=1, depends=[], key=None, log=[],
+        progress={"completed": 0, "total": 0, "percent": 0.0},
+    )
+    if new["repeat"]:
+        new["repeat"] = None
+    append_log(new, now=now, by=by, message=f"created as a rerun of {doc['id']}")
+    return settle(new, now, None)
+
+
+def next_repeat(doc: Job, *, now: float, new_id: str) -> Job | None:
+    """After a repeating job completes: its next run, or None when times/until are reached."""
+    rep = doc["repeat"]
+    if not rep:
+        return None
+    run = int(rep.get("run", 1)) + 1
+    if rep.get("times") is not None and run > int(rep["times"]):
+        return None
+    at = schedule.next_time(rep, after=max(now, doc["after"]))
+    if rep.get("until") is not None and at > float(rep["until"]):
+        return None
+    new = copy.deepcopy(doc)
+    new.update(
+        id=new_id, status=Status.WAITING.value, attempts=0, after=at, result=None, failures=[],
+        lease=None, reason=None, created=now, updated=now, started=None, finished=None,
+        version=1, log=[], progress={"completed": 0, "total": 0, "percent": 0.0},
+    )
+    new["repeat"] = {**rep, "run": run}
+    append_log(new, now=now, by="server", message=f"run {run} of repeating job, after {doc['id']}")
+    return settle(new, now, None)
+
+
+def is_finished(doc: Job) -> bool:
+    return doc["status"] in FINISHED

@@ -1,0 +1,127 @@
+"""The job document: its fields, statuses and priorities, defined once.
+
+A job is a plain JSON-able dict so that it travels unchanged through the store, the change feed,
+the WebSocket protocol and the SDK. This module names its fields and builds new documents; the
+rules for changing one live in ``lifecycle``.
+
+Fields (all times are seconds since the epoch, as floats):
+
+- ``id``        str, unique.
+- ``type``      str, what kind of work; workers ask for types.
+- ``data``      any JSON value, the job's input.
+- ``private``   any JSON value stored with the job but sent to admins only.
+- ``status``    one of ``Status``.
+- ``priority``  int, lower runs first (job-collection's levels: see ``PRIORITIES``).
+- ``retry``     ``{"retries": int, "wait": float, "backoff": "constant"|"exponential",
+                 "max_wait": float|None}``: ``retries`` failed attempts are retried.
+- ``attempts``  int, how many times the job was started.
+- ``after``     float, not to start before this time.
+- ``repeat``    ``None`` or ``{"every": float|None, "cron": str|None, "tz": str|None,
+                 "times": int|None, "until": float|None, "run": int}``.
+- ``depends``   list of job ids that must complete first.
+- ``key``       str or None: at most one unfinished job per key.
+- ``expire_at`` float or None: a job not started by then fails with reason "expired".
+- ``target`` / ``exclude``  worker affinity: only that worker / never these workers.
+- ``retain``    float or None: seconds a finished job is kept (None: the server default).
+- ``log``       list of ``{"time", "level", "message", "data", "by"}``; also the audit trail.
+- ``progress``  ``{"completed": float, "total": float, "percent": float}``.
+- ``result``    any JSON value set on completion.
+- ``failures``  list of ``{"time", "error", "worker", "attempt"}``.
+- ``lease``     ``None`` or ``{"worker": str, "token": str, "expires": float}`` while running.
+- ``reason``    str or None: why the job failed or was cancelled.
+- ``owner``     str, the user who created it.
+- ``created`` / ``updated`` / ``started`` / ``finished``  times.
+- ``due``       float or None: when the scheduler must next look at this job (derived).
+- ``version``   int, bumped by every change; conditional updates compare it.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from typing import Any
+
+Job = dict[str, Any]
+
+
+class Status(enum.StrEnum):
+    WAITING = "waiting"  # delayed, or dependencies unfinished
+    READY = "ready"  # may be handed to a worker now
+    RUNNING = "running"  # leased to a worker
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+FINISHED = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+UNFINISHED = frozenset(Status) - FINISHED
+
+PRIORITIES: dict[str, int] = {
+    "low": 10,
+    "normal": 0,
+    "medium": -5,
+    "high": -10,
+    "critical": -15,
+}
+
+LOG_LEVELS = ("info", "success", "warning", "danger")
+
+DEFAULT_RETRY: dict[str, Any] = {
+    "retries": 0,
+    "wait": 0.0,
+    "backoff": "constant",
+    "max_wait": None,
+}
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def priority_value(level: int | str) -> int:
+    """Turn a named level or an integer into the stored integer (lower runs first)."""
+    if isinstance(level, bool):
+        raise ValueError("priority must be a level name or an integer")
+    if isinstance(level, int):
+        return level
+    try:
+        return PRIORITIES[level]
+    except KeyError:
+        names = ", ".join(PRIORITIES)
+        raise ValueError(f"unknown priority {level!r}; use an integer or one of {names}") from None
+
+
+def blank_job(job_type: str, data: Any, *, owner: str, now: float) -> Job:
+    """A complete document with every field at its default; ``lifecycle.create`` finishes it."""
+    return {
+        "id": new_id(),
+        "type": job_type,
+        "data": data,
+        "private": None,
+        "status": Status.READY.value,
+        "priority": 0,
+        "retry": dict(DEFAULT_RETRY),
+        "attempts": 0,
+        "after": now,
+        "repeat": None,
+        "depends": [],
+        "key": None,
+        "expire_at": None,
+        "target": None,
+        "exclude": [],
+        "retain": None,
+        "log": [],
+        "progress": {"completed": 0, "total": 0, "percent": 0.0},
+        "result": None,
+        "failures": [],
+        "lease": None,
+        "reason": None,
+        "owner": owner,
+        "created": now,
+        "updated": now,
+        "started": None,
+        "finished": None,
+        "due": None,
+        "version": 1,
+    }

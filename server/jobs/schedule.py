@@ -1,0 +1,46 @@
+"""When a repeating job runs next: a fixed interval, or a cron expression in a time zone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+
+from server.errors import Invalid
+
+
+def validate(repeat: dict[str, Any]) -> None:
+    """Raise ``Invalid`` for a repeat spec that could never produce a next time."""
+    every, cron = repeat.get("every"), repeat.get("cron")
+    if (every is None) == (cron is None):
+        raise Invalid("repeat needs exactly one of 'every' (seconds) or 'cron'")
+    if every is not None and (not isinstance(every, int | float) or every <= 0):
+        raise Invalid("repeat 'every' must be a positive number of seconds")
+    if cron is not None and (not isinstance(cron, str) or not croniter.is_valid(cron)):
+        raise Invalid(f"repeat 'cron' is not a valid cron expression: {cron!r}")
+    _zone(repeat.get("tz"))
+    times = repeat.get("times")
+    if times is not None and (not isinstance(times, int) or times < 1):
+        raise Invalid("repeat 'times' must be a positive integer")
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"unknown time zone {name!r}") from None
+
+
+def next_time(repeat: dict[str, Any], *, after: float) -> float:
+    """The first run time strictly later than ``after`` (epoch seconds).
+
+    Cron times are computed in the repeat's zone, so "0 9 * * *" in Europe/Paris stays at 09:00
+    local across daylight-saving changes.
+    """
+    if repeat.get("every") is not None:
+        return after + float(repeat["every"])
+    zone = _zone(repeat.get("tz"))
+    start = datetime.fromtimestamp(after, zone)
+    return float(croniter(repeat["cron"], start).get_next(float))

@@ -1,0 +1,127 @@
+"""The storage seam: one small async interface, organised by job operation.
+
+Backends only persist; every decision about what a job becomes is made by ``server.jobs``
+before a backend sees the document. Conditional writes compare the document's ``version`` so
+that two racing transitions never both win.
+
+Implementations: ``server.store.sqlite.SQLiteStore`` (embedded, default) and
+``server.store.mongo.MongoStore``. ``open_store(url)`` picks one and imports only that one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from server.jobs.model import Job
+
+Filter = dict[str, Any]
+"""A validated Mongo-style filter (see ``server.query``)."""
+
+Sort = Sequence[tuple[str, int]]
+"""``[(field, 1 | -1), ...]``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One committed change, as every watcher sees it.
+
+    ``op`` is ``insert``, ``update`` or ``delete``; ``doc`` is the full document after the change
+    (``None`` for a delete). ``reset`` means the feed lost continuity (a change stream could not
+    resume): watchers must rebuild their state from a fresh query.
+    """
+
+    op: Literal["insert", "update", "delete", "reset"]
+    id: str
+    doc: Job | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """Ask for up to ``limit`` ready jobs of ``types`` for one worker.
+
+    Candidates are ``status == "ready"``, ``type in types``, ``target`` null or equal to
+    ``worker_id``, ``worker_id`` not in ``exclude``; taken by ``priority`` then ``created``.
+    ``limits``: per type, how many more may start now (rate limits / global concurrency);
+    a type absent from it is unlimited.
+    """
+
+    types: tuple[str, ...]
+    worker_id: str
+    user: str
+    now: float
+    lease_seconds: float
+    limit: int = 1
+    limits: dict[str, int] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    """What the server needs from a backend. Every method is safe to call concurrently."""
+
+    async def open(self) -> None:
+        """Connect, create tables/indexes. Raise ``StoreRefused`` when it cannot serve."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached (readiness probe)."""
+
+    # -- jobs ------------------------------------------------------------------------------
+    async def insert(self, docs: Sequence[Job]) -> list[Job]:
+        """Insert documents. For each one, return the stored document: itself, or, when its
+        ``key`` is held by an unfinished job, that existing job (nothing is inserted then)."""
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def get_many(self, job_ids: Sequence[str]) -> list[Job]: ...
+
+    async def find(
+        self, filter: Filter, sort: Sort = (("created", 1),), limit: int | None = None, skip: int = 0
+    ) -> list[Job]: ...
+
+    async def count(self, filter: Filter) -> int: ...
+
+    async def count_by(self, field: str, filter: Filter) -> dict[str, int]:
+        """Counts grouped by a top-level field (``status`` or ``type``)."""
+
+    async def replace(self, doc: Job, expected_version: int) -> bool:
+        """Write ``doc`` if the stored one still has ``expected_version``. ``doc["version"]``
+        must already be ``expected_version + 1``. Returns False when the race was lost."""
+
+    async def delete(self, job_id: str, expected_version: int) -> bool: ...
+
+    async def claim(self, request: ClaimRequest) -> list[Job]:
+        """Atomically move up to ``request.limit`` ready jobs to running for one worker,
+        applying ``lifecycle.claim`` to each; return them as stored."""
+
+    async def due(self, now: float, limit: int = 500) -> list[Job]:
+        """Jobs whose ``due`` time has come (``due <= now``), earliest first."""
+
+    async def next_due(self) -> float | None:
+        """The earliest ``due`` time of any job, for the scheduler's single timer."""
+
+    def watch(self) -> AsyncIterator[Change]:
+        """Every committed change, in commit order, from now on. One consumer per server."""
+
+    # -- small records: users, tokens, settings ---------------------------------------------
+    async def put_record(self, kind: str, record_id: str, doc: dict[str, Any]) -> None: ...
+
+    async def get_record(self, kind: str, record_id: str) -> dict[str, Any] | None: ...
+
+    async def list_records(self, kind: str) -> list[dict[str, Any]]: ...
+
+    async def delete_record(self, kind: str, record_id: str) -> bool: ...
+
+
+def open_store(url: str) -> Store:
+    """``mongodb://...`` / ``mongodb+srv://...`` → MongoStore; anything else is a SQLite path
+    (``sqlite:///path``, ``sqlite://:memory:`` or a bare path)."""
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from server.store.mongo import MongoStore
+
+        return MongoStore(url)
+    from server.store.sqlite import SQLiteStore
+
+    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
+    return SQLiteStore(path)
