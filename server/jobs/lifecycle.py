@@ -13,7 +13,7 @@ import copy
 import secrets
 from typing import Any
 
-from server.errors import Conflict
+from server.errors import Conflict, Forbidden
 from server.jobs import schedule
 from server.jobs.model import FINISHED, Job, Status
 
@@ -115,14 +115,12 @@ def claim_update(*, worker_id: str, user: str, now: float, lease_seconds: float)
 
 
 def _require_lease(doc: Job, lease_token: str, action: str) -> None:
+    """Only the holder of the current lease may report on a running job."""
     lease = doc.get("lease")
-    if doc["status"] != Status.RUNNING or not lease or not secrets.compare_digest(
-        lease["token"], lease_token
-    ):
-        raise Conflict(
-            f"cannot {action} job {doc['id']}: this worker does not hold its lease "
-            f"(it is {doc['status']})"
-        )
+    if doc["status"] != Status.RUNNING or not lease:
+        raise Conflict(f"cannot {action} job {doc['id']}: it is {doc['status']}, not running")
+    if not secrets.compare_digest(lease["token"], lease_token):
+        raise Forbidden(f"cannot {action} job {doc['id']}: the lease token is not the current one")
 
 
 def heartbeat(doc: Job, *, lease_token: str, now: float, lease_seconds: float) -> Job:

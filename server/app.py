@@ -1,0 +1,132 @@
+"""``create_app``: the Starlette app assembled from data, its lifespan owning the store, the
+change feed and the timers. No module-level state: tests build as many apps as they like."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from server import http_api, ws
+from server.auth import Auth
+from server.clock import Clock
+from server.dispatch import Dispatcher
+from server.jobs.service import JobService
+from server.live.subscriptions import Subscriptions
+from server.methods import Services
+from server.permissions import Permissions, Rules
+from server.scheduler import Scheduler
+from server.session import Session
+from server.settings import Settings
+from server.store.base import Store, open_store
+
+log = logging.getLogger("livejobs")
+
+
+def _announce(token: str, settings: Settings) -> None:
+    print(
+        f"\nlivejobs: created user 'admin' with token\n\n    {token}\n\n"
+        "Keep it: it is shown only this once.\n"
+        f"Dashboard: http://{settings.host}:{settings.port}/\n",
+        flush=True,
+    )
+
+
+def create_app(
+    settings: Settings,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    announce: Callable[[str, Settings], None] = _announce,
+) -> Starlette:
+    clock = clock or Clock()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        backend = store or open_store_for(settings)
+        await backend.open()
+        changes = backend.watch()
+        jobs = JobService(
+            backend, clock, retain=settings.retain_seconds, lease=settings.lease_seconds,
+            max_data=settings.max_data_bytes,
+        )
+        auth = Auth(backend, clock, settings.anonymous_role)
+        services = Services(
+            settings=settings, store=backend, clock=clock, jobs=jobs, auth=auth,
+            permissions=Permissions(Rules.load(settings.rules, settings.extra.get("rules"))),
+            subscriptions=Subscriptions(backend), dispatcher=Dispatcher(jobs),
+        )
+        scheduler = Scheduler(backend, jobs, clock)
+        app.state.services = services
+        app.state.scheduler = scheduler
+        app.state.sessions = set()
+        token = await auth.bootstrap(settings.admin_token)
+        if token:
+            announce(token, settings)
+
+        async def feed() -> None:
+            async for change in changes:
+                services.subscriptions.on_change(change)
+                services.dispatcher.on_change(change)
+                scheduler.on_change(change)
+
+        tasks = [
+            asyncio.create_task(feed(), name="livejobs-feed"),
+            asyncio.create_task(services.dispatcher.run(), name="livejobs-dispatch"),
+            asyncio.create_task(scheduler.run(), name="livejobs-scheduler"),
+        ]
+        app.state.tasks = tasks
+        try:
+            yield
+        finally:
+            sessions: set[Session] = app.state.sessions
+            for session in list(sessions):
+                session.close("server shutting down")
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await backend.close()
+
+    routes = [
+        WebSocketRoute("/ws", ws.endpoint),
+        Route("/openapi.json", http_api.openapi_route),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Mount("/api", routes=http_api.routes),
+    ]
+    if Path(settings.web_dir).is_dir():
+        routes.append(Mount("/", StaticFiles(directory=settings.web_dir, html=True)))
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def open_store_for(settings: Settings) -> Store:
+    backend = open_store(settings.db)
+    if hasattr(backend, "synchronous") and settings.sqlite_synchronous:
+        backend.synchronous = settings.sqlite_synchronous.upper()
+    return backend
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"ok": True})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready when the store answers and the change feed, dispatcher and timer are running."""
+    problems = []
+    try:
+        await request.app.state.services.store.ping()
+    except Exception as exc:
+        problems.append(f"store unreachable: {type(exc).__name__}")
+    for task in request.app.state.tasks:
+        if task.done():
+            problems.append(f"{task.get_name()} stopped")
+    if problems:
+        return JSONResponse({"ok": False, "problems": problems}, status_code=503)
+    return JSONResponse({"ok": True})

@@ -1,0 +1,128 @@
+"""Who is calling: users and tokens in the store, tokens kept only as hashes.
+
+A token reads ``lj_<id>_<secret>``: ``id`` finds the record, the SHA-256 of the whole token is
+compared in constant time. 128 random bits of secret; tokens may expire and be revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from server.clock import Clock
+from server.errors import Conflict, Invalid, NotFound, Unauthenticated
+from server.store.base import Store
+
+ROLES = ("admin", "manager", "creator", "worker")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user: str
+    role: str
+    #: job types a worker may claim (None: any)
+    types: tuple[str, ...] | None = None
+    token_id: str | None = None
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token_id(token: str) -> str:
+    parts = token.split("_")
+    if len(parts) == 3 and parts[0] == "lj" and parts[1]:
+        return parts[1]
+    return "h" + _hash(token)[:15]  # a fixed token given by the operator (--admin-token)
+
+
+class Auth:
+    def __init__(self, store: Store, clock: Clock, anonymous_role: str | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.anonymous_role = anonymous_role
+
+    async def authenticate(self, token: str | None) -> Identity:
+        if not token:
+            if self.anonymous_role:
+                return Identity(user="anonymous", role=self.anonymous_role)
+            raise Unauthenticated("a token is required")
+        record = await self.store.get_record("tokens", _token_id(token))
+        if record is None or not hmac.compare_digest(record["hash"], _hash(token)):
+            raise Unauthenticated("unknown token")
+        if record.get("revoked"):
+            raise Unauthenticated("token revoked")
+        if record.get("expires") is not None and record["expires"] <= self.clock.now():
+            raise Unauthenticated("token expired")
+        user = await self.store.get_record("users", record["user"])
+        if user is None:
+            raise Unauthenticated("the token's user no longer exists")
+        types = tuple(user["types"]) if user.get("types") else None
+        return Identity(user=user["name"], role=user["role"], types=types, token_id=record["id"])
+
+    async def add_user(self, name: str, role: str, types: list[str] | None = None) -> dict[str, Any]:
+        if role not in ROLES:
+            raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        if await self.store.get_record("users", name) is not None:
+            raise Conflict(f"user {name!r} exists")
+        user = {"name": name, "role": role, "types": types, "created": self.clock.now()}
+        await self.store.put_record("users", name, user)
+        return user
+
+    async def list_users(self) -> list[dict[str, Any]]:
+        return await self.store.list_records("users")
+
+    async def create_token(
+        self, user: str, expires_in: float | None = None, token: str | None = None
+    ) -> dict[str, Any]:
+        """Make a token for ``user``; the clear token is returned here and never again."""
+        if await self.store.get_record("users", user) is None:
+            raise NotFound(f"no user {user!r}")
+        if token is None:
+            token = f"lj_{secrets.token_hex(6)}_{secrets.token_hex(16)}"
+        now = self.clock.now()
+        record = {
+            "id": _token_id(token),
+            "user": user,
+            "hash": _hash(token),
+            "created": now,
+            "expires": now + expires_in if expires_in else None,
+            "revoked": False,
+        }
+        await self.store.put_record("tokens", record["id"], record)
+        return {"id": record["id"], "user": user, "token": token, "expires": record["expires"]}
+
+    async def list_tokens(self, user: str | None = None) -> list[dict[str, Any]]:
+        records = await self.store.list_records("tokens")
+        return [
+            {k: v for k, v in r.items() if k != "hash"}
+            for r in records
+            if user is None or r["user"] == user
+        ]
+
+    async def revoke_token(self, token_id: str) -> bool:
+        record = await self.store.get_record("tokens", token_id)
+        if record is None:
+            raise NotFound(f"no token {token_id!r}")
+        await self.store.put_record("tokens", token_id, {**record, "revoked": True})
+        return True
+
+    async def bootstrap(self, fixed_token: str | None = None) -> str | None:
+        """On a store with no users, create ``admin`` and return its new token (to print once).
+
+        With ``fixed_token`` the operator chose the admin token: make sure it exists, print nothing.
+        """
+        users = await self.store.list_records("users")
+        if fixed_token:
+            if await self.store.get_record("users", "admin") is None:
+                await self.add_user("admin", "admin")
+            if await self.store.get_record("tokens", _token_id(fixed_token)) is None:
+                await self.create_token("admin", token=fixed_token)
+            return None
+        if users:
+            return None
+        await self.add_user("admin", "admin")
+        return str((await self.create_token("admin"))["token"])

@@ -1,0 +1,150 @@
+"""The ``livejobs`` command: serve, and manage users and tokens on a store."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import typer
+
+from server.errors import LivejobsError
+from server.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="livejobs: a reactive job server.")
+user_app = typer.Typer(no_args_is_help=True, help="Users of a store.")
+token_app = typer.Typer(no_args_is_help=True, help="Tokens of a store's users.")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+T = TypeVar("T")
+
+DB_HELP = "SQLite file, sqlite:///path, or mongodb://... (env LIVEJOBS_DB / LIVEJOBS_MONGODB_URI)"
+
+
+def fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    db: str = typer.Option(None, help=DB_HELP),
+    host: str = typer.Option(None, help="interface to listen on (default 127.0.0.1)"),
+    port: int = typer.Option(None, help="port (default 8000)"),
+    config: str = typer.Option(None, help="TOML file with a [livejobs] table"),
+    admin_token: str = typer.Option(None, help="use this admin token instead of a random one"),
+    anonymous_role: str = typer.Option(None, help="let unauthenticated clients act with this role"),
+    lease: float = typer.Option(None, "--lease", help="seconds a worker holds a job without a heartbeat"),
+    synchronous: str = typer.Option(None, help="SQLite durability: NORMAL (default) or FULL"),
+    log_level: str = typer.Option(None, help="debug, info, warning, error"),
+    log_format: str = typer.Option(None, help="text or json"),
+) -> None:
+    """Run the server: WebSocket at /ws, HTTP API at /api, dashboard at /."""
+    import uvicorn
+
+    from server.app import create_app
+    from server.logs import setup_logging
+
+    try:
+        settings = Settings.load(
+            {"db": db, "host": host, "port": port, "admin_token": admin_token,
+             "anonymous_role": anonymous_role, "lease_seconds": lease,
+             "sqlite_synchronous": synchronous, "log_level": log_level, "log_format": log_format},
+            config,
+        )
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
+        return
+    if settings.anonymous_role not in (None, "admin", "manager", "creator", "worker"):
+        fail(f"unknown role {settings.anonymous_role!r}")
+    setup_logging(settings.log_level, settings.log_format)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port,
+        log_level=settings.log_level, log_config=None, ws_max_size=settings.max_frame_bytes,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _on_store(db: str | None, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the store, run ``work(auth)``, close; user mistakes become one line and exit 1."""
+    from server.auth import Auth
+    from server.clock import Clock
+    from server.store.base import open_store
+
+    settings = Settings.load({"db": db})
+
+    async def run() -> T:
+        store = open_store(settings.db)
+        await store.open()
+        try:
+            return await work(Auth(store, Clock()))
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except LivejobsError as exc:
+        fail(exc.message)
+        raise  # unreachable
+
+
+@user_app.command("add")
+def user_add(
+    name: str,
+    role: str = typer.Option(..., help="admin, manager, creator or worker"),
+    types: str = typer.Option(None, help="comma-separated job types a worker may take"),
+    db: str = typer.Option(None, help=DB_HELP),
+) -> None:
+    """Add a user with a role."""
+    allowed = [t for t in (types or "").split(",") if t] or None
+    user = _on_store(db, lambda auth: auth.add_user(name, role, allowed))
+    typer.echo(f"added {user['role']} {user['name']}")
+
+
+@user_app.command("ls")
+def user_ls(db: str = typer.Option(None, help=DB_HELP)) -> None:
+    """List users."""
+    for user in _on_store(db, lambda auth: auth.list_users()):
+        typer.echo(f"{user['name']}\t{user['role']}\t{','.join(user.get('types') or [])}")
+
+
+@token_app.command("create")
+def token_create(
+    user: str,
+    expires: float = typer.Option(None, help="seconds until the token expires"),
+    db: str = typer.Option(None, help=DB_HELP),
+) -> None:
+    """Create a token for a user and print it (only this once)."""
+    record = _on_store(db, lambda auth: auth.create_token(user, expires))
+    typer.echo(record["token"])
+    typer.echo(f"(token id {record['id']}; revoke with: livejobs token revoke {record['id']})", err=True)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, db: str = typer.Option(None, help=DB_HELP)) -> None:
+    """Revoke a token by its id."""
+    _on_store(db, lambda auth: auth.revoke_token(token_id))
+    typer.echo(f"revoked {token_id}")
+
+
+@token_app.command("ls")
+def token_ls(user: str = typer.Option(None), db: str = typer.Option(None, help=DB_HELP)) -> None:
+    """List tokens (ids, never the secrets)."""
+    for record in _on_store(db, lambda auth: auth.list_tokens(user)):
+        state = "revoked" if record.get("revoked") else "active"
+        typer.echo(f"{record['id']}\t{record['user']}\t{state}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Pushing work: hand ready jobs to idle workers the moment either appears. No polling.
+
+A worker (a session that called ``worker.start``) has ``concurrency`` slots. The dispatcher claims
+for every worker with a free slot that may have work, concurrently so that the store can commit
+the claims together. A worker whose last claim came back short is starved until the change
+feed shows a job of one of its types becoming ready; its slots free up when the feed shows its
+jobs leaving ``running``, whichever server or call made that happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from server import protocol
+from server.jobs.model import Status
+from server.jobs.service import JobService
+from server.session import Session
+from server.store.base import Change
+
+log = logging.getLogger("livejobs.dispatch")
+
+
+@dataclass(eq=False, slots=True)
+class Worker:
+    session: Session
+    worker_id: str
+    user: str
+    types: tuple[str, ...]
+    concurrency: int
+    lease: float | None
+    since: float
+    #: job id → lease token of the jobs this worker holds
+    running: dict[str, str] = field(default_factory=dict)
+    #: per type, the ready-sequence number seen by the last short claim
+    seen: dict[str, int] = field(default_factory=dict)
+    stopped: bool = False
+
+    @property
+    def free(self) -> int:
+        return 0 if self.stopped else self.concurrency - len(self.running)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "worker_id": self.worker_id, "user": self.user, "types": list(self.types),
+            "concurrency": self.concurrency, "running": sorted(self.running), "since": self.since,
+        }
+
+
+class Dispatcher:
+    def __init__(self, service: JobService) -> None:
+        self.service = service
+        self._workers: list[Worker] = []
+        self._by_job: dict[str, Worker] = {}
+        self._ready_seq: defaultdict[str, int] = defaultdict(int)
+        self._wake = asyncio.Event()
+        #: called with (job, worker) when a job is pushed; metrics hook
+        self.on_dispatch: list[object] = []
+
+    @property
+    def workers(self) -> list[Worker]:
+        return list(self._workers)
+
+    def add(self, worker: Worker) -> None:
+        self._workers.append(worker)
+        self._wake.set()
+
+    async def remove(self, worker: Worker) -> None:
+        """The worker is gone: every job it held is a lost attempt, retried per its policy."""
+        worker.stopped = True
+        if worker in self._workers:
+            self._workers.remove(worker)
+        for job_id, token in list(worker.running.items()):
+            self._by_job.pop(job_id, None)
+            await self.service.worker_lost(job_id, token, worker.worker_id)
+        worker.running.clear()
+
+    def on_change(self, change: Change) -> None:
+        doc = change.doc
+        if change.op == "reset" or (doc is not None and doc["status"] == Status.READY):
+            if doc is None:
+                for t in list(self._ready_seq):
+                    self._ready_seq[t] += 1
+                for w in self._workers:
+                    w.seen.clear()
+            else:
+                self._ready_seq[doc["type"]] += 1
+            self._wake.set()
+        worker = self._by_job.get(change.id)
+        if worker is None:
+            return
+        token = worker.running.get(change.id)
+        lease = doc.get("lease") if doc is not None else None
+        if doc is None or doc["status"] != Status.RUNNING or not lease or lease["token"] != token:
+            self._by_job.pop(change.id, None)
+            worker.running.pop(change.id, None)
+            if doc is not None and doc["status"] == Status.CANCELLED:
+                worker.session.send(protocol.cancel_pushed(change.id))
+            self._wake.set()
+
+    def _hungry(self, worker: Worker) -> bool:
+        return worker.free > 0 and any(
+            self._ready_seq[t] > worker.seen.get(t, -1) for t in worker.types
+        )
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while hungry := [w for w in self._workers if self._hungry(w)]:
+                await asyncio.gather(*(self._feed(w) for w in hungry))
+
+    async def _feed(self, worker: Worker) -> None:
+        seen = {t: self._ready_seq[t] for t in worker.types}
+        wanted = worker.free
+        try:
+            jobs = await self.service.claim(
+                list(worker.types), worker.worker_id, worker.user, wanted, worker.lease
+            )
+        except Exception:
+            log.exception("claim for worker %s failed", worker.worker_id)
+            worker.seen = seen  # wait for the next ready job rather than spin
+            return
+        if len(jobs) < wanted:
+            worker.seen = seen
+        for job in jobs:
+            token = job["lease"]["token"]
+            if worker.stopped or not worker.session.open:
+                await self.service.worker_lost(job["id"], token, worker.worker_id)
+                continue
+            worker.running[job["id"]] = token
+            self._by_job[job["id"]] = worker
+            worker.session.send(protocol.job_pushed(job))
+            for hook in self.on_dispatch:
+                hook(job, worker)  # type: ignore[operator]

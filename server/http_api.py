@@ -1,0 +1,205 @@
+"""The HTTP edge: REST-shaped routes onto the same method table, for clients without WebSockets.
+
+Every request is authenticated with ``Authorization: Bearer <token>`` and becomes one call of
+``methods.dispatch_call``; errors come back as ``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from server.errors import Invalid, LivejobsError, TooLarge
+from server.methods import METHODS, Services, dispatch_call
+
+log = logging.getLogger("livejobs.http")
+
+JOB_ACTIONS = (
+    "cancel", "restart", "pause", "resume", "ready", "rerun", "remove",
+    "log", "progress", "done", "fail", "heartbeat", "snooze",
+)
+
+
+class MsgspecResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return msgspec.json.encode(content)
+
+
+def _error(exc: LivejobsError) -> Response:
+    return MsgspecResponse({"error": exc.to_dict()}, status_code=exc.http_status)
+
+
+async def _body(request: Request, limit: int) -> Any:
+    body = await request.body()
+    if len(body) > limit:
+        raise TooLarge(f"body is {len(body)} bytes; the limit is {limit}")
+    if not body:
+        return {}
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise Invalid(f"body is not valid JSON: {exc}") from None
+
+
+async def _call(request: Request, method: str, params: Any, status: int = 200) -> Response:
+    services: Services = request.app.state.services
+    try:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        identity = await services.auth.authenticate(token.strip() if scheme.lower() == "bearer" else None)
+        result = await dispatch_call(services, identity, method, params, None)
+    except LivejobsError as exc:
+        return _error(exc)
+    except Exception:
+        log.exception("HTTP %s failed", method)
+        return MsgspecResponse(
+            {"error": {"code": "internal", "message": "internal server error"}}, status_code=500
+        )
+    return MsgspecResponse(result, status_code=status)
+
+
+def _limit(request: Request) -> int:
+    return int(request.app.state.services.settings.max_frame_bytes)
+
+
+async def _with_body(request: Request, method: str, extra: dict[str, Any] | None = None,
+                     status: int = 200) -> Response:
+    try:
+        params = await _body(request, _limit(request))
+    except LivejobsError as exc:
+        return _error(exc)
+    if extra:
+        if not isinstance(params, dict):
+            return _error(Invalid("body must be a JSON object"))
+        params = {**params, **extra}
+    return await _call(request, method, params, status)
+
+
+async def create_job(request: Request) -> Response:
+    return await _with_body(request, "jobs.create", status=201)
+
+
+async def create_batch(request: Request) -> Response:
+    return await _with_body(request, "jobs.create_many", status=201)
+
+
+async def list_jobs(request: Request) -> Response:
+    query = request.query_params
+    params: dict[str, Any] = {}
+    try:
+        for name in ("filter", "sort"):
+            if name in query:
+                params[name] = msgspec.json.decode(query[name])
+        for name in ("limit", "skip"):
+            if name in query:
+                params[name] = int(query[name])
+    except (msgspec.DecodeError, ValueError):
+        return _error(Invalid("filter and sort must be JSON; limit and skip integers"))
+    return await _call(request, "jobs.find", params)
+
+
+async def get_job(request: Request) -> Response:
+    return await _call(request, "jobs.get", {"id": request.path_params["id"]})
+
+
+async def job_action(request: Request) -> Response:
+    action = request.path_params["action"]
+    if action not in JOB_ACTIONS:
+        return _error(Invalid(f"unknown action {action!r}; one of {', '.join(JOB_ACTIONS)}"))
+    return await _with_body(request, f"jobs.{action}", {"id": request.path_params["id"]})
+
+
+async def claim(request: Request) -> Response:
+    return await _with_body(request, "jobs.claim")
+
+
+async def any_method(request: Request) -> Response:
+    try:
+        params = await _body(request, _limit(request))
+    except LivejobsError as exc:
+        return _error(exc)
+    response = await _call(request, request.path_params["method"], params)
+    if response.status_code == 200:
+        return Response(b'{"result":' + bytes(response.body) + b"}", media_type="application/json")
+    return response
+
+
+routes = [
+    Route("/jobs", create_job, methods=["POST"]),
+    Route("/jobs", list_jobs, methods=["GET"]),
+    Route("/jobs/batch", create_batch, methods=["POST"]),
+    Route("/jobs/{id}", get_job, methods=["GET"]),
+    Route("/jobs/{id}/{action}", job_action, methods=["POST"]),
+    Route("/claim", claim, methods=["POST"]),
+    Route("/call/{method:path}", any_method, methods=["POST"]),
+]
+
+
+# -- OpenAPI ------------------------------------------------------------------------------
+
+
+def _op(summary: str, schema: str | None = None, *, status: str = "200", path_id: bool = False,
+        query: list[str] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "security": [{"bearer": []}],
+        "responses": {
+            status: {"description": "the result", "content": {"application/json": {"schema": {}}}},
+            "default": {"description": "an error", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+        },
+    }
+    parameters = []
+    if path_id:
+        parameters.append({"name": "id", "in": "path", "required": True, "schema": {"type": "string"}})
+    for name in query or []:
+        kind = "integer" if name in ("limit", "skip") else "string"
+        parameters.append({"name": name, "in": "query", "required": False, "schema": {"type": kind}})
+    if parameters:
+        op["parameters"] = parameters
+    if schema:
+        op["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+    return op
+
+
+def openapi() -> dict[str, Any]:
+    """The document is derived from the params Structs, so it cannot drift from validation."""
+    kinds = sorted({kind for kind, _ in METHODS.values()}, key=lambda k: k.__name__)
+    _, components = msgspec.json.schema_components(kinds, ref_template="#/components/schemas/{name}")
+    components["Error"] = {"type": "object", "properties": {"error": {"type": "object", "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"}}}}}
+    paths: dict[str, Any] = {
+        "/api/jobs": {
+            "post": _op("Create a job (jobs.create)", "JobSpec", status="201"),
+            "get": _op("Find jobs (jobs.find)", query=["filter", "sort", "limit", "skip"]),
+        },
+        "/api/jobs/batch": {"post": _op("Create many jobs (jobs.create_many)", "CreateMany", status="201")},
+        "/api/jobs/{id}": {"get": _op("Get a job (jobs.get)", path_id=True)},
+        "/api/claim": {"post": _op("Claim ready jobs (jobs.claim)", "Claim")},
+    }
+    for action in JOB_ACTIONS:
+        paths[f"/api/jobs/{{id}}/{action}"] = {"post": _op(f"jobs.{action}", None, path_id=True)}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "livejobs", "version": "0.1.0",
+                 "description": "HTTP API of livejobs; see docs/protocol.md"},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+async def openapi_route(request: Request) -> Response:
+    return JSONResponse(openapi())
+
+

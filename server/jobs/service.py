@@ -1,0 +1,276 @@
+"""Job operations over the store: the lifecycle once, for every edge and backend.
+
+A method handler calls one of these; each loads the job, applies a pure transition from
+``lifecycle`` and writes it back with a compare-and-set on ``version``. What follows a finish
+(the next run of a repeating job, dependants becoming ready or cancelled) happens here too, so
+it happens once, in the call that caused it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from server import params as p
+from server.clock import Clock
+from server.errors import Conflict, Invalid, NotFound, TooLarge
+from server.jobs import lifecycle, schedule
+from server.jobs.model import FINISHED, Job, Status, blank_job, new_id, priority_value
+from server.store.base import ClaimRequest, Store
+
+Transition = Callable[[Job], Job]
+CAS_ATTEMPTS = 5
+
+
+class JobService:
+    def __init__(
+        self, store: Store, clock: Clock, *, retain: float | None, lease: float, max_data: int
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.retain = retain
+        self.lease = lease
+        self.max_data = max_data
+
+    # -- create --------------------------------------------------------------------------
+
+    def build(self, spec: p.JobSpec, owner: str) -> Job:
+        """A complete document from a validated spec (no I/O)."""
+        now = self.clock.now()
+        size = len(msgspec.json.encode(spec.data)) + len(msgspec.json.encode(spec.private))
+        if size > self.max_data:
+            raise TooLarge(f"job data is {size} bytes; the limit is {self.max_data}")
+        doc = blank_job(spec.type, spec.data, owner=owner, now=now)
+        try:
+            doc["priority"] = priority_value(spec.priority)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+        if spec.retry is not None:
+            doc["retry"] = msgspec.to_builtins(spec.retry)
+            doc["retry"].setdefault("max_wait", None)
+            doc["retry"] = {**lifecycle_default_retry(), **doc["retry"]}
+        if spec.delay is not None and spec.after is not None:
+            raise Invalid("give either 'delay' or 'after', not both")
+        doc["after"] = now + spec.delay if spec.delay is not None else max(spec.after or now, now)
+        if spec.repeat is not None:
+            repeat = {**_repeat_defaults(), **msgspec.to_builtins(spec.repeat)}
+            schedule.validate(repeat)
+            repeat["run"] = 1
+            doc["repeat"] = repeat
+            if repeat["cron"] is not None and spec.delay is None and spec.after is None:
+                # the first run is the next matching time, never "immediately"
+                doc["after"] = schedule.next_time(repeat, after=now)
+        doc["depends"] = list(dict.fromkeys(spec.depends))
+        doc["key"] = spec.key
+        doc["expire_at"] = now + spec.expire if spec.expire is not None else None
+        doc["target"] = spec.target
+        doc["exclude"] = list(spec.exclude)
+        doc["retain"] = spec.retain
+        doc["private"] = spec.private
+        lifecycle.append_log(doc, now=now, by=owner, message="created")
+        return lifecycle.settle(doc, now, self.retain)
+
+    async def create(self, spec: p.JobSpec, owner: str) -> Job:
+        doc = self.build(spec, owner)
+        if doc["depends"]:
+            await self._check_dependencies(doc)
+        stored = (await self.store.insert([doc]))[0]
+        if stored["id"] == doc["id"] and doc["depends"]:
+            await self._resolve_raced_dependencies(stored)
+        return stored
+
+    async def create_many(self, specs: list[p.JobSpec], owner: str) -> list[str]:
+        docs = [self.build(spec, owner) for spec in specs]
+        if any(doc["depends"] for doc in docs):
+            for doc in docs:
+                if doc["depends"]:
+                    await self._check_dependencies(doc)
+        stored = await self.store.insert(docs)
+        return [doc["id"] for doc in stored]
+
+    async def _check_dependencies(self, doc: Job) -> None:
+        """Unknown ids are refused; finished ones are dropped or cancel the new job."""
+        found = {d["id"]: d for d in await self.store.get_many(doc["depends"])}
+        missing = [d for d in doc["depends"] if d not in found]
+        if missing:
+            raise Invalid(f"unknown dependencies: {', '.join(missing)}")
+        now = self.clock.now()
+        for dep in found.values():
+            if dep["status"] == Status.COMPLETED:
+                doc["depends"].remove(dep["id"])
+            elif dep["status"] in (Status.FAILED, Status.CANCELLED):
+                doc.update(status=Status.CANCELLED.value, finished=now)
+                doc["reason"] = f"dependency {dep['id']} {dep['status']}"
+        lifecycle.settle(doc, now, self.retain)
+        if doc["status"] == Status.CANCELLED:
+            doc["due"] = lifecycle.due_at(doc, self.retain)
+
+    async def _resolve_raced_dependencies(self, doc: Job) -> None:
+        for dep in await self.store.get_many(doc["depends"]):
+            if dep["status"] in FINISHED:
+                await self._after_finish(dep)
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> Job:
+        doc = await self.store.get(job_id)
+        if doc is None:
+            raise NotFound(f"no job {job_id}")
+        return doc
+
+    # -- transitions -----------------------------------------------------------------------
+
+    async def transition(self, job_id: str, change: Transition, doc: Job | None = None) -> Job:
+        """Apply ``change`` with compare-and-set, re-reading and retrying when another write
+        got in first; ``change`` raising ``Conflict`` (illegal from the new status) ends it."""
+        for _ in range(CAS_ATTEMPTS):
+            current = doc if doc is not None else await self.get(job_id)
+            doc = None
+            new = change(current)
+            if await self.store.replace(new, current["version"]):
+                if new["status"] in FINISHED and current["status"] not in FINISHED:
+                    await self._after_finish(new)
+                return new
+        raise Conflict(f"job {job_id} is changing too fast; try again")
+
+    async def control(self, action: str, job_id: str, by: str, doc: Job | None = None,
+                      reason: str | None = None) -> Any:
+        """The manager/creator actions: cancel, restart, pause, resume, ready, rerun, remove."""
+        now = self.clock.now
+        if action == "remove":
+            return await self.remove(job_id, doc)
+        if action == "rerun":
+            source = doc or await self.get(job_id)
+            copy = lifecycle.rerun_copy(source, by=by, now=now(), new_id=new_id())
+            return (await self.store.insert([copy]))[0]
+        moves: dict[str, Transition] = {
+            "cancel": lambda d: lifecycle.cancel(
+                d, by=by, now=now(), reason=reason or "cancelled", default_retain=self.retain
+            ),
+            "restart": lambda d: lifecycle.restart(d, by=by, now=now()),
+            "pause": lambda d: lifecycle.pause(d, by=by, now=now()),
+            "resume": lambda d: lifecycle.resume(d, by=by, now=now()),
+            "ready": lambda d: lifecycle.ready_now(d, by=by, now=now()),
+        }
+        return await self.transition(job_id, moves[action], doc)
+
+    async def remove(self, job_id: str, doc: Job | None = None) -> bool:
+        current = doc or await self.get(job_id)
+        if current["status"] not in FINISHED:
+            raise Conflict(f"cannot remove job {job_id}: it is {current['status']}; cancel it first")
+        if not await self.store.delete(job_id, current["version"]):
+            raise Conflict(f"job {job_id} changed while being removed; try again")
+        return True
+
+    # -- worker side -----------------------------------------------------------------------
+
+    async def claim(self, types: list[str], worker_id: str, user: str, limit: int,
+                    lease: float | None = None) -> list[Job]:
+        request = ClaimRequest(
+            types=tuple(types), worker_id=worker_id, user=user, now=self.clock.now(),
+            lease_seconds=lease or self.lease, limit=limit,
+        )
+        return await self.store.claim(request)
+
+    async def heartbeat(self, job_id: str, token: str, lease: float | None = None) -> float:
+        seconds = lease or self.lease
+        doc = await self.transition(job_id, lambda d: lifecycle.heartbeat(
+            d, lease_token=token, now=self.clock.now(), lease_seconds=seconds))
+        return float(doc["lease"]["expires"])
+
+    async def progress(self, job_id: str, token: str, completed: float, total: float) -> None:
+        await self.transition(job_id, lambda d: lifecycle.progress(
+            d, lease_token=token, completed=completed, total=total, now=self.clock.now()))
+
+    async def log(self, job_id: str, token: str | None, message: str, level: str, data: Any,
+                  by: str) -> None:
+        await self.transition(job_id, lambda d: lifecycle.log(
+            d, lease_token=token, message=message, level=level, data=data, by=by,
+            now=self.clock.now()))
+
+    async def done(self, job_id: str, token: str, result: Any, by: str) -> None:
+        if len(msgspec.json.encode(result)) > self.max_data:
+            raise TooLarge(f"result is larger than {self.max_data} bytes")
+        await self.transition(job_id, lambda d: lifecycle.complete(
+            d, lease_token=token, result=result, by=by, now=self.clock.now(),
+            default_retain=self.retain))
+
+    async def fail(self, job_id: str, token: str, error: Any, fatal: bool, by: str) -> None:
+        await self.transition(job_id, lambda d: lifecycle.fail(
+            d, error=error, by=by, now=self.clock.now(), fatal=fatal, lease_token=token,
+            default_retain=self.retain))
+
+    async def snooze(self, job_id: str, token: str, seconds: float, by: str) -> None:
+        await self.transition(job_id, lambda d: lifecycle.snooze(
+            d, lease_token=token, seconds=seconds, by=by, now=self.clock.now()))
+
+    async def worker_lost(self, job_id: str, token: str, worker_id: str) -> None:
+        """The worker holding ``token`` disconnected: the attempt failed, retry per policy."""
+        try:
+            await self.transition(job_id, lambda d: lifecycle.fail(
+                d, error="worker lost", by="server", now=self.clock.now(), lease_token=token,
+                reason="worker lost", default_retain=self.retain))
+        except (Conflict, NotFound):
+            pass  # finished or re-leased meanwhile: nothing to take back
+
+    # -- time-driven (the scheduler) ----------------------------------------------------------
+
+    async def on_due(self, doc: Job) -> None:
+        """Act on a job whose ``due`` time has come."""
+        now = self.clock.now()
+        status = doc["status"]
+        try:
+            if status in (Status.WAITING, Status.READY) and doc["expire_at"] is not None \
+                    and doc["expire_at"] <= now:
+                await self.transition(doc["id"], lambda d: lifecycle.expire(d, now=now), doc)
+            elif status == Status.WAITING:
+                await self.transition(doc["id"], lambda d: lifecycle.promote(d, now=now), doc)
+            elif status == Status.RUNNING:
+                await self.transition(doc["id"], lambda d: lifecycle.fail(
+                    d, error="lease expired: worker lost", by="server", now=now,
+                    reason="worker lost", default_retain=self.retain), doc)
+            elif status in (Status.COMPLETED, Status.CANCELLED):
+                await self.store.delete(doc["id"], doc["version"])
+            else:
+                await self.transition(doc["id"], self._clear_due, doc)
+        except (Conflict, NotFound):
+            pass  # someone else moved it first; the store's next_due reflects that
+
+    def _clear_due(self, doc: Job) -> Job:
+        new = dict(doc, version=doc["version"] + 1, due=None)
+        return new
+
+    # -- what follows a finish -------------------------------------------------------------
+
+    async def _after_finish(self, doc: Job) -> None:
+        now = self.clock.now()
+        if doc["status"] == Status.COMPLETED and doc["repeat"]:
+            following = lifecycle.next_repeat(doc, now=now, new_id=new_id())
+            if following is not None:
+                following["key"] = doc["key"]
+                await self.store.insert([following])
+        dependants = await self.store.find(
+            {"depends": doc["id"], "status": {"$in": [Status.WAITING.value, Status.PAUSED.value]}}
+        )
+        for dependant in dependants:
+            if doc["status"] == Status.COMPLETED:
+                move: Transition = lambda d: lifecycle.dependencies_met(  # noqa: E731
+                    d, completed={doc["id"]}, now=now)
+            else:
+                reason = f"dependency {doc['id']} {doc['status']}"
+                move = lambda d, r=reason: lifecycle.cancel(  # noqa: E731
+                    d, by="server", now=now, reason=r, default_retain=self.retain)
+            try:
+                await self.transition(dependant["id"], move, dependant)
+            except (Conflict, NotFound):
+                pass
+
+
+def lifecycle_default_retry() -> dict[str, Any]:
+    return {"retries": 0, "wait": 0.0, "backoff": "constant", "max_wait": None}
+
+
+def _repeat_defaults() -> dict[str, Any]:
+    return {"every": None, "cron": None, "tz": None, "times": None, "until": None}

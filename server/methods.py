@@ -1,0 +1,317 @@
+"""One table: method name → params type and handler. Both edges call ``dispatch_call``.
+
+A handler is a few lines: it receives typed params and a ``Ctx`` (who is calling, the services,
+the WebSocket session if any) and calls the job service. Method-level permission is checked
+before a handler runs; per-job permission is checked by ``Ctx.job`` once the job is loaded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from server import params as p
+from server.auth import Auth, Identity
+from server.clock import Clock
+from server.dispatch import Dispatcher, Worker
+from server.errors import Invalid, LivejobsError, NotFound, RateLimited
+from server.jobs.model import Job
+from server.jobs.service import JobService
+from server.live.subscriptions import Subscriptions
+from server.permissions import Permissions, visible
+from server.query import parse_filter, parse_sort
+from server.session import Session
+from server.settings import Settings
+from server.store.base import Store
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a method may use; built once by the app's lifespan."""
+
+    settings: Settings
+    store: Store
+    clock: Clock
+    jobs: JobService
+    auth: Auth
+    permissions: Permissions
+    subscriptions: Subscriptions
+    dispatcher: Dispatcher
+
+
+@dataclass(slots=True)
+class Ctx:
+    identity: Identity
+    services: Services
+    session: Session | None
+    method: str
+    raw: dict[str, Any]
+
+    async def job(self, job_id: str, method: str | None = None) -> Job:
+        """Load a job and check that this identity may call ``method`` on it."""
+        doc = await self.services.store.get(job_id)
+        if doc is None:
+            raise NotFound(f"no job {job_id}")
+        self.services.permissions.check(self.identity, method or self.method, self.raw, doc)
+        return doc
+
+    def scoped(self, filter: dict[str, Any]) -> dict[str, Any]:
+        """Narrow a parsed filter to what this identity may read."""
+        scope = self.services.permissions.read_scope(self.identity)
+        if scope is None:
+            return filter
+        return {"$and": [filter, scope]} if filter else scope
+
+    def need_session(self) -> Session:
+        if self.session is None:
+            raise Invalid(f"{self.method} needs a WebSocket connection")
+        return self.session
+
+    def show(self, doc: Job) -> Job:
+        return visible(doc, self.identity)
+
+
+Handler = Callable[[Ctx, Any], Awaitable[Any]]
+METHODS: dict[str, tuple[type[p.Params], Handler]] = {}
+
+
+def method(name: str, kind: type[p.Params]) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        METHODS[name] = (kind, fn)
+        return fn
+
+    return register
+
+
+async def dispatch_call(
+    services: Services, identity: Identity, name: str, raw: Any, session: Session | None
+) -> Any:
+    """Permission, params, handler: the single path of every call from every edge."""
+    entry = METHODS.get(name)
+    if entry is None or name == "auth":
+        raise NotFound(f"unknown method {name!r}")
+    kind, handler = entry
+    raw_params = raw if isinstance(raw, dict) else {}
+    services.permissions.check(identity, name, raw_params)
+    params = p.decode_params(raw, kind)
+    return await handler(Ctx(identity, services, session, name, raw_params), params)
+
+
+# -- jobs: create and read ----------------------------------------------------------------
+
+
+@method("jobs.create", p.JobSpec)
+async def create(ctx: Ctx, spec: p.JobSpec) -> Job:
+    return ctx.show(await ctx.services.jobs.create(spec, ctx.identity.user))
+
+
+@method("jobs.create_many", p.CreateMany)
+async def create_many(ctx: Ctx, params: p.CreateMany) -> dict[str, list[str]]:
+    if len(params.jobs) > ctx.services.settings.max_batch:
+        raise RateLimited(f"at most {ctx.services.settings.max_batch} jobs per call")
+    for spec in params.jobs:
+        ctx.services.permissions.check(ctx.identity, "jobs.create", {"type": spec.type})
+    return {"ids": await ctx.services.jobs.create_many(params.jobs, ctx.identity.user)}
+
+
+@method("jobs.get", p.JobRef)
+async def get(ctx: Ctx, params: p.JobRef) -> Job:
+    return ctx.show(await ctx.job(params.id))
+
+
+@method("jobs.find", p.Find)
+async def find(ctx: Ctx, params: p.Find) -> list[Job]:
+    filter = ctx.scoped(parse_filter(params.filter))
+    docs = await ctx.services.store.find(
+        filter, parse_sort(params.sort), limit=params.limit, skip=params.skip
+    )
+    return [ctx.show(doc) for doc in docs]
+
+
+@method("jobs.counts", p.Counts)
+async def counts(ctx: Ctx, params: p.Counts) -> dict[str, dict[str, int]]:
+    filter = ctx.scoped(parse_filter(params.filter))
+    store = ctx.services.store
+    return {"status": await store.count_by("status", filter), "type": await store.count_by("type", filter)}
+
+
+# -- jobs: control (one id, or many for managers) ------------------------------------------
+
+
+async def _control(ctx: Ctx, params: p.JobRefs, action: str) -> Any:
+    jobs = ctx.services.jobs
+    if (params.id is None) == (params.ids is None):
+        raise Invalid("give either 'id' or 'ids'")
+    if params.id is not None:
+        doc = await ctx.job(params.id)
+        result = await jobs.control(action, params.id, ctx.identity.user, doc, params.reason)
+        return ctx.show(result) if isinstance(result, dict) else result
+    ctx.services.permissions.check_bulk(ctx.identity, ctx.method)
+    done: list[str] = []
+    errors: dict[str, dict[str, str]] = {}
+    for job_id in dict.fromkeys(params.ids or []):
+        try:
+            doc = await ctx.job(job_id)
+            await jobs.control(action, job_id, ctx.identity.user, doc, params.reason)
+            done.append(job_id)
+        except LivejobsError as exc:
+            errors[job_id] = exc.to_dict()
+    return {"done": done, "errors": errors}
+
+
+def _register_control(action: str) -> None:
+    async def handler(ctx: Ctx, params: p.JobRefs) -> Any:
+        return await _control(ctx, params, action)
+
+    method(f"jobs.{action}", p.JobRefs)(handler)
+
+
+for _action in ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove"):
+    _register_control(_action)
+
+
+# -- working ------------------------------------------------------------------------------
+
+_worker_numbers = itertools.count(1)
+
+
+@method("worker.start", p.WorkerStart)
+async def worker_start(ctx: Ctx, params: p.WorkerStart) -> dict[str, str]:
+    session = ctx.need_session()
+    if session.worker is not None:
+        raise Invalid("this connection is already a worker; call worker.stop first")
+    ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
+    worker_id = params.worker_id or f"{ctx.identity.user}-{next(_worker_numbers)}"
+    worker = Worker(
+        session=session, worker_id=worker_id, user=ctx.identity.user,
+        types=tuple(dict.fromkeys(params.types)), concurrency=params.concurrency,
+        lease=params.lease, since=ctx.services.clock.now(),
+    )
+    session.worker = worker
+    ctx.services.dispatcher.add(worker)
+    return {"worker_id": worker_id}
+
+
+@method("worker.stop", p.Empty)
+async def worker_stop(ctx: Ctx, params: p.Empty) -> bool:
+    session = ctx.need_session()
+    if session.worker is not None:
+        session.worker.stopped = True  # running jobs stay leased; no new ones are pushed
+    return True
+
+
+@method("jobs.claim", p.Claim)
+async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
+    ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
+    worker_id = params.worker_id or ctx.identity.user
+    return await ctx.services.jobs.claim(
+        params.types, worker_id, ctx.identity.user, params.limit, params.lease
+    )
+
+
+@method("jobs.heartbeat", p.Heartbeat)
+async def heartbeat(ctx: Ctx, params: p.Heartbeat) -> dict[str, float]:
+    await ctx.job(params.id)
+    lease = ctx.session.worker.lease if ctx.session and ctx.session.worker else None
+    return {"expires": await ctx.services.jobs.heartbeat(params.id, params.lease, lease)}
+
+
+@method("jobs.log", p.Log)
+async def log(ctx: Ctx, params: p.Log) -> bool:
+    # without a lease this is a controller's note, which workers may not write
+    await ctx.job(params.id, "jobs.log" if params.lease else "jobs.cancel")
+    await ctx.services.jobs.log(
+        params.id, params.lease, params.message, params.level, params.data, ctx.identity.user
+    )
+    return True
+
+
+@method("jobs.progress", p.Progress)
+async def progress(ctx: Ctx, params: p.Progress) -> bool:
+    await ctx.job(params.id)
+    await ctx.services.jobs.progress(params.id, params.lease, params.completed, params.total)
+    return True
+
+
+@method("jobs.done", p.Done)
+async def done(ctx: Ctx, params: p.Done) -> bool:
+    await ctx.job(params.id)
+    await ctx.services.jobs.done(params.id, params.lease, params.result, ctx.identity.user)
+    return True
+
+
+@method("jobs.fail", p.Fail)
+async def fail(ctx: Ctx, params: p.Fail) -> bool:
+    await ctx.job(params.id)
+    await ctx.services.jobs.fail(params.id, params.lease, params.error, params.fatal, ctx.identity.user)
+    return True
+
+
+@method("jobs.snooze", p.Snooze)
+async def snooze(ctx: Ctx, params: p.Snooze) -> bool:
+    await ctx.job(params.id)
+    await ctx.services.jobs.snooze(params.id, params.lease, params.seconds, ctx.identity.user)
+    return True
+
+
+@method("workers.list", p.Empty)
+async def workers_list(ctx: Ctx, params: p.Empty) -> list[dict[str, object]]:
+    return [w.describe() for w in ctx.services.dispatcher.workers]
+
+
+# -- live ---------------------------------------------------------------------------------
+
+
+@method("subscribe", p.Subscribe)
+async def subscribe(ctx: Ctx, params: p.Subscribe) -> dict[str, str]:
+    session = ctx.need_session()
+    if len(session.subscriptions) >= ctx.services.settings.max_subscriptions:
+        raise RateLimited(f"at most {ctx.services.settings.max_subscriptions} subscriptions")
+    sub_id = f"s{next(_sub_numbers)}"
+    filter = ctx.scoped(parse_filter(params.filter))
+    # documents follow the reply: the snapshot starts once this result is queued
+    ctx.services.subscriptions.open(session, sub_id, filter)
+    return {"sub": sub_id}
+
+
+_sub_numbers = itertools.count(1)
+
+
+@method("unsubscribe", p.Unsubscribe)
+async def unsubscribe(ctx: Ctx, params: p.Unsubscribe) -> bool:
+    session = ctx.need_session()
+    sub = session.subscriptions.get(params.sub)
+    if sub is None:
+        raise NotFound(f"no subscription {params.sub}")
+    ctx.services.subscriptions.close(sub)
+    return True
+
+
+# -- users and tokens ---------------------------------------------------------------------
+
+
+@method("users.add", p.UserAdd)
+async def users_add(ctx: Ctx, params: p.UserAdd) -> dict[str, Any]:
+    return await ctx.services.auth.add_user(params.name, params.role, params.types)
+
+
+@method("users.list", p.Empty)
+async def users_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
+    return await ctx.services.auth.list_users()
+
+
+@method("tokens.create", p.TokenCreate)
+async def tokens_create(ctx: Ctx, params: p.TokenCreate) -> dict[str, Any]:
+    return await ctx.services.auth.create_token(params.user, params.expires)
+
+
+@method("tokens.list", p.TokenList)
+async def tokens_list(ctx: Ctx, params: p.TokenList) -> list[dict[str, Any]]:
+    return await ctx.services.auth.list_tokens(params.user)
+
+
+@method("tokens.revoke", p.TokenRevoke)
+async def tokens_revoke(ctx: Ctx, params: p.TokenRevoke) -> bool:
+    return await ctx.services.auth.revoke_token(params.id)

@@ -1,0 +1,183 @@
+"""Method parameters as msgspec Structs: the one place untrusted params are typed and bounded.
+
+Each method's params are converted with ``decode_params`` before the method runs, so a handler
+only ever sees well-typed values; unknown fields are rejected.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from msgspec import Meta, Struct
+
+from server.errors import Invalid
+
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+JobId = Annotated[str, Meta(min_length=1, max_length=64)]
+Seconds = Annotated[float, Meta(ge=0, le=10 * 365 * 86400)]
+Ids = Annotated[list[JobId], Meta(min_length=1, max_length=10_000)]
+Priority = int | Annotated[str, Meta(max_length=20)]
+
+
+class Params(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    pass
+
+
+class Empty(Params):
+    pass
+
+
+class Auth(Params):
+    token: Annotated[str, Meta(max_length=500)]
+
+
+class RetrySpec(Params):
+    retries: Annotated[int, Meta(ge=0, le=1_000_000)] = 0
+    wait: Seconds = 0.0
+    backoff: Literal["constant", "exponential"] = "constant"
+    max_wait: Seconds | None = None
+
+
+class RepeatSpec(Params):
+    every: Annotated[float, Meta(gt=0)] | None = None
+    cron: Annotated[str, Meta(max_length=200)] | None = None
+    tz: Annotated[str, Meta(max_length=64)] | None = None
+    times: Annotated[int, Meta(ge=1)] | None = None
+    until: float | None = None
+
+
+class JobSpec(Params):
+    type: Name
+    data: Any = None
+    priority: Priority = 0
+    retry: RetrySpec | None = None
+    delay: Seconds | None = None
+    after: float | None = None
+    repeat: RepeatSpec | None = None
+    depends: Annotated[list[JobId], Meta(max_length=1000)] = []
+    key: Annotated[str, Meta(min_length=1, max_length=500)] | None = None
+    expire: Seconds | None = None
+    target: Name | None = None
+    exclude: Annotated[list[Name], Meta(max_length=100)] = []
+    retain: Seconds | None = None
+    private: Any = None
+
+
+class CreateMany(Params):
+    jobs: Annotated[list[JobSpec], Meta(min_length=1)]
+
+
+class JobRef(Params):
+    id: JobId
+
+
+class JobRefs(Params):
+    """``{id}`` for one job or ``{ids}`` for the bulk form of a control method."""
+
+    id: JobId | None = None
+    ids: Ids | None = None
+    reason: Annotated[str, Meta(max_length=1000)] | None = None
+
+
+class Find(Params):
+    filter: dict[str, Any] = {}
+    sort: Any = None
+    limit: Annotated[int, Meta(ge=1, le=10_000)] = 1000
+    skip: Annotated[int, Meta(ge=0)] = 0
+
+
+class Counts(Params):
+    filter: dict[str, Any] = {}
+
+
+class Subscribe(Params):
+    filter: dict[str, Any] = {}
+    limit: Annotated[int, Meta(ge=1, le=100_000)] | None = None
+
+
+class Unsubscribe(Params):
+    sub: Annotated[str, Meta(max_length=64)]
+
+
+class WorkerStart(Params):
+    types: Annotated[list[Name], Meta(min_length=1, max_length=100)]
+    concurrency: Annotated[int, Meta(ge=1, le=10_000)] = 1
+    worker_id: Name | None = None
+    lease: Annotated[float, Meta(ge=1, le=86400)] | None = None
+
+
+class Claim(Params):
+    types: Annotated[list[Name], Meta(min_length=1, max_length=100)]
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 1
+    lease: Annotated[float, Meta(ge=1, le=86400)] | None = None
+    worker_id: Name | None = None
+
+
+class Leased(Params):
+    id: JobId
+    lease: Annotated[str, Meta(max_length=100)]
+
+
+class Heartbeat(Leased):
+    pass
+
+
+class Log(Params):
+    id: JobId
+    message: Annotated[str, Meta(max_length=10_000)]
+    lease: Annotated[str, Meta(max_length=100)] | None = None
+    level: Literal["info", "success", "warning", "danger"] = "info"
+    data: Any = None
+
+
+class Progress(Leased):
+    completed: Annotated[float, Meta(ge=0)]
+    total: Annotated[float, Meta(ge=0)]
+
+
+class Done(Leased):
+    result: Any = None
+
+
+class Fail(Leased):
+    error: Any
+    fatal: bool = False
+
+
+class Snooze(Leased):
+    seconds: Seconds
+
+
+class UserAdd(Params):
+    name: Name
+    role: Literal["admin", "manager", "creator", "worker"]
+    types: Annotated[list[Name], Meta(max_length=100)] | None = None
+
+
+class TokenCreate(Params):
+    user: Name
+    expires: Annotated[float, Meta(gt=0)] | None = None
+
+
+class TokenList(Params):
+    user: Name | None = None
+
+
+class TokenRevoke(Params):
+    id: Annotated[str, Meta(max_length=64)]
+
+
+P = TypeVar("P", bound=Params)
+
+
+def decode_params(params: Any, kind: type[P]) -> P:
+    """Convert untrusted JSON params into ``kind`` or raise ``Invalid`` saying what is wrong."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise Invalid("params must be an object")
+    try:
+        return msgspec.convert(params, kind)
+    except msgspec.ValidationError as exc:
+        raise Invalid(f"bad params: {exc}") from None

@@ -1,0 +1,148 @@
+"""May this identity make this call? Roles grant method groups; rules add allow and deny.
+
+As in job-collection: ``admin`` may do everything, ``manager`` controls any job, ``creator``
+creates jobs and reads and controls its own, ``worker`` claims work and reports on the jobs
+leased to it (the lease token itself is checked by the lifecycle). Extra rules are callables
+``(identity, method, params, job) -> bool`` or declarative ``{role?, method?, type?}`` tables
+from the settings; a matching deny always wins over any allow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.auth import Identity
+from server.errors import Forbidden
+from server.jobs.model import Job
+
+SESSION = {"auth", "subscribe", "unsubscribe"}
+READ = {"jobs.get", "jobs.find", "jobs.counts"}
+WORK = {
+    "worker.start", "worker.stop", "jobs.claim", "jobs.heartbeat", "jobs.log", "jobs.progress",
+    "jobs.done", "jobs.fail", "jobs.snooze",
+}
+CREATE = {"jobs.create", "jobs.create_many"}
+CONTROL = {
+    "jobs.cancel", "jobs.restart", "jobs.pause", "jobs.resume", "jobs.ready", "jobs.rerun",
+    "jobs.remove", "jobs.log",
+}
+OBSERVE = {"workers.list"}
+ADMIN = {"users.add", "users.list", "tokens.create", "tokens.list", "tokens.revoke"}
+
+ROLE_METHODS: dict[str, frozenset[str]] = {
+    "worker": frozenset(SESSION | READ | WORK),
+    "creator": frozenset(SESSION | READ | CREATE | CONTROL),
+    "manager": frozenset(SESSION | READ | CREATE | CONTROL | OBSERVE),
+    "admin": frozenset(SESSION | READ | CREATE | CONTROL | OBSERVE | WORK | ADMIN),
+}
+ALL_METHODS = ROLE_METHODS["admin"]
+
+Rule = Callable[[Identity, str, dict[str, Any], Job | None], bool]
+
+
+def declarative(spec: dict[str, Any]) -> Rule:
+    """``{"role": "creator", "method": "jobs.create", "type": "reports"}``: every given key must match."""
+
+    def rule(identity: Identity, method: str, params: dict[str, Any], job: Job | None) -> bool:
+        job_type = job["type"] if job is not None else params.get("type")
+        return (
+            spec.get("role", identity.role) == identity.role
+            and spec.get("method", method) == method
+            and ("type" not in spec or spec["type"] == job_type)
+        )
+
+    return rule
+
+
+@dataclass(slots=True)
+class Rules:
+    allow: list[Rule] = field(default_factory=list)
+    deny: list[Rule] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, target: str | None, tables: dict[str, Any] | None = None) -> Rules:
+        """From ``"module:attr"`` (an object with ``allow``/``deny`` lists of callables or
+        dicts) and/or TOML tables ``{"allow": [...], "deny": [...]}``."""
+        rules = cls()
+        sources: list[Any] = []
+        if target:
+            module, _, attr = target.partition(":")
+            sources.append(getattr(importlib.import_module(module), attr or "RULES"))
+        if tables:
+            sources.append(tables)
+        for source in sources:
+            get = source.get if isinstance(source, dict) else lambda k, s=source: getattr(s, k, [])
+            rules.allow.extend(_as_rule(r) for r in get("allow", []) or [])
+            rules.deny.extend(_as_rule(r) for r in get("deny", []) or [])
+        return rules
+
+
+def _as_rule(rule: Rule | dict[str, Any]) -> Rule:
+    return declarative(rule) if isinstance(rule, dict) else rule
+
+
+class Permissions:
+    def __init__(self, rules: Rules | None = None) -> None:
+        self.rules = rules or Rules()
+
+    def methods_for(self, identity: Identity) -> list[str]:
+        """What to advertise to a client (the dashboard hides what it may not use)."""
+        granted = ROLE_METHODS.get(identity.role, frozenset())
+        return sorted(m for m in ALL_METHODS if m in granted and not self._denied(identity, m, {}, None))
+
+    def check(
+        self, identity: Identity, method: str, params: dict[str, Any], job: Job | None = None
+    ) -> None:
+        """Raise ``Forbidden`` unless the call is allowed; ``job`` given for per-job checks."""
+        if self._denied(identity, method, params, job):
+            raise Forbidden(f"{method} is denied for {identity.user}")
+        granted = method in ROLE_METHODS.get(identity.role, frozenset()) and self._owns(
+            identity, method, job
+        )
+        if not granted and not any(rule(identity, method, params, job) for rule in self.rules.allow):
+            what = f" on job {job['id']}" if job is not None else ""
+            raise Forbidden(f"{identity.role} {identity.user!r} may not call {method}{what}")
+
+    def check_bulk(self, identity: Identity, method: str) -> None:
+        if identity.role not in ("admin", "manager"):
+            raise Forbidden(f"bulk {method} is for managers and admins")
+
+    def _denied(self, identity: Identity, method: str, params: dict[str, Any], job: Job | None) -> bool:
+        return any(rule(identity, method, params, job) for rule in self.rules.deny)
+
+    @staticmethod
+    def _owns(identity: Identity, method: str, job: Job | None) -> bool:
+        if job is None or identity.role in ("admin", "manager"):
+            return True
+        if identity.role == "creator":
+            return bool(job["owner"] == identity.user)
+        if identity.role == "worker":
+            return identity.types is None or job["type"] in identity.types
+        return False
+
+    def check_types(self, identity: Identity, method: str, types: Iterable[str]) -> None:
+        """A worker restricted to some types may only ask for those."""
+        if identity.types is None or identity.role == "admin":
+            return
+        extra = sorted(set(types) - set(identity.types))
+        if extra:
+            raise Forbidden(f"{identity.user!r} may not work on {', '.join(extra)}")
+
+    @staticmethod
+    def read_scope(identity: Identity) -> dict[str, Any] | None:
+        """The filter every read by this identity is narrowed with (None: sees everything)."""
+        if identity.role == "creator":
+            return {"owner": identity.user}
+        if identity.role == "worker" and identity.types is not None:
+            return {"type": {"$in": list(identity.types)}}
+        return None
+
+
+def visible(doc: Job, identity: Identity) -> Job:
+    """The document as this identity may see it: private fields for admins only."""
+    if identity.role == "admin" or doc.get("private") is None:
+        return doc
+    return {**doc, "private": None}

@@ -1,0 +1,111 @@
+"""The WebSocket protocol as data: decoding client frames and encoding server frames.
+
+Sans-I/O: no sockets here, so the protocol is testable by feeding strings. The SDK and the
+dashboard speak the same message shapes, documented in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from server.errors import Invalid, LivejobsError, TooLarge
+
+_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+
+MAX_DEPTH = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    id: Any
+    method: str
+    params: Any
+
+
+def encode(obj: Any) -> str:
+    return _encoder.encode(obj).decode()
+
+
+def decode_call(frame: str | bytes, max_bytes: int) -> Call:
+    """Turn one client frame into a ``Call`` or raise a protocol error."""
+    if len(frame) > max_bytes:
+        raise TooLarge(f"frame is {len(frame)} bytes; the limit is {max_bytes}")
+    try:
+        message = _decoder.decode(frame)
+    except msgspec.DecodeError as exc:
+        raise Invalid(f"frame is not valid JSON: {exc}") from None
+    if not isinstance(message, dict):
+        raise Invalid("a frame must be a JSON object")
+    if message.get("msg") != "call":
+        raise Invalid('unknown frame; expected {"msg": "call", "id", "method", "params"}')
+    call_id = message.get("id")
+    if not isinstance(call_id, str | int) or isinstance(call_id, bool):
+        raise Invalid("a call needs an 'id' (string or integer)")
+    if isinstance(call_id, str) and len(call_id) > 100:
+        raise Invalid("call id is too long")
+    method = message.get("method")
+    if not isinstance(method, str) or len(method) > 100:
+        raise Invalid("a call needs a 'method' name")
+    params = message.get("params", {})
+    if _too_deep(params):
+        raise Invalid(f"params are nested deeper than {MAX_DEPTH} levels")
+    return Call(call_id, method, params)
+
+
+def call_id_of(frame: str | bytes) -> Any:
+    """Best effort: the id of a frame that failed validation, so the error can carry it."""
+    try:
+        message = _decoder.decode(frame)
+    except msgspec.DecodeError:
+        return None
+    call_id = message.get("id") if isinstance(message, dict) else None
+    return call_id if isinstance(call_id, str | int) and not isinstance(call_id, bool) else None
+
+
+def _too_deep(value: Any, depth: int = 0) -> bool:
+    if depth > MAX_DEPTH:
+        return True
+    if isinstance(value, dict):
+        return any(_too_deep(v, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return any(_too_deep(v, depth + 1) for v in value)
+    return False
+
+
+def result(call_id: Any, value: Any) -> str:
+    return encode({"msg": "result", "id": call_id, "result": value})
+
+
+def error(call_id: Any, exc: LivejobsError) -> str:
+    return encode({"msg": "error", "id": call_id, "error": exc.to_dict()})
+
+
+def internal_error(call_id: Any) -> str:
+    return encode({"msg": "error", "id": call_id, "error": {
+        "code": "internal", "message": "internal server error; the call may not have happened"}})
+
+
+def sub_doc(kind: str, sub_json: str, doc_json: str) -> str:
+    """``added``/``changed`` with a document encoded once for every subscriber."""
+    return f'{{"msg":"{kind}","sub":{sub_json},"doc":{doc_json}}}'
+
+
+def sub_removed(sub_json: str, id_json: str) -> str:
+    return f'{{"msg":"removed","sub":{sub_json},"id":{id_json}}}'
+
+
+def sub_marker(kind: str, sub_json: str) -> str:
+    """``ready`` or ``reset``."""
+    return f'{{"msg":"{kind}","sub":{sub_json}}}'
+
+
+def job_pushed(doc: dict[str, Any]) -> str:
+    return encode({"msg": "job", "job": doc})
+
+
+def cancel_pushed(job_id: str) -> str:
+    return encode({"msg": "cancel", "id": job_id})

@@ -1,0 +1,159 @@
+"""The WebSocket edge: frames in, calls through ``methods.dispatch_call``, frames out.
+
+One reader loop decodes and authenticates; each call runs as its own task so a slow call never
+holds up pipelined ones; one writer task drains the session's outbox. Everything the connection
+owned (subscriptions, a worker registration and its leases) is released when it goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import urlsplit
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from server import protocol
+from server.errors import Invalid, LivejobsError, RateLimited, Unauthenticated
+from server.methods import Services, dispatch_call
+from server.params import Auth as AuthParams
+from server.params import decode_params
+from server.session import Session, SessionState
+
+log = logging.getLogger("livejobs.ws")
+
+POLICY_VIOLATION = 1008
+GOING_AWAY = 1001
+
+
+def origin_allowed(websocket: WebSocket, allowed: list[str] | None) -> bool:
+    """Browsers send Origin; other clients usually do not. Same host is always fine."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    if allowed is not None:
+        return origin in allowed or "*" in allowed
+    return urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+async def endpoint(websocket: WebSocket) -> None:
+    services: Services = websocket.app.state.services
+    settings = services.settings
+    if not origin_allowed(websocket, settings.allowed_origins):
+        await websocket.close(code=POLICY_VIOLATION, reason="origin not allowed")
+        return
+    await websocket.accept()
+    client = websocket.client
+    session = Session(f"{client.host}:{client.port}" if client else "")
+    websocket.app.state.sessions.add(session)
+    writer = asyncio.create_task(_write(websocket, session))
+    calls: set[asyncio.Task[None]] = set()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.auth_timeout
+    try:
+        while session.open:
+            timeout = None if session.identity else max(deadline - loop.time(), 0)
+            try:
+                message = await asyncio.wait_for(websocket.receive(), timeout)
+            except TimeoutError:
+                session.send(protocol.error(None, Unauthenticated("no auth call in time")))
+                session.close("authentication deadline passed")
+                break
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:
+                session.send(protocol.error(None, Invalid("binary frames are not supported; send JSON text")))
+                continue
+            await _on_frame(services, session, text, calls)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        session.close(session.close_reason or "client left")
+        for task in calls:
+            task.cancel()
+        await _release(services, session)
+        websocket.app.state.sessions.discard(session)
+        await writer
+
+
+async def _on_frame(services: Services, session: Session, text: str, calls: set[asyncio.Task[None]]) -> None:
+    try:
+        call = protocol.decode_call(text, services.settings.max_frame_bytes)
+    except LivejobsError as exc:
+        session.send(protocol.error(protocol.call_id_of(text) if len(text) < 65536 else None, exc))
+        return
+    if session.state is SessionState.CONNECTED:
+        await _authenticate(services, session, call)
+        return
+    if call.method == "auth":
+        session.send(protocol.error(call.id, Invalid("already authenticated")))
+        return
+    if session.pending_calls >= services.settings.max_pending_calls:
+        session.send(protocol.error(call.id, RateLimited("too many calls in flight")))
+        return
+    session.pending_calls += 1
+    task = asyncio.create_task(_run(services, session, call))
+    calls.add(task)
+    task.add_done_callback(calls.discard)
+
+
+async def _authenticate(services: Services, session: Session, call: protocol.Call) -> None:
+    if call.method != "auth":
+        session.send(protocol.error(call.id, Unauthenticated("the first call must be auth")))
+        return
+    try:
+        token = decode_params(call.params, AuthParams).token
+        identity = await services.auth.authenticate(token)
+    except LivejobsError as exc:
+        session.send(protocol.error(call.id, exc))
+        return
+    session.authenticate(identity)
+    methods = services.permissions.methods_for(identity)
+    session.send(protocol.result(call.id, {"user": identity.user, "role": identity.role, "methods": methods}))
+
+
+async def _run(services: Services, session: Session, call: protocol.Call) -> None:
+    assert session.identity is not None
+    try:
+        value = await dispatch_call(services, session.identity, call.method, call.params, session)
+        session.send(protocol.result(call.id, value))
+    except LivejobsError as exc:
+        session.send(protocol.error(call.id, exc))
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("method %s failed", call.method)
+        session.send(protocol.internal_error(call.id))
+    finally:
+        session.pending_calls -= 1
+
+
+async def _release(services: Services, session: Session) -> None:
+    services.subscriptions.close_session(session)
+    if session.worker is not None:
+        worker, session.worker = session.worker, None
+        try:
+            await services.dispatcher.remove(worker)
+        except Exception:
+            log.exception("releasing the jobs of worker %s failed", worker.worker_id)
+
+
+async def _write(websocket: WebSocket, session: Session) -> None:
+    outbox = session.outbox
+    try:
+        while True:
+            frame = await outbox.get()
+            if frame is None:
+                break
+            await websocket.send_text(frame)
+    except Exception:  # the client went away mid-write
+        session.close("write failed")
+        return
+    try:
+        code = GOING_AWAY if session.close_reason == "server shutting down" else POLICY_VIOLATION
+        if session.close_reason == "client left":
+            return
+        await websocket.close(code=code, reason=(session.close_reason or "")[:120])
+    except Exception:
+        pass

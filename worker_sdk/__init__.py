@@ -1,0 +1,16 @@
+"""livejobs worker SDK: a client of the public protocol only (it imports nothing from server/).
+
+>>> from worker_sdk import Client
+>>> async with Client("ws://127.0.0.1:8000/ws", token=TOKEN) as client:
+...     result = await client.run("echo", {"q": 2}, timeout=10)
+"""
+
+from worker_sdk.client import Client, Event, Subscription
+from worker_sdk.errors import CallError, ConnectionLost, Fatal, JobFailed, LivejobsError, Snooze
+from worker_sdk.job import Job, WorkerJob
+from worker_sdk.worker import Worker
+
+__all__ = [
+    "CallError", "Client", "ConnectionLost", "Event", "Fatal", "Job", "JobFailed",
+    "LivejobsError", "Snooze", "Subscription", "Worker", "WorkerJob",
+]

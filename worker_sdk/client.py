@@ -1,0 +1,268 @@
+"""``Client``: the SDK's entry point — create and control jobs, subscribe, process work."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from worker_sdk.connection import Connection, Frame
+from worker_sdk.errors import ConnectionLost
+from worker_sdk.job import FINISHED, Job
+from worker_sdk.worker import Handler, Worker
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One live event: ``kind`` is added, changed, removed, ready or reset."""
+
+    kind: str
+    doc: dict[str, Any] | None = None
+    id: str | None = None
+
+
+class Subscription:
+    """Live results of a filter: ``async for event in sub`` and ``sub.docs`` (id → doc).
+
+    Survives reconnects: after one, a ``reset`` event is followed by a fresh snapshot.
+    """
+
+    def __init__(self, client: Client, filter: dict[str, Any] | None) -> None:
+        self._client = client
+        self.filter = filter or {}
+        self.sub_id: str | None = None
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.ready = asyncio.Event()
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._closed = False
+
+    async def start(self) -> Subscription:
+        if self.sub_id is None:
+            await self._open()
+            self._client._conn.on_reconnect.append(self._reopen)
+        return self
+
+    async def _open(self) -> None:
+        result = await self._client._conn.call("subscribe", {"filter": self.filter})
+        self.sub_id = result["sub"]
+        self._client._attach(self)
+
+    async def _reopen(self) -> None:
+        if self._closed:
+            return
+        self._client._detach(self)
+        self.docs.clear()
+        self.ready.clear()
+        self._events.put_nowait(Event("reset"))
+        await self._open()
+
+    def _on_frame(self, frame: Frame) -> None:
+        kind = frame["msg"]
+        if kind in ("added", "changed"):
+            doc = frame["doc"]
+            self.docs[doc["id"]] = doc
+            event = Event(kind, doc, doc["id"])
+        elif kind == "removed":
+            event = Event(kind, self.docs.pop(frame["id"], None), frame["id"])
+        elif kind == "ready":
+            self.ready.set()
+            event = Event(kind)
+        else:  # reset from the server: a fresh snapshot follows
+            self.docs.clear()
+            self.ready.clear()
+            event = Event(kind)
+        self._events.put_nowait(event)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._closed and self._events.empty():
+            raise StopAsyncIteration
+        await self.start()
+        return await self._events.get()
+
+    async def next(self, timeout: float | None = None) -> Event:
+        return await asyncio.wait_for(self.__anext__(), timeout)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        conn = self._client._conn
+        if self._reopen in conn.on_reconnect:
+            conn.on_reconnect.remove(self._reopen)
+        self._client._detach(self)
+        if self.sub_id is not None and conn.connected:
+            try:
+                await conn.call("unsubscribe", {"sub": self.sub_id}, timeout=5)
+            except (ConnectionLost, TimeoutError):
+                pass
+            except Exception:  # already gone on the server: nothing to undo
+                pass
+
+    async def __aenter__(self) -> Subscription:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class Client:
+    """A connection to a livejobs server.
+
+    >>> async with Client("ws://127.0.0.1:8000/ws", token=TOKEN) as client:
+    ...     await client.job("echo", {"q": 1}).save()
+    """
+
+    def __init__(self, url: str, token: str | None = None, *, reconnect: bool = True,
+                 open_timeout: float = 10.0) -> None:
+        self._conn = Connection(url, token, reconnect=reconnect, open_timeout=open_timeout)
+        self._subs: dict[str, Subscription] = {}
+        self._early: dict[str, list[Frame]] = {}
+        for kind in ("added", "changed", "removed", "ready", "reset"):
+            self._conn.on_push[kind] = self._route
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """``{user, role, methods}`` as the server authenticated this client."""
+        return self._conn.identity
+
+    async def connect(self) -> Client:
+        await self._conn.open()
+        return self
+
+    async def close(self) -> None:
+        for sub in list(self._subs.values()):
+            sub._closed = True
+        await self._conn.close()
+
+    async def __aenter__(self) -> Client:
+        return await self.connect()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def call(self, method: str, params: dict[str, Any] | None = None,
+                   timeout: float | None = None) -> Any:
+        """Any protocol method (see docs/protocol.md)."""
+        return await self._conn.call(method, params, timeout)
+
+    # -- jobs ------------------------------------------------------------------------------
+    def job(self, job_type: str, data: Any = None) -> Job:
+        """A job builder; nothing is stored until ``await job.save()``."""
+        return Job(self, job_type, data)
+
+    async def create_many(self, jobs: Iterable[Job | tuple[str, Any] | dict[str, Any]]) -> list[str]:
+        """Create many jobs in one call; returns their ids in order."""
+        specs = []
+        for item in jobs:
+            if isinstance(item, Job):
+                specs.append(item.spec)
+            elif isinstance(item, tuple):
+                specs.append({"type": item[0], "data": item[1] if len(item) > 1 else None})
+            else:
+                specs.append(item)
+        return list((await self.call("jobs.create_many", {"jobs": specs}))["ids"])
+
+    async def get_job(self, job_id: str) -> dict[str, Any]:
+        return dict(await self.call("jobs.get", {"id": job_id}))
+
+    async def job_handle(self, job_id: str) -> Job:
+        """A ``Job`` handle for an existing job (job-collection's ``getJob``)."""
+        doc = await self.get_job(job_id)
+        return Job(self, doc["type"], doc["data"], doc)
+
+    async def find(self, filter: dict[str, Any] | None = None, sort: Any = None,
+                   limit: int = 1000, skip: int = 0) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"filter": filter or {}, "limit": limit, "skip": skip}
+        if sort is not None:
+            params["sort"] = sort
+        return list(await self.call("jobs.find", params))
+
+    async def counts(self, filter: dict[str, Any] | None = None) -> dict[str, dict[str, int]]:
+        return dict(await self.call("jobs.counts", {"filter": filter or {}}))
+
+    async def run(self, job_type: str, data: Any = None, timeout: float | None = None,
+                  **options: Any) -> Any:
+        """Create a job and wait for its result (``JobFailed`` if it fails or is cancelled)."""
+        job = self.job(job_type, data)
+        job.spec.update(options)
+        await job.save()
+        return await job.result(timeout)
+
+    async def wait_finished(self, job_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Wait, without polling, until a job is completed, failed or cancelled."""
+
+        async def wait() -> dict[str, Any]:
+            async with self.subscribe({"id": job_id}) as sub:
+                async for event in sub:
+                    if event.doc is not None and event.doc["status"] in FINISHED:
+                        return event.doc
+                    if event.kind == "removed" or event.kind == "ready" and not sub.docs:
+                        return await self.get_job(job_id)  # raises not_found if it is gone
+            raise ConnectionLost("subscription closed")
+
+        return await asyncio.wait_for(wait(), timeout)
+
+    async def control(self, action: str, ids: Iterable[str], reason: str | None = None) -> dict[str, Any]:
+        """Bulk cancel/restart/pause/resume/ready/remove (managers): ``{done, errors}``."""
+        params: dict[str, Any] = {"ids": list(ids)}
+        if reason:
+            params["reason"] = reason
+        return dict(await self.call(f"jobs.{action}", params))
+
+    async def cancel_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
+        return await self.control("cancel", ids)
+
+    async def restart_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
+        return await self.control("restart", ids)
+
+    async def pause_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
+        return await self.control("pause", ids)
+
+    async def resume_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
+        return await self.control("resume", ids)
+
+    async def remove_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
+        return await self.control("remove", ids)
+
+    # -- live ------------------------------------------------------------------------------
+    def subscribe(self, filter: dict[str, Any] | None = None) -> Subscription:
+        """Live jobs matching ``filter``: iterate it, or use ``async with``."""
+        return Subscription(self, filter)
+
+    def _attach(self, sub: Subscription) -> None:
+        assert sub.sub_id is not None
+        self._subs[sub.sub_id] = sub
+        for frame in self._early.pop(sub.sub_id, []):
+            sub._on_frame(frame)
+
+    def _detach(self, sub: Subscription) -> None:
+        if sub.sub_id is not None:
+            self._subs.pop(sub.sub_id, None)
+            self._early.pop(sub.sub_id, None)
+
+    def _route(self, frame: Frame) -> None:
+        sub = self._subs.get(frame.get("sub", ""))
+        if sub is not None:
+            sub._on_frame(frame)
+        else:  # frames can overtake the coroutine that is registering the subscription
+            self._early.setdefault(frame.get("sub", ""), []).append(frame)
+            if len(self._early) > 1000:
+                self._early.pop(next(iter(self._early)))
+
+    # -- work ------------------------------------------------------------------------------
+    def worker(self, types: str | Iterable[str], handler: Handler, *, concurrency: int = 1,
+               worker_id: str | None = None, lease: float | None = None) -> Worker:
+        """A worker to run as a task; ``worker.stop()`` ends it gracefully."""
+        return Worker(self._conn, types, handler, concurrency=concurrency, worker_id=worker_id,
+                      lease=lease)
+
+    async def process_jobs(self, types: str | Iterable[str], handler: Handler, *,
+                           concurrency: int = 1, worker_id: str | None = None,
+                           lease: float | None = None) -> None:
+        """Run ``handler`` on pushed jobs of ``types`` until cancelled."""
+        await self.worker(types, handler, concurrency=concurrency, worker_id=worker_id,
+                          lease=lease).run()

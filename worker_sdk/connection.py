@@ -1,0 +1,161 @@
+"""One WebSocket to a livejobs server: calls with ids, pushed frames, and reconnection.
+
+After a reconnect the connection re-authenticates and then runs the ``on_reconnect`` hooks,
+which re-open subscriptions and worker registrations, so callers see one long-lived session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from worker_sdk.errors import CallError, ConnectionLost, LivejobsError
+
+log = logging.getLogger("livejobs.sdk")
+
+Frame = dict[str, Any]
+_decode = msgspec.json.Decoder().decode
+_encoder = msgspec.json.Encoder()
+
+
+def _encode(obj: Any) -> str:
+    return _encoder.encode(obj).decode()
+
+
+class Connection:
+    def __init__(self, url: str, token: str | None, *, reconnect: bool = True,
+                 open_timeout: float = 10.0) -> None:
+        self.url = url
+        self.token = token
+        self.reconnect = reconnect
+        self.open_timeout = open_timeout
+        self.identity: dict[str, Any] = {}
+        self._ws: ClientConnection | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._connected = asyncio.Event()
+        self._closing = False
+        self._runner: asyncio.Task[None] | None = None
+        #: frames without a call id, by their "msg" (job, cancel, added, changed, ...)
+        self.on_push: dict[str, Callable[[Frame], None]] = {}
+        self.on_reconnect: list[Callable[[], Awaitable[None]]] = []
+        self.on_disconnect: list[Callable[[], None]] = []
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def open(self) -> None:
+        await self._open()
+        self._runner = asyncio.create_task(self._run(), name="livejobs-connection")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        self._fail_pending()
+
+    async def _open(self) -> None:
+        ws = await connect(self.url, open_timeout=self.open_timeout, max_size=2**24,
+                           compression=None)
+        await ws.send(_encode({"msg": "call", "id": 0, "method": "auth",
+                               "params": {"token": self.token or ""}}))
+        reply = _decode(await asyncio.wait_for(ws.recv(), self.open_timeout))
+        if reply.get("msg") == "error":
+            await ws.close()
+            raise CallError(reply["error"]["code"], reply["error"]["message"])
+        self.identity = reply["result"]
+        self._ws = ws
+        self._connected.set()
+
+    async def _run(self) -> None:
+        while True:
+            assert self._ws is not None
+            try:
+                async for raw in self._ws:
+                    self._on_frame(_decode(raw))
+            except ConnectionClosed:
+                pass
+            self._connected.clear()
+            self._fail_pending()
+            for hook in self.on_disconnect:
+                hook()
+            if self._closing or not self.reconnect:
+                return
+            await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        delay = 0.05
+        while not self._closing:
+            try:
+                await self._open()
+            except (OSError, ConnectionClosed, TimeoutError, LivejobsError) as exc:
+                if isinstance(exc, CallError) and exc.code == "unauthenticated":
+                    log.error("reconnect refused: %s", exc)
+                log.debug("reconnect failed (%s); retrying in %.2fs", exc, delay)
+                await asyncio.sleep(delay * (1 + random.random() / 2))
+                delay = min(delay * 2, 2.0)
+                continue
+            for hook in self.on_reconnect:
+                try:
+                    await hook()
+                except LivejobsError as exc:
+                    log.warning("re-establishing after reconnect failed: %s", exc)
+            return
+
+    def _on_frame(self, frame: Frame) -> None:
+        kind = frame.get("msg")
+        if kind in ("result", "error") and frame.get("id") is not None:
+            future = self._pending.pop(frame["id"], None)
+            if future is None or future.done():
+                return
+            if kind == "result":
+                future.set_result(frame.get("result"))
+            else:
+                future.set_exception(CallError(frame["error"]["code"], frame["error"]["message"]))
+            return
+        handler = self.on_push.get(str(kind))
+        if handler is not None:
+            handler(frame)
+        elif kind == "error":
+            log.warning("server error: %s", frame.get("error"))
+
+    def _fail_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(ConnectionLost("connection lost before the reply"))
+
+    async def call(self, method: str, params: dict[str, Any] | None = None,
+                   timeout: float | None = None) -> Any:
+        """Call a method; waits for a connection first while reconnecting."""
+        if not self._connected.is_set():
+            if self._closing:
+                raise ConnectionLost("the client is closed")
+            await asyncio.wait_for(self._connected.wait(), timeout or self.open_timeout)
+        call_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[call_id] = future
+        assert self._ws is not None
+        try:
+            await self._ws.send(_encode({"msg": "call", "id": call_id, "method": method,
+                                         "params": params or {}}))
+        except ConnectionClosed:
+            self._pending.pop(call_id, None)
+            raise ConnectionLost("connection lost while sending") from None
+        if timeout is None:
+            return await future
+        return await asyncio.wait_for(future, timeout)

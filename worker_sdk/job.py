@@ -1,0 +1,209 @@
+"""Jobs as the SDK shows them: a builder/handle for producers (``Job``) and the running job a
+handler receives (``WorkerJob``). Method names follow job-collection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from worker_sdk.errors import JobFailed
+
+if TYPE_CHECKING:
+    from worker_sdk.client import Client
+    from worker_sdk.connection import Connection
+
+FINISHED = ("completed", "failed", "cancelled")
+
+
+def _epoch(when: datetime | float) -> float:
+    return when.timestamp() if isinstance(when, datetime) else float(when)
+
+
+class Job:
+    """Build a job with chained options, ``await job.save()``, then control it.
+
+    >>> job = client.job("email", {"to": "a@b.c"}).priority("high").retry(retries=3, wait=5)
+    >>> await job.save()
+    """
+
+    def __init__(self, client: Client, job_type: str, data: Any = None,
+                 doc: dict[str, Any] | None = None) -> None:
+        self._client = client
+        self.spec: dict[str, Any] = {"type": job_type, "data": data}
+        self.doc: dict[str, Any] | None = doc
+
+    # -- builder (before save) ---------------------------------------------------------------
+    def priority(self, level: int | str) -> Job:
+        self.spec["priority"] = level
+        return self
+
+    def retry(self, retries: int = 0, wait: float = 0.0, backoff: str = "constant",
+              max_wait: float | None = None) -> Job:
+        self.spec["retry"] = {"retries": retries, "wait": wait, "backoff": backoff}
+        if max_wait is not None:
+            self.spec["retry"]["max_wait"] = max_wait
+        return self
+
+    def delay(self, seconds: float) -> Job:
+        self.spec["delay"] = seconds
+        return self
+
+    def after(self, when: datetime | float) -> Job:
+        self.spec["after"] = _epoch(when)
+        return self
+
+    def repeat(self, every: float | None = None, cron: str | None = None, tz: str | None = None,
+               times: int | None = None, until: datetime | float | None = None) -> Job:
+        spec: dict[str, Any] = {"every": every, "cron": cron, "tz": tz, "times": times,
+                                "until": None if until is None else _epoch(until)}
+        self.spec["repeat"] = {k: v for k, v in spec.items() if v is not None}
+        return self
+
+    def depends(self, *jobs: Job | str | Iterable[Job | str]) -> Job:
+        ids: list[str] = []
+        for item in jobs:
+            for one in ([item] if isinstance(item, Job | str) else list(item)):
+                ids.append(one if isinstance(one, str) else one.id)
+        self.spec["depends"] = ids
+        return self
+
+    def key(self, key: str) -> Job:
+        self.spec["key"] = key
+        return self
+
+    def expire(self, seconds: float) -> Job:
+        self.spec["expire"] = seconds
+        return self
+
+    def target(self, worker_id: str) -> Job:
+        self.spec["target"] = worker_id
+        return self
+
+    def exclude(self, *worker_ids: str) -> Job:
+        self.spec["exclude"] = list(worker_ids)
+        return self
+
+    def retain(self, seconds: float) -> Job:
+        self.spec["retain"] = seconds
+        return self
+
+    def private(self, data: Any) -> Job:
+        self.spec["private"] = data
+        return self
+
+    async def save(self) -> Job:
+        """Store the job; ``id`` is set. With a key already held, this becomes that job."""
+        self.doc = await self._client.call("jobs.create", self.spec)
+        return self
+
+    # -- handle (after save) ---------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        if self.doc is None:
+            raise RuntimeError("the job is not saved yet")
+        return str(self.doc["id"])
+
+    @property
+    def status(self) -> str | None:
+        return None if self.doc is None else self.doc["status"]
+
+    @property
+    def data(self) -> Any:
+        return self.doc["data"] if self.doc else self.spec.get("data")
+
+    async def refresh(self) -> Job:
+        self.doc = await self._client.get_job(self.id)
+        return self
+
+    async def _control(self, action: str) -> Any:
+        result = await self._client.call(f"jobs.{action}", {"id": self.id})
+        if isinstance(result, dict) and result.get("id") == self.id:
+            self.doc = result
+        return result
+
+    async def cancel(self) -> Job:
+        await self._control("cancel")
+        return self
+
+    async def restart(self) -> Job:
+        await self._control("restart")
+        return self
+
+    async def pause(self) -> Job:
+        await self._control("pause")
+        return self
+
+    async def resume(self) -> Job:
+        await self._control("resume")
+        return self
+
+    async def ready(self) -> Job:
+        """Run a delayed job now."""
+        await self._control("ready")
+        return self
+
+    async def rerun(self) -> Job:
+        """A completed job copied into a new job, which is returned."""
+        doc = await self._client.call("jobs.rerun", {"id": self.id})
+        return Job(self._client, doc["type"], doc["data"], doc)
+
+    async def remove(self) -> bool:
+        return bool(await self._control("remove"))
+
+    async def result(self, timeout: float | None = None) -> Any:
+        """Wait until the job finishes: its result, or ``JobFailed`` if it failed or was cancelled."""
+        doc = await self._client.wait_finished(self.id, timeout)
+        self.doc = doc
+        if doc["status"] != "completed":
+            raise JobFailed(doc)
+        return doc["result"]
+
+    def __repr__(self) -> str:
+        where = f"id={self.doc['id']} status={self.doc['status']}" if self.doc else "unsaved"
+        return f"<Job {self.spec['type']} {where}>"
+
+
+class WorkerJob:
+    """The running job a handler gets: its data, and reporting calls authorised by the lease."""
+
+    def __init__(self, connection: Connection, doc: dict[str, Any]) -> None:
+        self._conn = connection
+        self.doc = doc
+        self.id: str = doc["id"]
+        self.type: str = doc["type"]
+        self.data: Any = doc["data"]
+        self.private: Any = doc.get("private")
+        self.attempt: int = doc["attempts"]
+        self.lease_token: str = doc["lease"]["token"]
+        #: set when the job is cancelled while running (for cooperative handlers)
+        self.cancelled = asyncio.Event()
+        self.reported = False
+
+    def _params(self, **extra: Any) -> dict[str, Any]:
+        return {"id": self.id, "lease": self.lease_token, **extra}
+
+    async def log(self, message: str, level: str = "info", data: Any = None) -> None:
+        await self._conn.call("jobs.log", self._params(message=message, level=level, data=data))
+
+    async def progress(self, completed: float, total: float) -> None:
+        await self._conn.call("jobs.progress", self._params(completed=completed, total=total))
+
+    async def fail(self, error: Any, fatal: bool = False) -> None:
+        """Fail now (the handler's return value is then ignored)."""
+        self.reported = True
+        await self._conn.call("jobs.fail", self._params(error=error, fatal=fatal))
+
+    async def done(self, result: Any = None) -> None:
+        self.reported = True
+        await self._conn.call("jobs.done", self._params(result=result))
+
+    async def heartbeat(self) -> None:
+        await self._conn.call("jobs.heartbeat", self._params())
+
+    def __repr__(self) -> str:
+        return f"<WorkerJob {self.type} id={self.id} attempt={self.attempt}>"
+
+
+__all__ = ["Job", "WorkerJob", "FINISHED"]
