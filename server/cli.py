@@ -62,7 +62,9 @@ def serve(
     setup_logging(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port,
-        log_level=settings.log_level, log_config=None, ws_max_size=settings.max_frame_bytes,
+        log_level=settings.log_level, log_config=None,
+        # frames past max_frame_bytes get a too_large error; only far beyond is the socket cut
+        ws_max_size=settings.max_frame_bytes * 16,
         timeout_graceful_shutdown=10,
     )
 

@@ -78,7 +78,7 @@ class InProcessServer(BaseServer):
 
     async def start(self) -> None:
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", ws_max_size=self.settings.max_frame_bytes)
+                                lifespan="on", ws_max_size=self.settings.max_frame_bytes * 16)
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._task = asyncio.create_task(self._server.serve())

@@ -1,0 +1,54 @@
+"""Small awaitable helpers for tests: wait for a condition on live events, never sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from worker_sdk import Client, Subscription, WorkerJob
+
+
+async def wait_for_doc(
+    client: Client, job_id: str, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10
+) -> dict[str, Any]:
+    """Subscribe to one job and return its document once ``predicate`` holds."""
+
+    async def wait() -> dict[str, Any]:
+        async with client.subscribe({"id": job_id}) as sub:
+            async for event in sub:
+                doc = sub.docs.get(job_id)
+                if doc is not None and predicate(doc):
+                    return doc
+        raise AssertionError("subscription ended")
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+async def wait_status(client: Client, job_id: str, *statuses: str, timeout: float = 10) -> dict[str, Any]:
+    return await wait_for_doc(client, job_id, lambda d: d["status"] in statuses, timeout)
+
+
+async def collect_until_ready(sub: Subscription, timeout: float = 10) -> list[Any]:
+    events = []
+    while True:
+        event = await sub.next(timeout)
+        events.append(event)
+        if event.kind == "ready":
+            return events
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    client: Client, job_type: str | list[str], handler: Callable[[WorkerJob], Awaitable[Any]],
+    **options: Any,
+) -> AsyncIterator[None]:
+    """Run ``process_jobs`` for the duration of a ``with`` block."""
+    task = asyncio.create_task(client.process_jobs(job_type, handler, **options))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
