@@ -61,11 +61,18 @@ class Dispatcher:
 
     @property
     def workers(self) -> list[Worker]:
+        """Connected workers, including stopped ones still finishing their jobs."""
         return list(self._workers)
 
     def add(self, worker: Worker) -> None:
         self._workers.append(worker)
         self._wake.set()
+
+    def retire(self, worker: Worker) -> None:
+        """No more jobs for this worker; it stays listed until its running jobs leave."""
+        worker.stopped = True
+        if not worker.running and worker in self._workers:
+            self._workers.remove(worker)
 
     async def remove(self, worker: Worker) -> None:
         """The worker is gone: every job it held is a lost attempt, retried per its policy."""
@@ -98,6 +105,8 @@ class Dispatcher:
             worker.running.pop(change.id, None)
             if doc is not None and doc["status"] == Status.CANCELLED:
                 worker.session.send(protocol.cancel_pushed(change.id))
+            if worker.stopped and not worker.running and worker in self._workers:
+                self._workers.remove(worker)
             self._wake.set()
 
     def _hungry(self, worker: Worker) -> bool:

@@ -197,8 +197,11 @@ async def worker_start(ctx: Ctx, params: p.WorkerStart) -> dict[str, str]:
 @method("worker.stop", p.Empty)
 async def worker_stop(ctx: Ctx, params: p.Empty) -> bool:
     session = ctx.need_session()
-    if session.worker is not None:
-        session.worker.stopped = True  # running jobs stay leased; no new ones are pushed
+    worker, session.worker = session.worker, None
+    if worker is not None:
+        # running jobs stay leased to it (and are taken back if the socket goes); none are pushed
+        ctx.services.dispatcher.retire(worker)
+        session.retired_workers.append(worker)
     return True
 
 

@@ -30,6 +30,8 @@ class Session:
         self.identity: Identity | None = None
         self.subscriptions: dict[str, Subscription] = {}
         self.worker: Worker | None = None
+        #: workers stopped on this connection that may still hold running jobs
+        self.retired_workers: list[Worker] = []
         self.pending_calls = 0
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self.close_reason: str | None = None

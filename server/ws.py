@@ -131,8 +131,9 @@ async def _run(services: Services, session: Session, call: protocol.Call) -> Non
 
 async def _release(services: Services, session: Session) -> None:
     services.subscriptions.close_session(session)
-    if session.worker is not None:
-        worker, session.worker = session.worker, None
+    workers = [*session.retired_workers, *([session.worker] if session.worker else [])]
+    session.worker, session.retired_workers = None, []
+    for worker in workers:
         try:
             await services.dispatcher.remove(worker)
         except Exception:
