@@ -74,9 +74,9 @@ class Rules:
         if tables:
             sources.append(tables)
         for source in sources:
-            get = source.get if isinstance(source, dict) else lambda k, s=source: getattr(s, k, [])
-            rules.allow.extend(_as_rule(r) for r in get("allow", []) or [])
-            rules.deny.extend(_as_rule(r) for r in get("deny", []) or [])
+            for name, target_list in (("allow", rules.allow), ("deny", rules.deny)):
+                found = source.get(name) if isinstance(source, dict) else getattr(source, name, None)
+                target_list.extend(_as_rule(rule) for rule in found or [])
         return rules
 
 

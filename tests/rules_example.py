@@ -1,0 +1,19 @@
+"""Example rules module for ``--rules tests.rules_example:RULES`` (see server.permissions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def too_big(identity: Any, method: str, params: dict[str, Any], job: Any) -> bool:
+    data = params.get("data")
+    return method == "jobs.create" and isinstance(data, dict) and data.get("size", 0) > 1000
+
+
+def reports_are_not_cancelled(identity: Any, method: str, params: dict[str, Any], job: Any) -> bool:
+    return method == "jobs.cancel" and job is not None and job["type"] == "report"
+
+
+class RULES:
+    allow: list[Any] = []
+    deny = [too_big, reports_are_not_cancelled]
