@@ -56,6 +56,7 @@ class Dispatcher:
         self._by_job: dict[str, Worker] = {}
         self._ready_seq: defaultdict[str, int] = defaultdict(int)
         self._wake = asyncio.Event()
+        self._opening = asyncio.Event()
         #: called with (job, worker) when a job is pushed; metrics hook
         self.on_dispatch: list[object] = []
 
@@ -84,8 +85,33 @@ class Dispatcher:
             await self.service.worker_lost(job_id, token, worker.worker_id)
         worker.running.clear()
 
+    def type_changed(self, job_type: str) -> None:
+        """A type's flow rules changed (resumed, limits raised): retry starved workers now."""
+        self._ready_seq[job_type] += 1
+        self._wake.set()
+        self._opening.set()
+
+    async def run_openings(self) -> None:
+        """One timer: wake when a rate-limited type's window next has room."""
+        flow, clock = self.service.flow, self.service.clock
+        while True:
+            self._opening.clear()
+            opening = flow.next_opening(clock.now())
+            if opening is None:
+                await self._opening.wait()
+                continue
+            await clock.sleep_until(opening, self._opening)
+            if clock.now() >= opening:
+                for job_type in flow.blocked_types():
+                    self._ready_seq[job_type] += 1
+                self._wake.set()
+
     def on_change(self, change: Change) -> None:
         doc = change.doc
+        if doc is not None and doc["status"] != Status.RUNNING and \
+                self.service.flow.rules(doc["type"]).concurrency is not None:
+            self._ready_seq[doc["type"]] += 1  # a running slot of a limited type may be free
+            self._wake.set()
         if change.op == "reset" or (doc is not None and doc["status"] == Status.READY):
             if doc is None:
                 for t in list(self._ready_seq):
@@ -134,6 +160,7 @@ class Dispatcher:
             return
         if len(jobs) < wanted:
             worker.seen = seen
+            self._opening.set()  # a rate limit may have cut the claim short: re-arm its timer
         for job in jobs:
             token = job["lease"]["token"]
             if worker.stopped or not worker.session.open:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from server import params as p
@@ -290,6 +290,40 @@ async def unsubscribe(ctx: Ctx, params: p.Unsubscribe) -> bool:
         raise NotFound(f"no subscription {params.sub}")
     ctx.services.subscriptions.close(sub)
     return True
+
+
+# -- flow control per type -----------------------------------------------------------------
+
+
+async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
+    flow = ctx.services.jobs.flow
+    rules = replace(flow.rules(job_type), **changes)
+    result = await flow.set_rules(job_type, rules, ctx.services.clock.now())
+    ctx.services.dispatcher.type_changed(job_type)
+    return result
+
+
+@method("types.set_limits", p.TypeLimits)
+async def types_set_limits(ctx: Ctx, params: p.TypeLimits) -> dict[str, Any]:
+    if (params.rate_limit is None) != (params.rate_per is None):
+        raise Invalid("give rate_limit and rate_per together (e.g. 100 per 60 seconds)")
+    return await _set_rules(ctx, params.type, rate_limit=params.rate_limit,
+                            rate_per=params.rate_per, concurrency=params.concurrency)
+
+
+@method("types.pause", p.TypeRef)
+async def types_pause(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
+    return await _set_rules(ctx, params.type, paused=True)
+
+
+@method("types.resume", p.TypeRef)
+async def types_resume(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
+    return await _set_rules(ctx, params.type, paused=False)
+
+
+@method("types.list", p.Empty)
+async def types_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
+    return ctx.services.jobs.flow.list()
 
 
 # -- users and tokens ---------------------------------------------------------------------

@@ -47,6 +47,11 @@ class RepeatSpec(Params):
     until: float | None = None
 
 
+class DebounceSpec(Params):
+    seconds: Annotated[float, Meta(gt=0, le=86400)]
+    max_wait: Annotated[float, Meta(gt=0)] | None = None
+
+
 class JobSpec(Params):
     type: Name
     data: Any = None
@@ -62,6 +67,7 @@ class JobSpec(Params):
     exclude: Annotated[list[Name], Meta(max_length=100)] = []
     retain: Seconds | None = None
     private: Any = None
+    debounce: DebounceSpec | None = None
 
 
 class CreateMany(Params):
@@ -147,6 +153,19 @@ class Fail(Leased):
 
 class Snooze(Leased):
     seconds: Seconds
+
+
+class TypeRef(Params):
+    type: Name
+
+
+class TypeLimits(Params):
+    """Omitted limits are removed; ``rate_limit`` and ``rate_per`` go together."""
+
+    type: Name
+    rate_limit: Annotated[int, Meta(ge=1)] | None = None
+    rate_per: Annotated[float, Meta(gt=0, le=86400 * 31)] | None = None
+    concurrency: Annotated[int, Meta(ge=0)] | None = None
 
 
 class UserAdd(Params):

@@ -19,7 +19,7 @@ from server.errors import Forbidden
 from server.jobs.model import Job
 
 SESSION = {"auth", "subscribe", "unsubscribe"}
-READ = {"jobs.get", "jobs.find", "jobs.counts"}
+READ = {"jobs.get", "jobs.find", "jobs.counts", "types.list"}
 WORK = {
     "worker.start", "worker.stop", "jobs.claim", "jobs.heartbeat", "jobs.log", "jobs.progress",
     "jobs.done", "jobs.fail", "jobs.snooze",
@@ -30,13 +30,14 @@ CONTROL = {
     "jobs.remove", "jobs.log",
 }
 OBSERVE = {"workers.list"}
+TYPES = {"types.set_limits", "types.pause", "types.resume"}
 ADMIN = {"users.add", "users.list", "tokens.create", "tokens.list", "tokens.revoke"}
 
 ROLE_METHODS: dict[str, frozenset[str]] = {
     "worker": frozenset(SESSION | READ | WORK),
     "creator": frozenset(SESSION | READ | CREATE | CONTROL),
-    "manager": frozenset(SESSION | READ | CREATE | CONTROL | OBSERVE),
-    "admin": frozenset(SESSION | READ | CREATE | CONTROL | OBSERVE | WORK | ADMIN),
+    "manager": frozenset(SESSION | READ | CREATE | CONTROL | OBSERVE | TYPES),
+    "admin": frozenset(SESSION | READ | CREATE | CONTROL | OBSERVE | TYPES | WORK | ADMIN),
 }
 ALL_METHODS = ROLE_METHODS["admin"]
 

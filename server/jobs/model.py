@@ -23,6 +23,7 @@ Fields (all times are seconds since the epoch, as floats):
 - ``expire_at`` float or None: a job not started by then fails with reason "expired".
 - ``target`` / ``exclude``  worker affinity: only that worker / never these workers.
 - ``retain``    float or None: seconds a finished job is kept (None: the server default).
+- ``debounce``  None or ``{"seconds", "max_wait", "first"}``: saves with the same key merge.
 - ``log``       list of ``{"time", "level", "message", "data", "by"}``; also the audit trail.
 - ``progress``  ``{"completed": float, "total": float, "percent": float}``.
 - ``result``    any JSON value set on completion.
@@ -111,6 +112,7 @@ def blank_job(job_type: str, data: Any, *, owner: str, now: float) -> Job:
         "target": None,
         "exclude": [],
         "retain": None,
+        "debounce": None,
         "log": [],
         "progress": {"completed": 0, "total": 0, "percent": 0.0},
         "result": None,

@@ -17,6 +17,7 @@ from server import params as p
 from server.clock import Clock
 from server.errors import Conflict, Invalid, NotFound, TooLarge
 from server.jobs import lifecycle, schedule
+from server.jobs.flow import FlowControl
 from server.jobs.model import FINISHED, Job, Status, blank_job, new_id, priority_value
 from server.store.base import ClaimRequest, Store
 
@@ -33,6 +34,7 @@ class JobService:
         self.retain = retain
         self.lease = lease
         self.max_data = max_data
+        self.flow = FlowControl(store)
 
     # -- create --------------------------------------------------------------------------
 
@@ -69,6 +71,12 @@ class JobService:
         doc["exclude"] = list(spec.exclude)
         doc["retain"] = spec.retain
         doc["private"] = spec.private
+        if spec.debounce is not None:
+            if spec.key is None:
+                raise Invalid("debounce needs a key: saves with the same key are merged")
+            doc["after"] = now + spec.debounce.seconds
+            doc["debounce"] = {"seconds": spec.debounce.seconds, "max_wait": spec.debounce.max_wait,
+                               "first": now}
         lifecycle.append_log(doc, now=now, by=owner, message="created")
         return lifecycle.settle(doc, now, self.retain)
 
@@ -79,7 +87,31 @@ class JobService:
         stored = (await self.store.insert([doc]))[0]
         if stored["id"] == doc["id"] and doc["depends"]:
             await self._resolve_raced_dependencies(stored)
+        elif stored["id"] != doc["id"] and doc.get("debounce") and stored.get("debounce"):
+            return await self._debounce(stored, doc, owner)
         return stored
+
+    async def _debounce(self, pending: Job, new: Job, by: str) -> Job:
+        """Trailing debounce: the pending job takes the newest data and waits again, but never
+        past its first save plus ``max_wait``."""
+        now = self.clock.now()
+
+        def merge(doc: Job) -> Job:
+            if doc["status"] != Status.WAITING:
+                raise Conflict(f"job {doc['id']} with key {doc['key']!r} already started")
+            out = lifecycle.log(doc, lease_token=None, message="debounced: data replaced",
+                                level="info", data=None, by=by, now=now)
+            out["data"] = new["data"]
+            after = now + doc["debounce"]["seconds"]
+            if doc["debounce"]["max_wait"] is not None:
+                after = min(after, doc["debounce"]["first"] + doc["debounce"]["max_wait"])
+            out["after"] = after
+            return lifecycle.settle(out, now, self.retain)
+
+        try:
+            return await self.transition(pending["id"], merge, pending)
+        except Conflict:
+            return pending
 
     async def create_many(self, specs: list[p.JobSpec], owner: str) -> list[str]:
         docs = [self.build(spec, owner) for spec in specs]
@@ -168,11 +200,21 @@ class JobService:
 
     async def claim(self, types: list[str], worker_id: str, user: str, limit: int,
                     lease: float | None = None) -> list[Job]:
+        """Start up to ``limit`` jobs for one worker, within the types' flow limits."""
+        now = self.clock.now()
+        granted = self.flow.reserve(types, limit, now)
+        if granted and len(granted) == len(set(types)) and not any(granted.values()):
+            return []  # every type is paused or at its limit
         request = ClaimRequest(
-            types=tuple(types), worker_id=worker_id, user=user, now=self.clock.now(),
-            lease_seconds=lease or self.lease, limit=limit,
+            types=tuple(types), worker_id=worker_id, user=user, now=now,
+            lease_seconds=lease or self.lease, limit=limit, limits=granted,
         )
-        return await self.store.claim(request)
+        claimed: list[Job] = []
+        try:
+            claimed = await self.store.claim(request)
+            return claimed
+        finally:
+            self.flow.settle(granted, claimed, now)
 
     async def heartbeat(self, job_id: str, token: str, lease: float | None = None) -> float:
         seconds = lease or self.lease
