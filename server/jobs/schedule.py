@@ -37,10 +37,16 @@ def next_time(repeat: dict[str, Any], *, after: float) -> float:
     """The first run time strictly later than ``after`` (epoch seconds).
 
     Cron times are computed in the repeat's zone, so "0 9 * * *" in Europe/Paris stays at 09:00
-    local across daylight-saving changes.
+    local across daylight-saving changes; a time skipped in spring runs at the end of the gap,
+    a time repeated in autumn runs once.
     """
     if repeat.get("every") is not None:
         return after + float(repeat["every"])
     zone = _zone(repeat.get("tz"))
     start = datetime.fromtimestamp(after, zone)
-    return float(croniter(repeat["cron"], start).get_next(float))
+    times = croniter(repeat["cron"], start)
+    nxt = float(times.get_next(float))
+    # when clocks fall back, a wall-clock time happens twice: run it once, like cron does
+    if datetime.fromtimestamp(nxt, zone).replace(tzinfo=None) == start.replace(tzinfo=None):
+        nxt = float(times.get_next(float))
+    return nxt

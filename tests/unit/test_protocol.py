@@ -1,0 +1,44 @@
+"""The sans-I/O protocol: frames in, calls or errors out; frames encoded once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from server import protocol
+from server.errors import Invalid, TooLarge
+
+
+def test_a_call_frame_decodes():
+    call = protocol.decode_call('{"msg":"call","id":7,"method":"jobs.get","params":{"id":"x"}}', 1000)
+    assert (call.id, call.method, call.params) == (7, "jobs.get", {"id": "x"})
+
+
+@pytest.mark.parametrize("frame", [
+    "nope", "[]", "1", '{"msg":"cast"}', '{"msg":"call","method":"m"}',
+    '{"msg":"call","id":true,"method":"m"}', '{"msg":"call","id":1}',
+    '{"msg":"call","id":1,"method":' + '"' + "m" * 200 + '"}',
+    '{"msg":"call","id":1,"method":"m","params":' + "[" * 40 + "]" * 40 + "}",
+])
+def test_bad_frames_are_invalid(frame):
+    with pytest.raises(Invalid):
+        protocol.decode_call(frame, 10_000)
+
+
+def test_oversized_frames_are_too_large():
+    with pytest.raises(TooLarge):
+        protocol.decode_call("x" * 101, 100)
+
+
+def test_call_id_is_recovered_for_errors_when_possible():
+    assert protocol.call_id_of('{"msg":"call","id":"a1","method":5}') == "a1"
+    assert protocol.call_id_of("garbage") is None
+
+
+def test_subscription_frames_share_one_encoded_document():
+    doc = protocol.encode({"id": "j1", "data": "ü"})
+    frame = protocol.sub_doc("changed", protocol.encode("s1"), doc)
+    assert json.loads(frame) == {"msg": "changed", "sub": "s1", "doc": {"id": "j1", "data": "ü"}}
+    assert json.loads(protocol.sub_removed('"s1"', '"j1"')) == {"msg": "removed", "sub": "s1", "id": "j1"}
+    assert json.loads(protocol.sub_marker("ready", '"s1"')) == {"msg": "ready", "sub": "s1"}
