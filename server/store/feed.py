@@ -1,0 +1,97 @@
+"""Fan-out of committed changes to every ``watch()`` iterator, shared by the backends.
+
+Each watcher gets its own unbounded queue, so a slow consumer never stalls the store's commit
+path (it only grows its own backlog). A watcher registers when ``watch()`` is called, not when it
+is first iterated, so no change published after the call is missed. Watchers are held weakly:
+one dropped without ``aclose()`` simply disappears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import deque
+from collections.abc import Iterable
+
+from server.store.base import Change
+
+
+class Watcher:
+    """An async iterator of ``Change``; ends when the store closes or on ``aclose()``."""
+
+    __slots__ = ("_changes", "_waiter", "_closed", "_feed", "__weakref__")
+
+    def __init__(self, feed: Feed) -> None:
+        self._changes: deque[Change] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed = False
+        self._feed = feed
+
+    def __aiter__(self) -> Watcher:
+        return self
+
+    async def __anext__(self) -> Change:
+        while not self._changes:
+            if self._closed:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._changes.popleft()
+
+    def _push(self, changes: Iterable[Change]) -> None:
+        self._changes.extend(changes)
+        self._wake()
+
+    def _end(self) -> None:
+        self._closed = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def aclose(self) -> None:
+        """Stop receiving changes; pending ones are dropped."""
+        self._feed._watchers.discard(self)
+        self._changes.clear()
+        self._end()
+
+    @property
+    def backlog(self) -> int:
+        """Changes published but not yet consumed (for metrics)."""
+        return len(self._changes)
+
+
+class Feed:
+    """The store side: ``publish`` committed changes in commit order; ``watch`` to receive."""
+
+    def __init__(self) -> None:
+        self._watchers: weakref.WeakSet[Watcher] = weakref.WeakSet()
+        self._closed = False
+
+    def watch(self) -> Watcher:
+        watcher = Watcher(self)
+        if self._closed:
+            watcher._end()
+        else:
+            self._watchers.add(watcher)
+        return watcher
+
+    @property
+    def active(self) -> bool:
+        """Whether anyone listens (stores skip building changes otherwise)."""
+        return bool(self._watchers)
+
+    def publish(self, changes: list[Change]) -> None:
+        if changes:
+            for watcher in list(self._watchers):
+                watcher._push(changes)
+
+    def close(self) -> None:
+        self._closed = True
+        for watcher in list(self._watchers):
+            watcher._end()
+        self._watchers.clear()

@@ -1,0 +1,250 @@
+"""The embedded store: SQLite on one connection, one thread, with group commit.
+
+Every call, read or write, is queued; a batcher hands everything queued so far to the store's
+thread, which runs it in one transaction and commits once (one fsync for many callers). Only
+then are callers answered and the changes published to watchers, so nothing is acknowledged or
+broadcast that was not committed. Documents returned and published are shared, not copied:
+treat them as read-only (``lifecycle`` functions copy before changing). SQL and the per-call
+operations live in ``sqlite_sql`` and ``sqlite_ops``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+
+from server.errors import Invalid, StoreRefused, Unavailable
+from server.jobs.model import Job
+from server.store import sqlite_ops as ops
+from server.store.base import Change, ClaimRequest, Filter, Sort
+from server.store.feed import Feed, Watcher
+from server.store.sqlite_sql import SCHEMA
+
+MAX_BATCH = 2000
+"""Calls per transaction: large enough to amortise the commit, small enough to keep latency."""
+
+COUNT_BY_FIELDS = ("status", "type", "owner")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+OpFunction = Callable[Concatenate[sqlite3.Connection, ops.Changes, P], T]
+
+
+@dataclass(slots=True)
+class _Call:
+    function: ops.Operation
+    args: tuple[Any, ...]
+    several: bool
+    future: asyncio.Future[Any] = field(repr=False)
+
+
+class SQLiteStore:
+    """SQLite in WAL mode; ``path`` may be ``":memory:"`` for quick tests.
+
+    ``synchronous="NORMAL"`` (default) syncs only at checkpoints: a process crash loses nothing
+    committed, but a power loss or OS crash may lose the last transactions. ``"FULL"`` syncs the
+    WAL on every commit (group commit keeps that to one fsync per batch) and survives both.
+    """
+
+    def __init__(self, path: str, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValueError("synchronous must be 'NORMAL' or 'FULL'")
+        self.path = path
+        self.synchronous = synchronous
+        self._conn: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._queue: list[_Call] = []
+        self._wakeup: asyncio.Event | None = None
+        self._batcher: asyncio.Task[None] | None = None
+        self._closing = False
+        self._feed = Feed()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livejobs-sqlite")
+        loop = asyncio.get_running_loop()
+        try:
+            self._conn = await loop.run_in_executor(self._executor, self._connect)
+        except sqlite3.Error as exc:
+            self._executor.shutdown(wait=False)
+            raise StoreRefused(f"cannot open the SQLite database {self.path!r}: {exc}") from exc
+        self._wakeup = asyncio.Event()
+        self._batcher = asyncio.create_task(self._run_batches(), name="livejobs-sqlite-batcher")
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, cached_statements=256)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute("PRAGMA cache_size = -32000")
+            conn.executescript(SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def close(self) -> None:
+        """Finish every queued call, then close the connection and stop the thread."""
+        if self._batcher is None or self._closing:
+            return
+        self._closing = True
+        assert self._wakeup is not None and self._executor is not None
+        self._wakeup.set()
+        await self._batcher
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=True)
+        self._feed.close()
+
+    async def ping(self) -> None:
+        await self._run(ops.ping)
+
+    # -- the queue ---------------------------------------------------------------------------
+
+    def _run(self, function: OpFunction[P, T], *args: P.args, **_: P.kwargs) -> asyncio.Future[T]:
+        """Queue an operation of one SQL write at most (SQLite undoes a failed statement)."""
+        return self._enqueue(function, args, several=False)
+
+    def _run_atomic(
+        self, function: OpFunction[P, T], *args: P.args, **_: P.kwargs
+    ) -> asyncio.Future[T]:
+        """Queue an operation of several writes, in a savepoint so a failure undoes them all."""
+        return self._enqueue(function, args, several=True)
+
+    def _enqueue(
+        self, function: ops.Operation, args: tuple[Any, ...], several: bool
+    ) -> asyncio.Future[Any]:
+        if self._wakeup is None or self._closing:
+            state = "closed" if self._closing else "not open yet"
+            raise Unavailable(f"the SQLite store {self.path!r} is {state}")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Call(function, args, several, future))
+        self._wakeup.set()
+        return future
+
+    async def _run_batches(self) -> None:
+        assert self._wakeup is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch = [call for call in self._queue[:MAX_BATCH] if not call.future.cancelled()]
+            del self._queue[:MAX_BATCH]
+            if batch:
+                work = [(call.function, call.args, call.several) for call in batch]
+                assert self._conn is not None
+                try:
+                    outcomes, changes = await loop.run_in_executor(
+                        self._executor, ops.run_batch, self._conn, work
+                    )
+                except Exception as exc:  # noqa: BLE001 - reported to every caller below
+                    self._fail(batch, exc)
+                    continue
+                self._settle(batch, outcomes, changes)
+
+    def _fail(self, batch: list[_Call], exc: Exception) -> None:
+        message = (
+            f"the SQLite database {self.path!r} could not commit ({exc}); "
+            "nothing from this request was saved"
+        )
+        for call in batch:
+            if not call.future.done():
+                call.future.set_exception(Unavailable(message))
+
+    def _settle(
+        self, batch: list[_Call], outcomes: list[tuple[bool, Any]], changes: ops.Changes
+    ) -> None:
+        for call, (ok, value) in zip(batch, outcomes, strict=True):
+            if call.future.done():
+                continue
+            if ok:
+                call.future.set_result(value)
+            else:
+                call.future.set_exception(value)
+        if changes and self._feed.active:
+            self._feed.publish([Change(op, job_id, doc) for op, job_id, doc in changes])
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    async def insert(self, docs: Sequence[Job]) -> list[Job]:
+        if not docs:
+            return []
+        run = self._run_atomic if len(docs) > 1 else self._run
+        return await run(ops.insert, list(docs))
+
+    async def get(self, job_id: str) -> Job | None:
+        return await self._run(ops.get, job_id)
+
+    async def get_many(self, job_ids: Sequence[str]) -> list[Job]:
+        """The stored jobs among ``job_ids``, in that order (unknown ids are left out)."""
+        if not job_ids:
+            return []
+        return await self._run(ops.get_many, list(job_ids))
+
+    async def find(
+        self,
+        filter: Filter,
+        sort: Sort = (("created", 1),),
+        limit: int | None = None,
+        skip: int = 0,
+    ) -> list[Job]:
+        if limit is not None and limit <= 0:
+            return []
+        return await self._run(ops.find, filter, sort, limit, skip)
+
+    async def count(self, filter: Filter) -> int:
+        return await self._run(ops.count, filter)
+
+    async def count_by(self, field: str, filter: Filter) -> dict[str, int]:
+        if field not in COUNT_BY_FIELDS:
+            raise Invalid(f"counts can be grouped by {', '.join(COUNT_BY_FIELDS)}, not {field!r}")
+        return await self._run(ops.count_by, field, filter)
+
+    async def replace(self, doc: Job, expected_version: int) -> bool:
+        if doc.get("version") != expected_version + 1:
+            raise ValueError("replace: doc['version'] must be expected_version + 1")
+        return await self._run(ops.replace, doc, expected_version)
+
+    async def delete(self, job_id: str, expected_version: int) -> bool:
+        return await self._run(ops.delete, job_id, expected_version)
+
+    async def claim(self, request: ClaimRequest) -> list[Job]:
+        if request.limit <= 0 or not request.types:
+            return []
+        return await self._run_atomic(ops.claim, request)
+
+    async def due(self, now: float, limit: int = 500) -> list[Job]:
+        return await self._run(ops.due, now, limit)
+
+    async def next_due(self) -> float | None:
+        return await self._run(ops.next_due)
+
+    def watch(self) -> Watcher:
+        """Changes committed from now on, in commit order; ``aclose()`` it when done."""
+        return self._feed.watch()
+
+    # -- records -----------------------------------------------------------------------------
+
+    async def put_record(self, kind: str, record_id: str, doc: dict[str, Any]) -> None:
+        await self._run(ops.put_record, kind, record_id, doc)
+
+    async def get_record(self, kind: str, record_id: str) -> dict[str, Any] | None:
+        return await self._run(ops.get_record, kind, record_id)
+
+    async def list_records(self, kind: str) -> list[dict[str, Any]]:
+        return await self._run(ops.list_records, kind)
+
+    async def delete_record(self, kind: str, record_id: str) -> bool:
+        return await self._run(ops.delete_record, kind, record_id)

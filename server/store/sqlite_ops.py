@@ -1,0 +1,270 @@
+"""The SQLite store's operations and batch runner: plain functions over one connection.
+
+Everything here runs on the store's single thread, inside the batch transaction opened by
+``run_batch``. An operation returns its result and appends what it changed to ``changes`` as
+``(op, id, doc)``; the async shell publishes those only once the batch has committed. The
+document is the very dict the caller handed in or gets back (no copy: decoding a copy per
+change cost ~20% of throughput), so stored documents are treated as immutable everywhere.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from server.errors import Conflict
+from server.jobs import lifecycle
+from server.jobs.model import Job
+from server.store.base import ClaimRequest, Filter, Sort
+from server.store.sqlite_sql import CLAIM, INSERT, UPDATE, decode, encode, order_by, row, where
+
+Changes = list[tuple[Literal["insert", "update", "delete"], str, Job | None]]
+Operation = Callable[..., Any]
+
+
+class BatchFailed(Exception):
+    """The batch's transaction is gone (commit failed, or SQLite rolled it back)."""
+
+
+# Primary result codes after which SQLite asks for a ROLLBACK of the whole transaction (the
+# disk, memory or file is in trouble): BUSY, LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL,
+# CANTOPEN, PROTOCOL, NOTADB.
+_FATAL_CODES = frozenset({5, 6, 7, 8, 10, 11, 13, 14, 15, 26})
+
+
+def _fatal(exc: Exception) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in _FATAL_CODES
+
+
+# -- batch runner ----------------------------------------------------------------------------
+
+
+def run_batch(
+    conn: sqlite3.Connection, batch: Sequence[tuple[Operation, tuple[Any, ...], bool]]
+) -> tuple[list[tuple[bool, Any]], Changes]:
+    """Run every ``(function, args, several)`` in one transaction and commit once.
+
+    A failing operation fails alone: SQLite undoes a failed statement by itself, and an
+    operation of ``several`` statements runs inside a savepoint that is rolled back. If the
+    transaction itself is lost (the commit fails, or an I/O error made SQLite roll it back),
+    nothing in the batch was saved: raise ``BatchFailed`` so that every caller is told so.
+    """
+    outcomes: list[tuple[bool, Any]] = []
+    changes: Changes = []
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise BatchFailed(str(exc)) from exc
+    for function, args, several in batch:
+        mark = len(changes)
+        try:
+            if several:
+                conn.execute("SAVEPOINT op")
+            result = function(conn, changes, *args)
+            if several:
+                conn.execute("RELEASE op")
+        except Exception as exc:  # noqa: BLE001 - any failure belongs to this caller only
+            del changes[mark:]
+            _undo(conn, several, exc)
+            outcomes.append((False, _translate(exc)))
+        else:
+            outcomes.append((True, result))
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        _rollback(conn)
+        raise BatchFailed(str(exc)) from exc
+    return outcomes, changes
+
+
+def _undo(conn: sqlite3.Connection, several: bool, exc: Exception) -> None:
+    if _fatal(exc) or not conn.in_transaction:
+        _rollback(conn)
+        raise BatchFailed(str(exc)) from exc
+    if several:
+        try:
+            conn.execute("ROLLBACK TO op")
+            conn.execute("RELEASE op")
+        except sqlite3.Error as undo_exc:
+            _rollback(conn)
+            raise BatchFailed(str(undo_exc)) from exc
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the connection is unusable now; the next BEGIN reports it
+
+
+def _translate(exc: Exception) -> Exception:
+    """A constraint the operation did not expect is still a conflict, not a crash."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return Conflict(f"the write conflicts with a stored job: {exc}")
+    return exc
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
+
+def insert(conn: sqlite3.Connection, changes: Changes, docs: Sequence[Job]) -> list[Job]:
+    stored: list[Job] = []
+    for doc in docs:
+        values = row(doc)
+        try:
+            cursor = conn.execute(INSERT, values)
+        except sqlite3.IntegrityError:
+            raise Conflict(f"a job with id {doc['id']!r} already exists") from None
+        if cursor.rowcount == 1:
+            stored.append(doc)
+            changes.append(("insert", doc["id"], doc))
+        else:  # the key is held by an unfinished job: that job is the answer
+            held = conn.execute("SELECT doc FROM jobs WHERE live_key = ?", (values[-2],))
+            stored.append(decode(held.fetchone()[0]))
+    return stored
+
+
+def get(conn: sqlite3.Connection, changes: Changes, job_id: str) -> Job | None:
+    found = conn.execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    return decode(found[0]) if found else None
+
+
+def get_many(conn: sqlite3.Connection, changes: Changes, job_ids: Sequence[str]) -> list[Job]:
+    cursor = conn.execute(
+        "SELECT id, doc FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
+        (encode(list(job_ids)).decode(),),
+    )
+    by_id = dict(cursor.fetchall())
+    return [decode(by_id[i]) for i in job_ids if i in by_id]
+
+
+def find(
+    conn: sqlite3.Connection, changes: Changes, filter: Filter, sort: Sort, limit: int | None,
+    skip: int,
+) -> list[Job]:
+    params: list[Any] = []
+    sql = f"SELECT doc FROM jobs WHERE {where(filter, params)} {order_by(sort)} LIMIT ? OFFSET ?"
+    params += [-1 if limit is None else limit, max(skip, 0)]
+    return [decode(text) for (text,) in conn.execute(sql, params)]
+
+
+def count(conn: sqlite3.Connection, changes: Changes, filter: Filter) -> int:
+    params: list[Any] = []
+    sql = f"SELECT count(*) FROM jobs WHERE {where(filter, params)}"
+    return int(conn.execute(sql, params).fetchone()[0])
+
+
+def count_by(
+    conn: sqlite3.Connection, changes: Changes, column: str, filter: Filter
+) -> dict[str, int]:
+    params: list[Any] = []
+    sql = (
+        f"SELECT {column}, count(*) FROM jobs WHERE {where(filter, params)} "
+        f"AND typeof({column}) = 'text' GROUP BY {column}"
+    )
+    return {value: int(n) for value, n in conn.execute(sql, params)}
+
+
+def replace(
+    conn: sqlite3.Connection, changes: Changes, doc: Job, expected_version: int
+) -> bool:
+    values = row(doc)
+    try:
+        cursor = conn.execute(UPDATE, (*values[1:], doc["id"], expected_version))
+    except sqlite3.IntegrityError:
+        raise Conflict(
+            f"cannot update job {doc['id']}: its key {doc.get('key')!r} is held by another "
+            "unfinished job"
+        ) from None
+    if cursor.rowcount != 1:
+        return False
+    changes.append(("update", doc["id"], doc))
+    return True
+
+
+def delete(
+    conn: sqlite3.Connection, changes: Changes, job_id: str, expected_version: int
+) -> bool:
+    cursor = conn.execute(
+        "DELETE FROM jobs WHERE id = ? AND version = ?", (job_id, expected_version)
+    )
+    if cursor.rowcount != 1:
+        return False
+    changes.append(("delete", job_id, None))
+    return True
+
+
+def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> list[Job]:
+    """Take the best ``limit`` candidates across types: each type's query walks the claim
+    index in order, so only ``limit`` rows per type are read, then the few are merged."""
+    candidates: list[Job] = []
+    for job_type in dict.fromkeys(request.types):
+        room = min(request.limit, request.limits.get(job_type, request.limit))
+        if room <= 0:
+            continue
+        worker = request.worker_id
+        for (text,) in conn.execute(CLAIM, (job_type, worker, worker, room)):
+            candidates.append(decode(text))
+    candidates.sort(key=lambda d: (d["priority"], d["created"], d["id"]))
+    claimed: list[Job] = []
+    for doc in candidates[: max(request.limit, 0)]:
+        new = lifecycle.claim(
+            doc, worker_id=request.worker_id, user=request.user, now=request.now,
+            lease_seconds=request.lease_seconds,
+        )
+        values = row(new)
+        conn.execute(UPDATE, (*values[1:], new["id"], doc["version"]))
+        changes.append(("update", new["id"], new))
+        claimed.append(new)
+    return claimed
+
+
+def due(conn: sqlite3.Connection, changes: Changes, now: float, limit: int) -> list[Job]:
+    cursor = conn.execute(
+        "SELECT doc FROM jobs WHERE due <= ? ORDER BY due, id LIMIT ?", (now, limit)
+    )
+    return [decode(text) for (text,) in cursor]
+
+
+def next_due(conn: sqlite3.Connection, changes: Changes) -> float | None:
+    (earliest,) = conn.execute("SELECT min(due) FROM jobs WHERE due IS NOT NULL").fetchone()
+    return None if earliest is None else float(earliest)
+
+
+def ping(conn: sqlite3.Connection, changes: Changes) -> None:
+    conn.execute("SELECT 1").fetchone()
+
+
+# -- records ---------------------------------------------------------------------------------
+
+
+def put_record(
+    conn: sqlite3.Connection, changes: Changes, kind: str, record_id: str, doc: dict[str, Any]
+) -> None:
+    conn.execute(
+        "INSERT INTO records (kind, id, doc) VALUES (?, ?, ?) "
+        "ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc",
+        (kind, record_id, encode(doc).decode()),
+    )
+
+
+def get_record(
+    conn: sqlite3.Connection, changes: Changes, kind: str, record_id: str
+) -> dict[str, Any] | None:
+    found = conn.execute(
+        "SELECT doc FROM records WHERE kind = ? AND id = ?", (kind, record_id)
+    ).fetchone()
+    return decode(found[0]) if found else None
+
+
+def list_records(conn: sqlite3.Connection, changes: Changes, kind: str) -> list[dict[str, Any]]:
+    cursor = conn.execute("SELECT doc FROM records WHERE kind = ? ORDER BY id", (kind,))
+    return [decode(text) for (text,) in cursor]
+
+
+def delete_record(conn: sqlite3.Connection, changes: Changes, kind: str, record_id: str) -> bool:
+    cursor = conn.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, record_id))
+    return cursor.rowcount == 1

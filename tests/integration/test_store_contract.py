@@ -1,0 +1,438 @@
+"""The Store contract, once, against every backend (see conftest: SQLite always, MongoDB on demand).
+
+Each behaviour the server relies on is tested here exactly once; the last section holds the
+SQLite-only guarantees (durability across reopen, group commit failure handling).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import resource
+import signal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from server.errors import Conflict, Unavailable
+from server.jobs.model import Job, blank_job
+from server.query import matches, parse_filter, resolve
+from server.store.base import Change, ClaimRequest, Store
+from server.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from tests.integration.conftest import Backend
+
+_times = itertools.count(1000)
+
+
+def job(job_type: str = "echo", data: Any = None, **fields: Any) -> Job:
+    """A ready job, each one created a second after the previous."""
+    doc = blank_job(job_type, data, owner=fields.pop("owner", "ann"), now=float(next(_times)))
+    doc.update(fields)
+    return doc
+
+
+def changed(doc: Job, **fields: Any) -> Job:
+    return {**doc, **fields, "version": doc["version"] + 1}
+
+
+def claim_request(*types: str, worker: str = "w1", limit: int = 1, **kw: Any) -> ClaimRequest:
+    return ClaimRequest(types=types, worker_id=worker, user="ann", now=5000.0, lease_seconds=30.0,
+                        limit=limit, **kw)
+
+
+async def next_change(feed: Any) -> Change:
+    return await asyncio.wait_for(anext(feed), timeout=10)
+
+
+def ids(docs: list[Job]) -> list[str]:
+    return [d["id"] for d in docs]
+
+
+# -- insert / get ----------------------------------------------------------------------------
+
+
+async def test_insert_get_and_get_many(store: Store) -> None:
+    a, b, c = job(data={"n": 1}), job(), job()
+    assert await store.insert([a, b]) == [a, b]
+    assert await store.insert([]) == []
+    await store.insert([c])
+    assert await store.get(a["id"]) == a
+    assert await store.get("nope") is None
+    assert ids(await store.get_many([c["id"], "nope", a["id"]])) == [c["id"], a["id"]]
+    assert await store.get_many([]) == []
+
+
+async def test_insert_existing_id_conflicts(store: Store) -> None:
+    a = job()
+    await store.insert([a])
+    with pytest.raises(Conflict):
+        await store.insert([{**a, "type": "other"}])
+    assert (await store.get(a["id"]))["type"] == "echo"
+
+
+async def test_key_held_by_unfinished_job_returns_it(store: Store) -> None:
+    first = job(key="invoice-1")
+    second, third = job(key="invoice-1"), job(key="invoice-1", data="in the same call")
+    assert await store.insert([first]) == [first]
+    assert ids(await store.insert([second, third])) == [first["id"], first["id"]]
+    assert await store.count({"key": "invoice-1"}) == 1
+
+    assert await store.replace(changed(first, status="completed"), first["version"])
+    fresh = job(key="invoice-1")
+    assert ids(await store.insert([fresh])) == [fresh["id"]]
+
+    # A finished job restarted while another holds its key loses cleanly.
+    done = await store.get(first["id"])
+    with pytest.raises(Conflict):
+        await store.replace(changed(done, status="ready"), done["version"])
+
+
+# -- queries ---------------------------------------------------------------------------------
+
+
+async def test_find_operators_sort_limit_skip(store: Store) -> None:
+    docs = [
+        job("email", {"user": "ann", "n": 1, "tags": ["a", "b"], "flag": True}, priority=0),
+        job("email", {"user": "bob", "n": 2, "tags": ["b"]}, priority=-10),
+        job("sms", {"user": "ann", "n": 3}, priority=0, status="paused"),
+        job("sms", {"user": "cid", "n": "3", "flag": 1}, priority=10, depends=["x"],
+            status="waiting"),
+    ]
+    await store.insert(docs)
+    e1, e2, s1, s2 = (d["id"] for d in docs)
+
+    async def found(filter: dict[str, Any], **kw: Any) -> list[str]:
+        return ids(await store.find(parse_filter(filter), **kw))
+
+    assert await found({}) == [e1, e2, s1, s2]
+    assert await found({"type": "sms"}) == [s1, s2]
+    assert await found({"id": e2}) == [e2]
+    assert await found({"data.user": "ann", "type": "email"}) == [e1]
+    assert await found({"data.tags": "b"}) == [e1, e2]
+    assert await found({"depends": "x"}) == [s2]
+    assert await found({"status": {"$in": ["paused", "waiting"]}}) == [s1, s2]
+    assert await found({"status": {"$nin": ["paused", "waiting"]}}) == [e1, e2]
+    assert await found({"data.tags": {"$ne": "a"}}) == [e2, s1, s2]
+    assert await found({"data.n": {"$gt": 1}}) == [e2, s1]
+    assert await found({"data.n": {"$gte": 2, "$lt": 3}}) == [e2]
+    assert await found({"data.n": {"$lte": "3"}}) == [s2]
+    assert await found({"data.tags": {"$exists": False}}) == [s1, s2]
+    assert await found({"data.flag": True}) == [e1]  # booleans are not numbers
+    assert await found({"data.flag": {"$in": [1, "x"]}}) == [s2]
+    assert await found({"data.flag": {"$gte": 0}}) == [s2]
+    assert await found({"priority": "0"}) == []
+    assert await found({"$or": [{"priority": {"$lt": 0}}, {"data.n": "3"}]}) == [e2, s2]
+    assert await found({"$and": [{"type": "sms"}, {"$or": [{"data.user": "ann"}]}]}) == [s1]
+
+    assert await found({}, sort=[("priority", 1)]) == [e2, e1, s1, s2]  # ties: by created
+    assert await found({}, sort=[("priority", -1)]) == [s2, e1, s1, e2]
+    assert await found({}, sort=[("data.user", -1), ("created", -1)]) == [s2, e2, s1, e1]
+    assert await found({}, limit=2) == [e1, e2]
+    assert await found({}, limit=2, skip=3) == [s2]
+    assert await found({}, skip=1) == [e2, s1, s2]
+
+
+async def test_find_agrees_with_matches(store: Store) -> None:
+    """Random filters over awkward documents: the backend and ``query.matches`` must agree."""
+    values: list[Any] = [None, True, False, 0, 1, 1.5, -5, "a", "b", "", "A", "é", "ready"]
+    datas: list[Any] = [
+        None, 1, "a", [], {}, {"n": 1}, {"n": 1.5, "s": "b"}, {"n": "1"}, {"n": True},
+        {"n": None}, {"n": [1, "a", None]}, {"n": [[1]]}, {"obj": {"v": 1}}, {"obj": {"v": "a"}},
+        {"obj": 1}, {"tags": ["a", "b"]}, {"tags": ["A", 0, False]}, {"year": {"2024": 1}},
+        {"s": "é", "n": -5}, {"obj": {"v": [0, 1.5]}}, {"tags": [], "n": 0},
+    ]
+    docs = []
+    for i, data in enumerate(datas):
+        extra = {"priority": [0, -5, 10][i % 3], "status": ["ready", "paused"][i % 2]}
+        if i % 4 == 0:
+            extra["key"] = f"k{i}"
+        if i % 5 == 0:
+            extra["due"] = float(i)
+        docs.append(job(["a", "b", "ready"][i % 3], data, owner=["ann", "bob"][i % 2], **extra))
+    await store.insert(docs)
+
+    paths = ["type", "status", "priority", "owner", "due", "key", "data", "data.n", "data.s",
+             "data.tags", "data.tags.0", "data.tags.1", "data.obj", "data.obj.v",
+             "data.obj.v.1", "data.year.2024", "data.n.0", "nothing", "exclude"]
+    rng = random.Random(7)
+
+    def seen_at(path: str) -> list[Any]:
+        found = []
+        for d in docs:
+            value = resolve(d, path)
+            for item in value if isinstance(value, list) else [value]:
+                if item is None or isinstance(item, bool | int | float | str):
+                    found.append(item)
+        return found or values
+
+    observed = {path: seen_at(path) for path in paths}
+
+    def condition(path: str) -> Any:
+        pool = observed[path] if rng.random() < 0.6 else values
+        op = rng.choice(["eq", "$in", "$nin", "$ne", "$gt", "$gte", "$lt", "$lte", "$exists"])
+        if op == "eq":
+            return rng.choice(pool)
+        if op in ("$in", "$nin"):
+            return {op: [rng.choice(pool) for _ in range(rng.randint(0, 4))]}
+        if op == "$exists":
+            return {op: rng.choice([True, False])}
+        if op == "$ne":
+            return {op: rng.choice(pool)}
+        bounds = [v for v in pool if isinstance(v, int | float | str) and not isinstance(v, bool)]
+        return {op: rng.choice(bounds or [0, "a"])}
+
+    def make(depth: int) -> dict[str, Any]:
+        if depth < 3 and rng.random() < 0.3:
+            subs = [make(depth + 1) for _ in range(rng.randint(1, 3))]
+            return {rng.choice(["$and", "$or", "$or"]): subs}
+        return {path: condition(path) for path in rng.sample(paths, 1 if rng.random() < 0.8 else 2)}
+
+    for _ in range(400):
+        filter = parse_filter(make(1))
+        expected = [d["id"] for d in docs if matches(d, filter)]
+        assert ids(await store.find(filter)) == expected, filter
+    assert await store.count({"data.n": {"$exists": True}}) == sum(
+        1 for d in docs if isinstance(d["data"], dict) and "n" in d["data"]
+    )
+
+
+async def test_count_and_count_by(store: Store) -> None:
+    await store.insert([job("a"), job("a", status="paused"), job("b"), job("c", owner="bob")])
+    assert await store.count({}) == 4
+    assert await store.count({"type": "a"}) == 2
+    assert await store.count_by("status", {}) == {"ready": 3, "paused": 1}
+    assert await store.count_by("type", {"owner": "ann"}) == {"a": 2, "b": 1}
+    assert await store.count_by("type", {"owner": "nobody"}) == {}
+
+
+# -- conditional writes ----------------------------------------------------------------------
+
+
+async def test_replace_and_delete_compare_version(store: Store) -> None:
+    a = job()
+    await store.insert([a])
+    assert not await store.replace({**a, "data": 1, "version": 7}, 6)  # not the stored version
+    assert await store.replace(changed(a, data=1), a["version"])
+    assert not await store.replace(changed(a, data=2), a["version"])  # stale
+    stored = await store.get(a["id"])
+    assert stored["data"] == 1 and stored["version"] == a["version"] + 1
+    assert not await store.delete(a["id"], a["version"])
+    assert await store.delete(a["id"], stored["version"])
+    assert await store.get(a["id"]) is None
+    assert not await store.delete(a["id"], stored["version"])
+    assert not await store.replace(changed(stored, data=3), stored["version"])
+
+
+async def test_racing_replaces_exactly_one_wins(store: Store) -> None:
+    a = job()
+    await store.insert([a])
+    results = await asyncio.gather(
+        *(store.replace(changed(a, data=i), a["version"]) for i in range(10))
+    )
+    assert results.count(True) == 1
+    assert (await store.get(a["id"]))["data"] == results.index(True)
+
+
+# -- claim -----------------------------------------------------------------------------------
+
+
+async def test_claim_takes_priority_then_age(store: Store) -> None:
+    old_low, urgent, new_low, other, later = (
+        job(priority=10), job(priority=-10), job(priority=10), job("other", priority=-20), job(),
+    )
+    await store.insert([old_low, urgent, new_low, other, later, job(status="paused")])
+    first = await store.claim(claim_request("echo", limit=2))
+    assert ids(first) == [urgent["id"], later["id"]]
+    for doc in first:
+        assert doc["status"] == "running" and doc["lease"]["worker"] == "w1"
+        assert doc["attempts"] == 1 and doc["version"] == 2 and doc["due"] == 5030.0
+        assert await store.get(doc["id"]) == doc
+    assert ids(await store.claim(claim_request("echo", limit=5))) == [old_low["id"], new_low["id"]]
+    assert await store.claim(claim_request("echo")) == []
+    assert await store.claim(claim_request()) == []
+
+
+async def test_concurrent_claimers_never_share_a_job(store: Store) -> None:
+    await store.insert([job() for _ in range(30)])
+    batches = await asyncio.gather(
+        *(store.claim(claim_request("echo", worker=f"w{i}", limit=4)) for i in range(10))
+    )
+    claimed = [d["id"] for batch in batches for d in batch]
+    assert len(claimed) == 30 and len(set(claimed)) == 30
+    for i, batch in enumerate(batches):
+        assert all(d["lease"]["worker"] == f"w{i}" for d in batch)
+
+
+async def test_claim_respects_target_and_exclude(store: Store) -> None:
+    mine, not_w1, anyone = job(target="w1"), job(exclude=["w1", "w3"]), job()
+    await store.insert([mine, not_w1, anyone])
+    assert ids(await store.claim(claim_request("echo", worker="w3", limit=5))) == [anyone["id"]]
+    assert ids(await store.claim(claim_request("echo", worker="w2", limit=5))) == [not_w1["id"]]
+    assert ids(await store.claim(claim_request("echo", worker="w1", limit=5))) == [mine["id"]]
+
+
+async def test_claim_respects_per_type_limits(store: Store) -> None:
+    docs = [job("a"), job("b"), job("a"), job("b"), job("a"), job("c")]
+    await store.insert(docs)
+    got = await store.claim(claim_request("a", "b", "c", limit=10, limits={"a": 1, "c": 0}))
+    assert ids(got) == [docs[0]["id"], docs[1]["id"], docs[3]["id"]]
+
+
+# -- scheduling ------------------------------------------------------------------------------
+
+
+async def test_due_and_next_due(store: Store) -> None:
+    assert await store.next_due() is None
+    late, early, never, middle = job(due=50.0), job(due=10.0), job(due=None), job(due=30.0)
+    await store.insert([late, early, never, middle])
+    assert await store.next_due() == 10.0
+    assert ids(await store.due(30.0)) == [early["id"], middle["id"]]
+    assert ids(await store.due(100.0, limit=1)) == [early["id"]]
+    assert await store.due(5.0) == []
+    assert await store.replace(changed(early, due=None), early["version"])
+    assert await store.next_due() == 30.0
+
+
+# -- change feed -----------------------------------------------------------------------------
+
+
+async def test_watch_sees_every_commit_in_order(store: Store) -> None:
+    before = job()
+    await store.insert([before])
+    feed, other = store.watch(), store.watch()
+    a = job()
+    await store.insert([a])
+    assert await store.replace(changed(a, data="x"), a["version"])
+    assert await store.claim(claim_request("echo", worker="w9")) != []
+    assert await store.delete(a["id"], a["version"]) is False  # stale: nothing published
+    claimed = await store.get(before["id"])
+    assert await store.delete(before["id"], claimed["version"])
+
+    seen = [await next_change(feed) for _ in range(4)]
+    assert [(c.op, c.id) for c in seen] == [
+        ("insert", a["id"]),
+        ("update", a["id"]),
+        ("update", before["id"]),
+        ("delete", before["id"]),
+    ]
+    assert seen[0].doc == a and seen[1].doc["data"] == "x"
+    assert seen[2].doc["status"] == "running" and seen[3].doc is None
+    assert [(c.op, c.id) for c in [await next_change(other) for _ in range(4)]] == [
+        (c.op, c.id) for c in seen
+    ]
+
+
+# -- records ---------------------------------------------------------------------------------
+
+
+async def test_records_crud(store: Store) -> None:
+    assert await store.get_record("user", "ann") is None
+    await store.put_record("user", "bob", {"name": "bob", "role": "admin"})
+    await store.put_record("user", "ann", {"name": "ann", "role": "worker"})
+    await store.put_record("token", "ann", {"hash": "h"})
+    await store.put_record("user", "ann", {"name": "ann", "role": "manager"})
+    assert await store.get_record("user", "ann") == {"name": "ann", "role": "manager"}
+    assert [r["name"] for r in await store.list_records("user")] == ["ann", "bob"]
+    assert await store.delete_record("user", "ann")
+    assert not await store.delete_record("user", "ann")
+    assert await store.list_records("user") == [{"name": "bob", "role": "admin"}]
+    assert await store.get_record("token", "ann") == {"hash": "h"}
+    await store.ping()
+
+
+async def test_data_survives_reopening(backend: Backend) -> None:
+    store = await backend.open()
+    a = job(data={"keep": [1, 2]})
+    await store.insert([a])
+    await store.put_record("setting", "s", {"v": 1})
+    await store.close()
+    again = await backend.open()
+    assert await again.get(a["id"]) == a
+    assert await again.get_record("setting", "s") == {"v": 1}
+
+
+# -- SQLite only: group commit ---------------------------------------------------------------
+
+
+async def test_sqlite_memory_database_works() -> None:
+    store = SQLiteStore(":memory:")
+    await store.open()
+    try:
+        a = job()
+        await store.insert([a])
+        assert await store.get(a["id"]) == a
+    finally:
+        await store.close()
+    with pytest.raises(Unavailable):
+        await store.get(a["id"])
+
+
+async def test_sqlite_failing_call_fails_alone(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "jobs.db"), synchronous="FULL")
+    await store.open()
+    try:
+        taken = job()
+        await store.insert([taken])
+        ok1, ok2 = job(), job()
+        # Queued in the same tick, so they share one transaction.
+        results = await asyncio.gather(
+            store.insert([ok1]), store.insert([job(), {**taken}]), store.insert([ok2]),
+            return_exceptions=True,
+        )
+        assert results[0] == [ok1] and results[2] == [ok2]
+        assert isinstance(results[1], Conflict)
+        assert await store.count({}) == 3  # the failed call left nothing behind
+    finally:
+        await store.close()
+
+
+async def test_sqlite_commit_failure_fails_the_batch_then_recovers(tmp_path: Path) -> None:
+    """A full disk (here: a file size limit) fails every caller of the batch with Unavailable;
+    nothing of it is stored, and the store works again once there is room."""
+    path = tmp_path / "jobs.db"
+    store = SQLiteStore(str(path))
+    await store.open()
+    try:
+        await store.insert([job()])
+        largest = max(f.stat().st_size for f in tmp_path.iterdir())
+        limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+        previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG, not a signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (largest + 65536, limits[1]))
+        try:
+            big, small = job(data="x" * 2_000_000), job()
+            results = await asyncio.gather(
+                store.insert([big]), store.insert([small]), store.count({}),
+                return_exceptions=True,
+            )
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+            signal.signal(signal.SIGXFSZ, previous)
+        assert all(isinstance(r, Unavailable) for r in results), results
+        assert "nothing from this request was saved" in str(results[0])
+        assert await store.count({}) == 1
+        again = job(data="y" * 2_000_000)
+        assert await store.insert([again]) == [again]
+    finally:
+        await store.close()
+    reopened = SQLiteStore(str(path))
+    await reopened.open()
+    try:
+        assert await reopened.count({}) == 2
+    finally:
+        await reopened.close()
+
+
+async def test_sqlite_close_answers_queued_calls(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "jobs.db"))
+    await store.open()
+    feed = store.watch()
+    # gather starts its tasks in order: the inserts queue before close() begins.
+    *inserted, _ = await asyncio.gather(*(store.insert([job()]) for _ in range(50)), store.close())
+    assert all(len(docs) == 1 for docs in inserted)
+    assert len([c async for c in feed]) == 50  # then the feed ends
+    assert os.path.exists(tmp_path / "jobs.db")
