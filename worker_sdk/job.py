@@ -73,6 +73,14 @@ class Job:
         self.spec["key"] = key
         return self
 
+    def debounce(self, seconds: float, max_wait: float | None = None) -> Job:
+        """With ``key``: saving again within ``seconds`` replaces the pending job's data and
+        restarts the wait (trailing), but the job runs at most ``max_wait`` after the first save."""
+        self.spec["debounce"] = {"seconds": seconds}
+        if max_wait is not None:
+            self.spec["debounce"]["max_wait"] = max_wait
+        return self
+
     def expire(self, seconds: float) -> Job:
         self.spec["expire"] = seconds
         return self

@@ -91,8 +91,8 @@ async def test_pause_and_resume_a_queue(clocked_server):
 async def test_debounce_replaces_the_pending_job_with_a_maximum_wait(clocked_server):
     clock = clocked_server.clock
     async with clocked_server.client() as client:
-        first = await client.call("jobs.create", {"type": "reindex", "data": {"v": 1}, "key": "doc-7",
-                                                  "debounce": {"seconds": 10, "max_wait": 25}})
+        saved = await client.job("reindex", {"v": 1}).key("doc-7").debounce(10, max_wait=25).save()
+        first = saved.doc
         clock.advance(8)
         second = await client.call("jobs.create", {"type": "reindex", "data": {"v": 2}, "key": "doc-7",
                                                    "debounce": {"seconds": 10, "max_wait": 25}})
