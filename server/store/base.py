@@ -114,14 +114,17 @@ class Store(Protocol):
     async def delete_record(self, kind: str, record_id: str) -> bool: ...
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
     """``mongodb://...`` / ``mongodb+srv://...`` → MongoStore; anything else is a SQLite path
-    (``sqlite:///path``, ``sqlite://:memory:`` or a bare path)."""
+    (``sqlite:///path``, ``sqlite://:memory:`` or a bare path) opened with ``synchronous``."""
     if url.startswith(("mongodb://", "mongodb+srv://")):
         from server.store.mongo import MongoStore
 
         return MongoStore(url)
     from server.store.sqlite import SQLiteStore
 
+    mode = synchronous.upper()
+    if mode not in ("NORMAL", "FULL"):
+        raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
     path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
-    return SQLiteStore(path)
+    return SQLiteStore(path, synchronous=mode)  # type: ignore[arg-type]
