@@ -1,0 +1,153 @@
+// Wires the dashboard together: sign-in, the one connection, the one subscription, the views.
+import { CreateForm } from "./js/create.js";
+import { ConnState, Connection } from "./js/connection.js";
+import { DetailPanel } from "./js/detail.js";
+import { $, setText, toast } from "./js/dom.js";
+import { JobStore } from "./js/store.js";
+import { JobsTable } from "./js/table.js";
+import { Summary } from "./js/summary.js";
+import { ThroughputChart } from "./js/chart.js";
+import { WorkersView } from "./js/workers.js";
+
+const TOKEN_KEY = "livejobs.token";
+const WS_URL = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+
+const conn = new Connection(WS_URL, null);
+const store = new JobStore();
+conn.subscribe({}, (event) => store.apply(event));
+
+const detail = new DetailPanel($("#detail"), { store, conn });
+const table = new JobsTable($("#jobs-view"), { store, conn, onOpen: (id) => detail.show(id) });
+new Summary({ store, table });
+new ThroughputChart($("#throughput canvas"), $("#throughput-rate"), store);
+const workers = new WorkersView($("#workers-view"), { conn, store, onOpen: openFromElsewhere });
+const createForm = new CreateForm($("#create-dialog"), { conn, onCreated: (job) => detail.show(job.id) });
+
+function openFromElsewhere(id) {
+  showView("jobs");
+  detail.show(id);
+}
+
+// -- sign-in ----------------------------------------------------------------------------------
+
+function signIn(token) {
+  sessionStorage.setItem(TOKEN_KEY, token);
+  document.body.dataset.auth = "signed-in";
+  conn.setToken(token);
+  conn.start();
+}
+
+function signOut(message = "") {
+  conn.stop();
+  sessionStorage.removeItem(TOKEN_KEY);
+  store.apply({ kind: "snapshot", docs: new Map() });
+  store.loaded = false;
+  detail.close();
+  showSignIn(message);
+}
+
+function showSignIn(message = "") {
+  document.body.dataset.auth = "signed-out";
+  setText($("#signin-error"), message);
+  const field = $("#signin-token");
+  field.value = "";
+  field.focus();
+}
+
+$("#signin-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const token = $("#signin-token").value.trim();
+  if (token) signIn(token);
+});
+$("#signout").addEventListener("click", () => signOut());
+
+conn.addEventListener("authfailed", (e) => signOut(`The server refused this token: ${e.detail.message}`));
+conn.addEventListener("suberror", (e) => toast(`Subscription refused: ${e.detail.message}`, "danger", 8000));
+
+conn.addEventListener("session", (e) => {
+  const { user, role } = e.detail;
+  setText($("#who-user"), user);
+  setText($("#who-role"), role);
+  $("#new-job").hidden = !conn.may("jobs.create");
+  $("#tab-workers").hidden = !conn.may("workers.list");
+  if ($("#tab-workers").hidden && currentView === "workers") showView("jobs");
+  detail.resetActions();
+  table.redraw();
+  $("#conn").dataset.sessions = String(conn.sessions);
+});
+
+// -- connection state -------------------------------------------------------------------------
+
+const STATE_TEXT = {
+  [ConnState.CONNECTING]: "Connecting…",
+  [ConnState.ONLINE]: "Live",
+  [ConnState.STOPPED]: "Signed out",
+};
+let countdown = null;
+
+function drawState() {
+  const badge = $("#conn");
+  badge.dataset.state = conn.state;
+  clearInterval(countdown);
+  countdown = null;
+  if (conn.state === ConnState.OFFLINE) {
+    const tick = () => {
+      const s = Math.max(0, Math.ceil((conn.retryAt - Date.now()) / 1000));
+      setText($("#conn-text"), s > 0 ? `Offline · retry in ${s}s` : "Offline · retrying…");
+    };
+    tick();
+    countdown = setInterval(tick, 500);
+    badge.title = "Connection lost. Click to retry now.";
+  } else {
+    setText($("#conn-text"), STATE_TEXT[conn.state]);
+    badge.title = conn.state === ConnState.ONLINE ? `Connected to ${WS_URL}` : "";
+  }
+  document.body.classList.toggle("stale", conn.state !== ConnState.ONLINE && document.body.dataset.auth === "signed-in");
+}
+conn.addEventListener("state", drawState);
+$("#conn").addEventListener("click", () => conn.retryNow());
+window.addEventListener("online", () => conn.retryNow());
+
+// -- views ------------------------------------------------------------------------------------
+
+let currentView = "jobs";
+
+function showView(name) {
+  currentView = name;
+  $("#jobs-view").hidden = name !== "jobs";
+  $("#workers-view").hidden = name !== "workers";
+  for (const tab of document.querySelectorAll("[data-view]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.view === name));
+  }
+  workers.setVisible(name === "workers");
+}
+for (const tab of document.querySelectorAll("[data-view]")) {
+  tab.addEventListener("click", () => showView(tab.dataset.view));
+}
+$("#new-job").addEventListener("click", () => createForm.open());
+
+// The open job lives in the URL so a reload or a shared link shows it again.
+detail.addEventListener("open", (e) => {
+  table.setActive(e.detail.id);
+  document.body.classList.toggle("detail-open", Boolean(e.detail.id));
+  const hash = e.detail.id ? `#job=${encodeURIComponent(e.detail.id)}` : " ";
+  if (location.hash !== hash) history.replaceState(null, "", hash === " " ? location.pathname : hash);
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && detail.id && !$("#create-dialog").open) detail.close();
+});
+
+// Relative times ("12s ago") move on without any change from the server.
+setInterval(() => {
+  table.redraw();
+  if (detail.id) detail.redraw();
+}, 5000);
+
+// -- start ------------------------------------------------------------------------------------
+
+drawState();
+const saved = sessionStorage.getItem(TOKEN_KEY);
+const linked = /^#job=(.+)$/.exec(location.hash);
+if (linked) detail.show(decodeURIComponent(linked[1]));
+if (saved) signIn(saved);
+else showSignIn();

@@ -1,0 +1,44 @@
+// Tiny DOM helpers. Every value that may come from a job goes through textContent, never HTML.
+
+/**
+ * Build an element: el("td", {class: "x", dataset: {id}}, "text", otherNode).
+ * Attributes starting with "on" are event listeners; `text` sets textContent.
+ */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value === true) node.setAttribute(key, "");
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function $(selector, root = document) {
+  const found = root.querySelector(selector);
+  if (!found) throw new Error(`missing element ${selector}`);
+  return found;
+}
+
+/** Set text only when it differs, so live updates do not touch unchanged nodes. */
+export function setText(node, text) {
+  const value = String(text);
+  if (node.textContent !== value) node.textContent = value;
+}
+
+/** Short-lived notices in the corner; kind is info | success | warning | danger. */
+export function toast(message, kind = "info", ms = 4000) {
+  const box = document.getElementById("toasts");
+  if (!box) return;
+  const item = el("div", { class: `toast toast-${kind}`, role: "status", text: message });
+  box.append(item);
+  setTimeout(() => item.remove(), ms);
+}
