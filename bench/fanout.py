@@ -1,0 +1,132 @@
+"""Scenario 3, livejobs only: live fan-out of job changes to many ``{}`` subscribers.
+
+Subscriber processes (``fanout_client.py``) connect first; then one producer creates ``rate``
+jobs a second for ``seconds``, in ``TICKS`` small ``create_many`` calls a second, each job
+carrying its send time. Every subscriber must receive every change; how many did is counted,
+not assumed. The server's CPU (share of
+one core over the production window) and its peak RSS are sampled with psutil.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from lineup import BENCH
+from procs import Processes
+from services import Backend
+from worker_sdk import Client
+
+TICKS = 50
+CLIENT_PROCESSES = 2
+DRAIN_S = 20.0
+"""How long subscribers keep listening after the production window."""
+PRODUCE_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Load:
+    subscribers: int
+    rate: int
+    seconds: float
+
+
+def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[str, Any]:
+    expect = int(load.rate * load.seconds)
+    server = psutil.Process(backend.proc.pid)
+    clients, outs = [], []
+    per_client = -(-load.subscribers // CLIENT_PROCESSES)
+    for k in range(CLIENT_PROCESSES):
+        count = min(per_client, load.subscribers - k * per_client)
+        out = workdir / f"fanout-{k}.json"
+        argv = [
+            str(BENCH / ".venv" / "bin" / "python"), str(BENCH / "fanout_client.py"),
+            "--server", backend.url, "--token", backend.token, "--connections", str(count),
+            "--expect", str(expect), "--window", str(load.seconds + DRAIN_S), "--out", str(out),
+        ]
+        clients.append(procs.start(f"fanout-client-{k}", argv, cwd=BENCH, ready_line="READY",
+                                   timeout=120))
+        outs.append(out)
+    rss = RssSampler(server)
+    rss.start()
+    try:
+        cpu_before, wall = _cpu(server), time.perf_counter()
+        produced = asyncio.run(_produce(backend, load))
+        produce_s = time.perf_counter() - wall
+        cpu_window = _cpu(server) - cpu_before
+        for proc in clients:
+            proc.popen.wait(load.seconds + DRAIN_S + 60)
+            procs.stop(proc)
+        cpu_total = _cpu(server) - cpu_before
+    finally:
+        rss.stop()
+    reports = [json.loads(out.read_text()) for out in outs]
+    counts = [n for r in reports for n in r["counts"]]
+    return {
+        "subscribers": load.subscribers, "rate": load.rate, "seconds": load.seconds,
+        "produced": produced,
+        "complete_subscribers": sum(1 for n in counts if n >= produced),
+        "min_received": min(counts), "delivered": sum(counts), "expected": produced * len(counts),
+        "dropped_connections": sum(r["dropped"] for r in reports),
+        "latency_ms": [x for r in reports for x in r["latency_ms"]],
+        "last_delivery_s": max(r["last"] for r in reports) - min(r["first"] for r in reports),
+        "produce_s": produce_s,
+        "server_cpu_pct": 100 * cpu_window / produce_s,
+        "server_cpu_s_total": cpu_total,
+        "client_cpu_s": sum(r["cpu_s"] for r in reports),
+        "server_rss_mb_before": rss.first / 2**20, "server_rss_mb_peak": rss.peak / 2**20,
+    }
+
+
+class RssSampler(threading.Thread):
+    """The server's resident memory, every quarter second, until stopped."""
+
+    def __init__(self, proc: psutil.Process) -> None:
+        super().__init__(daemon=True)
+        self.proc = proc
+        self.first = self.peak = proc.memory_info().rss
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(0.25):
+            try:
+                self.peak = max(self.peak, self.proc.memory_info().rss)
+            except psutil.Error:
+                return
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join()
+
+
+async def _produce(backend: Backend, load: Load) -> int:
+    """Create the jobs on schedule; a late tick goes out at once. A server that cannot take
+    them at this rate makes the producer stop at ``seconds + PRODUCE_GRACE_S``: returns how many
+    changes were made."""
+    per_tick = max(1, load.rate // TICKS)
+    ticks = int(load.rate * load.seconds) // per_tick
+    produced = 0
+    async with Client(backend.url, token=backend.token) as client:
+        start = time.perf_counter()
+        for k in range(ticks):
+            delay = start + k / TICKS - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif -delay > PRODUCE_GRACE_S:
+                break
+            now = time.time()
+            await client.create_many([("fanout", {"t": now, "k": k})] * per_tick)
+            produced += per_tick
+    return produced
+
+
+def _cpu(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return float(times.user + times.system)

@@ -1,0 +1,98 @@
+"""Scenario 3's subscribers: many WebSocket connections in one process, each subscribed to ``{}``.
+
+Every connection counts the changes it receives; one in ``--sample-every`` also parses each
+frame for its delivery latency (receive time − the producer's ``data.t``, same clock). Prints
+``READY`` once every subscription has its (empty) snapshot, then stops by itself once each
+connection has ``--expect`` changes, or ``--window`` seconds after the first change arrived,
+and writes a JSON report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+
+from lj_wire import Wire
+
+CHANGE = ('{"msg":"added"', '{"msg":"changed"')
+CONNECT_IN_FLIGHT = 50
+IDLE_CAP_S = 120.0
+"""Give up when no change at all arrives this long after READY (the producer never started)."""
+
+
+class Counter:
+    """One subscriber's tally, fed raw frames by its connection."""
+
+    def __init__(self, timed: bool) -> None:
+        self.timed = timed
+        self.changes = 0
+        self.first: float | None = None
+        self.last = 0.0
+        self.latency_ms: list[float] = []
+        self.ready = asyncio.Event()
+
+    def __call__(self, frame: str) -> None:
+        if frame.startswith(CHANGE):
+            self.changes += 1
+            self.last = time.time()
+            if self.first is None:
+                self.first = self.last
+            if self.timed:
+                sent = json.loads(frame)["doc"]["data"]["t"]
+                self.latency_ms.append((time.time() - sent) * 1000)
+        elif frame.startswith('{"msg":"ready"'):
+            self.ready.set()
+
+
+async def subscriber(url: str, token: str, counter: Counter, gate: asyncio.Semaphore) -> Wire:
+    async with gate:
+        wire = await Wire.open(url, token, on_push=counter)
+        await wire.call("subscribe", {"filter": {}})
+        await asyncio.wait_for(counter.ready.wait(), 60)
+        return wire
+
+
+def _deadline(counters: list[Counter], started: float, window: float) -> float:
+    firsts = [c.first for c in counters if c.first is not None]
+    return min(firsts) + window if firsts else started + IDLE_CAP_S
+
+
+async def main(args: argparse.Namespace) -> dict[str, object]:
+    counters = [Counter(i % args.sample_every == 0) for i in range(args.connections)]
+    gate = asyncio.Semaphore(CONNECT_IN_FLIGHT)
+    wires = await asyncio.gather(*(subscriber(args.server, args.token, c, gate) for c in counters))
+    os.write(1, b"READY\n")
+    started = time.time()
+    try:
+        while time.time() < _deadline(counters, started, args.window):
+            if all(c.changes >= args.expect for c in counters):
+                break
+            await asyncio.sleep(0.05)
+        dropped = sum(1 for w in wires if w.reader.done())  # the server cut the connection
+    finally:
+        await asyncio.gather(*(w.close() for w in wires), return_exceptions=True)
+    return {
+        "counts": [c.changes for c in counters],
+        "latency_ms": [round(x, 3) for c in counters for x in c.latency_ms],
+        "last": max(c.last for c in counters),
+        "first": min((c.first for c in counters if c.first is not None), default=started),
+        "cpu_s": time.process_time(),
+        "dropped": dropped,
+    }
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--server", required=True)
+    p.add_argument("--token", required=True)
+    p.add_argument("--connections", type=int, default=500)
+    p.add_argument("--expect", type=int, required=True)
+    p.add_argument("--window", type=float, required=True, help="production + drain seconds")
+    p.add_argument("--sample-every", type=int, default=10)
+    p.add_argument("--out", type=Path, required=True)
+    arguments = p.parse_args()
+    arguments.out.write_text(json.dumps(asyncio.run(main(arguments))))

@@ -1,0 +1,62 @@
+"""Who runs: each peer's command line, backend and configuration, in one list.
+
+Every peer speaks the command line of ``peers/common.py`` (worker / throughput / latency), so
+the harness never imports a peer: arq lives in a venv of its own, BullMQ in Node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+PEERS_DIR = BENCH / "peers"
+CONCURRENCY = 10
+"""In-process concurrency for the peers that have it (livejobs, arq, BullMQ)."""
+
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    command: tuple[str, ...]
+    backend: str  # "redis" or "livejobs"
+    config: str
+
+    def argv(self, command: str, queue: str, backend_url: str, token: str, *extra: str) -> list[str]:
+        url_flag = "--server" if self.backend == "livejobs" else "--redis"
+        argv = [*self.command, command, "--queue", queue, url_flag, backend_url]
+        if token:
+            argv += ["--token", token]
+        return [*argv, "--concurrency", str(CONCURRENCY), *extra]
+
+
+def _python(venv: str, module: str) -> tuple[str, ...]:
+    return (str(BENCH / venv / "bin" / "python"), str(PEERS_DIR / module))
+
+
+PEERS = [
+    Peer(
+        "livejobs", _python(".venv", "livejobs_peer.py"), "livejobs",
+        f"SQLite store; SDK `process_jobs`, concurrency {CONCURRENCY}; `create_many` per 1,000",
+    ),
+    Peer(
+        "rq", _python(".venv", "rq_peer.py"), "redis",
+        "RQ 2.12 `SimpleWorker` (no fork), one job at a time; `enqueue_many` per 1,000",
+    ),
+    Peer(
+        "arq", _python(".venv-arq", "arq_peer.py"), "redis",
+        f"arq 0.28, `max_jobs` {CONCURRENCY}, `poll_delay` 0.01 s (default 0.5 s); "
+        "`enqueue_job`, 50 in flight (no bulk call)",
+    ),
+    Peer(
+        "celery", _python(".venv", "celery_peer.py"), "redis",
+        "Celery 5.7, Redis broker + Redis results, `--pool=solo` (concurrency 1), "
+        "prefetch ×4, early ack; `apply_async` per job",
+    ),
+    Peer(
+        "bullmq", ("node", str(PEERS_DIR / "bullmq_peer.mjs")), "redis",
+        f"BullMQ 6.7 on Node 20, one `Worker`, concurrency {CONCURRENCY}; `addBulk` per 1,000",
+    ),
+]
+
+BY_NAME = {peer.name: peer for peer in PEERS}

@@ -1,0 +1,222 @@
+"""From raw results to what people read: summaries, the terminal table, latest.md, chart.png.
+
+Every number is min / median / max over the repetitions; ratios are livejobs ÷ peer on the
+medians (for throughput, above 1 means livejobs is faster; for latency, below 1 means it is).
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from lineup import BY_NAME
+
+Spread = tuple[float, float, float]
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def spread(values: list[float]) -> Spread:
+    if not values:
+        return (float("nan"),) * 3
+    return min(values), statistics.median(values), max(values)
+
+
+def summarize(results: dict[str, Any]) -> dict[str, dict[str, Spread]]:
+    """Per peer: enqueue and e2e jobs/s, dispatch p50/p99 (ms), spread over repetitions."""
+    table: dict[str, dict[str, Spread]] = {}
+    for peer, runs in results.get("throughput", {}).items():
+        ok = [r for r in runs if r.get("e2e_s")]
+        row = table.setdefault(peer, {})
+        row["enqueue"] = spread([r["n"] / r["enqueue_s"] for r in ok])
+        row["e2e"] = spread([r["n"] / r["e2e_s"] for r in ok])
+        row["cpu_per_1k"] = spread(
+            [1000 * (r["worker_cpu_s"] + r["backend_cpu_s"]) / r["n"] for r in ok])
+    for peer, runs in results.get("latency", {}).items():
+        ok = [r for r in runs if r.get("dispatch_ms")]
+        row = table.setdefault(peer, {})
+        row["p50"] = spread([pct(r["dispatch_ms"], 50) for r in ok])
+        row["p99"] = spread([pct(r["dispatch_ms"], 99) for r in ok])
+        row["enqueue_call"] = spread([pct(r["enqueue_ms"], 50) for r in ok])
+    return table
+
+
+COLUMNS = [
+    ("e2e", "end-to-end jobs/s", 0),
+    ("enqueue", "enqueue jobs/s", 0),
+    ("cpu_per_1k", "CPU s / 1k jobs", 2),
+    ("p50", "dispatch p50 ms", 2),
+    ("p99", "dispatch p99 ms", 2),
+    ("enqueue_call", "enqueue call p50 ms", 2),
+]
+
+
+def _fmt(s: Spread | None, digits: int) -> str:
+    if s is None or s[1] != s[1]:
+        return "—"
+    lo, mid, hi = (f"{v:,.{digits}f}" for v in s)
+    return mid if lo == hi else f"{mid} ({lo}–{hi})"
+
+
+def _ratio(table: dict[str, dict[str, Spread]], peer: str, key: str) -> str:
+    mine, theirs = table.get("livejobs", {}).get(key), table.get(peer, {}).get(key)
+    if not mine or not theirs or not theirs[1] or mine[1] != mine[1] or theirs[1] != theirs[1]:
+        return "—"
+    return f"{mine[1] / theirs[1]:.2f}×"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    table = summarize(results)
+    meta = results["meta"]
+    peers = [p for p in meta["peers"] if p in table]
+    out = [
+        "# livejobs vs RQ, arq, Celery and BullMQ",
+        "",
+        f"Run {meta['date']} on {meta['machine']} (commit `{meta['commit']}`), "
+        f"{meta['repeats']} repetition(s), interleaved; {'quick' if meta['quick'] else 'full'} run "
+        f"in {meta['elapsed_s']:.0f} s. Load average before/after: {meta['load_before']} / "
+        f"{meta['load_after']} (other work on the machine shows up here).",
+        "",
+        "Cells: median (min–max) over repetitions. Throughput: "
+        f"{meta['n']:,} no-op jobs, one producer, one worker process. Dispatch: "
+        f"{meta['samples']} probes to an idle worker, handler start − enqueue return.",
+        "",
+        "| peer | " + " | ".join(title for _, title, _ in COLUMNS) + " |",
+        "|---|" + "---:|" * len(COLUMNS),
+    ]
+    for peer in peers:
+        cells = [_fmt(table[peer].get(key), digits) for key, _, digits in COLUMNS]
+        out.append(f"| {peer} | " + " | ".join(cells) + " |")
+    if "livejobs" in table:
+        out += ["", "## livejobs ÷ peer (medians)", "",
+                "Throughput: above 1× livejobs is faster. Latency: below 1× livejobs is faster.", "",
+                "| peer | e2e jobs/s | enqueue jobs/s | dispatch p50 | dispatch p99 |",
+                "|---|---:|---:|---:|---:|"]
+        for peer in peers:
+            if peer != "livejobs":
+                cells = [_ratio(table, peer, k) for k in ("e2e", "enqueue", "p50", "p99")]
+                out.append(f"| {peer} | " + " | ".join(cells) + " |")
+    out += _fanout_md(results.get("fanout")) + _scale_md(results.get("scale"))
+    out += ["", "## Configuration", ""]
+    out += [f"- **{p}**: {BY_NAME[p].config}" for p in meta["peers"]]
+    out += [f"- **redis**: {meta['redis']}", f"- **durability**: {meta['durability']}"]
+    if meta.get("notes"):
+        out += ["", "## Notes", ""] + [f"- {note}" for note in meta["notes"]]
+    out += ["", "![chart](chart.png)", ""]
+    return "\n".join(out)
+
+
+def _fanout_md(fan: dict[str, Any] | None) -> list[str]:
+    if not fan:
+        return []
+    if "error" in fan:
+        return ["", "## Live fan-out (livejobs)", "", f"Not measured: {fan['error']}"]
+    lat = fan["latency_ms"]
+    return [
+        "", "## Live fan-out (livejobs)", "",
+        f"{fan['subscribers']:,} WebSocket subscribers on `{{}}`, {fan['rate']} job changes/s "
+        f"for {fan['seconds']:.0f} s ({fan['produced']:,} changes produced in "
+        f"{fan['produce_s']:.1f} s).", "",
+        "| | |", "|---|---:|",
+        f"| subscribers that received every change | {fan['complete_subscribers']:,} of "
+        f"{fan['subscribers']:,} |",
+        f"| changes delivered | {fan['delivered']:,} of {fan['expected']:,} "
+        f"({100 * fan['delivered'] / max(fan['expected'], 1):.1f} %) |",
+        f"| connections cut by the server | {fan['dropped_connections']} |",
+        f"| delivery latency p50 / p99 | {pct(lat, 50):,.1f} / {pct(lat, 99):,.1f} ms |",
+        f"| last change delivered after | {fan['last_delivery_s']:.1f} s |",
+        f"| server CPU while producing | {fan['server_cpu_pct']:.0f} % of one core |",
+        f"| server RSS before / peak | {fan['server_rss_mb_before']:.0f} / "
+        f"{fan['server_rss_mb_peak']:.0f} MB |",
+        f"| subscriber processes' CPU | {fan['client_cpu_s']:.1f} s |",
+    ]
+
+
+def _scale_md(levels: list[dict[str, Any]] | None) -> list[str]:
+    if not levels:
+        return []
+    out = ["", "## Scale (livejobs, SQLite)", "",
+           "One call at a time; the stored jobs are all ready and of the claimed type.", "",
+           "| stored jobs | create p50 / p99 ms | claim p50 / p99 ms | seeding jobs/s |",
+           "|---:|---:|---:|---:|"]
+    for lv in levels:
+        seed = f"{lv['seeded'] / lv['seed_s']:,.0f}" if lv["seed_s"] > 0 else "—"
+        out.append(
+            f"| {lv['stored']:,} | {pct(lv['create_ms'], 50):.2f} / {pct(lv['create_ms'], 99):.2f}"
+            f" | {pct(lv['claim_ms'], 50):.2f} / {pct(lv['claim_ms'], 99):.2f} | {seed} |")
+    return out
+
+
+def print_table(results: dict[str, Any]) -> None:
+    """The terminal view: the same markdown, rendered by rich."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    Console().print(Markdown(markdown(results).replace("![chart](chart.png)", "")))
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    table = summarize(results)
+    peers = [p for p in results["meta"]["peers"] if p in table]
+    colors = ["#d62728" if p == "livejobs" else "#7f7f7f" for p in peers]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    for ax, key, title in ((axes[0][0], "e2e", "End-to-end throughput (jobs/s, higher is better)"),
+                           (axes[0][1], "enqueue", "Enqueue throughput (jobs/s, higher is better)")):
+        _bars(ax, peers, [table[p].get(key) for p in peers], colors)
+        ax.set_title(title)
+    ax = axes[1][0]
+    width = 0.4
+    for offset, key, alpha in ((-width / 2, "p50", 1.0), (width / 2, "p99", 0.5)):
+        xs = [i + offset for i in range(len(peers))]
+        _bars(ax, peers, [table[p].get(key) for p in peers], colors, xs=xs, width=width,
+              alpha=alpha, label=key)
+    ax.set_xticks(range(len(peers)), peers)
+    if all(s[0] > 0 for p in peers for k in ("p50", "p99") if (s := table[p].get(k))):
+        ax.set_yscale("log")
+    ax.set_title("Dispatch latency (ms, lower is better; solid p50, pale p99)")
+    ax = axes[1][1]
+    levels = results.get("scale") or []
+    if levels:
+        stored = [lv["stored"] for lv in levels]
+        for key, label in (("create_ms", "create"), ("claim_ms", "claim")):
+            ax.plot(stored, [pct(lv[key], 50) for lv in levels], marker="o", label=f"{label} p50")
+            ax.plot(stored, [pct(lv[key], 99) for lv in levels], marker="o", linestyle="--",
+                    label=f"{label} p99")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.legend()
+    ax.set_title("livejobs create / claim latency (ms) vs stored jobs")
+    for ax in (axes[1][0], axes[1][1]):
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    fig.suptitle(f"livejobs bench, {results['meta']['date']} ({results['meta']['machine']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _bars(ax: Any, peers: list[str], spreads: list[Spread | None], colors: list[str],
+          xs: list[float] | None = None, width: float = 0.6, alpha: float = 1.0,
+          label: str | None = None) -> None:
+    xs = xs if xs is not None else list(range(len(peers)))
+    mids = [s[1] if s else 0.0 for s in spreads]
+    low = [s[1] - s[0] if s else 0.0 for s in spreads]
+    high = [s[2] - s[1] if s else 0.0 for s in spreads]
+    ax.bar(xs, mids, width=width, color=colors, alpha=alpha, yerr=[low, high], capsize=4,
+           label=label)
+    if width == 0.6:
+        ax.set_xticks(xs, peers)

@@ -1,0 +1,235 @@
+"""The whole benchmark in one command (``make bench``): start the backends, run every scenario
+for every peer, interleaved and repeated, then print and write the results.
+
+Everything started here is stopped by PID on the way out, Ctrl-C and SIGTERM included. The run
+keeps to a time budget: a unit of work that would start past it is skipped and said so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+import fanout
+import report
+import scale
+import scenarios
+from lineup import BENCH, PEERS, Peer
+from procs import Processes
+from services import Backend, start_livejobs, start_redis
+
+DURABILITY = (
+    "Redis: AOF, appendfsync everysec, RDB off. livejobs: SQLite WAL, synchronous=NORMAL. "
+    "Both survive a process crash; on power loss Redis may lose the last second, SQLite the "
+    "transactions since the last checkpoint."
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    n: int
+    samples: int
+    repeats: int
+    load: fanout.Load
+    levels: list[int]
+    budget_s: float
+
+
+FULL = Plan(20_000, 500, 3, fanout.Load(1_000, 500, 20.0), [1_000, 100_000, 1_000_000], 570)
+QUICK = Plan(2_000, 100, 1, fanout.Load(200, 100, 5.0), [1_000, 100_000], 150)
+
+
+@dataclass
+class Run:
+    plan: Plan
+    started: float = field(default_factory=time.monotonic)
+    notes: list[str] = field(default_factory=list)
+
+    def fits(self, what: str, cost_s: float) -> bool:
+        """Whether ``what`` (estimated at ``cost_s``) still fits in the budget."""
+        if time.monotonic() - self.started + cost_s <= self.plan.budget_s:
+            return True
+        self.notes.append(f"skipped {what}: the {self.plan.budget_s:.0f} s budget would be "
+                          f"exceeded")
+        return False
+
+
+def main() -> None:
+    args = _parse()
+    plan = QUICK if args.quick else FULL
+    if args.repeats:
+        plan = Plan(**{**plan.__dict__, "repeats": args.repeats})
+    run = Run(plan)
+    peers = [p for p in PEERS if p.name in args.peers and _available(p, run)]
+    signal.signal(signal.SIGTERM, _interrupt)
+    workdir = Path(tempfile.mkdtemp(prefix="livejobs-bench-"))
+    logs = workdir / "logs"
+    logs.mkdir()
+    results: dict[str, Any] = {"throughput": {}, "latency": {}}
+    load_before = _load()
+    try:
+        with Processes(logs) as procs:
+            peers = _measure_peers(procs, run, peers, args.scenarios, workdir, results)
+            if "livejobs" in [p.name for p in peers] or "livejobs" in args.peers:
+                _measure_livejobs_only(procs, run, args.scenarios, workdir, results)
+    except KeyboardInterrupt:
+        print(f"interrupted; everything started was stopped. Logs: {logs}", file=sys.stderr)
+        raise SystemExit(130) from None
+    results["meta"] = _meta(plan, args, peers, run, load_before)
+    _write(results, Path(args.out))
+    report.print_table(results)
+    if args.keep:
+        print(f"work directory kept: {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _measure_peers(procs: Processes, run: Run, peers: list[Peer], wanted: list[str],
+                   workdir: Path, results: dict[str, Any]) -> list[Peer]:
+    """Scenarios 1 and 2, every peer in every repetition, the order rotated each time."""
+    backends: dict[str, Backend] = {}
+    if any(p.backend == "redis" for p in peers):
+        backends["redis"] = start_redis(procs, workdir)
+    if any(p.backend == "livejobs" for p in peers):
+        try:
+            backends["livejobs"] = start_livejobs(procs, workdir, "livejobs")
+        except RuntimeError as exc:
+            run.notes.append(f"livejobs left out: its server did not start ({exc})")
+            peers = [p for p in peers if p.backend != "livejobs"]
+    plan = run.plan
+    for scenario in ("throughput", "latency"):
+        if scenario not in wanted:
+            continue
+        for rep in range(plan.repeats):
+            order = peers[rep % len(peers):] + peers[: rep % len(peers)]
+            for peer in order:
+                tag = f"{peer.name}-{scenario[0]}{rep}"
+                cost = plan.n / 500 if scenario == "throughput" else plan.samples * 0.02 + 5
+                if not run.fits(f"{scenario} #{rep + 1} of {peer.name}", cost):
+                    continue
+                print(f"{scenario} #{rep + 1}: {peer.name}", file=sys.stderr, flush=True)
+                backend = backends[peer.backend]
+                try:
+                    if scenario == "throughput":
+                        result = scenarios.throughput(procs, peer, backend, plan.n, tag)
+                    else:
+                        result = scenarios.latency(procs, peer, backend, plan.samples, tag)
+                except Exception as exc:  # one peer failing must not sink the others
+                    run.notes.append(f"{scenario} #{rep + 1} of {peer.name} failed: {exc}")
+                    result = {"error": str(exc)}
+                results[scenario].setdefault(peer.name, []).append(result)
+    for backend in backends.values():
+        procs.stop(backend.proc)
+    return peers
+
+
+def _measure_livejobs_only(procs: Processes, run: Run, wanted: list[str], workdir: Path,
+                           results: dict[str, Any]) -> None:
+    """Scenarios 3 and 4, each on a server and a database of its own."""
+    plan = run.plan
+    if "fanout" in wanted and run.fits("fan-out", plan.load.seconds + fanout.DRAIN_S + 30):
+        print("fan-out", file=sys.stderr, flush=True)
+        server = start_livejobs(procs, workdir, "livejobs-fanout")
+        try:
+            results["fanout"] = fanout.run(procs, server, plan.load, workdir)
+        except Exception as exc:
+            run.notes.append(f"fan-out failed: {exc}")
+            results["fanout"] = {"error": str(exc)}
+        finally:
+            procs.stop(server.proc)
+    if "scale" in wanted:
+        levels = [lv for lv in plan.levels if run.fits(f"scale at {lv:,} jobs", lv / 10_000 + 10)]
+        if levels:
+            print(f"scale: {levels}", file=sys.stderr, flush=True)
+            server = start_livejobs(procs, workdir, "livejobs-scale")
+            try:
+                results["scale"] = scale.run(server, levels)
+            except Exception as exc:
+                run.notes.append(f"scale failed: {exc}")
+            finally:
+                procs.stop(server.proc)
+
+
+def _available(peer: Peer, run: Run) -> bool:
+    missing = [part for part in peer.command[:1] if shutil.which(part) is None and
+               not Path(part).exists()]
+    if peer.name == "bullmq" and not (BENCH / "node_modules" / "bullmq").exists():
+        missing.append("bench/node_modules (npm ci)")
+    if missing:
+        run.notes.append(f"{peer.name} left out: {', '.join(missing)} not found")
+    return not missing
+
+
+def _meta(plan: Plan, args: argparse.Namespace, peers: list[Peer], run: Run,
+          load_before: str) -> dict[str, Any]:
+    redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True,
+                           check=False).stdout.split()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH, text=True,
+                            capture_output=True, check=False).stdout.strip() or "unknown"
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+        "machine": f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+                   f"{platform.system()} {platform.machine()}, Python "
+                   f"{platform.python_version()}",
+        "quick": args.quick, "repeats": plan.repeats, "n": plan.n, "samples": plan.samples,
+        "peers": [p.name for p in peers],
+        "redis": " ".join(redis[:3]) + ", appendonly yes, appendfsync everysec, save ''",
+        "durability": DURABILITY,
+        "elapsed_s": time.monotonic() - run.started,
+        "load_before": load_before, "load_after": _load(),
+        "notes": run.notes,
+    }
+
+
+def _write(results: dict[str, Any], out: Path) -> None:
+    (out / "raw").mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    (out / "raw" / f"{stamp}.json").write_text(json.dumps(results))
+    (out / "latest.md").write_text(report.markdown(results))
+    report.chart(results, out / "chart.png")
+    print(f"wrote {out / 'latest.md'}, {out / 'chart.png'} and raw/{stamp}.json", file=sys.stderr)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _parse() -> argparse.Namespace:
+    names = [p.name for p in PEERS]
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
+    p.add_argument("--repeats", type=int, help="override the plan's repetitions")
+    p.add_argument("--peers", default=",".join(names), help=f"comma list of {names}")
+    p.add_argument("--scenarios", default="throughput,latency,fanout,scale")
+    p.add_argument("--out", default=str(BENCH / "results"))
+    p.add_argument("--keep", action="store_true", help="keep the work directory and its logs")
+    args = p.parse_args()
+    args.peers = [name for name in args.peers.split(",") if name]
+    args.scenarios = args.scenarios.split(",")
+    unknown = set(args.peers) - set(names)
+    if unknown:
+        p.error(f"unknown peers: {', '.join(sorted(unknown))}")
+    return args
+
+
+if __name__ == "__main__":
+    main()

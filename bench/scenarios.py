@@ -1,0 +1,64 @@
+"""Scenarios 1 and 2 for one peer, one repetition: a fresh worker, a producer, the numbers.
+
+Each run gets a queue (or, for livejobs, a job type) of its own, so runs never see each other's
+jobs while the backends keep what earlier runs stored, as a long-lived deployment would. The
+CPU time the worker and the backend spent during the run is recorded beside the timings.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from lineup import BENCH, Peer
+from procs import Processes, run_json
+from services import Backend
+
+
+def throughput(procs: Processes, peer: Peer, backend: Backend, n: int, tag: str) -> dict[str, Any]:
+    """Scenario 1: enqueue ``n`` no-ops from one producer while one worker consumes."""
+    timeout = max(120.0, n / 50)
+    return _run(procs, peer, backend, tag, "throughput", timeout, "--n", str(n),
+                "--timeout", str(timeout))
+
+
+def latency(procs: Processes, peer: Peer, backend: Backend, samples: int, tag: str
+            ) -> dict[str, Any]:
+    """Scenario 2: one probe at a time to an idle worker."""
+    return _run(procs, peer, backend, tag, "latency", 60.0 + samples * 0.2,
+                "--samples", str(samples))
+
+
+def _run(procs: Processes, peer: Peer, backend: Backend, tag: str, command: str,
+         timeout: float, *extra: str) -> dict[str, Any]:
+    queue = f"bench-{tag}"
+    worker = procs.start(
+        f"{tag}-worker", peer.argv("worker", queue, backend.url, backend.token),
+        cwd=BENCH, ready_line="READY", timeout=60,
+    )
+    try:
+        meters = [psutil.Process(worker.pid), psutil.Process(backend.proc.pid)]
+        cpu_before = [_cpu(m) for m in meters]
+        wall = time.perf_counter()
+        line = run_json(
+            peer.argv(command, queue, backend.url, backend.token, *extra),
+            cwd=BENCH, timeout=timeout + 30, log=procs.logs / f"{tag}-producer.log",
+        )
+        wall = time.perf_counter() - wall
+        cpu = [_cpu(m) - before for m, before in zip(meters, cpu_before, strict=True)]
+    finally:
+        procs.stop(worker)
+    result: dict[str, Any] = json.loads(line)
+    result.update(wall_s=wall, worker_cpu_s=cpu[0], backend_cpu_s=cpu[1])
+    return result
+
+
+def _cpu(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
