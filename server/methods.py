@@ -216,46 +216,47 @@ async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
 
 @method("jobs.heartbeat", p.Heartbeat)
 async def heartbeat(ctx: Ctx, params: p.Heartbeat) -> dict[str, float]:
-    await ctx.job(params.id)
+    doc = await ctx.job(params.id)
     lease = ctx.session.worker.lease if ctx.session and ctx.session.worker else None
-    return {"expires": await ctx.services.jobs.heartbeat(params.id, params.lease, lease)}
+    return {"expires": await ctx.services.jobs.heartbeat(params.id, params.lease, lease, doc)}
 
 
 @method("jobs.log", p.Log)
 async def log(ctx: Ctx, params: p.Log) -> bool:
     # without a lease this is a controller's note, which workers may not write
-    await ctx.job(params.id, "jobs.log" if params.lease else "jobs.cancel")
+    doc = await ctx.job(params.id, "jobs.log" if params.lease else "jobs.cancel")
     await ctx.services.jobs.log(
-        params.id, params.lease, params.message, params.level, params.data, ctx.identity.user
+        params.id, params.lease, params.message, params.level, params.data, ctx.identity.user, doc
     )
     return True
 
 
 @method("jobs.progress", p.Progress)
 async def progress(ctx: Ctx, params: p.Progress) -> bool:
-    await ctx.job(params.id)
-    await ctx.services.jobs.progress(params.id, params.lease, params.completed, params.total)
+    doc = await ctx.job(params.id)
+    await ctx.services.jobs.progress(params.id, params.lease, params.completed, params.total, doc)
     return True
 
 
 @method("jobs.done", p.Done)
 async def done(ctx: Ctx, params: p.Done) -> bool:
-    await ctx.job(params.id)
-    await ctx.services.jobs.done(params.id, params.lease, params.result, ctx.identity.user)
+    doc = await ctx.job(params.id)
+    await ctx.services.jobs.done(params.id, params.lease, params.result, ctx.identity.user, doc)
     return True
 
 
 @method("jobs.fail", p.Fail)
 async def fail(ctx: Ctx, params: p.Fail) -> bool:
-    await ctx.job(params.id)
-    await ctx.services.jobs.fail(params.id, params.lease, params.error, params.fatal, ctx.identity.user)
+    doc = await ctx.job(params.id)
+    await ctx.services.jobs.fail(
+        params.id, params.lease, params.error, params.fatal, ctx.identity.user, doc)
     return True
 
 
 @method("jobs.snooze", p.Snooze)
 async def snooze(ctx: Ctx, params: p.Snooze) -> bool:
-    await ctx.job(params.id)
-    await ctx.services.jobs.snooze(params.id, params.lease, params.seconds, ctx.identity.user)
+    doc = await ctx.job(params.id)
+    await ctx.services.jobs.snooze(params.id, params.lease, params.seconds, ctx.identity.user, doc)
     return True
 
 

@@ -9,7 +9,6 @@ old version.
 
 from __future__ import annotations
 
-import copy
 import secrets
 from typing import Any
 
@@ -20,8 +19,20 @@ from server.jobs.model import FINISHED, Job, Status
 MAX_LOG_ENTRIES = 1000
 
 
+def _copy(doc: Job) -> Job:
+    """A copy safe to change: the containers transitions mutate are copied, user values
+    (data, result, private) are shared since no transition changes them in place."""
+    new = dict(doc)
+    for name in ("log", "failures", "depends", "exclude"):
+        new[name] = list(doc[name])
+    for name in ("retry", "progress", "lease", "repeat", "debounce"):
+        if doc.get(name) is not None:
+            new[name] = dict(doc[name])
+    return new
+
+
 def _next(doc: Job, now: float, by: str, message: str, level: str = "info") -> Job:
-    new = copy.deepcopy(doc)
+    new = _copy(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
     append_log(new, now=now, by=by, message=message, level=level)
@@ -126,7 +137,7 @@ def _require_lease(doc: Job, lease_token: str, action: str) -> None:
 def heartbeat(doc: Job, *, lease_token: str, now: float, lease_seconds: float) -> Job:
     """Extend the lease; no audit entry (it would flood the log)."""
     _require_lease(doc, lease_token, "extend the lease of")
-    new = copy.deepcopy(doc)
+    new = _copy(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
     new["lease"]["expires"] = now + lease_seconds
@@ -138,7 +149,7 @@ def progress(
     doc: Job, *, lease_token: str, completed: float, total: float, now: float
 ) -> Job:
     _require_lease(doc, lease_token, "report progress on")
-    new = copy.deepcopy(doc)
+    new = _copy(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
     percent = 100.0 * completed / total if total else 0.0
@@ -152,7 +163,7 @@ def log(
     """A log line from the worker (must hold the lease) or from a controller (token None)."""
     if lease_token is not None:
         _require_lease(doc, lease_token, "log to")
-    new = copy.deepcopy(doc)
+    new = _copy(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
     append_log(new, now=now, by=by, message=message, level=level, data=data)
@@ -287,7 +298,7 @@ def ready_now(doc: Job, *, by: str, now: float) -> Job:
 def promote(doc: Job, *, now: float) -> Job:
     """Scheduler: a waiting job whose time has come (and whose dependencies are met) → ready."""
     _require(doc, {Status.WAITING}, "promote")
-    new = copy.deepcopy(doc)
+    new = _copy(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
     return settle(new, now, None)
@@ -311,7 +322,7 @@ def expire(doc: Job, *, now: float) -> Job:
 def rerun_copy(doc: Job, *, by: str, now: float, new_id: str) -> Job:
     """A completed job's inputs copied into a fresh job (job-collection's rerun)."""
     _require(doc, {Status.COMPLETED}, "rerun")
-    new = copy.deepcopy(doc)
+    new = _copy(doc)
     new.update(
         id=new_id, status=Status.READY.value, attempts=0, after=now, result=None, failures=[],
         lease=None, reason=None, created=now, updated=now, started=None, finished=None,
@@ -335,7 +346,7 @@ def next_repeat(doc: Job, *, now: float, new_id: str) -> Job | None:
     at = schedule.next_time(rep, after=max(now, doc["after"]))
     if rep.get("until") is not None and at > float(rep["until"]):
         return None
-    new = copy.deepcopy(doc)
+    new = _copy(doc)
     new.update(
         id=new_id, status=Status.WAITING.value, attempts=0, after=at, result=None, failures=[],
         lease=None, reason=None, created=now, updated=now, started=None, finished=None,

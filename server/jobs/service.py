@@ -216,37 +216,42 @@ class JobService:
         finally:
             self.flow.settle(granted, claimed, now)
 
-    async def heartbeat(self, job_id: str, token: str, lease: float | None = None) -> float:
+    async def heartbeat(self, job_id: str, token: str, lease: float | None = None,
+                        doc: Job | None = None) -> float:
         seconds = lease or self.lease
-        doc = await self.transition(job_id, lambda d: lifecycle.heartbeat(
-            d, lease_token=token, now=self.clock.now(), lease_seconds=seconds))
-        return float(doc["lease"]["expires"])
+        new = await self.transition(job_id, lambda d: lifecycle.heartbeat(
+            d, lease_token=token, now=self.clock.now(), lease_seconds=seconds), doc)
+        return float(new["lease"]["expires"])
 
-    async def progress(self, job_id: str, token: str, completed: float, total: float) -> None:
+    async def progress(self, job_id: str, token: str, completed: float, total: float,
+                       doc: Job | None = None) -> None:
         await self.transition(job_id, lambda d: lifecycle.progress(
-            d, lease_token=token, completed=completed, total=total, now=self.clock.now()))
+            d, lease_token=token, completed=completed, total=total, now=self.clock.now()), doc)
 
     async def log(self, job_id: str, token: str | None, message: str, level: str, data: Any,
-                  by: str) -> None:
+                  by: str, doc: Job | None = None) -> None:
         await self.transition(job_id, lambda d: lifecycle.log(
             d, lease_token=token, message=message, level=level, data=data, by=by,
-            now=self.clock.now()))
+            now=self.clock.now()), doc)
 
-    async def done(self, job_id: str, token: str, result: Any, by: str) -> None:
-        if len(msgspec.json.encode(result)) > self.max_data:
+    async def done(self, job_id: str, token: str, result: Any, by: str,
+                   doc: Job | None = None) -> None:
+        if result is not None and len(msgspec.json.encode(result)) > self.max_data:
             raise TooLarge(f"result is larger than {self.max_data} bytes")
         await self.transition(job_id, lambda d: lifecycle.complete(
             d, lease_token=token, result=result, by=by, now=self.clock.now(),
-            default_retain=self.retain))
+            default_retain=self.retain), doc)
 
-    async def fail(self, job_id: str, token: str, error: Any, fatal: bool, by: str) -> None:
+    async def fail(self, job_id: str, token: str, error: Any, fatal: bool, by: str,
+                   doc: Job | None = None) -> None:
         await self.transition(job_id, lambda d: lifecycle.fail(
             d, error=error, by=by, now=self.clock.now(), fatal=fatal, lease_token=token,
-            default_retain=self.retain))
+            default_retain=self.retain), doc)
 
-    async def snooze(self, job_id: str, token: str, seconds: float, by: str) -> None:
+    async def snooze(self, job_id: str, token: str, seconds: float, by: str,
+                     doc: Job | None = None) -> None:
         await self.transition(job_id, lambda d: lifecycle.snooze(
-            d, lease_token=token, seconds=seconds, by=by, now=self.clock.now()))
+            d, lease_token=token, seconds=seconds, by=by, now=self.clock.now()), doc)
 
     async def worker_lost(self, job_id: str, token: str, worker_id: str) -> None:
         """The worker holding ``token`` disconnected: the attempt failed, retry per policy."""
