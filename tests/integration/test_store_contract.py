@@ -302,23 +302,24 @@ async def test_due_and_next_due(store: Store) -> None:
 
 
 async def test_watch_sees_every_commit_in_order(store: Store) -> None:
+    early = store.watch()
     before = job()
     await store.insert([before])
+    assert (await next_change(early)).id == before["id"]  # the feed is past it now
     feed, other = store.watch(), store.watch()
     a = job()
     await store.insert([a])
     assert await store.replace(changed(a, data="x"), a["version"])
-    assert await store.claim(claim_request("echo", worker="w9")) != []
+    assert ids(await store.claim(claim_request("echo", worker="w9"))) == [before["id"]]
     assert await store.delete(a["id"], a["version"]) is False  # stale: nothing published
-    claimed = await store.get(before["id"])
-    assert await store.delete(before["id"], claimed["version"])
+    assert await store.delete(a["id"], a["version"] + 1)
 
     seen = [await next_change(feed) for _ in range(4)]
     assert [(c.op, c.id) for c in seen] == [
         ("insert", a["id"]),
         ("update", a["id"]),
         ("update", before["id"]),
-        ("delete", before["id"]),
+        ("delete", a["id"]),
     ]
     assert seen[0].doc == a and seen[1].doc["data"] == "x"
     assert seen[2].doc["status"] == "running" and seen[3].doc is None
@@ -436,3 +437,18 @@ async def test_sqlite_close_answers_queued_calls(tmp_path: Path) -> None:
     assert all(len(docs) == 1 for docs in inserted)
     assert len([c async for c in feed]) == 50  # then the feed ends
     assert os.path.exists(tmp_path / "jobs.db")
+
+
+# -- MongoDB start-up (no server needed) -----------------------------------------------------
+
+
+async def test_mongo_refuses_to_start_without_a_server() -> None:
+    from server.errors import StoreRefused
+    from server.store.mongo import MongoStore
+
+    store = MongoStore("mongodb://user:secret@127.0.0.1:1/db?serverSelectionTimeoutMS=100")
+    with pytest.raises(StoreRefused, match="cannot use MongoDB at 127.0.0.1:1") as refused:
+        await store.open()
+    assert "secret" not in str(refused.value)
+    with pytest.raises(ValueError):
+        MongoStore("mongodb://h/db", queue="records")

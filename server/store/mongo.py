@@ -1,0 +1,368 @@
+"""The MongoDB store: one collection per queue, atomic claims, and a change stream as the feed.
+
+Because the feed is MongoDB's change stream, every server on the same replica set sees every
+commit, whichever server made it: N servers behave like one. Claims are one atomic
+``find_one_and_update`` per job, so racing servers never hand out the same job.
+
+The translation between job documents/filters and MongoDB's shapes is in ``mongo_shapes``
+(plain functions, tested without a server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from pymongo import AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo.asynchronous.change_stream import AsyncChangeStream
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import (
+    BulkWriteError,
+    ConnectionFailure,
+    DocumentTooLarge,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+)
+
+from server.errors import Conflict, Invalid, StoreRefused, Unavailable
+from server.jobs import lifecycle
+from server.jobs.model import Job
+from server.store.base import Change, ClaimRequest, Filter, Sort
+from server.store.feed import Feed, Watcher
+from server.store.mongo_shapes import (
+    change_from_event,
+    claim_filter,
+    database_name,
+    doc_from_mongo,
+    doc_to_mongo,
+    filter_to_mongo,
+    hosts_of,
+    sort_to_mongo,
+)
+
+log = logging.getLogger(__name__)
+
+CLAIM_SORT = [("priority", 1), ("created", 1), ("_id", 1)]
+COUNT_BY_FIELDS = ("status", "type", "owner")
+DUPLICATE_KEY = 11000
+# The change stream cannot continue from its token: start afresh and tell watchers to re-query.
+RESUME_IMPOSSIBLE = frozenset({260, 280, 286})  # InvalidResumeToken, Fatal, HistoryLost
+RESET = Change("reset", "", None)
+HOW_TO_REPLICA_SET = (
+    "livejobs follows changes with MongoDB change streams, which need a replica set (a single "
+    "member is enough) or a sharded cluster. Start one with: "
+    "mongod --replSet rs0 --dbpath /path/to/data  then once: mongosh --eval 'rs.initiate()'"
+)
+
+
+# -- the store -------------------------------------------------------------------------------
+
+
+class MongoStore:
+    """Jobs in collection ``queue`` (default ``jobs``) and small records in ``records``."""
+
+    def __init__(self, url: str, *, queue: str = "jobs") -> None:
+        if not queue or queue == "records" or queue.startswith("system.") or "$" in queue:
+            raise ValueError(f"bad queue name {queue!r}")
+        self.url = url
+        self.queue = queue
+        self.database = database_name(url)
+        self._client: AsyncMongoClient[dict[str, Any]] | None = None
+        self._jobs: AsyncCollection[dict[str, Any]]
+        self._records: AsyncCollection[dict[str, Any]]
+        self._feed = Feed()
+        self._follower: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        options: dict[str, Any] = {"tz_aware": False}
+        if "serverselectiontimeoutms" not in self.url.lower():
+            options["serverSelectionTimeoutMS"] = 10_000  # fail fast at start-up, not after 30s
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.url, **options)
+        try:
+            hello = await client.admin.command("hello")
+            if not hello.get("setName") and hello.get("msg") != "isdbgrid":
+                raise StoreRefused(
+                    f"MongoDB at {hosts_of(self.url)} is a standalone server. {HOW_TO_REPLICA_SET}"
+                )
+            db = client[self.database]
+            self._jobs, self._records = db[self.queue], db["records"]
+            await self._create_indexes()
+            # Open the stream now, so that it covers every change made after open() returns.
+            stream = await self._jobs.watch(full_document="updateLookup")
+        except PyMongoError as exc:
+            await client.close()
+            raise StoreRefused(f"cannot use MongoDB at {hosts_of(self.url)}: {exc}") from exc
+        except BaseException:
+            await client.close()
+            raise
+        self._client = client
+        self._follower = asyncio.create_task(self._follow(stream), name="livejobs-mongo-feed")
+
+    async def _create_indexes(self) -> None:
+        await self._jobs.create_indexes([
+            IndexModel([("status", 1), ("type", 1), ("priority", 1), ("created", 1), ("_id", 1)],
+                       name="claim"),
+            IndexModel([("due", 1)], name="due"),
+            IndexModel([("owner", 1)], name="owner"),
+            IndexModel([("updated", 1)], name="updated"),
+            IndexModel([("_live_key", 1)], name="live_key", unique=True,
+                       partialFilterExpression={"_live_key": {"$type": "string"}}),
+        ])
+        await self._records.create_index([("kind", 1), ("rid", 1)], unique=True, name="kind_id")
+
+    async def close(self) -> None:
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            follower.cancel()
+            with suppress(asyncio.CancelledError):
+                await follower
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+        self._feed.close()
+
+    async def ping(self) -> None:
+        with _reachable():
+            await self._connected().admin.command("ping")
+
+    def _connected(self) -> AsyncMongoClient[dict[str, Any]]:
+        if self._client is None:
+            raise Unavailable("the MongoDB store is not open")
+        return self._client
+
+    # -- change feed -------------------------------------------------------------------------
+
+    def watch(self) -> Watcher:
+        """Changes committed by any server from now on, in commit order."""
+        return self._feed.watch()
+
+    async def _follow(self, stream: AsyncChangeStream[dict[str, Any]] | None) -> None:
+        """Pump the change stream into the feed. After an error, resume from the last token;
+        if MongoDB cannot resume from it, open a fresh stream and publish a reset."""
+        token = stream.resume_token if stream is not None else None
+        lost, delay = False, 0.1
+        while True:
+            try:
+                if stream is None:
+                    stream = await self._jobs.watch(full_document="updateLookup",
+                                                    resume_after=token)
+                if lost:  # published only once the fresh stream covers what follows
+                    self._feed.publish([RESET])
+                    lost = False
+                async for event in stream:
+                    token = stream.resume_token
+                    change = change_from_event(event)
+                    if change is not None:
+                        self._feed.publish([change])
+                    delay = 0.1
+                # The stream ended: the collection was dropped or renamed.
+                stream, token, lost = None, None, True
+            except OperationFailure as exc:
+                await _close(stream)
+                stream = None
+                if exc.code in RESUME_IMPOSSIBLE:
+                    log.warning("change stream cannot resume (%s); watchers will re-query", exc)
+                    token, lost = None, True
+                    continue
+                log.warning("change stream failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except PyMongoError as exc:
+                await _close(stream)
+                stream = None
+                log.warning("change stream lost MongoDB (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    async def insert(self, docs: Sequence[Job]) -> list[Job]:
+        """Insert all at once; a document whose key is held gets the holder instead. If the
+        holder finishes between the refusal and the lookup, the insert is tried again."""
+        stored: list[Job] = list(docs)
+        pending = list(range(len(docs)))
+        for _attempt in range(5):
+            if not pending:
+                break
+            refused = await self._insert_some([docs[i] for i in pending])
+            retry = []
+            for local in refused:
+                i = pending[local]
+                with _reachable():
+                    holder = await self._jobs.find_one({"_live_key": docs[i].get("key")})
+                if holder is None:
+                    retry.append(i)
+                else:
+                    stored[i] = doc_from_mongo(holder)
+            pending = retry
+        if pending:
+            raise Conflict(f"job key {docs[pending[0]].get('key')!r} is changing hands; try again")
+        return stored
+
+    async def _insert_some(self, docs: list[Job]) -> set[int]:
+        """Insert; return the indexes of the documents refused because their key is held."""
+        try:
+            with _reachable():
+                await self._jobs.insert_many([doc_to_mongo(d) for d in docs], ordered=False)
+            return set()
+        except DocumentTooLarge as exc:
+            raise Invalid(f"a job is too large for MongoDB: {exc}") from exc
+        except BulkWriteError as exc:
+            refused = set()
+            for error in (exc.details or {}).get("writeErrors", []):
+                job_id, message = docs[error["index"]]["id"], error.get("errmsg", "")
+                if error.get("code") != DUPLICATE_KEY:
+                    raise Invalid(f"MongoDB refused job {job_id}: {message}") from exc
+                if "_live_key" in error.get("keyPattern", {}) or "_live_key" in message:
+                    refused.add(error["index"])
+                else:
+                    raise Conflict(f"a job with id {job_id!r} already exists") from exc
+            return refused
+
+    async def get(self, job_id: str) -> Job | None:
+        with _reachable():
+            found = await self._jobs.find_one({"_id": job_id})
+        return None if found is None else doc_from_mongo(found)
+
+    async def get_many(self, job_ids: Sequence[str]) -> list[Job]:
+        """The stored jobs among ``job_ids``, in that order (unknown ids are left out)."""
+        if not job_ids:
+            return []
+        with _reachable():
+            found = await self._jobs.find({"_id": {"$in": list(job_ids)}}).to_list()
+        by_id = {d["_id"]: d for d in found}
+        return [doc_from_mongo(by_id[i]) for i in job_ids if i in by_id]
+
+    async def find(
+        self,
+        filter: Filter,
+        sort: Sort = (("created", 1),),
+        limit: int | None = None,
+        skip: int = 0,
+    ) -> list[Job]:
+        if limit is not None and limit <= 0:
+            return []
+        with _reachable():
+            cursor = self._jobs.find(
+                filter_to_mongo(filter), sort=sort_to_mongo(sort), skip=max(skip, 0),
+                limit=limit or 0,
+            )
+            return [doc_from_mongo(d) for d in await cursor.to_list()]
+
+    async def count(self, filter: Filter) -> int:
+        with _reachable():
+            return await self._jobs.count_documents(filter_to_mongo(filter))
+
+    async def count_by(self, field: str, filter: Filter) -> dict[str, int]:
+        if field not in COUNT_BY_FIELDS:
+            raise Invalid(f"counts can be grouped by {', '.join(COUNT_BY_FIELDS)}, not {field!r}")
+        pipeline = [
+            {"$match": filter_to_mongo(filter)},
+            {"$group": {"_id": f"${field}", "n": {"$sum": 1}}},
+        ]
+        with _reachable():
+            groups = await (await self._jobs.aggregate(pipeline)).to_list()
+        return {g["_id"]: int(g["n"]) for g in groups if isinstance(g["_id"], str)}
+
+    async def replace(self, doc: Job, expected_version: int) -> bool:
+        if doc.get("version") != expected_version + 1:
+            raise ValueError("replace: doc['version'] must be expected_version + 1")
+        try:
+            with _reachable():
+                result = await self._jobs.replace_one(
+                    {"_id": doc["id"], "version": expected_version}, doc_to_mongo(doc)
+                )
+        except DuplicateKeyError:
+            raise Conflict(
+                f"cannot update job {doc['id']}: its key {doc.get('key')!r} is held by another "
+                "unfinished job"
+            ) from None
+        return result.matched_count == 1
+
+    async def delete(self, job_id: str, expected_version: int) -> bool:
+        with _reachable():
+            result = await self._jobs.delete_one({"_id": job_id, "version": expected_version})
+        return result.deleted_count == 1
+
+    async def claim(self, request: ClaimRequest) -> list[Job]:
+        """One atomic find-and-update per job, best first; per-type ``limits`` narrow the
+        types as they are used up."""
+        room = {t: n for t, n in request.limits.items() if t in request.types}
+        claimed: list[Job] = []
+        while len(claimed) < request.limit:
+            types = [t for t in dict.fromkeys(request.types) if room.get(t, 1) > 0]
+            if not types:
+                break
+            update = lifecycle.claim_update(
+                worker_id=request.worker_id, user=request.user, now=request.now,
+                lease_seconds=request.lease_seconds,
+            )
+            with _reachable():
+                found = await self._jobs.find_one_and_update(
+                    claim_filter(request, types), update, sort=CLAIM_SORT,
+                    return_document=ReturnDocument.AFTER,
+                )
+            if found is None:
+                break
+            if found["type"] in room:
+                room[found["type"]] -= 1
+            claimed.append(doc_from_mongo(found))
+        return claimed
+
+    async def due(self, now: float, limit: int = 500) -> list[Job]:
+        with _reachable():
+            cursor = self._jobs.find({"due": {"$lte": now}}, sort=[("due", 1), ("_id", 1)],
+                                     limit=limit)
+            return [doc_from_mongo(d) for d in await cursor.to_list()]
+
+    async def next_due(self) -> float | None:
+        with _reachable():
+            found = await self._jobs.find_one(
+                {"due": {"$type": "number"}}, sort=[("due", 1)], projection={"due": True}
+            )
+        return None if found is None else float(found["due"])
+
+    # -- records -----------------------------------------------------------------------------
+
+    async def put_record(self, kind: str, record_id: str, doc: dict[str, Any]) -> None:
+        with _reachable():
+            await self._records.replace_one(
+                {"kind": kind, "rid": record_id}, {"kind": kind, "rid": record_id, "doc": doc},
+                upsert=True,
+            )
+
+    async def get_record(self, kind: str, record_id: str) -> dict[str, Any] | None:
+        with _reachable():
+            found = await self._records.find_one({"kind": kind, "rid": record_id})
+        return None if found is None else dict(found["doc"])
+
+    async def list_records(self, kind: str) -> list[dict[str, Any]]:
+        with _reachable():
+            found = await self._records.find({"kind": kind}, sort=[("rid", 1)]).to_list()
+        return [dict(r["doc"]) for r in found]
+
+    async def delete_record(self, kind: str, record_id: str) -> bool:
+        with _reachable():
+            result = await self._records.delete_one({"kind": kind, "rid": record_id})
+        return result.deleted_count == 1
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    """Losing MongoDB is ``Unavailable`` (retry later), not an internal error."""
+    try:
+        yield
+    except ConnectionFailure as exc:
+        raise Unavailable(f"MongoDB is unreachable: {exc}") from exc
+
+
+async def _close(stream: AsyncChangeStream[dict[str, Any]] | None) -> None:
+    if stream is not None:
+        with suppress(PyMongoError):
+            await stream.close()

@@ -1,0 +1,134 @@
+"""Job documents, filters, sorts and change events in MongoDB's shapes (no server needed).
+
+Where a translated filter is within the shared filter language, ``query.matches`` evaluated on
+the translated document must give the same answer as on the original: that is what keeps the
+MongoDB store meaning what the SQLite store and live subscriptions mean.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from server.errors import Invalid
+from server.jobs.model import blank_job
+from server.query import matches, parse_filter
+from server.store.base import Change, ClaimRequest
+from server.store.mongo_shapes import (
+    change_from_event,
+    claim_filter,
+    database_name,
+    doc_from_mongo,
+    doc_to_mongo,
+    filter_to_mongo,
+    hosts_of,
+    sort_to_mongo,
+)
+
+
+def job(**fields: object) -> dict:
+    doc = blank_job("echo", {"n": 1}, owner="ann", now=100.0)
+    doc.update(fields)
+    return doc
+
+
+def test_documents_round_trip_with_id_as_underscore_id() -> None:
+    doc = job(key="k1")
+    stored = doc_to_mongo(doc)
+    assert stored["_id"] == doc["id"] and "id" not in stored
+    assert stored["_live_key"] == "k1"
+    assert doc_from_mongo(stored) == doc
+    assert next(iter(doc_from_mongo(stored))) == "id"
+
+
+@pytest.mark.parametrize(
+    ("fields", "live"),
+    [
+        ({"key": None}, False),
+        ({"key": "k", "status": "running"}, True),
+        ({"key": "k", "status": "paused"}, True),
+        ({"key": "k", "status": "completed"}, False),
+        ({"key": "k", "status": "failed"}, False),
+        ({"key": "k", "status": "cancelled"}, False),
+    ],
+)
+def test_live_key_only_while_unfinished(fields: dict, live: bool) -> None:
+    assert ("_live_key" in doc_to_mongo(job(**fields))) is live
+
+
+def test_internal_fields_never_leak_either_way() -> None:
+    stored = doc_to_mongo({**job(), "_live_key": "forged"})
+    assert "_live_key" not in stored
+    assert set(doc_from_mongo({**stored, "_live_key": "x"})) == set(job())
+
+
+def test_filter_renames_id_everywhere() -> None:
+    filter = parse_filter(
+        {"id": "a", "type": "echo", "$or": [{"id": {"$in": ["b"]}}, {"$and": [{"data.id": 1}]}]}
+    )
+    assert filter_to_mongo(filter) == {
+        "_id": "a", "type": "echo", "$or": [{"_id": {"$in": ["b"]}}, {"$and": [{"data.id": 1}]}],
+    }
+    with pytest.raises(Invalid):
+        filter_to_mongo({"_live_key": "k"})
+
+
+@pytest.mark.parametrize(
+    "filter",
+    [
+        {"id": "j1"},
+        {"id": {"$ne": "j1"}},
+        {"id": {"$in": ["j0", "j1"]}, "status": "ready"},
+        {"$or": [{"id": "nope"}, {"data.n": {"$gte": 1}}]},
+        {"key": None},
+        {"depends": "a"},
+    ],
+)
+def test_translated_filter_means_the_same(filter: dict) -> None:
+    for doc in (job(id="j1"), job(id="j2", depends=["a"]), job(id="j3", data={"n": 0})):
+        assert matches(doc_to_mongo(doc), filter_to_mongo(filter)) == matches(doc, filter)
+
+
+def test_sort_ends_with_created_then_id() -> None:
+    assert sort_to_mongo([("priority", -1)]) == [("priority", -1), ("created", 1), ("_id", 1)]
+    assert sort_to_mongo([("created", -1)]) == [("created", -1), ("_id", 1)]
+    assert sort_to_mongo([("id", -1), ("data.x", 1)]) == [("_id", -1), ("data.x", 1),
+                                                         ("created", 1)]
+
+
+def test_claim_filter_selects_what_claim_request_promises() -> None:
+    request = ClaimRequest(types=("a", "b"), worker_id="w1", user="u", now=0.0, lease_seconds=1)
+    query = claim_filter(request)
+    cases = [
+        (job(type="a"), True),
+        (job(type="c"), False),
+        (job(type="a", status="running"), False),
+        (job(type="b", target="w1"), True),
+        (job(type="b", target="w2"), False),
+        (job(type="a", exclude=["w0", "w1"]), False),
+        (job(type="a", exclude=["w0"]), True),
+    ]
+    for doc, expected in cases:
+        assert matches(doc_to_mongo(doc), query) is expected, doc
+    assert claim_filter(request, ["b"])["type"] == {"$in": ["b"]}
+
+
+def test_change_events() -> None:
+    stored = doc_to_mongo(job(id="j1"))
+    assert change_from_event({"operationType": "insert", "fullDocument": stored}) == Change(
+        "insert", "j1", job(id="j1")
+    )
+    for op in ("update", "replace"):
+        change = change_from_event({"operationType": op, "fullDocument": stored})
+        assert change is not None and change.op == "update" and change.doc["id"] == "j1"
+    assert change_from_event({"operationType": "update", "fullDocument": None}) is None
+    assert change_from_event(
+        {"operationType": "delete", "documentKey": {"_id": "j1"}}
+    ) == Change("delete", "j1", None)
+    assert change_from_event({"operationType": "invalidate"}) is None
+
+
+def test_database_and_hosts_from_url() -> None:
+    assert database_name("mongodb://h:27017/?replicaSet=rs0") == "livejobs"
+    assert database_name("mongodb://h1,h2/queue_db?replicaSet=rs0") == "queue_db"
+    assert database_name("mongodb+srv://u:p@cluster.example.net/jobs") == "jobs"
+    assert hosts_of("mongodb://user:secret@h1:1,h2:2/db") == "h1:1,h2:2"
