@@ -84,6 +84,7 @@ const STATE_TEXT = {
   [ConnState.STOPPED]: "Signed out",
 };
 let countdown = null;
+let lastReason = "";
 
 function drawState() {
   const badge = $("#conn");
@@ -97,7 +98,13 @@ function drawState() {
     };
     tick();
     countdown = setInterval(tick, 500);
-    badge.title = "Connection lost. Click to retry now.";
+    const why = conn.lastClose && conn.lastClose.reason;
+    badge.title = `Connection lost${why ? ` (server: ${why})` : ""}. Click to retry now.`;
+    // A server that closes with a reason (other than a restart) is telling the user something.
+    if (why && why !== "server shutting down" && why !== lastReason) {
+      toast(`Disconnected by the server: ${why}`, "warning", 8000);
+    }
+    lastReason = why || lastReason;
   } else {
     setText($("#conn-text"), STATE_TEXT[conn.state]);
     badge.title = conn.state === ConnState.ONLINE ? `Connected to ${WS_URL}` : "";

@@ -31,6 +31,8 @@ export class Connection extends EventTarget {
   sessions = 0;
   /** When the next attempt starts (ms since epoch) while OFFLINE. */
   retryAt = 0;
+  /** Why the server closed the last socket, if it said: {code, reason}. */
+  lastClose = null;
 
   #url;
   #token;
@@ -124,9 +126,10 @@ export class Connection extends EventTarget {
     this.#ws = ws;
     ws.addEventListener("open", () => ws === this.#ws && this.#authenticate());
     ws.addEventListener("message", (event) => ws === this.#ws && this.#onFrame(event.data));
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (ws !== this.#ws) return;
       this.#ws = null;
+      this.lastClose = { code: event.code, reason: event.reason };
       this.#dropSession("connection lost");
       if (this.state !== ConnState.STOPPED) this.#scheduleRetry();
     });
@@ -147,7 +150,9 @@ export class Connection extends EventTarget {
     }
     this.session = { user: "", role: "", methods: [], ...session };
     this.sessions += 1;
-    this.#attempts = 0;
+    // Backoff restarts only once the connection proved healthy (its snapshots arrived), so a
+    // server that keeps cutting us off mid-snapshot is not hammered every half second.
+    if (this.#subs.size === 0) this.#attempts = 0;
     this.#setState(ConnState.ONLINE);
     this.dispatchEvent(new CustomEvent("session", { detail: this.session }));
     for (const record of this.#subs) this.#startSub(record);
@@ -271,6 +276,7 @@ export class Connection extends EventTarget {
         return;
       case "ready":
         if (building) {
+          this.#attempts = 0;
           record.building = null;
           record.onEvent({ kind: "snapshot", docs: building });
         }
