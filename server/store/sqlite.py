@@ -11,6 +11,7 @@ operations live in ``sqlite_sql`` and ``sqlite_ops``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,8 @@ from server.store import sqlite_ops as ops
 from server.store.base import Change, ClaimRequest, Filter, Sort
 from server.store.feed import Feed, Watcher
 from server.store.sqlite_sql import SCHEMA
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH = 2000
 """Calls per transaction: large enough to amortise the commit, small enough to keep latency."""
@@ -159,6 +162,7 @@ class SQLiteStore:
             f"the SQLite database {self.path!r} could not commit ({exc}); "
             "nothing from this request was saved"
         )
+        log.error("%s (%d calls failed)", message, len(batch))
         for call in batch:
             if not call.future.done():
                 call.future.set_exception(Unavailable(message))

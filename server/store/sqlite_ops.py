@@ -51,12 +51,22 @@ def run_batch(
     transaction itself is lost (the commit fails, or an I/O error made SQLite roll it back),
     nothing in the batch was saved: raise ``BatchFailed`` so that every caller is told so.
     """
-    outcomes: list[tuple[bool, Any]] = []
-    changes: Changes = []
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
         raise BatchFailed(str(exc)) from exc
+    try:
+        return _run_in_transaction(conn, batch)
+    except BaseException:
+        _rollback(conn)  # never leave a transaction open behind a failed batch
+        raise
+
+
+def _run_in_transaction(
+    conn: sqlite3.Connection, batch: Sequence[tuple[Operation, tuple[Any, ...], bool]]
+) -> tuple[list[tuple[bool, Any]], Changes]:
+    outcomes: list[tuple[bool, Any]] = []
+    changes: Changes = []
     for function, args, several in batch:
         mark = len(changes)
         try:
@@ -74,7 +84,6 @@ def run_batch(
     try:
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
-        _rollback(conn)
         raise BatchFailed(str(exc)) from exc
     return outcomes, changes
 

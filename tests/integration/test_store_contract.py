@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from server.errors import Conflict, Unavailable
+from server.errors import Conflict, StoreRefused, Unavailable
 from server.jobs.model import Job, blank_job
 from server.query import matches, parse_filter, resolve
 from server.store.base import Change, ClaimRequest, Store
@@ -360,6 +360,11 @@ async def test_data_survives_reopening(backend: Backend) -> None:
 # -- SQLite only: group commit ---------------------------------------------------------------
 
 
+async def test_sqlite_refuses_a_path_it_cannot_open(tmp_path: Path) -> None:
+    with pytest.raises(StoreRefused, match="cannot open the SQLite database"):
+        await SQLiteStore(str(tmp_path / "no such dir" / "jobs.db")).open()
+
+
 async def test_sqlite_memory_database_works() -> None:
     store = SQLiteStore(":memory:")
     await store.open()
@@ -443,7 +448,6 @@ async def test_sqlite_close_answers_queued_calls(tmp_path: Path) -> None:
 
 
 async def test_mongo_refuses_to_start_without_a_server() -> None:
-    from server.errors import StoreRefused
     from server.store.mongo import MongoStore
 
     store = MongoStore("mongodb://user:secret@127.0.0.1:1/db?serverSelectionTimeoutMS=100")
