@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 #: frames a slow client may have waiting before it is disconnected (it resyncs on reconnect)
 MAX_OUTBOX = 20_000
+#: a snapshot being sent pauses until the outbox is below this (bulk sends never hit the cap)
+LOW_WATER = 2_000
 
 
 class SessionState(enum.Enum):
@@ -35,6 +37,7 @@ class Session:
         self.pending_calls = 0
         self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self.close_reason: str | None = None
+        self.drained = asyncio.Event()
 
     @property
     def open(self) -> bool:
@@ -55,9 +58,16 @@ class Session:
             return
         self.outbox.put_nowait(frame)
 
+    async def wait_writable(self) -> None:
+        """Backpressure for bulk sends (snapshots): wait until the client has caught up."""
+        while self.outbox.qsize() > LOW_WATER and self.state is not SessionState.CLOSED:
+            self.drained.clear()
+            await self.drained.wait()
+
     def close(self, reason: str) -> None:
         if self.state is SessionState.CLOSED:
             return
         self.state = SessionState.CLOSED
         self.close_reason = reason
         self.outbox.put_nowait(None)  # wakes the writer, which closes the socket
+        self.drained.set()

@@ -18,7 +18,7 @@ from server.errors import Invalid, LivejobsError, RateLimited, Unauthenticated
 from server.methods import Services, dispatch_call
 from server.params import Auth as AuthParams
 from server.params import decode_params
-from server.session import Session, SessionState
+from server.session import LOW_WATER, Session, SessionState
 
 log = logging.getLogger("livejobs.ws")
 
@@ -148,6 +148,8 @@ async def _write(websocket: WebSocket, session: Session) -> None:
             if frame is None:
                 break
             await websocket.send_text(frame)
+            if outbox.qsize() <= LOW_WATER:
+                session.drained.set()
     except Exception:  # the client went away mid-write
         session.close("write failed")
         return

@@ -40,10 +40,15 @@ def _next(doc: Job, now: float, by: str, message: str, level: str = "info") -> J
 
 
 def append_log(
-    doc: Job, *, now: float, by: str, message: str, level: str = "info", data: Any = None
+    doc: Job, *, now: float, by: str, message: str, level: str = "info", data: Any = None,
+    kind: str = "audit",
 ) -> None:
-    """Append in place, keeping the newest ``MAX_LOG_ENTRIES`` (the first entry, creation, stays)."""
-    doc["log"].append({"time": now, "level": level, "message": message, "data": data, "by": by})
+    """Append in place, keeping the newest ``MAX_LOG_ENTRIES`` (the first entry, creation, stays).
+
+    ``kind`` is ``audit`` for the server's record of a transition, ``log`` for a message
+    someone wrote with ``jobs.log``."""
+    doc["log"].append(
+        {"time": now, "level": level, "message": message, "data": data, "by": by, "kind": kind})
     if len(doc["log"]) > MAX_LOG_ENTRIES:
         del doc["log"][1 : len(doc["log"]) - MAX_LOG_ENTRIES + 1]
 
@@ -97,6 +102,7 @@ def claim_fields(*, worker_id: str, now: float, lease_seconds: float) -> dict[st
     expires = now + lease_seconds
     return {
         "status": Status.RUNNING.value,
+        "worker": worker_id,
         "lease": {"worker": worker_id, "token": secrets.token_hex(16), "expires": expires},
         "started": now,
         "due": expires,
@@ -120,6 +126,7 @@ def claim_update(*, worker_id: str, user: str, now: float, lease_seconds: float)
                 "message": f"started by worker {worker_id}",
                 "data": None,
                 "by": worker_id,
+                "kind": "audit",
             }
         },
     }
@@ -166,7 +173,7 @@ def log(
     new = _copy(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
-    append_log(new, now=now, by=by, message=message, level=level, data=data)
+    append_log(new, now=now, by=by, message=message, level=level, data=data, kind="log")
     return new
 
 
@@ -325,7 +332,8 @@ def rerun_copy(doc: Job, *, by: str, now: float, new_id: str) -> Job:
     new = _copy(doc)
     new.update(
         id=new_id, status=Status.READY.value, attempts=0, after=now, result=None, failures=[],
-        lease=None, reason=None, created=now, updated=now, started=None, finished=None,
+        lease=None, worker=None, reason=None, created=now, updated=now, started=None,
+        finished=None,
         version=1, depends=[], key=None, log=[],
         progress={"completed": 0, "total": 0, "percent": 0.0},
     )
@@ -349,7 +357,8 @@ def next_repeat(doc: Job, *, now: float, new_id: str) -> Job | None:
     new = _copy(doc)
     new.update(
         id=new_id, status=Status.WAITING.value, attempts=0, after=at, result=None, failures=[],
-        lease=None, reason=None, created=now, updated=now, started=None, finished=None,
+        lease=None, worker=None, reason=None, created=now, updated=now, started=None,
+        finished=None,
         version=1, log=[], progress={"completed": 0, "total": 0, "percent": 0.0},
     )
     new["repeat"] = {**rep, "run": run}

@@ -24,11 +24,13 @@ Fields (all times are seconds since the epoch, as floats):
 - ``target`` / ``exclude``  worker affinity: only that worker / never these workers.
 - ``retain``    float or None: seconds a finished job is kept (None: the server default).
 - ``debounce``  None or ``{"seconds", "max_wait", "first"}``: saves with the same key merge.
-- ``log``       list of ``{"time", "level", "message", "data", "by"}``; also the audit trail.
+- ``log``       list of ``{"time", "level", "message", "data", "by", "kind"}``: ``kind`` is
+                 ``audit`` for transitions (who did what, when), ``log`` for ``jobs.log`` lines.
 - ``progress``  ``{"completed": float, "total": float, "percent": float}``.
 - ``result``    any JSON value set on completion.
 - ``failures``  list of ``{"time", "error", "worker", "attempt"}``.
 - ``lease``     ``None`` or ``{"worker": str, "token": str, "expires": float}`` while running.
+- ``worker``    str or None: the worker that ran (or runs) the latest attempt.
 - ``reason``    str or None: why the job failed or was cancelled.
 - ``owner``     str, the user who created it.
 - ``created`` / ``updated`` / ``started`` / ``finished``  times.
@@ -118,6 +120,7 @@ def blank_job(job_type: str, data: Any, *, owner: str, now: float) -> Job:
         "result": None,
         "failures": [],
         "lease": None,
+        "worker": None,
         "reason": None,
         "owner": owner,
         "created": now,

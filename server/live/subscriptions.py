@@ -74,10 +74,12 @@ class Subscriptions:
     async def _snapshot(self, sub: Subscription) -> None:
         docs = await self.store.find(sub.filter)
         versions: dict[str, int] = {}
-        for doc in docs:
+        for n, doc in enumerate(docs, 1):
             sub.ids.add(doc["id"])
             versions[doc["id"]] = doc["version"]
             sub.session.send(protocol.sub_doc("added", sub.sub_json, protocol.encode(_public(doc))))
+            if n % 500 == 0:
+                await sub.session.wait_writable()  # a large snapshot must not trip the slow-client cap
         sub.session.send(protocol.sub_marker("ready", sub.sub_json))
         backlog, sub.backlog = sub.backlog or [], None
         for change, matched in backlog:

@@ -256,3 +256,31 @@ async def test_http_api_create_get_list_claim_report(server):
     async with httpx.AsyncClient(base_url=server.http_url) as anonymous:
         refused = await anonymous.post("/api/jobs", json={"type": "web"})
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthenticated"
+
+
+async def test_a_snapshot_larger_than_the_slow_client_cap_arrives_whole(server):
+    from server.session import MAX_OUTBOX
+
+    total = MAX_OUTBOX + 5_000
+    async with server.client() as client:
+        for start in range(0, total, 5_000):
+            await client.create_many([("bulk", {"i": i}) for i in range(start, start + 5_000)])
+        async with client.subscribe({"type": "bulk"}) as sub:
+            await asyncio.wait_for(sub.ready.wait(), 60)
+            assert len(sub.docs) == total
+        assert (await client.counts({"type": "bulk"}))["status"] == {"ready": total}
+
+
+async def test_log_entries_say_audit_or_log_and_jobs_remember_their_worker(server):
+    async with server.client() as client:
+        async def handler(job):
+            await job.log("hello from the handler", level="warning", data={"n": 1})
+
+        job = await client.job("kinds").save()
+        async with running_worker(client, "kinds", handler, worker_id="w-kinds"):
+            await job.result(timeout=10)
+        doc = await client.get_job(job.id)
+    assert doc["worker"] == "w-kinds" and doc["lease"] is None
+    kinds = {e["message"]: e["kind"] for e in doc["log"]}
+    assert kinds["hello from the handler"] == "log" and kinds["created"] == "audit"
+    assert kinds["completed"] == "audit"
