@@ -62,17 +62,19 @@ def _require(doc: Job, allowed: set[Status] | frozenset[Status], action: str) ->
 def due_at(doc: Job, default_retain: float | None) -> float | None:
     """When the scheduler must next look at this job; stored as ``due`` and indexed."""
     status = doc["status"]
+    expire_at: float | None = doc["expire_at"]
     if status == Status.WAITING:
         if doc["depends"]:
-            return doc["expire_at"]
-        return min(doc["after"], doc["expire_at"] or doc["after"])
+            return expire_at
+        after = float(doc["after"])
+        return after if expire_at is None else min(after, expire_at)
     if status == Status.READY:
-        return doc["expire_at"]
+        return expire_at
     if status == Status.RUNNING:
-        return doc["lease"]["expires"] if doc["lease"] else None
+        return float(doc["lease"]["expires"]) if doc["lease"] else None
     if status in (Status.COMPLETED, Status.CANCELLED):
         retain = doc["retain"] if doc["retain"] is not None else default_retain
-        return None if retain is None else (doc["finished"] or doc["updated"]) + retain
+        return None if retain is None else float(doc["finished"] or doc["updated"]) + retain
     return None
 
 
@@ -116,19 +118,15 @@ def claim_update(*, worker_id: str, user: str, now: float, lease_seconds: float)
 
     The attempt number in the log message is not known inside one update, so it is left out.
     """
+    entry = {
+        "time": now, "level": "info", "message": f"started by worker {worker_id}", "data": None,
+        "by": worker_id, "kind": "audit",
+    }
     return {
         "$set": claim_fields(worker_id=worker_id, now=now, lease_seconds=lease_seconds),
         "$inc": {"attempts": 1, "version": 1},
-        "$push": {
-            "log": {
-                "time": now,
-                "level": "info",
-                "message": f"started by worker {worker_id}",
-                "data": None,
-                "by": worker_id,
-                "kind": "audit",
-            }
-        },
+        # capped like append_log (which also keeps the creation entry; one update cannot)
+        "$push": {"log": {"$each": [entry], "$slice": -MAX_LOG_ENTRIES}},
     }
 
 

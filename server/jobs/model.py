@@ -41,7 +41,8 @@ Fields (all times are seconds since the epoch, as floats):
 from __future__ import annotations
 
 import enum
-import uuid
+import secrets
+import time
 from typing import Any
 
 Job = dict[str, Any]
@@ -79,7 +80,9 @@ DEFAULT_RETRY: dict[str, Any] = {
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """32 hex digits: milliseconds since the epoch, then 80 random bits. Time-ordered ids keep
+    inserts at the end of the primary-key index instead of on a random page."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 def priority_value(level: int | str) -> int:
