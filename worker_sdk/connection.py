@@ -45,6 +45,7 @@ class Connection:
         self._connected = asyncio.Event()
         self._closing = False
         self._runner: asyncio.Task[None] | None = None
+        self._rehook: asyncio.Task[None] | None = None
         #: frames without a call id, by their "msg" (job, cancel, added, changed, ...)
         self.on_push: dict[str, Callable[[Frame], None]] = {}
         self.on_reconnect: list[Callable[[], Awaitable[None]]] = []
@@ -109,12 +110,16 @@ class Connection:
                 await asyncio.sleep(delay * (1 + random.random() / 2))
                 delay = min(delay * 2, 2.0)
                 continue
-            for hook in self.on_reconnect:
-                try:
-                    await hook()
-                except LivejobsError as exc:
-                    log.warning("re-establishing after reconnect failed: %s", exc)
+            # the hooks make calls whose replies this very task reads: run them beside it
+            self._rehook = asyncio.create_task(self._run_reconnect_hooks())
             return
+
+    async def _run_reconnect_hooks(self) -> None:
+        for hook in self.on_reconnect:
+            try:
+                await hook()
+            except LivejobsError as exc:
+                log.warning("re-establishing after reconnect failed: %s", exc)
 
     def _on_frame(self, frame: Frame) -> None:
         kind = frame.get("msg")

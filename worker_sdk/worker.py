@@ -79,7 +79,8 @@ class Worker:
             await self._stopping.wait()
             await self._stop_taking()
             tasks = [task for task, _ in self.running.values()]
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:  # wait, not gather: a cancel here must leave the jobs to _hand_back
+                await asyncio.wait(tasks)
         except asyncio.CancelledError:
             await self._hand_back()
             raise
