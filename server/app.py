@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from server import http_api, ws
+from server import http_api, metrics, ws
 from server.auth import Auth
 from server.clock import Clock
 from server.dispatch import Dispatcher
@@ -47,6 +47,7 @@ def create_app(
     announce: Callable[[str, Settings], None] = _announce,
 ) -> Starlette:
     clock = clock or Clock()
+    app_metrics = metrics.Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -67,6 +68,9 @@ def create_app(
         app.state.services = services
         app.state.scheduler = scheduler
         app.state.sessions = set()
+        app_metrics.bind(services, app.state.sessions)
+        #: more readers of the feed (metrics, the shutdown drain), after the core three
+        app.state.feed_listeners = [app_metrics.on_change]
         token = await auth.bootstrap(settings.admin_token)
         if token:
             announce(token, settings)
@@ -76,6 +80,11 @@ def create_app(
                 services.subscriptions.on_change(change)
                 services.dispatcher.on_change(change)
                 scheduler.on_change(change)
+                for listener in app.state.feed_listeners:
+                    try:
+                        listener(change)
+                    except Exception:  # a reader's bug must never stop the feed
+                        log.exception("feed listener %r failed", listener)
 
         tasks = [
             asyncio.create_task(feed(), name="livejobs-feed"),
@@ -99,11 +108,14 @@ def create_app(
         Route("/openapi.json", http_api.openapi_route),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics.route),
         Mount("/api", routes=http_api.routes),
     ]
     if Path(settings.web_dir).is_dir():
         routes.append(Mount("/", StaticFiles(directory=settings.web_dir, html=True)))
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.metrics = app_metrics
+    return app
 
 
 def open_store_for(settings: Settings) -> Store:
@@ -127,6 +139,8 @@ async def readyz(request: Request) -> Response:
     for task in request.app.state.tasks:
         if task.done():
             problems.append(f"{task.get_name()} stopped")
+    if getattr(request.app.state, "draining", False):
+        problems.append("shutting down")
     if problems:
         return JSONResponse({"ok": False, "problems": problems}, status_code=503)
     return JSONResponse({"ok": True})

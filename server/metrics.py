@@ -1,0 +1,184 @@
+"""Prometheus metrics at ``/metrics``: one registry per app, no module-level collectors.
+
+Counters and histograms are fed by the same change feed everyone else reads (so on N servers
+sharing one MongoDB each server counts every job, like every subscriber sees every change) and
+by the dispatcher's ``on_dispatch`` hook. Gauges that describe the whole store (jobs by type and
+status) are computed when scraped, so they are exact and cost nothing between scrapes.
+
+Job data, tokens and user names never become labels: only job types and statuses do.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.jobs.model import FINISHED, Status
+from server.store.base import Change
+
+if TYPE_CHECKING:
+    from server.dispatch import Worker
+    from server.methods import Services
+    from server.session import Session
+
+#: jobs whose last seen status is remembered, to tell a transition from a later touch
+TRACKED = 100_000
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+RUN_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
+
+
+class Metrics:
+    """The app's metrics. ``bind`` it to the services once the lifespan has built them."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        self.jobs = Gauge("livejobs_jobs", "Jobs in the store by type and status",
+                          ["type", "status"], registry=r)
+        self.created = Counter("livejobs_jobs_created", "Jobs created", ["type"], registry=r)
+        self.completed = Counter("livejobs_jobs_completed", "Jobs that completed", ["type"],
+                                 registry=r)
+        self.failed = Counter("livejobs_jobs_failed", "Jobs that failed for good", ["type"],
+                              registry=r)
+        self.attempts_failed = Counter(
+            "livejobs_attempts_failed", "Failed attempts, retried or not", ["type"], registry=r)
+        self.cancelled = Counter("livejobs_jobs_cancelled", "Jobs cancelled", ["type"], registry=r)
+        self.dispatched = Counter("livejobs_jobs_dispatched", "Jobs pushed to workers", ["type"],
+                                  registry=r)
+        self.dispatch_latency = Histogram(
+            "livejobs_dispatch_latency_seconds", "From ready to pushed to a worker", ["type"],
+            buckets=LATENCY_BUCKETS, registry=r)
+        self.run_time = Histogram(
+            "livejobs_run_seconds", "From started to the end of the attempt", ["type"],
+            buckets=RUN_BUCKETS, registry=r)
+        self.feed_lag = Histogram(
+            "livejobs_feed_lag_seconds", "From a change's commit to this server seeing it",
+            buckets=LAG_BUCKETS, registry=r)
+        self.feed_lag_last = Gauge("livejobs_feed_lag_last_seconds",
+                                   "Lag of the latest change seen", registry=r)
+        self.feed_changes = Counter("livejobs_feed_changes", "Changes read from the feed", ["op"],
+                                    registry=r)
+        self.clients = Gauge("livejobs_clients", "Connected WebSocket clients", registry=r)
+        self.workers = Gauge("livejobs_workers", "Registered workers", registry=r)
+        self.subscriptions = Gauge("livejobs_subscriptions", "Open subscriptions", registry=r)
+        self._services: Services | None = None
+        self._sessions: set[Session] = set()
+        #: job id → (status, number of failures, when it became ready)
+        self._seen: OrderedDict[str, tuple[str, int, float | None]] = OrderedDict()
+
+    def bind(self, services: Services, sessions: set[Session]) -> None:
+        self._services = services
+        self._sessions = sessions
+        services.dispatcher.on_dispatch.append(self.on_dispatch)
+
+    # -- fed by the change feed ------------------------------------------------------------
+
+    def on_change(self, change: Change) -> None:
+        self.feed_changes.labels(change.op).inc()
+        if change.op == "delete" or change.op == "reset":
+            self._seen.pop(change.id, None)
+            return
+        doc = change.doc
+        if doc is None:
+            return
+        if self._services is not None:
+            lag = max(self._services.clock.now() - doc["updated"], 0.0)
+            self.feed_lag.observe(lag)
+            self.feed_lag_last.set(lag)
+        job_type, status = doc["type"], doc["status"]
+        failures = doc.get("failures") or []
+        previous = self._seen.pop(change.id, None)
+        if previous is not None:
+            prev_status, prev_failures, ready_since = previous
+        elif change.op == "insert":
+            self.created.labels(job_type).inc()
+            prev_status, prev_failures, ready_since = None, len(failures), None
+        else:
+            # first sight of an older job (or one evicted): count only what just happened
+            fresh = bool(failures) and failures[-1].get("time") == doc["updated"]
+            prev_failures = len(failures) - (1 if fresh else 0)
+            finished_now = status in FINISHED and doc.get("finished") == doc["updated"]
+            if finished_now and status != Status.CANCELLED:
+                prev_status = Status.RUNNING.value  # completed and failed only come from running
+            else:
+                prev_status = "unknown" if finished_now else status
+            ready_since = None
+        if status != prev_status:
+            self._transition(doc, prev_status)
+        if len(failures) > prev_failures:
+            self.attempts_failed.labels(job_type).inc(len(failures) - prev_failures)
+        if status != Status.READY:
+            ready_since = None
+        elif prev_status != Status.READY or ready_since is None:
+            ready_since = doc["updated"]
+        self._seen[change.id] = (status, len(failures), ready_since)
+        while len(self._seen) > TRACKED:
+            self._seen.popitem(last=False)
+
+    def _transition(self, doc: dict[str, Any], prev_status: str | None) -> None:
+        job_type, status = doc["type"], doc["status"]
+        if status == Status.COMPLETED:
+            self.completed.labels(job_type).inc()
+        elif status == Status.FAILED:
+            self.failed.labels(job_type).inc()
+        elif status == Status.CANCELLED:
+            self.cancelled.labels(job_type).inc()
+        if prev_status == Status.RUNNING and doc.get("started") is not None:
+            self.run_time.labels(job_type).observe(max(doc["updated"] - doc["started"], 0.0))
+
+    # -- fed by the dispatcher ---------------------------------------------------------------
+
+    def on_dispatch(self, job: dict[str, Any], worker: Worker) -> None:
+        self.dispatched.labels(job["type"]).inc()
+        seen = self._seen.get(job["id"])
+        ready = seen[2] if seen is not None and seen[2] is not None else max(
+            job["created"], job["after"])
+        self.dispatch_latency.labels(job["type"]).observe(max(job["started"] - ready, 0.0))
+
+    # -- at scrape time ----------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Set the gauges that describe the store and the connections right now."""
+        services = self._services
+        if services is None:
+            return
+        counts = {status: await services.store.count_by("type", {"status": status.value})
+                  for status in Status}
+        self.jobs.clear()
+        for status, by_type in counts.items():
+            for job_type, n in by_type.items():
+                self.jobs.labels(job_type, status.value).set(n)
+        self.clients.set(len(self._sessions))
+        self.workers.set(len(services.dispatcher.workers))
+        self.subscriptions.set(len(services.subscriptions))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+async def route(request: Request) -> Response:
+    """``GET /metrics`` in the Prometheus text format (no token: it holds no job data)."""
+    metrics: Metrics = request.app.state.metrics
+    try:
+        await metrics.refresh()
+    except Exception as exc:  # the store is down: still serve the counters, say why
+        return Response(f"# store unreachable: {type(exc).__name__}\n".encode()
+                        + metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
