@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from server.cli_client import jobs_app, watch, worker
 from server.errors import LivejobsError
 from server.settings import Settings
 
@@ -40,18 +41,22 @@ def serve(
     synchronous: str = typer.Option(None, help="SQLite durability: NORMAL (default) or FULL"),
     log_level: str = typer.Option(None, help="debug, info, warning, error"),
     log_format: str = typer.Option(None, help="text or json"),
+    shutdown_grace: float = typer.Option(
+        None, help="on SIGTERM, seconds running jobs may finish before being handed back"),
 ) -> None:
-    """Run the server: WebSocket at /ws, HTTP API at /api, dashboard at /."""
+    """Run the server: WebSocket at /ws, HTTP API at /api, dashboard at /, /metrics."""
     import uvicorn
 
     from server.app import create_app
     from server.logs import setup_logging
+    from server.shutdown import serve as serve_gracefully
 
     try:
         settings = Settings.load(
             {"db": db, "host": host, "port": port, "admin_token": admin_token,
              "anonymous_role": anonymous_role, "lease_seconds": lease,
-             "sqlite_synchronous": synchronous, "log_level": log_level, "log_format": log_format},
+             "sqlite_synchronous": synchronous, "log_level": log_level, "log_format": log_format,
+             "shutdown_grace": shutdown_grace},
             config,
         )
     except (OSError, ValueError) as exc:
@@ -60,13 +65,15 @@ def serve(
     if settings.anonymous_role not in (None, "admin", "manager", "creator", "worker"):
         fail(f"unknown role {settings.anonymous_role!r}")
     setup_logging(settings.log_level, settings.log_format)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port,
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port,
         log_level=settings.log_level, log_config=None,
         # frames past max_frame_bytes get a too_large error; only far beyond is the socket cut
         ws_max_size=settings.max_frame_bytes * 16,
         timeout_graceful_shutdown=10,
     )
+    serve_gracefully(app, config, settings.shutdown_grace)
 
 
 def _on_store(db: str | None, work: Callable[[Any], Awaitable[T]]) -> T:
@@ -137,6 +144,12 @@ def token_ls(user: str = typer.Option(None), db: str = typer.Option(None, help=D
     for record in _on_store(db, lambda auth: auth.list_tokens(user)):
         state = "revoked" if record.get("revoked") else "active"
         typer.echo(f"{record['id']}\t{record['user']}\t{state}")
+
+
+# commands that talk to a running server (server/cli_client.py)
+app.add_typer(jobs_app, name="jobs")
+app.command("watch")(watch)
+app.command("worker")(worker)
 
 
 def main() -> None:

@@ -19,6 +19,8 @@ class Settings:
     port: int = 8000
     #: seconds a worker holds a job without a heartbeat before it is taken back
     lease_seconds: float = 30.0
+    #: on SIGTERM, seconds running jobs may take to finish before they are handed back
+    shutdown_grace: float = 20.0
     #: seconds finished (completed/cancelled) jobs are kept; per-job ``retain`` overrides
     retain_seconds: float | None = 7 * 24 * 3600.0
     #: SQLite durability: NORMAL survives a process crash, FULL also a power loss

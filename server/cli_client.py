@@ -1,0 +1,445 @@
+"""The client side of the ``livejobs`` command: ``jobs ...``, ``watch`` and ``worker``.
+
+These talk to a running server through the SDK, exactly like any other client, so they need
+nothing but ``--url`` and ``--token`` (or ``LIVEJOBS_URL`` / ``LIVEJOBS_TOKEN``). A user's
+mistake (bad JSON, unknown job, refused token, nothing listening) is one line on stderr and
+exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from websockets.exceptions import WebSocketException
+
+from server.watch_view import STATUSES, WatchState, clock_time, error_message, render, status_text
+from worker_sdk import CallError, Client, ConnectionLost, WorkerJob
+
+log = logging.getLogger("livejobs.cli")
+
+T = TypeVar("T")
+
+jobs_app = typer.Typer(no_args_is_help=True, help="Jobs on a running server.")
+
+URL = typer.Option("http://127.0.0.1:8000", "--url", envvar="LIVEJOBS_URL",
+                   help="server address (http://, https://, ws:// or wss://)")
+TOKEN = typer.Option(None, "--token", envvar="LIVEJOBS_TOKEN", help="an API token")
+#: how far back ``watch`` looks for failed jobs
+FAILURE_WINDOW = 3600.0
+
+
+class Failure(Exception):
+    """A user-facing error: printed as one line, exit 1."""
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def ws_url(url: str) -> str:
+    """``http://host:8000`` → ``ws://host:8000/ws``; a ``ws://`` URL is taken as it is."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        raise Failure(f"--url {url!r} is not an http(s):// or ws(s):// address")
+    path = parts.path.rstrip("/")
+    if not path.endswith("/ws"):
+        path += "/ws"
+    return urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+def run(url: str, token: str | None, work: Callable[[Client], Awaitable[T]], *,
+        reconnect: bool = False) -> T:
+    """Connect, run ``work(client)``, close; every error a user can cause becomes one line."""
+
+    async def main() -> T:
+        client = Client(ws_url(url), token, reconnect=reconnect, open_timeout=10)
+        try:
+            await client.connect()
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            raise Failure(f"cannot connect to {url}: {exc}") from None
+        try:
+            return await work(client)
+        finally:
+            await client.close()
+
+    try:
+        return asyncio.run(main())
+    except Failure as exc:
+        fail(str(exc))
+    except CallError as exc:
+        hint = " (give --token or set LIVEJOBS_TOKEN)" if exc.code == "unauthenticated" else ""
+        fail(f"{exc.code}: {exc.message}{hint}")
+    except (ConnectionLost, TimeoutError) as exc:
+        fail(f"lost the connection to {url}: {exc or 'timed out'}")
+
+
+def stdout() -> Console:
+    """Tables at terminal width; when piped, wide enough that ids are never cut."""
+    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, soft_wrap=False, width=200 if wide else None)
+
+
+def when(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(time.time() - value) < 12 * 3600:
+        return clock_time(value)
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(value))
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+
+
+# -- jobs -----------------------------------------------------------------------------------
+
+
+@jobs_app.command("ls")
+def jobs_ls(
+    job_type: str = typer.Option(None, "--type", help="only jobs of this type"),
+    status: str = typer.Option(None, "--status", help="a status, or several comma-separated"),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="at most this many"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON document per line"),
+    url: str = URL, token: str = TOKEN,
+) -> None:
+    """List jobs, newest first."""
+    query: dict[str, Any] = {}
+    if job_type:
+        query["type"] = job_type
+    if status:
+        wanted = [s.strip() for s in status.split(",") if s.strip()]
+        unknown = [s for s in wanted if s not in STATUSES]
+        if unknown:
+            fail(f"unknown status {', '.join(unknown)}; one of {', '.join(STATUSES)}")
+        query["status"] = wanted[0] if len(wanted) == 1 else {"$in": wanted}
+    docs = run(url, token, lambda c: c.find(query, sort=[["created", -1]], limit=limit))
+    if as_json:
+        for doc in docs:
+            typer.echo(to_json(doc))
+        return
+    if not docs:
+        typer.echo("no jobs")
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for name, justify in (("id", "left"), ("type", "left"), ("status", "left"),
+                          ("priority", "right"), ("tries", "right"), ("progress", "right"),
+                          ("created", "left")):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for doc in docs:
+        progress = doc.get("progress") or {}
+        table.add_row(doc["id"], doc["type"], status_text(doc["status"]), str(doc["priority"]),
+                      str(doc["attempts"]),
+                      f"{progress.get('percent', 0):.0f}%" if progress.get("total") else "-",
+                      when(doc["created"]))
+    stdout().print(table)
+
+
+@jobs_app.command("show")
+def jobs_show(
+    job_id: str = typer.Argument(..., metavar="ID"),
+    as_json: bool = typer.Option(False, "--json", help="the raw document"),
+    url: str = URL, token: str = TOKEN,
+) -> None:
+    """A job's document, log and failures."""
+    doc = run(url, token, lambda c: c.get_job(job_id))
+    if as_json:
+        typer.echo(to_json(doc, indent=2))
+        return
+    console = stdout()
+    fields = Table.grid(padding=(0, 2))
+    fields.add_column(style="bold")
+    fields.add_column()
+    lease = doc.get("lease") or {}
+    progress = doc.get("progress") or {}
+    retry = doc.get("retry") or {}
+    rows: list[tuple[str, Any]] = [
+        ("id", doc["id"]), ("type", doc["type"]), ("status", status_text(doc["status"])),
+        ("reason", doc.get("reason")), ("priority", doc["priority"]),
+        ("attempts", f"{doc['attempts']} (retries allowed: {retry.get('retries', 0)})"),
+        ("owner", doc.get("owner")), ("worker", lease.get("worker")),
+        ("progress", f"{progress.get('completed', 0):g}/{progress.get('total', 0):g} "
+                     f"({progress.get('percent', 0):.0f}%)" if progress.get("total") else None),
+        ("created", when(doc.get("created"))), ("after", when(doc.get("after"))),
+        ("started", when(doc.get("started"))), ("finished", when(doc.get("finished"))),
+        ("key", doc.get("key")), ("depends", ", ".join(doc.get("depends") or []) or None),
+        ("data", to_json(doc.get("data"))), ("result", to_json(doc.get("result"))
+                                             if doc.get("result") is not None else None),
+    ]
+    for name, value in rows:
+        if value is not None:
+            fields.add_row(name, value if not isinstance(value, str | int | float)
+                           else str(value))
+    console.print(fields)
+    entries = doc.get("log") or []
+    if entries:
+        table = Table(title="log", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+        for name in ("time", "level", "by", "message"):
+            table.add_column(name, overflow="fold")
+        for entry in entries:
+            table.add_row(when(entry.get("time")), entry.get("level", ""), str(entry.get("by", "")),
+                          str(entry.get("message", "")))
+        console.print(table)
+    failures = doc.get("failures") or []
+    if failures:
+        table = Table(title="failures", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+        for name in ("time", "attempt", "worker", "error"):
+            table.add_column(name, overflow="fold")
+        for failure in failures:
+            table.add_row(when(failure.get("time")), str(failure.get("attempt", "")),
+                          str(failure.get("worker") or "-"), error_message(failure))
+        console.print(table)
+
+
+def _priority(value: str | None) -> int | str | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+@jobs_app.command("create")
+def jobs_create(
+    job_type: str = typer.Argument(..., metavar="TYPE"),
+    data: str = typer.Option("null", "--data", help="the job's data as JSON"),
+    priority: str = typer.Option(None, "--priority", help="low|normal|medium|high|critical or an int"),
+    delay: float = typer.Option(None, "--delay", min=0, help="seconds before it may start"),
+    retries: int = typer.Option(None, "--retries", min=0, help="failed attempts to retry"),
+    url: str = URL, token: str = TOKEN,
+) -> None:
+    """Create a job and print its id."""
+    try:
+        value = json.loads(data)
+    except json.JSONDecodeError as exc:
+        fail(f"--data is not valid JSON: {exc}")
+    spec: dict[str, Any] = {"type": job_type, "data": value}
+    if priority is not None:
+        spec["priority"] = _priority(priority)
+    if delay is not None:
+        spec["delay"] = delay
+    if retries is not None:
+        spec["retry"] = {"retries": retries}
+    doc = run(url, token, lambda c: c.call("jobs.create", spec))
+    typer.echo(doc["id"])
+
+
+PAST = {"cancel": "cancelled", "restart": "restarted", "pause": "paused", "resume": "resumed",
+        "remove": "removed"}
+
+
+def _control(action: str, ids: list[str], url: str, token: str | None) -> None:
+    async def work(client: Client) -> list[tuple[str, CallError | None]]:
+        async def one(job_id: str) -> tuple[str, CallError | None]:
+            try:
+                await client.call(f"jobs.{action}", {"id": job_id})
+                return job_id, None
+            except CallError as exc:
+                if exc.code == "unauthenticated":
+                    raise
+                return job_id, exc
+
+        return list(await asyncio.gather(*(one(i) for i in dict.fromkeys(ids))))
+
+    failed = 0
+    for job_id, error in run(url, token, work):
+        if error is None:
+            typer.echo(f"{PAST[action]} {job_id}")
+        else:
+            failed += 1
+            typer.secho(f"error: {job_id}: {error.code}: {error.message}", fg="red", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _register_control(action: str) -> None:
+    def command(ids: list[str] = typer.Argument(..., metavar="ID..."),
+                url: str = URL, token: str = TOKEN) -> None:
+        _control(action, ids, url, token)
+
+    command.__doc__ = f"{action.capitalize()} jobs by id."
+    jobs_app.command(action)(command)
+
+
+for _action in PAST:
+    _register_control(_action)
+
+
+# -- watch ----------------------------------------------------------------------------------
+
+
+def watch(
+    job_type: str = typer.Option(None, "--type", help="only jobs of this type"),
+    once: bool = typer.Option(False, "--once", help="print one refresh and exit"),
+    url: str = URL, token: str = TOKEN,
+) -> None:
+    """A live view: counts per status, running jobs with progress, recent failures."""
+    state = WatchState(url=url, job_type=job_type)
+    console = stdout()
+    with contextlib.suppress(KeyboardInterrupt):
+        run(url, token, lambda c: _watch(c, state, console, once), reconnect=not once)
+
+
+async def _watch(client: Client, state: WatchState, console: Console, once: bool) -> None:
+    """Running jobs and recent failures are live subscriptions; counts are re-read whenever
+    those move (debounced) and every two seconds, since new ready jobs move no subscription."""
+    base = {"type": state.job_type} if state.job_type else {}
+    running = client.subscribe({**base, "status": "running"})
+    failed = client.subscribe({**base, "status": "failed",
+                               "finished": {"$gte": time.time() - FAILURE_WINDOW}})
+    await asyncio.gather(running.start(), failed.start())
+    await asyncio.gather(running.ready.wait(), failed.ready.wait())
+    state.counts = (await client.counts(base))["status"]
+    state.running, state.failures = running.docs, failed.docs
+    if once:
+        console.print(render(state, time.time()))
+        return
+    moved = asyncio.Event()
+
+    async def follow(sub: Any) -> None:
+        async for _ in sub:
+            moved.set()
+
+    async def recount() -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(moved.wait(), 2.0)
+            moved.clear()
+            try:
+                state.counts = (await client.counts(base))["status"]
+                state.note = None
+            except (ConnectionLost, TimeoutError):
+                state.note = "reconnecting…"
+            await asyncio.sleep(0.25)  # at most four recounts a second, however busy
+
+    with Live(console=console, refresh_per_second=4, transient=False,
+              get_renderable=lambda: render(state, time.time())):
+        tasks = [asyncio.create_task(follow(running)), asyncio.create_task(follow(failed)),
+                 asyncio.create_task(recount())]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+
+# -- worker ---------------------------------------------------------------------------------
+
+
+def load_handler(target: str) -> Callable[[WorkerJob], Awaitable[Any]]:
+    """``package.module:function`` → an async handler (a plain function runs in a thread)."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise Failure(f"{target!r} should read MODULE:FUNCTION, e.g. myapp.tasks:send_email")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like rq and celery: modules next to you import
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise Failure(f"cannot import {module_name}: {exc}") from None
+    except Exception as exc:
+        raise Failure(f"importing {module_name} failed: {type(exc).__name__}: {exc}") from None
+    function = getattr(module, attr, None)
+    if not callable(function):
+        raise Failure(f"{module_name} has no function {attr!r}")
+    if inspect.iscoroutinefunction(function):
+        return function  # type: ignore[no-any-return]
+
+    async def in_thread(job: WorkerJob) -> Any:
+        result = await asyncio.to_thread(function, job)
+        return await result if inspect.isawaitable(result) else result
+
+    return in_thread
+
+
+def worker(
+    target: str = typer.Argument(..., metavar="MODULE:FUNCTION"),
+    types: list[str] = typer.Option(..., "--type", help="job type to take (repeatable)"),
+    concurrency: int = typer.Option(1, "--concurrency", min=1, help="jobs at once"),
+    worker_id: str = typer.Option(None, "--worker-id", help="a stable name for this worker"),
+    grace: float = typer.Option(30.0, "--grace", min=0,
+                                help="on SIGTERM, seconds to finish running jobs before "
+                                     "handing them back"),
+    log_level: str = typer.Option("info", "--log-level"),
+    log_format: str = typer.Option("text", "--log-format", help="text or json"),
+    url: str = URL, token: str = TOKEN,
+) -> None:
+    """Run a handler (MODULE:FUNCTION) on the jobs the server pushes.
+
+    SIGTERM: take no more jobs, let running ones finish (at most --grace seconds), hand back
+    the rest, exit 0. SIGINT (Ctrl-C): hand running jobs back at once, exit 0.
+    """
+    from server.logs import setup_logging
+
+    setup_logging(log_level, log_format)
+    try:
+        handler = load_handler(target)
+    except Failure as exc:
+        fail(str(exc))
+    run(url, token, lambda c: _work(c, handler, types, concurrency, worker_id, grace),
+        reconnect=True)
+
+
+async def _work(client: Client, handler: Callable[[WorkerJob], Awaitable[Any]], types: list[str],
+                concurrency: int, worker_id: str | None, grace: float) -> None:
+    async def logged(job: WorkerJob) -> Any:
+        log.info("job %s (%s) started, attempt %d", job.id, job.type, job.attempt)
+        try:
+            result = await handler(job)
+        except asyncio.CancelledError:
+            log.info("job %s stopped", job.id)
+            raise
+        except Exception as exc:
+            log.info("job %s failed: %s", job.id, type(exc).__name__)
+            raise
+        log.info("job %s done", job.id)
+        return result
+
+    work = client.worker(types, logged, concurrency=concurrency, worker_id=worker_id)
+    task = asyncio.create_task(work.run())
+    loop = asyncio.get_running_loop()
+    stopping = False
+
+    def hand_back() -> None:
+        if not task.done():
+            log.info("handing back %d running jobs", len(work.running))
+            task.cancel()
+
+    def finish() -> None:
+        nonlocal stopping
+        if stopping:
+            return hand_back()
+        stopping = True
+        log.info("finishing %d running jobs (at most %gs), then exiting", len(work.running), grace)
+        work.stop()
+        loop.call_later(grace, hand_back)
+
+    loop.add_signal_handler(signal.SIGTERM, finish)
+    loop.add_signal_handler(signal.SIGINT, hand_back)
+    try:
+        await asyncio.wait([task])
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGINT)
+    if not task.cancelled():
+        task.result()  # a refused worker.start (e.g. forbidden) becomes the error line
+    log.info("worker %s stopped", work.worker_id)

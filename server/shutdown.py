@@ -1,0 +1,118 @@
+"""Graceful shutdown: on SIGTERM, lose no job and tell every client why the socket closes.
+
+uvicorn's own shutdown drops every WebSocket at once (close code 1012), which would turn every
+running lease into a "worker lost" attempt. ``GracefulServer`` first stops listening, then
+``drain`` stops pushing work, lets running leases finish for up to ``grace`` seconds, hands the
+rest back without counting the attempt (as ``jobs.snooze`` with 0 seconds) and closes each
+socket with 1001 (going away). Only then does uvicorn's teardown run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from server import protocol
+from server.errors import LivejobsError
+from server.store.base import Change
+
+log = logging.getLogger("livejobs.shutdown")
+
+#: how long closing sockets may take to finish their close handshake
+CLOSE_TIMEOUT = 5.0
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server with ``drain`` between "stop listening" and "drop the connections"."""
+
+    def __init__(self, config: uvicorn.Config, app: Starlette, grace: float) -> None:
+        super().__init__(config)
+        self.livejobs_app = app
+        self.grace = grace
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in getattr(self, "servers", []):
+            server.close()  # no new connections; the open ones stay up while we drain
+        for sock in sockets or []:
+            sock.close()
+        if not self.force_exit:
+            try:
+                await drain(self.livejobs_app, self.grace, abort=lambda: self.force_exit)
+            except Exception:
+                log.exception("draining failed; closing anyway")
+        await super().shutdown(sockets)
+
+
+async def drain(app: Starlette, grace: float, abort: Callable[[], bool] = lambda: False) -> int:
+    """Stop pushing jobs, wait up to ``grace`` s for running ones, hand back the rest, close
+    every session with 1001. Returns how many jobs were handed back."""
+    state = app.state
+    services: Any = getattr(state, "services", None)
+    if services is None:  # the lifespan never started
+        return 0
+    state.draining = True
+    dispatcher = services.dispatcher
+    changed = asyncio.Event()
+
+    def listener(change: Change) -> None:
+        changed.set()
+
+    state.feed_listeners.append(listener)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    handed = 0
+    try:
+        announced = False
+        while True:
+            changed.clear()
+            for worker in dispatcher.workers:
+                worker.stopped = True  # again each time: a worker may have registered since
+            running = sum(len(w.running) for w in dispatcher.workers)
+            remaining = deadline - loop.time()
+            if not running or remaining <= 0 or abort():
+                break
+            if not announced:
+                log.info("shutting down: waiting up to %.0fs for %d running jobs", remaining,
+                         running)
+                announced = True
+            # every way a job stops running is a change on the feed; re-check abort each second
+            try:
+                await asyncio.wait_for(changed.wait(), min(remaining, 1.0))
+            except TimeoutError:
+                pass
+        for worker in dispatcher.workers:
+            for job_id, token in list(worker.running.items()):
+                try:
+                    await services.jobs.snooze(job_id, token, 0, "server")
+                    handed += 1
+                except LivejobsError:
+                    pass  # it finished or was taken back meanwhile
+                worker.session.send(protocol.cancel_pushed(job_id))  # stop working on it
+        if handed:
+            log.info("shutting down: handed %d running jobs back", handed)
+        await close_sessions(app)
+    finally:
+        state.feed_listeners.remove(listener)
+    return handed
+
+
+async def close_sessions(app: Starlette, timeout: float = CLOSE_TIMEOUT) -> None:
+    """Close every WebSocket with 1001 and wait (bounded) until each has gone."""
+    sessions = app.state.sessions
+    for session in list(sessions):
+        session.close("server shutting down")
+    deadline = asyncio.get_running_loop().time() + timeout
+    # a session leaves the set when its endpoint finishes; nothing signals that, so look often
+    while sessions and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.01)
+
+
+def serve(app: Starlette, config: uvicorn.Config, grace: float) -> None:
+    """Run ``app`` until SIGTERM or SIGINT, then shut down gracefully."""
+    GracefulServer(config, app, grace).run()
