@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -34,7 +35,7 @@ def serve(
     db: str = typer.Option(None, help=DB_HELP),
     host: str = typer.Option(None, help="interface to listen on (default 127.0.0.1)"),
     port: int = typer.Option(None, help="port (default 8000)"),
-    config: str = typer.Option(None, help="TOML file with a [livejobs] table"),
+    config: str = typer.Option(None, help="TOML file with a \\[livejobs] table"),
     admin_token: str = typer.Option(None, help="use this admin token instead of a random one"),
     anonymous_role: str = typer.Option(None, help="let unauthenticated clients act with this role"),
     lease: float = typer.Option(None, "--lease", help="seconds a worker holds a job without a heartbeat"),
@@ -66,14 +67,18 @@ def serve(
         fail(f"unknown role {settings.anonymous_role!r}")
     setup_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
-    config = uvicorn.Config(
+    uvicorn_config = uvicorn.Config(
         app, host=settings.host, port=settings.port,
         log_level=settings.log_level, log_config=None,
         # frames past max_frame_bytes get a too_large error; only far beyond is the socket cut
         ws_max_size=settings.max_frame_bytes * 16,
         timeout_graceful_shutdown=10,
     )
-    serve_gracefully(app, config, settings.shutdown_grace)
+    if settings.log_level != "debug":
+        # uvicorn.Config just reset its loggers' levels: request lines carry query strings,
+        # which may hold job data in filters, so they stay out unless debugging
+        logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    serve_gracefully(app, uvicorn_config, settings.shutdown_grace)
 
 
 def _on_store(db: str | None, work: Callable[[Any], Awaitable[T]]) -> T:

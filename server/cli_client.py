@@ -19,7 +19,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
@@ -222,7 +222,8 @@ def _priority(value: str | None) -> int | str | None:
 def jobs_create(
     job_type: str = typer.Argument(..., metavar="TYPE"),
     data: str = typer.Option("null", "--data", help="the job's data as JSON"),
-    priority: str = typer.Option(None, "--priority", help="low|normal|medium|high|critical or an int"),
+    priority: str = typer.Option(None, "--priority",
+                                 help="low|normal|medium|high|critical or an integer"),
     delay: float = typer.Option(None, "--delay", min=0, help="seconds before it may start"),
     retries: int = typer.Option(None, "--retries", min=0, help="failed attempts to retry"),
     url: str = URL, token: str = TOKEN,
@@ -272,7 +273,7 @@ def _control(action: str, ids: list[str], url: str, token: str | None) -> None:
 
 
 def _register_control(action: str) -> None:
-    def command(ids: list[str] = typer.Argument(..., metavar="ID..."),
+    def command(ids: Annotated[list[str], typer.Argument(metavar="ID...")],
                 url: str = URL, token: str = TOKEN) -> None:
         _control(action, ids, url, token)
 
@@ -372,8 +373,8 @@ def load_handler(target: str) -> Callable[[WorkerJob], Awaitable[Any]]:
 
 
 def worker(
-    target: str = typer.Argument(..., metavar="MODULE:FUNCTION"),
-    types: list[str] = typer.Option(..., "--type", help="job type to take (repeatable)"),
+    target: Annotated[str, typer.Argument(metavar="MODULE:FUNCTION")],
+    types: Annotated[list[str], typer.Option("--type", help="job type to take (repeatable)")],
     concurrency: int = typer.Option(1, "--concurrency", min=1, help="jobs at once"),
     worker_id: str = typer.Option(None, "--worker-id", help="a stable name for this worker"),
     grace: float = typer.Option(30.0, "--grace", min=0,

@@ -52,7 +52,8 @@ def env_for(server, **extra: str) -> dict[str, str]:
     return env
 
 
-async def cli(server, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+async def cli(server, *args: str,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``livejobs ARGS`` in a subprocess (in a thread, so this loop keeps serving)."""
     return await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "server.cli", *args], cwd=ROOT,

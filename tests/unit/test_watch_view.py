@@ -74,7 +74,8 @@ def test_many_running_jobs_are_cut_short():
 
 
 def test_helpers():
-    assert duration(0.04) == "0.0s" and duration(61) == "1m01s" and duration(3 * 3600 + 120) == "3h02m"
+    assert duration(0.04) == "0.0s" and duration(61) == "1m01s"
+    assert duration(3 * 3600 + 120) == "3h02m"
     assert error_message({"error": "plain text\nsecond line"}) == "plain text"
     assert error_message({"error": {"type": "KeyError"}}) == "KeyError"
     assert error_message(None, "worker lost") == "worker lost"
