@@ -4,6 +4,8 @@ import { ConnState, Connection } from "./js/connection.js";
 import { DetailPanel } from "./js/detail.js";
 import { $, setText, toast } from "./js/dom.js";
 import { JobStore } from "./js/store.js";
+import { QueuesView } from "./js/queues.js";
+import { TypeRules } from "./js/rules.js";
 import { JobsTable } from "./js/table.js";
 import { Summary } from "./js/summary.js";
 import { ThroughputChart } from "./js/chart.js";
@@ -15,12 +17,22 @@ const WS_URL = `${location.protocol === "https:" ? "wss" : "ws"}://${location.ho
 const conn = new Connection(WS_URL, null);
 const store = new JobStore();
 conn.subscribe({}, (event) => store.apply(event));
+const rules = new TypeRules(conn);
 
-const detail = new DetailPanel($("#detail"), { store, conn });
+const detail = new DetailPanel($("#detail"), { store, conn, rules });
 const table = new JobsTable($("#jobs-view"), { store, conn, onOpen: (id) => detail.show(id) });
-new Summary({ store, table });
+new Summary({ store, table, rules });
 new ThroughputChart($("#throughput canvas"), $("#throughput-rate"), store);
 const workers = new WorkersView($("#workers-view"), { conn, store, onOpen: openFromElsewhere });
+const queues = new QueuesView($("#queues-view"), {
+  conn,
+  store,
+  rules,
+  onType: (type) => {
+    showView("jobs");
+    table.setFilter({ type, status: "" });
+  },
+});
 const createForm = new CreateForm($("#create-dialog"), { conn, onCreated: (job) => detail.show(job.id) });
 
 function openFromElsewhere(id) {
@@ -42,6 +54,7 @@ function signOut(message = "") {
   sessionStorage.removeItem(TOKEN_KEY);
   store.apply({ kind: "snapshot", docs: new Map() });
   store.loaded = false;
+  rules.clear();
   detail.close();
   showSignIn(message);
 }
@@ -70,7 +83,8 @@ conn.addEventListener("session", (e) => {
   setText($("#who-role"), role);
   $("#new-job").hidden = !conn.may("jobs.create");
   $("#tab-workers").hidden = !conn.may("workers.list");
-  if ($("#tab-workers").hidden && currentView === "workers") showView("jobs");
+  $("#tab-queues").hidden = !conn.may("types.list");
+  if (document.querySelector(`[data-view="${currentView}"]`).hidden) showView("jobs");
   detail.resetActions();
   table.redraw();
   $("#conn").dataset.sessions = String(conn.sessions);
@@ -123,10 +137,12 @@ function showView(name) {
   currentView = name;
   $("#jobs-view").hidden = name !== "jobs";
   $("#workers-view").hidden = name !== "workers";
+  $("#queues-view").hidden = name !== "queues";
   for (const tab of document.querySelectorAll("[data-view]")) {
     tab.setAttribute("aria-selected", String(tab.dataset.view === name));
   }
   workers.setVisible(name === "workers");
+  queues.setVisible(name === "queues");
 }
 for (const tab of document.querySelectorAll("[data-view]")) {
   tab.addEventListener("click", () => showView(tab.dataset.view));
@@ -141,7 +157,7 @@ detail.addEventListener("open", (e) => {
   if (location.hash !== hash) history.replaceState(null, "", hash === " " ? location.pathname : hash);
 });
 document.addEventListener("keydown", (e) => {
-  if (e.key === "Escape" && detail.id && !$("#create-dialog").open) detail.close();
+  if (e.key === "Escape" && detail.id && !document.querySelector("dialog[open]")) detail.close();
 });
 
 // Relative times ("12s ago") move on without any change from the server.

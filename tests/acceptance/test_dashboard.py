@@ -127,6 +127,7 @@ async def test_a_job_appears_progresses_and_completes_live(page: Page, live_serv
 
     async def handler(job):
         await job.progress(1, 3)
+        await job.log("resizing to 320 px")
         await gate.wait(0)
         await job.progress(2, 3)
         await gate.wait(1)
@@ -163,6 +164,16 @@ async def test_a_job_appears_progresses_and_completes_live(page: Page, live_serv
 
             await open_job(page, job.id)
             await expect(page.locator("#detail-data")).to_contain_text('"image": "cat.png"')
+            # Log entries say their kind: the handler's line is a log line, the claim is audit.
+            log = page.locator("#detail-log")
+            await expect(log.locator('[data-kind="log"] .message')).to_have_text(
+                ["resizing to 320 px"], timeout=WAIT
+            )
+            await expect(log.locator('[data-kind="audit"]').last).to_contain_text(
+                "started by worker render-1"
+            )
+            await expect(page.locator("#detail-audit")).to_contain_text("started by worker")
+            await expect(page.locator("#detail-audit")).not_to_contain_text("resizing")
 
             gate.open(0)
             await expect(line.locator(".percent")).to_have_text("67%", timeout=WAIT)
@@ -176,6 +187,9 @@ async def test_a_job_appears_progresses_and_completes_live(page: Page, live_serv
                 '"thumbnail": "cat-small.png"'
             )
             await expect(page.locator("#detail-log")).to_contain_text("completed")
+            # The job keeps the worker of its last attempt once the lease is gone.
+            await expect(line.locator("td.worker")).to_have_text("render-1")
+            await expect(page.locator("#detail-facts")).to_contain_text("render-1")
             await expect(
                 page.locator('#status-counts [data-key="completed"] .chip-count')
             ).to_have_text("1")
@@ -300,6 +314,156 @@ async def test_the_page_recovers_after_a_server_restart(page: Page, live_server)
     await expect(row(page, after.id)).to_be_visible(timeout=WAIT)
     await expect(row(page, before.id)).to_be_visible()
     await expect(page.locator('#status-counts [data-key="total"] .chip-count')).to_have_text("2")
+
+
+def queue_row(page: Page, job_type: str):
+    return page.locator(f'#queues-view tr[data-type="{job_type}"]')
+
+
+async def types_list(client: Client) -> dict[str, dict]:
+    return {rule["type"]: rule for rule in await client.call("types.list")}
+
+
+async def test_a_manager_pauses_and_resumes_a_type_from_the_queues_view(
+    page: Page, live_server
+) -> None:
+    token = await live_server.token("manager", "maya")
+    worker_token = await live_server.token("worker", "digest-box")
+
+    async def handler(job):
+        return {"sent": job.type}
+
+    async with (
+        Client(live_server.ws_url, token=token) as m,
+        Client(live_server.ws_url, token=worker_token) as w,
+    ):
+        first = await m.job("digest", {"n": 1}).save()
+        working = asyncio.create_task(
+            w.process_jobs(["digest", "ping"], handler, worker_id="digest-1")
+        )
+        try:
+            await first.result(timeout=10)
+            await sign_in(page, live_server, token)
+            await page.click("#tab-queues")
+            queue = queue_row(page, "digest")
+            await expect(queue.locator('[data-status="completed"]')).to_have_text("1", timeout=WAIT)
+            await expect(queue.locator(".state .badge")).to_have_text("active")
+
+            await queue.locator('[data-action="pause-type"]').click()
+            await expect(queue.locator(".state .badge")).to_have_text("paused", timeout=WAIT)
+            chip = page.locator('#type-counts [data-type="digest"]')
+            await expect(chip).to_have_attribute("data-paused", "true")
+            await expect(chip.locator(".chip-flag")).to_have_text("paused")
+            assert (await types_list(m))["digest"]["paused"] is True
+
+            # The worker is idle and serves both types. It takes the ping created after the
+            # digest, so it was offered work since: the paused digest is the one it never got.
+            held = await m.job("digest", {"n": 2}).save()
+            probe = await m.job("ping").save()
+            await probe.result(timeout=10)
+            assert (await m.get_job(held.id))["status"] == "ready"
+            await expect(queue.locator('[data-status="ready"]')).to_have_text("1", timeout=WAIT)
+
+            await queue.locator('[data-action="resume-type"]').click()
+            await expect(queue.locator(".state .badge")).to_have_text("active", timeout=WAIT)
+            assert await held.result(timeout=10) == {"sent": "digest"}
+            assert not (await types_list(m)).get("digest", {}).get("paused")
+            await expect(queue.locator('[data-status="completed"]')).to_have_text("2", timeout=WAIT)
+            await expect(chip).to_have_attribute("data-paused", "false")
+
+            # The type's name leads to its jobs; the finished job still names its worker.
+            await queue.locator('[data-action="show-jobs"]').click()
+            await expect(page.locator("#jobs-view")).to_be_visible()
+            await expect(page.locator("#filter-type")).to_have_value("digest")
+            await expect(row(page, held.id).locator("td.worker")).to_have_text("digest-1")
+        finally:
+            await stop(working)
+
+
+async def test_a_manager_sets_limits_from_the_queues_view(page: Page, live_server) -> None:
+    token = await live_server.token("manager", "mona")
+    async with Client(live_server.ws_url, token=token) as m:
+        job = await m.job("render", {"frame": 1}).delay(3600).save()
+        await sign_in(page, live_server, token)
+        await page.click("#tab-queues")
+        queue = queue_row(page, "render")
+        await expect(queue.locator(".rate")).to_have_text("—", timeout=WAIT)
+
+        await queue.locator('[data-action="edit-limits"]').click()
+        form = page.locator("#limits-dialog form")
+        await expect(form.locator("[name=type]")).to_have_value("render")
+        await form.locator("[name=rate_limit]").fill("100")
+        await form.locator("button[type=submit]").click()
+        # A rate without its window is refused in the form, before any call.
+        await expect(page.locator("#limits-error")).to_contain_text("window")
+        assert await m.call("types.list") == []
+        await form.locator("[name=rate_per]").fill("60")
+        await form.locator("[name=concurrency]").fill("3")
+        await form.locator("button[type=submit]").click()
+        await expect(page.locator("#limits-dialog")).to_be_hidden(timeout=WAIT)
+        await expect(queue.locator(".rate")).to_have_text("100 / 60 s")
+        await expect(queue.locator(".concurrency")).to_have_text("≤ 3 running")
+        assert await m.call("types.list") == [
+            {"type": "render", "paused": False, "rate_limit": 100, "rate_per": 60,
+             "concurrency": 3}
+        ]
+
+        # Emptying a field removes that limit and keeps the others.
+        await queue.locator('[data-action="edit-limits"]').click()
+        await expect(form.locator("[name=rate_limit]")).to_have_value("100")
+        await form.locator("[name=concurrency]").fill("")
+        await form.locator("button[type=submit]").click()
+        await expect(queue.locator(".concurrency")).to_have_text("—", timeout=WAIT)
+        rules = (await types_list(m))["render"]
+        assert (rules["rate_limit"], rules["rate_per"], rules["concurrency"]) == (100, 60, None)
+
+        # The job's detail names its type's rules.
+        await page.click("#tab-jobs")
+        await open_job(page, job.id)
+        await expect(page.locator("#detail-facts")).to_contain_text("rate 100 / 60 s")
+
+        # A type with no job yet can be limited too.
+        await page.click("#tab-queues")
+        await page.click("#queues-add")
+        await form.locator("[name=type]").fill("export")
+        await form.locator("[name=concurrency]").fill("2")
+        await form.locator("button[type=submit]").click()
+        await expect(queue_row(page, "export").locator(".concurrency")).to_have_text(
+            "≤ 2 running", timeout=WAIT
+        )
+        assert (await types_list(m))["export"]["concurrency"] == 2
+
+
+async def test_a_creator_sees_the_limits_but_no_controls(page: Page, live_server) -> None:
+    token = await live_server.token("creator", "cora")
+    async with (
+        Client(live_server.ws_url, token=live_server.admin_token) as admin,
+        Client(live_server.ws_url, token=token) as c,
+    ):
+        await c.job("invoice", {"customer": "cora-co"}).delay(3600).save()
+        await admin.call("types.set_limits", {"type": "invoice", "rate_limit": 100, "rate_per": 60})
+        await admin.call("types.pause", {"type": "invoice"})
+        await admin.call("types.set_limits", {"type": "ledger", "concurrency": 2})
+
+        await sign_in(page, live_server, token)
+        # The header marks the paused type from the start, without opening the view.
+        await expect(page.locator('#type-counts [data-type="invoice"]')).to_have_attribute(
+            "data-paused", "true", timeout=WAIT
+        )
+        await page.click("#tab-queues")
+        invoice = queue_row(page, "invoice")
+        await expect(invoice.locator(".state .badge")).to_have_text("paused", timeout=WAIT)
+        await expect(invoice.locator(".rate")).to_have_text("100 / 60 s")
+        await expect(invoice.locator(".concurrency")).to_have_text("—")
+        await expect(invoice.locator('[data-status="waiting"]')).to_have_text("1")
+        await expect(queue_row(page, "ledger").locator(".concurrency")).to_have_text(
+            "≤ 2 running"
+        )
+        await expect(page.locator("#queues-note")).to_contain_text("read-only")
+        await expect(
+            page.locator('#queues-view tbody button:not([data-action="show-jobs"])')
+        ).to_have_count(0)
+        await expect(page.locator("#queues-add")).to_be_hidden()
 
 
 async def test_main_view_screenshot(page: Page, live_server) -> None:

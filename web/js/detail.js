@@ -3,6 +3,7 @@
 import { allowedActions, applies, runAction } from "./actions.js";
 import { $, el, setText } from "./dom.js";
 import { STATUSES, absTime, clockTime, jsonView, priorityLabel, relTime, workerOf } from "./format.js";
+import { rateText } from "./rules.js";
 
 const LEVELS = new Set(["info", "success", "warning", "danger"]);
 
@@ -12,6 +13,7 @@ export class DetailPanel extends EventTarget {
   #root;
   #store;
   #conn;
+  #rules;
   #frame = 0;
   #json = new Map(); // section -> last rendered JSON text
   #logCount = 0;
@@ -19,11 +21,16 @@ export class DetailPanel extends EventTarget {
   #armed = null;
   #neededBy = new Set();
 
-  constructor(root, { store, conn }) {
+  constructor(root, { store, conn, rules }) {
     super();
     this.#root = root;
     this.#store = store;
     this.#conn = conn;
+    this.#rules = rules;
+    rules.addEventListener("change", () => this.id && this.redraw());
+    $("#detail-log-transitions", root).addEventListener("change", (e) => {
+      $("#detail-log", root).classList.toggle("no-audit", !e.target.checked);
+    });
     store.addEventListener("change", (e) => {
       if (this.id && (e.detail.full || e.detail.ids.has(this.id) || this.#related(e.detail.ids))) {
         this.redraw();
@@ -176,6 +183,8 @@ export class DetailPanel extends EventTarget {
     if (doc.expire_at) facts.push(["Expires", timeFact(doc.expire_at, now)]);
     if (doc.target) facts.push(["Target", doc.target]);
     if (doc.lease) facts.push(["Lease until", timeFact(doc.lease.expires, now)]);
+    const queue = queueFact(this.#rules.get(doc.type));
+    if (queue) facts.push(["Queue", queue]);
     const dl = $("#detail-facts", this.#root);
     dl.replaceChildren(...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
     const p = doc.progress || { completed: 0, total: 0, percent: 0 };
@@ -296,6 +305,16 @@ export class DetailPanel extends EventTarget {
   }
 }
 
+/** The type's flow rules in a line ("paused · 100 / 60 s · ≤ 3 running"), or "" without any. */
+function queueFact(rule) {
+  if (!rule) return "";
+  const parts = [];
+  if (rule.paused) parts.push("paused: no new job of this type starts");
+  if (rateText(rule)) parts.push(`rate ${rateText(rule)}`);
+  if (rule.concurrency != null) parts.push(`≤ ${rule.concurrency} running`);
+  return parts.join(" · ");
+}
+
 function timeFact(t, now) {
   if (t === null || t === undefined) return "—";
   return `${relTime(t, now)} · ${absTime(t)}`;
@@ -307,9 +326,10 @@ function sameEntry(a, b) {
 
 function logEntry(entry) {
   const level = LEVELS.has(entry.level) ? entry.level : "info";
+  const kind = isAudit(entry) ? "audit" : "log";
   return el(
     "li",
-    { class: `log-entry l-${level}` },
+    { class: `log-entry l-${level} k-${kind}`, dataset: { kind } },
     el("span", { class: "time", text: clockTime(entry.time), title: absTime(entry.time) }),
     el("span", { class: "level", text: level }),
     el("span", { class: "message", text: entry.message }),
@@ -318,12 +338,12 @@ function logEntry(entry) {
   );
 }
 
-// The lifecycle's own log lines (server/jobs/lifecycle.py). The log does not mark which entries
-// are transitions and which came from `jobs.log`, so recognise the server's wording; an entry
-// with an explicit `kind` wins if the server ever adds one.
+// Entries say `kind`: "audit" for the server's record of a transition, "log" for jobs.log lines.
+// Entries stored before servers said so are told apart by the lifecycle's wording
+// (server/jobs/lifecycle.py).
 const TRANSITION = /^(created|started by worker|completed$|failed: |will retry in |snoozed for |cancelled|restarted$|paused$|resumed$|made ready now$|dependencies done: |expired: |run \d+ of repeating job)/;
 
 function isAudit(entry) {
-  if (entry.kind) return entry.kind !== "log";
+  if (entry.kind !== undefined && entry.kind !== null) return entry.kind === "audit";
   return TRANSITION.test(entry.message || "");
 }

@@ -42,14 +42,19 @@ export function clockTime(seconds) {
 
 const lastWorker = new WeakMap(); // doc -> worker id (documents are replaced, never mutated)
 
-/** The worker that holds the job now, or the one that last started it. */
+/** The worker of the latest attempt: the job's `worker` field, kept after it finishes. */
 export function workerOf(job) {
+  if (job.worker !== undefined) return job.worker || "";
   if (job.lease && job.lease.worker) return job.lease.worker;
+  return legacyWorkerOf(job);
+}
+
+// Jobs stored before servers kept `worker` only say it in their audit trail.
+function legacyWorkerOf(job) {
   let found = lastWorker.get(job);
   if (found === undefined) {
     found = "";
     const log = job.log || [];
-    // The claim's audit entry is written by the worker ("started by worker <id>").
     for (let i = log.length - 1; i >= 0; i--) {
       if (log[i].by && /^started by worker/.test(log[i].message)) {
         found = log[i].by;

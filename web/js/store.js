@@ -6,9 +6,10 @@
 
 export class JobStore extends EventTarget {
   jobs = new Map();
-  /** status -> count, type -> count */
+  /** status -> count, type -> count, type -> (status -> count) */
   byStatus = new Map();
   byType = new Map();
+  byTypeStatus = new Map();
   /** True once the first snapshot arrived. */
   loaded = false;
 
@@ -39,6 +40,7 @@ export class JobStore extends EventTarget {
     this.jobs = docs;
     this.byStatus = new Map();
     this.byType = new Map();
+    this.byTypeStatus = new Map();
     for (const doc of docs.values()) this.#count(doc, 1);
     this.loaded = true;
     this.#emit(new Set(docs.keys()), true);
@@ -70,6 +72,10 @@ export class JobStore extends EventTarget {
   #count(doc, delta) {
     bump(this.byStatus, doc.status, delta);
     bump(this.byType, doc.type, delta);
+    let statuses = this.byTypeStatus.get(doc.type);
+    if (!statuses) this.byTypeStatus.set(doc.type, (statuses = new Map()));
+    bump(statuses, doc.status, delta);
+    if (!statuses.size) this.byTypeStatus.delete(doc.type);
   }
 
   #emit(ids, full) {

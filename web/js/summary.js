@@ -1,4 +1,5 @@
-// The header's live counts per status and per type; clicking one filters the table.
+// The header's live counts per status and per type; clicking one filters the table. A type whose
+// queue is paused (types.pause) is marked, and shown even when it is not among the busiest.
 import { $, el, setText } from "./dom.js";
 import { STATUSES } from "./format.js";
 
@@ -7,14 +8,17 @@ const MAX_TYPE_CHIPS = 8;
 export class Summary {
   #store;
   #table;
+  #rules;
   #frame = 0;
   #typeKey = "";
 
-  constructor({ store, table }) {
+  constructor({ store, table, rules }) {
     this.#store = store;
     this.#table = table;
+    this.#rules = rules;
     this.#buildStatusChips();
     store.addEventListener("change", () => this.redraw());
+    rules.addEventListener("change", () => this.redraw());
     table.addEventListener("filter", () => this.redraw());
   }
 
@@ -59,25 +63,35 @@ export class Summary {
 
   #drawTypes() {
     const types = [...this.#store.byType.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    const rules = this.#rules;
+    const shown = types.slice(0, MAX_TYPE_CHIPS);
+    // A paused queue is news wherever its type ranks, even with no job of it in view.
+    const extra = [...rules.rules.values()]
+      .filter((rule) => rule.paused && !shown.some(([type]) => type === rule.type))
+      .map((rule) => [rule.type, this.#store.byType.get(rule.type) || 0]);
+    const hidden = types.length - shown.length - extra.filter(([, count]) => count > 0).length;
     const box = $("#type-counts");
     box.replaceChildren(
-      ...types.slice(0, MAX_TYPE_CHIPS).map(([type, count]) => {
+      ...[...shown, ...extra].map(([type, count]) => {
+        const paused = rules.isPaused(type);
         const chip = el(
           "button",
           {
-            class: `chip chip-type${this.#table.filter.type === type ? " on" : ""}`,
+            class: `chip chip-type${this.#table.filter.type === type ? " on" : ""}${paused ? " paused" : ""}`,
             type: "button",
-            title: `filter by type ${type}`,
+            dataset: { type, paused: String(paused) },
+            title: paused ? `${type}: queue paused, no new job starts · filter by this type` : `filter by type ${type}`,
             onclick: () => this.#table.setFilter({ type: this.#table.filter.type === type ? "" : type }),
           },
           el("span", { class: "chip-label", text: type }),
+          paused ? el("span", { class: "chip-flag", text: "paused" }) : null,
           el("span", { class: "chip-count", text: count.toLocaleString() }),
         );
         return chip;
       }),
     );
-    if (types.length > MAX_TYPE_CHIPS) {
-      box.append(el("span", { class: "more", text: `+${types.length - MAX_TYPE_CHIPS} more` }));
+    if (hidden > 0) {
+      box.append(el("span", { class: "more", text: `+${hidden} more` }));
     }
     // The type filter's options follow the set of known types (kept while one is selected).
     const names = types.map(([t]) => t).sort();

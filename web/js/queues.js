@@ -1,0 +1,277 @@
+// The Queues view: one row per job type (seen in the jobs or in `types.list`) with its jobs by
+// status, whether its queue is paused, and its rate limit and global concurrency. Roles that may
+// call the `types.*` setters get Pause/Resume and an edit form; the others see the same rows.
+//
+// Rows are kept per type and updated in place, so a button is never replaced under the pointer
+// while jobs change many times a second.
+import { $, el, setText, toast } from "./dom.js";
+import { STATUSES } from "./format.js";
+import { rateText } from "./rules.js";
+
+export class QueuesView {
+  #root;
+  #conn;
+  #store;
+  #rules;
+  #onType;
+  #limits;
+  #rows = new Map(); // type -> {tr, cells}
+  #busy = new Set(); // types with a pause/resume call in flight
+  #visible = false;
+  #frame = 0;
+
+  constructor(root, { conn, store, rules, onType }) {
+    this.#root = root;
+    this.#conn = conn;
+    this.#store = store;
+    this.#rules = rules;
+    this.#onType = onType;
+    this.#limits = new LimitsDialog($("#limits-dialog"), { rules });
+    store.addEventListener("change", () => this.redraw());
+    rules.addEventListener("change", () => this.redraw());
+    conn.addEventListener("session", () => this.reset());
+    $("#queues-add", root).addEventListener("click", () => this.#limits.open(null));
+    $("tbody", root).addEventListener("click", (e) => this.#onClick(e));
+  }
+
+  setVisible(visible) {
+    this.#visible = visible;
+    this.#rules.setFast(visible);
+    if (visible) this.redraw();
+  }
+
+  /** The role may have changed: rebuild the rows with the controls it may use. */
+  reset() {
+    for (const { tr } of this.#rows.values()) tr.remove();
+    this.#rows.clear();
+    this.redraw();
+  }
+
+  redraw() {
+    if (this.#visible && !this.#frame) this.#frame = requestAnimationFrame(() => this.#draw());
+  }
+
+  get #mayPause() {
+    return this.#conn.may("types.pause") && this.#conn.may("types.resume");
+  }
+
+  #draw() {
+    this.#frame = 0;
+    const rules = this.#rules;
+    const counts = this.#store.byTypeStatus;
+    const types = [...new Set([...counts.keys(), ...rules.rules.keys()])].sort((a, b) => a.localeCompare(b));
+    const tbody = $("tbody", this.#root);
+    const keep = new Set(types);
+    for (const [type, row] of this.#rows) {
+      if (!keep.has(type)) {
+        row.tr.remove();
+        this.#rows.delete(type);
+      }
+    }
+    types.forEach((type, i) => {
+      let row = this.#rows.get(type);
+      if (!row) this.#rows.set(type, (row = this.#makeRow(type)));
+      this.#fillRow(row, rules.get(type), counts.get(type));
+      if (tbody.children[i] !== row.tr) tbody.insertBefore(row.tr, tbody.children[i] || null);
+    });
+    $("#queues-empty", this.#root).hidden = types.length > 0;
+    $("#queues-add", this.#root).hidden = !this.#conn.may("types.set_limits");
+    const paused = types.filter((t) => rules.isPaused(t)).length;
+    const parts = [`${types.length} ${types.length === 1 ? "type" : "types"}`, `${paused} paused`];
+    if (rules.error) parts.push(`rules not refreshed: ${rules.error.message}`);
+    else if (rules.updated) parts.push(`rules as of ${new Date(rules.updated).toLocaleTimeString()}`);
+    if (!this.#mayPause && !this.#conn.may("types.set_limits")) parts.push("read-only for your role");
+    setText($("#queues-note", this.#root), parts.join(" · "));
+  }
+
+  #makeRow(type) {
+    const cells = {
+      state: el("span", { class: "badge" }),
+      counts: new Map(STATUSES.map((s) => [s, el("td", { class: "num count", dataset: { status: s } })])),
+      rate: el("td", { class: "rate" }),
+      concurrency: el("td", { class: "concurrency" }),
+      toggle: null,
+      edit: null,
+    };
+    const controls = el("td", { class: "controls" });
+    if (this.#mayPause) {
+      cells.toggle = el("button", { type: "button", class: "btn btn-small" });
+      controls.append(cells.toggle);
+    }
+    if (this.#conn.may("types.set_limits")) {
+      cells.edit = el("button", {
+        type: "button",
+        class: "btn btn-small btn-ghost",
+        dataset: { action: "edit-limits" },
+        text: "Edit limits",
+      });
+      controls.append(cells.edit);
+    }
+    const tr = el(
+      "tr",
+      { dataset: { type } },
+      el(
+        "td",
+        { class: "type" },
+        el("button", { type: "button", class: "link", dataset: { action: "show-jobs" }, title: `show the ${type} jobs`, text: type }),
+      ),
+      el("td", { class: "state" }, cells.state),
+      ...cells.counts.values(),
+      cells.rate,
+      cells.concurrency,
+      controls,
+    );
+    return { tr, cells };
+  }
+
+  #fillRow({ tr, cells }, rule, counts) {
+    const paused = Boolean(rule && rule.paused);
+    tr.dataset.paused = String(paused);
+    setText(cells.state, paused ? "paused" : "active");
+    cells.state.className = `badge ${paused ? "q-paused" : "q-active"}`;
+    cells.state.title = paused ? "No new job of this type starts; running ones finish." : "Jobs of this type start as workers take them.";
+    for (const [status, td] of cells.counts) {
+      const n = (counts && counts.get(status)) || 0;
+      setText(td, n.toLocaleString());
+      td.classList.toggle("zero", n === 0);
+    }
+    setText(cells.rate, rateText(rule) || "—");
+    cells.rate.title = rule && rule.rate_limit != null ? `at most ${rule.rate_limit} starts in any ${rule.rate_per} seconds` : "no rate limit";
+    const conc = rule && rule.concurrency != null ? rule.concurrency : null;
+    setText(cells.concurrency, conc === null ? "—" : `≤ ${conc.toLocaleString()} running`);
+    cells.concurrency.title = conc === null ? "no limit across workers" : `at most ${conc} running at once across all workers`;
+    if (cells.toggle) {
+      const action = paused ? "resume-type" : "pause-type";
+      if (cells.toggle.dataset.action !== action) {
+        cells.toggle.dataset.action = action;
+        setText(cells.toggle, paused ? "Resume" : "Pause");
+        cells.toggle.classList.toggle("btn-warning", !paused);
+      }
+      cells.toggle.disabled = this.#busy.has(tr.dataset.type);
+    }
+  }
+
+  #onClick(e) {
+    const button = e.target.closest("button[data-action]");
+    const tr = e.target.closest("tr[data-type]");
+    if (!button || !tr) return;
+    const type = tr.dataset.type;
+    switch (button.dataset.action) {
+      case "show-jobs":
+        this.#onType(type);
+        return;
+      case "edit-limits":
+        this.#limits.open(type);
+        return;
+      case "pause-type":
+      case "resume-type":
+        this.#toggle(type, button.dataset.action === "pause-type");
+        return;
+    }
+  }
+
+  async #toggle(type, pause) {
+    if (this.#busy.has(type)) return;
+    this.#busy.add(type);
+    this.redraw();
+    try {
+      await (pause ? this.#rules.pause(type) : this.#rules.resume(type));
+      toast(pause ? `Paused the ${type} queue: no new job of it starts` : `Resumed the ${type} queue`, "success", 2500);
+    } catch (err) {
+      toast(`${pause ? "Pause" : "Resume"} ${type} failed: ${err.message}`, "danger");
+    } finally {
+      this.#busy.delete(type);
+      this.redraw();
+    }
+  }
+}
+
+const MAX_PER = 86400 * 31; // the server's bound on rate_per
+
+/** The form behind "Edit limits": an empty field means no limit (the server removes it). */
+class LimitsDialog {
+  #dialog;
+  #form;
+  #rules;
+
+  constructor(dialog, { rules }) {
+    this.#dialog = dialog;
+    this.#form = $("form", dialog);
+    this.#rules = rules;
+    this.#form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.#submit();
+    });
+    $("#limits-cancel", dialog).addEventListener("click", () => dialog.close());
+  }
+
+  /** Edit one type's limits, or (type null) choose the type too. */
+  open(type) {
+    const f = this.#form.elements;
+    const rule = type ? this.#rules.get(type) : null;
+    f.type.value = type || "";
+    f.type.readOnly = Boolean(type);
+    f.rate_limit.value = rule?.rate_limit ?? "";
+    f.rate_per.value = rule?.rate_per ?? "";
+    f.concurrency.value = rule?.concurrency ?? "";
+    setText($("#limits-title", this.#dialog), type ? `Limits for ${type}` : "Limits for a type");
+    setText($("#limits-error", this.#dialog), "");
+    this.#dialog.showModal();
+    (type ? f.rate_limit : f.type).focus();
+  }
+
+  /** The `types.set_limits` params from the form, or throws with a message for the user. */
+  limits() {
+    const f = this.#form.elements;
+    const type = f.type.value.trim();
+    if (!type) throw new Error("A type is required.");
+    const rateLimit = count(f.rate_limit, "The rate limit", 1);
+    const ratePer = number(f.rate_per, "The window");
+    const concurrency = count(f.concurrency, "Concurrency", 0);
+    if ((rateLimit === null) !== (ratePer === null)) {
+      throw new Error("Give both a number of jobs and a window in seconds, or neither.");
+    }
+    if (ratePer !== null && (ratePer <= 0 || ratePer > MAX_PER)) {
+      throw new Error(`The window must be more than 0 and at most ${MAX_PER.toLocaleString()} seconds.`);
+    }
+    return { type, rate_limit: rateLimit, rate_per: ratePer, concurrency };
+  }
+
+  async #submit() {
+    const error = $("#limits-error", this.#dialog);
+    let limits;
+    try {
+      limits = this.limits();
+    } catch (err) {
+      setText(error, err.message);
+      return;
+    }
+    const button = $("button[type=submit]", this.#form);
+    button.disabled = true;
+    try {
+      await this.#rules.setLimits(limits.type, limits);
+      this.#dialog.close();
+      toast(`Saved the limits of ${limits.type}`, "success", 2500);
+    } catch (err) {
+      setText(error, `${err.code}: ${err.message}`);
+    } finally {
+      button.disabled = false;
+    }
+  }
+}
+
+function number(field, what) {
+  // A number input reports text it cannot read as "", which must not mean "no limit".
+  if (field.validity.badInput) throw new Error(`${what} must be a number.`);
+  const value = field.value.trim();
+  if (!value) return null;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`${what} must be a number.`);
+  return n;
+}
+
+function count(field, what, min) {
+  const n = number(field, what);
+  if (n !== null && (!Number.isInteger(n) || n < min)) throw new Error(`${what} must be a whole number of at least ${min}.`);
+  return n;
+}

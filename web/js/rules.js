@@ -1,0 +1,141 @@
+// Flow-control rules per job type (queue pause, rate limit, global concurrency), from `types.list`.
+//
+// The server has no live feed for these rules, so the list is fetched when a session starts,
+// right after this page changes a rule (the setters' replies are applied at once), every few
+// seconds while the Queues view is open, and now and then otherwise, for the paused marks in the
+// header and the detail panel. Emits "change" whenever the known rules may differ.
+
+const FAST_MS = 3000; // the Queues view is open
+const SLOW_MS = 20_000; // only the header's marks need it
+
+/** A type with no rule left is dropped from `types.list`; keep the same view locally. */
+export function limited(rule) {
+  return Boolean(rule && (rule.paused || rule.rate_limit != null || rule.concurrency != null));
+}
+
+/** "100 / 60 s", or "" without a rate limit. */
+export function rateText(rule) {
+  if (!rule || rule.rate_limit == null || rule.rate_per == null) return "";
+  return `${rule.rate_limit.toLocaleString()} / ${seconds(rule.rate_per)} s`;
+}
+
+function seconds(value) {
+  return Number.isInteger(value) ? value.toLocaleString() : String(Number(value.toFixed(3)));
+}
+
+export class TypeRules extends EventTarget {
+  /** type -> {type, paused, rate_limit, rate_per, concurrency} */
+  rules = new Map();
+  /** When the last list arrived (ms since epoch), 0 before the first one. */
+  updated = 0;
+  /** The last refresh's error, cleared by the next success. */
+  error = null;
+
+  #conn;
+  #seq = 0; // numbers the answers, so an old list cannot overwrite a newer one
+  #applied = 0;
+  #timer = null;
+  #fast = false;
+
+  constructor(conn) {
+    super();
+    this.#conn = conn;
+    conn.addEventListener("session", () => {
+      this.refresh();
+      this.#schedule();
+    });
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.refresh();
+    });
+  }
+
+  get(type) {
+    return this.rules.get(type) || null;
+  }
+
+  isPaused(type) {
+    return Boolean(this.rules.get(type)?.paused);
+  }
+
+  /** Refresh often while a view shows the rules in full. */
+  setFast(fast) {
+    if (fast === this.#fast) return;
+    this.#fast = fast;
+    this.#schedule();
+    if (fast) this.refresh();
+  }
+
+  /** Forget everything (signed out). */
+  clear() {
+    clearInterval(this.#timer);
+    this.#timer = null;
+    this.#applied = ++this.#seq;
+    this.rules = new Map();
+    this.updated = 0;
+    this.error = null;
+    this.#emit();
+  }
+
+  async refresh() {
+    const conn = this.#conn;
+    if (!conn.may("types.list")) {
+      if (this.rules.size) this.clear();
+      return;
+    }
+    if (document.visibilityState === "hidden") return;
+    const n = ++this.#seq;
+    let list;
+    try {
+      list = await conn.call("types.list", {});
+    } catch (err) {
+      if (n > this.#applied) {
+        this.error = err;
+        this.#emit();
+      }
+      return;
+    }
+    if (n < this.#applied) return; // a later answer, or our own change, is already shown
+    this.#applied = n;
+    this.rules = new Map(list.map((rule) => [rule.type, rule]));
+    this.updated = Date.now();
+    this.error = null;
+    this.#emit();
+  }
+
+  // The setters throw the server's CallError; each reply is the type's rules after the change.
+
+  pause(type) {
+    return this.#change("types.pause", { type });
+  }
+
+  resume(type) {
+    return this.#change("types.resume", { type });
+  }
+
+  /** Omitted (null) limits are removed; rate_limit and rate_per go together. */
+  setLimits(type, { rate_limit = null, rate_per = null, concurrency = null } = {}) {
+    const params = { type };
+    if (rate_limit != null || rate_per != null) Object.assign(params, { rate_limit, rate_per });
+    if (concurrency != null) params.concurrency = concurrency;
+    return this.#change("types.set_limits", params);
+  }
+
+  async #change(method, params) {
+    const rule = await this.#conn.call(method, params);
+    this.#applied = ++this.#seq;
+    if (limited(rule)) this.rules.set(rule.type, rule);
+    else this.rules.delete(rule.type);
+    this.#emit();
+    this.refresh(); // other types may have changed too, by someone else
+    return rule;
+  }
+
+  #schedule() {
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => this.refresh(), this.#fast ? FAST_MS : SLOW_MS);
+  }
+
+  #emit() {
+    this.dispatchEvent(new CustomEvent("change"));
+  }
+}
