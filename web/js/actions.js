@@ -1,6 +1,7 @@
 // The control actions on a job: which method, from which statuses, and how to call them.
 // Only actions whose method is in the session's `methods` are ever offered.
 import { toast } from "./dom.js";
+import { shortId } from "./format.js";
 
 const UNFINISHED = ["waiting", "ready", "running", "paused"];
 
@@ -52,7 +53,7 @@ export async function runBulk(conn, action, ids) {
       const [firstId, first] = failed[0];
       toast(
         `${action.label}: ${done.length} done, ${failed.length} refused ` +
-          `(${firstId.slice(0, 8)}: ${first.message})`,
+          `(${shortId(firstId)}: ${first.message})`,
         "warning",
         6000,
       );

@@ -1,5 +1,6 @@
 // The create-job form (offered only when the session may call `jobs.create`).
 import { $, setText, toast } from "./dom.js";
+import { shortId } from "./format.js";
 
 export class CreateForm {
   #dialog;
@@ -70,7 +71,7 @@ export class CreateForm {
     try {
       const job = await this.#conn.call("jobs.create", spec);
       this.#dialog.close();
-      toast(`Created ${spec.type} job ${job.id.slice(0, 10)}`, "success", 2500);
+      toast(`Created ${spec.type} job ${shortId(job.id)}`, "success", 2500);
       this.#onCreated(job);
     } catch (err) {
       setText(error, `${err.code}: ${err.message}`);

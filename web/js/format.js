@@ -12,8 +12,9 @@ export function priorityLabel(value) {
   return PRIORITY_NAMES.get(value) ?? String(value);
 }
 
+/** The id's last characters: ids start with their creation time, so the ends tell jobs apart. */
 export function shortId(id) {
-  return id.length > 10 ? id.slice(0, 10) : id;
+  return id.length > 10 ? id.slice(-10) : id;
 }
 
 /** "just now", "12s ago", "3m ago", "in 40s"... from epoch seconds. */
