@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 import typer
 
-from server.cli_client import jobs_app, watch, worker
+from server.cli_client import jobs_app, watch
+from server.cli_worker import worker
 from server.errors import LivejobsError
 from server.settings import Settings
 
@@ -151,7 +152,7 @@ def token_ls(user: str = typer.Option(None), db: str = typer.Option(None, help=D
         typer.echo(f"{record['id']}\t{record['user']}\t{state}")
 
 
-# commands that talk to a running server (server/cli_client.py)
+# commands that talk to a running server (server/cli_client.py, server/cli_worker.py)
 app.add_typer(jobs_app, name="jobs")
 app.command("watch")(watch)
 app.command("worker")(worker)

@@ -1,0 +1,121 @@
+"""``livejobs worker MODULE:FUNCTION``: a handler from an importable module as a worker process,
+as ``rq worker`` or ``celery worker`` do, stopping without losing the job in its hands."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import typer
+
+from server.cli_client import TOKEN, URL, Failure, fail, run
+from worker_sdk import Client, WorkerJob
+
+log = logging.getLogger("livejobs.cli")
+
+
+def load_handler(target: str) -> Callable[[WorkerJob], Awaitable[Any]]:
+    """``package.module:function`` → an async handler (a plain function runs in a thread)."""
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise Failure(f"{target!r} should read MODULE:FUNCTION, e.g. myapp.tasks:send_email")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like rq and celery: modules next to you import
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise Failure(f"cannot import {module_name}: {exc}") from None
+    except Exception as exc:
+        raise Failure(f"importing {module_name} failed: {type(exc).__name__}: {exc}") from None
+    function = getattr(module, attr, None)
+    if not callable(function):
+        raise Failure(f"{module_name} has no function {attr!r}")
+    if inspect.iscoroutinefunction(function):
+        return function  # type: ignore[no-any-return]
+
+    async def in_thread(job: WorkerJob) -> Any:
+        result = await asyncio.to_thread(function, job)
+        return await result if inspect.isawaitable(result) else result
+
+    return in_thread
+
+
+def worker(
+    target: Annotated[str, typer.Argument(metavar="MODULE:FUNCTION")],
+    types: Annotated[list[str], typer.Option("--type", help="job type to take (repeatable)")],
+    concurrency: int = typer.Option(1, "--concurrency", min=1, help="jobs at once"),
+    worker_id: str = typer.Option(None, "--worker-id", help="a stable name for this worker"),
+    grace: float = typer.Option(30.0, "--grace", min=0,
+                                help="on SIGTERM, seconds to finish running jobs before "
+                                     "handing them back"),
+    log_level: str = typer.Option("info", "--log-level"),
+    log_format: str = typer.Option("text", "--log-format", help="text or json"),
+    url: str = URL, token: str = TOKEN,
+) -> None:
+    """Run a handler (MODULE:FUNCTION) on the jobs the server pushes.
+
+    SIGTERM: take no more jobs, let running ones finish (at most --grace seconds), hand back
+    the rest, exit 0. SIGINT (Ctrl-C): hand running jobs back at once, exit 0.
+    """
+    from server.logs import setup_logging
+
+    setup_logging(log_level, log_format)
+    try:
+        handler = load_handler(target)
+    except Failure as exc:
+        fail(str(exc))
+    run(url, token, lambda c: _work(c, handler, types, concurrency, worker_id, grace),
+        reconnect=True)
+
+
+async def _work(client: Client, handler: Callable[[WorkerJob], Awaitable[Any]], types: list[str],
+                concurrency: int, worker_id: str | None, grace: float) -> None:
+    async def logged(job: WorkerJob) -> Any:
+        log.info("job %s (%s) started, attempt %d", job.id, job.type, job.attempt)
+        try:
+            result = await handler(job)
+        except asyncio.CancelledError:
+            log.info("job %s stopped", job.id)
+            raise
+        except Exception as exc:
+            log.info("job %s failed: %s", job.id, type(exc).__name__)
+            raise
+        log.info("job %s done", job.id)
+        return result
+
+    work = client.worker(types, logged, concurrency=concurrency, worker_id=worker_id)
+    task = asyncio.create_task(work.run())
+    loop = asyncio.get_running_loop()
+    stopping = False
+
+    def hand_back() -> None:
+        if not task.done():
+            log.info("handing back %d running jobs", len(work.running))
+            task.cancel()
+
+    def finish() -> None:
+        nonlocal stopping
+        if stopping:
+            return hand_back()
+        stopping = True
+        log.info("finishing %d running jobs (at most %gs), then exiting", len(work.running), grace)
+        work.stop()
+        loop.call_later(grace, hand_back)
+
+    loop.add_signal_handler(signal.SIGTERM, finish)
+    loop.add_signal_handler(signal.SIGINT, hand_back)
+    try:
+        await asyncio.wait([task])
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        loop.remove_signal_handler(signal.SIGINT)
+    if not task.cancelled():
+        task.result()  # a refused worker.start (e.g. forbidden) becomes the error line
+    log.info("worker %s stopped", work.worker_id)
