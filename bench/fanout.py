@@ -18,17 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from worker_sdk import Client
 
 from lineup import BENCH
 from procs import Processes
 from services import Backend
-from worker_sdk import Client
 
 TICKS = 50
 CLIENT_PROCESSES = 2
 DRAIN_S = 20.0
 """How long subscribers keep listening after the production window."""
 PRODUCE_GRACE_S = 5.0
+IN_FLIGHT = 50
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[s
         "produce_s": produce_s,
         "server_cpu_pct": 100 * cpu_window / produce_s,
         "server_cpu_s_total": cpu_total,
+        "server_us_per_frame": 1e6 * cpu_total / max(sum(counts), 1),
         "client_cpu_s": sum(r["cpu_s"] for r in reports),
         "server_rss_mb_before": rss.first / 2**20, "server_rss_mb_peak": rss.peak / 2**20,
     }
@@ -107,24 +109,37 @@ class RssSampler(threading.Thread):
 
 
 async def _produce(backend: Backend, load: Load) -> int:
-    """Create the jobs on schedule; a late tick goes out at once. A server that cannot take
-    them at this rate makes the producer stop at ``seconds + PRODUCE_GRACE_S``: returns how many
-    changes were made."""
+    """Offer ``rate`` changes a second on schedule, whether or not earlier calls have returned
+    (open loop: a slow server must not slow the offered load down), with at most ``IN_FLIGHT``
+    calls outstanding; no new call after ``seconds + PRODUCE_GRACE_S``. Returns how many
+    changes the server made, by its own count."""
     per_tick = max(1, load.rate // TICKS)
     ticks = int(load.rate * load.seconds) // per_tick
-    produced = 0
+    gate = asyncio.Semaphore(IN_FLIGHT)
     async with Client(backend.url, token=backend.token) as client:
+
+        async def tick(k: int) -> None:
+            try:
+                await client.create_many([("fanout", {"t": time.time(), "k": k})] * per_tick)
+            finally:
+                gate.release()
+
         start = time.perf_counter()
+        stop = start + load.seconds + PRODUCE_GRACE_S
+        calls = []
         for k in range(ticks):
             delay = start + k / TICKS - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            elif -delay > PRODUCE_GRACE_S:
+            try:
+                await asyncio.wait_for(gate.acquire(), max(stop - time.perf_counter(), 0))
+            except TimeoutError:
                 break
-            now = time.time()
-            await client.create_many([("fanout", {"t": now, "k": k})] * per_tick)
-            produced += per_tick
-    return produced
+            calls.append(asyncio.create_task(tick(k)))
+        if calls:
+            await asyncio.wait(calls, timeout=DRAIN_S)
+        counts = await client.counts({"type": "fanout"})
+    return sum(counts["status"].values())
 
 
 def _cpu(proc: psutil.Process) -> float:

@@ -22,9 +22,9 @@ class Peer:
     backend: str  # "redis" or "livejobs"
     config: str
 
-    def argv(self, command: str, queue: str, backend_url: str, token: str, *extra: str) -> list[str]:
+    def argv(self, command: str, queue: str, url: str, token: str, *extra: str) -> list[str]:
         url_flag = "--server" if self.backend == "livejobs" else "--redis"
-        argv = [*self.command, command, "--queue", queue, url_flag, backend_url]
+        argv = [*self.command, command, "--queue", queue, url_flag, url]
         if token:
             argv += ["--token", token]
         return [*argv, "--concurrency", str(CONCURRENCY), *extra]

@@ -53,7 +53,8 @@ class Wire:
         await self.ws.close()
 
     async def _read(self) -> None:
-        async for frame in self.ws:
+        async for data in self.ws:
+            frame = data if isinstance(data, str) else data.decode()
             # a subscriber has no call pending most of the time: pushes then pass unparsed
             if self.pending:
                 message = json.loads(frame)

@@ -97,7 +97,7 @@ def markdown(results: dict[str, Any]) -> str:
         out.append(f"| {peer} | " + " | ".join(cells) + " |")
     if "livejobs" in table:
         out += ["", "## livejobs ÷ peer (medians)", "",
-                "Throughput: above 1× livejobs is faster. Latency: below 1× livejobs is faster.", "",
+                "Throughput: above 1× livejobs is faster. Latency: below 1× it is faster.", "",
                 "| peer | e2e jobs/s | enqueue jobs/s | dispatch p50 | dispatch p99 |",
                 "|---|---:|---:|---:|---:|"]
         for peer in peers:
@@ -123,8 +123,9 @@ def _fanout_md(fan: dict[str, Any] | None) -> list[str]:
     return [
         "", "## Live fan-out (livejobs)", "",
         f"{fan['subscribers']:,} WebSocket subscribers on `{{}}`, {fan['rate']} job changes/s "
-        f"for {fan['seconds']:.0f} s ({fan['produced']:,} changes produced in "
-        f"{fan['produce_s']:.1f} s).", "",
+        f"offered for {fan['seconds']:.0f} s, open loop; the server took {fan['produced']:,} "
+        f"changes in {fan['produce_s']:.1f} s ({fan['produced'] / fan['produce_s']:,.0f}/s).",
+        "",
         "| | |", "|---|---:|",
         f"| subscribers that received every change | {fan['complete_subscribers']:,} of "
         f"{fan['subscribers']:,} |",
@@ -134,6 +135,7 @@ def _fanout_md(fan: dict[str, Any] | None) -> list[str]:
         f"| delivery latency p50 / p99 | {pct(lat, 50):,.1f} / {pct(lat, 99):,.1f} ms |",
         f"| last change delivered after | {fan['last_delivery_s']:.1f} s |",
         f"| server CPU while producing | {fan['server_cpu_pct']:.0f} % of one core |",
+        f"| server CPU per delivered frame | {fan['server_us_per_frame']:.1f} µs |",
         f"| server RSS before / peak | {fan['server_rss_mb_before']:.0f} / "
         f"{fan['server_rss_mb_peak']:.0f} MB |",
         f"| subscriber processes' CPU | {fan['client_cpu_s']:.1f} s |",
@@ -174,8 +176,10 @@ def chart(results: dict[str, Any], path: Path) -> None:
     peers = [p for p in results["meta"]["peers"] if p in table]
     colors = ["#d62728" if p == "livejobs" else "#7f7f7f" for p in peers]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    for ax, key, title in ((axes[0][0], "e2e", "End-to-end throughput (jobs/s, higher is better)"),
-                           (axes[0][1], "enqueue", "Enqueue throughput (jobs/s, higher is better)")):
+    for ax, key, title in (
+        (axes[0][0], "e2e", "End-to-end throughput (jobs/s, higher is better)"),
+        (axes[0][1], "enqueue", "Enqueue throughput (jobs/s, higher is better)"),
+    ):
         _bars(ax, peers, [table[p].get(key) for p in peers], colors)
         ax.set_title(title)
     ax = axes[1][0]

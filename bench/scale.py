@@ -12,8 +12,9 @@ import asyncio
 import time
 from typing import Any
 
-from services import Backend
 from worker_sdk import Client
+
+from services import Backend
 
 TYPE = "stored"
 SEED_BATCH = 10_000  # the server's max_batch

@@ -11,8 +11,9 @@ import asyncio
 import sys
 from typing import Any
 
-import common
 from worker_sdk import Client
+
+import common
 
 
 async def noop(job: Any) -> None:
