@@ -71,12 +71,14 @@ def create_app(
         app_metrics.bind(services, app.state.sessions)
         #: more readers of the feed (metrics, the shutdown drain), after the core three
         app.state.feed_listeners = [app_metrics.on_change]
+        await jobs.flow.load(clock.now())
         token = await auth.bootstrap(settings.admin_token)
         if token:
             announce(token, settings)
 
         async def feed() -> None:
             async for change in changes:
+                jobs.flow.on_change(change)
                 services.subscriptions.on_change(change)
                 services.dispatcher.on_change(change)
                 scheduler.on_change(change)
@@ -89,6 +91,7 @@ def create_app(
         tasks = [
             asyncio.create_task(feed(), name="livejobs-feed"),
             asyncio.create_task(services.dispatcher.run(), name="livejobs-dispatch"),
+            asyncio.create_task(services.dispatcher.run_openings(), name="livejobs-rate-timer"),
             asyncio.create_task(scheduler.run(), name="livejobs-scheduler"),
         ]
         app.state.tasks = tasks
@@ -119,10 +122,7 @@ def create_app(
 
 
 def open_store_for(settings: Settings) -> Store:
-    backend = open_store(settings.db)
-    if hasattr(backend, "synchronous") and settings.sqlite_synchronous:
-        backend.synchronous = settings.sqlite_synchronous.upper()
-    return backend
+    return open_store(settings.db, synchronous=settings.sqlite_synchronous or "NORMAL")
 
 
 async def healthz(request: Request) -> Response:
