@@ -164,7 +164,8 @@ class Dispatcher:
         for job in jobs:
             token = job["lease"]["token"]
             if worker.stopped or not worker.session.open:
-                await self.service.worker_lost(job["id"], token, worker.worker_id)
+                # the worker never saw it: hand it back without counting an attempt
+                await self.service.hand_back(job["id"], token)
                 continue
             worker.running[job["id"]] = token
             self._by_job[job["id"]] = worker

@@ -99,7 +99,6 @@ class Counts(Params):
 
 class Subscribe(Params):
     filter: dict[str, Any] = {}
-    limit: Annotated[int, Meta(ge=1, le=100_000)] | None = None
 
 
 class Unsubscribe(Params):

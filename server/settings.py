@@ -56,7 +56,7 @@ class Settings:
         for name, f in names.items():
             raw = os.environ.get(f"LIVEJOBS_{name.upper()}")
             if raw is not None:
-                values[name] = _coerce(raw, f.default)
+                values[name] = _coerce(raw, str(f.type))
         mongo = os.environ.get("LIVEJOBS_MONGODB_URI")
         if mongo and "db" not in overrides:
             values["db"] = mongo
@@ -67,13 +67,14 @@ class Settings:
         return cls(**values)
 
 
-def _coerce(raw: str, default: Any) -> Any:
-    if isinstance(default, bool):
-        return raw.lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
-    if isinstance(default, list) or default is None and "," in raw:
+def _coerce(raw: str, annotation: str) -> Any:
+    """An environment string as the field's declared type (lists are comma-separated)."""
+    if annotation.startswith("list"):
         return [part.strip() for part in raw.split(",") if part.strip()]
+    if annotation.startswith("bool"):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if annotation.startswith("int"):
+        return int(raw)
+    if annotation.startswith("float"):
+        return None if raw.lower() in ("", "none", "forever") else float(raw)
     return raw

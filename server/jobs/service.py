@@ -253,6 +253,13 @@ class JobService:
         await self.transition(job_id, lambda d: lifecycle.snooze(
             d, lease_token=token, seconds=seconds, by=by, now=self.clock.now()), doc)
 
+    async def hand_back(self, job_id: str, token: str) -> None:
+        """A claimed job its worker never started goes back as it was (attempt not counted)."""
+        try:
+            await self.snooze(job_id, token, 0, "server")
+        except (Conflict, NotFound):
+            pass
+
     async def worker_lost(self, job_id: str, token: str, worker_id: str) -> None:
         """The worker holding ``token`` disconnected: the attempt failed, retry per policy."""
         try:
