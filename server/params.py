@@ -30,6 +30,8 @@ class Empty(Params):
 
 class Auth(Params):
     token: Annotated[str, Meta(max_length=500)]
+    #: the client accepts a JSON array of frames in one message
+    batch: bool = False
 
 
 class RetrySpec(Params):

@@ -89,18 +89,44 @@ def internal_error(call_id: Any) -> str:
         "code": "internal", "message": "internal server error; the call may not have happened"}})
 
 
-def sub_doc(kind: str, sub_json: str, doc_json: str) -> str:
-    """``added``/``changed`` with a document encoded once for every subscriber."""
-    return f'{{"msg":"{kind}","sub":{sub_json},"doc":{doc_json}}}'
+Frame = str | tuple[str, ...]
+"""A frame to send: a string, or string pieces the writer joins (shared pieces cost no copy)."""
 
 
-def sub_removed(sub_json: str, id_json: str) -> str:
-    return f'{{"msg":"removed","sub":{sub_json},"id":{id_json}}}'
+def sub_frame_parts(kind: str, doc_json: str) -> tuple[str, str]:
+    """``added``/``changed`` around a document encoded once for every subscriber: the frame is
+    ``head + sub_json + tail``."""
+    return f'{{"msg":"{kind}","sub":', f',"doc":{doc_json}}}'
+
+
+def sub_frame(kind: str, sub_json: str, doc_json: str) -> tuple[str, str, str]:
+    head, tail = sub_frame_parts(kind, doc_json)
+    return head, sub_json, tail
+
+
+def sub_removed_parts(id_json: str) -> tuple[str, str]:
+    return '{"msg":"removed","sub":', f',"id":{id_json}}}'
 
 
 def sub_marker(kind: str, sub_json: str) -> str:
     """``ready`` or ``reset``."""
     return f'{{"msg":"{kind}","sub":{sub_json}}}'
+
+
+def join(frames: list[Frame]) -> str:
+    """One WebSocket message: a single frame, or a JSON array of several (batching clients)."""
+    if len(frames) == 1:
+        frame = frames[0]
+        return frame if isinstance(frame, str) else "".join(frame)
+    pieces = ["["]
+    for frame in frames:
+        if isinstance(frame, str):
+            pieces.append(frame)
+        else:
+            pieces.extend(frame)
+        pieces.append(",")
+    pieces[-1] = "]"
+    return "".join(pieces)
 
 
 def job_pushed(doc: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from server.errors import Invalid, LivejobsError, RateLimited, Unauthenticated
 from server.methods import Services, dispatch_call
 from server.params import Auth as AuthParams
 from server.params import decode_params
-from server.session import LOW_WATER, Session, SessionState
+from server.session import Session, SessionState
 
 log = logging.getLogger("livejobs.ws")
 
@@ -109,6 +109,7 @@ async def _authenticate(services: Services, session: Session, call: protocol.Cal
         session.send(protocol.error(call.id, exc))
         return
     session.authenticate(identity)
+    session.batch = bool(isinstance(call.params, dict) and call.params.get("batch") is True)
     methods = services.permissions.methods_for(identity)
     session.send(protocol.result(call.id, {"user": identity.user, "role": identity.role, "methods": methods}))
 
@@ -141,15 +142,11 @@ async def _release(services: Services, session: Session) -> None:
 
 
 async def _write(websocket: WebSocket, session: Session) -> None:
-    outbox = session.outbox
+    """Drain the outbox; a batching client gets every queued frame in one message, so a busy
+    server sends fewer, larger messages instead of falling behind."""
     try:
-        while True:
-            frame = await outbox.get()
-            if frame is None:
-                break
-            await websocket.send_text(frame)
-            if outbox.qsize() <= LOW_WATER:
-                session.drained.set()
+        while (frames := await session.take()) is not None:
+            await websocket.send_text(protocol.join(frames))
     except Exception:  # the client went away mid-write
         session.close("write failed")
         return

