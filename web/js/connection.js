@@ -138,7 +138,8 @@ export class Connection extends EventTarget {
   async #authenticate() {
     let session;
     try {
-      session = await this.#send("auth", { token: this.#token });
+      // batch: the server may pack many frames into one message when changes pour in
+      session = await this.#send("auth", { token: this.#token, batch: true });
     } catch (err) {
       if (AUTH_REFUSED.has(err.code)) {
         this.stop();
@@ -224,12 +225,20 @@ export class Connection extends EventTarget {
   }
 
   #onFrame(raw) {
-    let frame;
+    let message;
     try {
-      frame = JSON.parse(raw);
+      message = JSON.parse(raw);
     } catch {
       return;
     }
+    if (Array.isArray(message)) {
+      for (const frame of message) this.#onOneFrame(frame);
+    } else {
+      this.#onOneFrame(message);
+    }
+  }
+
+  #onOneFrame(frame) {
     switch (frame.msg) {
       case "result":
       case "error": {
