@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from server import protocol
-from server.jobs.model import Status
+from server.jobs.model import Job, Status
 from server.jobs.service import JobService
 from server.session import Session
 from server.store.base import Change
@@ -54,6 +54,8 @@ class Dispatcher:
         self.service = service
         self._workers: list[Worker] = []
         self._by_job: dict[str, Worker] = {}
+        #: the latest document of every job our workers hold, kept by the change feed
+        self._docs: dict[str, Job] = {}
         self._ready_seq: defaultdict[str, int] = defaultdict(int)
         self._wake = asyncio.Event()
         self._opening = asyncio.Event()
@@ -82,6 +84,7 @@ class Dispatcher:
             self._workers.remove(worker)
         for job_id, token in list(worker.running.items()):
             self._by_job.pop(job_id, None)
+            self._docs.pop(job_id, None)
             await self.service.worker_lost(job_id, token, worker.worker_id)
         worker.running.clear()
 
@@ -126,14 +129,22 @@ class Dispatcher:
             return
         token = worker.running.get(change.id)
         lease = doc.get("lease") if doc is not None else None
-        if doc is None or doc["status"] != Status.RUNNING or not lease or lease["token"] != token:
+        if doc is not None and doc["status"] == Status.RUNNING and lease and lease["token"] == token:
+            self._docs[change.id] = doc
+        else:
             self._by_job.pop(change.id, None)
+            self._docs.pop(change.id, None)
             worker.running.pop(change.id, None)
             if doc is not None and doc["status"] == Status.CANCELLED:
                 worker.session.send(protocol.cancel_pushed(change.id))
             if worker.stopped and not worker.running and worker in self._workers:
                 self._workers.remove(worker)
             self._wake.set()
+
+    def held(self, job_id: str) -> Job | None:
+        """A running job one of our workers holds, as last seen: saves the worker's reports a
+        read (a stale copy only makes the compare-and-set fail and re-read)."""
+        return self._docs.get(job_id)
 
     def _hungry(self, worker: Worker) -> bool:
         return worker.free > 0 and any(
@@ -169,6 +180,7 @@ class Dispatcher:
                 continue
             worker.running[job["id"]] = token
             self._by_job[job["id"]] = worker
+            self._docs[job["id"]] = job
             worker.session.send(protocol.job_pushed(job))
             for hook in self.on_dispatch:
                 hook(job, worker)  # type: ignore[operator]

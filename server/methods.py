@@ -49,9 +49,13 @@ class Ctx:
     method: str
     raw: dict[str, Any]
 
-    async def job(self, job_id: str, method: str | None = None) -> Job:
-        """Load a job and check that this identity may call ``method`` on it."""
-        doc = await self.services.store.get(job_id)
+    async def job(self, job_id: str, method: str | None = None, *, cas: bool = False) -> Job:
+        """Load a job and check that this identity may call ``method`` on it.
+
+        ``cas``: the caller only uses the job for a compare-and-set write, so the dispatcher's
+        copy of a job it pushed will do (a stale copy just makes the write re-read)."""
+        held = self.services.dispatcher.held(job_id) if cas else None
+        doc = held or await self.services.store.get(job_id)
         if doc is None:
             raise NotFound(f"no job {job_id}")
         self.services.permissions.check(self.identity, method or self.method, self.raw, doc)
@@ -216,7 +220,7 @@ async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
 
 @method("jobs.heartbeat", p.Heartbeat)
 async def heartbeat(ctx: Ctx, params: p.Heartbeat) -> dict[str, float]:
-    doc = await ctx.job(params.id)
+    doc = await ctx.job(params.id, cas=True)
     lease = ctx.session.worker.lease if ctx.session and ctx.session.worker else None
     return {"expires": await ctx.services.jobs.heartbeat(params.id, params.lease, lease, doc)}
 
@@ -233,21 +237,21 @@ async def log(ctx: Ctx, params: p.Log) -> bool:
 
 @method("jobs.progress", p.Progress)
 async def progress(ctx: Ctx, params: p.Progress) -> bool:
-    doc = await ctx.job(params.id)
+    doc = await ctx.job(params.id, cas=True)
     await ctx.services.jobs.progress(params.id, params.lease, params.completed, params.total, doc)
     return True
 
 
 @method("jobs.done", p.Done)
 async def done(ctx: Ctx, params: p.Done) -> bool:
-    doc = await ctx.job(params.id)
+    doc = await ctx.job(params.id, cas=True)
     await ctx.services.jobs.done(params.id, params.lease, params.result, ctx.identity.user, doc)
     return True
 
 
 @method("jobs.fail", p.Fail)
 async def fail(ctx: Ctx, params: p.Fail) -> bool:
-    doc = await ctx.job(params.id)
+    doc = await ctx.job(params.id, cas=True)
     await ctx.services.jobs.fail(
         params.id, params.lease, params.error, params.fatal, ctx.identity.user, doc)
     return True
@@ -255,7 +259,7 @@ async def fail(ctx: Ctx, params: p.Fail) -> bool:
 
 @method("jobs.snooze", p.Snooze)
 async def snooze(ctx: Ctx, params: p.Snooze) -> bool:
-    doc = await ctx.job(params.id)
+    doc = await ctx.job(params.id, cas=True)
     await ctx.services.jobs.snooze(params.id, params.lease, params.seconds, ctx.identity.user, doc)
     return True
 
