@@ -77,11 +77,12 @@ def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[s
         "min_received": min(counts), "delivered": sum(counts), "expected": produced * len(counts),
         "dropped_connections": sum(r["dropped"] for r in reports),
         "latency_ms": [x for r in reports for x in r["latency_ms"]],
-        "last_delivery_s": max(r["last"] for r in reports) - min(r["first"] for r in reports),
+        "last_delivery_s": (max(r["last"] for r in reports) - min(r["first"] for r in reports)
+                            if sum(counts) else -1.0),
         "produce_s": produce_s,
         "server_cpu_pct": 100 * cpu_window / produce_s,
         "server_cpu_s_total": cpu_total,
-        "server_us_per_frame": 1e6 * cpu_total / max(sum(counts), 1),
+        "server_us_per_delivery": 1e6 * cpu_total / max(sum(counts), 1),
         "client_cpu_s": sum(r["cpu_s"] for r in reports),
         "server_rss_mb_before": rss.first / 2**20, "server_rss_mb_peak": rss.peak / 2**20,
     }

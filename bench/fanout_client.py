@@ -1,7 +1,8 @@
 """Scenario 3's subscribers: many WebSocket connections in one process, each subscribed to ``{}``.
 
-Every connection counts the changes it receives; one in ``--sample-every`` also parses each
-frame for its delivery latency (receive time − the producer's ``data.t``, same clock). Prints
+Connections ask for batched messages, as the SDK does. Every connection counts the changes it
+receives (a substring count, no parsing); one in ``--sample-every`` also parses each message for
+the delivery latency of every change in it (receive time − the producer's ``data.t``). Prints
 ``READY`` once every subscription has its (empty) snapshot, then stops by itself once each
 connection has ``--expect`` changes, or ``--window`` seconds after the first change arrived,
 and writes a JSON report.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from lj_wire import Wire
 
-CHANGE = ('{"msg":"added"', '{"msg":"changed"')
+ADDED, CHANGED, READY = '{"msg":"added"', '{"msg":"changed"', '{"msg":"ready"'
 CONNECT_IN_FLIGHT = 50
 IDLE_CAP_S = 120.0
 """Give up when no change at all arrives this long after READY (the producer never started)."""
@@ -35,22 +36,25 @@ class Counter:
         self.latency_ms: list[float] = []
         self.ready = asyncio.Event()
 
-    def __call__(self, frame: str) -> None:
-        if frame.startswith(CHANGE):
-            self.changes += 1
+    def __call__(self, message: str) -> None:
+        changes = message.count(ADDED) + message.count(CHANGED)
+        if changes:
+            self.changes += changes
             self.last = time.time()
             if self.first is None:
                 self.first = self.last
             if self.timed:
-                sent = json.loads(frame)["doc"]["data"]["t"]
-                self.latency_ms.append((time.time() - sent) * 1000)
-        elif frame.startswith('{"msg":"ready"'):
+                frames = json.loads(message)
+                for frame in frames if isinstance(frames, list) else [frames]:
+                    if frame["msg"] in ("added", "changed"):
+                        self.latency_ms.append((self.last - frame["doc"]["data"]["t"]) * 1000)
+        if READY in message:
             self.ready.set()
 
 
 async def subscriber(url: str, token: str, counter: Counter, gate: asyncio.Semaphore) -> Wire:
     async with gate:
-        wire = await Wire.open(url, token, on_push=counter)
+        wire = await Wire.open(url, token, on_push=counter, batch=True)
         await wire.call("subscribe", {"filter": {}})
         await asyncio.wait_for(counter.ready.wait(), 60)
         return wire

@@ -2,8 +2,9 @@
 
 Everything else in the bench uses the SDK, as applications do. A thousand SDK subscriptions in
 one process would each parse every frame and keep a copy of every document (ten million dicts);
-the load generator must stay cheaper than the server it loads, so pushed frames are handed over
-as raw text and the caller decides what to parse.
+the load generator must stay cheaper than the server it loads, so pushed messages are handed
+over as raw text and the caller decides what to parse. With ``batch=True`` (what the SDK asks
+for) a message may be a JSON array of frames.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class CallFailed(Exception):
 
 
 class Wire:
-    """One authenticated connection. Pushed frames (not call results) go to ``on_push``."""
+    """One authenticated connection. Pushed messages (not call results) go to ``on_push``."""
 
     def __init__(self, ws: ClientConnection, on_push: Callable[[str], None] | None) -> None:
         self.ws = ws
@@ -33,11 +34,12 @@ class Wire:
 
     @classmethod
     async def open(
-        cls, url: str, token: str, on_push: Callable[[str], None] | None = None
+        cls, url: str, token: str, on_push: Callable[[str], None] | None = None,
+        batch: bool = False,
     ) -> Wire:
         ws = await connect(url, max_size=None, open_timeout=30, ping_interval=None)
         wire = cls(ws, on_push)
-        await wire.call("auth", {"token": token})
+        await wire.call("auth", {"token": token, "batch": batch})
         return wire
 
     async def call(self, method: str, params: dict[str, Any]) -> Any:
@@ -58,8 +60,11 @@ class Wire:
             # a subscriber has no call pending most of the time: pushes then pass unparsed
             if self.pending:
                 message = json.loads(frame)
-                if message.get("msg") in ("result", "error"):
-                    self._settle(message)
+                frames = message if isinstance(message, list) else [message]
+                replies = [f for f in frames if f.get("msg") in ("result", "error")]
+                for reply in replies:
+                    self._settle(reply)
+                if len(replies) == len(frames):
                     continue
             if self.on_push is not None:
                 self.on_push(frame)

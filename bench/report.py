@@ -132,14 +132,20 @@ def _fanout_md(fan: dict[str, Any] | None) -> list[str]:
         f"| changes delivered | {fan['delivered']:,} of {fan['expected']:,} "
         f"({100 * fan['delivered'] / max(fan['expected'], 1):.1f} %) |",
         f"| connections cut by the server | {fan['dropped_connections']} |",
-        f"| delivery latency p50 / p99 | {pct(lat, 50):,.1f} / {pct(lat, 99):,.1f} ms |",
-        f"| last change delivered after | {fan['last_delivery_s']:.1f} s |",
+        f"| delivery latency p50 / p99 | {pct(lat, 50):,.1f} / {pct(lat, 99):,.1f} ms |"
+        if lat else "| delivery latency p50 / p99 | — |",
+        f"| last change delivered after | {_seconds(fan['last_delivery_s'])} |",
         f"| server CPU while producing | {fan['server_cpu_pct']:.0f} % of one core |",
-        f"| server CPU per delivered frame | {fan['server_us_per_frame']:.1f} µs |",
+        f"| server CPU per delivered change | {fan['server_us_per_delivery']:.1f} µs |"
+        if fan["delivered"] else "| server CPU per delivered change | — |",
         f"| server RSS before / peak | {fan['server_rss_mb_before']:.0f} / "
         f"{fan['server_rss_mb_peak']:.0f} MB |",
         f"| subscriber processes' CPU | {fan['client_cpu_s']:.1f} s |",
     ]
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value >= 0 else "—"
 
 
 def _scale_md(levels: list[dict[str, Any]] | None) -> list[str]:

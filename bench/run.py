@@ -58,6 +58,12 @@ class Run:
     plan: Plan
     started: float = field(default_factory=time.monotonic)
     notes: list[str] = field(default_factory=list)
+    failed: bool = False
+
+    def failure(self, what: str, exc: Exception) -> dict[str, str]:
+        self.failed = True
+        self.notes.append(f"{what} failed: {exc}")
+        return {"error": str(exc)}
 
     def fits(self, what: str, cost_s: float) -> bool:
         """Whether ``what`` (estimated at ``cost_s``) still fits in the budget."""
@@ -92,8 +98,8 @@ def main() -> None:
     results["meta"] = _meta(plan, args, peers, run, load_before)
     _write(results, Path(args.out))
     report.print_table(results)
-    if args.keep:
-        print(f"work directory kept: {workdir}")
+    if args.keep or run.failed:
+        print(f"work directory (logs of every process) kept: {workdir}", file=sys.stderr)
     else:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -129,8 +135,7 @@ def _measure_peers(procs: Processes, run: Run, peers: list[Peer], wanted: list[s
                     else:
                         result = scenarios.latency(procs, peer, backend, plan.samples, tag)
                 except Exception as exc:  # one peer failing must not sink the others
-                    run.notes.append(f"{scenario} #{rep + 1} of {peer.name} failed: {exc}")
-                    result = {"error": str(exc)}
+                    result = run.failure(f"{scenario} #{rep + 1} of {peer.name}", exc)
                 results[scenario].setdefault(peer.name, []).append(result)
     for backend in backends.values():
         procs.stop(backend.proc)
@@ -147,8 +152,7 @@ def _measure_livejobs_only(procs: Processes, run: Run, wanted: list[str], workdi
         try:
             results["fanout"] = fanout.run(procs, server, plan.load, workdir)
         except Exception as exc:
-            run.notes.append(f"fan-out failed: {exc}")
-            results["fanout"] = {"error": str(exc)}
+            results["fanout"] = run.failure("fan-out", exc)
         finally:
             procs.stop(server.proc)
     if "scale" in wanted:
@@ -159,7 +163,7 @@ def _measure_livejobs_only(procs: Processes, run: Run, wanted: list[str], workdi
             try:
                 results["scale"] = scale.run(server, levels)
             except Exception as exc:
-                run.notes.append(f"scale failed: {exc}")
+                run.failure("scale", exc)
             finally:
                 procs.stop(server.proc)
 
