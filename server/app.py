@@ -55,14 +55,22 @@ def create_app(
         await backend.open()
         changes = backend.watch()
         jobs = JobService(
-            backend, clock, retain=settings.retain_seconds, lease=settings.lease_seconds,
+            backend,
+            clock,
+            retain=settings.retain_seconds,
+            lease=settings.lease_seconds,
             max_data=settings.max_data_bytes,
         )
         auth = Auth(backend, clock, settings.anonymous_role)
         services = Services(
-            settings=settings, store=backend, clock=clock, jobs=jobs, auth=auth,
+            settings=settings,
+            store=backend,
+            clock=clock,
+            jobs=jobs,
+            auth=auth,
             permissions=Permissions(Rules.load(settings.rules, settings.extra.get("rules"))),
-            subscriptions=Subscriptions(backend), dispatcher=Dispatcher(jobs),
+            subscriptions=Subscriptions(backend),
+            dispatcher=Dispatcher(jobs),
         )
         scheduler = Scheduler(backend, jobs, clock)
         app.state.services = services

@@ -63,7 +63,9 @@ class Auth:
         types = tuple(user["types"]) if user.get("types") else None
         return Identity(user=user["name"], role=user["role"], types=types, token_id=record["id"])
 
-    async def add_user(self, name: str, role: str, types: list[str] | None = None) -> dict[str, Any]:
+    async def add_user(
+        self, name: str, role: str, types: list[str] | None = None
+    ) -> dict[str, Any]:
         if role not in ROLES:
             raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
         if await self.store.get_record("users", name) is not None:
@@ -84,7 +86,7 @@ class Auth:
         if token is None:
             token = f"lj_{secrets.token_hex(6)}_{secrets.token_hex(16)}"
         now = self.clock.now()
-        record = {
+        record: dict[str, Any] = {
             "id": _token_id(token),
             "user": user,
             "hash": _hash(token),

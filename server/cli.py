@@ -15,7 +15,9 @@ from server.cli_worker import worker
 from server.errors import LivejobsError
 from server.settings import Settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="livejobs: a reactive job server.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="livejobs: a reactive job server."
+)
 user_app = typer.Typer(no_args_is_help=True, help="Users of a store.")
 token_app = typer.Typer(no_args_is_help=True, help="Tokens of a store's users.")
 app.add_typer(user_app, name="user")
@@ -39,12 +41,15 @@ def serve(
     config: str = typer.Option(None, help="TOML file with a \\[livejobs] table"),
     admin_token: str = typer.Option(None, help="use this admin token instead of a random one"),
     anonymous_role: str = typer.Option(None, help="let unauthenticated clients act with this role"),
-    lease: float = typer.Option(None, "--lease", help="seconds a worker holds a job without a heartbeat"),
+    lease: float = typer.Option(
+        None, "--lease", help="seconds a worker holds a job without a heartbeat"
+    ),
     synchronous: str = typer.Option(None, help="SQLite durability: NORMAL (default) or FULL"),
     log_level: str = typer.Option(None, help="debug, info, warning, error"),
     log_format: str = typer.Option(None, help="text or json"),
     shutdown_grace: float = typer.Option(
-        None, help="on SIGTERM, seconds running jobs may finish before being handed back"),
+        None, help="on SIGTERM, seconds running jobs may finish before being handed back"
+    ),
 ) -> None:
     """Run the server: WebSocket at /ws, HTTP API at /api, dashboard at /, /metrics."""
     import uvicorn
@@ -55,10 +60,18 @@ def serve(
 
     try:
         settings = Settings.load(
-            {"db": db, "host": host, "port": port, "admin_token": admin_token,
-             "anonymous_role": anonymous_role, "lease_seconds": lease,
-             "sqlite_synchronous": synchronous, "log_level": log_level, "log_format": log_format,
-             "shutdown_grace": shutdown_grace},
+            {
+                "db": db,
+                "host": host,
+                "port": port,
+                "admin_token": admin_token,
+                "anonymous_role": anonymous_role,
+                "lease_seconds": lease,
+                "sqlite_synchronous": synchronous,
+                "log_level": log_level,
+                "log_format": log_format,
+                "shutdown_grace": shutdown_grace,
+            },
             config,
         )
     except (OSError, ValueError) as exc:
@@ -69,8 +82,11 @@ def serve(
     setup_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     uvicorn_config = uvicorn.Config(
-        app, host=settings.host, port=settings.port,
-        log_level=settings.log_level, log_config=None,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=None,
         # frames past max_frame_bytes get a too_large error; only far beyond is the socket cut
         ws_max_size=settings.max_frame_bytes * 16,
         timeout_graceful_shutdown=10,
@@ -134,7 +150,9 @@ def token_create(
     """Create a token for a user and print it (only this once)."""
     record = _on_store(db, lambda auth: auth.create_token(user, expires))
     typer.echo(record["token"])
-    typer.echo(f"(token id {record['id']}; revoke with: livejobs token revoke {record['id']})", err=True)
+    typer.echo(
+        f"(token id {record['id']}; revoke with: livejobs token revoke {record['id']})", err=True
+    )
 
 
 @token_app.command("revoke")
@@ -163,8 +181,6 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
-
-
 
 
 if __name__ == "__main__":

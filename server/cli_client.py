@@ -32,8 +32,12 @@ T = TypeVar("T")
 
 jobs_app = typer.Typer(no_args_is_help=True, help="Jobs on a running server.")
 
-URL = typer.Option("http://127.0.0.1:8000", "--url", envvar="LIVEJOBS_URL",
-                   help="server address (http://, https://, ws:// or wss://)")
+URL = typer.Option(
+    "http://127.0.0.1:8000",
+    "--url",
+    envvar="LIVEJOBS_URL",
+    help="server address (http://, https://, ws:// or wss://)",
+)
 TOKEN = typer.Option(None, "--token", envvar="LIVEJOBS_TOKEN", help="an API token")
 #: how far back ``watch`` looks for failed jobs
 FAILURE_WINDOW = 3600.0
@@ -60,8 +64,9 @@ def ws_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
-def run(url: str, token: str | None, work: Callable[[Client], Awaitable[T]], *,
-        reconnect: bool = False) -> T:
+def run(
+    url: str, token: str | None, work: Callable[[Client], Awaitable[T]], *, reconnect: bool = False
+) -> T:
     """Connect, run ``work(client)``, close; every error a user can cause becomes one line."""
 
     async def main() -> T:
@@ -113,7 +118,8 @@ def jobs_ls(
     status: str = typer.Option(None, "--status", help="a status, or several comma-separated"),
     limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="at most this many"),
     as_json: bool = typer.Option(False, "--json", help="one JSON document per line"),
-    url: str = URL, token: str = TOKEN,
+    url: str = URL,
+    token: str = TOKEN,
 ) -> None:
     """List jobs, newest first."""
     query: dict[str, Any] = {}
@@ -134,16 +140,27 @@ def jobs_ls(
         typer.echo("no jobs")
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    for name, justify in (("id", "left"), ("type", "left"), ("status", "left"),
-                          ("priority", "right"), ("tries", "right"), ("progress", "right"),
-                          ("created", "left")):
+    for name, justify in (
+        ("id", "left"),
+        ("type", "left"),
+        ("status", "left"),
+        ("priority", "right"),
+        ("tries", "right"),
+        ("progress", "right"),
+        ("created", "left"),
+    ):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for doc in docs:
         progress = doc.get("progress") or {}
-        table.add_row(doc["id"], doc["type"], status_text(doc["status"]), str(doc["priority"]),
-                      str(doc["attempts"]),
-                      f"{progress.get('percent', 0):.0f}%" if progress.get("total") else "-",
-                      when(doc["created"]))
+        table.add_row(
+            doc["id"],
+            doc["type"],
+            status_text(doc["status"]),
+            str(doc["priority"]),
+            str(doc["attempts"]),
+            f"{progress.get('percent', 0):.0f}%" if progress.get("total") else "-",
+            when(doc["created"]),
+        )
     stdout().print(table)
 
 
@@ -151,7 +168,8 @@ def jobs_ls(
 def jobs_show(
     job_id: str = typer.Argument(..., metavar="ID"),
     as_json: bool = typer.Option(False, "--json", help="the raw document"),
-    url: str = URL, token: str = TOKEN,
+    url: str = URL,
+    token: str = TOKEN,
 ) -> None:
     """A job's document, log and failures."""
     doc = run(url, token, lambda c: c.get_job(job_id))
@@ -166,22 +184,33 @@ def jobs_show(
     progress = doc.get("progress") or {}
     retry = doc.get("retry") or {}
     rows: list[tuple[str, Any]] = [
-        ("id", doc["id"]), ("type", doc["type"]), ("status", status_text(doc["status"])),
-        ("reason", doc.get("reason")), ("priority", doc["priority"]),
+        ("id", doc["id"]),
+        ("type", doc["type"]),
+        ("status", status_text(doc["status"])),
+        ("reason", doc.get("reason")),
+        ("priority", doc["priority"]),
         ("attempts", f"{doc['attempts']} (retries allowed: {retry.get('retries', 0)})"),
-        ("owner", doc.get("owner")), ("worker", lease.get("worker")),
-        ("progress", f"{progress.get('completed', 0):g}/{progress.get('total', 0):g} "
-                     f"({progress.get('percent', 0):.0f}%)" if progress.get("total") else None),
-        ("created", when(doc.get("created"))), ("after", when(doc.get("after"))),
-        ("started", when(doc.get("started"))), ("finished", when(doc.get("finished"))),
-        ("key", doc.get("key")), ("depends", ", ".join(doc.get("depends") or []) or None),
-        ("data", to_json(doc.get("data"))), ("result", to_json(doc.get("result"))
-                                             if doc.get("result") is not None else None),
+        ("owner", doc.get("owner")),
+        ("worker", lease.get("worker")),
+        (
+            "progress",
+            f"{progress.get('completed', 0):g}/{progress.get('total', 0):g} "
+            f"({progress.get('percent', 0):.0f}%)"
+            if progress.get("total")
+            else None,
+        ),
+        ("created", when(doc.get("created"))),
+        ("after", when(doc.get("after"))),
+        ("started", when(doc.get("started"))),
+        ("finished", when(doc.get("finished"))),
+        ("key", doc.get("key")),
+        ("depends", ", ".join(doc.get("depends") or []) or None),
+        ("data", to_json(doc.get("data"))),
+        ("result", to_json(doc.get("result")) if doc.get("result") is not None else None),
     ]
     for name, value in rows:
         if value is not None:
-            fields.add_row(name, value if not isinstance(value, str | int | float)
-                           else str(value))
+            fields.add_row(name, value if not isinstance(value, str | int | float) else str(value))
     console.print(fields)
     entries = doc.get("log") or []
     if entries:
@@ -189,8 +218,12 @@ def jobs_show(
         for name in ("time", "level", "by", "message"):
             table.add_column(name, overflow="fold")
         for entry in entries:
-            table.add_row(when(entry.get("time")), entry.get("level", ""), str(entry.get("by", "")),
-                          str(entry.get("message", "")))
+            table.add_row(
+                when(entry.get("time")),
+                entry.get("level", ""),
+                str(entry.get("by", "")),
+                str(entry.get("message", "")),
+            )
         console.print(table)
     failures = doc.get("failures") or []
     if failures:
@@ -198,8 +231,12 @@ def jobs_show(
         for name in ("time", "attempt", "worker", "error"):
             table.add_column(name, overflow="fold")
         for failure in failures:
-            table.add_row(when(failure.get("time")), str(failure.get("attempt", "")),
-                          str(failure.get("worker") or "-"), error_message(failure))
+            table.add_row(
+                when(failure.get("time")),
+                str(failure.get("attempt", "")),
+                str(failure.get("worker") or "-"),
+                error_message(failure),
+            )
         console.print(table)
 
 
@@ -216,11 +253,13 @@ def _priority(value: str | None) -> int | str | None:
 def jobs_create(
     job_type: str = typer.Argument(..., metavar="TYPE"),
     data: str = typer.Option("null", "--data", help="the job's data as JSON"),
-    priority: str = typer.Option(None, "--priority",
-                                 help="low|normal|medium|high|critical or an integer"),
+    priority: str = typer.Option(
+        None, "--priority", help="low|normal|medium|high|critical or an integer"
+    ),
     delay: float = typer.Option(None, "--delay", min=0, help="seconds before it may start"),
     retries: int = typer.Option(None, "--retries", min=0, help="failed attempts to retry"),
-    url: str = URL, token: str = TOKEN,
+    url: str = URL,
+    token: str = TOKEN,
 ) -> None:
     """Create a job and print its id."""
     try:
@@ -238,8 +277,13 @@ def jobs_create(
     typer.echo(doc["id"])
 
 
-PAST = {"cancel": "cancelled", "restart": "restarted", "pause": "paused", "resume": "resumed",
-        "remove": "removed"}
+PAST = {
+    "cancel": "cancelled",
+    "restart": "restarted",
+    "pause": "paused",
+    "resume": "resumed",
+    "remove": "removed",
+}
 
 
 def _control(action: str, ids: list[str], url: str, token: str | None) -> None:
@@ -267,8 +311,11 @@ def _control(action: str, ids: list[str], url: str, token: str | None) -> None:
 
 
 def _register_control(action: str) -> None:
-    def command(ids: Annotated[list[str], typer.Argument(metavar="ID...")],
-                url: str = URL, token: str = TOKEN) -> None:
+    def command(
+        ids: Annotated[list[str], typer.Argument(metavar="ID...")],
+        url: str = URL,
+        token: str = TOKEN,
+    ) -> None:
         _control(action, ids, url, token)
 
     command.__doc__ = f"{action.capitalize()} jobs by id."
@@ -285,7 +332,8 @@ for _action in PAST:
 def watch(
     job_type: str = typer.Option(None, "--type", help="only jobs of this type"),
     once: bool = typer.Option(False, "--once", help="print one refresh and exit"),
-    url: str = URL, token: str = TOKEN,
+    url: str = URL,
+    token: str = TOKEN,
 ) -> None:
     """A live view: counts per status, running jobs with progress, recent failures."""
     state = WatchState(url=url, job_type=job_type)
@@ -299,8 +347,9 @@ async def _watch(client: Client, state: WatchState, console: Console, once: bool
     those move (debounced) and every two seconds, since new ready jobs move no subscription."""
     base = {"type": state.job_type} if state.job_type else {}
     running = client.subscribe({**base, "status": "running"})
-    failed = client.subscribe({**base, "status": "failed",
-                               "finished": {"$gte": time.time() - FAILURE_WINDOW}})
+    failed = client.subscribe(
+        {**base, "status": "failed", "finished": {"$gte": time.time() - FAILURE_WINDOW}}
+    )
     await asyncio.gather(running.start(), failed.start())
     await asyncio.gather(running.ready.wait(), failed.ready.wait())
     state.counts = (await client.counts(base))["status"]
@@ -326,10 +375,17 @@ async def _watch(client: Client, state: WatchState, console: Console, once: bool
                 state.note = "reconnecting…"
             await asyncio.sleep(0.25)  # at most four recounts a second, however busy
 
-    with Live(console=console, refresh_per_second=4, transient=False,
-              get_renderable=lambda: render(state, time.time())):
-        tasks = [asyncio.create_task(follow(running)), asyncio.create_task(follow(failed)),
-                 asyncio.create_task(recount())]
+    with Live(
+        console=console,
+        refresh_per_second=4,
+        transient=False,
+        get_renderable=lambda: render(state, time.time()),
+    ):
+        tasks = [
+            asyncio.create_task(follow(running)),
+            asyncio.create_task(follow(failed)),
+            asyncio.create_task(recount()),
+        ]
         try:
             await asyncio.gather(*tasks)
         finally:

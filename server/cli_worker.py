@@ -52,12 +52,16 @@ def worker(
     types: Annotated[list[str], typer.Option("--type", help="job type to take (repeatable)")],
     concurrency: int = typer.Option(1, "--concurrency", min=1, help="jobs at once"),
     worker_id: str = typer.Option(None, "--worker-id", help="a stable name for this worker"),
-    grace: float = typer.Option(30.0, "--grace", min=0,
-                                help="on SIGTERM, seconds to finish running jobs before "
-                                     "handing them back"),
+    grace: float = typer.Option(
+        30.0,
+        "--grace",
+        min=0,
+        help="on SIGTERM, seconds to finish running jobs before handing them back",
+    ),
     log_level: str = typer.Option("info", "--log-level"),
     log_format: str = typer.Option("text", "--log-format", help="text or json"),
-    url: str = URL, token: str = TOKEN,
+    url: str = URL,
+    token: str = TOKEN,
 ) -> None:
     """Run a handler (MODULE:FUNCTION) on the jobs the server pushes.
 
@@ -71,12 +75,22 @@ def worker(
         handler = load_handler(target)
     except Failure as exc:
         fail(str(exc))
-    run(url, token, lambda c: _work(c, handler, types, concurrency, worker_id, grace),
-        reconnect=True)
+    run(
+        url,
+        token,
+        lambda c: _work(c, handler, types, concurrency, worker_id, grace),
+        reconnect=True,
+    )
 
 
-async def _work(client: Client, handler: Callable[[WorkerJob], Awaitable[Any]], types: list[str],
-                concurrency: int, worker_id: str | None, grace: float) -> None:
+async def _work(
+    client: Client,
+    handler: Callable[[WorkerJob], Awaitable[Any]],
+    types: list[str],
+    concurrency: int,
+    worker_id: str | None,
+    grace: float,
+) -> None:
     async def logged(job: WorkerJob) -> Any:
         log.info("job %s (%s) started, attempt %d", job.id, job.type, job.attempt)
         try:

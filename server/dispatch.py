@@ -44,8 +44,12 @@ class Worker:
 
     def describe(self) -> dict[str, object]:
         return {
-            "worker_id": self.worker_id, "user": self.user, "types": list(self.types),
-            "concurrency": self.concurrency, "running": sorted(self.running), "since": self.since,
+            "worker_id": self.worker_id,
+            "user": self.user,
+            "types": list(self.types),
+            "concurrency": self.concurrency,
+            "running": sorted(self.running),
+            "since": self.since,
         }
 
 
@@ -111,8 +115,11 @@ class Dispatcher:
 
     def on_change(self, change: Change) -> None:
         doc = change.doc
-        if doc is not None and doc["status"] != Status.RUNNING and \
-                self.service.flow.rules(doc["type"]).concurrency is not None:
+        if (
+            doc is not None
+            and doc["status"] != Status.RUNNING
+            and self.service.flow.rules(doc["type"]).concurrency is not None
+        ):
             self._ready_seq[doc["type"]] += 1  # a running slot of a limited type may be free
             self._wake.set()
         if change.op == "reset" or (doc is not None and doc["status"] == Status.READY):
@@ -129,7 +136,12 @@ class Dispatcher:
             return
         token = worker.running.get(change.id)
         lease = doc.get("lease") if doc is not None else None
-        if doc is not None and doc["status"] == Status.RUNNING and lease and lease["token"] == token:
+        if (
+            doc is not None
+            and doc["status"] == Status.RUNNING
+            and lease
+            and lease["token"] == token
+        ):
             self._docs[change.id] = doc
         else:
             self._by_job.pop(change.id, None)

@@ -20,8 +20,19 @@ from server.methods import METHODS, Services, dispatch_call
 log = logging.getLogger("livejobs.http")
 
 JOB_ACTIONS = (
-    "cancel", "restart", "pause", "resume", "ready", "rerun", "remove",
-    "log", "progress", "done", "fail", "heartbeat", "snooze",
+    "cancel",
+    "restart",
+    "pause",
+    "resume",
+    "ready",
+    "rerun",
+    "remove",
+    "log",
+    "progress",
+    "done",
+    "fail",
+    "heartbeat",
+    "snooze",
 )
 
 
@@ -53,7 +64,9 @@ async def _call(request: Request, method: str, params: Any, status: int = 200) -
     try:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        identity = await services.auth.authenticate(token.strip() if scheme.lower() == "bearer" else None)
+        identity = await services.auth.authenticate(
+            token.strip() if scheme.lower() == "bearer" else None
+        )
         result = await dispatch_call(services, identity, method, params, None)
     except LivejobsError as exc:
         return _error(exc)
@@ -69,8 +82,9 @@ def _limit(request: Request) -> int:
     return int(request.app.state.services.settings.max_frame_bytes)
 
 
-async def _with_body(request: Request, method: str, extra: dict[str, Any] | None = None,
-                     status: int = 200) -> Response:
+async def _with_body(
+    request: Request, method: str, extra: dict[str, Any] | None = None, status: int = 200
+) -> Response:
     try:
         params = await _body(request, _limit(request))
     except LivejobsError as exc:
@@ -145,43 +159,68 @@ routes = [
 # -- OpenAPI ------------------------------------------------------------------------------
 
 
-def _op(summary: str, schema: str | None = None, *, status: str = "200", path_id: bool = False,
-        query: list[str] | None = None) -> dict[str, Any]:
+def _op(
+    summary: str,
+    schema: str | None = None,
+    *,
+    status: str = "200",
+    path_id: bool = False,
+    query: list[str] | None = None,
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "security": [{"bearer": []}],
         "responses": {
             status: {"description": "the result", "content": {"application/json": {"schema": {}}}},
-            "default": {"description": "an error", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            "default": {
+                "description": "an error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
         },
     }
     parameters = []
     if path_id:
-        parameters.append({"name": "id", "in": "path", "required": True, "schema": {"type": "string"}})
+        parameters.append(
+            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+        )
     for name in query or []:
         kind = "integer" if name in ("limit", "skip") else "string"
-        parameters.append({"name": name, "in": "query", "required": False, "schema": {"type": kind}})
+        parameters.append(
+            {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
+        )
     if parameters:
         op["parameters"] = parameters
     if schema:
-        op["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
     return op
 
 
 def openapi() -> dict[str, Any]:
     """The document is derived from the params Structs, so it cannot drift from validation."""
     kinds = sorted({kind for kind, _ in METHODS.values()}, key=lambda k: k.__name__)
-    _, components = msgspec.json.schema_components(kinds, ref_template="#/components/schemas/{name}")
-    components["Error"] = {"type": "object", "properties": {"error": {"type": "object", "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"}}}}}
+    _, components = msgspec.json.schema_components(
+        kinds, ref_template="#/components/schemas/{name}"
+    )
+    components["Error"] = {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            }
+        },
+    }
     paths: dict[str, Any] = {
         "/api/jobs": {
             "post": _op("Create a job (jobs.create)", "JobSpec", status="201"),
             "get": _op("Find jobs (jobs.find)", query=["filter", "sort", "limit", "skip"]),
         },
-        "/api/jobs/batch": {"post": _op("Create many jobs (jobs.create_many)", "CreateMany", status="201")},
+        "/api/jobs/batch": {
+            "post": _op("Create many jobs (jobs.create_many)", "CreateMany", status="201")
+        },
         "/api/jobs/{id}": {"get": _op("Get a job (jobs.get)", path_id=True)},
         "/api/claim": {"post": _op("Claim ready jobs (jobs.claim)", "Claim")},
     }
@@ -189,8 +228,11 @@ def openapi() -> dict[str, Any]:
         paths[f"/api/jobs/{{id}}/{action}"] = {"post": _op(f"jobs.{action}", None, path_id=True)}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "livejobs", "version": "0.1.0",
-                 "description": "HTTP API of livejobs; see docs/protocol.md"},
+        "info": {
+            "title": "livejobs",
+            "version": "0.1.0",
+            "description": "HTTP API of livejobs; see docs/protocol.md",
+        },
         "paths": paths,
         "components": {
             "schemas": components,
@@ -201,5 +243,3 @@ def openapi() -> dict[str, Any]:
 
 async def openapi_route(request: Request) -> Response:
     return JSONResponse(openapi())
-
-

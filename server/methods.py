@@ -138,7 +138,10 @@ async def find(ctx: Ctx, params: p.Find) -> list[Job]:
 async def counts(ctx: Ctx, params: p.Counts) -> dict[str, dict[str, int]]:
     filter = ctx.scoped(parse_filter(params.filter))
     store = ctx.services.store
-    return {"status": await store.count_by("status", filter), "type": await store.count_by("type", filter)}
+    return {
+        "status": await store.count_by("status", filter),
+        "type": await store.count_by("type", filter),
+    }
 
 
 # -- jobs: control (one id, or many for managers) ------------------------------------------
@@ -189,9 +192,13 @@ async def worker_start(ctx: Ctx, params: p.WorkerStart) -> dict[str, str]:
     ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
     worker_id = params.worker_id or f"{ctx.identity.user}-{next(_worker_numbers)}"
     worker = Worker(
-        session=session, worker_id=worker_id, user=ctx.identity.user,
-        types=tuple(dict.fromkeys(params.types)), concurrency=params.concurrency,
-        lease=params.lease, since=ctx.services.clock.now(),
+        session=session,
+        worker_id=worker_id,
+        user=ctx.identity.user,
+        types=tuple(dict.fromkeys(params.types)),
+        concurrency=params.concurrency,
+        lease=params.lease,
+        since=ctx.services.clock.now(),
     )
     session.worker = worker
     ctx.services.dispatcher.add(worker)
@@ -253,7 +260,8 @@ async def done(ctx: Ctx, params: p.Done) -> bool:
 async def fail(ctx: Ctx, params: p.Fail) -> bool:
     doc = await ctx.job(params.id, cas=True)
     await ctx.services.jobs.fail(
-        params.id, params.lease, params.error, params.fatal, ctx.identity.user, doc)
+        params.id, params.lease, params.error, params.fatal, ctx.identity.user, doc
+    )
     return True
 
 
@@ -312,8 +320,13 @@ async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
 async def types_set_limits(ctx: Ctx, params: p.TypeLimits) -> dict[str, Any]:
     if (params.rate_limit is None) != (params.rate_per is None):
         raise Invalid("give rate_limit and rate_per together (e.g. 100 per 60 seconds)")
-    return await _set_rules(ctx, params.type, rate_limit=params.rate_limit,
-                            rate_per=params.rate_per, concurrency=params.concurrency)
+    return await _set_rules(
+        ctx,
+        params.type,
+        rate_limit=params.rate_limit,
+        rate_per=params.rate_per,
+        concurrency=params.concurrency,
+    )
 
 
 @method("types.pause", p.TypeRef)
@@ -328,7 +341,7 @@ async def types_resume(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
 
 @method("types.list", p.Empty)
 async def types_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
-    return ctx.services.jobs.flow.list()
+    return ctx.services.jobs.flow.describe()
 
 
 # -- users and tokens ---------------------------------------------------------------------

@@ -50,31 +50,49 @@ class Metrics:
         r = self.registry
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
-        self.jobs = Gauge("livejobs_jobs", "Jobs in the store by type and status",
-                          ["type", "status"], registry=r)
+        self.jobs = Gauge(
+            "livejobs_jobs", "Jobs in the store by type and status", ["type", "status"], registry=r
+        )
         self.created = Counter("livejobs_jobs_created", "Jobs created", ["type"], registry=r)
-        self.completed = Counter("livejobs_jobs_completed", "Jobs that completed", ["type"],
-                                 registry=r)
-        self.failed = Counter("livejobs_jobs_failed", "Jobs that failed for good", ["type"],
-                              registry=r)
+        self.completed = Counter(
+            "livejobs_jobs_completed", "Jobs that completed", ["type"], registry=r
+        )
+        self.failed = Counter(
+            "livejobs_jobs_failed", "Jobs that failed for good", ["type"], registry=r
+        )
         self.attempts_failed = Counter(
-            "livejobs_attempts_failed", "Failed attempts, retried or not", ["type"], registry=r)
+            "livejobs_attempts_failed", "Failed attempts, retried or not", ["type"], registry=r
+        )
         self.cancelled = Counter("livejobs_jobs_cancelled", "Jobs cancelled", ["type"], registry=r)
-        self.dispatched = Counter("livejobs_jobs_dispatched", "Jobs pushed to workers", ["type"],
-                                  registry=r)
+        self.dispatched = Counter(
+            "livejobs_jobs_dispatched", "Jobs pushed to workers", ["type"], registry=r
+        )
         self.dispatch_latency = Histogram(
-            "livejobs_dispatch_latency_seconds", "From ready to pushed to a worker", ["type"],
-            buckets=LATENCY_BUCKETS, registry=r)
+            "livejobs_dispatch_latency_seconds",
+            "From ready to pushed to a worker",
+            ["type"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.run_time = Histogram(
-            "livejobs_run_seconds", "From started to the end of the attempt", ["type"],
-            buckets=RUN_BUCKETS, registry=r)
+            "livejobs_run_seconds",
+            "From started to the end of the attempt",
+            ["type"],
+            buckets=RUN_BUCKETS,
+            registry=r,
+        )
         self.feed_lag = Histogram(
-            "livejobs_feed_lag_seconds", "From a change's commit to this server seeing it",
-            buckets=LAG_BUCKETS, registry=r)
-        self.feed_lag_last = Gauge("livejobs_feed_lag_last_seconds",
-                                   "Lag of the latest change seen", registry=r)
-        self.feed_changes = Counter("livejobs_feed_changes", "Changes read from the feed", ["op"],
-                                    registry=r)
+            "livejobs_feed_lag_seconds",
+            "From a change's commit to this server seeing it",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        self.feed_lag_last = Gauge(
+            "livejobs_feed_lag_last_seconds", "Lag of the latest change seen", registry=r
+        )
+        self.feed_changes = Counter(
+            "livejobs_feed_changes", "Changes read from the feed", ["op"], registry=r
+        )
         self.clients = Gauge("livejobs_clients", "Connected WebSocket clients", registry=r)
         self.workers = Gauge("livejobs_workers", "Registered workers", registry=r)
         self.subscriptions = Gauge("livejobs_subscriptions", "Open subscriptions", registry=r)
@@ -148,8 +166,11 @@ class Metrics:
     def on_dispatch(self, job: dict[str, Any], worker: Worker) -> None:
         self.dispatched.labels(job["type"]).inc()
         seen = self._seen.get(job["id"])
-        ready = seen[2] if seen is not None and seen[2] is not None else max(
-            job["created"], job["after"])
+        ready = (
+            seen[2]
+            if seen is not None and seen[2] is not None
+            else max(job["created"], job["after"])
+        )
         self.dispatch_latency.labels(job["type"]).observe(max(job["started"] - ready, 0.0))
 
     # -- at scrape time ----------------------------------------------------------------------
@@ -159,8 +180,10 @@ class Metrics:
         services = self._services
         if services is None:
             return
-        counts = {status: await services.store.count_by("type", {"status": status.value})
-                  for status in Status}
+        counts = {
+            status: await services.store.count_by("type", {"status": status.value})
+            for status in Status
+        }
         self.jobs.clear()
         for status, by_type in counts.items():
             for job_type, n in by_type.items():
@@ -179,6 +202,8 @@ async def route(request: Request) -> Response:
     try:
         await metrics.refresh()
     except Exception as exc:  # the store is down: still serve the counters, say why
-        return Response(f"# store unreachable: {type(exc).__name__}\n".encode()
-                        + metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+        return Response(
+            f"# store unreachable: {type(exc).__name__}\n".encode() + metrics.exposition(),
+            media_type=CONTENT_TYPE_LATEST,
+        )
     return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -21,13 +21,26 @@ from server.jobs.model import Job
 SESSION = {"auth", "subscribe", "unsubscribe"}
 READ = {"jobs.get", "jobs.find", "jobs.counts", "types.list"}
 WORK = {
-    "worker.start", "worker.stop", "jobs.claim", "jobs.heartbeat", "jobs.log", "jobs.progress",
-    "jobs.done", "jobs.fail", "jobs.snooze",
+    "worker.start",
+    "worker.stop",
+    "jobs.claim",
+    "jobs.heartbeat",
+    "jobs.log",
+    "jobs.progress",
+    "jobs.done",
+    "jobs.fail",
+    "jobs.snooze",
 }
 CREATE = {"jobs.create", "jobs.create_many"}
 CONTROL = {
-    "jobs.cancel", "jobs.restart", "jobs.pause", "jobs.resume", "jobs.ready", "jobs.rerun",
-    "jobs.remove", "jobs.log",
+    "jobs.cancel",
+    "jobs.restart",
+    "jobs.pause",
+    "jobs.resume",
+    "jobs.ready",
+    "jobs.rerun",
+    "jobs.remove",
+    "jobs.log",
 }
 OBSERVE = {"workers.list"}
 TYPES = {"types.set_limits", "types.pause", "types.resume"}
@@ -45,7 +58,7 @@ Rule = Callable[[Identity, str, dict[str, Any], Job | None], bool]
 
 
 def declarative(spec: dict[str, Any]) -> Rule:
-    """``{"role": "creator", "method": "jobs.create", "type": "reports"}``: every given key must match."""
+    """``{"role": "creator", "method": "jobs.create", "type": "reports"}``: all given keys match."""
 
     def rule(identity: Identity, method: str, params: dict[str, Any], job: Job | None) -> bool:
         job_type = job["type"] if job is not None else params.get("type")
@@ -76,7 +89,9 @@ class Rules:
             sources.append(tables)
         for source in sources:
             for name, target_list in (("allow", rules.allow), ("deny", rules.deny)):
-                found = source.get(name) if isinstance(source, dict) else getattr(source, name, None)
+                found = (
+                    source.get(name) if isinstance(source, dict) else getattr(source, name, None)
+                )
                 target_list.extend(_as_rule(rule) for rule in found or [])
         return rules
 
@@ -92,7 +107,9 @@ class Permissions:
     def methods_for(self, identity: Identity) -> list[str]:
         """What to advertise to a client (the dashboard hides what it may not use)."""
         granted = ROLE_METHODS.get(identity.role, frozenset())
-        return sorted(m for m in ALL_METHODS if m in granted and not self._denied(identity, m, {}, None))
+        return sorted(
+            m for m in ALL_METHODS if m in granted and not self._denied(identity, m, {}, None)
+        )
 
     def check(
         self, identity: Identity, method: str, params: dict[str, Any], job: Job | None = None
@@ -103,7 +120,9 @@ class Permissions:
         granted = method in ROLE_METHODS.get(identity.role, frozenset()) and self._owns(
             identity, method, job
         )
-        if not granted and not any(rule(identity, method, params, job) for rule in self.rules.allow):
+        if not granted and not any(
+            rule(identity, method, params, job) for rule in self.rules.allow
+        ):
             what = f" on job {job['id']}" if job is not None else ""
             raise Forbidden(f"{identity.role} {identity.user!r} may not call {method}{what}")
 
@@ -111,7 +130,9 @@ class Permissions:
         if identity.role not in ("admin", "manager"):
             raise Forbidden(f"bulk {method} is for managers and admins")
 
-    def _denied(self, identity: Identity, method: str, params: dict[str, Any], job: Job | None) -> bool:
+    def _denied(
+        self, identity: Identity, method: str, params: dict[str, Any], job: Job | None
+    ) -> bool:
         return any(rule(identity, method, params, job) for rule in self.rules.deny)
 
     @staticmethod

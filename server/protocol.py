@@ -85,8 +85,16 @@ def error(call_id: Any, exc: LivejobsError) -> str:
 
 
 def internal_error(call_id: Any) -> str:
-    return encode({"msg": "error", "id": call_id, "error": {
-        "code": "internal", "message": "internal server error; the call may not have happened"}})
+    return encode(
+        {
+            "msg": "error",
+            "id": call_id,
+            "error": {
+                "code": "internal",
+                "message": "internal server error; the call may not have happened",
+            },
+        }
+    )
 
 
 Frame = str | tuple[str, ...]

@@ -28,9 +28,7 @@ class Scheduler:
 
     def on_change(self, change: Change) -> None:
         due = change.doc.get("due") if change.doc is not None else None
-        if change.op == "reset" or (
-            due is not None and (self._armed is None or due < self._armed)
-        ):
+        if change.op == "reset" or (due is not None and (self._armed is None or due < self._armed)):
             self._wake.set()
 
     def poke(self) -> None:

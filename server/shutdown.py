@@ -78,8 +78,9 @@ async def drain(app: Starlette, grace: float, abort: Callable[[], bool] = lambda
             if not running or remaining <= 0 or abort():
                 break
             if not announced:
-                log.info("shutting down: waiting up to %.0fs for %d running jobs", remaining,
-                         running)
+                log.info(
+                    "shutting down: waiting up to %.0fs for %d running jobs", remaining, running
+                )
                 announced = True
             # every way a job stops running is a change on the feed; re-check abort each second
             try:

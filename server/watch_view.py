@@ -16,8 +16,13 @@ from rich.text import Text
 #: statuses in the order a job moves through them
 STATUSES = ("waiting", "ready", "running", "paused", "completed", "failed", "cancelled")
 STYLES = {
-    "waiting": "yellow", "ready": "cyan", "running": "bold blue", "paused": "magenta",
-    "completed": "green", "failed": "bold red", "cancelled": "dim",
+    "waiting": "yellow",
+    "ready": "cyan",
+    "running": "bold blue",
+    "paused": "magenta",
+    "completed": "green",
+    "failed": "bold red",
+    "cancelled": "dim",
 }
 MAX_RUNNING = 20
 MAX_FAILURES = 8
@@ -78,8 +83,14 @@ def counts_table(counts: dict[str, int]) -> Table:
 
 def running_table(running: dict[str, dict[str, Any]], now: float) -> Table:
     docs = sorted(running.values(), key=lambda d: d.get("started") or 0)
-    table = Table(title=f"running ({len(docs)})", title_justify="left", box=box.SIMPLE_HEAD,
-                  show_edge=False, pad_edge=False, expand=True)
+    table = Table(
+        title=f"running ({len(docs)})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        expand=True,
+    )
     table.add_column("id", no_wrap=True)
     table.add_column("type", no_wrap=True)
     table.add_column("worker", no_wrap=True)
@@ -91,11 +102,13 @@ def running_table(running: dict[str, dict[str, Any]], now: float) -> Table:
         total = float(progress.get("total") or 0)
         completed = float(progress.get("completed") or 0)
         lease = doc.get("lease") or {}
-        bar = ProgressBar(total=total or None, completed=completed, width=None,
-                          animation_time=now)
+        bar = ProgressBar(total=total or None, completed=completed, width=None, animation_time=now)
         table.add_row(
-            doc["id"][:12], doc["type"], str(lease.get("worker") or "-"),
-            duration(now - (doc.get("started") or now)), bar,
+            doc["id"][:12],
+            doc["type"],
+            str(lease.get("worker") or "-"),
+            duration(now - (doc.get("started") or now)),
+            bar,
             f"{progress.get('percent', 0.0):.0f}" if total else "-",
         )
     if len(docs) > MAX_RUNNING:
@@ -105,8 +118,14 @@ def running_table(running: dict[str, dict[str, Any]], now: float) -> Table:
 
 def failures_table(failures: dict[str, dict[str, Any]]) -> Table:
     docs = sorted(failures.values(), key=lambda d: d.get("finished") or 0, reverse=True)
-    table = Table(title="recent failures", title_justify="left", box=box.SIMPLE_HEAD,
-                  show_edge=False, pad_edge=False, expand=True)
+    table = Table(
+        title="recent failures",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        expand=True,
+    )
     table.add_column("when", no_wrap=True)
     table.add_column("id", no_wrap=True)
     table.add_column("type", no_wrap=True)
@@ -114,22 +133,31 @@ def failures_table(failures: dict[str, dict[str, Any]]) -> Table:
     table.add_column("error", ratio=1, overflow="ellipsis", no_wrap=True)
     for doc in docs[:MAX_FAILURES]:
         last = (doc.get("failures") or [None])[-1]
-        table.add_row(clock_time(doc.get("finished")), doc["id"][:12], doc["type"],
-                      str(doc.get("attempts", 0)), error_message(last, doc.get("reason")))
+        table.add_row(
+            clock_time(doc.get("finished")),
+            doc["id"][:12],
+            doc["type"],
+            str(doc.get("attempts", 0)),
+            error_message(last, doc.get("reason")),
+        )
     return table
 
 
 def render(state: WatchState, now: float) -> RenderableType:
     """One refresh of the view at time ``now``."""
-    title = Text.assemble(("livejobs ", "bold"), state.url,
-                          f"  type={state.job_type}" if state.job_type else "",
-                          f"  {clock_time(now)}")
+    title = Text.assemble(
+        ("livejobs ", "bold"),
+        state.url,
+        f"  type={state.job_type}" if state.job_type else "",
+        f"  {clock_time(now)}",
+    )
     parts: list[RenderableType] = [title]
     if state.note:
         parts.append(Text(state.note, style="bold yellow"))
     parts.append(counts_table(state.counts))
-    parts.append(running_table(state.running, now) if state.running
-                 else Text("no running jobs", style="dim"))
+    parts.append(
+        running_table(state.running, now) if state.running else Text("no running jobs", style="dim")
+    )
     if state.failures:
         parts.append(failures_table(state.failures))
     return Group(*parts)

@@ -63,7 +63,9 @@ async def endpoint(websocket: WebSocket) -> None:
                 break
             text = message.get("text")
             if text is None:
-                session.send(protocol.error(None, Invalid("binary frames are not supported; send JSON text")))
+                session.send(
+                    protocol.error(None, Invalid("binary frames are not supported; send JSON text"))
+                )
                 continue
             await _on_frame(services, session, text, calls)
     except WebSocketDisconnect:
@@ -77,7 +79,9 @@ async def endpoint(websocket: WebSocket) -> None:
         await writer
 
 
-async def _on_frame(services: Services, session: Session, text: str, calls: set[asyncio.Task[None]]) -> None:
+async def _on_frame(
+    services: Services, session: Session, text: str, calls: set[asyncio.Task[None]]
+) -> None:
     try:
         call = protocol.decode_call(text, services.settings.max_frame_bytes)
     except LivejobsError as exc:
@@ -111,7 +115,9 @@ async def _authenticate(services: Services, session: Session, call: protocol.Cal
     session.authenticate(identity)
     session.batch = bool(isinstance(call.params, dict) and call.params.get("batch") is True)
     methods = services.permissions.methods_for(identity)
-    session.send(protocol.result(call.id, {"user": identity.user, "role": identity.role, "methods": methods}))
+    session.send(
+        protocol.result(call.id, {"user": identity.user, "role": identity.role, "methods": methods})
+    )
 
 
 async def _run(services: Services, session: Session, call: protocol.Call) -> None:

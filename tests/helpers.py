@@ -17,7 +17,7 @@ async def wait_for_doc(
 
     async def wait() -> dict[str, Any]:
         async with client.subscribe({"id": job_id}) as sub:
-            async for event in sub:
+            async for _event in sub:
                 doc = sub.docs.get(job_id)
                 if doc is not None and predicate(doc):
                     return doc
@@ -26,7 +26,9 @@ async def wait_for_doc(
     return await asyncio.wait_for(wait(), timeout)
 
 
-async def wait_status(client: Client, job_id: str, *statuses: str, timeout: float = 10) -> dict[str, Any]:
+async def wait_status(
+    client: Client, job_id: str, *statuses: str, timeout: float = 10
+) -> dict[str, Any]:
     return await wait_for_doc(client, job_id, lambda d: d["status"] in statuses, timeout)
 
 
@@ -41,7 +43,9 @@ async def collect_until_ready(sub: Subscription, timeout: float = 10) -> list[An
 
 @contextlib.asynccontextmanager
 async def running_worker(
-    client: Client, job_type: str | list[str], handler: Callable[[WorkerJob], Awaitable[Any]],
+    client: Client,
+    job_type: str | list[str],
+    handler: Callable[[WorkerJob], Awaitable[Any]],
     **options: Any,
 ) -> AsyncIterator[None]:
     """Run ``process_jobs`` for the duration of a ``with`` block."""

@@ -66,8 +66,9 @@ class InProcessServer(BaseServer):
         self.db_path = db_path
         self.port = free_port()
         self.clock = clock or Clock()
-        self.settings = Settings(db=str(db_path), port=self.port, admin_token=ADMIN_TOKEN,
-                                 **settings)
+        self.settings = Settings(
+            db=str(db_path), port=self.port, admin_token=ADMIN_TOKEN, **settings
+        )
         self.app = create_app(self.settings, clock=self.clock)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -77,8 +78,14 @@ class InProcessServer(BaseServer):
         return self.app.state.services
 
     async def start(self) -> None:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", ws_max_size=self.settings.max_frame_bytes * 16)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            ws_max_size=self.settings.max_frame_bytes * 16,
+        )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._task = asyncio.create_task(self._server.serve())
@@ -114,15 +121,30 @@ class ProcessServer(BaseServer):
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "server.cli", "serve", "--db", str(self.db_path),
-            "--port", str(self.port), "--admin-token", ADMIN_TOKEN, "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--db",
+            str(self.db_path),
+            "--port",
+            str(self.port),
+            "--admin-token",
+            ADMIN_TOKEN,
+            "--log-level",
+            "warning",
             *self.extra_args,
         ]
 
     async def start(self) -> None:
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.command(), cwd=ROOT, stdout=log, stderr=log,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.proc = subprocess.Popen(
+            self.command(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         log.close()
         await wait_for_port(self.port, self.proc)
 
@@ -146,8 +168,9 @@ class ProcessServer(BaseServer):
         await self.start()
 
 
-async def wait_for_port(port: int, proc: subprocess.Popen[bytes] | None = None,
-                        timeout: float = 20) -> None:
+async def wait_for_port(
+    port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 20
+) -> None:
     """A new process is up when its port accepts connections (bounded wait)."""
     deadline = time.monotonic() + timeout
     while True:

@@ -11,6 +11,16 @@ from worker_sdk.job import Job, WorkerJob
 from worker_sdk.worker import Worker
 
 __all__ = [
-    "CallError", "Client", "ConnectionLost", "Event", "Fatal", "Job", "JobFailed",
-    "LivejobsError", "Snooze", "Subscription", "Worker", "WorkerJob",
+    "CallError",
+    "Client",
+    "ConnectionLost",
+    "Event",
+    "Fatal",
+    "Job",
+    "JobFailed",
+    "LivejobsError",
+    "Snooze",
+    "Subscription",
+    "Worker",
+    "WorkerJob",
 ]

@@ -116,8 +116,14 @@ class Client:
     ...     await client.job("echo", {"q": 1}).save()
     """
 
-    def __init__(self, url: str, token: str | None = None, *, reconnect: bool = True,
-                 open_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        reconnect: bool = True,
+        open_timeout: float = 10.0,
+    ) -> None:
         self._conn = Connection(url, token, reconnect=reconnect, open_timeout=open_timeout)
         self._subs: dict[str, Subscription] = {}
         self._early: dict[str, list[Frame]] = {}
@@ -144,8 +150,9 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def call(self, method: str, params: dict[str, Any] | None = None,
-                   timeout: float | None = None) -> Any:
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> Any:
         """Any protocol method (see docs/protocol.md)."""
         return await self._conn.call(method, params, timeout)
 
@@ -154,7 +161,9 @@ class Client:
         """A job builder; nothing is stored until ``await job.save()``."""
         return Job(self, job_type, data)
 
-    async def create_many(self, jobs: Iterable[Job | tuple[str, Any] | dict[str, Any]]) -> list[str]:
+    async def create_many(
+        self, jobs: Iterable[Job | tuple[str, Any] | dict[str, Any]]
+    ) -> list[str]:
         """Create many jobs in one call; returns their ids in order."""
         specs = []
         for item in jobs:
@@ -174,8 +183,13 @@ class Client:
         doc = await self.get_job(job_id)
         return Job(self, doc["type"], doc["data"], doc)
 
-    async def find(self, filter: dict[str, Any] | None = None, sort: Any = None,
-                   limit: int = 1000, skip: int = 0) -> list[dict[str, Any]]:
+    async def find(
+        self,
+        filter: dict[str, Any] | None = None,
+        sort: Any = None,
+        limit: int = 1000,
+        skip: int = 0,
+    ) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"filter": filter or {}, "limit": limit, "skip": skip}
         if sort is not None:
             params["sort"] = sort
@@ -184,8 +198,9 @@ class Client:
     async def counts(self, filter: dict[str, Any] | None = None) -> dict[str, dict[str, int]]:
         return dict(await self.call("jobs.counts", {"filter": filter or {}}))
 
-    async def run(self, job_type: str, data: Any = None, timeout: float | None = None,
-                  **options: Any) -> Any:
+    async def run(
+        self, job_type: str, data: Any = None, timeout: float | None = None, **options: Any
+    ) -> Any:
         """Create a job and wait for its result (``JobFailed`` if it fails or is cancelled)."""
         job = self.job(job_type, data)
         job.spec.update(options)
@@ -206,7 +221,9 @@ class Client:
 
         return await asyncio.wait_for(wait(), timeout)
 
-    async def control(self, action: str, ids: Iterable[str], reason: str | None = None) -> dict[str, Any]:
+    async def control(
+        self, action: str, ids: Iterable[str], reason: str | None = None
+    ) -> dict[str, Any]:
         """Bulk cancel/restart/pause/resume/ready/remove (managers): ``{done, errors}``."""
         params: dict[str, Any] = {"ids": list(ids)}
         if reason:
@@ -254,15 +271,30 @@ class Client:
                 self._early.pop(next(iter(self._early)))
 
     # -- work ------------------------------------------------------------------------------
-    def worker(self, types: str | Iterable[str], handler: Handler, *, concurrency: int = 1,
-               worker_id: str | None = None, lease: float | None = None) -> Worker:
+    def worker(
+        self,
+        types: str | Iterable[str],
+        handler: Handler,
+        *,
+        concurrency: int = 1,
+        worker_id: str | None = None,
+        lease: float | None = None,
+    ) -> Worker:
         """A worker to run as a task; ``worker.stop()`` ends it gracefully."""
-        return Worker(self._conn, types, handler, concurrency=concurrency, worker_id=worker_id,
-                      lease=lease)
+        return Worker(
+            self._conn, types, handler, concurrency=concurrency, worker_id=worker_id, lease=lease
+        )
 
-    async def process_jobs(self, types: str | Iterable[str], handler: Handler, *,
-                           concurrency: int = 1, worker_id: str | None = None,
-                           lease: float | None = None) -> None:
+    async def process_jobs(
+        self,
+        types: str | Iterable[str],
+        handler: Handler,
+        *,
+        concurrency: int = 1,
+        worker_id: str | None = None,
+        lease: float | None = None,
+    ) -> None:
         """Run ``handler`` on pushed jobs of ``types`` until cancelled."""
-        await self.worker(types, handler, concurrency=concurrency, worker_id=worker_id,
-                          lease=lease).run()
+        await self.worker(
+            types, handler, concurrency=concurrency, worker_id=worker_id, lease=lease
+        ).run()

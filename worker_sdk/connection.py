@@ -32,8 +32,9 @@ def _encode(obj: Any) -> str:
 
 
 class Connection:
-    def __init__(self, url: str, token: str | None, *, reconnect: bool = True,
-                 open_timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, token: str | None, *, reconnect: bool = True, open_timeout: float = 10.0
+    ) -> None:
         self.url = url
         self.token = token
         self.reconnect = reconnect
@@ -70,10 +71,19 @@ class Connection:
         self._fail_pending()
 
     async def _open(self) -> None:
-        ws = await connect(self.url, open_timeout=self.open_timeout, max_size=2**24,
-                           compression=None)
-        await ws.send(_encode({"msg": "call", "id": 0, "method": "auth",
-                               "params": {"token": self.token or "", "batch": True}}))
+        ws = await connect(
+            self.url, open_timeout=self.open_timeout, max_size=2**24, compression=None
+        )
+        await ws.send(
+            _encode(
+                {
+                    "msg": "call",
+                    "id": 0,
+                    "method": "auth",
+                    "params": {"token": self.token or "", "batch": True},
+                }
+            )
+        )
         reply = _decode(await asyncio.wait_for(ws.recv(), self.open_timeout))
         if reply.get("msg") == "error":
             await ws.close()
@@ -149,8 +159,9 @@ class Connection:
             if not future.done():
                 future.set_exception(ConnectionLost("connection lost before the reply"))
 
-    async def call(self, method: str, params: dict[str, Any] | None = None,
-                   timeout: float | None = None) -> Any:
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> Any:
         """Call a method; waits for a connection first while reconnecting."""
         if not self._connected.is_set():
             if self._closing:
@@ -161,8 +172,9 @@ class Connection:
         self._pending[call_id] = future
         assert self._ws is not None
         try:
-            await self._ws.send(_encode({"msg": "call", "id": call_id, "method": method,
-                                         "params": params or {}}))
+            await self._ws.send(
+                _encode({"msg": "call", "id": call_id, "method": method, "params": params or {}})
+            )
         except ConnectionClosed:
             self._pending.pop(call_id, None)
             raise ConnectionLost("connection lost while sending") from None

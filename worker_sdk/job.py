@@ -28,8 +28,9 @@ class Job:
     >>> await job.save()
     """
 
-    def __init__(self, client: Client, job_type: str, data: Any = None,
-                 doc: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, client: Client, job_type: str, data: Any = None, doc: dict[str, Any] | None = None
+    ) -> None:
         self._client = client
         self.spec: dict[str, Any] = {"type": job_type, "data": data}
         self.doc: dict[str, Any] | None = doc
@@ -39,8 +40,13 @@ class Job:
         self.spec["priority"] = level
         return self
 
-    def retry(self, retries: int = 0, wait: float = 0.0, backoff: str = "constant",
-              max_wait: float | None = None) -> Job:
+    def retry(
+        self,
+        retries: int = 0,
+        wait: float = 0.0,
+        backoff: str = "constant",
+        max_wait: float | None = None,
+    ) -> Job:
         self.spec["retry"] = {"retries": retries, "wait": wait, "backoff": backoff}
         if max_wait is not None:
             self.spec["retry"]["max_wait"] = max_wait
@@ -54,17 +60,28 @@ class Job:
         self.spec["after"] = _epoch(when)
         return self
 
-    def repeat(self, every: float | None = None, cron: str | None = None, tz: str | None = None,
-               times: int | None = None, until: datetime | float | None = None) -> Job:
-        spec: dict[str, Any] = {"every": every, "cron": cron, "tz": tz, "times": times,
-                                "until": None if until is None else _epoch(until)}
+    def repeat(
+        self,
+        every: float | None = None,
+        cron: str | None = None,
+        tz: str | None = None,
+        times: int | None = None,
+        until: datetime | float | None = None,
+    ) -> Job:
+        spec: dict[str, Any] = {
+            "every": every,
+            "cron": cron,
+            "tz": tz,
+            "times": times,
+            "until": None if until is None else _epoch(until),
+        }
         self.spec["repeat"] = {k: v for k, v in spec.items() if v is not None}
         return self
 
     def depends(self, *jobs: Job | str | Iterable[Job | str]) -> Job:
         ids: list[str] = []
         for item in jobs:
-            for one in ([item] if isinstance(item, Job | str) else list(item)):
+            for one in [item] if isinstance(item, Job | str) else list(item):
                 ids.append(one if isinstance(one, str) else one.id)
         self.spec["depends"] = ids
         return self
@@ -161,7 +178,8 @@ class Job:
         return bool(await self._control("remove"))
 
     async def result(self, timeout: float | None = None) -> Any:
-        """Wait until the job finishes: its result, or ``JobFailed`` if it failed or was cancelled."""
+        """Wait until the job finishes: its result, or ``JobFailed`` if it failed or was
+        cancelled."""
         doc = await self._client.wait_finished(self.id, timeout)
         self.doc = doc
         if doc["status"] != "completed":

@@ -27,9 +27,16 @@ Handler = Callable[[WorkerJob], Awaitable[Any]]
 
 
 class Worker:
-    def __init__(self, conn: Connection, types: Iterable[str], handler: Handler, *,
-                 concurrency: int = 1, worker_id: str | None = None,
-                 lease: float | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        types: Iterable[str],
+        handler: Handler,
+        *,
+        concurrency: int = 1,
+        worker_id: str | None = None,
+        lease: float | None = None,
+    ) -> None:
         self.conn = conn
         self.types = [types] if isinstance(types, str) else list(types)
         self.handler = handler
@@ -52,7 +59,11 @@ class Worker:
         job = WorkerJob(self.conn, frame["job"])
         task = asyncio.create_task(self._run(job), name=f"livejobs-job-{job.id}")
         self.running[job.id] = (task, job)
-        task.add_done_callback(lambda _t, job_id=job.id: self.running.pop(job_id, None))
+
+        def forget(_: asyncio.Task[None], job_id: str = job.id) -> None:
+            self.running.pop(job_id, None)
+
+        task.add_done_callback(forget)
 
     def _on_cancel(self, frame: Frame) -> None:
         entry = self.running.get(frame["id"])
@@ -105,8 +116,9 @@ class Worker:
             task.cancel()
         for _, job in entries:
             with contextlib.suppress(LivejobsError, asyncio.TimeoutError):
-                await self.conn.call("jobs.snooze", {"id": job.id, "lease": job.lease_token,
-                                                     "seconds": 0}, timeout=5)
+                await self.conn.call(
+                    "jobs.snooze", {"id": job.id, "lease": job.lease_token, "seconds": 0}, timeout=5
+                )
 
     async def _run(self, job: WorkerJob) -> None:
         beat = asyncio.create_task(self._heartbeat(job))

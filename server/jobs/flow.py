@@ -36,8 +36,13 @@ class TypeRules:
         return self.paused or self.rate_limit is not None or self.concurrency is not None
 
     def to_dict(self, job_type: str) -> dict[str, Any]:
-        return {"type": job_type, "paused": self.paused, "rate_limit": self.rate_limit,
-                "rate_per": self.rate_per, "concurrency": self.concurrency}
+        return {
+            "type": job_type,
+            "paused": self.paused,
+            "rate_limit": self.rate_limit,
+            "rate_per": self.rate_per,
+            "concurrency": self.concurrency,
+        }
 
 
 @dataclass(slots=True)
@@ -65,7 +70,9 @@ class FlowControl:
             state.running = {doc["id"] for doc in running}
         if rules.rate_limit is not None and rules.rate_per is not None:
             recent = await self.store.find(
-                {"type": job_type, "started": {"$gte": now - rules.rate_per}}, limit=rules.rate_limit)
+                {"type": job_type, "started": {"$gte": now - rules.rate_per}},
+                limit=rules.rate_limit,
+            )
             state.starts = deque(sorted(doc["started"] for doc in recent))
         self._types[job_type] = state
 
@@ -78,7 +85,7 @@ class FlowControl:
         state = self._types.get(job_type)
         return state.rules if state else TypeRules()
 
-    def list(self) -> list[dict[str, Any]]:
+    def describe(self) -> list[dict[str, Any]]:
         return [s.rules.to_dict(t) for t, s in sorted(self._types.items()) if s.rules.limited]
 
     # -- claims ----------------------------------------------------------------------------
@@ -151,9 +158,10 @@ class FlowControl:
             for state in self._types.values():
                 state.running.discard(change.id)
             return
-        state = self._types.get(doc["type"])
-        if state is None or state.rules.concurrency is None:
+        held = self._types.get(doc["type"])
+        if held is None or held.rules.concurrency is None:
             return
+        state = held
         if doc["status"] == Status.RUNNING:
             state.running.add(doc["id"])
         else:

@@ -40,7 +40,13 @@ def _next(doc: Job, now: float, by: str, message: str, level: str = "info") -> J
 
 
 def append_log(
-    doc: Job, *, now: float, by: str, message: str, level: str = "info", data: Any = None,
+    doc: Job,
+    *,
+    now: float,
+    by: str,
+    message: str,
+    level: str = "info",
+    data: Any = None,
     kind: str = "audit",
 ) -> None:
     """Append in place, keeping the newest ``MAX_LOG_ENTRIES`` (the first entry, creation, stays).
@@ -48,7 +54,8 @@ def append_log(
     ``kind`` is ``audit`` for the server's record of a transition, ``log`` for a message
     someone wrote with ``jobs.log``."""
     doc["log"].append(
-        {"time": now, "level": level, "message": message, "data": data, "by": by, "kind": kind})
+        {"time": now, "level": level, "message": message, "data": data, "by": by, "kind": kind}
+    )
     if len(doc["log"]) > MAX_LOG_ENTRIES:
         del doc["log"][1 : len(doc["log"]) - MAX_LOG_ENTRIES + 1]
 
@@ -93,7 +100,9 @@ def settle(doc: Job, now: float, default_retain: float | None) -> Job:
 def claim(doc: Job, *, worker_id: str, user: str, now: float, lease_seconds: float) -> Job:
     """ready → running, leased to one worker. Stores use this (or ``claim_update``) atomically."""
     _require(doc, {Status.READY}, "claim")
-    new = _next(doc, now, worker_id, f"started by worker {worker_id} (attempt {doc['attempts'] + 1})")
+    new = _next(
+        doc, now, worker_id, f"started by worker {worker_id} (attempt {doc['attempts'] + 1})"
+    )
     new.update(claim_fields(worker_id=worker_id, now=now, lease_seconds=lease_seconds))
     new["attempts"] = doc["attempts"] + 1
     return new
@@ -119,8 +128,12 @@ def claim_update(*, worker_id: str, user: str, now: float, lease_seconds: float)
     The attempt number in the log message is not known inside one update, so it is left out.
     """
     entry = {
-        "time": now, "level": "info", "message": f"started by worker {worker_id}", "data": None,
-        "by": worker_id, "kind": "audit",
+        "time": now,
+        "level": "info",
+        "message": f"started by worker {worker_id}",
+        "data": None,
+        "by": worker_id,
+        "kind": "audit",
     }
     return {
         "$set": claim_fields(worker_id=worker_id, now=now, lease_seconds=lease_seconds),
@@ -150,9 +163,7 @@ def heartbeat(doc: Job, *, lease_token: str, now: float, lease_seconds: float) -
     return new
 
 
-def progress(
-    doc: Job, *, lease_token: str, completed: float, total: float, now: float
-) -> Job:
+def progress(doc: Job, *, lease_token: str, completed: float, total: float, now: float) -> Job:
     _require_lease(doc, lease_token, "report progress on")
     new = _copy(doc)
     new["version"] = doc["version"] + 1
@@ -258,9 +269,13 @@ def snooze(doc: Job, *, lease_token: str, seconds: float, by: str, now: float) -
 # -- control side -------------------------------------------------------------------------
 
 
-def cancel(doc: Job, *, by: str, now: float, reason: str = "cancelled", default_retain: float | None = None) -> Job:
+def cancel(
+    doc: Job, *, by: str, now: float, reason: str = "cancelled", default_retain: float | None = None
+) -> Job:
     _require(doc, {Status.WAITING, Status.READY, Status.RUNNING, Status.PAUSED}, "cancel")
-    new = _next(doc, now, by, f"cancelled ({reason})" if reason != "cancelled" else "cancelled", "warning")
+    new = _next(
+        doc, now, by, f"cancelled ({reason})" if reason != "cancelled" else "cancelled", "warning"
+    )
     new.update(status=Status.CANCELLED.value, lease=None, finished=now, reason=reason)
     new["due"] = due_at(new, default_retain)
     return new
@@ -293,7 +308,9 @@ def resume(doc: Job, *, by: str, now: float) -> Job:
 
 
 def ready_now(doc: Job, *, by: str, now: float) -> Job:
-    """A delayed (waiting) job runs now: ``after`` moves to now. Unfinished dependencies still hold it."""
+    """A delayed (waiting) job runs now: ``after`` moves to now.
+
+    Unfinished dependencies still hold it."""
     _require(doc, {Status.WAITING}, "make ready")
     new = _next(doc, now, by, "made ready now")
     new["after"] = now
@@ -310,7 +327,7 @@ def promote(doc: Job, *, now: float) -> Job:
 
 
 def dependencies_met(doc: Job, *, completed: set[str], now: float) -> Job:
-    """Drop finished dependencies; when none remain the job settles to ready (or waits for after)."""
+    """Drop finished dependencies; with none left the job settles to ready (or waits for after)."""
     _require(doc, {Status.WAITING, Status.PAUSED}, "resolve dependencies of")
     new = _next(doc, now, "server", f"dependencies done: {', '.join(sorted(completed))}")
     new["depends"] = [d for d in doc["depends"] if d not in completed]
@@ -329,10 +346,23 @@ def rerun_copy(doc: Job, *, by: str, now: float, new_id: str) -> Job:
     _require(doc, {Status.COMPLETED}, "rerun")
     new = _copy(doc)
     new.update(
-        id=new_id, status=Status.READY.value, attempts=0, after=now, result=None, failures=[],
-        lease=None, worker=None, reason=None, created=now, updated=now, started=None,
+        id=new_id,
+        status=Status.READY.value,
+        attempts=0,
+        after=now,
+        result=None,
+        failures=[],
+        lease=None,
+        worker=None,
+        reason=None,
+        created=now,
+        updated=now,
+        started=None,
         finished=None,
-        version=1, depends=[], key=None, log=[],
+        version=1,
+        depends=[],
+        key=None,
+        log=[],
         progress={"completed": 0, "total": 0, "percent": 0.0},
     )
     if new["repeat"]:
@@ -354,10 +384,22 @@ def next_repeat(doc: Job, *, now: float, new_id: str) -> Job | None:
         return None
     new = _copy(doc)
     new.update(
-        id=new_id, status=Status.WAITING.value, attempts=0, after=at, result=None, failures=[],
-        lease=None, worker=None, reason=None, created=now, updated=now, started=None,
+        id=new_id,
+        status=Status.WAITING.value,
+        attempts=0,
+        after=at,
+        result=None,
+        failures=[],
+        lease=None,
+        worker=None,
+        reason=None,
+        created=now,
+        updated=now,
+        started=None,
         finished=None,
-        version=1, log=[], progress={"completed": 0, "total": 0, "percent": 0.0},
+        version=1,
+        log=[],
+        progress={"completed": 0, "total": 0, "percent": 0.0},
     )
     new["repeat"] = {**rep, "run": run}
     append_log(new, now=now, by="server", message=f"run {run} of repeating job, after {doc['id']}")

@@ -75,8 +75,11 @@ class JobService:
             if spec.key is None:
                 raise Invalid("debounce needs a key: saves with the same key are merged")
             doc["after"] = now + spec.debounce.seconds
-            doc["debounce"] = {"seconds": spec.debounce.seconds, "max_wait": spec.debounce.max_wait,
-                               "first": now}
+            doc["debounce"] = {
+                "seconds": spec.debounce.seconds,
+                "max_wait": spec.debounce.max_wait,
+                "first": now,
+            }
         lifecycle.append_log(doc, now=now, by=owner, message="created")
         return lifecycle.settle(doc, now, self.retain)
 
@@ -99,8 +102,15 @@ class JobService:
         def merge(doc: Job) -> Job:
             if doc["status"] != Status.WAITING:
                 raise Conflict(f"job {doc['id']} with key {doc['key']!r} already started")
-            out = lifecycle.log(doc, lease_token=None, message="debounced: data replaced",
-                                level="info", data=None, by=by, now=now)
+            out = lifecycle.log(
+                doc,
+                lease_token=None,
+                message="debounced: data replaced",
+                level="info",
+                data=None,
+                by=by,
+                now=now,
+            )
             out["data"] = new["data"]
             after = now + doc["debounce"]["seconds"]
             if doc["debounce"]["max_wait"] is not None:
@@ -167,8 +177,9 @@ class JobService:
                 return new
         raise Conflict(f"job {job_id} is changing too fast; try again")
 
-    async def control(self, action: str, job_id: str, by: str, doc: Job | None = None,
-                      reason: str | None = None) -> Any:
+    async def control(
+        self, action: str, job_id: str, by: str, doc: Job | None = None, reason: str | None = None
+    ) -> Any:
         """The manager/creator actions: cancel, restart, pause, resume, ready, rerun, remove."""
         now = self.clock.now
         if action == "remove":
@@ -191,23 +202,31 @@ class JobService:
     async def remove(self, job_id: str, doc: Job | None = None) -> bool:
         current = doc or await self.get(job_id)
         if current["status"] not in FINISHED:
-            raise Conflict(f"cannot remove job {job_id}: it is {current['status']}; cancel it first")
+            raise Conflict(
+                f"cannot remove job {job_id}: it is {current['status']}; cancel it first"
+            )
         if not await self.store.delete(job_id, current["version"]):
             raise Conflict(f"job {job_id} changed while being removed; try again")
         return True
 
     # -- worker side -----------------------------------------------------------------------
 
-    async def claim(self, types: list[str], worker_id: str, user: str, limit: int,
-                    lease: float | None = None) -> list[Job]:
+    async def claim(
+        self, types: list[str], worker_id: str, user: str, limit: int, lease: float | None = None
+    ) -> list[Job]:
         """Start up to ``limit`` jobs for one worker, within the types' flow limits."""
         now = self.clock.now()
         granted = self.flow.reserve(types, limit, now)
         if granted and len(granted) == len(set(types)) and not any(granted.values()):
             return []  # every type is paused or at its limit
         request = ClaimRequest(
-            types=tuple(types), worker_id=worker_id, user=user, now=now,
-            lease_seconds=lease or self.lease, limit=limit, limits=granted,
+            types=tuple(types),
+            worker_id=worker_id,
+            user=user,
+            now=now,
+            lease_seconds=lease or self.lease,
+            limit=limit,
+            limits=granted,
         )
         claimed: list[Job] = []
         try:
@@ -216,42 +235,99 @@ class JobService:
         finally:
             self.flow.settle(granted, claimed, now)
 
-    async def heartbeat(self, job_id: str, token: str, lease: float | None = None,
-                        doc: Job | None = None) -> float:
+    async def heartbeat(
+        self, job_id: str, token: str, lease: float | None = None, doc: Job | None = None
+    ) -> float:
         seconds = lease or self.lease
-        new = await self.transition(job_id, lambda d: lifecycle.heartbeat(
-            d, lease_token=token, now=self.clock.now(), lease_seconds=seconds), doc)
+        new = await self.transition(
+            job_id,
+            lambda d: lifecycle.heartbeat(
+                d, lease_token=token, now=self.clock.now(), lease_seconds=seconds
+            ),
+            doc,
+        )
         return float(new["lease"]["expires"])
 
-    async def progress(self, job_id: str, token: str, completed: float, total: float,
-                       doc: Job | None = None) -> None:
-        await self.transition(job_id, lambda d: lifecycle.progress(
-            d, lease_token=token, completed=completed, total=total, now=self.clock.now()), doc)
+    async def progress(
+        self, job_id: str, token: str, completed: float, total: float, doc: Job | None = None
+    ) -> None:
+        await self.transition(
+            job_id,
+            lambda d: lifecycle.progress(
+                d, lease_token=token, completed=completed, total=total, now=self.clock.now()
+            ),
+            doc,
+        )
 
-    async def log(self, job_id: str, token: str | None, message: str, level: str, data: Any,
-                  by: str, doc: Job | None = None) -> None:
-        await self.transition(job_id, lambda d: lifecycle.log(
-            d, lease_token=token, message=message, level=level, data=data, by=by,
-            now=self.clock.now()), doc)
+    async def log(
+        self,
+        job_id: str,
+        token: str | None,
+        message: str,
+        level: str,
+        data: Any,
+        by: str,
+        doc: Job | None = None,
+    ) -> None:
+        await self.transition(
+            job_id,
+            lambda d: lifecycle.log(
+                d,
+                lease_token=token,
+                message=message,
+                level=level,
+                data=data,
+                by=by,
+                now=self.clock.now(),
+            ),
+            doc,
+        )
 
-    async def done(self, job_id: str, token: str, result: Any, by: str,
-                   doc: Job | None = None) -> None:
+    async def done(
+        self, job_id: str, token: str, result: Any, by: str, doc: Job | None = None
+    ) -> None:
         if result is not None and len(msgspec.json.encode(result)) > self.max_data:
             raise TooLarge(f"result is larger than {self.max_data} bytes")
-        await self.transition(job_id, lambda d: lifecycle.complete(
-            d, lease_token=token, result=result, by=by, now=self.clock.now(),
-            default_retain=self.retain), doc)
+        await self.transition(
+            job_id,
+            lambda d: lifecycle.complete(
+                d,
+                lease_token=token,
+                result=result,
+                by=by,
+                now=self.clock.now(),
+                default_retain=self.retain,
+            ),
+            doc,
+        )
 
-    async def fail(self, job_id: str, token: str, error: Any, fatal: bool, by: str,
-                   doc: Job | None = None) -> None:
-        await self.transition(job_id, lambda d: lifecycle.fail(
-            d, error=error, by=by, now=self.clock.now(), fatal=fatal, lease_token=token,
-            default_retain=self.retain), doc)
+    async def fail(
+        self, job_id: str, token: str, error: Any, fatal: bool, by: str, doc: Job | None = None
+    ) -> None:
+        await self.transition(
+            job_id,
+            lambda d: lifecycle.fail(
+                d,
+                error=error,
+                by=by,
+                now=self.clock.now(),
+                fatal=fatal,
+                lease_token=token,
+                default_retain=self.retain,
+            ),
+            doc,
+        )
 
-    async def snooze(self, job_id: str, token: str, seconds: float, by: str,
-                     doc: Job | None = None) -> None:
-        await self.transition(job_id, lambda d: lifecycle.snooze(
-            d, lease_token=token, seconds=seconds, by=by, now=self.clock.now()), doc)
+    async def snooze(
+        self, job_id: str, token: str, seconds: float, by: str, doc: Job | None = None
+    ) -> None:
+        await self.transition(
+            job_id,
+            lambda d: lifecycle.snooze(
+                d, lease_token=token, seconds=seconds, by=by, now=self.clock.now()
+            ),
+            doc,
+        )
 
     async def hand_back(self, job_id: str, token: str) -> None:
         """A claimed job its worker never started goes back as it was (attempt not counted)."""
@@ -263,9 +339,18 @@ class JobService:
     async def worker_lost(self, job_id: str, token: str, worker_id: str) -> None:
         """The worker holding ``token`` disconnected: the attempt failed, retry per policy."""
         try:
-            await self.transition(job_id, lambda d: lifecycle.fail(
-                d, error="worker lost", by="server", now=self.clock.now(), lease_token=token,
-                reason="worker lost", default_retain=self.retain))
+            await self.transition(
+                job_id,
+                lambda d: lifecycle.fail(
+                    d,
+                    error="worker lost",
+                    by="server",
+                    now=self.clock.now(),
+                    lease_token=token,
+                    reason="worker lost",
+                    default_retain=self.retain,
+                ),
+            )
         except (Conflict, NotFound):
             pass  # finished or re-leased meanwhile: nothing to take back
 
@@ -276,15 +361,27 @@ class JobService:
         now = self.clock.now()
         status = doc["status"]
         try:
-            if status in (Status.WAITING, Status.READY) and doc["expire_at"] is not None \
-                    and doc["expire_at"] <= now:
+            if (
+                status in (Status.WAITING, Status.READY)
+                and doc["expire_at"] is not None
+                and doc["expire_at"] <= now
+            ):
                 await self.transition(doc["id"], lambda d: lifecycle.expire(d, now=now), doc)
             elif status == Status.WAITING:
                 await self.transition(doc["id"], lambda d: lifecycle.promote(d, now=now), doc)
             elif status == Status.RUNNING:
-                await self.transition(doc["id"], lambda d: lifecycle.fail(
-                    d, error="lease expired: worker lost", by="server", now=now,
-                    reason="worker lost", default_retain=self.retain), doc)
+                await self.transition(
+                    doc["id"],
+                    lambda d: lifecycle.fail(
+                        d,
+                        error="lease expired: worker lost",
+                        by="server",
+                        now=now,
+                        reason="worker lost",
+                        default_retain=self.retain,
+                    ),
+                    doc,
+                )
             elif status in (Status.COMPLETED, Status.CANCELLED):
                 await self.store.delete(doc["id"], doc["version"])
             else:
@@ -308,14 +405,16 @@ class JobService:
         dependants = await self.store.find(
             {"depends": doc["id"], "status": {"$in": [Status.WAITING.value, Status.PAUSED.value]}}
         )
-        for dependant in dependants:
+        reason = f"dependency {doc['id']} {doc['status']}"
+
+        def move(dependant: Job) -> Job:
             if doc["status"] == Status.COMPLETED:
-                move: Transition = lambda d: lifecycle.dependencies_met(  # noqa: E731
-                    d, completed={doc["id"]}, now=now)
-            else:
-                reason = f"dependency {doc['id']} {doc['status']}"
-                move = lambda d, r=reason: lifecycle.cancel(  # noqa: E731
-                    d, by="server", now=now, reason=r, default_retain=self.retain)
+                return lifecycle.dependencies_met(dependant, completed={doc["id"]}, now=now)
+            return lifecycle.cancel(
+                dependant, by="server", now=now, reason=reason, default_retain=self.retain
+            )
+
+        for dependant in dependants:
             try:
                 await self.transition(dependant["id"], move, dependant)
             except (Conflict, NotFound):

@@ -92,14 +92,16 @@ class Subscriptions:
         for n, doc in enumerate(docs, 1):
             sub.ids.add(doc["id"])
             versions[doc["id"]] = doc["version"]
-            sub.session.send(protocol.sub_frame("added", sub.sub_json, protocol.encode(_public(doc))))
-            if n % 500 == 0:
-                await sub.session.wait_writable()  # a large snapshot must not trip the slow-client cap
+            sub.session.send(
+                protocol.sub_frame("added", sub.sub_json, protocol.encode(_public(doc)))
+            )
+            if n % 500 == 0:  # a large snapshot must not trip the slow-client cap
+                await sub.session.wait_writable()
         sub.session.send(protocol.sub_marker("ready", sub.sub_json))
         backlog, sub.backlog = sub.backlog or [], None
         for change, matched in backlog:
-            doc = change.doc
-            if doc is not None and versions.get(change.id, 0) >= doc["version"]:
+            changed = change.doc
+            if changed is not None and versions.get(change.id, 0) >= changed["version"]:
                 continue  # the snapshot already had this version or a newer one
             self._apply_one(sub, change, matched)
         self._go_live(sub)
@@ -168,7 +170,9 @@ class Subscriptions:
             assert change.doc is not None
             kind = "changed" if change.id in sub.ids else "added"
             sub.ids.add(change.id)
-            sub.session.send(protocol.sub_frame(kind, sub.sub_json, protocol.encode(_public(change.doc))))
+            sub.session.send(
+                protocol.sub_frame(kind, sub.sub_json, protocol.encode(_public(change.doc)))
+            )
         elif change.id in sub.ids:
             sub.ids.discard(change.id)
             head, tail = protocol.sub_removed_parts(protocol.encode(change.id))

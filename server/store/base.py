@@ -77,7 +77,11 @@ class Store(Protocol):
     async def get_many(self, job_ids: Sequence[str]) -> list[Job]: ...
 
     async def find(
-        self, filter: Filter, sort: Sort = (("created", 1),), limit: int | None = None, skip: int = 0
+        self,
+        filter: Filter,
+        sort: Sort = (("created", 1),),
+        limit: int | None = None,
+        skip: int = 0,
     ) -> list[Job]: ...
 
     async def count(self, filter: Filter) -> int: ...

@@ -105,15 +105,23 @@ class MongoStore:
         self._follower = asyncio.create_task(self._follow(stream), name="livejobs-mongo-feed")
 
     async def _create_indexes(self) -> None:
-        await self._jobs.create_indexes([
-            IndexModel([("status", 1), ("type", 1), ("priority", 1), ("created", 1), ("_id", 1)],
-                       name="claim"),
-            IndexModel([("due", 1)], name="due"),
-            IndexModel([("owner", 1)], name="owner"),
-            IndexModel([("updated", 1)], name="updated"),
-            IndexModel([("_live_key", 1)], name="live_key", unique=True,
-                       partialFilterExpression={"_live_key": {"$type": "string"}}),
-        ])
+        await self._jobs.create_indexes(
+            [
+                IndexModel(
+                    [("status", 1), ("type", 1), ("priority", 1), ("created", 1), ("_id", 1)],
+                    name="claim",
+                ),
+                IndexModel([("due", 1)], name="due"),
+                IndexModel([("owner", 1)], name="owner"),
+                IndexModel([("updated", 1)], name="updated"),
+                IndexModel(
+                    [("_live_key", 1)],
+                    name="live_key",
+                    unique=True,
+                    partialFilterExpression={"_live_key": {"$type": "string"}},
+                ),
+            ]
+        )
         await self._records.create_index([("kind", 1), ("rid", 1)], unique=True, name="kind_id")
 
     async def close(self) -> None:
@@ -150,8 +158,9 @@ class MongoStore:
         while True:
             try:
                 if stream is None:
-                    stream = await self._jobs.watch(full_document="updateLookup",
-                                                    resume_after=token)
+                    stream = await self._jobs.watch(
+                        full_document="updateLookup", resume_after=token
+                    )
                 if lost:  # published only once the fresh stream covers what follows
                     self._feed.publish([RESET])
                     lost = False
@@ -250,7 +259,9 @@ class MongoStore:
             return []
         with _reachable():
             cursor = self._jobs.find(
-                filter_to_mongo(filter), sort=sort_to_mongo(sort), skip=max(skip, 0),
+                filter_to_mongo(filter),
+                sort=sort_to_mongo(sort),
+                skip=max(skip, 0),
                 limit=limit or 0,
             )
             return [doc_from_mongo(d) for d in await cursor.to_list()]
@@ -300,12 +311,16 @@ class MongoStore:
             if not types:
                 break
             update = lifecycle.claim_update(
-                worker_id=request.worker_id, user=request.user, now=request.now,
+                worker_id=request.worker_id,
+                user=request.user,
+                now=request.now,
                 lease_seconds=request.lease_seconds,
             )
             with _reachable():
                 found = await self._jobs.find_one_and_update(
-                    claim_filter(request, types), update, sort=CLAIM_SORT,
+                    claim_filter(request, types),
+                    update,
+                    sort=CLAIM_SORT,
                     return_document=ReturnDocument.AFTER,
                 )
             if found is None:
@@ -317,8 +332,9 @@ class MongoStore:
 
     async def due(self, now: float, limit: int = 500) -> list[Job]:
         with _reachable():
-            cursor = self._jobs.find({"due": {"$lte": now}}, sort=[("due", 1), ("_id", 1)],
-                                     limit=limit)
+            cursor = self._jobs.find(
+                {"due": {"$lte": now}}, sort=[("due", 1), ("_id", 1)], limit=limit
+            )
             return [doc_from_mongo(d) for d in await cursor.to_list()]
 
     async def next_due(self) -> float | None:
@@ -333,7 +349,8 @@ class MongoStore:
     async def put_record(self, kind: str, record_id: str, doc: dict[str, Any]) -> None:
         with _reachable():
             await self._records.replace_one(
-                {"kind": kind, "rid": record_id}, {"kind": kind, "rid": record_id, "doc": doc},
+                {"kind": kind, "rid": record_id},
+                {"kind": kind, "rid": record_id, "doc": doc},
                 upsert=True,
             )
 

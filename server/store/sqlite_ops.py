@@ -151,7 +151,11 @@ def get_many(conn: sqlite3.Connection, changes: Changes, job_ids: Sequence[str])
 
 
 def find(
-    conn: sqlite3.Connection, changes: Changes, filter: Filter, sort: Sort, limit: int | None,
+    conn: sqlite3.Connection,
+    changes: Changes,
+    filter: Filter,
+    sort: Sort,
+    limit: int | None,
     skip: int,
 ) -> list[Job]:
     params: list[Any] = []
@@ -177,9 +181,7 @@ def count_by(
     return {value: int(n) for value, n in conn.execute(sql, params)}
 
 
-def replace(
-    conn: sqlite3.Connection, changes: Changes, doc: Job, expected_version: int
-) -> bool:
+def replace(conn: sqlite3.Connection, changes: Changes, doc: Job, expected_version: int) -> bool:
     values = row(doc)
     try:
         cursor = conn.execute(UPDATE, (*values[1:], doc["id"], expected_version))
@@ -194,9 +196,7 @@ def replace(
     return True
 
 
-def delete(
-    conn: sqlite3.Connection, changes: Changes, job_id: str, expected_version: int
-) -> bool:
+def delete(conn: sqlite3.Connection, changes: Changes, job_id: str, expected_version: int) -> bool:
     cursor = conn.execute(
         "DELETE FROM jobs WHERE id = ? AND version = ?", (job_id, expected_version)
     )
@@ -221,7 +221,10 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
     claimed: list[Job] = []
     for doc in candidates[: max(request.limit, 0)]:
         new = lifecycle.claim(
-            doc, worker_id=request.worker_id, user=request.user, now=request.now,
+            doc,
+            worker_id=request.worker_id,
+            user=request.user,
+            now=request.now,
             lease_seconds=request.lease_seconds,
         )
         values = row(new)

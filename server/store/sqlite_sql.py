@@ -44,8 +44,18 @@ CREATE TABLE IF NOT EXISTS records (
 ) WITHOUT ROWID;
 """
 
-COLUMNS = ("id", "type", "status", "priority", "created", "updated", "after", "due", "owner",
-           "version")
+COLUMNS = (
+    "id",
+    "type",
+    "status",
+    "priority",
+    "created",
+    "updated",
+    "after",
+    "due",
+    "owner",
+    "version",
+)
 """Job fields copied into columns on every write; filters and sorts on them use the column."""
 
 _ROW = (*COLUMNS, "live_key", "doc")
@@ -53,9 +63,7 @@ INSERT = (
     f"INSERT INTO jobs ({', '.join(_ROW)}) VALUES ({', '.join('?' * len(_ROW))}) "
     "ON CONFLICT (live_key) DO NOTHING"
 )
-UPDATE = (
-    f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in _ROW[1:])} WHERE id = ? AND version = ?"
-)
+UPDATE = f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in _ROW[1:])} WHERE id = ? AND version = ?"
 
 # Claim candidates of one type, in the order of the jobs_claim index (no sort step).
 CLAIM = """
@@ -75,9 +83,18 @@ def row(doc: Job) -> tuple[Any, ...]:
     """The column values for ``doc``, in ``_ROW`` order (the document itself last)."""
     live_key = doc.get("key") if doc.get("status") not in FINISHED else None
     return (
-        doc["id"], doc.get("type"), doc.get("status"), doc.get("priority"), doc.get("created"),
-        doc.get("updated"), doc.get("after"), doc.get("due"), doc.get("owner"),
-        doc.get("version"), live_key, encode(doc).decode(),
+        doc["id"],
+        doc.get("type"),
+        doc.get("status"),
+        doc.get("priority"),
+        doc.get("created"),
+        doc.get("updated"),
+        doc.get("after"),
+        doc.get("due"),
+        doc.get("owner"),
+        doc.get("version"),
+        live_key,
+        encode(doc).decode(),
     )
 
 
@@ -176,8 +193,9 @@ class _Target:
                 conditions.append(f"({type_test} AND {_in_values(group, params)})")
             else:
                 conditions.append(f"type = '{kind}'")
-        test = self._element(" OR ".join(conditions) if len(conditions) == 1 else
-                             "(" + " OR ".join(conditions) + ")")
+        test = self._element(
+            " OR ".join(conditions) if len(conditions) == 1 else "(" + " OR ".join(conditions) + ")"
+        )
         if "null" in kinds:  # null also matches a missing field
             test = f"({test} OR NOT {self.exists()})"
         return test
@@ -192,9 +210,7 @@ class _Target:
             elif kind == "text":
                 conditions.append(f"(typeof({col}) = 'text' AND {_in_values(group, params, col)})")
             elif kind == "number":
-                conditions.append(
-                    f"(typeof({col}) {_NUMBER} AND {_in_values(group, params, col)})"
-                )
+                conditions.append(f"(typeof({col}) {_NUMBER} AND {_in_values(group, params, col)})")
             # Columns never hold booleans: a boolean literal matches nothing.
         if not conditions:
             return "0"

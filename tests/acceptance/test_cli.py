@@ -52,12 +52,17 @@ def env_for(server, **extra: str) -> dict[str, str]:
     return env
 
 
-async def cli(server, *args: str,
-              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+async def cli(
+    server, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``livejobs ARGS`` in a subprocess (in a thread, so this loop keeps serving)."""
     return await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "server.cli", *args], cwd=ROOT,
-        env=env if env is not None else env_for(server), capture_output=True, text=True,
+        subprocess.run,
+        [sys.executable, "-m", "server.cli", *args],
+        cwd=ROOT,
+        env=env if env is not None else env_for(server),
+        capture_output=True,
+        text=True,
         timeout=60,
     )
 
@@ -72,16 +77,25 @@ def one_error_line(result: subprocess.CompletedProcess[str], *expected: str) -> 
 
 
 @contextlib.asynccontextmanager
-async def worker_process(server, tmp_path: Path, target: str, *args: str,
-                         ) -> AsyncIterator[subprocess.Popen[str]]:
+async def worker_process(
+    server,
+    tmp_path: Path,
+    target: str,
+    *args: str,
+) -> AsyncIterator[subprocess.Popen[str]]:
     """``livejobs worker TARGET ARGS`` with the test handlers importable; killed by PID if the
     test did not stop it."""
     (tmp_path / "cli_handlers.py").write_text(HANDLERS)
     log_path = tmp_path / f"worker-{len(list(tmp_path.glob('worker-*.log')))}.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "worker", target, *args], cwd=ROOT,
-            env=env_for(server, PYTHONPATH=str(tmp_path)), stdout=log, stderr=log, text=True)
+            [sys.executable, "-m", "server.cli", "worker", target, *args],
+            cwd=ROOT,
+            env=env_for(server, PYTHONPATH=str(tmp_path)),
+            stdout=log,
+            stderr=log,
+            text=True,
+        )
     try:
         yield proc
     finally:
@@ -96,18 +110,32 @@ async def stop_process(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -
 
 
 async def test_create_list_show_and_control_jobs(live_server):
-    made = await cli(live_server, "jobs", "create", "email", "--data", '{"to": "a@b.c"}',
-                     "--priority", "high", "--retries", "2")
+    made = await cli(
+        live_server,
+        "jobs",
+        "create",
+        "email",
+        "--data",
+        '{"to": "a@b.c"}',
+        "--priority",
+        "high",
+        "--retries",
+        "2",
+    )
     assert made.returncode == 0, made.stderr
     first = made.stdout.strip()
     assert ID.match(first)
-    later = (await cli(live_server, "jobs", "create", "email", "--data", "[1]", "--delay",
-                       "3600")).stdout.strip()
+    later = (
+        await cli(live_server, "jobs", "create", "email", "--data", "[1]", "--delay", "3600")
+    ).stdout.strip()
 
     listed = await cli(live_server, "jobs", "ls")
     assert listed.returncode == 0
-    rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()
-            if ID.match(line.split()[0] if line.split() else "")}
+    rows = {
+        line.split()[0]: line.split()
+        for line in listed.stdout.splitlines()
+        if ID.match(line.split()[0] if line.split() else "")
+    }
     assert rows[first][1:5] == ["email", "ready", "-10", "0"]
     assert rows[later][1:3] == ["email", "waiting"]
     assert list(rows) == [later, first]  # newest first
@@ -140,12 +168,30 @@ async def test_create_list_show_and_control_jobs(live_server):
 
 async def test_flags_work_without_environment_variables(live_server):
     bare = {k: v for k, v in os.environ.items() if not k.startswith("LIVEJOBS_")}
-    made = await cli(live_server, "jobs", "create", "t", "--url", live_server.ws_url,
-                     "--token", live_server.admin_token, env=bare)
+    made = await cli(
+        live_server,
+        "jobs",
+        "create",
+        "t",
+        "--url",
+        live_server.ws_url,
+        "--token",
+        live_server.admin_token,
+        env=bare,
+    )
     assert made.returncode == 0 and ID.match(made.stdout.strip()), made.stderr
-    shown = await cli(live_server, "jobs", "show", made.stdout.strip(), "--json",
-                      "--url", live_server.http_url.replace("http://", ""),
-                      "--token", live_server.admin_token, env=bare)
+    shown = await cli(
+        live_server,
+        "jobs",
+        "show",
+        made.stdout.strip(),
+        "--json",
+        "--url",
+        live_server.http_url.replace("http://", ""),
+        "--token",
+        live_server.admin_token,
+        env=bare,
+    )
     assert json.loads(shown.stdout)["type"] == "t"
 
 
@@ -165,9 +211,11 @@ async def test_user_mistakes_are_one_line_and_exit_1(live_server, tmp_path):
     results = await asyncio.gather(*(cli(live_server, *args, env=env) for args, env, _ in cases))
     for (_, _, expected), result in zip(cases, results, strict=True):
         one_error_line(result, *expected)
-    for target, message in (("cli_handlers", "MODULE:FUNCTION"),
-                            ("no_such_module:f", "cannot import no_such_module"),
-                            ("cli_handlers:missing", "no function 'missing'")):
+    for target, message in (
+        ("cli_handlers", "MODULE:FUNCTION"),
+        ("no_such_module:f", "cannot import no_such_module"),
+        ("cli_handlers:missing", "no function 'missing'"),
+    ):
         async with worker_process(live_server, tmp_path, target, "--type", "t") as proc:
             assert await asyncio.to_thread(proc.wait, 20) == 1
         log = sorted(tmp_path.glob("worker-*.log"))[-1].read_text()
@@ -187,8 +235,12 @@ async def test_watch_renders_one_refresh(live_server):
         raise Fatal("disk on fire\nsecond line")
 
     async with live_server.client() as client, live_server.client() as worker:
-        async with running_worker(worker, ["long", "bad"], lambda job: (
-                long(job) if job.type == "long" else bad(job)), concurrency=2):
+        async with running_worker(
+            worker,
+            ["long", "bad"],
+            lambda job: long(job) if job.type == "long" else bad(job),
+            concurrency=2,
+        ):
             running = await client.job("long").save()
             failed = await client.job("bad").save()
             await client.job("idle").delay(3600).save()
@@ -213,10 +265,14 @@ async def test_worker_command_runs_module_functions(live_server, tmp_path):
     async with live_server.client() as client:
         echoes = [await client.job("echo", {"n": n}).save() for n in range(3)]
         double = await client.job("double", 21).save()
-        async with worker_process(live_server, tmp_path, "cli_handlers:echo", "--type", "echo",
-                                  "--concurrency", "2") as async_worker, \
-                worker_process(live_server, tmp_path, "cli_handlers:double", "--type",
-                               "double") as thread_worker:
+        async with (
+            worker_process(
+                live_server, tmp_path, "cli_handlers:echo", "--type", "echo", "--concurrency", "2"
+            ) as async_worker,
+            worker_process(
+                live_server, tmp_path, "cli_handlers:double", "--type", "double"
+            ) as thread_worker,
+        ):
             for n, job in enumerate(echoes):
                 doc = await wait_status(client, job.id, "completed", "failed")
                 assert doc["status"] == "completed" and doc["result"] == {"n": n}

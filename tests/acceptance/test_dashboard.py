@@ -404,8 +404,7 @@ async def test_a_manager_sets_limits_from_the_queues_view(page: Page, live_serve
         await expect(queue.locator(".rate")).to_have_text("100 / 60 s")
         await expect(queue.locator(".concurrency")).to_have_text("≤ 3 running")
         assert await m.call("types.list") == [
-            {"type": "render", "paused": False, "rate_limit": 100, "rate_per": 60,
-             "concurrency": 3}
+            {"type": "render", "paused": False, "rate_limit": 100, "rate_per": 60, "concurrency": 3}
         ]
 
         # Emptying a field removes that limit and keeps the others.
@@ -456,9 +455,7 @@ async def test_a_creator_sees_the_limits_but_no_controls(page: Page, live_server
         await expect(invoice.locator(".rate")).to_have_text("100 / 60 s")
         await expect(invoice.locator(".concurrency")).to_have_text("—")
         await expect(invoice.locator('[data-status="waiting"]')).to_have_text("1")
-        await expect(queue_row(page, "ledger").locator(".concurrency")).to_have_text(
-            "≤ 2 running"
-        )
+        await expect(queue_row(page, "ledger").locator(".concurrency")).to_have_text("≤ 2 running")
         await expect(page.locator("#queues-note")).to_contain_text("read-only")
         await expect(
             page.locator('#queues-view tbody button:not([data-action="show-jobs"])')

@@ -88,11 +88,14 @@ async def test_two_workers_never_get_the_same_job(server):
             if len(seen) == total:
                 done.set()
             return name
+
         return handler
 
     async with server.client() as a, server.client() as b, server.client() as producer:
-        async with running_worker(a, "race", handler_for("a"), concurrency=5), \
-                running_worker(b, "race", handler_for("b"), concurrency=5):
+        async with (
+            running_worker(a, "race", handler_for("a"), concurrency=5),
+            running_worker(b, "race", handler_for("b"), concurrency=5),
+        ):
             await producer.create_many([("race", {"i": i}) for i in range(total)])
             await asyncio.wait_for(done.wait(), 20)
         docs = await producer.find({"type": "race"})
@@ -127,8 +130,17 @@ async def test_worker_killed_mid_job_is_retried(server):
         job = await client.job("fragile", {"x": 1}).retry(retries=2).save()
         token = await server.token("worker", "crashy")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.workers.blocking_worker", server.ws_url, token,
-             "fragile", "doomed"], cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "tests.workers.blocking_worker",
+                server.ws_url,
+                token,
+                "fragile",
+                "doomed",
+            ],
+            cwd=ROOT,
+        )
         try:
             running = await wait_status(client, job.id, "running", timeout=15)
             assert running["lease"]["worker"] == "doomed"
@@ -168,37 +180,45 @@ async def test_bad_input_gets_errors_and_the_server_keeps_working(server):
     import websockets
 
     async with websockets.connect(server.ws_url, max_size=None) as ws:
+
         async def ask(frame):
             await ws.send(frame)
             import json
+
             return json.loads(await asyncio.wait_for(ws.recv(), 5))
 
         assert (await ask('{"msg":"call","id":1,"method":"jobs.get","params":{"id":"x"}}'))[
-            "error"]["code"] == "unauthenticated"
+            "error"
+        ]["code"] == "unauthenticated"
         bad_auth = await ask('{"msg":"call","id":2,"method":"auth","params":{"token":"lj_no_pe"}}')
         assert bad_auth["error"]["code"] == "unauthenticated"
-        ok = await ask('{"msg":"call","id":3,"method":"auth","params":{"token":"%s"}}' % ADMIN_TOKEN)
+        ok = await ask(
+            f'{{"msg":"call","id":3,"method":"auth","params":{{"token":"{ADMIN_TOKEN}"}}}}'
+        )
         assert ok["result"]["role"] == "admin"
         cases = {
             "{not json": "invalid",
             "[1,2]": "invalid",
             '{"msg":"call","id":4,"method":"no.such","params":{}}': "not_found",
             '{"msg":"call","id":5,"method":"jobs.create","params":{"type":5}}': "invalid",
-            '{"msg":"call","id":6,"method":"jobs.create","params":{"type":"t","retry":{"retries":-1}}}': "invalid",
-            '{"msg":"call","id":7,"method":"jobs.find","params":{"filter":{"$where":"1"}}}': "invalid",
-            '{"msg":"call","id":8,"method":"jobs.find","params":{"filter":{"a":{"$regex":"x"}}}}': "invalid",
+            '{"msg":"call","id":6,"method":"jobs.create","params":{"type":"t","retry":{"retries":-1}}}': "invalid",  # noqa: E501
+            '{"msg":"call","id":7,"method":"jobs.find","params":{"filter":{"$where":"1"}}}': "invalid",  # noqa: E501
+            '{"msg":"call","id":8,"method":"jobs.find","params":{"filter":{"a":{"$regex":"x"}}}}': "invalid",  # noqa: E501
             '{"msg":"call","id":9,"method":"jobs.create","params":"nope"}': "invalid",
             '{"msg":"call","id":10,"method":"jobs.get","params":{"id":"missing"}}': "not_found",
-            '{"msg":"call","id":11,"method":"jobs.create","params":{"type":"t","priority":"urgent"}}': "invalid",
+            '{"msg":"call","id":11,"method":"jobs.create","params":{"type":"t","priority":"urgent"}}': "invalid",  # noqa: E501
             '{"msg":"call","id":12,"method":"jobs.create","params":{"type":"t","data":'
-            + "[" * 100 + "]" * 100 + "}}": "invalid",
+            + "[" * 100
+            + "]" * 100
+            + "}}": "invalid",
         }
         for frame, code in cases.items():
             reply = await ask(frame)
             assert reply["msg"] == "error" and reply["error"]["code"] == code, (frame, reply)
             assert reply["error"]["message"]
         huge = '{"msg":"call","id":13,"method":"jobs.create","params":{"type":"t","data":"%s"}}' % (
-            "x" * 2_000_000)
+            "x" * 2_000_000
+        )
         reply = await ask(huge)
         assert reply["error"]["code"] == "too_large"
         await ws.send(b"\x00\x01binary")
@@ -223,7 +243,9 @@ async def test_wrong_token_is_refused_by_the_sdk(server):
 async def test_http_api_create_get_list_claim_report(server):
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     async with httpx.AsyncClient(base_url=server.http_url, headers=headers) as http:
-        created = await http.post("/api/jobs", json={"type": "web", "data": {"n": 1}, "priority": "high"})
+        created = await http.post(
+            "/api/jobs", json={"type": "web", "data": {"n": 1}, "priority": "high"}
+        )
         assert created.status_code == 201
         job_id = created.json()["id"]
         assert (await http.get(f"/api/jobs/{job_id}")).json()["priority"] == -10
@@ -232,18 +254,26 @@ async def test_http_api_create_get_list_claim_report(server):
         claimed = (await http.post("/api/claim", json={"types": ["web"], "lease": 60})).json()
         assert [d["id"] for d in claimed] == [job_id]
         lease = claimed[0]["lease"]["token"]
-        assert (await http.post(f"/api/jobs/{job_id}/log", json={"lease": lease, "message": "hi"})).json() is True
-        assert (await http.post(f"/api/jobs/{job_id}/progress",
-                                json={"lease": lease, "completed": 1, "total": 2})).json() is True
+        assert (
+            await http.post(f"/api/jobs/{job_id}/log", json={"lease": lease, "message": "hi"})
+        ).json() is True
+        assert (
+            await http.post(
+                f"/api/jobs/{job_id}/progress", json={"lease": lease, "completed": 1, "total": 2}
+            )
+        ).json() is True
         done = await http.post(f"/api/jobs/{job_id}/done", json={"lease": lease, "result": 42})
         assert done.status_code == 200
         final = (await http.get(f"/api/jobs/{job_id}")).json()
         assert final["status"] == "completed" and final["result"] == 42
 
         second = (await http.post("/api/jobs", json={"type": "web"})).json()
-        lease2 = (await http.post("/api/claim", json={"types": ["web"]})).json()[0]["lease"]["token"]
-        failed = await http.post(f"/api/jobs/{second['id']}/fail",
-                                 json={"lease": lease2, "error": "boom", "fatal": True})
+        lease2 = (await http.post("/api/claim", json={"types": ["web"]})).json()[0]["lease"][
+            "token"
+        ]
+        failed = await http.post(
+            f"/api/jobs/{second['id']}/fail", json={"lease": lease2, "error": "boom", "fatal": True}
+        )
         assert failed.status_code == 200
         assert (await http.get(f"/api/jobs/{second['id']}")).json()["status"] == "failed"
 
@@ -273,6 +303,7 @@ async def test_a_snapshot_larger_than_the_slow_client_cap_arrives_whole(server):
 
 async def test_log_entries_say_audit_or_log_and_jobs_remember_their_worker(server):
     async with server.client() as client:
+
         async def handler(job):
             await job.log("hello from the handler", level="warning", data={"n": 1})
 

@@ -19,6 +19,7 @@ async def _count(client: Client, filter: dict, n: int, timeout: float = 10) -> N
             async for _ in sub:
                 if sub.ready.is_set() and len(sub.docs) == n:
                     return
+
     await asyncio.wait_for(wait(), timeout)
 
 
@@ -30,13 +31,18 @@ async def test_rate_limit_holds_over_several_windows(clocked_server):
         started.append(clock.now())
 
     async with clocked_server.client() as client:
-        limits = await client.call("types.set_limits", {"type": "api", "rate_limit": 3, "rate_per": 60})
+        limits = await client.call(
+            "types.set_limits", {"type": "api", "rate_limit": 3, "rate_per": 60}
+        )
         assert limits["rate_limit"] == 3
         await client.create_many([("api", i) for i in range(8)])
         async with running_worker(client, "api", handler, concurrency=10):
             await _count(client, {"type": "api", "status": "completed"}, 3)
             await clocked_server.settle()
-            assert await client.find({"type": "api", "status": "completed"}, limit=100) and len(started) == 3
+            assert (
+                await client.find({"type": "api", "status": "completed"}, limit=100)
+                and len(started) == 3
+            )
             clock.advance(59)
             await clocked_server.settle()
             assert len(started) == 3
@@ -64,8 +70,10 @@ async def test_global_concurrency_across_workers(clocked_server):
     async with clocked_server.client() as a, clocked_server.client() as b:
         await a.call("types.set_limits", {"type": "heavy", "concurrency": 2})
         await a.create_many([("heavy", i) for i in range(n)])
-        async with running_worker(a, "heavy", handler, concurrency=5), \
-                running_worker(b, "heavy", handler, concurrency=5):
+        async with (
+            running_worker(a, "heavy", handler, concurrency=5),
+            running_worker(b, "heavy", handler, concurrency=5),
+        ):
             await _count(a, {"type": "heavy", "status": "running"}, 2)
             await clocked_server.settle()
             assert await a.find({"type": "heavy", "status": "running"}) and peak == 2
@@ -94,13 +102,27 @@ async def test_debounce_replaces_the_pending_job_with_a_maximum_wait(clocked_ser
         saved = await client.job("reindex", {"v": 1}).key("doc-7").debounce(10, max_wait=25).save()
         first = saved.doc
         clock.advance(8)
-        second = await client.call("jobs.create", {"type": "reindex", "data": {"v": 2}, "key": "doc-7",
-                                                   "debounce": {"seconds": 10, "max_wait": 25}})
+        second = await client.call(
+            "jobs.create",
+            {
+                "type": "reindex",
+                "data": {"v": 2},
+                "key": "doc-7",
+                "debounce": {"seconds": 10, "max_wait": 25},
+            },
+        )
         assert second["id"] == first["id"] and second["data"] == {"v": 2}
         assert second["after"] == pytest.approx(clock.now() + 10)
         clock.advance(8)
-        third = await client.call("jobs.create", {"type": "reindex", "data": {"v": 3}, "key": "doc-7",
-                                                  "debounce": {"seconds": 10, "max_wait": 25}})
+        third = await client.call(
+            "jobs.create",
+            {
+                "type": "reindex",
+                "data": {"v": 3},
+                "key": "doc-7",
+                "debounce": {"seconds": 10, "max_wait": 25},
+            },
+        )
         assert third["after"] == pytest.approx(first["created"] + 25)  # capped by max_wait
         assert len(await client.find({"type": "reindex"})) == 1
         clock.advance(9)
@@ -161,10 +183,20 @@ async def test_private_fields_never_reach_subscribers_or_non_admins(clocked_serv
     creator_token = await clocked_server.token("creator", "cleo")
     frames: list[str] = []
     async with websockets.connect(clocked_server.ws_url) as raw:
-        await raw.send(json.dumps({"msg": "call", "id": 1, "method": "auth",
-                                   "params": {"token": clocked_server.admin_token}}))
+        await raw.send(
+            json.dumps(
+                {
+                    "msg": "call",
+                    "id": 1,
+                    "method": "auth",
+                    "params": {"token": clocked_server.admin_token},
+                }
+            )
+        )
         frames.append(await raw.recv())
-        await raw.send(json.dumps({"msg": "call", "id": 2, "method": "subscribe", "params": {"filter": {}}}))
+        await raw.send(
+            json.dumps({"msg": "call", "id": 2, "method": "subscribe", "params": {"filter": {}}})
+        )
         async with Client(clocked_server.ws_url, token=creator_token) as cleo:
             job = await cleo.job("charge", {"amount": 5}).private(secret).save()
             assert job.doc["private"] is None

@@ -149,13 +149,16 @@ async def test_target_and_exclude_route_work(clocked_server):
             got[name].append(job.data)
             if len(got["a"]) + len(got["b"]) == 2:
                 both.set()
+
         return handler
 
     async with clocked_server.client() as a, clocked_server.client() as b:
         await a.job("aff", "for-b").target("b").save()
         await a.job("aff", "not-a").exclude("a").save()
-        async with running_worker(a, "aff", handler_for("a"), worker_id="a"), \
-                running_worker(b, "aff", handler_for("b"), worker_id="b"):
+        async with (
+            running_worker(a, "aff", handler_for("a"), worker_id="a"),
+            running_worker(b, "aff", handler_for("b"), worker_id="b"),
+        ):
             await asyncio.wait_for(both.wait(), 10)
     assert got == {"a": [], "b": ["for-b", "not-a"]} or sorted(got["b"]) == ["for-b", "not-a"]
 
@@ -275,7 +278,10 @@ async def test_audit_trail_names_who_did_what(clocked_server):
         await job.resume()
         doc = await client.get_job(job.id)
         assert [(e["message"], e["by"]) for e in doc["log"]] == [
-            ("created", "admin"), ("paused", "admin"), ("resumed", "admin")]
+            ("created", "admin"),
+            ("paused", "admin"),
+            ("resumed", "admin"),
+        ]
 
 
 async def _wait_count(client, filter, n, timeout=10):
@@ -284,4 +290,5 @@ async def _wait_count(client, filter, n, timeout=10):
             async for _ in sub:
                 if sub.ready.is_set() and len(sub.docs) == n:
                     return list(sub.docs.values())
+
     return await asyncio.wait_for(wait(), timeout)

@@ -37,23 +37,33 @@ async def world(tmp_path):
     async with Client(srv.ws_url, token=tokens["creator"]) as alice:
         alices = (await alice.job("mail").save()).id
     async with Client(srv.ws_url, token=tokens["bob"]) as bob:
-        leased_id = (await bob.job("leased").save()).id
+        await bob.job("leased").save()
     async with Client(srv.ws_url, token=tokens["w1"]) as w1:
         [leased] = await w1.call("jobs.claim", {"types": ["leased"], "lease": 3600})
     try:
-        yield {"srv": srv, "tokens": tokens, "bobs": bobs, "alices": alices, "leased": leased,
-               "finished": finished.id}
+        yield {
+            "srv": srv,
+            "tokens": tokens,
+            "bobs": bobs,
+            "alices": alices,
+            "leased": leased,
+            "finished": finished.id,
+        }
     finally:
         await srv.stop()
 
 
 def calls(w: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any], set[str]]]:
-    """name → (method, params, roles allowed). Roles: admin, manager, creator (alice), worker (w2)."""
+    """name → (method, params, roles allowed); roles: admin, manager, creator (alice), worker."""
     bobs, leased = w["bobs"], w["leased"]
     everyone = {"admin", "manager", "creator", "worker"}
     return {
         "create": ("jobs.create", {"type": "mail"}, {"admin", "manager", "creator"}),
-        "create_many": ("jobs.create_many", {"jobs": [{"type": "mail"}]}, {"admin", "manager", "creator"}),
+        "create_many": (
+            "jobs.create_many",
+            {"jobs": [{"type": "mail"}]},
+            {"admin", "manager", "creator"},
+        ),
         "get other's job": ("jobs.get", {"id": bobs}, {"admin", "manager", "worker"}),
         "find": ("jobs.find", {"filter": {}}, everyone),
         "counts": ("jobs.counts", {}, everyone),
@@ -64,13 +74,24 @@ def calls(w: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any], set[str]]]:
         "restart other's job": ("jobs.restart", {"id": w["finished"]}, {"admin", "manager"}),
         "rerun other's job": ("jobs.rerun", {"id": bobs}, {"admin", "manager"}),
         "remove other's job": ("jobs.remove", {"id": w["finished"]}, {"admin", "manager"}),
-        "controller log on other's job": ("jobs.log", {"id": bobs, "message": "m"}, {"admin", "manager"}),
+        "controller log on other's job": (
+            "jobs.log",
+            {"id": bobs, "message": "m"},
+            {"admin", "manager"},
+        ),
         "bulk cancel": ("jobs.cancel", {"ids": [bobs]}, {"admin", "manager"}),
         "claim": ("jobs.claim", {"types": ["nothing-here"]}, {"admin", "worker"}),
         "done without the lease": ("jobs.done", {"id": leased["id"], "lease": "forged"}, set()),
-        "fail without the lease": ("jobs.fail", {"id": leased["id"], "lease": "forged", "error": "x"}, set()),
-        "progress without the lease": ("jobs.progress", {"id": leased["id"], "lease": "forged",
-                                                          "completed": 1, "total": 2}, set()),
+        "fail without the lease": (
+            "jobs.fail",
+            {"id": leased["id"], "lease": "forged", "error": "x"},
+            set(),
+        ),
+        "progress without the lease": (
+            "jobs.progress",
+            {"id": leased["id"], "lease": "forged", "completed": 1, "total": 2},
+            set(),
+        ),
         "workers.list": ("workers.list", {}, {"admin", "manager"}),
         "users.add": ("users.add", {"name": "eve", "role": "admin"}, {"admin"}),
         "users.list": ("users.list", {}, {"admin"}),
@@ -95,10 +116,15 @@ async def ws_call(srv, token, method, params):
 
 async def http_call(srv, token, method, params):
     async with httpx.AsyncClient(base_url=srv.http_url) as http:
-        response = await http.post(f"/api/call/{method}", json=params,
-                                   headers={"Authorization": f"Bearer {token}"})
+        response = await http.post(
+            f"/api/call/{method}", json=params, headers={"Authorization": f"Bearer {token}"}
+        )
         body = response.json()
-        return (body.get("result"), None) if response.status_code == 200 else (None, body["error"]["code"])
+        return (
+            (body.get("result"), None)
+            if response.status_code == 200
+            else (None, body["error"]["code"])
+        )
 
 
 @pytest.mark.parametrize("transport", [ws_call, http_call], ids=["ws", "http"])
@@ -130,8 +156,11 @@ async def test_creator_controls_and_reads_only_their_own(world):
 
 async def test_subscription_does_not_leak_other_creators_jobs(world):
     srv, tokens = world["srv"], world["tokens"]
-    async with Client(srv.ws_url, token=tokens["creator"]) as alice, \
-            Client(srv.ws_url, token=tokens["bob"]) as bob, alice.subscribe({}) as sub:
+    async with (
+        Client(srv.ws_url, token=tokens["creator"]) as alice,
+        Client(srv.ws_url, token=tokens["bob"]) as bob,
+        alice.subscribe({}) as sub,
+    ):
         events = await collect_until_ready(sub)
         assert [e.id for e in events if e.kind == "added"] == [world["alices"]]
         await bob.job("mail", {"secret": "bob's"}).save()
@@ -150,7 +179,9 @@ async def test_worker_cannot_finish_a_job_it_does_not_hold(world):
         assert info.value.code == "forbidden"
     assert await snapshot(srv) == before
     async with Client(srv.ws_url, token=tokens["w1"]) as w1:
-        await w1.call("jobs.done", {"id": leased["id"], "lease": leased["lease"]["token"], "result": 1})
+        await w1.call(
+            "jobs.done", {"id": leased["id"], "lease": leased["lease"]["token"], "result": 1}
+        )
         assert (await w1.get_job(leased["id"]))["status"] == "completed"
 
 
@@ -249,8 +280,11 @@ async def test_anonymous_is_off_by_default_and_can_be_enabled(tmp_path, server):
     await anon.start()
     try:
         async with Client(anon.ws_url, token=None) as client:
-            assert client.identity == {"user": "anonymous", "role": "creator",
-                                       "methods": client.identity["methods"]}
+            assert client.identity == {
+                "user": "anonymous",
+                "role": "creator",
+                "methods": client.identity["methods"],
+            }
             await client.job("from-nobody").save()
             with pytest.raises(CallError):
                 await client.call("users.list")
@@ -259,8 +293,9 @@ async def test_anonymous_is_off_by_default_and_can_be_enabled(tmp_path, server):
 
 
 async def test_limits_protect_the_server(tmp_path):
-    srv = InProcessServer(tmp_path / "jobs.db", max_subscriptions=2, max_data_bytes=1000,
-                          auth_timeout=0.3)
+    srv = InProcessServer(
+        tmp_path / "jobs.db", max_subscriptions=2, max_data_bytes=1000, auth_timeout=0.3
+    )
     await srv.start()
     try:
         async with srv.client() as client:
@@ -282,8 +317,11 @@ async def test_limits_protect_the_server(tmp_path):
             async with websockets.connect(srv.ws_url, origin="http://evil.example"):
                 pass
         async with websockets.connect(srv.ws_url, origin=srv.http_url) as same_origin:
-            await same_origin.send(json.dumps({"msg": "call", "id": 1, "method": "auth",
-                                               "params": {"token": srv.admin_token}}))
+            await same_origin.send(
+                json.dumps(
+                    {"msg": "call", "id": 1, "method": "auth", "params": {"token": srv.admin_token}}
+                )
+            )
             assert json.loads(await same_origin.recv())["result"]["role"] == "admin"
     finally:
         await srv.stop()
@@ -291,8 +329,10 @@ async def test_limits_protect_the_server(tmp_path):
 
 async def test_auth_result_lists_the_methods_the_role_may_use(world):
     srv, tokens = world["srv"], world["tokens"]
-    async with Client(srv.ws_url, token=tokens["creator"]) as alice, \
-            Client(srv.ws_url, token=tokens["worker"]) as worker:
+    async with (
+        Client(srv.ws_url, token=tokens["creator"]) as alice,
+        Client(srv.ws_url, token=tokens["worker"]) as worker,
+    ):
         assert "jobs.create" in alice.identity["methods"]
         assert "users.add" not in alice.identity["methods"]
         assert "jobs.create" not in worker.identity["methods"]

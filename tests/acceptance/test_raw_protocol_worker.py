@@ -37,8 +37,9 @@ class Raw:
         self.next_id += 1
         call_id = f"c{self.next_id}"  # ids may be strings or integers
         reply = self.replies[call_id] = asyncio.get_running_loop().create_future()
-        await self.ws.send(json.dumps({"msg": "call", "id": call_id, "method": method,
-                                       "params": params}))
+        await self.ws.send(
+            json.dumps({"msg": "call", "id": call_id, "method": method, "params": params})
+        )
         frame = await asyncio.wait_for(reply, 10)
         if frame["msg"] == "error":
             raise AssertionError(frame["error"])
@@ -53,8 +54,9 @@ class Raw:
 
 async def open_raw(url: str, token: str) -> Raw:
     ws = await connect(url)
-    await ws.send(json.dumps({"msg": "call", "id": 0, "method": "auth",
-                              "params": {"token": token}}))
+    await ws.send(
+        json.dumps({"msg": "call", "id": 0, "method": "auth", "params": {"token": token}})
+    )
     reply = json.loads(await ws.recv())
     assert reply["msg"] == "result" and reply["id"] == 0, reply
     assert "worker.start" in reply["result"]["methods"]
@@ -107,15 +109,22 @@ async def test_a_failing_job_is_retried_and_cancel_is_pushed(live_server):
         await worker.call("worker.start", {"types": ["flaky"], "concurrency": 2})
         job = await producer.call("jobs.create", {"type": "flaky", "retry": {"retries": 1}})
         first = (await worker.next_push("job"))["job"]
-        assert await worker.call("jobs.fail", {"id": first["id"], "lease": first["lease"]["token"],
-                                               "error": {"message": "try again"}})
+        assert await worker.call(
+            "jobs.fail",
+            {
+                "id": first["id"],
+                "lease": first["lease"]["token"],
+                "error": {"message": "try again"},
+            },
+        )
         second = (await worker.next_push("job"))["job"]
         assert second["id"] == job["id"] and second["attempts"] == 2
         await producer.call("jobs.cancel", {"id": job["id"]})
         assert await worker.next_push("cancel") == {"msg": "cancel", "id": job["id"]}
         doc = await producer.call("jobs.get", {"id": job["id"]})
         assert doc["status"] == "cancelled" and doc["failures"][0]["error"] == {
-            "message": "try again"}
+            "message": "try again"
+        }
     finally:
         for raw in (producer, worker):
             await raw.ws.close()
@@ -134,18 +143,22 @@ async def test_an_http_worker_from_the_document_alone(live_server):
         [job] = claimed.json()
         lease = job["lease"]["token"]
         path = f"/api/jobs/{job['id']}"
-        assert (await http.post(f"{path}/progress", json={"lease": lease, "completed": 1,
-                                                          "total": 1}, headers=mine)).json()
-        assert (await http.post(f"{path}/done", json={"lease": lease, "result": 3},
-                                headers=mine)).json() is True
+        assert (
+            await http.post(
+                f"{path}/progress", json={"lease": lease, "completed": 1, "total": 1}, headers=mine
+            )
+        ).json()
+        assert (
+            await http.post(f"{path}/done", json={"lease": lease, "result": 3}, headers=mine)
+        ).json() is True
         doc = (await http.get(path, headers=mine)).json()
         assert doc["status"] == "completed" and doc["result"] == 3
         wrong = await http.post(f"{path}/done", json={"lease": lease}, headers=mine)
         assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "conflict"
-        any_method = await http.post("/api/call/jobs.counts", json={"filter": {"type": "pdf"}},
-                                     headers=mine)
-        assert any_method.json() == {"result": {"status": {"completed": 1},
-                                                "type": {"pdf": 1}}}
+        any_method = await http.post(
+            "/api/call/jobs.counts", json={"filter": {"type": "pdf"}}, headers=mine
+        )
+        assert any_method.json() == {"result": {"status": {"completed": 1}, "type": {"pdf": 1}}}
         anonymous = await http.get(path)
         assert anonymous.status_code == 401
         assert anonymous.json()["error"]["code"] == "unauthenticated"

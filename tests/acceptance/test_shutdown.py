@@ -43,8 +43,9 @@ async def test_sigterm_lets_running_jobs_finish_then_the_rest_run_after_restart(
     server = ProcessServer(tmp_path / "jobs.db")
     await server.start()
     try:
-        async with worker_process(server, tmp_path, "cli_handlers:slow", "--type", "slow",
-                                  "--concurrency", "2") as worker:
+        async with worker_process(
+            server, tmp_path, "cli_handlers:slow", "--type", "slow", "--concurrency", "2"
+        ) as worker:
             async with server.client(reconnect=False) as client:
                 ids = [(await client.job("slow", {"seconds": 1.5}).save()).id for _ in range(4)]
                 running = await wait_running(client, "slow", 2)
@@ -52,8 +53,9 @@ async def test_sigterm_lets_running_jobs_finish_then_the_rest_run_after_restart(
 
             await server.start()  # the worker process reconnects by itself
             async with server.client(reconnect=False) as client:
-                docs = {i: await wait_status(client, i, "completed", "failed", timeout=20)
-                        for i in ids}
+                docs = {
+                    i: await wait_status(client, i, "completed", "failed", timeout=20) for i in ids
+                }
             assert await stop_process(worker) == 0
     finally:
         await server.stop()
@@ -68,14 +70,29 @@ async def test_sigterm_past_the_grace_hands_running_jobs_back(tmp_path):
     server = ProcessServer(tmp_path / "jobs.db", "--shutdown-grace", "0")
     await server.start()
     try:
-        async with worker_process(server, tmp_path, "cli_handlers:until_handed_back", "--type",
-                                  "block", "--concurrency", "2") as worker:
+        async with worker_process(
+            server,
+            tmp_path,
+            "cli_handlers:until_handed_back",
+            "--type",
+            "block",
+            "--concurrency",
+            "2",
+        ) as worker:
             async with server.client(reconnect=False) as client:
                 ids = [(await client.job("block").save()).id for _ in range(2)]
                 await wait_running(client, "block", 2)
             observer = await connect(server.ws_url)
-            await observer.send(json.dumps({"msg": "call", "id": 1, "method": "auth",
-                                            "params": {"token": server.admin_token}}))
+            await observer.send(
+                json.dumps(
+                    {
+                        "msg": "call",
+                        "id": 1,
+                        "method": "auth",
+                        "params": {"token": server.admin_token},
+                    }
+                )
+            )
             assert json.loads(await observer.recv())["msg"] == "result"
             await server.stop()
             await observer.wait_closed()
@@ -83,8 +100,9 @@ async def test_sigterm_past_the_grace_hands_running_jobs_back(tmp_path):
 
             await server.start()
             async with server.client(reconnect=False) as client:
-                docs = [await wait_status(client, i, "completed", "failed", timeout=20)
-                        for i in ids]
+                docs = [
+                    await wait_status(client, i, "completed", "failed", timeout=20) for i in ids
+                ]
             assert await stop_process(worker) == 0
     finally:
         await server.stop()
@@ -94,8 +112,10 @@ async def test_sigterm_past_the_grace_hands_running_jobs_back(tmp_path):
 
 
 async def test_sigterm_to_a_worker_finishes_its_job_and_exits_0(live_server, tmp_path):
-    async with worker_process(live_server, tmp_path, "cli_handlers:slow", "--type", "slow"
-                              ) as worker, live_server.client() as client:
+    async with (
+        worker_process(live_server, tmp_path, "cli_handlers:slow", "--type", "slow") as worker,
+        live_server.client() as client,
+    ):
         job = await client.job("slow", {"seconds": 1}).save()
         queued = await client.job("slow", {"seconds": 1}).save()
         await wait_running(client, "slow", 1)
@@ -106,8 +126,12 @@ async def test_sigterm_to_a_worker_finishes_its_job_and_exits_0(live_server, tmp
 
 
 async def test_sigint_to_a_worker_hands_its_job_back_and_exits_0(live_server, tmp_path):
-    async with worker_process(live_server, tmp_path, "cli_handlers:until_handed_back", "--type",
-                              "block") as worker, live_server.client() as client:
+    async with (
+        worker_process(
+            live_server, tmp_path, "cli_handlers:until_handed_back", "--type", "block"
+        ) as worker,
+        live_server.client() as client,
+    ):
         job = await client.job("block").save()
         await wait_running(client, "block", 1)
         assert await stop_process(worker, signal.SIGINT) == 0
@@ -117,8 +141,18 @@ async def test_sigint_to_a_worker_hands_its_job_back_and_exits_0(live_server, tm
 
 
 async def test_sigterm_to_a_worker_past_its_grace_hands_back(live_server, tmp_path):
-    async with worker_process(live_server, tmp_path, "cli_handlers:until_handed_back", "--type",
-                              "block", "--grace", "0.2") as worker, live_server.client() as client:
+    async with (
+        worker_process(
+            live_server,
+            tmp_path,
+            "cli_handlers:until_handed_back",
+            "--type",
+            "block",
+            "--grace",
+            "0.2",
+        ) as worker,
+        live_server.client() as client,
+    ):
         job = await client.job("block").save()
         await wait_running(client, "block", 1)
         assert await stop_process(worker, signal.SIGTERM) == 0

@@ -56,6 +56,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if not MONGODB_URI:
         pytest.skip(NO_MONGODB)
     from pymongo import AsyncMongoClient
+
     from server.store.mongo import MongoStore
 
     database = f"livejobs_test_{uuid.uuid4().hex[:12]}"

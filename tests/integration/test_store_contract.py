@@ -41,8 +41,9 @@ def changed(doc: Job, **fields: Any) -> Job:
 
 
 def claim_request(*types: str, worker: str = "w1", limit: int = 1, **kw: Any) -> ClaimRequest:
-    return ClaimRequest(types=types, worker_id=worker, user="ann", now=5000.0, lease_seconds=30.0,
-                        limit=limit, **kw)
+    return ClaimRequest(
+        types=types, worker_id=worker, user="ann", now=5000.0, lease_seconds=30.0, limit=limit, **kw
+    )
 
 
 async def next_change(feed: Any) -> Change:
@@ -100,8 +101,13 @@ async def test_find_operators_sort_limit_skip(store: Store) -> None:
         job("email", {"user": "ann", "n": 1, "tags": ["a", "b"], "flag": True}, priority=0),
         job("email", {"user": "bob", "n": 2, "tags": ["b"]}, priority=-10),
         job("sms", {"user": "ann", "n": 3}, priority=0, status="paused"),
-        job("sms", {"user": "cid", "n": "3", "flag": 1}, priority=10, depends=["x"],
-            status="waiting"),
+        job(
+            "sms",
+            {"user": "cid", "n": "3", "flag": 1},
+            priority=10,
+            depends=["x"],
+            status="waiting",
+        ),
     ]
     await store.insert(docs)
     e1, e2, s1, s2 = (d["id"] for d in docs)
@@ -141,10 +147,27 @@ async def test_find_agrees_with_matches(store: Store) -> None:
     """Random filters over awkward documents: the backend and ``query.matches`` must agree."""
     values: list[Any] = [None, True, False, 0, 1, 1.5, -5, "a", "b", "", "A", "é", "ready"]
     datas: list[Any] = [
-        None, 1, "a", [], {}, {"n": 1}, {"n": 1.5, "s": "b"}, {"n": "1"}, {"n": True},
-        {"n": None}, {"n": [1, "a", None]}, {"n": [[1]]}, {"obj": {"v": 1}}, {"obj": {"v": "a"}},
-        {"obj": 1}, {"tags": ["a", "b"]}, {"tags": ["A", 0, False]}, {"year": {"2024": 1}},
-        {"s": "é", "n": -5}, {"obj": {"v": [0, 1.5]}}, {"tags": [], "n": 0},
+        None,
+        1,
+        "a",
+        [],
+        {},
+        {"n": 1},
+        {"n": 1.5, "s": "b"},
+        {"n": "1"},
+        {"n": True},
+        {"n": None},
+        {"n": [1, "a", None]},
+        {"n": [[1]]},
+        {"obj": {"v": 1}},
+        {"obj": {"v": "a"}},
+        {"obj": 1},
+        {"tags": ["a", "b"]},
+        {"tags": ["A", 0, False]},
+        {"year": {"2024": 1}},
+        {"s": "é", "n": -5},
+        {"obj": {"v": [0, 1.5]}},
+        {"tags": [], "n": 0},
     ]
     docs = []
     for i, data in enumerate(datas):
@@ -156,9 +179,27 @@ async def test_find_agrees_with_matches(store: Store) -> None:
         docs.append(job(["a", "b", "ready"][i % 3], data, owner=["ann", "bob"][i % 2], **extra))
     await store.insert(docs)
 
-    paths = ["type", "status", "priority", "owner", "due", "key", "data", "data.n", "data.s",
-             "data.tags", "data.tags.0", "data.tags.1", "data.obj", "data.obj.v",
-             "data.obj.v.1", "data.year.2024", "data.n.0", "nothing", "exclude"]
+    paths = [
+        "type",
+        "status",
+        "priority",
+        "owner",
+        "due",
+        "key",
+        "data",
+        "data.n",
+        "data.s",
+        "data.tags",
+        "data.tags.0",
+        "data.tags.1",
+        "data.obj",
+        "data.obj.v",
+        "data.obj.v.1",
+        "data.year.2024",
+        "data.n.0",
+        "nothing",
+        "exclude",
+    ]
     rng = random.Random(7)
 
     def seen_at(path: str) -> list[Any]:
@@ -243,7 +284,11 @@ async def test_racing_replaces_exactly_one_wins(store: Store) -> None:
 
 async def test_claim_takes_priority_then_age(store: Store) -> None:
     old_low, urgent, new_low, other, later = (
-        job(priority=10), job(priority=-10), job(priority=10), job("other", priority=-20), job(),
+        job(priority=10),
+        job(priority=-10),
+        job(priority=10),
+        job("other", priority=-20),
+        job(),
     )
     await store.insert([old_low, urgent, new_low, other, later, job(status="paused")])
     first = await store.claim(claim_request("echo", limit=2))
@@ -387,7 +432,9 @@ async def test_sqlite_failing_call_fails_alone(tmp_path: Path) -> None:
         ok1, ok2 = job(), job()
         # Queued in the same tick, so they share one transaction.
         results = await asyncio.gather(
-            store.insert([ok1]), store.insert([job(), {**taken}]), store.insert([ok2]),
+            store.insert([ok1]),
+            store.insert([job(), {**taken}]),
+            store.insert([ok2]),
             return_exceptions=True,
         )
         assert results[0] == [ok1] and results[2] == [ok2]
@@ -412,7 +459,9 @@ async def test_sqlite_commit_failure_fails_the_batch_then_recovers(tmp_path: Pat
         try:
             big, small = job(data="x" * 2_000_000), job()
             results = await asyncio.gather(
-                store.insert([big]), store.insert([small]), store.count({}),
+                store.insert([big]),
+                store.insert([small]),
+                store.count({}),
                 return_exceptions=True,
             )
         finally:

@@ -37,42 +37,66 @@ def test_complete_needs_the_current_lease():
     doc = running()
     with pytest.raises(Forbidden):
         lifecycle.complete(doc, lease_token="other", result=1, by="w", now=NOW, default_retain=None)
-    done = lifecycle.complete(doc, lease_token=doc["lease"]["token"], result=1, by="w", now=NOW + 1,
-                              default_retain=60)
+    done = lifecycle.complete(
+        doc, lease_token=doc["lease"]["token"], result=1, by="w", now=NOW + 1, default_retain=60
+    )
     assert done["status"] == "completed" and done["result"] == 1 and done["lease"] is None
     assert done["due"] == NOW + 61
     with pytest.raises(Conflict):
-        lifecycle.complete(done, lease_token=doc["lease"]["token"], result=2, by="w", now=NOW,
-                           default_retain=None)
+        lifecycle.complete(
+            done, lease_token=doc["lease"]["token"], result=2, by="w", now=NOW, default_retain=None
+        )
 
 
 def test_fail_retries_with_backoff_then_fails():
     doc = running(retry={"retries": 2, "wait": 5.0, "backoff": "exponential", "max_wait": 8.0})
     first = lifecycle.fail(doc, error="e1", by="w", now=NOW, lease_token=doc["lease"]["token"])
     assert first["status"] == "waiting" and first["after"] == NOW + 5
-    second_run = lifecycle.claim(lifecycle.promote(first, now=NOW + 5), worker_id="w", user="u",
-                                 now=NOW + 5, lease_seconds=30)
-    second = lifecycle.fail(second_run, error="e2", by="w", now=NOW + 5,
-                            lease_token=second_run["lease"]["token"])
+    second_run = lifecycle.claim(
+        lifecycle.promote(first, now=NOW + 5),
+        worker_id="w",
+        user="u",
+        now=NOW + 5,
+        lease_seconds=30,
+    )
+    second = lifecycle.fail(
+        second_run, error="e2", by="w", now=NOW + 5, lease_token=second_run["lease"]["token"]
+    )
     assert second["after"] == NOW + 5 + 8  # 10, capped by max_wait
-    third_run = lifecycle.claim(lifecycle.promote(second, now=NOW + 13), worker_id="w", user="u",
-                                now=NOW + 13, lease_seconds=30)
-    third = lifecycle.fail(third_run, error="e3", by="w", now=NOW + 13,
-                           lease_token=third_run["lease"]["token"])
-    assert third["status"] == "failed" and [f["error"] for f in third["failures"]] == ["e1", "e2", "e3"]
+    third_run = lifecycle.claim(
+        lifecycle.promote(second, now=NOW + 13),
+        worker_id="w",
+        user="u",
+        now=NOW + 13,
+        lease_seconds=30,
+    )
+    third = lifecycle.fail(
+        third_run, error="e3", by="w", now=NOW + 13, lease_token=third_run["lease"]["token"]
+    )
+    assert third["status"] == "failed" and [f["error"] for f in third["failures"]] == [
+        "e1",
+        "e2",
+        "e3",
+    ]
 
 
 def test_fatal_skips_retries():
     doc = running(retry={"retries": 9, "wait": 0.0, "backoff": "constant", "max_wait": None})
-    failed = lifecycle.fail(doc, error="bad", by="w", now=NOW, fatal=True,
-                            lease_token=doc["lease"]["token"])
+    failed = lifecycle.fail(
+        doc, error="bad", by="w", now=NOW, fatal=True, lease_token=doc["lease"]["token"]
+    )
     assert failed["status"] == "failed" and failed["reason"] == "bad"
 
 
-@pytest.mark.parametrize("move, from_status", [
-    (lifecycle.pause, "running"), (lifecycle.resume, "ready"), (lifecycle.restart, "ready"),
-    (lifecycle.ready_now, "ready"),
-])
+@pytest.mark.parametrize(
+    "move, from_status",
+    [
+        (lifecycle.pause, "running"),
+        (lifecycle.resume, "ready"),
+        (lifecycle.restart, "ready"),
+        (lifecycle.ready_now, "ready"),
+    ],
+)
 def test_illegal_moves_raise_conflict(move, from_status):
     doc = running() if from_status == "running" else job()
     with pytest.raises(Conflict):
@@ -96,7 +120,9 @@ def test_dependencies_hold_until_met():
 def test_snooze_gives_back_the_attempt():
     doc = running()
     snoozed = lifecycle.snooze(doc, lease_token=doc["lease"]["token"], seconds=5, by="w", now=NOW)
-    assert snoozed["status"] == "waiting" and snoozed["attempts"] == 0 and snoozed["after"] == NOW + 5
+    assert (
+        snoozed["status"] == "waiting" and snoozed["attempts"] == 0 and snoozed["after"] == NOW + 5
+    )
 
 
 def test_repeat_makes_the_next_run_until_times():

@@ -66,7 +66,9 @@ def test_filter_renames_id_everywhere() -> None:
         {"id": "a", "type": "echo", "$or": [{"id": {"$in": ["b"]}}, {"$and": [{"data.id": 1}]}]}
     )
     assert filter_to_mongo(filter) == {
-        "_id": "a", "type": "echo", "$or": [{"_id": {"$in": ["b"]}}, {"$and": [{"data.id": 1}]}],
+        "_id": "a",
+        "type": "echo",
+        "$or": [{"_id": {"$in": ["b"]}}, {"$and": [{"data.id": 1}]}],
     }
     with pytest.raises(Invalid):
         filter_to_mongo({"_live_key": "k"})
@@ -91,8 +93,11 @@ def test_translated_filter_means_the_same(filter: dict) -> None:
 def test_sort_ends_with_created_then_id() -> None:
     assert sort_to_mongo([("priority", -1)]) == [("priority", -1), ("created", 1), ("_id", 1)]
     assert sort_to_mongo([("created", -1)]) == [("created", -1), ("_id", 1)]
-    assert sort_to_mongo([("id", -1), ("data.x", 1)]) == [("_id", -1), ("data.x", 1),
-                                                         ("created", 1)]
+    assert sort_to_mongo([("id", -1), ("data.x", 1)]) == [
+        ("_id", -1),
+        ("data.x", 1),
+        ("created", 1),
+    ]
 
 
 def test_claim_filter_selects_what_claim_request_promises() -> None:
@@ -121,9 +126,9 @@ def test_change_events() -> None:
         change = change_from_event({"operationType": op, "fullDocument": stored})
         assert change is not None and change.op == "update" and change.doc["id"] == "j1"
     assert change_from_event({"operationType": "update", "fullDocument": None}) is None
-    assert change_from_event(
-        {"operationType": "delete", "documentKey": {"_id": "j1"}}
-    ) == Change("delete", "j1", None)
+    assert change_from_event({"operationType": "delete", "documentKey": {"_id": "j1"}}) == Change(
+        "delete", "j1", None
+    )
     assert change_from_event({"operationType": "invalidate"}) is None
 
 

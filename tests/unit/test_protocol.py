@@ -11,16 +11,26 @@ from server.errors import Invalid, TooLarge
 
 
 def test_a_call_frame_decodes():
-    call = protocol.decode_call('{"msg":"call","id":7,"method":"jobs.get","params":{"id":"x"}}', 1000)
+    call = protocol.decode_call(
+        '{"msg":"call","id":7,"method":"jobs.get","params":{"id":"x"}}', 1000
+    )
     assert (call.id, call.method, call.params) == (7, "jobs.get", {"id": "x"})
 
 
-@pytest.mark.parametrize("frame", [
-    "nope", "[]", "1", '{"msg":"cast"}', '{"msg":"call","method":"m"}',
-    '{"msg":"call","id":true,"method":"m"}', '{"msg":"call","id":1}',
-    '{"msg":"call","id":1,"method":' + '"' + "m" * 200 + '"}',
-    '{"msg":"call","id":1,"method":"m","params":' + "[" * 40 + "]" * 40 + "}",
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        "nope",
+        "[]",
+        "1",
+        '{"msg":"cast"}',
+        '{"msg":"call","method":"m"}',
+        '{"msg":"call","id":true,"method":"m"}',
+        '{"msg":"call","id":1}',
+        '{"msg":"call","id":1,"method":' + '"' + "m" * 200 + '"}',
+        '{"msg":"call","id":1,"method":"m","params":' + "[" * 40 + "]" * 40 + "}",
+    ],
+)
 def test_bad_frames_are_invalid(frame):
     with pytest.raises(Invalid):
         protocol.decode_call(frame, 10_000)
@@ -40,13 +50,26 @@ def test_subscription_frames_share_one_encoded_document():
     doc = protocol.encode({"id": "j1", "data": "ü"})
     frame = protocol.sub_frame("changed", protocol.encode("s1"), doc)
     assert frame[2].endswith(doc + "}")  # the encoded document itself, not a copy per subscriber
-    assert json.loads(protocol.join([frame])) == {"msg": "changed", "sub": "s1", "doc": {"id": "j1", "data": "ü"}}
+    assert json.loads(protocol.join([frame])) == {
+        "msg": "changed",
+        "sub": "s1",
+        "doc": {"id": "j1", "data": "ü"},
+    }
     head, tail = protocol.sub_removed_parts('"j1"')
-    assert json.loads(protocol.join([(head, '"s1"', tail)])) == {"msg": "removed", "sub": "s1", "id": "j1"}
+    assert json.loads(protocol.join([(head, '"s1"', tail)])) == {
+        "msg": "removed",
+        "sub": "s1",
+        "id": "j1",
+    }
     assert json.loads(protocol.sub_marker("ready", '"s1"')) == {"msg": "ready", "sub": "s1"}
 
 
 def test_several_frames_join_into_one_array():
-    frames = [protocol.sub_marker("ready", '"s1"'), protocol.sub_frame("added", '"s1"', '{"id":"a"}')]
+    frames = [
+        protocol.sub_marker("ready", '"s1"'),
+        protocol.sub_frame("added", '"s1"', '{"id":"a"}'),
+    ]
     assert json.loads(protocol.join(frames)) == [
-        {"msg": "ready", "sub": "s1"}, {"msg": "added", "sub": "s1", "doc": {"id": "a"}}]
+        {"msg": "ready", "sub": "s1"},
+        {"msg": "added", "sub": "s1", "doc": {"id": "a"}},
+    ]

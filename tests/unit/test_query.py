@@ -16,8 +16,15 @@ DOC = {
     "key": None,
     "depends": ["a", "b"],
     "exclude": [],
-    "data": {"user": "ann", "n": 3, "ok": True, "tags": ["x", 1, None], "deep": {"v": 1.5},
-             "byyear": {"2024": 7}, "rows": [{"v": 1}]},
+    "data": {
+        "user": "ann",
+        "n": 3,
+        "ok": True,
+        "tags": ["x", 1, None],
+        "deep": {"v": 1.5},
+        "byyear": {"2024": 7},
+        "rows": [{"v": 1}],
+    },
 }
 
 

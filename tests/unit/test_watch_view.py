@@ -11,9 +11,16 @@ NOW = 1_800_000_000.0
 
 def job(job_id: str, job_type: str, status: str, **fields: object) -> dict[str, object]:
     doc: dict[str, object] = {
-        "id": job_id, "type": job_type, "status": status, "attempts": 1, "lease": None,
-        "progress": {"completed": 0, "total": 0, "percent": 0.0}, "started": None,
-        "finished": None, "failures": [], "reason": None,
+        "id": job_id,
+        "type": job_type,
+        "status": status,
+        "attempts": 1,
+        "lease": None,
+        "progress": {"completed": 0, "total": 0, "percent": 0.0},
+        "started": None,
+        "finished": None,
+        "failures": [],
+        "reason": None,
     }
     doc.update(fields)
     return doc
@@ -26,14 +33,37 @@ def screen(state: WatchState, width: int = 100) -> str:
 
 
 def test_one_refresh_shows_counts_running_jobs_and_failures():
-    running = job("a" * 32, "resize", "running", started=NOW - 75,
-                  lease={"worker": "w-7", "token": "t", "expires": NOW + 30},
-                  progress={"completed": 3, "total": 4, "percent": 75.0})
-    pulsing = job("b" * 32, "email", "running", started=NOW - 2.5,
-                  lease={"worker": "w-8", "token": "t", "expires": NOW + 30})
-    failed = job("c" * 32, "email", "failed", finished=NOW - 10, attempts=3, reason="boom",
-                 failures=[{"time": NOW - 10, "attempt": 3, "worker": "w-8",
-                            "error": {"message": "SMTP said no\nTraceback...", "type": "E"}}])
+    running = job(
+        "a" * 32,
+        "resize",
+        "running",
+        started=NOW - 75,
+        lease={"worker": "w-7", "token": "t", "expires": NOW + 30},
+        progress={"completed": 3, "total": 4, "percent": 75.0},
+    )
+    pulsing = job(
+        "b" * 32,
+        "email",
+        "running",
+        started=NOW - 2.5,
+        lease={"worker": "w-8", "token": "t", "expires": NOW + 30},
+    )
+    failed = job(
+        "c" * 32,
+        "email",
+        "failed",
+        finished=NOW - 10,
+        attempts=3,
+        reason="boom",
+        failures=[
+            {
+                "time": NOW - 10,
+                "attempt": 3,
+                "worker": "w-8",
+                "error": {"message": "SMTP said no\nTraceback...", "type": "E"},
+            }
+        ],
+    )
     state = WatchState(
         url="http://127.0.0.1:8000",
         counts={"ready": 12, "running": 2, "completed": 40, "failed": 1},
@@ -45,8 +75,16 @@ def test_one_refresh_shows_counts_running_jobs_and_failures():
     assert "livejobs http://127.0.0.1:8000" in lines[0]
     header = next(line for line in lines if "waiting" in line)
     values = lines[lines.index(header) + 2].split()
-    assert header.split() == ["waiting", "ready", "running", "paused", "completed", "failed",
-                              "cancelled", "total"]
+    assert header.split() == [
+        "waiting",
+        "ready",
+        "running",
+        "paused",
+        "completed",
+        "failed",
+        "cancelled",
+        "total",
+    ]
     assert values == ["0", "12", "2", "0", "40", "1", "0", "55"]
     assert "running (2)" in text
     resize = next(line for line in lines if "aaaaaaaaaaaa" in line)
