@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from worker_sdk import Client
 
 from lineup import BENCH
 from procs import Processes
 from services import Backend
+from worker_sdk import Client
 
 TICKS = 50
 CLIENT_PROCESSES = 2

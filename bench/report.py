@@ -176,7 +176,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     table = summarize(results)
     peers = [p for p in results["meta"]["peers"] if p in table]
@@ -211,8 +211,10 @@ def chart(results: dict[str, Any], path: Path) -> None:
         ax.legend()
     ax.set_title("livejobs create / claim latency (ms) vs stored jobs")
     for ax in (axes[1][0], axes[1][1]):
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        if ax.get_yscale() == "log":
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
     fig.suptitle(f"livejobs bench, {results['meta']['date']} ({results['meta']['machine']})")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -230,3 +232,16 @@ def _bars(ax: Any, peers: list[str], spreads: list[Spread | None], colors: list[
            label=label)
     if width == 0.6:
         ax.set_xticks(xs, peers)
+
+
+if __name__ == "__main__":
+    # re-render latest.md and chart.png from a raw result: python report.py results/raw/X.json
+    import json
+    import sys
+
+    raw = Path(sys.argv[1])
+    data = json.loads(raw.read_text())
+    out = raw.resolve().parent.parent
+    (out / "latest.md").write_text(markdown(data))
+    chart(data, out / "chart.png")
+    print_table(data)

@@ -17,19 +17,25 @@ from lineup import BENCH, Peer
 from procs import Processes, run_json
 from services import Backend
 
+MIN_RATE = 200
+LATENCY_S_PER_SAMPLE = 0.1
+
 
 def throughput(procs: Processes, peer: Peer, backend: Backend, n: int, tag: str) -> dict[str, Any]:
-    """Scenario 1: enqueue ``n`` no-ops from one producer while one worker consumes."""
-    timeout = max(120.0, n / 50)
+    """Scenario 1: enqueue ``n`` no-ops from one producer while one worker consumes. A peer
+    slower than ``MIN_RATE`` jobs/s is cut off and reported as not finishing."""
+    timeout = max(60.0, n / MIN_RATE)
     return _run(procs, peer, backend, tag, "throughput", timeout, "--n", str(n),
                 "--timeout", str(timeout))
 
 
 def latency(procs: Processes, peer: Peer, backend: Backend, samples: int, tag: str
             ) -> dict[str, Any]:
-    """Scenario 2: one probe at a time to an idle worker."""
-    return _run(procs, peer, backend, tag, "latency", 60.0 + samples * 0.2,
-                "--samples", str(samples))
+    """Scenario 2: one probe at a time to an idle worker, at most ``LATENCY_S_PER_SAMPLE`` s
+    a sample on average (about ten times what the slowest peer needs)."""
+    timeout = 30.0 + samples * LATENCY_S_PER_SAMPLE
+    return _run(procs, peer, backend, tag, "latency", timeout, "--samples", str(samples),
+                "--timeout", str(timeout))
 
 
 def _run(procs: Processes, peer: Peer, backend: Backend, tag: str, command: str,

@@ -11,6 +11,7 @@ import { Queue, Worker } from 'bullmq';
 
 const BATCH = 1000;
 const POLL_MS = 20;
+const PROBE_WAIT_MS = 5000;
 
 function parse(argv) {
   const args = { command: argv[0], redis: 'redis://127.0.0.1:6379/0', concurrency: 10,
@@ -81,12 +82,13 @@ async function latency(args) {
     if (resolve) { waiting.delete(Number(marker)); resolve(Number(started)); }
   });
   const dispatch = []; const enqueue = []; let lost = 0;
-  for (let i = 0; i < args.warmup + args.samples; i++) {
+  const deadline = performance.now() + args.timeout * 1000;
+  for (let i = 0; i < args.warmup + args.samples && performance.now() < deadline; i++) {
     const got = new Promise((r) => waiting.set(i, r));
     const before = wallSeconds();
     await queue.add('noop', { probe: [port, i] });
     const returned = wallSeconds();
-    const started = await Promise.race([got, sleep(5000).then(() => null)]);
+    const started = await Promise.race([got, sleep(PROBE_WAIT_MS).then(() => null)]);
     if (started === null) { waiting.delete(i); lost++; continue; }
     if (i >= args.warmup) {
       dispatch.push((started - returned) * 1000);

@@ -8,7 +8,8 @@ Command line, the same for every peer (``bullmq_peer.mjs`` implements it too)::
 
     PEER worker     --queue Q [--redis URL] [--server URL --token T] [--concurrency C]
     PEER throughput --queue Q --n N ...      → one JSON line: enqueue_s, e2e_s, completed
-    PEER latency    --queue Q --samples K ... → one JSON line: dispatch_ms[], enqueue_ms[]
+    PEER latency    --queue Q --samples K ... → one JSON line: dispatch_ms[], enqueue_ms[], lost
+    (``--timeout`` bounds either producer: past it, it reports what it has)
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ BATCH = 1000
 
 POLL_S = 0.02
 """How often the producer asks the peer how many jobs completed (same for every peer)."""
+
+PROBE_WAIT_S = 5.0
+"""A probe whose handler has not started by then counts as lost."""
 
 _probe_socket: socket.socket | None = None
 
@@ -82,7 +86,8 @@ async def throughput(adapter: Any, n: int, timeout: float) -> dict[str, Any]:
 
 
 async def latency(adapter: Any, samples: int, warmup: int, timeout: float) -> dict[str, Any]:
-    """One probe at a time to an idle worker: dispatch = handler start − enqueue return."""
+    """One probe at a time to an idle worker: dispatch = handler start − enqueue return.
+    A probe not started within ``PROBE_WAIT_S`` is lost; the loop ends at ``timeout``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
     sock.setblocking(False)
@@ -92,13 +97,16 @@ async def latency(adapter: Any, samples: int, warmup: int, timeout: float) -> di
     dispatch: list[float] = []
     enqueue: list[float] = []
     lost = 0
+    deadline = time.monotonic() + timeout
     try:
         for i in range(warmup + samples):
+            if time.monotonic() > deadline:
+                break
             before = time.time()
             await _call(adapter.enqueue_probe({"probe": [port, i]}))
             returned = time.time()
             try:
-                started = await asyncio.wait_for(_receive(loop, sock, i), timeout)
+                started = await asyncio.wait_for(_receive(loop, sock, i), PROBE_WAIT_S)
             except TimeoutError:
                 lost += 1
                 continue
@@ -146,5 +154,5 @@ def main(adapter_class: type, argv: list[str] | None = None) -> None:
     if args.command == "throughput":
         result = asyncio.run(throughput(adapter, args.n, args.timeout))
     else:
-        result = asyncio.run(latency(adapter, args.samples, args.warmup, timeout=5.0))
+        result = asyncio.run(latency(adapter, args.samples, args.warmup, args.timeout))
     print(json.dumps(result), flush=True)

@@ -11,9 +11,8 @@ import asyncio
 import sys
 from typing import Any
 
-from worker_sdk import Client
-
 import common
+from worker_sdk import Client
 
 
 async def noop(job: Any) -> None:
