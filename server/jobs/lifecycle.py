@@ -14,7 +14,7 @@ from typing import Any
 
 from server.errors import Conflict, Forbidden
 from server.jobs import schedule
-from server.jobs.model import FINISHED, Job, Status
+from server.jobs.model import FINISHED, UNFINISHED, Job, Status
 
 MAX_LOG_ENTRIES = 1000
 
@@ -25,6 +25,7 @@ def _copy(doc: Job) -> Job:
     new = dict(doc)
     for name in ("log", "failures", "depends", "exclude"):
         new[name] = list(doc[name])
+    new["dependants"] = list(doc.get("dependants") or [])
     for name in ("retry", "progress", "lease", "repeat", "debounce"):
         if doc.get(name) is not None:
             new[name] = dict(doc[name])
@@ -334,6 +335,17 @@ def dependencies_met(doc: Job, *, completed: set[str], now: float) -> Job:
     return settle(new, now, None)
 
 
+def add_dependant(doc: Job, *, dependant: str, now: float) -> Job:
+    """Remember that ``dependant`` waits for this unfinished job (no audit entry: bookkeeping)."""
+    _require(doc, UNFINISHED, "add a dependant to")
+    new = _copy(doc)
+    new["version"] = doc["version"] + 1
+    new["updated"] = now
+    if dependant not in new["dependants"]:
+        new["dependants"].append(dependant)
+    return new
+
+
 def expire(doc: Job, *, now: float) -> Job:
     _require(doc, {Status.WAITING, Status.READY}, "expire")
     new = _next(doc, now, "server", "expired: nobody started it in time", "danger")
@@ -361,6 +373,7 @@ def rerun_copy(doc: Job, *, by: str, now: float, new_id: str) -> Job:
         finished=None,
         version=1,
         depends=[],
+        dependants=[],
         key=None,
         log=[],
         progress={"completed": 0, "total": 0, "percent": 0.0},
@@ -398,6 +411,7 @@ def next_repeat(doc: Job, *, now: float, new_id: str) -> Job | None:
         started=None,
         finished=None,
         version=1,
+        dependants=[],
         log=[],
         progress={"completed": 0, "total": 0, "percent": 0.0},
     )

@@ -19,6 +19,7 @@ Fields (all times are seconds since the epoch, as floats):
 - ``repeat``    ``None`` or ``{"every": float|None, "cron": str|None, "tz": str|None,
                  "times": int|None, "until": float|None, "run": int}``.
 - ``depends``   list of job ids that must complete first.
+- ``dependants`` list of job ids waiting for this one (kept so a finish needs no search).
 - ``key``       str or None: at most one unfinished job per key.
 - ``expire_at`` float or None: a job not started by then fails with reason "expired".
 - ``target`` / ``exclude``  worker affinity: only that worker / never these workers.
@@ -112,6 +113,7 @@ def blank_job(job_type: str, data: Any, *, owner: str, now: float) -> Job:
         "after": now,
         "repeat": None,
         "depends": [],
+        "dependants": [],
         "key": None,
         "expire_at": None,
         "target": None,

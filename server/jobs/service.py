@@ -89,7 +89,7 @@ class JobService:
             await self._check_dependencies(doc)
         stored = (await self.store.insert([doc]))[0]
         if stored["id"] == doc["id"] and doc["depends"]:
-            await self._resolve_raced_dependencies(stored)
+            await self._link_dependencies(stored)
         elif stored["id"] != doc["id"] and doc.get("debounce") and stored.get("debounce"):
             return await self._debounce(stored, doc, owner)
         return stored
@@ -130,6 +130,9 @@ class JobService:
                 if doc["depends"]:
                     await self._check_dependencies(doc)
         stored = await self.store.insert(docs)
+        for doc, kept in zip(docs, stored, strict=True):
+            if doc["depends"] and kept["id"] == doc["id"]:
+                await self._link_dependencies(kept)
         return [doc["id"] for doc in stored]
 
     async def _check_dependencies(self, doc: Job) -> None:
@@ -149,10 +152,18 @@ class JobService:
         if doc["status"] == Status.CANCELLED:
             doc["due"] = lifecycle.due_at(doc, self.retain)
 
-    async def _resolve_raced_dependencies(self, doc: Job) -> None:
-        for dep in await self.store.get_many(doc["depends"]):
-            if dep["status"] in FINISHED:
-                await self._after_finish(dep)
+    async def _link_dependencies(self, doc: Job) -> None:
+        """Record the new job in each dependency's ``dependants``, so that the dependency's
+        finish finds it without a search. A dependency that finished meanwhile (its write won
+        the race) is applied to the new job at once."""
+        for dep_id in doc["depends"]:
+            try:
+                await self.transition(dep_id, lambda d: lifecycle.add_dependant(
+                    d, dependant=doc["id"], now=self.clock.now()))
+            except Conflict:
+                dep = await self.store.get(dep_id)
+                if dep is not None and dep["status"] in FINISHED:
+                    await self._release_dependants(dep, [doc["id"]])
 
     # -- reading -------------------------------------------------------------------------
 
@@ -402,9 +413,12 @@ class JobService:
             if following is not None:
                 following["key"] = doc["key"]
                 await self.store.insert([following])
-        dependants = await self.store.find(
-            {"depends": doc["id"], "status": {"$in": [Status.WAITING.value, Status.PAUSED.value]}}
-        )
+        if doc.get("dependants"):
+            await self._release_dependants(doc, doc["dependants"])
+
+    async def _release_dependants(self, doc: Job, dependant_ids: list[str]) -> None:
+        """A dependency finished: completed → one dependency fewer; otherwise cancel them."""
+        now = self.clock.now()
         reason = f"dependency {doc['id']} {doc['status']}"
 
         def move(dependant: Job) -> Job:
@@ -414,7 +428,11 @@ class JobService:
                 dependant, by="server", now=now, reason=reason, default_retain=self.retain
             )
 
-        for dependant in dependants:
+        for dependant in await self.store.get_many(dependant_ids):
+            if dependant["status"] not in (Status.WAITING, Status.PAUSED):
+                continue
+            if doc["id"] not in dependant["depends"]:
+                continue
             try:
                 await self.transition(dependant["id"], move, dependant)
             except (Conflict, NotFound):
