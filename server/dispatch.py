@@ -153,6 +153,20 @@ class Dispatcher:
                 self._workers.remove(worker)
             self._wake.set()
 
+    def finishing(self, job_id: str, token: str) -> None:
+        """The holder is reporting the job done (or failed, or snoozed): free its slot now, so
+        the next claim for the worker joins the report's write in the same group commit
+        instead of waiting for the change feed to show the report committed."""
+        worker = self._by_job.get(job_id)
+        if worker is None or worker.running.get(job_id) != token:
+            return
+        del self._by_job[job_id]
+        self._docs.pop(job_id, None)
+        del worker.running[job_id]
+        if worker.stopped and not worker.running and worker in self._workers:
+            self._workers.remove(worker)
+        self._wake.set()
+
     def held(self, job_id: str) -> Job | None:
         """A running job one of our workers holds, as last seen: saves the worker's reports a
         read (a stale copy only makes the compare-and-set fail and re-read)."""

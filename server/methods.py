@@ -252,6 +252,7 @@ async def progress(ctx: Ctx, params: p.Progress) -> bool:
 @method("jobs.done", p.Done)
 async def done(ctx: Ctx, params: p.Done) -> bool:
     doc = await ctx.job(params.id, cas=True)
+    ctx.services.dispatcher.finishing(params.id, params.lease)
     await ctx.services.jobs.done(params.id, params.lease, params.result, ctx.identity.user, doc)
     return True
 
@@ -259,6 +260,7 @@ async def done(ctx: Ctx, params: p.Done) -> bool:
 @method("jobs.fail", p.Fail)
 async def fail(ctx: Ctx, params: p.Fail) -> bool:
     doc = await ctx.job(params.id, cas=True)
+    ctx.services.dispatcher.finishing(params.id, params.lease)
     await ctx.services.jobs.fail(
         params.id, params.lease, params.error, params.fatal, ctx.identity.user, doc
     )
@@ -268,6 +270,7 @@ async def fail(ctx: Ctx, params: p.Fail) -> bool:
 @method("jobs.snooze", p.Snooze)
 async def snooze(ctx: Ctx, params: p.Snooze) -> bool:
     doc = await ctx.job(params.id, cas=True)
+    ctx.services.dispatcher.finishing(params.id, params.lease)
     await ctx.services.jobs.snooze(params.id, params.lease, params.seconds, ctx.identity.user, doc)
     return True
 

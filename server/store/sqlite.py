@@ -60,6 +60,10 @@ class SQLiteStore:
         self.synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        #: reads run on a second connection and thread, beside the writer (WAL allows it), so
+        #: a long query never holds up a group commit; a file-less database has no second view
+        self._read_conn: sqlite3.Connection | None = None
+        self._reader: ThreadPoolExecutor | None = None
         self._queue: list[_Call] = []
         self._wakeup: asyncio.Event | None = None
         self._batcher: asyncio.Task[None] | None = None
@@ -76,8 +80,30 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             self._executor.shutdown(wait=False)
             raise StoreRefused(f"cannot open the SQLite database {self.path!r}: {exc}") from exc
+        if self.path != ":memory:" and not self.path.startswith("file::memory:"):
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livejobs-read")
+            self._read_conn = await loop.run_in_executor(self._reader, self._connect_reader)
         self._wakeup = asyncio.Event()
         self._batcher = asyncio.create_task(self._run_batches(), name="livejobs-sqlite-batcher")
+
+    def _connect_reader(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, cached_statements=256)
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        conn.execute("PRAGMA cache_size = -32000")
+        return conn
+
+    def _read(
+        self, function: OpFunction[P, T], *args: P.args, **_: P.kwargs
+    ) -> asyncio.Future[T]:
+        """A read on the reader connection: it sees every commit acknowledged before it."""
+        if self._read_conn is None or self._reader is None:
+            return self._enqueue(function, args, several=False)
+        if self._closing:
+            raise Unavailable(f"the SQLite store {self.path!r} is closed")
+        loop = asyncio.get_running_loop()
+        reader, conn = self._reader, self._read_conn
+        return loop.run_in_executor(reader, ops.run_read, conn, function, args)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, cached_statements=256)
@@ -105,6 +131,10 @@ class SQLiteStore:
         if conn is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
         self._executor.shutdown(wait=True)
+        read_conn, self._read_conn = self._read_conn, None
+        if read_conn is not None and self._reader is not None:
+            await asyncio.get_running_loop().run_in_executor(self._reader, read_conn.close)
+            self._reader.shutdown(wait=True)
         self._feed.close()
 
     async def ping(self) -> None:
@@ -189,13 +219,13 @@ class SQLiteStore:
         return await run(ops.insert, list(docs))
 
     async def get(self, job_id: str) -> Job | None:
-        return await self._run(ops.get, job_id)
+        return await self._read(ops.get, job_id)
 
     async def get_many(self, job_ids: Sequence[str]) -> list[Job]:
         """The stored jobs among ``job_ids``, in that order (unknown ids are left out)."""
         if not job_ids:
             return []
-        return await self._run(ops.get_many, list(job_ids))
+        return await self._read(ops.get_many, list(job_ids))
 
     async def find(
         self,
@@ -206,15 +236,15 @@ class SQLiteStore:
     ) -> list[Job]:
         if limit is not None and limit <= 0:
             return []
-        return await self._run(ops.find, filter, sort, limit, skip)
+        return await self._read(ops.find, filter, sort, limit, skip)
 
     async def count(self, filter: Filter) -> int:
-        return await self._run(ops.count, filter)
+        return await self._read(ops.count, filter)
 
     async def count_by(self, field: str, filter: Filter) -> dict[str, int]:
         if field not in COUNT_BY_FIELDS:
             raise Invalid(f"counts can be grouped by {', '.join(COUNT_BY_FIELDS)}, not {field!r}")
-        return await self._run(ops.count_by, field, filter)
+        return await self._read(ops.count_by, field, filter)
 
     async def replace(self, doc: Job, expected_version: int) -> bool:
         if doc.get("version") != expected_version + 1:
@@ -230,10 +260,10 @@ class SQLiteStore:
         return await self._run_atomic(ops.claim, request)
 
     async def due(self, now: float, limit: int = 500) -> list[Job]:
-        return await self._run(ops.due, now, limit)
+        return await self._read(ops.due, now, limit)
 
     async def next_due(self) -> float | None:
-        return await self._run(ops.next_due)
+        return await self._read(ops.next_due)
 
     def watch(self) -> Watcher:
         """Changes committed from now on, in commit order; ``aclose()`` it when done."""
@@ -245,10 +275,10 @@ class SQLiteStore:
         await self._run(ops.put_record, kind, record_id, doc)
 
     async def get_record(self, kind: str, record_id: str) -> dict[str, Any] | None:
-        return await self._run(ops.get_record, kind, record_id)
+        return await self._read(ops.get_record, kind, record_id)
 
     async def list_records(self, kind: str) -> list[dict[str, Any]]:
-        return await self._run(ops.list_records, kind)
+        return await self._read(ops.list_records, kind)
 
     async def delete_record(self, kind: str, record_id: str) -> bool:
         return await self._run(ops.delete_record, kind, record_id)

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from server.errors import Conflict
+from server.errors import Conflict, Unavailable
 from server.jobs import lifecycle
 from server.jobs.model import Job
 from server.store.base import ClaimRequest, Filter, Sort
@@ -60,6 +60,14 @@ def run_batch(
     except BaseException:
         _rollback(conn)  # never leave a transaction open behind a failed batch
         raise
+
+
+def run_read(conn: sqlite3.Connection, function: Operation, args: tuple[Any, ...]) -> Any:
+    """One read on the reader connection (autocommit: it sees the latest commit)."""
+    try:
+        return function(conn, [], *args)
+    except sqlite3.Error as exc:
+        raise Unavailable(f"the SQLite database could not be read: {exc}") from exc
 
 
 def _run_in_transaction(
