@@ -32,6 +32,10 @@ MAX_BATCH = 2000
 
 COUNT_BY_FIELDS = ("status", "type", "owner")
 
+#: batches up to this many documents run inline in the event loop (see SQLiteStore._inline)
+INLINE_WEIGHT = 64
+#: writes between two checkpoints of the WAL (SQLite's own default is about 1,000 pages)
+CHECKPOINT_EVERY = 2_000
 P = ParamSpec("P")
 T = TypeVar("T")
 OpFunction = Callable[Concatenate[sqlite3.Connection, ops.Changes, P], T]
@@ -43,6 +47,16 @@ class _Call:
     args: tuple[Any, ...]
     several: bool
     future: asyncio.Future[Any] = field(repr=False)
+
+
+def _weight(call: _Call) -> int:
+    """Rough cost of a call: documents it writes or claims."""
+    first = call.args[0] if call.args else None
+    if isinstance(first, list):
+        return len(first)
+    if isinstance(first, ClaimRequest):
+        return first.limit
+    return 1
 
 
 class SQLiteStore:
@@ -69,6 +83,10 @@ class SQLiteStore:
         self._batcher: asyncio.Task[None] | None = None
         self._closing = False
         self._feed = Feed()
+        #: small batches run in the event loop itself: with synchronous=NORMAL a commit does not
+        #: wait for the disk, and the hop to a thread and back cost more than the batch
+        self._inline = False
+        self._written = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -83,6 +101,13 @@ class SQLiteStore:
         if self.path != ":memory:" and not self.path.startswith("file::memory:"):
             self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livejobs-read")
             self._read_conn = await loop.run_in_executor(self._reader, self._connect_reader)
+            # checkpoints move to the reader's thread (see _checkpoint), so that an inline
+            # commit never pays for one
+            self._inline = self.synchronous == "NORMAL"
+            if self._inline:
+                await loop.run_in_executor(
+                    self._executor, self._conn.execute, "PRAGMA wal_autocheckpoint = 0"
+                )
         self._wakeup = asyncio.Event()
         self._batcher = asyncio.create_task(self._run_batches(), name="livejobs-sqlite-batcher")
 
@@ -106,7 +131,11 @@ class SQLiteStore:
         return loop.run_in_executor(reader, ops.run_read, conn, function, args)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, cached_statements=256)
+        # used from the loop for small batches, from the writer thread for large ones; the
+        # batcher never lets the two overlap
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, cached_statements=256, check_same_thread=False
+        )
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
@@ -178,14 +207,32 @@ class SQLiteStore:
             if batch:
                 work = [(call.function, call.args, call.several) for call in batch]
                 assert self._conn is not None
+                weight = sum(_weight(call) for call in batch)
+                inline = self._inline and weight <= INLINE_WEIGHT
                 try:
-                    outcomes, changes = await loop.run_in_executor(
-                        self._executor, ops.run_batch, self._conn, work
-                    )
+                    if inline:
+                        outcomes, changes = ops.run_batch(self._conn, work)
+                    else:
+                        outcomes, changes = await loop.run_in_executor(
+                            self._executor, ops.run_batch, self._conn, work
+                        )
                 except Exception as exc:  # noqa: BLE001 - reported to every caller below
                     self._fail(batch, exc)
                     continue
                 self._settle(batch, outcomes, changes)
+                self._written += weight
+                if self._written >= CHECKPOINT_EVERY:
+                    self._written = 0
+                    self._checkpoint()
+                if inline:
+                    await asyncio.sleep(0)  # let callers queue more: the next batch groups them
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL back into the database on the reader's thread, never in the loop."""
+        if self._reader is not None and self._read_conn is not None and self._inline:
+            asyncio.get_running_loop().run_in_executor(
+                self._reader, ops.checkpoint, self._read_conn
+            )
 
     def _fail(self, batch: list[_Call], exc: Exception) -> None:
         message = (
