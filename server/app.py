@@ -24,7 +24,7 @@ from server.live.subscriptions import Subscriptions
 from server.methods import Services
 from server.permissions import Permissions, Rules
 from server.scheduler import Scheduler
-from server.session import Session
+from server.session import Flusher, Session
 from server.settings import Settings
 from server.store.base import Store, open_store
 
@@ -76,6 +76,7 @@ def create_app(
         app.state.services = services
         app.state.scheduler = scheduler
         app.state.sessions = set()
+        app.state.flusher = Flusher()
         app_metrics.bind(services, app.state.sessions)
         #: more readers of the feed (metrics, the shutdown drain), after the core three
         app.state.feed_listeners = [app_metrics.on_change]

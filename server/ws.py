@@ -44,7 +44,7 @@ async def endpoint(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     client = websocket.client
-    session = Session(f"{client.host}:{client.port}" if client else "")
+    session = Session(f"{client.host}:{client.port}" if client else "", websocket.app.state.flusher)
     websocket.app.state.sessions.add(session)
     writer = asyncio.create_task(_write(websocket, session))
     calls: set[asyncio.Task[None]] = set()

@@ -92,12 +92,12 @@ class Subscriptions:
         for n, doc in enumerate(docs, 1):
             sub.ids.add(doc["id"])
             versions[doc["id"]] = doc["version"]
-            sub.session.send(
+            sub.session.send_live(
                 protocol.sub_frame("added", sub.sub_json, protocol.encode(_public(doc)))
             )
             if n % 500 == 0:  # a large snapshot must not trip the slow-client cap
                 await sub.session.wait_writable()
-        sub.session.send(protocol.sub_marker("ready", sub.sub_json))
+        sub.session.send_live(protocol.sub_marker("ready", sub.sub_json))
         backlog, sub.backlog = sub.backlog or [], None
         for change, matched in backlog:
             changed = change.doc
@@ -163,20 +163,20 @@ class Subscriptions:
             else:
                 continue
             for sub in group.live:
-                sub.session.send((head, sub.sub_json, tail))
+                sub.session.send_live((head, sub.sub_json, tail))
 
     def _apply_one(self, sub: Subscription, change: Change, matched: bool) -> None:
         if matched:
             assert change.doc is not None
             kind = "changed" if change.id in sub.ids else "added"
             sub.ids.add(change.id)
-            sub.session.send(
+            sub.session.send_live(
                 protocol.sub_frame(kind, sub.sub_json, protocol.encode(_public(change.doc)))
             )
         elif change.id in sub.ids:
             sub.ids.discard(change.id)
             head, tail = protocol.sub_removed_parts(protocol.encode(change.id))
-            sub.session.send((head, sub.sub_json, tail))
+            sub.session.send_live((head, sub.sub_json, tail))
 
     async def _resync(self, sub: Subscription) -> None:
         """The feed lost continuity: tell the client to drop its copy, then resend the truth."""
@@ -190,7 +190,7 @@ class Subscriptions:
         group.starting.add(sub)
         sub.ids = set()
         sub.backlog = []
-        sub.session.send(protocol.sub_marker("reset", sub.sub_json))
+        sub.session.send_live(protocol.sub_marker("reset", sub.sub_json))
         try:
             await self._snapshot(sub)
         except Exception:  # the store is down: the client will see the socket close
