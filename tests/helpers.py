@@ -32,6 +32,21 @@ async def wait_status(
     return await wait_for_doc(client, job_id, lambda d: d["status"] in statuses, timeout)
 
 
+async def wait_count(
+    client: Client, filter: dict[str, Any], n: int, timeout: float = 10
+) -> list[dict[str, Any]]:
+    """Subscribe to ``filter`` and return its documents once exactly ``n`` match."""
+
+    async def wait() -> list[dict[str, Any]]:
+        async with client.subscribe(filter) as sub:
+            async for _ in sub:
+                if sub.ready.is_set() and len(sub.docs) == n:
+                    return list(sub.docs.values())
+        raise AssertionError("subscription ended")
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
 async def collect_until_ready(sub: Subscription, timeout: float = 10) -> list[Any]:
     events = []
     while True:

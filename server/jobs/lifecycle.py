@@ -353,33 +353,23 @@ def expire(doc: Job, *, now: float) -> Job:
     return new
 
 
+def _fresh(doc: Job, *, new_id: str, now: float, after: float) -> Job:
+    """A new job with ``doc``'s inputs and settings and none of its history."""
+    new = _copy(doc)
+    new.update(
+        id=new_id, status=Status.WAITING.value, attempts=0, after=after, result=None,
+        failures=[], lease=None, worker=None, reason=None, created=now, updated=now,
+        started=None, finished=None, version=1, dependants=[], log=[],
+        progress={"completed": 0, "total": 0, "percent": 0.0},
+    )  # fmt: skip
+    return new
+
+
 def rerun_copy(doc: Job, *, by: str, now: float, new_id: str) -> Job:
     """A completed job's inputs copied into a fresh job (job-collection's rerun)."""
     _require(doc, {Status.COMPLETED}, "rerun")
-    new = _copy(doc)
-    new.update(
-        id=new_id,
-        status=Status.READY.value,
-        attempts=0,
-        after=now,
-        result=None,
-        failures=[],
-        lease=None,
-        worker=None,
-        reason=None,
-        created=now,
-        updated=now,
-        started=None,
-        finished=None,
-        version=1,
-        depends=[],
-        dependants=[],
-        key=None,
-        log=[],
-        progress={"completed": 0, "total": 0, "percent": 0.0},
-    )
-    if new["repeat"]:
-        new["repeat"] = None
+    new = _fresh(doc, new_id=new_id, now=now, after=now)
+    new.update(depends=[], key=None, repeat=None)
     append_log(new, now=now, by=by, message=f"created as a rerun of {doc['id']}")
     return settle(new, now, None)
 
@@ -395,26 +385,7 @@ def next_repeat(doc: Job, *, now: float, new_id: str) -> Job | None:
     at = schedule.next_time(rep, after=max(now, doc["after"]))
     if rep.get("until") is not None and at > float(rep["until"]):
         return None
-    new = _copy(doc)
-    new.update(
-        id=new_id,
-        status=Status.WAITING.value,
-        attempts=0,
-        after=at,
-        result=None,
-        failures=[],
-        lease=None,
-        worker=None,
-        reason=None,
-        created=now,
-        updated=now,
-        started=None,
-        finished=None,
-        version=1,
-        dependants=[],
-        log=[],
-        progress={"completed": 0, "total": 0, "percent": 0.0},
-    )
+    new = _fresh(doc, new_id=new_id, now=now, after=at)
     new["repeat"] = {**rep, "run": run}
     append_log(new, now=now, by="server", message=f"run {run} of repeating job, after {doc['id']}")
     return settle(new, now, None)

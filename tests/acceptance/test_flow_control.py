@@ -9,18 +9,8 @@ import json
 import pytest
 import websockets
 
-from tests.helpers import running_worker, wait_for_doc, wait_status
+from tests.helpers import running_worker, wait_count, wait_for_doc, wait_status
 from worker_sdk import CallError, Client, Snooze
-
-
-async def _count(client: Client, filter: dict, n: int, timeout: float = 10) -> None:
-    async def wait() -> None:
-        async with client.subscribe(filter) as sub:
-            async for _ in sub:
-                if sub.ready.is_set() and len(sub.docs) == n:
-                    return
-
-    await asyncio.wait_for(wait(), timeout)
 
 
 async def test_rate_limit_holds_over_several_windows(clocked_server):
@@ -37,7 +27,7 @@ async def test_rate_limit_holds_over_several_windows(clocked_server):
         assert limits["rate_limit"] == 3
         await client.create_many([("api", i) for i in range(8)])
         async with running_worker(client, "api", handler, concurrency=10):
-            await _count(client, {"type": "api", "status": "completed"}, 3)
+            await wait_count(client, {"type": "api", "status": "completed"}, 3)
             await clocked_server.settle()
             assert (
                 await client.find({"type": "api", "status": "completed"}, limit=100)
@@ -47,9 +37,9 @@ async def test_rate_limit_holds_over_several_windows(clocked_server):
             await clocked_server.settle()
             assert len(started) == 3
             clock.advance(1)
-            await _count(client, {"type": "api", "status": "completed"}, 6)
+            await wait_count(client, {"type": "api", "status": "completed"}, 6)
             clock.advance(60)
-            await _count(client, {"type": "api", "status": "completed"}, 8)
+            await wait_count(client, {"type": "api", "status": "completed"}, 8)
         assert len(started) == 8
         assert {d["type"] for d in await client.call("types.list")} == {"api"}
 
@@ -74,11 +64,11 @@ async def test_global_concurrency_across_workers(clocked_server):
             running_worker(a, "heavy", handler, concurrency=5),
             running_worker(b, "heavy", handler, concurrency=5),
         ):
-            await _count(a, {"type": "heavy", "status": "running"}, 2)
+            await wait_count(a, {"type": "heavy", "status": "running"}, 2)
             await clocked_server.settle()
             assert await a.find({"type": "heavy", "status": "running"}) and peak == 2
             release.set()
-            await _count(a, {"type": "heavy", "status": "completed"}, n)
+            await wait_count(a, {"type": "heavy", "status": "completed"}, n)
     assert peak == 2
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.helpers import running_worker, wait_for_doc, wait_status
+from tests.helpers import running_worker, wait_count, wait_for_doc, wait_status
 from worker_sdk import CallError, Fatal, JobFailed
 
 
@@ -86,7 +86,7 @@ async def test_repeat_every_n_seconds_a_number_of_times(clocked_server):
         await client.job("tick").repeat(every=60, times=3).save()
         async with running_worker(client, "tick", tick):
             for expected in (1, 2, 3):
-                docs = await _wait_count(client, {"type": "tick", "status": "completed"}, expected)
+                docs = await wait_count(client, {"type": "tick", "status": "completed"}, expected)
                 clock.advance(60)
         assert runs == [1, 2, 3]
         assert len(docs) == 3
@@ -265,10 +265,10 @@ async def test_retention_removes_finished_jobs(clocked_server):
         await job.cancel()
         await keep.cancel()
         clocked_server.clock.advance(61)
-        await _wait_count(client, {"type": "old"}, 1)
+        await wait_count(client, {"type": "old"}, 1)
         assert (await client.find({"type": "old"}))[0]["id"] == keep.id
         clocked_server.clock.advance(7 * 86400)
-        await _wait_count(client, {"type": "old"}, 0)
+        await wait_count(client, {"type": "old"}, 0)
 
 
 async def test_audit_trail_names_who_did_what(clocked_server):
@@ -282,13 +282,3 @@ async def test_audit_trail_names_who_did_what(clocked_server):
             ("paused", "admin"),
             ("resumed", "admin"),
         ]
-
-
-async def _wait_count(client, filter, n, timeout=10):
-    async def wait():
-        async with client.subscribe(filter) as sub:
-            async for _ in sub:
-                if sub.ready.is_set() and len(sub.docs) == n:
-                    return list(sub.docs.values())
-
-    return await asyncio.wait_for(wait(), timeout)
