@@ -100,6 +100,26 @@ async def test_cron_repeat_runs_at_the_next_matching_minute_in_its_zone(clocked_
         assert job.doc["after"] % 300 == 0 and job.doc["after"] > clocked_server.clock.now()
 
 
+async def test_cron_repeat_runs_several_times_on_its_schedule(clocked_server):
+    clock = clocked_server.clock
+    started: list[float] = []
+
+    async def tick(job):
+        started.append(clock.now())
+
+    async with clocked_server.client() as client:
+        job = await client.job("cron-tick").repeat(cron="*/5 * * * *", times=3).save()
+        first = job.doc["after"]
+        async with running_worker(client, "cron-tick", tick):
+            for n in (1, 2, 3):
+                clock.advance(first + (n - 1) * 300 - clock.now())
+                await wait_count(client, {"type": "cron-tick", "status": "completed"}, n)
+        docs = await client.find({"type": "cron-tick"}, sort=[["created", 1]])
+    assert started == [first, first + 300, first + 600]
+    assert [d["repeat"]["run"] for d in docs] == [1, 2, 3]
+    assert all(d["status"] == "completed" for d in docs)
+
+
 async def test_dependencies_wait_then_run_and_failure_cancels_dependants(clocked_server):
     async with clocked_server.client() as client:
         first = await client.job("step", "first").save()
