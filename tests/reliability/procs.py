@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from websockets.exceptions import InvalidHandshake
 
-from tests.servers import ROOT, BaseServer
+from tests.servers import ROOT, BaseServer, ProcessServer
 from worker_sdk import Client, ConnectionLost
 
 T = TypeVar("T")
@@ -211,3 +211,10 @@ class Caller:
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.close()
+
+
+def assert_server_healthy(server: ProcessServer) -> None:
+    """Still running, and nothing unhandled in its log."""
+    assert server.proc is not None and server.proc.poll() is None, "the server died"
+    log = server.log_path.read_text(errors="replace")
+    assert "Traceback" not in log, f"the server logged an unhandled exception:\n{log[-3000:]}"
