@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -125,7 +126,11 @@ def create_app(
     ]
     if Path(settings.web_dir).is_dir():
         routes.append(Mount("/", StaticFiles(directory=settings.web_dir, html=True)))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_api.routing_error},
+    )
     app.state.metrics = app_metrics
     return app
 

@@ -22,6 +22,8 @@ from server.store.base import Change
 
 log = logging.getLogger("livejobs.dispatch")
 
+CLAIM_RETRY_SECONDS = 1.0
+
 
 @dataclass(eq=False, slots=True)
 class Worker:
@@ -37,6 +39,8 @@ class Worker:
     #: per type, the ready-sequence number seen by the last short claim
     seen: dict[str, int] = field(default_factory=dict)
     stopped: bool = False
+    #: no claim is tried for a while after the store failed one
+    paused: bool = False
 
     @property
     def free(self) -> int:
@@ -172,7 +176,13 @@ class Dispatcher:
         read (a stale copy only makes the compare-and-set fail and re-read)."""
         return self._docs.get(job_id)
 
+    def _unpause(self, worker: Worker) -> None:
+        worker.paused = False
+        self._wake.set()
+
     def _hungry(self, worker: Worker) -> bool:
+        if worker.paused:
+            return False
         return worker.free > 0 and any(
             self._ready_seq[t] > worker.seen.get(t, -1) for t in worker.types
         )
@@ -192,8 +202,15 @@ class Dispatcher:
                 list(worker.types), worker.worker_id, worker.user, wanted, worker.lease
             )
         except Exception:
-            log.exception("claim for worker %s failed", worker.worker_id)
-            worker.seen = seen  # wait for the next ready job rather than spin
+            # the store is failing (disk full, unreachable): try again after a pause; marking
+            # the worker starved would strand it beside ready jobs until a new one appears
+            log.exception(
+                "claim for worker %s failed; retrying in %.0f s",
+                worker.worker_id,
+                CLAIM_RETRY_SECONDS,
+            )
+            worker.paused = True
+            asyncio.get_running_loop().call_later(CLAIM_RETRY_SECONDS, self._unpause, worker)
             return
         if len(jobs) < wanted:
             worker.seen = seen

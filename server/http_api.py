@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from server import params as p
+from server import protocol
 from server.errors import Invalid, LivejobsError, TooLarge
 from server.methods import METHODS, Services, dispatch_call
 
@@ -43,6 +45,19 @@ class MsgspecResponse(Response):
         return msgspec.json.encode(content)
 
 
+async def routing_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 answers in the API's error shape, not plain text."""
+    status = getattr(exc, "status_code", 500)
+    code = {404: "not_found", 405: "invalid"}.get(status, "invalid" if status < 500 else "internal")
+    detail = getattr(exc, "detail", None) or "error"
+    headers = getattr(exc, "headers", None)
+    return MsgspecResponse(
+        {"error": {"code": code, "message": f"{detail}: {request.method} {request.url.path}"}},
+        status_code=status,
+        headers=headers,
+    )
+
+
 def _error(exc: LivejobsError) -> Response:
     return MsgspecResponse({"error": exc.to_dict()}, status_code=exc.http_status)
 
@@ -57,10 +72,14 @@ async def _body(request: Request, limit: int) -> Any:
         return msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise Invalid(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise Invalid("body is nested too deeply") from None
 
 
 async def _call(request: Request, method: str, params: Any, status: int = 200) -> Response:
     services: Services = request.app.state.services
+    if protocol.too_deep(params):
+        return _error(Invalid(f"the body is nested deeper than {protocol.MAX_DEPTH} levels"))
     try:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -114,7 +133,7 @@ async def list_jobs(request: Request) -> Response:
         for name in ("limit", "skip"):
             if name in query:
                 params[name] = int(query[name])
-    except (msgspec.DecodeError, ValueError):
+    except (msgspec.DecodeError, ValueError, RecursionError):
         return _error(Invalid("filter and sort must be JSON; limit and skip integers"))
     return await _call(request, "jobs.find", params)
 
@@ -166,6 +185,7 @@ def _op(
     status: str = "200",
     path_id: bool = False,
     query: list[str] | None = None,
+    body_required: bool = True,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
@@ -192,7 +212,7 @@ def _op(
         op["parameters"] = parameters
     if schema:
         op["requestBody"] = {
-            "required": True,
+            "required": body_required,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
         }
     return op
@@ -225,7 +245,13 @@ def openapi() -> dict[str, Any]:
         "/api/claim": {"post": _op("Claim ready jobs (jobs.claim)", "Claim")},
     }
     for action in JOB_ACTIONS:
-        paths[f"/api/jobs/{{id}}/{action}"] = {"post": _op(f"jobs.{action}", None, path_id=True)}
+        # the body is the method's params; the path's id replaces any id in it
+        kind = METHODS[f"jobs.{action}"][0]
+        paths[f"/api/jobs/{{id}}/{action}"] = {
+            "post": _op(
+                f"jobs.{action}", kind.__name__, path_id=True, body_required=kind is not p.JobRefs
+            )
+        }
     return {
         "openapi": "3.1.0",
         "info": {

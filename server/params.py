@@ -17,7 +17,9 @@ Name = Annotated[str, Meta(min_length=1, max_length=200)]
 JobId = Annotated[str, Meta(min_length=1, max_length=64)]
 Seconds = Annotated[float, Meta(ge=0, le=10 * 365 * 86400)]
 Ids = Annotated[list[JobId], Meta(min_length=1, max_length=10_000)]
-Priority = int | Annotated[str, Meta(max_length=20)]
+#: integers a SQLite column (signed 64 bits) can hold
+Int64 = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
+Priority = Int64 | Annotated[str, Meta(max_length=20)]
 
 
 class Params(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -92,7 +94,7 @@ class Find(Params):
     filter: dict[str, Any] = {}
     sort: Any = None
     limit: Annotated[int, Meta(ge=1, le=10_000)] = 1000
-    skip: Annotated[int, Meta(ge=0)] = 0
+    skip: Annotated[int, Meta(ge=0, le=2**63 - 1)] = 0
 
 
 class Counts(Params):

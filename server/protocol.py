@@ -6,6 +6,7 @@ dashboard speak the same message shapes, documented in docs/protocol.md.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
 MAX_DEPTH = 32
+_LEADING_ID = re.compile(r'\s*\{[^{}\[\]]*?"id"\s*:\s*(-?\d{1,18}|"(?:[^"\\]|\\.){0,100}")')
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,8 @@ def decode_call(frame: str | bytes, max_bytes: int) -> Call:
         message = _decoder.decode(frame)
     except msgspec.DecodeError as exc:
         raise Invalid(f"frame is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise Invalid(f"frame is nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(message, dict):
         raise Invalid("a frame must be a JSON object")
     if message.get("msg") != "call":
@@ -51,7 +55,7 @@ def decode_call(frame: str | bytes, max_bytes: int) -> Call:
     if not isinstance(method, str) or len(method) > 100:
         raise Invalid("a call needs a 'method' name")
     params = message.get("params", {})
-    if _too_deep(params):
+    if too_deep(params):
         raise Invalid(f"params are nested deeper than {MAX_DEPTH} levels")
     return Call(call_id, method, params)
 
@@ -60,19 +64,24 @@ def call_id_of(frame: str | bytes) -> Any:
     """Best effort: the id of a frame that failed validation, so the error can carry it."""
     try:
         message = _decoder.decode(frame)
+    except RecursionError:  # too deep to decode: look for an id before any nesting
+        head = _LEADING_ID.match(
+            frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+        )
+        return _decoder.decode(head.group(1)) if head else None
     except msgspec.DecodeError:
         return None
     call_id = message.get("id") if isinstance(message, dict) else None
     return call_id if isinstance(call_id, str | int) and not isinstance(call_id, bool) else None
 
 
-def _too_deep(value: Any, depth: int = 0) -> bool:
+def too_deep(value: Any, depth: int = 0) -> bool:
     if depth > MAX_DEPTH:
         return True
     if isinstance(value, dict):
-        return any(_too_deep(v, depth + 1) for v in value.values())
+        return any(too_deep(v, depth + 1) for v in value.values())
     if isinstance(value, list):
-        return any(_too_deep(v, depth + 1) for v in value)
+        return any(too_deep(v, depth + 1) for v in value)
     return False
 
 

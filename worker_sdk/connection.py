@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from worker_sdk.errors import CallError, ConnectionLost, LivejobsError
 
@@ -118,7 +118,15 @@ class Connection:
         while not self._closing:
             try:
                 await self._open()
-            except (OSError, ConnectionClosed, TimeoutError, LivejobsError) as exc:
+            except (
+                OSError,
+                ConnectionClosed,
+                InvalidHandshake,
+                TimeoutError,
+                LivejobsError,
+            ) as exc:
+                # InvalidHandshake: a port that accepts then drops us, or a proxy's 503, while
+                # the server restarts: retry like any refused connection
                 if isinstance(exc, CallError) and exc.code == "unauthenticated":
                     log.error("reconnect refused: %s", exc)
                 log.debug("reconnect failed (%s); retrying in %.2fs", exc, delay)

@@ -149,7 +149,7 @@ def _require_lease(doc: Job, lease_token: str, action: str) -> None:
     lease = doc.get("lease")
     if doc["status"] != Status.RUNNING or not lease:
         raise Conflict(f"cannot {action} job {doc['id']}: it is {doc['status']}, not running")
-    if not secrets.compare_digest(lease["token"], lease_token):
+    if not secrets.compare_digest(lease["token"].encode(), lease_token.encode()):
         raise Forbidden(f"cannot {action} job {doc['id']}: the lease token is not the current one")
 
 

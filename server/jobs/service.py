@@ -158,8 +158,10 @@ class JobService:
         the race) is applied to the new job at once."""
         for dep_id in doc["depends"]:
             try:
-                await self.transition(dep_id, lambda d: lifecycle.add_dependant(
-                    d, dependant=doc["id"], now=self.clock.now()))
+                await self.transition(
+                    dep_id,
+                    lambda d: lifecycle.add_dependant(d, dependant=doc["id"], now=self.clock.now()),
+                )
             except Conflict:
                 dep = await self.store.get(dep_id)
                 if dep is not None and dep["status"] in FINISHED:

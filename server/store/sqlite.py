@@ -118,9 +118,7 @@ class SQLiteStore:
         conn.execute("PRAGMA cache_size = -32000")
         return conn
 
-    def _read(
-        self, function: OpFunction[P, T], *args: P.args, **_: P.kwargs
-    ) -> asyncio.Future[T]:
+    def _read(self, function: OpFunction[P, T], *args: P.args, **_: P.kwargs) -> asyncio.Future[T]:
         """A read on the reader connection: it sees every commit acknowledged before it."""
         if self._read_conn is None or self._reader is None:
             return self._enqueue(function, args, several=False)

@@ -167,7 +167,6 @@ STUCK_AFTER_FAILED_CLAIM = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=STUCK_AFTER_FAILED_CLAIM)
 async def test_ready_jobs_reach_a_worker_whose_claim_failed_on_a_full_disk(small_disk,
                                                                            tmp_path):
     server = ProcessServer(small_disk / "jobs.db")

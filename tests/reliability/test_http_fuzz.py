@@ -42,7 +42,6 @@ HTTP_PLAIN_TEXT_BUG = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=HTTP_PLAIN_TEXT_BUG)
 @pytest.mark.parametrize("method,path", [("GET", "/api/jobs/a%0Ab/x/y"),
                                          ("DELETE", "/api/jobs")])
 def test_http_routing_errors_use_the_error_shape(fuzz_server, method, path):
@@ -60,7 +59,6 @@ OPENAPI_BODY_BUG = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=OPENAPI_BODY_BUG)
 def test_openapi_documents_the_bodies_worker_actions_need(fuzz_server):
     spec = httpx.get(f"{fuzz_server.http_url}/openapi.json").json()
     for action in ("log", "progress", "done", "fail", "heartbeat", "snooze"):

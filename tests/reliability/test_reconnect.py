@@ -29,7 +29,6 @@ SDK_HANDSHAKE_BUG = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=SDK_HANDSHAKE_BUG)
 @pytest.mark.parametrize("reply", list(REPLIES))
 async def test_client_reconnects_after_a_failed_handshake(tmp_path, reply):
     server = ProcessServer(tmp_path / "jobs.db")
