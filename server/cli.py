@@ -89,6 +89,9 @@ def serve(
         log_config=None,
         # frames past max_frame_bytes get a too_large error; only far beyond is the socket cut
         ws_max_size=settings.max_frame_bytes * 16,
+        # compressing every live frame for every subscriber costs more CPU than the fan-out
+        # itself; a deployment that pays for bandwidth can turn it on
+        ws_per_message_deflate=settings.ws_compression,
         timeout_graceful_shutdown=10,
     )
     if settings.log_level != "debug":

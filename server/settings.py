@@ -34,6 +34,8 @@ class Settings:
     rules: str | None = None
     web_dir: str = str(WEB_DIR)
     log_format: str = "text"
+    #: permessage-deflate on WebSockets (off: it costs more CPU than fan-out itself)
+    ws_compression: bool = False
     log_level: str = "info"
     # limits that protect the server
     max_frame_bytes: int = 1_048_576

@@ -85,6 +85,7 @@ class InProcessServer(BaseServer):
             log_level="warning",
             lifespan="on",
             ws_max_size=self.settings.max_frame_bytes * 16,
+            ws_per_message_deflate=self.settings.ws_compression,
         )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
