@@ -229,11 +229,7 @@ async def test_bulk_control_for_managers(clocked_server):
         assert sorted((await client.remove_jobs(ids))["done"]) == sorted(ids)
 
 
-async def test_cancel_reaches_the_running_handler(clocked_server):
-    started = asyncio.Event()
-    cancelled = asyncio.Event()
-
-    async def long(job):
+async def long(job):
         started.set()
         try:
             await asyncio.Event().wait()
