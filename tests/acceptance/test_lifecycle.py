@@ -229,23 +229,6 @@ async def test_bulk_control_for_managers(clocked_server):
         assert sorted((await client.remove_jobs(ids))["done"]) == sorted(ids)
 
 
-async def long(job):
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    async with clocked_server.client() as client:
-        job = await client.job("long").save()
-        async with running_worker(client, "long", long):
-            await asyncio.wait_for(started.wait(), 10)
-            await job.cancel()
-            await asyncio.wait_for(cancelled.wait(), 5)
-        assert (await client.get_job(job.id))["status"] == "cancelled"
-
-
 async def test_cancel_racing_done_one_wins(clocked_server):
     async with clocked_server.client() as client:
         await client.job("racy").save()
