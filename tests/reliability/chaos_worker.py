@@ -55,9 +55,8 @@ async def main(args: argparse.Namespace) -> None:
     work = asyncio.create_task(client.process_jobs(
         args.type.split(","), handler, concurrency=args.concurrency, worker_id=args.worker_id,
         lease=args.lease))
-    # Until the SDK retries failed handshakes (tests/reliability/test_reconnect.py), its
-    # connection task can die while the server restarts, leaving a worker that never takes a
-    # job again. Say so and exit, so that the test sees a dead worker rather than a silent one.
+    # A guard kept from when the SDK gave up on failed handshakes (test_reconnect.py): should
+    # its connection task ever die, exit, so that the test sees a dead worker, not a silent one.
     runner = client._conn._runner
     assert runner is not None
     await asyncio.wait({work, runner}, return_when=asyncio.FIRST_COMPLETED)
