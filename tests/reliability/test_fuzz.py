@@ -273,12 +273,10 @@ def test_invalid_utf8_in_a_text_frame_closes_only_that_connection(own_server):
 
 # -- known bugs, pinned ---------------------------------------------------------------------
 
-DEEP_JSON_BUG = (
-    "msgspec raises RecursionError (not DecodeError) past ~1000 levels of nesting; "
-    "server/protocol.py decode_call and call_id_of, and server/http_api.py _body and list_jobs, "
-    "catch only msgspec.DecodeError, so the WebSocket is dropped without an answer (uvicorn "
-    "logs 'Exception in ASGI application') and HTTP answers a plain-text 500"
-)
+# Regression (fixed): msgspec raises RecursionError (not DecodeError) past ~1000 levels of
+# nesting; server/protocol.py decode_call and call_id_of, and server/http_api.py _body and
+# list_jobs, catch only msgspec.DecodeError, so the WebSocket is dropped without an answer
+# (uvicorn logs 'Exception in ASGI application') and HTTP answers a plain-text 500
 
 
 @pytest.mark.parametrize("depth", [1000, 100_000])
@@ -297,13 +295,11 @@ def test_deeply_nested_json_is_refused_not_fatal(own_server, depth):
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
 
 
-NON_ASCII_LEASE_BUG = (
-    "server/jobs/lifecycle.py _require_lease compares tokens with secrets.compare_digest on "
-    "str, which raises TypeError for non-ASCII strings; so done/fail/log/progress/heartbeat/"
-    "snooze on a running job with a non-ASCII lease answer 'internal' (and log a traceback) "
-    "instead of 'forbidden'. Compare bytes (.encode()), or accept only hex tokens in "
-    "server/params.py Leased.lease"
-)
+# Regression (fixed): server/jobs/lifecycle.py _require_lease compares tokens with
+# secrets.compare_digest on str, which raises TypeError for non-ASCII strings; so
+# done/fail/log/progress/heartbeat/ snooze on a running job with a non-ASCII lease answer
+# 'internal' (and log a traceback) instead of 'forbidden'. Compare bytes (.encode()), or accept
+# only hex tokens in server/params.py Leased.lease
 
 
 @pytest.mark.parametrize("method", ["jobs.heartbeat", "jobs.done", "jobs.fail"])
@@ -323,11 +319,9 @@ def test_a_non_ascii_lease_is_refused_not_internal(own_server, method):
     assert reply["msg"] == "error" and reply["error"]["code"] == "forbidden", reply
 
 
-BIG_INT_BUG = (
-    "integers beyond SQLite's 64 bits pass validation (server/params.py: JobSpec.priority and "
-    "Find.skip have no bounds) and reach sqlite3, whose OverflowError comes back as an "
-    "'internal' error with a logged traceback instead of 'invalid'"
-)
+# Regression (fixed): integers beyond SQLite's 64 bits pass validation (server/params.py:
+# JobSpec.priority and Find.skip have no bounds) and reach sqlite3, whose OverflowError comes back
+# as an 'internal' error with a logged traceback instead of 'invalid'
 
 
 @pytest.mark.parametrize("params", [

@@ -35,11 +35,9 @@ def test_http_api_under_schemathesis(fuzz_server, tmp_path):
     assert_server_healthy(fuzz_server)
 
 
-HTTP_PLAIN_TEXT_BUG = (
-    "errors from Starlette's routing (unknown path: 404, wrong method: 405) are plain text, "
-    "not the documented {\"error\": {\"code\", \"message\"}} JSON (server/app.py adds no "
-    "exception handler for HTTPException); found by schemathesis' content_type_conformance"
-)
+# Regression (fixed): errors from Starlette's routing (unknown path: 404, wrong method: 405) are
+# plain text, not the documented {\"error\": {\"code\", \"message\"}} JSON (server/app.py adds no
+# exception handler for HTTPException); found by schemathesis' content_type_conformance
 
 
 @pytest.mark.parametrize("method,path", [("GET", "/api/jobs/a%0Ab/x/y"),
@@ -51,12 +49,10 @@ def test_http_routing_errors_use_the_error_shape(fuzz_server, method, path):
     assert response.json()["error"]["code"] in CODES
 
 
-OPENAPI_BODY_BUG = (
-    "server/http_api.py openapi(): POST /api/jobs/{id}/{log,progress,done,fail,heartbeat,"
-    "snooze} document no request body although each requires one (lease, ...), so clients "
-    "generated from /openapi.json cannot call them; found by schemathesis' "
-    "positive_data_acceptance"
-)
+# Regression (fixed): server/http_api.py openapi(): POST
+# /api/jobs/{id}/{log,progress,done,fail,heartbeat, snooze} document no request body although each
+# requires one (lease, ...), so clients generated from /openapi.json cannot call them; found by
+# schemathesis' positive_data_acceptance
 
 
 def test_openapi_documents_the_bodies_worker_actions_need(fuzz_server):

@@ -21,12 +21,10 @@ REPLIES = {
     "503 from a proxy": b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
 }
 
-SDK_HANDSHAKE_BUG = (
-    "worker_sdk/connection.py Connection._reconnect retries only on OSError, ConnectionClosed, "
-    "TimeoutError and LivejobsError; websockets' InvalidHandshake (InvalidMessage, "
-    "InvalidStatus) escapes, ends the connection's runner task, and the client never "
-    "reconnects: every later call times out and a worker takes no more jobs"
-)
+# Regression (fixed): worker_sdk/connection.py Connection._reconnect retries only on OSError,
+# ConnectionClosed, TimeoutError and LivejobsError; websockets' InvalidHandshake (InvalidMessage,
+# InvalidStatus) escapes, ends the connection's runner task, and the client never reconnects:
+# every later call times out and a worker takes no more jobs
 
 
 @pytest.mark.parametrize("reply", list(REPLIES))
