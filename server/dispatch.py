@@ -41,10 +41,12 @@ class Worker:
     stopped: bool = False
     #: no claim is tried for a while after the store failed one
     paused: bool = False
+    #: jobs held beyond ``concurrency``, waiting in the worker for a free handler
+    prefetch: int = 0
 
     @property
     def free(self) -> int:
-        return 0 if self.stopped else self.concurrency - len(self.running)
+        return 0 if self.stopped else self.concurrency + self.prefetch - len(self.running)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -52,6 +54,7 @@ class Worker:
             "user": self.user,
             "types": list(self.types),
             "concurrency": self.concurrency,
+            "prefetch": self.prefetch,
             "running": sorted(self.running),
             "since": self.since,
         }

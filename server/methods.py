@@ -197,6 +197,7 @@ async def worker_start(ctx: Ctx, params: p.WorkerStart) -> dict[str, str]:
         user=ctx.identity.user,
         types=tuple(dict.fromkeys(params.types)),
         concurrency=params.concurrency,
+        prefetch=params.prefetch,
         lease=params.lease,
         since=ctx.services.clock.now(),
     )

@@ -112,6 +112,8 @@ class Unsubscribe(Params):
 class WorkerStart(Params):
     types: Annotated[list[Name], Meta(min_length=1, max_length=100)]
     concurrency: Annotated[int, Meta(ge=1, le=10_000)] = 1
+    #: jobs pushed ahead of a free handler, so the next one is there when one finishes
+    prefetch: Annotated[int, Meta(ge=0, le=10_000)] = 0
     worker_id: Name | None = None
     lease: Annotated[float, Meta(ge=1, le=86400)] | None = None
 

@@ -277,12 +277,20 @@ class Client:
         handler: Handler,
         *,
         concurrency: int = 1,
+        prefetch: int = 0,
         worker_id: str | None = None,
         lease: float | None = None,
     ) -> Worker:
-        """A worker to run as a task; ``worker.stop()`` ends it gracefully."""
+        """A worker to run as a task; ``worker.stop()`` ends it gracefully. ``prefetch`` jobs
+        beyond ``concurrency`` are held ready, so a finished handler starts the next at once."""
         return Worker(
-            self._conn, types, handler, concurrency=concurrency, worker_id=worker_id, lease=lease
+            self._conn,
+            types,
+            handler,
+            concurrency=concurrency,
+            prefetch=prefetch,
+            worker_id=worker_id,
+            lease=lease,
         )
 
     async def process_jobs(
@@ -291,10 +299,16 @@ class Client:
         handler: Handler,
         *,
         concurrency: int = 1,
+        prefetch: int = 0,
         worker_id: str | None = None,
         lease: float | None = None,
     ) -> None:
         """Run ``handler`` on pushed jobs of ``types`` until cancelled."""
         await self.worker(
-            types, handler, concurrency=concurrency, worker_id=worker_id, lease=lease
+            types,
+            handler,
+            concurrency=concurrency,
+            prefetch=prefetch,
+            worker_id=worker_id,
+            lease=lease,
         ).run()

@@ -1,7 +1,8 @@
 """``process_jobs``: run a handler on every job the server pushes, ``concurrency`` at a time.
 
-The server pushes at most ``concurrency`` jobs to this worker, so there is no local queue of
-claimed-but-idle work. While a handler runs, the lease is renewed (heartbeat); the handler's
+The server pushes at most ``concurrency`` jobs to this worker (plus ``prefetch``, which wait
+here for a free handler so that the next job is at hand when one finishes; off by default, as a
+prefetched job is not available to other workers). While a job is held, the lease is renewed (heartbeat); the handler's
 return value completes the job, an exception fails it (retried per the job's policy),
 ``Fatal`` fails it for good, ``Snooze`` puts it back without counting the attempt. Cancelling
 the job cancels the handler's task. If the socket drops, the server takes the jobs back (they
@@ -34,10 +35,13 @@ class Worker:
         handler: Handler,
         *,
         concurrency: int = 1,
+        prefetch: int = 0,
         worker_id: str | None = None,
         lease: float | None = None,
     ) -> None:
         self.conn = conn
+        self.prefetch = prefetch
+        self._handlers = asyncio.Semaphore(concurrency)
         self.types = [types] if isinstance(types, str) else list(types)
         self.handler = handler
         self.concurrency = concurrency
@@ -49,6 +53,8 @@ class Worker:
 
     async def _register(self) -> None:
         params: dict[str, Any] = {"types": self.types, "concurrency": self.concurrency}
+        if self.prefetch:
+            params["prefetch"] = self.prefetch
         if self.worker_id:
             params["worker_id"] = self.worker_id
         if self.lease:
@@ -123,7 +129,8 @@ class Worker:
     async def _run(self, job: WorkerJob) -> None:
         beat = asyncio.create_task(self._heartbeat(job))
         try:
-            result = await self.handler(job)
+            async with self._handlers:  # prefetched jobs wait here, their leases kept alive
+                result = await self.handler(job)
         except asyncio.CancelledError:
             if job.reported:  # cancelled by the server, or handed back: nothing to report
                 return

@@ -207,3 +207,31 @@ async def test_private_fields_never_reach_subscribers_or_non_admins(clocked_serv
     sub_frames = [json.loads(f) for f in frames if '"sub"' in f]
     assert any(f["msg"] == "changed" for f in sub_frames)
     assert all("s3cr3t" not in f for f in frames)
+
+
+async def test_prefetch_holds_jobs_ahead_but_runs_only_concurrency_at_once(clocked_server):
+    release = asyncio.Event()
+    both_busy = asyncio.Event()
+    running = 0
+    peak = 0
+
+    async def handler(job):
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        if running == 2:
+            both_busy.set()
+        await release.wait()
+        running -= 1
+
+    async with clocked_server.client() as client:
+        await client.create_many([("pre", i) for i in range(6)])
+        async with running_worker(client, "pre", handler, concurrency=2, prefetch=2):
+            held = await wait_count(client, {"type": "pre", "status": "running"}, 4)
+            await asyncio.wait_for(both_busy.wait(), 10)
+            [worker] = await client.call("workers.list")
+            assert sorted(worker["running"]) == sorted(d["id"] for d in held)
+            assert worker["prefetch"] == 2
+            release.set()
+            await wait_count(client, {"type": "pre", "status": "completed"}, 6)
+    assert peak == 2
