@@ -250,28 +250,32 @@ async def progress(ctx: Ctx, params: p.Progress) -> bool:
     return True
 
 
-@method("jobs.done", p.Done)
-async def done(ctx: Ctx, params: p.Done) -> bool:
+async def _final_report(ctx: Ctx, params: p.Leased) -> Job:
+    """The worker is done with the job either way: free its slot now, so the next claim joins
+    this report's write in one group commit."""
     doc = await ctx.job(params.id, cas=True)
     ctx.services.dispatcher.finishing(params.id, params.lease)
+    return doc
+
+
+@method("jobs.done", p.Done)
+async def done(ctx: Ctx, params: p.Done) -> bool:
+    doc = await _final_report(ctx, params)
     await ctx.services.jobs.done(params.id, params.lease, params.result, ctx.identity.user, doc)
     return True
 
 
 @method("jobs.fail", p.Fail)
 async def fail(ctx: Ctx, params: p.Fail) -> bool:
-    doc = await ctx.job(params.id, cas=True)
-    ctx.services.dispatcher.finishing(params.id, params.lease)
-    await ctx.services.jobs.fail(
-        params.id, params.lease, params.error, params.fatal, ctx.identity.user, doc
-    )
+    doc = await _final_report(ctx, params)
+    user = ctx.identity.user
+    await ctx.services.jobs.fail(params.id, params.lease, params.error, params.fatal, user, doc)
     return True
 
 
 @method("jobs.snooze", p.Snooze)
 async def snooze(ctx: Ctx, params: p.Snooze) -> bool:
-    doc = await ctx.job(params.id, cas=True)
-    ctx.services.dispatcher.finishing(params.id, params.lease)
+    doc = await _final_report(ctx, params)
     await ctx.services.jobs.snooze(params.id, params.lease, params.seconds, ctx.identity.user, doc)
     return True
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -8,34 +9,30 @@ from server.clock import ManualClock
 from tests.servers import InProcessServer, ProcessServer
 
 
-@pytest.fixture
-async def server(tmp_path) -> AsyncIterator[InProcessServer]:
-    """A real uvicorn server in this event loop on a temp SQLite file."""
-    srv = InProcessServer(tmp_path / "jobs.db")
+async def _running(srv: InProcessServer | ProcessServer) -> AsyncIterator[Any]:
     await srv.start()
     try:
         yield srv
     finally:
         await srv.stop()
+
+
+@pytest.fixture
+async def server(tmp_path) -> AsyncIterator[InProcessServer]:
+    """A real uvicorn server in this event loop on a temp SQLite file."""
+    async for srv in _running(InProcessServer(tmp_path / "jobs.db")):
+        yield srv
 
 
 @pytest.fixture
 async def clocked_server(tmp_path) -> AsyncIterator[InProcessServer]:
     """Like ``server``, with a ManualClock the test moves (``server.clock.advance(s)``)."""
-    srv = InProcessServer(tmp_path / "jobs.db", clock=ManualClock())
-    await srv.start()
-    try:
+    async for srv in _running(InProcessServer(tmp_path / "jobs.db", clock=ManualClock())):
         yield srv
-    finally:
-        await srv.stop()
 
 
 @pytest.fixture
 async def live_server(tmp_path) -> AsyncIterator[ProcessServer]:
     """``livejobs serve`` as a separate process (kill it, restart it)."""
-    srv = ProcessServer(tmp_path / "jobs.db")
-    await srv.start()
-    try:
+    async for srv in _running(ProcessServer(tmp_path / "jobs.db")):
         yield srv
-    finally:
-        await srv.stop()

@@ -1,5 +1,5 @@
 // The create-job form (offered only when the session may call `jobs.create`).
-import { $, setText, toast } from "./dom.js";
+import { $, setText, submitDialog, toast } from "./dom.js";
 import { shortId } from "./format.js";
 
 export class CreateForm {
@@ -59,24 +59,10 @@ export class CreateForm {
 
   async #submit() {
     const error = $("#create-error", this.#dialog);
-    let spec;
-    try {
-      spec = this.spec();
-    } catch (err) {
-      setText(error, err.message);
-      return;
-    }
-    const button = $("button[type=submit]", this.#form);
-    button.disabled = true;
-    try {
+    await submitDialog(this.#dialog, this.#form, error, () => this.spec(), async (spec) => {
       const job = await this.#conn.call("jobs.create", spec);
-      this.#dialog.close();
       toast(`Created ${spec.type} job ${shortId(job.id)}`, "success", 2500);
       this.#onCreated(job);
-    } catch (err) {
-      setText(error, `${err.code}: ${err.message}`);
-    } finally {
-      button.disabled = false;
-    }
+    });
   }
 }

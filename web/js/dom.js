@@ -42,3 +42,27 @@ export function toast(message, kind = "info", ms = 4000) {
   box.append(item);
   setTimeout(() => item.remove(), ms);
 }
+
+/**
+ * Submit a dialog's form: read it (a thrown Error is shown in `error`), then `send` it with the
+ * submit button disabled; a server error is shown too, success closes the dialog.
+ */
+export async function submitDialog(dialog, form, error, read, send) {
+  let value;
+  try {
+    value = read();
+  } catch (err) {
+    setText(error, err.message);
+    return;
+  }
+  const button = $("button[type=submit]", form);
+  button.disabled = true;
+  try {
+    await send(value);
+    dialog.close();
+  } catch (err) {
+    setText(error, `${err.code}: ${err.message}`);
+  } finally {
+    button.disabled = false;
+  }
+}

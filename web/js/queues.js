@@ -4,7 +4,7 @@
 //
 // Rows are kept per type and updated in place, so a button is never replaced under the pointer
 // while jobs change many times a second.
-import { $, el, setText, toast } from "./dom.js";
+import { $, el, setText, submitDialog, toast } from "./dom.js";
 import { STATUSES } from "./format.js";
 import { rateText } from "./rules.js";
 
@@ -239,24 +239,10 @@ class LimitsDialog {
 
   async #submit() {
     const error = $("#limits-error", this.#dialog);
-    let limits;
-    try {
-      limits = this.limits();
-    } catch (err) {
-      setText(error, err.message);
-      return;
-    }
-    const button = $("button[type=submit]", this.#form);
-    button.disabled = true;
-    try {
+    await submitDialog(this.#dialog, this.#form, error, () => this.limits(), async (limits) => {
       await this.#rules.setLimits(limits.type, limits);
-      this.#dialog.close();
       toast(`Saved the limits of ${limits.type}`, "success", 2500);
-    } catch (err) {
-      setText(error, `${err.code}: ${err.message}`);
-    } finally {
-      button.disabled = false;
-    }
+    });
   }
 }
 
