@@ -20,6 +20,7 @@ from server import http_api, metrics, ws
 from server.auth import Auth
 from server.clock import Clock
 from server.dispatch import Dispatcher
+from server.jobs.flow import KIND as FLOW_RULES
 from server.jobs.service import JobService
 from server.live.subscriptions import Subscriptions
 from server.methods import Services
@@ -88,6 +89,12 @@ def create_app(
 
         async def feed() -> None:
             async for change in changes:
+                if change.op == "record":  # a record changed, maybe by another server
+                    kind, _, record_id = change.id.partition("/")
+                    if kind == FLOW_RULES:
+                        await jobs.flow.reload(record_id)
+                        services.dispatcher.type_changed(record_id)
+                    continue
                 jobs.flow.on_change(change)
                 services.subscriptions.on_change(change)
                 services.dispatcher.on_change(change)

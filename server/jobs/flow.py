@@ -76,6 +76,12 @@ class FlowControl:
             state.starts = deque(sorted(doc["started"] for doc in recent))
         self._types[job_type] = state
 
+    async def reload(self, job_type: str) -> None:
+        """Re-read one type's rules (another server, or this one, just wrote them)."""
+        record = await self.store.get_record(KIND, job_type)
+        rules = TypeRules(**{k: v for k, v in (record or {}).items() if k != "type"})
+        await self._install(job_type, rules, 0.0)
+
     async def set_rules(self, job_type: str, rules: TypeRules, now: float) -> dict[str, Any]:
         await self.store.put_record(KIND, job_type, rules.to_dict(job_type))
         await self._install(job_type, rules, now)

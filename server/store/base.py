@@ -29,10 +29,12 @@ class Change:
 
     ``op`` is ``insert``, ``update`` or ``delete``; ``doc`` is the full document after the change
     (``None`` for a delete). ``reset`` means the feed lost continuity (a change stream could not
-    resume): watchers must rebuild their state from a fresh query.
+    resume): watchers must rebuild their state from a fresh query. ``record`` says a small
+    record was written or deleted (``id`` is ``"kind/record_id"``, ``doc`` is None), so that
+    every server sharing the store re-reads rules another one changed.
     """
 
-    op: Literal["insert", "update", "delete", "reset"]
+    op: Literal["insert", "update", "delete", "reset", "record"]
     id: str
     doc: Job | None = None
 

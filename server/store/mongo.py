@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -41,6 +41,7 @@ from server.store.mongo_shapes import (
     doc_to_mongo,
     filter_to_mongo,
     hosts_of,
+    record_key,
     sort_to_mongo,
 )
 
@@ -94,7 +95,7 @@ class MongoStore:
             self._jobs, self._records = db[self.queue], db["records"]
             await self._create_indexes()
             # Open the stream now, so that it covers every change made after open() returns.
-            stream = await self._jobs.watch(full_document="updateLookup")
+            stream = await self._watch_changes()
         except PyMongoError as exc:
             await client.close()
             raise StoreRefused(f"cannot use MongoDB at {hosts_of(self.url)}: {exc}") from exc
@@ -150,6 +151,17 @@ class MongoStore:
         """Changes committed by any server from now on, in commit order."""
         return self._feed.watch()
 
+    async def _watch_changes(
+        self, token: Mapping[str, Any] | None = None
+    ) -> AsyncChangeStream[dict[str, Any]]:
+        """One stream over the jobs and the records (rules, users, tokens) of the database."""
+        database = self._jobs.database
+        return await database.watch(
+            [{"$match": {"ns.coll": {"$in": [self.queue, self._records.name]}}}],
+            full_document="updateLookup",
+            resume_after=token,
+        )
+
     async def _follow(self, stream: AsyncChangeStream[dict[str, Any]] | None) -> None:
         """Pump the change stream into the feed. After an error, resume from the last token;
         if MongoDB cannot resume from it, open a fresh stream and publish a reset."""
@@ -158,15 +170,13 @@ class MongoStore:
         while True:
             try:
                 if stream is None:
-                    stream = await self._jobs.watch(
-                        full_document="updateLookup", resume_after=token
-                    )
+                    stream = await self._watch_changes(token)
                 if lost:  # published only once the fresh stream covers what follows
                     self._feed.publish([RESET])
                     lost = False
                 async for event in stream:
                     token = stream.resume_token
-                    change = change_from_event(event)
+                    change = change_from_event(event, self.queue)
                     if change is not None:
                         self._feed.publish([change])
                     delay = 0.1
@@ -349,14 +359,14 @@ class MongoStore:
     async def put_record(self, kind: str, record_id: str, doc: dict[str, Any]) -> None:
         with _reachable():
             await self._records.replace_one(
-                {"kind": kind, "rid": record_id},
+                {"_id": record_key(kind, record_id)},
                 {"kind": kind, "rid": record_id, "doc": doc},
                 upsert=True,
             )
 
     async def get_record(self, kind: str, record_id: str) -> dict[str, Any] | None:
         with _reachable():
-            found = await self._records.find_one({"kind": kind, "rid": record_id})
+            found = await self._records.find_one({"_id": record_key(kind, record_id)})
         return None if found is None else dict(found["doc"])
 
     async def list_records(self, kind: str) -> list[dict[str, Any]]:
@@ -366,7 +376,7 @@ class MongoStore:
 
     async def delete_record(self, kind: str, record_id: str) -> bool:
         with _reachable():
-            result = await self._records.delete_one({"kind": kind, "rid": record_id})
+            result = await self._records.delete_one({"_id": record_key(kind, record_id)})
         return result.deleted_count == 1
 
 

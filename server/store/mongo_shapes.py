@@ -67,9 +67,19 @@ def claim_filter(request: ClaimRequest, types: Sequence[str] | None = None) -> d
     }
 
 
-def change_from_event(event: dict[str, Any]) -> Change | None:
-    """A change stream event as a ``Change``; None for events watchers need not see."""
+def record_key(kind: str, record_id: str) -> str:
+    """A record's ``_id``: its change events then say which record changed, even deletes."""
+    return f"{kind}/{record_id}"
+
+
+def change_from_event(event: dict[str, Any], jobs: str = "jobs") -> Change | None:
+    """A change stream event as a ``Change``; None for events watchers need not see.
+    Events from a collection other than ``jobs`` are records."""
     op = event.get("operationType")
+    if event.get("ns", {}).get("coll", jobs) != jobs:
+        if op in ("insert", "update", "replace", "delete"):
+            return Change("record", str(event["documentKey"]["_id"]), None)
+        return None
     if op == "delete":
         return Change("delete", event["documentKey"]["_id"], None)
     if op in ("insert", "update", "replace"):

@@ -19,7 +19,7 @@ from server.jobs.model import Job
 from server.store.base import ClaimRequest, Filter, Sort
 from server.store.sqlite_sql import CLAIM, INSERT, UPDATE, decode, encode, order_by, row, where
 
-Changes = list[tuple[Literal["insert", "update", "delete"], str, Job | None]]
+Changes = list[tuple[Literal["insert", "update", "delete", "record"], str, Job | None]]
 Operation = Callable[..., Any]
 
 
@@ -277,6 +277,7 @@ def put_record(
         "ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc",
         (kind, record_id, encode(doc).decode()),
     )
+    changes.append(("record", f"{kind}/{record_id}", None))
 
 
 def get_record(
@@ -295,4 +296,7 @@ def list_records(conn: sqlite3.Connection, changes: Changes, kind: str) -> list[
 
 def delete_record(conn: sqlite3.Connection, changes: Changes, kind: str, record_id: str) -> bool:
     cursor = conn.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, record_id))
-    return cursor.rowcount == 1
+    if cursor.rowcount != 1:
+        return False
+    changes.append(("record", f"{kind}/{record_id}", None))
+    return True

@@ -137,3 +137,14 @@ def test_database_and_hosts_from_url() -> None:
     assert database_name("mongodb://h1,h2/queue_db?replicaSet=rs0") == "queue_db"
     assert database_name("mongodb+srv://u:p@cluster.example.net/jobs") == "jobs"
     assert hosts_of("mongodb://user:secret@h1:1,h2:2/db") == "h1:1,h2:2"
+
+
+def test_record_events_name_the_record_whatever_happened_to_it() -> None:
+    """Rules, users and tokens travel on the same stream, so every server re-reads them."""
+    records = {"coll": "records"}
+    for op in ("insert", "replace", "update", "delete"):
+        event = {"operationType": op, "ns": records, "documentKey": {"_id": "types/email"}}
+        assert change_from_event(event, "jobs") == Change("record", "types/email", None)
+    assert change_from_event({"operationType": "drop", "ns": records}, "jobs") is None
+    jobs = {"operationType": "delete", "ns": {"coll": "queue"}, "documentKey": {"_id": "j1"}}
+    assert change_from_event(jobs, "queue") == Change("delete", "j1", None)
