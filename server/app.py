@@ -82,7 +82,7 @@ def create_app(
         app_metrics.bind(services, app.state.sessions)
         #: more readers of the feed (metrics, the shutdown drain), after the core three
         app.state.feed_listeners = [app_metrics.on_change]
-        await jobs.flow.load(clock.now())
+        await jobs.flow.load()
         token = await auth.bootstrap(settings.admin_token)
         if token:
             announce(token, settings)
@@ -95,7 +95,6 @@ def create_app(
                         await jobs.flow.reload(record_id)
                         services.dispatcher.type_changed(record_id)
                     continue
-                jobs.flow.on_change(change)
                 services.subscriptions.on_change(change)
                 services.dispatcher.on_change(change)
                 scheduler.on_change(change)

@@ -110,13 +110,13 @@ class Dispatcher:
         flow, clock = self.service.flow, self.service.clock
         while True:
             self._opening.clear()
-            opening = flow.next_opening(clock.now())
+            opening = flow.next_opening()
             if opening is None:
                 await self._opening.wait()
                 continue
             await clock.sleep_until(opening, self._opening)
-            if clock.now() >= opening:
-                for job_type in flow.blocked_types():
+            if opened := flow.opened(clock.now()):
+                for job_type in opened:
                     self._ready_seq[job_type] += 1
                 self._wake.set()
 
@@ -217,7 +217,9 @@ class Dispatcher:
             return
         if len(jobs) < wanted:
             worker.seen = seen
-            self._opening.set()  # a rate limit may have cut the claim short: re-arm its timer
+            # a rate limit may have cut the claim short: arm the timer for its window
+            await self.service.flow.note_short(worker.types, self.service.clock.now())
+            self._opening.set()
         for job in jobs:
             token = job["lease"]["token"]
             if worker.stopped or not worker.session.open:

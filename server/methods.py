@@ -319,7 +319,7 @@ async def unsubscribe(ctx: Ctx, params: p.Unsubscribe) -> bool:
 async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
     flow = ctx.services.jobs.flow
     rules = replace(flow.rules(job_type), **changes)
-    result = await flow.set_rules(job_type, rules, ctx.services.clock.now())
+    result = await flow.set_rules(job_type, rules)
     ctx.services.dispatcher.type_changed(job_type)
     return result
 

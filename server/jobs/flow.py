@@ -1,28 +1,27 @@
 """Flow control per job type: queue pause, rate limits and global concurrency.
 
-Every claim asks ``reserve`` how many jobs of each limited type may start now and gets that
-many reserved at once (synchronously, so concurrent claims in this process can never overshoot);
-``settle`` keeps what the claim used and gives the rest back. Rate limits are sliding windows of
-start times; concurrency counts the type's running jobs, kept current from the change feed.
+The rules live in the store (records of kind ``types``) and in every server's memory, re-read
+whenever the change feed shows a server wrote them. The counting does not live here: each claim
+hands the type's limits to the store, which counts running jobs and recent starts inside the
+claim itself (``server.store.sqlite_flow``, ``server.store.mongo_flow``), so a limit holds
+across every server sharing the store, not just within one.
 
-When a rate-limited type runs out of room, one timer (``next_opening``) tells the dispatcher
-when the window will allow the next start — no polling.
+When a claim for a rate-limited type comes back short, the store says when the window will
+next have room; one timer (``next_opening``) wakes the dispatcher then — no polling.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from server.jobs.model import Job, Status
-from server.store.base import Change, Store
+from server.store.base import FlowLimit, Store
 
 KIND = "types"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class TypeRules:
     paused: bool = False
     #: at most ``rate_limit`` starts in any ``rate_per`` seconds
@@ -31,9 +30,20 @@ class TypeRules:
     #: at most this many running in the whole cluster
     concurrency: int | None = None
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any] | None) -> TypeRules:
+        return cls(**{k: v for k, v in (record or {}).items() if k != "type"})
+
     @property
     def limited(self) -> bool:
         return self.paused or self.rate_limit is not None or self.concurrency is not None
+
+    @property
+    def limit(self) -> FlowLimit | None:
+        """What the store must count for this type's claims (None: nothing)."""
+        if self.rate_limit is None and self.concurrency is None:
+            return None
+        return FlowLimit(self.rate_limit, self.rate_per, self.concurrency)
 
     def to_dict(self, job_type: str) -> dict[str, Any]:
         return {
@@ -45,130 +55,73 @@ class TypeRules:
         }
 
 
-@dataclass(slots=True)
-class TypeState:
-    rules: TypeRules
-    starts: deque[float] = field(default_factory=deque)
-    running: set[str] = field(default_factory=set)
-    reserved: int = 0
-
-
 class FlowControl:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._types: dict[str, TypeState] = {}
+        self._rules: dict[str, TypeRules] = {}
+        #: per rate-limited type that ran out of room, when its window opens again
+        self._openings: dict[str, float] = {}
 
-    async def load(self, now: float) -> None:
+    async def load(self) -> None:
         for record in await self.store.list_records(KIND):
-            rules = TypeRules(**{k: v for k, v in record.items() if k != "type"})
-            await self._install(record["type"], rules, now)
-
-    async def _install(self, job_type: str, rules: TypeRules, now: float) -> None:
-        state = TypeState(rules)
-        if rules.concurrency is not None:
-            running = await self.store.find({"type": job_type, "status": Status.RUNNING.value})
-            state.running = {doc["id"] for doc in running}
-        if rules.rate_limit is not None and rules.rate_per is not None:
-            recent = await self.store.find(
-                {"type": job_type, "started": {"$gte": now - rules.rate_per}},
-                limit=rules.rate_limit,
-            )
-            state.starts = deque(sorted(doc["started"] for doc in recent))
-        self._types[job_type] = state
+            self._rules[record["type"]] = TypeRules.from_record(record)
 
     async def reload(self, job_type: str) -> None:
-        """Re-read one type's rules (another server, or this one, just wrote them)."""
-        record = await self.store.get_record(KIND, job_type)
-        rules = TypeRules(**{k: v for k, v in (record or {}).items() if k != "type"})
-        await self._install(job_type, rules, 0.0)
+        """Re-read one type's rules (this server or another one just wrote them)."""
+        self._install(job_type, TypeRules.from_record(await self.store.get_record(KIND, job_type)))
 
-    async def set_rules(self, job_type: str, rules: TypeRules, now: float) -> dict[str, Any]:
+    async def set_rules(self, job_type: str, rules: TypeRules) -> dict[str, Any]:
         await self.store.put_record(KIND, job_type, rules.to_dict(job_type))
-        await self._install(job_type, rules, now)
+        self._install(job_type, rules)
         return rules.to_dict(job_type)
 
+    def _install(self, job_type: str, rules: TypeRules) -> None:
+        self._openings.pop(job_type, None)
+        if rules.limited:
+            self._rules[job_type] = rules
+        else:
+            self._rules.pop(job_type, None)
+
     def rules(self, job_type: str) -> TypeRules:
-        state = self._types.get(job_type)
-        return state.rules if state else TypeRules()
+        return self._rules.get(job_type) or TypeRules()
 
     def describe(self) -> list[dict[str, Any]]:
-        return [s.rules.to_dict(t) for t, s in sorted(self._types.items()) if s.rules.limited]
+        return [rules.to_dict(t) for t, rules in sorted(self._rules.items())]
 
     # -- claims ----------------------------------------------------------------------------
 
-    def reserve(self, types: Iterable[str], wanted: int, now: float) -> dict[str, int]:
-        """Per limited type, how many may start now (reserved until ``settle``)."""
-        granted: dict[str, int] = {}
+    def claimable(self, types: Iterable[str]) -> tuple[list[str], dict[str, FlowLimit]]:
+        """The types a claim may take now (paused ones left out) and the limits to count."""
+        open_types: list[str] = []
+        limits: dict[str, FlowLimit] = {}
         for job_type in types:
-            state = self._types.get(job_type)
-            if state is None or not state.rules.limited:
+            rules = self._rules.get(job_type)
+            if rules is None:
+                open_types.append(job_type)
+            elif not rules.paused:
+                open_types.append(job_type)
+                if (limit := rules.limit) is not None:
+                    limits[job_type] = limit
+        return open_types, limits
+
+    async def note_short(self, types: Iterable[str], now: float) -> None:
+        """A claim came back short: learn when each full rate window opens again."""
+        for job_type in types:
+            rules = self._rules.get(job_type)
+            limit = rules.limit if rules is not None and not rules.paused else None
+            if limit is None or not limit.rated:
                 continue
-            room = self._room(state, now)
-            take = max(0, min(wanted, room))
-            state.reserved += take
-            granted[job_type] = take
-        return granted
+            opening = await self.store.rate_opening(job_type, limit, now)
+            if opening is not None and opening > now:
+                self._openings[job_type] = opening
 
-    def settle(self, granted: dict[str, int], claimed: list[Job], now: float) -> None:
-        used: dict[str, int] = {}
-        for job in claimed:
-            state = self._types.get(job["type"])
-            if state is None:
-                continue
-            used[job["type"]] = used.get(job["type"], 0) + 1
-            if state.rules.rate_limit is not None:
-                state.starts.append(now)
-            if state.rules.concurrency is not None:
-                state.running.add(job["id"])
-        for job_type, take in granted.items():
-            state = self._types.get(job_type)
-            if state is not None:
-                state.reserved = max(0, state.reserved - take)
+    def next_opening(self) -> float | None:
+        """The earliest time a full rate window gets room again."""
+        return min(self._openings.values(), default=None)
 
-    def _room(self, state: TypeState, now: float) -> int:
-        rules = state.rules
-        if rules.paused:
-            return 0
-        room = 1 << 30
-        if rules.rate_limit is not None and rules.rate_per is not None:
-            while state.starts and state.starts[0] <= now - rules.rate_per:
-                state.starts.popleft()
-            room = min(room, rules.rate_limit - len(state.starts) - state.reserved)
-        if rules.concurrency is not None:
-            room = min(room, rules.concurrency - len(state.running) - state.reserved)
-        return room
-
-    def next_opening(self, now: float) -> float | None:
-        """The earliest time a rate-limited type, full now, gets room again."""
-        soonest: float | None = None
-        for state in self._types.values():
-            rules = state.rules
-            if rules.paused or rules.rate_limit is None or rules.rate_per is None:
-                continue
-            if state.starts and self._room(state, now) <= 0:
-                opening = state.starts[0] + rules.rate_per
-                soonest = opening if soonest is None else min(soonest, opening)
-        return soonest
-
-    def blocked_types(self) -> list[str]:
-        return [t for t, s in self._types.items() if s.rules.limited]
-
-    # -- the change feed -------------------------------------------------------------------
-
-    def on_change(self, change: Change) -> None:
-        """Keep running counts exact whichever call or server moved the job."""
-        if not self._types:
-            return
-        doc = change.doc
-        if doc is None:
-            for state in self._types.values():
-                state.running.discard(change.id)
-            return
-        held = self._types.get(doc["type"])
-        if held is None or held.rules.concurrency is None:
-            return
-        state = held
-        if doc["status"] == Status.RUNNING:
-            state.running.add(doc["id"])
-        else:
-            state.running.discard(doc["id"])
+    def opened(self, now: float) -> list[str]:
+        """The types whose windows have opened by ``now`` (forgotten from here on)."""
+        types = [t for t, at in self._openings.items() if at <= now]
+        for job_type in types:
+            del self._openings[job_type]
+        return types

@@ -228,25 +228,19 @@ class JobService:
         self, types: list[str], worker_id: str, user: str, limit: int, lease: float | None = None
     ) -> list[Job]:
         """Start up to ``limit`` jobs for one worker, within the types' flow limits."""
-        now = self.clock.now()
-        granted = self.flow.reserve(types, limit, now)
-        if granted and len(granted) == len(set(types)) and not any(granted.values()):
-            return []  # every type is paused or at its limit
+        open_types, limits = self.flow.claimable(types)
+        if not open_types:
+            return []  # every type is paused
         request = ClaimRequest(
-            types=tuple(types),
+            types=tuple(open_types),
             worker_id=worker_id,
             user=user,
-            now=now,
+            now=self.clock.now(),
             lease_seconds=lease or self.lease,
             limit=limit,
-            limits=granted,
+            flow=limits,
         )
-        claimed: list[Job] = []
-        try:
-            claimed = await self.store.claim(request)
-            return claimed
-        finally:
-            self.flow.settle(granted, claimed, now)
+        return await self.store.claim(request)
 
     async def heartbeat(
         self, job_id: str, token: str, lease: float | None = None, doc: Job | None = None

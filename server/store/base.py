@@ -40,13 +40,28 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
+class FlowLimit:
+    """A job type's cluster-wide limits, enforced by the store inside the claim itself so
+    that they hold whichever server (process) claims: at most ``rate_limit`` starts in any
+    ``rate_per`` seconds, at most ``concurrency`` jobs running."""
+
+    rate_limit: int | None = None
+    rate_per: float | None = None
+    concurrency: int | None = None
+
+    @property
+    def rated(self) -> bool:
+        return self.rate_limit is not None and self.rate_per is not None
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimRequest:
     """Ask for up to ``limit`` ready jobs of ``types`` for one worker.
 
     Candidates are ``status == "ready"``, ``type in types``, ``target`` null or equal to
     ``worker_id``, ``worker_id`` not in ``exclude``; taken by ``priority`` then ``created``.
-    ``limits``: per type, how many more may start now (rate limits / global concurrency);
-    a type absent from it is unlimited.
+    ``flow``: per type, the limits the claim must respect counting every start and every
+    running job in the store (all servers'); a type absent from it is unlimited.
     """
 
     types: tuple[str, ...]
@@ -55,7 +70,7 @@ class ClaimRequest:
     now: float
     lease_seconds: float
     limit: int = 1
-    limits: dict[str, int] = field(default_factory=dict)
+    flow: dict[str, FlowLimit] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -100,6 +115,9 @@ class Store(Protocol):
     async def claim(self, request: ClaimRequest) -> list[Job]:
         """Atomically move up to ``request.limit`` ready jobs to running for one worker,
         applying ``lifecycle.claim`` to each; return them as stored."""
+
+    async def rate_opening(self, job_type: str, limit: FlowLimit, now: float) -> float | None:
+        """When the type's rate window next has room (None: it has room now, or no rate)."""
 
     async def due(self, now: float, limit: int = 500) -> list[Job]:
         """Jobs whose ``due`` time has come (``due <= now``), earliest first."""

@@ -31,7 +31,8 @@ from pymongo.errors import (
 from server.errors import Conflict, Invalid, StoreRefused, Unavailable
 from server.jobs import lifecycle
 from server.jobs.model import Job
-from server.store.base import Change, ClaimRequest, Filter, Sort
+from server.store import mongo_flow
+from server.store.base import Change, ClaimRequest, Filter, FlowLimit, Sort
 from server.store.feed import Feed, Watcher
 from server.store.mongo_shapes import (
     change_from_event,
@@ -75,6 +76,7 @@ class MongoStore:
         self._client: AsyncMongoClient[dict[str, Any]] | None = None
         self._jobs: AsyncCollection[dict[str, Any]]
         self._records: AsyncCollection[dict[str, Any]]
+        self._flow: AsyncCollection[dict[str, Any]]
         self._feed = Feed()
         self._follower: asyncio.Task[None] | None = None
 
@@ -93,6 +95,7 @@ class MongoStore:
                 )
             db = client[self.database]
             self._jobs, self._records = db[self.queue], db["records"]
+            self._flow = db[f"{self.queue}.flow"]
             await self._create_indexes()
             # Open the stream now, so that it covers every change made after open() returns.
             stream = await self._watch_changes()
@@ -312,9 +315,30 @@ class MongoStore:
         return result.deleted_count == 1
 
     async def claim(self, request: ClaimRequest) -> list[Job]:
-        """One atomic find-and-update per job, best first; per-type ``limits`` narrow the
-        types as they are used up."""
-        room = {t: n for t, n in request.limits.items() if t in request.types}
+        """One atomic find-and-update per job, best first. Limited types first reserve their
+        room (``mongo_flow``), which narrows the types as it is used up."""
+        reservations: dict[str, mongo_flow.Reservation] = {}
+        room: dict[str, int] = {}
+        with _reachable():
+            for job_type in dict.fromkeys(request.types):
+                limit = request.flow.get(job_type)
+                if limit is None:
+                    continue
+                held = await mongo_flow.reserve(
+                    self._flow, self._jobs, job_type, limit, request.limit, request.now
+                )
+                room[job_type] = 0 if held is None else held.count
+                if held is not None:
+                    reservations[job_type] = held
+        try:
+            return await self._claim_within(request, room)
+        finally:
+            with _reachable():
+                for job_type, held in reservations.items():
+                    used = held.count - room[job_type]  # _claim_within spends room per job
+                    await mongo_flow.settle(self._flow, held, used)
+
+    async def _claim_within(self, request: ClaimRequest, room: dict[str, int]) -> list[Job]:
         claimed: list[Job] = []
         while len(claimed) < request.limit:
             types = [t for t in dict.fromkeys(request.types) if room.get(t, 1) > 0]
@@ -339,6 +363,10 @@ class MongoStore:
                 room[found["type"]] -= 1
             claimed.append(doc_from_mongo(found))
         return claimed
+
+    async def rate_opening(self, job_type: str, limit: FlowLimit, now: float) -> float | None:
+        with _reachable():
+            return await mongo_flow.opening(self._flow, job_type, limit, now)
 
     async def due(self, now: float, limit: int = 500) -> list[Job]:
         with _reachable():

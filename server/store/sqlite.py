@@ -20,8 +20,9 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from server.errors import Invalid, StoreRefused, Unavailable
 from server.jobs.model import Job
+from server.store import sqlite_flow
 from server.store import sqlite_ops as ops
-from server.store.base import Change, ClaimRequest, Filter, Sort
+from server.store.base import Change, ClaimRequest, Filter, FlowLimit, Sort
 from server.store.feed import Feed, Watcher
 from server.store.sqlite_sql import SCHEMA
 
@@ -140,7 +141,7 @@ class SQLiteStore:
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute("PRAGMA cache_size = -32000")
-            conn.executescript(SCHEMA)
+            conn.executescript(SCHEMA + sqlite_flow.SCHEMA)
         except BaseException:
             conn.close()
             raise
@@ -303,6 +304,9 @@ class SQLiteStore:
         if request.limit <= 0 or not request.types:
             return []
         return await self._run_atomic(ops.claim, request)
+
+    async def rate_opening(self, job_type: str, limit: FlowLimit, now: float) -> float | None:
+        return await self._read(ops.rate_opening, job_type, limit, now)
 
     async def due(self, now: float, limit: int = 500) -> list[Job]:
         return await self._read(ops.due, now, limit)

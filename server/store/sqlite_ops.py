@@ -16,7 +16,8 @@ from typing import Any, Literal
 from server.errors import Conflict, Unavailable
 from server.jobs import lifecycle
 from server.jobs.model import Job
-from server.store.base import ClaimRequest, Filter, Sort
+from server.store import sqlite_flow
+from server.store.base import ClaimRequest, Filter, FlowLimit, Sort
 from server.store.sqlite_sql import CLAIM, INSERT, UPDATE, decode, encode, order_by, row, where
 
 Changes = list[tuple[Literal["insert", "update", "delete", "record"], str, Job | None]]
@@ -227,9 +228,13 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
     index in order, so only ``limit`` rows per type are read, then the few are merged."""
     candidates: list[Job] = []
     for job_type in dict.fromkeys(request.types):
-        room = min(request.limit, request.limits.get(job_type, request.limit))
-        if room <= 0:
-            continue
+        limit = request.flow.get(job_type)
+        if limit is None:
+            room = request.limit
+        else:
+            room = sqlite_flow.room(conn, job_type, limit, request.now, request.limit)
+            if room <= 0:
+                continue
         worker = request.worker_id
         for (text,) in conn.execute(CLAIM, (job_type, worker, worker, room)):
             candidates.append(decode(text))
@@ -247,7 +252,18 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
         conn.execute(UPDATE, (*values[1:], new["id"], doc["version"]))
         changes.append(("update", new["id"], new))
         claimed.append(new)
+    for job_type, limit in request.flow.items():
+        if limit.rated:
+            started = sum(1 for job in claimed if job["type"] == job_type)
+            if started:
+                sqlite_flow.record_starts(conn, job_type, started, request.now)
     return claimed
+
+
+def rate_opening(
+    conn: sqlite3.Connection, changes: Changes, job_type: str, limit: FlowLimit, now: float
+) -> float | None:
+    return sqlite_flow.opening(conn, job_type, limit, now)
 
 
 def due(conn: sqlite3.Connection, changes: Changes, now: float, limit: int) -> list[Job]:

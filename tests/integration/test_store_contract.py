@@ -12,6 +12,7 @@ import os
 import random
 import resource
 import signal
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ import pytest
 from server.errors import Conflict, StoreRefused, Unavailable
 from server.jobs.model import Job, blank_job
 from server.query import matches, parse_filter, resolve
-from server.store.base import Change, ClaimRequest, Store
+from server.store.base import Change, ClaimRequest, FlowLimit, Store
 from server.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -40,9 +41,11 @@ def changed(doc: Job, **fields: Any) -> Job:
     return {**doc, **fields, "version": doc["version"] + 1}
 
 
-def claim_request(*types: str, worker: str = "w1", limit: int = 1, **kw: Any) -> ClaimRequest:
+def claim_request(
+    *types: str, worker: str = "w1", limit: int = 1, now: float = 5000.0, **kw: Any
+) -> ClaimRequest:
     return ClaimRequest(
-        types=types, worker_id=worker, user="ann", now=5000.0, lease_seconds=30.0, limit=limit, **kw
+        types=types, worker_id=worker, user="ann", now=now, lease_seconds=30.0, limit=limit, **kw
     )
 
 
@@ -324,8 +327,59 @@ async def test_claim_respects_target_and_exclude(store: Store) -> None:
 async def test_claim_respects_per_type_limits(store: Store) -> None:
     docs = [job("a"), job("b"), job("a"), job("b"), job("a"), job("c")]
     await store.insert(docs)
-    got = await store.claim(claim_request("a", "b", "c", limit=10, limits={"a": 1, "c": 0}))
+    got = await store.claim(
+        claim_request(
+            "a",
+            "b",
+            "c",
+            limit=10,
+            flow={"a": FlowLimit(concurrency=1), "c": FlowLimit(concurrency=0)},
+        )
+    )
     assert ids(got) == [docs[0]["id"], docs[1]["id"], docs[3]["id"]]
+
+
+async def test_concurrency_limit_counts_running_jobs_in_the_store(store: Store) -> None:
+    await store.insert([job("a") for _ in range(5)])
+    two = {"a": FlowLimit(concurrency=2)}
+    first = await store.claim(claim_request("a", limit=10, flow=two))
+    assert len(first) == 2
+    assert await store.claim(claim_request("a", worker="w2", limit=10, flow=two)) == []
+    assert await store.replace(changed(first[0], status="completed"), first[0]["version"])
+    assert len(await store.claim(claim_request("a", worker="w2", limit=10, flow=two))) == 1
+
+
+async def test_rate_limit_counts_starts_in_a_sliding_window(store: Store) -> None:
+    await store.insert([job("a") for _ in range(8)])
+    three = {"a": FlowLimit(rate_limit=3, rate_per=10.0)}
+    assert len(await store.claim(claim_request("a", limit=2, now=5000.0, flow=three))) == 2
+    assert len(await store.claim(claim_request("a", limit=5, now=5001.0, flow=three))) == 1
+    assert await store.claim(claim_request("a", limit=5, now=5009.0, flow=three)) == []
+    assert await store.rate_opening("a", three["a"], 5009.0) == 5010.0
+    # the two starts at 5000 have left the window; the one at 5001 has not
+    assert len(await store.claim(claim_request("a", limit=5, now=5010.5, flow=three))) == 2
+    assert await store.rate_opening("a", three["a"], 5010.5) == 5011.0
+    assert await store.rate_opening("b", three["a"], 5010.5) is None
+
+
+async def test_flow_limits_hold_across_servers_sharing_the_store(backend: Backend) -> None:
+    """Two stores on the same data stand for two server processes: claims racing on both
+    never start more than the limits allow between them."""
+    one, two = await backend.open(), await backend.open()
+    await one.insert([job("a") for _ in range(30)] + [job("b") for _ in range(30)])
+    flow = {
+        "a": FlowLimit(concurrency=3),
+        "b": FlowLimit(rate_limit=4, rate_per=60.0),
+    }
+    claims = [
+        store.claim(claim_request("a", "b", worker=f"w{i}", limit=2, flow=flow))
+        for i in range(10)
+        for store in (one, two)
+    ]
+    claimed = [doc for batch in await asyncio.gather(*claims) for doc in batch]
+    by_type = Counter(doc["type"] for doc in claimed)
+    assert by_type == {"a": 3, "b": 4}
+    assert await two.count({"status": "running", "type": "a"}) == 3
 
 
 # -- scheduling ------------------------------------------------------------------------------

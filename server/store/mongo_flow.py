@@ -1,0 +1,120 @@
+"""Flow limits in the MongoDB store, without multi-document transactions.
+
+Each limited type has one document in the ``flow`` collection: its recent ``starts`` and the
+``pending`` reservations of claims in progress, changed only by compare-and-set on ``seq``. A
+claim first reserves room there (counting running jobs, recent starts and others' pending
+reservations), then claims at most that many jobs, then settles: its reservation goes and the
+starts it did not use are given back. Two servers can never both take the last place: the
+loser of the compare-and-set counts again. A server that dies between reserving and settling
+holds its places only until the reservation expires.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from server.store.base import FlowLimit
+
+RESERVATION_SECONDS = 30.0
+"""How long a claim in progress holds its places (a live claim settles in milliseconds)."""
+
+ATTEMPTS = 20
+
+
+class Reservation:
+    __slots__ = ("job_type", "token", "count", "now")
+
+    def __init__(self, job_type: str, token: str, count: int, now: float) -> None:
+        self.job_type, self.token, self.count, self.now = job_type, token, count, now
+
+
+def _current(
+    doc: dict[str, Any] | None, limit: FlowLimit, now: float
+) -> tuple[list[float], list[dict[str, Any]]]:
+    doc = doc or {}
+    starts: list[float] = list(doc.get("starts", []))
+    if limit.rate_per is not None:
+        starts = [at for at in starts if at > now - limit.rate_per]
+    pending = [p for p in doc.get("pending", []) if p["until"] > now]
+    return starts, pending
+
+
+async def reserve(
+    flow: AsyncCollection[dict[str, Any]],
+    jobs: AsyncCollection[dict[str, Any]],
+    job_type: str,
+    limit: FlowLimit,
+    wanted: int,
+    now: float,
+) -> Reservation | None:
+    """Reserve up to ``wanted`` places for ``job_type``; None when there is no room."""
+    for _attempt in range(ATTEMPTS):
+        doc = await flow.find_one({"_id": job_type})
+        starts, pending = _current(doc, limit, now)
+        held = sum(p["count"] for p in pending)
+        room = wanted
+        if limit.concurrency is not None:
+            running = await jobs.count_documents({"status": "running", "type": job_type})
+            room = min(room, limit.concurrency - running - held)
+        if limit.rate_limit is not None:
+            room = min(room, limit.rate_limit - len(starts))  # pending starts are in starts
+        if room <= 0:
+            return None
+        token = uuid.uuid4().hex
+        if limit.rated:
+            starts += [now] * room
+        pending.append({"token": token, "count": room, "until": now + RESERVATION_SECONDS})
+        if await _swap(flow, job_type, doc, {"starts": starts, "pending": pending}):
+            return Reservation(job_type, token, room, now)
+    return None  # heavy contention: the next claim tries again
+
+
+async def settle(
+    flow: AsyncCollection[dict[str, Any]], reservation: Reservation, used: int
+) -> None:
+    """Drop the reservation; give back the starts it reserved but did not use."""
+    for _attempt in range(ATTEMPTS):
+        doc = await flow.find_one({"_id": reservation.job_type})
+        if doc is None:
+            return
+        starts = list(doc.get("starts", []))
+        for _ in range(reservation.count - used):
+            if reservation.now in starts:
+                starts.remove(reservation.now)
+        pending = [p for p in doc.get("pending", []) if p["token"] != reservation.token]
+        if await _swap(flow, reservation.job_type, doc, {"starts": starts, "pending": pending}):
+            return
+
+
+async def opening(
+    flow: AsyncCollection[dict[str, Any]], job_type: str, limit: FlowLimit, now: float
+) -> float | None:
+    if limit.rate_limit is None or limit.rate_per is None:
+        return None
+    starts, _ = _current(await flow.find_one({"_id": job_type}), limit, now)
+    if len(starts) < limit.rate_limit:
+        return None
+    return float(sorted(starts)[-limit.rate_limit]) + limit.rate_per
+
+
+async def _swap(
+    flow: AsyncCollection[dict[str, Any]],
+    job_type: str,
+    seen: dict[str, Any] | None,
+    fields: dict[str, Any],
+) -> bool:
+    """Write ``fields`` if nobody changed the document since ``seen``."""
+    if seen is None:
+        try:
+            await flow.insert_one({"_id": job_type, "seq": 1, **fields})
+        except DuplicateKeyError:
+            return False
+        return True
+    result = await flow.update_one(
+        {"_id": job_type, "seq": seen["seq"]}, {"$set": {"seq": seen["seq"] + 1, **fields}}
+    )
+    return result.modified_count == 1
