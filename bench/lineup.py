@@ -37,7 +37,8 @@ def _python(venv: str, module: str) -> tuple[str, ...]:
 PEERS = [
     Peer(
         "livejobs", _python(".venv", "livejobs_peer.py"), "livejobs",
-        f"SQLite store; SDK `process_jobs`, concurrency {CONCURRENCY}; `create_many` per 1,000",
+        f"SQLite store; SDK `process_jobs`, concurrency {CONCURRENCY}, prefetch {CONCURRENCY} "
+        "(as Celery prefetches); `create_many` per 1,000",
     ),
     Peer(
         "rq", _python(".venv", "rq_peer.py"), "redis",

@@ -1,4 +1,5 @@
-"""livejobs peer: the SDK's ``process_jobs`` worker (concurrency = --concurrency, default 10)
+"""livejobs peer: the SDK's ``process_jobs`` worker (concurrency and prefetch = --concurrency,
+default 10: up to 10 more jobs wait in the worker for a free handler, as Celery prefetches)
 against a server on the SQLite store; the producer uses ``create_many``, ``BATCH`` jobs per call.
 
 The run's queue name is the job type, so every run has jobs of its own. Completion is the
@@ -46,7 +47,12 @@ class Adapter:
     async def _work(self) -> None:
         async with Client(self.args.server, token=self.args.token) as client:
             common.ready()
-            await client.process_jobs(self.args.queue, noop, concurrency=self.args.concurrency)
+            await client.process_jobs(
+                self.args.queue,
+                noop,
+                concurrency=self.args.concurrency,
+                prefetch=self.args.concurrency,
+            )
 
 
 if __name__ == "__main__":
