@@ -5,12 +5,14 @@ thread, which runs it in one transaction and commits once (one fsync for many ca
 then are callers answered and the changes published to watchers, so nothing is acknowledged or
 broadcast that was not committed. Documents returned and published are shared, not copied:
 treat them as read-only (``lifecycle`` functions copy before changing). SQL and the per-call
-operations live in ``sqlite_sql`` and ``sqlite_ops``.
+operations live in ``sqlite_sql`` and ``sqlite_ops``; ``sqlite_peers`` brings the commits of
+other processes sharing the file onto this store's feed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -20,10 +22,11 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from server.errors import Invalid, StoreRefused, Unavailable
 from server.jobs.model import Job
-from server.store import sqlite_flow
+from server.store import sqlite_flow, sqlite_peers
 from server.store import sqlite_ops as ops
 from server.store.base import Change, ClaimRequest, Filter, FlowLimit, Sort
 from server.store.feed import Feed, Watcher
+from server.store.sqlite_peers import Peers
 from server.store.sqlite_sql import SCHEMA
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,8 @@ COUNT_BY_FIELDS = ("status", "type", "owner")
 INLINE_WEIGHT = 64
 #: writes between two checkpoints of the WAL (SQLite's own default is about 1,000 pages)
 CHECKPOINT_EVERY = 2_000
+#: how long a batch on the writer's thread waits for another process's write lock
+BUSY_TIMEOUT_MS = 5_000
 P = ParamSpec("P")
 T = TypeVar("T")
 OpFunction = Callable[Concatenate[sqlite3.Connection, ops.Changes, P], T]
@@ -48,6 +53,22 @@ class _Call:
     args: tuple[Any, ...]
     several: bool
     future: asyncio.Future[Any] = field(repr=False)
+
+
+def _patiently(conn: sqlite3.Connection, function: Callable[..., T], *args: Any) -> T:
+    """Run on the writer's thread, waiting for another process's write lock; the writer's
+    connection itself does not wait, so that an inline batch never blocks the event loop."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    try:
+        return function(conn, *args)
+    finally:
+        conn.execute("PRAGMA busy_timeout = 0")
+
+
+def _busy(exc: BaseException) -> bool:
+    """The batch failed because another process held the write lock (nothing was saved)."""
+    code = getattr(exc.__cause__, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _weight(call: _Call) -> int:
@@ -88,6 +109,8 @@ class SQLiteStore:
         #: wait for the disk, and the hop to a thread and back cost more than the batch
         self._inline = False
         self._written = 0
+        #: the other processes sharing the file; None for a file-less database
+        self._peers: Peers | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -99,18 +122,47 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             self._executor.shutdown(wait=False)
             raise StoreRefused(f"cannot open the SQLite database {self.path!r}: {exc}") from exc
+        self._wakeup = asyncio.Event()
         if self.path != ":memory:" and not self.path.startswith("file::memory:"):
             self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livejobs-read")
             self._read_conn = await loop.run_in_executor(self._reader, self._connect_reader)
+            try:
+                await self._join()
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreRefused(
+                    f"cannot share the SQLite database {self.path!r} with other servers: {exc}"
+                ) from exc
             # checkpoints move to the reader's thread (see _checkpoint), so that an inline
-            # commit never pays for one
+            # commit never pays for one; and an inline batch never waits for another process's
+            # write lock in the loop: it moves to the writer's thread instead (see _execute)
             self._inline = self.synchronous == "NORMAL"
             if self._inline:
                 await loop.run_in_executor(
-                    self._executor, self._conn.execute, "PRAGMA wal_autocheckpoint = 0"
+                    self._executor,
+                    self._conn.executescript,
+                    "PRAGMA wal_autocheckpoint = 0; PRAGMA busy_timeout = 0;",
                 )
-        self._wakeup = asyncio.Event()
         self._batcher = asyncio.create_task(self._run_batches(), name="livejobs-sqlite-batcher")
+
+    async def _join(self) -> None:
+        """Take a place among the processes sharing the file, to hear of their commits."""
+        peers = Peers(self._wake, lambda origin: self._read(sqlite_peers.peer_ports, origin))
+        port = await peers.listen()
+        conn = self._conn
+        assert conn is not None
+        try:
+            membership = await asyncio.get_running_loop().run_in_executor(
+                self._executor, sqlite_peers.register, conn, port
+            )
+        except BaseException:
+            peers.leave()
+            raise
+        peers.joined(membership)
+        self._peers = peers
+
+    def _wake(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
 
     def _connect_reader(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, cached_statements=256)
@@ -138,10 +190,10 @@ class SQLiteStore:
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute("PRAGMA cache_size = -32000")
-            conn.executescript(SCHEMA + sqlite_flow.SCHEMA)
+            conn.executescript(SCHEMA + sqlite_flow.SCHEMA + sqlite_peers.SCHEMA)
         except BaseException:
             conn.close()
             raise
@@ -155,6 +207,13 @@ class SQLiteStore:
         assert self._wakeup is not None and self._executor is not None
         self._wakeup.set()
         await self._batcher
+        peers, self._peers = self._peers, None
+        if peers is not None:
+            try:
+                await self._on_writer(sqlite_peers.unregister, peers.origin)
+            except sqlite3.Error as exc:  # the next server to open drops the row of a dead pid
+                log.warning("could not leave the peers of %r: %s", self.path, exc)
+            peers.leave()
         conn, self._conn = self._conn, None
         if conn is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
@@ -193,38 +252,89 @@ class SQLiteStore:
 
     async def _run_batches(self) -> None:
         assert self._wakeup is not None
-        loop = asyncio.get_running_loop()
         while True:
+            peers = self._peers
+            if peers is not None and peers.behind and not self._closing:
+                await self._catch_up(peers)
             if not self._queue:
                 if self._closing:
                     return
                 self._wakeup.clear()
-                await self._wakeup.wait()
+                if peers is None or not peers.behind:  # a datagram may have come meanwhile
+                    await self._wakeup.wait()
                 continue
             batch = [call for call in self._queue[:MAX_BATCH] if not call.future.cancelled()]
             del self._queue[:MAX_BATCH]
             if batch:
-                work = [(call.function, call.args, call.several) for call in batch]
-                assert self._conn is not None
-                weight = sum(_weight(call) for call in batch)
-                inline = self._inline and weight <= INLINE_WEIGHT
-                try:
-                    if inline:
-                        outcomes, changes = ops.run_batch(self._conn, work)
-                    else:
-                        outcomes, changes = await loop.run_in_executor(
-                            self._executor, ops.run_batch, self._conn, work
-                        )
-                except Exception as exc:  # noqa: BLE001 - reported to every caller below
-                    self._fail(batch, exc)
-                    continue
-                self._settle(batch, outcomes, changes)
-                self._written += weight
-                if self._written >= CHECKPOINT_EVERY:
-                    self._written = 0
-                    self._checkpoint()
-                if inline:
-                    await asyncio.sleep(0)  # let callers queue more: the next batch groups them
+                await self._commit(batch)
+
+    async def _commit(self, batch: list[_Call]) -> None:
+        work = [(call.function, call.args, call.several) for call in batch]
+        weight = sum(_weight(call) for call in batch)
+        inline = self._inline and weight <= INLINE_WEIGHT
+        peers = self._peers
+        if peers is not None:
+            if peers.prune_due:
+                peers.prune_due = False
+                work.append((sqlite_peers.prune_log, (), False))
+                inline = False  # deleting thousands of rows is no work for the loop
+            # last, so that it sees every change of the batch
+            work.append((sqlite_peers.log_changes, (peers.origin,), False))
+        try:
+            outcomes, changes = await self._execute(work, inline)
+        except Exception as exc:  # noqa: BLE001 - reported to every caller below
+            self._fail(batch, exc)
+            return
+        self._settle(batch, outcomes[: len(batch)], changes)
+        if peers is not None and outcomes[-1] == (True, True):  # log_changes logged them
+            peers.logged(len(changes))
+        self._written += weight
+        if self._written >= CHECKPOINT_EVERY:
+            self._written = 0
+            self._checkpoint()
+        if inline:
+            await asyncio.sleep(0)  # let callers queue more: the next batch groups them
+
+    async def _execute(
+        self, work: list[tuple[ops.Operation, tuple[Any, ...], bool]], inline: bool
+    ) -> tuple[list[tuple[bool, Any]], ops.Changes]:
+        assert self._conn is not None
+        if inline:
+            try:
+                return ops.run_batch(self._conn, work)
+            except ops.BatchFailed as exc:
+                if not _busy(exc):
+                    raise
+                # another process holds the write lock: wait for it on the thread instead
+        return await self._on_writer(ops.run_batch, work)
+
+    async def _on_writer(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(conn, *args)`` on the writer's thread, waiting for the write lock."""
+        loop, conn = asyncio.get_running_loop(), self._conn
+        assert conn is not None
+        if self._inline:
+            return await loop.run_in_executor(self._executor, _patiently, conn, function, *args)
+        return await loop.run_in_executor(self._executor, function, conn, *args)
+
+    async def _catch_up(self, peers: Peers) -> None:
+        """Publish what the other processes committed, between two of this store's batches
+        (so at its place in this store's commit order, see ``sqlite_peers``). A few rows are
+        read inline, as small batches run: a thread hop would delay every change by one."""
+        peers.behind = False
+        read, origin, cursor = sqlite_peers.read_since, peers.origin, peers.cursor
+        result: sqlite_peers.CatchUp | None = None
+        if self._inline and not peers.deep:
+            assert self._conn is not None
+            with contextlib.suppress(sqlite3.Error):  # busy, say: the thread waits for it
+                result = read(self._conn, origin, cursor, INLINE_WEIGHT)
+        try:
+            if result is None:
+                result = await self._on_writer(read, origin, cursor, sqlite_peers.CATCH_UP_ROWS)
+        except Exception as exc:  # noqa: BLE001 - the next datagram tries again
+            log.warning("could not read the changes of the servers sharing %r: %s", self.path, exc)
+            return
+        peers.caught_up(result)
+        self._feed.publish(result.changes)
 
     def _checkpoint(self) -> None:
         """Copy the WAL back into the database on the reader's thread, never in the loop."""
