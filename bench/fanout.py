@@ -3,8 +3,10 @@
 Subscriber processes (``fanout_client.py``) connect first; then one producer creates ``rate``
 jobs a second for ``seconds``, in ``TICKS`` small ``create_many`` calls a second, each job
 carrying its send time. Every subscriber must receive every change; how many did is counted,
-not assumed. The server's CPU (share of
-one core over the production window) and its peak RSS are sampled with psutil.
+not assumed. The server's CPU (share of one core over the production window) and its peak RSS
+are sampled with psutil. The subscribers share the cores with the server, so they use a bare
+WebSocket client (``fanout_wire.py``) that costs a fraction of what the server spends on the
+same messages: what is measured is the server, not the load generator.
 """
 
 from __future__ import annotations

@@ -1,15 +1,24 @@
 """Scenario 3's subscribers: many WebSocket connections in one process, each subscribed to ``{}``.
 
 Connections ask for batched messages, as the SDK does. Every connection counts the changes it
-receives (a substring count, no parsing); one in ``--sample-every`` also parses each message for
-the delivery latency of every change in it (receive time − the producer's ``data.t``). Prints
-``READY`` once every subscription has its (empty) snapshot, then stops by itself once each
-connection has ``--expect`` changes, or ``--window`` seconds after the first change arrived,
-and writes a JSON report.
+receives (a substring count on the raw bytes, no parsing). One in ``--sample-every`` also parses
+each message (msgspec, already a livejobs dependency: the whole message is decoded and checked
+as JSON, only ``msg`` and ``doc.data.t`` are kept) for the delivery latency of every change in
+it (receive time − the producer's ``data.t``), and checks that it finds as many changes as the
+substring count did. The receive time is taken in the event loop's read callback, as soon as
+a message's last byte is read. Prints ``READY`` once every subscription has its (empty)
+snapshot, then stops by itself once each connection has ``--expect`` changes, or ``--window``
+seconds after the first change arrived, and writes a JSON report.
+
+The load generator must stay cheaper than the server it loads: these processes share the
+machine's cores with the server, so whatever they spend per message shows up as the server's
+latency. Hence ``fanout_wire`` (a bare-protocol WebSocket client that hands each message to
+``Counter`` from the read callback) instead of the ``websockets`` library, which wakes a task
+per message per connection and cost about a core at a thousand subscribers.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: msgspec reads the Structs' annotations at import, and
+# string ones would have to be resolved through sys.modules (which fails under e.g. cProfile)
 import argparse
 import asyncio
 import json
@@ -17,16 +26,35 @@ import os
 import time
 from pathlib import Path
 
-from lj_wire import Wire
+import msgspec
 
-ADDED, CHANGED, READY = '{"msg":"added"', '{"msg":"changed"', '{"msg":"ready"'
+from fanout_wire import Wire
+
+ADDED, CHANGED, READY = b'{"msg":"added"', b'{"msg":"changed"', b'{"msg":"ready"'
 CONNECT_IN_FLIGHT = 50
 IDLE_CAP_S = 120.0
 """Give up when no change at all arrives this long after READY (the producer never started)."""
 
 
+class Data(msgspec.Struct):
+    t: float
+
+
+class Doc(msgspec.Struct):
+    data: Data
+
+
+class Frame(msgspec.Struct):
+    msg: str
+    doc: Doc | None = None
+
+
+decode = msgspec.json.Decoder(list[Frame] | Frame).decode
+"""A batched message is an array of frames; fields other than these are skipped, not kept."""
+
+
 class Counter:
-    """One subscriber's tally, fed raw frames by its connection."""
+    """One subscriber's tally, fed each raw message (bytes) by its connection."""
 
     def __init__(self, timed: bool) -> None:
         self.timed = timed
@@ -36,7 +64,7 @@ class Counter:
         self.latency_ms: list[float] = []
         self.ready = asyncio.Event()
 
-    def __call__(self, message: str) -> None:
+    def __call__(self, message: bytes) -> None:
         changes = message.count(ADDED) + message.count(CHANGED)
         if changes:
             self.changes += changes
@@ -44,11 +72,15 @@ class Counter:
             if self.first is None:
                 self.first = self.last
             if self.timed:
-                frames = json.loads(message)
+                frames = decode(message)
+                found = 0
                 for frame in frames if isinstance(frames, list) else [frames]:
-                    if frame["msg"] in ("added", "changed"):
-                        self.latency_ms.append((self.last - frame["doc"]["data"]["t"]) * 1000)
-        if READY in message:
+                    if frame.msg in ("added", "changed") and frame.doc is not None:
+                        self.latency_ms.append((self.last - frame.doc.data.t) * 1000)
+                        found += 1
+                if found != changes:  # fails the connection: the run shows it incomplete
+                    raise ValueError(f"{changes} changes counted, {found} parsed")
+        if not self.ready.is_set() and READY in message:
             self.ready.set()
 
 
@@ -76,7 +108,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             if all(c.changes >= args.expect for c in counters):
                 break
             await asyncio.sleep(0.05)
-        dropped = sum(1 for w in wires if w.reader.done())  # the server cut the connection
+        dropped = sum(1 for w in wires if w.closed)  # the server cut the connection
     finally:
         await asyncio.gather(*(w.close() for w in wires), return_exceptions=True)
     return {
