@@ -318,7 +318,7 @@ async def unsubscribe(ctx: Ctx, params: p.Unsubscribe) -> bool:
 
 async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
     flow = ctx.services.jobs.flow
-    rules = replace(flow.rules(job_type), **changes)
+    rules = replace(await flow.stored(job_type), **changes)
     result = await flow.set_rules(job_type, rules)
     ctx.services.dispatcher.type_changed(job_type)
     return result
@@ -349,7 +349,7 @@ async def types_resume(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
 
 @method("types.list", p.Empty)
 async def types_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
-    return ctx.services.jobs.flow.describe()
+    return await ctx.services.jobs.flow.describe()
 
 
 # -- users and tokens ---------------------------------------------------------------------

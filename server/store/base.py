@@ -11,7 +11,7 @@ Implementations: ``server.store.sqlite.SQLiteStore`` (embedded, default) and
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from server.jobs.model import Job
@@ -40,18 +40,42 @@ class Change:
 
 
 @dataclass(frozen=True, slots=True)
-class FlowLimit:
-    """A job type's cluster-wide limits, enforced by the store inside the claim itself so
-    that they hold whichever server (process) claims: at most ``rate_limit`` starts in any
-    ``rate_per`` seconds, at most ``concurrency`` jobs running."""
+class TypeRules:
+    """A job type's flow rules, kept as a record (kind ``ClaimRequest.rules``, id the type).
+    The store reads them inside each claim, so a rule written through any server binds the
+    very next claim on every server: while ``paused`` nothing starts; at most ``rate_limit``
+    starts in any ``rate_per`` seconds; at most ``concurrency`` running in the whole cluster."""
 
+    paused: bool = False
     rate_limit: int | None = None
     rate_per: float | None = None
     concurrency: int | None = None
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any] | None) -> TypeRules:
+        return cls(**{k: v for k, v in (record or {}).items() if k != "type"})
+
+    def to_dict(self, job_type: str) -> dict[str, Any]:
+        return {
+            "type": job_type,
+            "paused": self.paused,
+            "rate_limit": self.rate_limit,
+            "rate_per": self.rate_per,
+            "concurrency": self.concurrency,
+        }
+
     @property
     def rated(self) -> bool:
         return self.rate_limit is not None and self.rate_per is not None
+
+    @property
+    def counted(self) -> bool:
+        """Whether a claim must count starts or running jobs."""
+        return self.rated or self.concurrency is not None
+
+    @property
+    def limited(self) -> bool:
+        return self.paused or self.counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +84,9 @@ class ClaimRequest:
 
     Candidates are ``status == "ready"``, ``type in types``, ``target`` null or equal to
     ``worker_id``, ``worker_id`` not in ``exclude``; taken by ``priority`` then ``created``.
-    ``flow``: per type, the limits the claim must respect counting every start and every
-    running job in the store (all servers'); a type absent from it is unlimited.
+    ``rules``: the record kind holding the types' ``TypeRules``; the claim reads them and
+    respects them counting every start and every running job in the store (all servers'),
+    all within the claim. A type without a record is unlimited.
     """
 
     types: tuple[str, ...]
@@ -70,7 +95,7 @@ class ClaimRequest:
     now: float
     lease_seconds: float
     limit: int = 1
-    flow: dict[str, FlowLimit] = field(default_factory=dict)
+    rules: str | None = None
 
 
 class Store(Protocol):
@@ -116,7 +141,7 @@ class Store(Protocol):
         """Atomically move up to ``request.limit`` ready jobs to running for one worker,
         applying ``lifecycle.claim`` to each; return them as stored."""
 
-    async def rate_opening(self, job_type: str, limit: FlowLimit, now: float) -> float | None:
+    async def rate_opening(self, job_type: str, rules: TypeRules, now: float) -> float | None:
         """When the type's rate window next has room (None: it has room now, or no rate)."""
 
     async def due(self, now: float, limit: int = 500) -> list[Job]:

@@ -32,7 +32,7 @@ from server.errors import Conflict, Invalid, StoreRefused, Unavailable
 from server.jobs import lifecycle
 from server.jobs.model import Job
 from server.store import mongo_flow
-from server.store.base import Change, ClaimRequest, Filter, FlowLimit, Sort
+from server.store.base import Change, ClaimRequest, Filter, Sort, TypeRules
 from server.store.feed import Feed, Watcher
 from server.store.mongo_shapes import (
     change_from_event,
@@ -315,14 +315,19 @@ class MongoStore:
         return result.deleted_count == 1
 
     async def claim(self, request: ClaimRequest) -> list[Job]:
-        """One atomic find-and-update per job, best first. Limited types first reserve their
-        room (``mongo_flow``), which narrows the types as it is used up."""
+        """One atomic find-and-update per job, best first. The types' rules are read first;
+        limited types reserve their room (``mongo_flow``), which narrows the types as it is
+        used up."""
         reservations: dict[str, mongo_flow.Reservation] = {}
         room: dict[str, int] = {}
         with _reachable():
+            rules = await self._rules_of(request.rules, request.types)
             for job_type in dict.fromkeys(request.types):
-                limit = request.flow.get(job_type)
-                if limit is None:
+                limit = rules.get(job_type)
+                if limit is None or not limit.limited:
+                    continue
+                if limit.paused:
+                    room[job_type] = 0
                     continue
                 held = await mongo_flow.reserve(
                     self._flow, self._jobs, job_type, limit, request.limit, request.now
@@ -337,6 +342,13 @@ class MongoStore:
                 for job_type, held in reservations.items():
                     used = held.count - room[job_type]  # _claim_within spends room per job
                     await mongo_flow.settle(self._flow, held, used)
+
+    async def _rules_of(self, kind: str | None, job_types: Sequence[str]) -> dict[str, TypeRules]:
+        if kind is None:
+            return {}
+        keys = [record_key(kind, job_type) for job_type in job_types]
+        found = await self._records.find({"_id": {"$in": keys}}).to_list()
+        return {r["rid"]: TypeRules.from_record(r["doc"]) for r in found}
 
     async def _claim_within(self, request: ClaimRequest, room: dict[str, int]) -> list[Job]:
         claimed: list[Job] = []
@@ -364,7 +376,7 @@ class MongoStore:
             claimed.append(doc_from_mongo(found))
         return claimed
 
-    async def rate_opening(self, job_type: str, limit: FlowLimit, now: float) -> float | None:
+    async def rate_opening(self, job_type: str, limit: TypeRules, now: float) -> float | None:
         with _reachable():
             return await mongo_flow.opening(self._flow, job_type, limit, now)
 

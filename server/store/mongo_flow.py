@@ -17,7 +17,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from server.store.base import FlowLimit
+from server.store.base import TypeRules
 
 RESERVATION_SECONDS = 30.0
 """How long a claim in progress holds its places (a live claim settles in milliseconds)."""
@@ -33,7 +33,7 @@ class Reservation:
 
 
 def _current(
-    doc: dict[str, Any] | None, limit: FlowLimit, now: float
+    doc: dict[str, Any] | None, limit: TypeRules, now: float
 ) -> tuple[list[float], list[dict[str, Any]]]:
     doc = doc or {}
     starts: list[float] = list(doc.get("starts", []))
@@ -47,7 +47,7 @@ async def reserve(
     flow: AsyncCollection[dict[str, Any]],
     jobs: AsyncCollection[dict[str, Any]],
     job_type: str,
-    limit: FlowLimit,
+    limit: TypeRules,
     wanted: int,
     now: float,
 ) -> Reservation | None:
@@ -91,7 +91,7 @@ async def settle(
 
 
 async def opening(
-    flow: AsyncCollection[dict[str, Any]], job_type: str, limit: FlowLimit, now: float
+    flow: AsyncCollection[dict[str, Any]], job_type: str, limit: TypeRules, now: float
 ) -> float | None:
     if limit.rate_limit is None or limit.rate_per is None:
         return None

@@ -24,7 +24,7 @@ from server.errors import Invalid, StoreRefused, Unavailable
 from server.jobs.model import Job
 from server.store import sqlite_flow, sqlite_peers
 from server.store import sqlite_ops as ops
-from server.store.base import Change, ClaimRequest, Filter, FlowLimit, Sort
+from server.store.base import Change, ClaimRequest, Filter, Sort, TypeRules
 from server.store.feed import Feed, Watcher
 from server.store.sqlite_peers import Peers
 from server.store.sqlite_sql import SCHEMA
@@ -415,7 +415,7 @@ class SQLiteStore:
             return []
         return await self._run_atomic(ops.claim, request)
 
-    async def rate_opening(self, job_type: str, limit: FlowLimit, now: float) -> float | None:
+    async def rate_opening(self, job_type: str, limit: TypeRules, now: float) -> float | None:
         return await self._read(ops.rate_opening, job_type, limit, now)
 
     async def due(self, now: float, limit: int = 500) -> list[Job]:

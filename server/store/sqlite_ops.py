@@ -17,7 +17,7 @@ from server.errors import Conflict, Unavailable
 from server.jobs import lifecycle
 from server.jobs.model import Job
 from server.store import sqlite_flow
-from server.store.base import ClaimRequest, Filter, FlowLimit, Sort
+from server.store.base import ClaimRequest, Filter, Sort, TypeRules
 from server.store.sqlite_sql import CLAIM, INSERT, UPDATE, decode, encode, order_by, row, where
 
 Changes = list[tuple[Literal["insert", "update", "delete", "record"], str, Job | None]]
@@ -227,10 +227,14 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
     """Take the best ``limit`` candidates across types: each type's query walks the claim
     index in order, so only ``limit`` rows per type are read, then the few are merged."""
     candidates: list[Job] = []
-    for job_type in dict.fromkeys(request.types):
-        limit = request.flow.get(job_type)
+    types = list(dict.fromkeys(request.types))
+    rules = sqlite_flow.rules_of(conn, request.rules, types) if request.rules else {}
+    for job_type in types:
+        limit = rules.get(job_type)
         if limit is None:
             room = request.limit
+        elif limit.paused:
+            continue
         else:
             room = sqlite_flow.room(conn, job_type, limit, request.now, request.limit)
             if room <= 0:
@@ -252,7 +256,7 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
         conn.execute(UPDATE, (*values[1:], new["id"], doc["version"]))
         changes.append(("update", new["id"], new))
         claimed.append(new)
-    for job_type, limit in request.flow.items():
+    for job_type, limit in rules.items():
         if limit.rated:
             started = sum(1 for job in claimed if job["type"] == job_type)
             if started:
@@ -261,7 +265,7 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
 
 
 def rate_opening(
-    conn: sqlite3.Connection, changes: Changes, job_type: str, limit: FlowLimit, now: float
+    conn: sqlite3.Connection, changes: Changes, job_type: str, limit: TypeRules, now: float
 ) -> float | None:
     return sqlite_flow.opening(conn, job_type, limit, now)
 

@@ -21,7 +21,7 @@ import pytest
 from server.errors import Conflict, StoreRefused, Unavailable
 from server.jobs.model import Job, blank_job
 from server.query import matches, parse_filter, resolve
-from server.store.base import Change, ClaimRequest, FlowLimit, Store
+from server.store.base import Change, ClaimRequest, Store, TypeRules
 from server.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -324,55 +324,63 @@ async def test_claim_respects_target_and_exclude(store: Store) -> None:
     assert ids(await store.claim(claim_request("echo", worker="w1", limit=5))) == [mine["id"]]
 
 
-async def test_claim_respects_per_type_limits(store: Store) -> None:
-    docs = [job("a"), job("b"), job("a"), job("b"), job("a"), job("c")]
+RULES = "types"
+
+
+async def set_rules(store: Store, job_type: str, **rules: Any) -> TypeRules:
+    stored = TypeRules(**rules)
+    await store.put_record(RULES, job_type, stored.to_dict(job_type))
+    return stored
+
+
+async def test_claim_respects_the_types_rules_as_stored(store: Store) -> None:
+    docs = [job("a"), job("b"), job("a"), job("b"), job("a"), job("c"), job("d")]
     await store.insert(docs)
-    got = await store.claim(
-        claim_request(
-            "a",
-            "b",
-            "c",
-            limit=10,
-            flow={"a": FlowLimit(concurrency=1), "c": FlowLimit(concurrency=0)},
-        )
-    )
+    await set_rules(store, "a", concurrency=1)
+    await set_rules(store, "c", concurrency=0)
+    await set_rules(store, "d", paused=True)
+    got = await store.claim(claim_request("a", "b", "c", "d", limit=10, rules=RULES))
     assert ids(got) == [docs[0]["id"], docs[1]["id"], docs[3]["id"]]
+    await set_rules(store, "d")  # resumed: the very next claim sees it
+    assert ids(await store.claim(claim_request("d", limit=10, rules=RULES))) == [docs[6]["id"]]
 
 
 async def test_concurrency_limit_counts_running_jobs_in_the_store(store: Store) -> None:
     await store.insert([job("a") for _ in range(5)])
-    two = {"a": FlowLimit(concurrency=2)}
-    first = await store.claim(claim_request("a", limit=10, flow=two))
+    await set_rules(store, "a", concurrency=2)
+    first = await store.claim(claim_request("a", limit=10, rules=RULES))
     assert len(first) == 2
-    assert await store.claim(claim_request("a", worker="w2", limit=10, flow=two)) == []
+    assert await store.claim(claim_request("a", worker="w2", limit=10, rules=RULES)) == []
     assert await store.replace(changed(first[0], status="completed"), first[0]["version"])
-    assert len(await store.claim(claim_request("a", worker="w2", limit=10, flow=two))) == 1
+    assert len(await store.claim(claim_request("a", worker="w2", limit=10, rules=RULES))) == 1
 
 
 async def test_rate_limit_counts_starts_in_a_sliding_window(store: Store) -> None:
     await store.insert([job("a") for _ in range(8)])
-    three = {"a": FlowLimit(rate_limit=3, rate_per=10.0)}
-    assert len(await store.claim(claim_request("a", limit=2, now=5000.0, flow=three))) == 2
-    assert len(await store.claim(claim_request("a", limit=5, now=5001.0, flow=three))) == 1
-    assert await store.claim(claim_request("a", limit=5, now=5009.0, flow=three)) == []
-    assert await store.rate_opening("a", three["a"], 5009.0) == 5010.0
+    three = await set_rules(store, "a", rate_limit=3, rate_per=10.0)
+
+    async def claim(limit: int, now: float) -> int:
+        return len(await store.claim(claim_request("a", limit=limit, now=now, rules=RULES)))
+
+    assert await claim(2, 5000.0) == 2
+    assert await claim(5, 5001.0) == 1
+    assert await claim(5, 5009.0) == 0
+    assert await store.rate_opening("a", three, 5009.0) == 5010.0
     # the two starts at 5000 have left the window; the one at 5001 has not
-    assert len(await store.claim(claim_request("a", limit=5, now=5010.5, flow=three))) == 2
-    assert await store.rate_opening("a", three["a"], 5010.5) == 5011.0
-    assert await store.rate_opening("b", three["a"], 5010.5) is None
+    assert await claim(5, 5010.5) == 2
+    assert await store.rate_opening("a", three, 5010.5) == 5011.0
+    assert await store.rate_opening("b", three, 5010.5) is None
 
 
-async def test_flow_limits_hold_across_servers_sharing_the_store(backend: Backend) -> None:
+async def test_flow_rules_hold_across_servers_sharing_the_store(backend: Backend) -> None:
     """Two stores on the same data stand for two server processes: claims racing on both
-    never start more than the limits allow between them."""
+    never start more than the rules allow between them."""
     one, two = await backend.open(), await backend.open()
     await one.insert([job("a") for _ in range(30)] + [job("b") for _ in range(30)])
-    flow = {
-        "a": FlowLimit(concurrency=3),
-        "b": FlowLimit(rate_limit=4, rate_per=60.0),
-    }
+    await set_rules(one, "a", concurrency=3)
+    await set_rules(two, "b", rate_limit=4, rate_per=60.0)
     claims = [
-        store.claim(claim_request("a", "b", worker=f"w{i}", limit=2, flow=flow))
+        store.claim(claim_request("a", "b", worker=f"w{i}", limit=2, rules=RULES))
         for i in range(10)
         for store in (one, two)
     ]

@@ -1,0 +1,145 @@
+"""Two servers on one SQLite file, as two processes would share it: work created on one runs on
+the other's workers, subscribers see every change, and every flow rule holds across both.
+
+Both servers run in this event loop and share one driven clock; each has its own store
+connection, feed and dispatcher, and learns of the other's commits only through the store's
+cross-process feed (``server.store.sqlite_peers``).
+
+A rule that holds is shown by what did not happen; so that "not yet" cannot pass for "never",
+each check first has both workers take a probe job of their own type: a worker's claim covers
+all of its types, so once both probes are done, both servers have claimed since the state under
+test, and found nothing more they were allowed to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+
+from server.clock import ManualClock
+from tests.helpers import running_worker, wait_count
+from tests.servers import InProcessServer
+from worker_sdk import Client
+
+
+@pytest.fixture
+async def servers(tmp_path) -> AsyncIterator[tuple[InProcessServer, InProcessServer]]:
+    clock = ManualClock()
+    a = InProcessServer(tmp_path / "jobs.db", clock=clock)
+    b = InProcessServer(tmp_path / "jobs.db", clock=clock)
+    await a.start()
+    try:
+        await b.start()
+        try:
+            yield a, b
+        finally:
+            await b.stop()
+    finally:
+        await a.stop()
+
+
+async def probe_both(a: Client, b: Client) -> None:
+    """Both servers' workers have claimed since now (see the module's docstring)."""
+    jobs = [await a.job("probe-a").save(), await b.job("probe-b").save()]
+    await asyncio.gather(*(job.result(timeout=10) for job in jobs))
+
+
+async def two_workers(
+    stack: AsyncExitStack, a: Client, b: Client, job_type: str, handler: Any, **options: Any
+) -> None:
+    async def probe(job: Any) -> str:
+        return "probed"
+
+    async def route(job: Any) -> Any:
+        return await (probe if job.type.startswith("probe-") else handler)(job)
+
+    await stack.enter_async_context(running_worker(a, [job_type, "probe-a"], route, **options))
+    await stack.enter_async_context(running_worker(b, [job_type, "probe-b"], route, **options))
+
+
+async def test_work_and_changes_cross_between_servers(servers):
+    a_server, b_server = servers
+
+    async def handler(job: Any) -> str:
+        return f"done {job.data}"
+
+    async with a_server.client() as a, b_server.client() as b:
+        async with b.subscribe({"type": "crossing"}) as watched:
+            await watched.ready.wait()
+            async with running_worker(b, "crossing", handler):
+                job = await a.job("crossing", 7).save()  # created on A, run by B's worker
+                assert await job.result(timeout=10) == "done 7"
+            while watched.docs.get(job.id, {}).get("status") != "completed":
+                await watched.next(10)  # B's subscriber saw the change B's worker made
+        assert (await a.get_job(job.id))["result"] == "done 7"
+
+
+async def test_rate_limit_holds_across_servers(servers):
+    a_server, b_server = servers
+    clock = a_server.clock
+    started: list[float] = []
+
+    async def handler(job: Any) -> None:
+        started.append(clock.now())
+
+    async with a_server.client() as a, b_server.client() as b, AsyncExitStack() as stack:
+        await a.call("types.set_limits", {"type": "api", "rate_limit": 3, "rate_per": 60})
+        await two_workers(stack, a, b, "api", handler, concurrency=5)
+        await b.create_many([("api", i) for i in range(8)])
+        await wait_count(a, {"type": "api", "status": "completed"}, 3)
+        await probe_both(a, b)
+        assert len(started) == 3
+        clock.advance(60)  # the window moves on: the timer of either server wakes its worker
+        await wait_count(b, {"type": "api", "status": "completed"}, 6)
+        await probe_both(a, b)
+        assert len(started) == 6
+        clock.advance(60)
+        await wait_count(a, {"type": "api", "status": "completed"}, 8)
+    assert len(started) == 8
+
+
+async def test_global_concurrency_holds_across_servers(servers):
+    a_server, b_server = servers
+    release = asyncio.Event()
+    running = peak = 0
+
+    async def handler(job: Any) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await release.wait()
+        running -= 1
+
+    async with a_server.client() as a, b_server.client() as b, AsyncExitStack() as stack:
+        await b.call("types.set_limits", {"type": "heavy", "concurrency": 2})
+        await two_workers(stack, a, b, "heavy", handler, concurrency=5)
+        await a.create_many([("heavy", i) for i in range(6)])
+        await wait_count(a, {"type": "heavy", "status": "running"}, 2)
+        await probe_both(a, b)
+        assert peak == 2
+        assert len(await b.find({"type": "heavy", "status": "running"})) == 2
+        release.set()
+        await wait_count(b, {"type": "heavy", "status": "completed"}, 6)
+    assert peak == 2
+
+
+async def test_pause_on_one_server_stops_starts_on_the_other(servers):
+    a_server, b_server = servers
+
+    async def handler(job: Any) -> str:
+        return "ran"
+
+    async with a_server.client() as a, b_server.client() as b:
+        await a.call("types.pause", {"type": "q"})
+        async with running_worker(b, ["q", "probe-b"], handler):
+            job = await a.job("q").save()
+            probe = await b.job("probe-b").save()
+            assert await probe.result(timeout=10) == "ran"
+            assert (await b.get_job(job.id))["status"] == "ready"
+            assert [t for t in await b.call("types.list") if t["type"] == "q"][0]["paused"]
+            await a.call("types.resume", {"type": "q"})
+            assert await job.result(timeout=10) == "ran"
