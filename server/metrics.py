@@ -100,6 +100,8 @@ class Metrics:
         self._sessions: set[Session] = set()
         #: job id → (status, number of failures, when it became ready)
         self._seen: OrderedDict[str, tuple[str, int, float | None]] = OrderedDict()
+        #: the feed counter of each op, labelled once (labels() takes a lock on every call)
+        self._feed_counters: dict[str, Any] = {}
 
     def bind(self, services: Services, sessions: set[Session]) -> None:
         self._services = services
@@ -109,7 +111,10 @@ class Metrics:
     # -- fed by the change feed ------------------------------------------------------------
 
     def on_change(self, change: Change) -> None:
-        self.feed_changes.labels(change.op).inc()
+        counter = self._feed_counters.get(change.op)
+        if counter is None:
+            counter = self._feed_counters[change.op] = self.feed_changes.labels(change.op)
+        counter.inc()
         if change.op == "delete" or change.op == "reset":
             self._seen.pop(change.id, None)
             return

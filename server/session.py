@@ -63,6 +63,9 @@ class SessionState(enum.Enum):
     CLOSED = "closed"
 
 
+_CLOSED = SessionState.CLOSED
+
+
 class Session:
     def __init__(self, remote: str = "", flusher: Flusher | None = None) -> None:
         self.remote = remote
@@ -104,8 +107,14 @@ class Session:
 
     def send_live(self, frame: Frame) -> None:
         """Queue a subscription frame; the flusher wakes the writer, with others, soon. This
-        runs once per subscriber per change: the hottest line of the fan-out."""
-        if self._queue(frame) and not self._marked:
+        runs once per subscriber per change, the hottest line of the fan-out: hence ``_queue``
+        written out again, without its call."""
+        outbox = self._outbox
+        if self.state is _CLOSED or len(outbox) >= MAX_OUTBOX:
+            self._queue(frame)  # says why the frame is refused
+            return
+        outbox.append(frame)
+        if not self._marked:
             self._marked = True
             self._flusher.mark(self)
 
