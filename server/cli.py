@@ -13,6 +13,7 @@ import typer
 from server.cli_client import jobs_app, watch
 from server.cli_worker import worker
 from server.errors import LivejobsError
+from server.gc_tuning import tune_for_serving
 from server.settings import Settings
 
 app = typer.Typer(
@@ -98,6 +99,7 @@ def serve(
         # uvicorn.Config just reset its loggers' levels: request lines carry query strings,
         # which may hold job data in filters, so they stay out unless debugging
         logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    tune_for_serving()
     serve_gracefully(app, uvicorn_config, settings.shutdown_grace)
 
 
