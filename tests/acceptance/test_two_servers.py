@@ -22,7 +22,7 @@ import pytest
 
 from server.clock import ManualClock
 from tests.helpers import running_worker, wait_count
-from tests.servers import InProcessServer
+from tests.servers import InProcessServer, ProcessServer
 from worker_sdk import Client
 
 
@@ -143,3 +143,43 @@ async def test_pause_on_one_server_stops_starts_on_the_other(servers):
             assert [t for t in await b.call("types.list") if t["type"] == "q"][0]["paused"]
             await a.call("types.resume", {"type": "q"})
             assert await job.result(timeout=10) == "ran"
+
+
+async def test_two_server_processes_share_work_and_limits(tmp_path):
+    """The same with two ``livejobs serve`` processes on one file: a job created through one
+    process runs on the other's worker, and a concurrency limit set through one process holds
+    for workers of both (real clock: the rate limit is proven with the driven clock above)."""
+    first = ProcessServer(tmp_path / "jobs.db")
+    second = ProcessServer(tmp_path / "jobs.db")
+    release = asyncio.Event()
+    running = peak = 0
+
+    async def handler(job: Any) -> str:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await release.wait()
+        running -= 1
+        return f"ran {job.data}"
+
+    await first.start()
+    try:
+        await second.start()
+        async with first.client() as a, second.client() as b, AsyncExitStack() as stack:
+            crossing = await a.job("crossing", 1).save()
+            async with running_worker(b, "crossing", handler):
+                release.set()
+                assert await crossing.result(timeout=10) == "ran 1"
+            release.clear()
+            await a.call("types.set_limits", {"type": "heavy", "concurrency": 2})
+            await two_workers(stack, a, b, "heavy", handler, concurrency=5)
+            jobs = [await b.job("heavy", i).save() for i in range(6)]
+            await wait_count(a, {"type": "heavy", "status": "running"}, 2)
+            await probe_both(a, b)
+            assert peak == 2
+            release.set()
+            assert len(await asyncio.gather(*(j.result(timeout=10) for j in jobs))) == 6
+        assert peak == 2
+    finally:
+        await second.stop()
+        await first.stop()
