@@ -42,6 +42,23 @@ async def servers(tmp_path) -> AsyncIterator[tuple[InProcessServer, InProcessSer
         await a.stop()
 
 
+class Gate:
+    """A handler that holds its jobs until released, counting how many ran at once."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.running = self.peak = 0
+
+    async def __call__(self, job: Any) -> str:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            await self.release.wait()
+        finally:
+            self.running -= 1
+        return f"ran {job.data}"
+
+
 async def probe_both(a: Client, b: Client) -> None:
     """Both servers' workers have claimed since now (see the module's docstring)."""
     jobs = [await a.job("probe-a").save(), await b.job("probe-b").save()]
@@ -104,15 +121,7 @@ async def test_rate_limit_holds_across_servers(servers):
 
 async def test_global_concurrency_holds_across_servers(servers):
     a_server, b_server = servers
-    release = asyncio.Event()
-    running = peak = 0
-
-    async def handler(job: Any) -> None:
-        nonlocal running, peak
-        running += 1
-        peak = max(peak, running)
-        await release.wait()
-        running -= 1
+    handler = Gate()
 
     async with a_server.client() as a, b_server.client() as b, AsyncExitStack() as stack:
         await b.call("types.set_limits", {"type": "heavy", "concurrency": 2})
@@ -120,11 +129,11 @@ async def test_global_concurrency_holds_across_servers(servers):
         await a.create_many([("heavy", i) for i in range(6)])
         await wait_count(a, {"type": "heavy", "status": "running"}, 2)
         await probe_both(a, b)
-        assert peak == 2
+        assert handler.peak == 2
         assert len(await b.find({"type": "heavy", "status": "running"})) == 2
-        release.set()
+        handler.release.set()
         await wait_count(b, {"type": "heavy", "status": "completed"}, 6)
-    assert peak == 2
+    assert handler.peak == 2
 
 
 async def test_pause_on_one_server_stops_starts_on_the_other(servers):
@@ -151,16 +160,7 @@ async def test_two_server_processes_share_work_and_limits(tmp_path):
     for workers of both (real clock: the rate limit is proven with the driven clock above)."""
     first = ProcessServer(tmp_path / "jobs.db")
     second = ProcessServer(tmp_path / "jobs.db")
-    release = asyncio.Event()
-    running = peak = 0
-
-    async def handler(job: Any) -> str:
-        nonlocal running, peak
-        running += 1
-        peak = max(peak, running)
-        await release.wait()
-        running -= 1
-        return f"ran {job.data}"
+    handler = Gate()
 
     await first.start()
     try:
@@ -168,18 +168,18 @@ async def test_two_server_processes_share_work_and_limits(tmp_path):
         async with first.client() as a, second.client() as b, AsyncExitStack() as stack:
             crossing = await a.job("crossing", 1).save()
             async with running_worker(b, "crossing", handler):
-                release.set()
+                handler.release.set()
                 assert await crossing.result(timeout=10) == "ran 1"
-            release.clear()
+            handler.release.clear()
             await a.call("types.set_limits", {"type": "heavy", "concurrency": 2})
             await two_workers(stack, a, b, "heavy", handler, concurrency=5)
             jobs = [await b.job("heavy", i).save() for i in range(6)]
             await wait_count(a, {"type": "heavy", "status": "running"}, 2)
             await probe_both(a, b)
-            assert peak == 2
-            release.set()
+            assert handler.peak == 2
+            handler.release.set()
             assert len(await asyncio.gather(*(j.result(timeout=10) for j in jobs))) == 6
-        assert peak == 2
+        assert handler.peak == 2
     finally:
         await second.stop()
         await first.stop()
