@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from server import http_api, metrics, ws
+from server import http_api, metrics, protocol, ws
 from server.auth import Auth
 from server.clock import Clock
 from server.dispatch import Dispatcher
@@ -87,6 +87,14 @@ def create_app(
         if token:
             announce(token, settings)
 
+        async def push_types(sessions: set[Session]) -> None:
+            """Every ``types.watch`` caller gets the whole list again (it is short)."""
+            watching = [s for s in sessions if s.watching_types and s.open]
+            if watching:
+                frame = protocol.types_pushed(await jobs.flow.describe())
+                for session in watching:
+                    session.send(frame)
+
         async def feed() -> None:
             async for change in changes:
                 if change.op == "record":  # a record changed, maybe by another server
@@ -94,6 +102,7 @@ def create_app(
                     if kind == FLOW_RULES:
                         await jobs.flow.reload(record_id)
                         services.dispatcher.type_changed(record_id)
+                        await push_types(app.state.sessions)
                     continue
                 services.subscriptions.on_change(change)
                 services.dispatcher.on_change(change)

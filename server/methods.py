@@ -352,6 +352,14 @@ async def types_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
     return await ctx.services.jobs.flow.describe()
 
 
+@method("types.watch", p.Empty)
+async def types_watch(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
+    """``types.list``, then a ``types`` frame with the whole list whenever any server changes
+    a type's rules, for as long as the connection lasts."""
+    ctx.need_session().watching_types = True
+    return await ctx.services.jobs.flow.describe()
+
+
 # -- users and tokens ---------------------------------------------------------------------
 
 

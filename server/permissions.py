@@ -19,7 +19,7 @@ from server.errors import Forbidden
 from server.jobs.model import Job
 
 SESSION = {"auth", "subscribe", "unsubscribe"}
-READ = {"jobs.get", "jobs.find", "jobs.counts", "types.list"}
+READ = {"jobs.get", "jobs.find", "jobs.counts", "types.list", "types.watch"}
 WORK = {
     "worker.start",
     "worker.stop",

@@ -146,6 +146,10 @@ def join(frames: list[Frame]) -> str:
     return "".join(pieces)
 
 
+def types_pushed(rules: list[dict[str, Any]]) -> str:
+    return encode({"msg": "types", "types": rules})
+
+
 def job_pushed(doc: dict[str, Any]) -> str:
     return encode({"msg": "job", "job": doc})
 

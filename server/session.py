@@ -80,6 +80,8 @@ class Session:
         self.pending_calls = 0
         #: the client accepts several frames as one JSON array message (``auth`` with batch)
         self.batch = False
+        #: the client called ``types.watch``: push it every change of the types' rules
+        self.watching_types = False
         self.close_reason: str | None = None
         self.drained = asyncio.Event()
         self._outbox: deque[Frame] = deque()

@@ -371,6 +371,15 @@ async def test_a_manager_pauses_and_resumes_a_type_from_the_queues_view(
             await expect(queue.locator('[data-status="completed"]')).to_have_text("2", timeout=WAIT)
             await expect(chip).to_have_attribute("data-paused", "false")
 
+            # A rule set elsewhere (here through the SDK) is pushed to the page: no reload, no
+            # timer (the page has none for rules any more).
+            await m.call("types.set_limits", {"type": "digest", "concurrency": 3})
+            await expect(queue.locator("td.concurrency")).to_have_text("≤ 3 running", timeout=WAIT)
+            await m.call("types.pause", {"type": "digest"})
+            await expect(chip).to_have_attribute("data-paused", "true", timeout=WAIT)
+            await m.call("types.resume", {"type": "digest"})
+            await expect(chip).to_have_attribute("data-paused", "false", timeout=WAIT)
+
             # The type's name leads to its jobs; the finished job still names its worker.
             await queue.locator('[data-action="show-jobs"]').click()
             await expect(page.locator("#jobs-view")).to_be_visible()

@@ -14,11 +14,13 @@ test, and found nothing more they were allowed to start.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
+import websockets
 
 from server.clock import ManualClock
 from tests.helpers import running_worker, wait_count
@@ -183,3 +185,40 @@ async def test_two_server_processes_share_work_and_limits(tmp_path):
     finally:
         await second.stop()
         await first.stop()
+
+
+async def test_rule_changes_are_pushed_to_watchers_on_every_server(servers):
+    """``types.watch`` (what the dashboard uses): a rule set through A reaches a watcher
+    connected to B as a pushed ``types`` frame with the whole list."""
+    a_server, b_server = servers
+
+    async def call(raw: Any, call_id: int, method: str, params: dict[str, Any]) -> Any:
+        await raw.send(
+            json.dumps({"msg": "call", "id": call_id, "method": method, "params": params})
+        )
+        while True:
+            frame = json.loads(await asyncio.wait_for(raw.recv(), 10))
+            if frame.get("id") == call_id:
+                assert frame["msg"] == "result", frame
+                return frame["result"]
+
+    async def pushed(raw: Any) -> list[dict[str, Any]]:
+        while True:
+            frame = json.loads(await asyncio.wait_for(raw.recv(), 10))
+            if frame.get("msg") == "types":
+                return list(frame["types"])
+
+    reader = await b_server.token("worker", "reader")
+    async with websockets.connect(b_server.ws_url) as raw, a_server.client() as a:
+        await call(raw, 1, "auth", {"token": reader})
+        assert await call(raw, 2, "types.watch", {}) == []
+        await a.call("types.set_limits", {"type": "api", "rate_limit": 5, "rate_per": 1})
+        assert await pushed(raw) == [
+            {"type": "api", "paused": False, "rate_limit": 5, "rate_per": 1, "concurrency": None}
+        ]
+        await a.call("types.pause", {"type": "api"})
+        assert (await pushed(raw))[0]["paused"] is True
+        await a.call("types.set_limits", {"type": "api"})
+        await a.call("types.resume", {"type": "api"})
+        while await pushed(raw):  # the last push: no type has rules left
+            pass

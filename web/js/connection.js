@@ -265,6 +265,10 @@ export class Connection extends EventTarget {
         }
         return;
       }
+      case "types":
+        // the flow rules changed (after `types.watch`): the whole list as it is now
+        this.dispatchEvent(new CustomEvent("types", { detail: frame.types }));
+        return;
       default:
         // "job" and "cancel" frames are for workers; the dashboard never starts one.
         return;

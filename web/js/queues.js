@@ -36,7 +36,6 @@ export class QueuesView {
 
   setVisible(visible) {
     this.#visible = visible;
-    this.#rules.setFast(visible);
     if (visible) this.redraw();
   }
 

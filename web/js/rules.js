@@ -1,12 +1,7 @@
-// Flow-control rules per job type (queue pause, rate limit, global concurrency), from `types.list`.
-//
-// The server has no live feed for these rules, so the list is fetched when a session starts,
-// right after this page changes a rule (the setters' replies are applied at once), every few
-// seconds while the Queues view is open, and now and then otherwise, for the paused marks in the
-// header and the detail panel. Emits "change" whenever the known rules may differ.
-
-const FAST_MS = 3000; // the Queues view is open
-const SLOW_MS = 20_000; // only the header's marks need it
+// Flow-control rules per job type (queue pause, rate limit, global concurrency), kept live:
+// `types.watch` when a session starts gives the list, and the server then pushes the whole list
+// again (a `types` frame) whenever anyone, through any server, changes a rule. A setter's reply
+// is applied at once, before its push arrives. Emits "change" whenever the known rules may differ.
 
 /** A type with no rule left is dropped from `types.list`; keep the same view locally. */
 export function limited(rule) {
@@ -34,19 +29,12 @@ export class TypeRules extends EventTarget {
   #conn;
   #seq = 0; // numbers the answers, so an old list cannot overwrite a newer one
   #applied = 0;
-  #timer = null;
-  #fast = false;
 
   constructor(conn) {
     super();
     this.#conn = conn;
-    conn.addEventListener("session", () => {
-      this.refresh();
-      this.#schedule();
-    });
-    document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible") this.refresh();
-    });
+    conn.addEventListener("session", () => this.refresh());
+    conn.addEventListener("types", (e) => this.#apply(++this.#seq, e.detail));
   }
 
   get(type) {
@@ -57,18 +45,8 @@ export class TypeRules extends EventTarget {
     return Boolean(this.rules.get(type)?.paused);
   }
 
-  /** Refresh often while a view shows the rules in full. */
-  setFast(fast) {
-    if (fast === this.#fast) return;
-    this.#fast = fast;
-    this.#schedule();
-    if (fast) this.refresh();
-  }
-
   /** Forget everything (signed out). */
   clear() {
-    clearInterval(this.#timer);
-    this.#timer = null;
     this.#applied = ++this.#seq;
     this.rules = new Map();
     this.updated = 0;
@@ -76,17 +54,17 @@ export class TypeRules extends EventTarget {
     this.#emit();
   }
 
+  /** Fetch the list and watch it (again after every reconnect: a session starts afresh). */
   async refresh() {
     const conn = this.#conn;
-    if (!conn.may("types.list")) {
+    if (!conn.may("types.watch")) {
       if (this.rules.size) this.clear();
       return;
     }
-    if (document.visibilityState === "hidden") return;
     const n = ++this.#seq;
     let list;
     try {
-      list = await conn.call("types.list", {});
+      list = await conn.call("types.watch", {});
     } catch (err) {
       if (n > this.#applied) {
         this.error = err;
@@ -94,7 +72,11 @@ export class TypeRules extends EventTarget {
       }
       return;
     }
-    if (n < this.#applied) return; // a later answer, or our own change, is already shown
+    this.#apply(n, list);
+  }
+
+  #apply(n, list) {
+    if (n < this.#applied) return; // a later list, or our own change, is already shown
     this.#applied = n;
     this.rules = new Map(list.map((rule) => [rule.type, rule]));
     this.updated = Date.now();
@@ -126,13 +108,7 @@ export class TypeRules extends EventTarget {
     if (limited(rule)) this.rules.set(rule.type, rule);
     else this.rules.delete(rule.type);
     this.#emit();
-    this.refresh(); // other types may have changed too, by someone else
     return rule;
-  }
-
-  #schedule() {
-    clearInterval(this.#timer);
-    this.#timer = setInterval(() => this.refresh(), this.#fast ? FAST_MS : SLOW_MS);
   }
 
   #emit() {
