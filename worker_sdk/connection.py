@@ -74,23 +74,25 @@ class Connection:
         ws = await connect(
             self.url, open_timeout=self.open_timeout, max_size=2**24, compression=None
         )
-        await ws.send(
-            _encode(
-                {
-                    "msg": "call",
-                    "id": 0,
-                    "method": "auth",
-                    "params": {"token": self.token or "", "batch": True},
-                }
-            )
-        )
-        reply = _decode(await asyncio.wait_for(ws.recv(), self.open_timeout))
+        try:
+            reply = await self._authenticate(ws)
+        except BaseException:
+            # the server went away (or we were cancelled) between the upgrade and the auth
+            # reply: drop the socket now rather than leave it to the garbage collector
+            ws.transport.abort()
+            raise
         if reply.get("msg") == "error":
             await ws.close()
             raise CallError(reply["error"]["code"], reply["error"]["message"])
         self.identity = reply["result"]
         self._ws = ws
         self._connected.set()
+
+    async def _authenticate(self, ws: ClientConnection) -> Frame:
+        params = {"token": self.token or "", "batch": True}
+        await ws.send(_encode({"msg": "call", "id": 0, "method": "auth", "params": params}))
+        reply: Frame = _decode(await asyncio.wait_for(ws.recv(), self.open_timeout))
+        return reply
 
     async def _run(self) -> None:
         while True:
