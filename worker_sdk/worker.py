@@ -2,10 +2,10 @@
 
 The server pushes at most ``concurrency`` jobs to this worker (plus ``prefetch``, which wait
 here for a free handler so that the next job is at hand when one finishes; off by default, as a
-prefetched job is not available to other workers). While a job is held, the lease is renewed (heartbeat); the handler's
-return value completes the job, an exception fails it (retried per the job's policy),
-``Fatal`` fails it for good, ``Snooze`` puts it back without counting the attempt. Cancelling
-the job cancels the handler's task. If the socket drops, the server takes the jobs back (they
+prefetched job is not available to other workers). While a job is held, the lease is renewed
+(heartbeat); the handler's return value completes the job, an exception fails it (retried per
+the job's policy), ``Fatal`` fails it for good, ``Snooze`` puts it back without counting the
+attempt. Cancelling the job cancels the handler's task. If the socket drops, the server takes the jobs back (they
 are retried), so running handlers are cancelled here too.
 """
 

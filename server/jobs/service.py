@@ -134,6 +134,8 @@ class JobService:
         for doc, kept in zip(docs, stored, strict=True):
             if doc["depends"] and kept["id"] == doc["id"]:
                 await self._link_dependencies(kept)
+            elif kept["id"] != doc["id"] and doc.get("debounce") and kept.get("debounce"):
+                await self._debounce(kept, doc, owner)  # a batch debounces as single saves do
         return [doc["id"] for doc in stored]
 
     async def _check_dependencies(self, doc: Job) -> None:

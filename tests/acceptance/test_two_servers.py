@@ -23,7 +23,7 @@ import pytest
 import websockets
 
 from server.clock import ManualClock
-from tests.helpers import running_worker, wait_count
+from tests.helpers import running_worker, wait_count, wait_status
 from tests.servers import InProcessServer, ProcessServer
 from worker_sdk import Client
 
@@ -222,3 +222,65 @@ async def test_rule_changes_are_pushed_to_watchers_on_every_server(servers):
         await a.call("types.resume", {"type": "api"})
         while await pushed(raw):  # the last push: no type has rules left
             pass
+
+
+async def test_debounce_merges_saves_made_through_either_server(servers):
+    a_server, b_server = servers
+    clock = a_server.clock
+    debounce = {"seconds": 10, "max_wait": 25}
+
+    async with a_server.client() as a, b_server.client() as b:
+        first = await a.job("reindex", {"v": 1}).key("doc-7").debounce(10, max_wait=25).save()
+        clock.advance(5)
+        second = await b.job("reindex", {"v": 2}).key("doc-7").debounce(10, max_wait=25).save()
+        assert second.id == first.id and second.data == {"v": 2}
+        clock.advance(5)
+        batch = [{"type": "reindex", "data": {"v": 3}, "key": "doc-7", "debounce": debounce}]
+        assert await a.create_many(batch) == [first.id]  # a batch debounces like a single save
+        [doc] = await b.find({"type": "reindex"})
+        assert doc["data"] == {"v": 3}
+        assert doc["after"] == pytest.approx(clock.now() + 10)
+        clock.advance(10)
+        assert (await wait_status(a, first.id, "ready"))["data"] == {"v": 3}
+
+
+async def test_cancel_through_one_server_reaches_a_handler_on_the_other(servers):
+    a_server, b_server = servers
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def handler(job: Any) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async with a_server.client() as a, b_server.client() as b:
+        async with running_worker(b, "long", handler):
+            job = await a.job("long").save()
+            await asyncio.wait_for(started.wait(), 10)
+            await job.cancel()  # through A; the worker holding the job is connected to B
+            await asyncio.wait_for(cancelled.wait(), 10)
+        assert (await b.get_job(job.id))["status"] == "cancelled"
+
+
+async def test_private_fields_stay_private_on_the_other_server(servers):
+    a_server, b_server = servers
+    secret = {"api_key": "s3cr3t"}
+
+    async def handler(job: Any) -> str:
+        assert job.private == secret  # the worker holding the lease gets it, through B
+        return "charged"
+
+    async with a_server.client() as a, b_server.client() as b:
+        async with b.subscribe({"type": "charge"}) as watched:
+            await watched.ready.wait()
+            async with running_worker(b, "charge", handler):
+                job = await a.job("charge", {"amount": 5}).private(secret).save()
+                assert await job.result(timeout=10) == "charged"
+            seen = [(await watched.next(10)).doc]
+            while seen[-1] is None or seen[-1]["status"] != "completed":
+                seen.append((await watched.next(10)).doc)
+        assert all(doc is None or "s3cr3t" not in json.dumps(doc) for doc in seen)
+        assert (await b.get_job(job.id))["private"] == secret  # an admin reads it back
