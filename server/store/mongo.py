@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from bson.errors import InvalidDocument
 from pymongo import AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
@@ -42,6 +43,7 @@ from server.store.mongo_shapes import (
     doc_to_mongo,
     filter_to_mongo,
     hosts_of,
+    live_key_filter,
     record_key,
     sort_to_mongo,
 )
@@ -51,8 +53,13 @@ log = logging.getLogger(__name__)
 CLAIM_SORT = [("priority", 1), ("created", 1), ("_id", 1)]
 COUNT_BY_FIELDS = ("status", "type", "owner")
 DUPLICATE_KEY = 11000
+# What BSON cannot hold though JSON and SQLite can: integers of 2**63 and more, NUL in keys,
+# documents over 16 MB.
+UNSTORABLE = (DocumentTooLarge, InvalidDocument, OverflowError)
 # The change stream cannot continue from its token: start afresh and tell watchers to re-query.
 RESUME_IMPOSSIBLE = frozenset({260, 280, 286})  # InvalidResumeToken, Fatal, HistoryLost
+# Events after which a database-level stream is invalidated or the jobs may have vanished.
+STREAM_ENDS = frozenset({"drop", "rename", "dropDatabase", "invalidate"})
 RESET = Change("reset", "", None)
 HOW_TO_REPLICA_SET = (
     "livejobs follows changes with MongoDB change streams, which need a replica set (a single "
@@ -86,7 +93,10 @@ class MongoStore:
         options: dict[str, Any] = {"tz_aware": False}
         if "serverselectiontimeoutms" not in self.url.lower():
             options["serverSelectionTimeoutMS"] = 10_000  # fail fast at start-up, not after 30s
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.url, **options)
+        try:
+            client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.url, **options)
+        except (PyMongoError, ValueError) as exc:  # e.g. InvalidURI, a port out of range
+            raise StoreRefused(f"bad MongoDB URL {hosts_of(self.url)!r}: {exc}") from exc
         try:
             hello = await client.admin.command("hello")
             if not hello.get("setName") and hello.get("msg") != "isdbgrid":
@@ -115,7 +125,7 @@ class MongoStore:
                     [("status", 1), ("type", 1), ("priority", 1), ("created", 1), ("_id", 1)],
                     name="claim",
                 ),
-                IndexModel([("due", 1)], name="due"),
+                IndexModel([("due", 1), ("_id", 1)], name="due_id"),
                 IndexModel([("owner", 1)], name="owner"),
                 IndexModel([("updated", 1)], name="updated"),
                 IndexModel(
@@ -132,7 +142,7 @@ class MongoStore:
         follower, self._follower = self._follower, None
         if follower is not None:
             follower.cancel()
-            with suppress(asyncio.CancelledError):
+            with suppress(asyncio.CancelledError, Exception):
                 await follower
         client, self._client = self._client, None
         if client is not None:
@@ -159,33 +169,46 @@ class MongoStore:
     ) -> AsyncChangeStream[dict[str, Any]]:
         """One stream over the jobs and the records (rules, users, tokens) of the database."""
         database = self._jobs.database
+        ours = {"ns.coll": {"$in": [self.queue, self._records.name]}}
+        ending = {"operationType": {"$in": ["dropDatabase", "invalidate"]}}  # no ns.coll
         return await database.watch(
-            [{"$match": {"ns.coll": {"$in": [self.queue, self._records.name]}}}],
+            [{"$match": {"$or": [ours, ending]}}],
             full_document="updateLookup",
             resume_after=token,
         )
 
     async def _follow(self, stream: AsyncChangeStream[dict[str, Any]] | None) -> None:
-        """Pump the change stream into the feed. After an error, resume from the last token;
-        if MongoDB cannot resume from it, open a fresh stream and publish a reset."""
+        """Pump the change stream into the feed. After an error, resume from the last token
+        (which MongoDB advances even while nothing changes); when there is none to resume
+        from, or MongoDB cannot resume from it, open a fresh stream and publish a reset."""
         token = stream.resume_token if stream is not None else None
         lost, delay = False, 0.1
         while True:
             try:
                 if stream is None:
+                    lost = lost or token is None  # a fresh stream misses what happened meanwhile
                     stream = await self._watch_changes(token)
+                    token = stream.resume_token or token
                 if lost:  # published only once the fresh stream covers what follows
                     self._feed.publish([RESET])
                     lost = False
                 async for event in stream:
                     token = stream.resume_token
+                    if event.get("operationType") in STREAM_ENDS:
+                        raise _StreamEnded(event["operationType"])
                     change = change_from_event(event, self.queue)
                     if change is not None:
                         self._feed.publish([change])
                     delay = 0.1
-                # The stream ended: the collection was dropped or renamed.
+                raise _StreamEnded("end of stream")
+            except _StreamEnded as ended:
+                log.warning("change stream ended (%s); watchers will re-query", ended)
+                await _close(stream)
                 stream, token, lost = None, None, True
+                with suppress(PyMongoError):  # a dropped collection lost its unique key index
+                    await self._create_indexes()
             except OperationFailure as exc:
+                token = _last_token(stream, token)
                 await _close(stream)
                 stream = None
                 if exc.code in RESUME_IMPOSSIBLE:
@@ -196,11 +219,17 @@ class MongoStore:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             except PyMongoError as exc:
+                token = _last_token(stream, token)
                 await _close(stream)
                 stream = None
                 log.warning("change stream lost MongoDB (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            except Exception:  # a bug translating one event must not stop the feed for good
+                log.exception("change stream event could not be handled; watchers will re-query")
+                token = _last_token(stream, token)  # resuming after the event skips it
+                await _close(stream)
+                stream, lost = None, True
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -217,7 +246,7 @@ class MongoStore:
             for local in refused:
                 i = pending[local]
                 with _reachable():
-                    holder = await self._jobs.find_one({"_live_key": docs[i].get("key")})
+                    holder = await self._jobs.find_one(live_key_filter(docs[i].get("key")))
                 if holder is None:
                     retry.append(i)
                 else:
@@ -233,8 +262,8 @@ class MongoStore:
             with _reachable():
                 await self._jobs.insert_many([doc_to_mongo(d) for d in docs], ordered=False)
             return set()
-        except DocumentTooLarge as exc:
-            raise Invalid(f"a job is too large for MongoDB: {exc}") from exc
+        except UNSTORABLE as exc:
+            raise Invalid(f"MongoDB cannot store this job: {exc}") from exc
         except BulkWriteError as exc:
             refused = set()
             for error in (exc.details or {}).get("writeErrors", []):
@@ -307,6 +336,8 @@ class MongoStore:
                 f"cannot update job {doc['id']}: its key {doc.get('key')!r} is held by another "
                 "unfinished job"
             ) from None
+        except UNSTORABLE as exc:
+            raise Invalid(f"MongoDB cannot store job {doc['id']}: {exc}") from exc
         return result.matched_count == 1
 
     async def delete(self, job_id: str, expected_version: int) -> bool:
@@ -362,13 +393,18 @@ class MongoStore:
                 now=request.now,
                 lease_seconds=request.lease_seconds,
             )
-            with _reachable():
-                found = await self._jobs.find_one_and_update(
-                    claim_filter(request, types),
-                    update,
-                    sort=CLAIM_SORT,
-                    return_document=ReturnDocument.AFTER,
-                )
+            try:
+                with _reachable():
+                    found = await self._jobs.find_one_and_update(
+                        claim_filter(request, types),
+                        update,
+                        sort=CLAIM_SORT,
+                        return_document=ReturnDocument.AFTER,
+                    )
+            except Unavailable:
+                if not claimed:
+                    raise
+                break  # hand out what is already leased rather than strand it until expiry
             if found is None:
                 break
             if found["type"] in room:
@@ -427,6 +463,17 @@ def _reachable() -> Iterator[None]:
         yield
     except ConnectionFailure as exc:
         raise Unavailable(f"MongoDB is unreachable: {exc}") from exc
+
+
+class _StreamEnded(Exception):
+    """The change stream ended or its collections were dropped: start a fresh one."""
+
+
+def _last_token(
+    stream: AsyncChangeStream[dict[str, Any]] | None, token: Mapping[str, Any] | None
+) -> Mapping[str, Any] | None:
+    """Where to resume: the stream's own token is ahead of the last event's while idle."""
+    return (stream.resume_token if stream is not None else None) or token
 
 
 async def _close(stream: AsyncChangeStream[dict[str, Any]] | None) -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from server.errors import Invalid
 from server.jobs.model import FINISHED, Job
+from server.query import INDEX_RE, matches
 from server.store.base import Change, ClaimRequest, Filter, Sort
 
 DEFAULT_DATABASE = "livejobs"
@@ -35,8 +36,10 @@ def doc_from_mongo(stored: dict[str, Any]) -> Job:
 
 
 def filter_to_mongo(filter: Filter) -> dict[str, Any]:
-    """A parsed filter (``server.query``) in MongoDB's terms: only ``id`` is renamed."""
+    """A parsed filter (``server.query``) in MongoDB's terms: ``id`` is renamed, and a path
+    that MongoDB would fan out through an array of objects is kept from doing so."""
     out: dict[str, Any] = {}
+    guarded: list[dict[str, Any]] = []
     for key, cond in filter.items():
         if key in ("$and", "$or"):
             out[key] = [filter_to_mongo(sub) for sub in cond]
@@ -44,9 +47,30 @@ def filter_to_mongo(filter: Filter) -> dict[str, Any]:
             out["_id" + key[2:]] = cond
         elif key.startswith(("_", "$")):
             raise Invalid(f"cannot filter on {key!r}")
+        elif conditions := _without_fan_out(key, cond):
+            guarded += conditions
         else:
             out[key] = cond
+    if guarded:
+        out["$and"] = [*out.get("$and", []), *guarded]
     return out
+
+
+def _without_fan_out(path: str, cond: Any) -> list[dict[str, Any]]:
+    """``{path: cond}`` as conditions to AND together, or none if it needs no care. In
+    livejobs a path stops at an array unless the next segment is an index (the value is then
+    missing); MongoDB goes on into every element. So where the path continues past a field by
+    name, the condition holds for MongoDB only while that field is not an array, and otherwise
+    means what it means when missing."""
+    segments = path.split(".")
+    stops = [
+        ".".join(segments[:i]) for i in range(1, len(segments)) if not INDEX_RE.match(segments[i])
+    ]
+    if not stops:
+        return []
+    if matches({}, {"missing": cond}):
+        return [{"$or": [*({p: {"$type": "array"}} for p in stops), {path: cond}]}]
+    return [*({p: {"$not": {"$type": "array"}}} for p in stops), {path: cond}]
 
 
 def sort_to_mongo(sort: Sort) -> list[tuple[str, int]]:
@@ -90,9 +114,17 @@ def change_from_event(event: dict[str, Any], jobs: str = "jobs") -> Change | Non
     return None
 
 
+def live_key_filter(key: Any) -> dict[str, Any]:
+    """The unfinished job holding ``key``, in a shape MongoDB answers from the partial unique
+    index (its condition, ``$type: "string"``, must appear in the query)."""
+    return {"_live_key": {"$eq": key, "$type": "string"}}
+
+
 def database_name(url: str) -> str:
-    """The database in the URL path (``mongodb://host/name?...``), else ``livejobs``."""
-    return urlsplit(url).path.strip("/") or DEFAULT_DATABASE
+    """The database in the URL path (``mongodb://host/name?...``, percent-decoded as PyMongo
+    does), else ``livejobs``."""
+    path = unquote_plus(urlsplit(url).path.strip("/"))
+    return path.partition(".")[0] or DEFAULT_DATABASE  # "db.collection" names the database
 
 
 def hosts_of(url: str) -> str:

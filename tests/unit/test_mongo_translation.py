@@ -1,18 +1,21 @@
 """Job documents, filters, sorts and change events in MongoDB's shapes (no server needed).
 
-Where a translated filter is within the shared filter language, ``query.matches`` evaluated on
-the translated document must give the same answer as on the original: that is what keeps the
+Where a translated filter is within the shared filter language, MongoDB (here mongomock) must
+select what ``query.matches`` selects on the original documents: that is what keeps the
 MongoDB store meaning what the SQLite store and live subscriptions mean.
 """
 
 from __future__ import annotations
 
+import bson
+import mongomock
 import pytest
 
-from server.errors import Invalid
+from server.errors import Invalid, StoreRefused
 from server.jobs.model import blank_job
 from server.query import matches, parse_filter
 from server.store.base import Change, ClaimRequest
+from server.store.mongo import UNSTORABLE, MongoStore
 from server.store.mongo_shapes import (
     change_from_event,
     claim_filter,
@@ -21,6 +24,7 @@ from server.store.mongo_shapes import (
     doc_to_mongo,
     filter_to_mongo,
     hosts_of,
+    live_key_filter,
     sort_to_mongo,
 )
 
@@ -65,10 +69,11 @@ def test_filter_renames_id_everywhere() -> None:
     filter = parse_filter(
         {"id": "a", "type": "echo", "$or": [{"id": {"$in": ["b"]}}, {"$and": [{"data.id": 1}]}]}
     )
+    data_id = [{"data": {"$not": {"$type": "array"}}}, {"data.id": 1}]  # see _without_fan_out
     assert filter_to_mongo(filter) == {
         "_id": "a",
         "type": "echo",
-        "$or": [{"_id": {"$in": ["b"]}}, {"$and": [{"data.id": 1}]}],
+        "$or": [{"_id": {"$in": ["b"]}}, {"$and": [{"$and": data_id}]}],
     }
     with pytest.raises(Invalid):
         filter_to_mongo({"_live_key": "k"})
@@ -86,8 +91,12 @@ def test_filter_renames_id_everywhere() -> None:
     ],
 )
 def test_translated_filter_means_the_same(filter: dict) -> None:
-    for doc in (job(id="j1"), job(id="j2", depends=["a"]), job(id="j3", data={"n": 0})):
-        assert matches(doc_to_mongo(doc), filter_to_mongo(filter)) == matches(doc, filter)
+    """On stored documents, in MongoDB's terms (mongomock; see test_mongo_semantics)."""
+    docs = [job(id="j1"), job(id="j2", depends=["a"]), job(id="j3", data={"n": 0})]
+    collection = mongomock.MongoClient().db.jobs
+    collection.insert_many([doc_to_mongo(doc) for doc in docs])
+    found = {d["_id"] for d in collection.find(filter_to_mongo(filter))}
+    assert found == {doc["id"] for doc in docs if matches(doc, filter)}
 
 
 def test_sort_ends_with_created_then_id() -> None:
@@ -136,7 +145,33 @@ def test_database_and_hosts_from_url() -> None:
     assert database_name("mongodb://h:27017/?replicaSet=rs0") == "livejobs"
     assert database_name("mongodb://h1,h2/queue_db?replicaSet=rs0") == "queue_db"
     assert database_name("mongodb+srv://u:p@cluster.example.net/jobs") == "jobs"
+    assert database_name("mongodb://h/my%20jobs.queue?replicaSet=rs0") == "my jobs"  # as PyMongo
     assert hosts_of("mongodb://user:secret@h1:1,h2:2/db") == "h1:1,h2:2"
+
+
+async def test_a_bad_url_is_refused_in_one_line() -> None:
+    for url in ("mongodb://a@b@h/db", "mongodb://h:99999/db"):
+        with pytest.raises(StoreRefused, match="bad MongoDB URL"):
+            await MongoStore(url).open()
+
+
+@pytest.mark.parametrize(
+    "data", [{"n": 2**64}, {"a\x00b": 1}], ids=["integer over 64 bits", "NUL in a key"]
+)
+def test_what_bson_cannot_hold_is_among_the_refusals_the_store_turns_into_invalid(
+    data: dict,
+) -> None:
+    """JSON and SQLite take these; MongoDB's encoder does not, and the store must say
+    ``invalid`` rather than fail with an internal error."""
+    with pytest.raises(UNSTORABLE):
+        bson.encode(doc_to_mongo(job(data=data)))
+
+
+def test_key_holder_lookup_names_the_partial_index_condition() -> None:
+    query = live_key_filter("k1")
+    assert query == {"_live_key": {"$eq": "k1", "$type": "string"}}
+    assert matches(doc_to_mongo(job(key="k1")), query)
+    assert not matches(doc_to_mongo(job(key="k1", status="completed")), query)
 
 
 def test_record_events_name_the_record_whatever_happened_to_it() -> None:
