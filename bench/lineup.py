@@ -19,11 +19,11 @@ CONCURRENCY = 10
 class Peer:
     name: str
     command: tuple[str, ...]
-    backend: str  # "redis" or "livejobs"
+    backend: str  # "redis", "livejobs" or "livejobs-fsync"
     config: str
 
     def argv(self, command: str, queue: str, url: str, token: str, *extra: str) -> list[str]:
-        url_flag = "--server" if self.backend == "livejobs" else "--redis"
+        url_flag = "--server" if self.backend.startswith("livejobs") else "--redis"
         argv = [*self.command, command, "--queue", queue, url_flag, url]
         if token:
             argv += ["--token", token]
@@ -39,6 +39,11 @@ PEERS = [
         "livejobs", _python(".venv", "livejobs_peer.py"), "livejobs",
         f"SQLite store; SDK `process_jobs`, concurrency {CONCURRENCY}, prefetch {CONCURRENCY} "
         "(as Celery prefetches); `create_many` per 1,000",
+    ),
+    Peer(
+        "livejobs-fsync", _python(".venv", "livejobs_peer.py"), "livejobs-fsync",
+        "the same with `--synchronous FULL`: every acknowledged commit is on disk (fsync), "
+        "so it survives power loss as well as a crash",
     ),
     Peer(
         "rq", _python(".venv", "rq_peer.py"), "redis",

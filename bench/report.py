@@ -101,7 +101,7 @@ def markdown(results: dict[str, Any]) -> str:
                 "| peer | e2e jobs/s | enqueue jobs/s | dispatch p50 | dispatch p99 |",
                 "|---|---:|---:|---:|---:|"]
         for peer in peers:
-            if peer != "livejobs":
+            if not peer.startswith("livejobs"):
                 cells = [_ratio(table, peer, k) for k in ("e2e", "enqueue", "p50", "p99")]
                 out.append(f"| {peer} | " + " | ".join(cells) + " |")
     out += _fanout_md(results.get("fanout")) + _scale_md(results.get("scale"))
@@ -180,7 +180,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
     table = summarize(results)
     peers = [p for p in results["meta"]["peers"] if p in table]
-    colors = ["#d62728" if p == "livejobs" else "#7f7f7f" for p in peers]
+    colors = ["#d62728" if p.startswith("livejobs") else "#7f7f7f" for p in peers]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8))
     for ax, key, title in (
         (axes[0][0], "e2e", "End-to-end throughput (jobs/s, higher is better)"),

@@ -35,8 +35,11 @@ from services import Backend, start_livejobs, start_redis
 DURABILITY = (
     "Redis: AOF, appendfsync everysec, RDB off. livejobs: SQLite WAL, synchronous=NORMAL. "
     "Both survive a process crash; on power loss Redis may lose the last second, SQLite the "
-    "transactions since the last checkpoint."
+    "transactions since the last checkpoint. livejobs-fsync (synchronous=FULL) loses nothing "
+    "it acknowledged, power loss included."
 )
+#: the livejobs servers a run may start, by backend name: the extra flags of each
+LIVEJOBS_BACKENDS = {"livejobs": (), "livejobs-fsync": ("--synchronous", "FULL")}
 
 
 @dataclass(frozen=True)
@@ -110,12 +113,14 @@ def _measure_peers(procs: Processes, run: Run, peers: list[Peer], wanted: list[s
     backends: dict[str, Backend] = {}
     if any(p.backend == "redis" for p in peers):
         backends["redis"] = start_redis(procs, workdir)
-    if any(p.backend == "livejobs" for p in peers):
+    for name, flags in LIVEJOBS_BACKENDS.items():
+        if not any(p.backend == name for p in peers):
+            continue
         try:
-            backends["livejobs"] = start_livejobs(procs, workdir, "livejobs")
+            backends[name] = start_livejobs(procs, workdir, name, *flags)
         except RuntimeError as exc:
-            run.notes.append(f"livejobs left out: its server did not start ({exc})")
-            peers = [p for p in peers if p.backend != "livejobs"]
+            run.notes.append(f"{name} left out: its server did not start ({exc})")
+            peers = [p for p in peers if p.backend != name]
     plan = run.plan
     for scenario in ("throughput", "latency"):
         if scenario not in wanted:

@@ -47,14 +47,14 @@ def start_redis(procs: Processes, workdir: Path) -> Backend:
     return Backend("redis", proc, f"redis://127.0.0.1:{port}/0")
 
 
-def start_livejobs(procs: Processes, workdir: Path, name: str) -> Backend:
+def start_livejobs(procs: Processes, workdir: Path, name: str, *extra: str) -> Backend:
     """A fresh server on a fresh SQLite file, with a fixed admin token for the scripts."""
     port = free_port()
     token = "bench-" + secrets.token_hex(16)
     argv = [
         sys.executable, "-m", "server.cli", "serve",
         "--db", str(workdir / f"{name}.db"), "--host", "127.0.0.1", "--port", str(port),
-        "--admin-token", token,
+        "--admin-token", token, *extra,
     ]
     health = f"http://127.0.0.1:{port}/healthz"
     proc = procs.start(name, argv, cwd=BENCH.parent, ready=lambda: _ok(health), timeout=30)
