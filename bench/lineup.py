@@ -21,6 +21,7 @@ class Peer:
     command: tuple[str, ...]
     backend: str  # "redis", "livejobs" or "livejobs-fsync"
     config: str
+    scenarios: tuple[str, ...] = ("throughput", "latency")
 
     def argv(self, command: str, queue: str, url: str, token: str, *extra: str) -> list[str]:
         url_flag = "--server" if self.backend.startswith("livejobs") else "--redis"
@@ -43,7 +44,8 @@ PEERS = [
     Peer(
         "livejobs-fsync", _python(".venv", "livejobs_peer.py"), "livejobs-fsync",
         "the same with `--synchronous FULL`: every acknowledged commit is on disk (fsync), "
-        "so it survives power loss as well as a crash",
+        "so it survives power loss as well as a crash; throughput only, to keep the run short",
+        scenarios=("throughput",),
     ),
     Peer(
         "rq", _python(".venv", "rq_peer.py"), "redis",

@@ -128,6 +128,8 @@ def _measure_peers(procs: Processes, run: Run, peers: list[Peer], wanted: list[s
         for rep in range(plan.repeats):
             order = peers[rep % len(peers):] + peers[: rep % len(peers)]
             for peer in order:
+                if scenario not in peer.scenarios:
+                    continue
                 tag = f"{peer.name}-{scenario[0]}{rep}"
                 cost = plan.n / 500 if scenario == "throughput" else plan.samples * 0.02 + 5
                 if not run.fits(f"{scenario} #{rep + 1} of {peer.name}", cost):
@@ -161,7 +163,8 @@ def _measure_livejobs_only(procs: Processes, run: Run, wanted: list[str], workdi
         finally:
             procs.stop(server.proc)
     if "scale" in wanted:
-        levels = [lv for lv in plan.levels if run.fits(f"scale at {lv:,} jobs", lv / 10_000 + 10)]
+        # seeding runs at 25,000-40,000 jobs/s; the estimate allows for a slower machine
+        levels = [lv for lv in plan.levels if run.fits(f"scale at {lv:,} jobs", lv / 20_000 + 10)]
         if levels:
             print(f"scale: {levels}", file=sys.stderr, flush=True)
             server = start_livejobs(procs, workdir, "livejobs-scale")
