@@ -22,7 +22,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from server.errors import Invalid, StoreRefused, Unavailable
 from server.jobs.model import Job
-from server.store import sqlite_flow, sqlite_peers
+from server.store import sqlite_counts, sqlite_flow, sqlite_peers
 from server.store import sqlite_ops as ops
 from server.store.base import Change, ClaimRequest, Filter, Sort, TypeRules
 from server.store.feed import Feed, Watcher
@@ -194,6 +194,7 @@ class SQLiteStore:
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute("PRAGMA cache_size = -32000")
             conn.executescript(SCHEMA + sqlite_flow.SCHEMA + sqlite_peers.SCHEMA)
+            sqlite_counts.prepare(conn)
         except BaseException:
             conn.close()
             raise

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from server.errors import Conflict, Unavailable
 from server.jobs import lifecycle
 from server.jobs.model import Job
-from server.store import sqlite_flow
+from server.store import sqlite_counts, sqlite_flow
 from server.store.base import ClaimRequest, Filter, Sort, TypeRules
 from server.store.sqlite_sql import CLAIM, INSERT, UPDATE, decode, encode, order_by, row, where
 
@@ -138,6 +138,7 @@ def _translate(exc: Exception) -> Exception:
 
 def insert(conn: sqlite3.Connection, changes: Changes, docs: Sequence[Job]) -> list[Job]:
     stored: list[Job] = []
+    inserted: list[Job] = []
     for doc in docs:
         values = row(doc)
         try:
@@ -146,10 +147,12 @@ def insert(conn: sqlite3.Connection, changes: Changes, docs: Sequence[Job]) -> l
             raise Conflict(f"a job with id {doc['id']!r} already exists") from None
         if cursor.rowcount == 1:
             stored.append(doc)
+            inserted.append(doc)
             changes.append(("insert", doc["id"], doc))
         else:  # the key is held by an unfinished job: that job is the answer
             held = conn.execute("SELECT doc FROM jobs WHERE live_key = ?", (values[-2],))
             stored.append(decode(held.fetchone()[0]))
+    sqlite_counts.added(conn, inserted)
     return stored
 
 
@@ -182,6 +185,8 @@ def find(
 
 
 def count(conn: sqlite3.Connection, changes: Changes, filter: Filter) -> int:
+    if (wanted := sqlite_counts.equalities(filter)) is not None:
+        return sqlite_counts.count(conn, wanted)
     params: list[Any] = []
     sql = f"SELECT count(*) FROM jobs WHERE {where(filter, params)}"
     return int(conn.execute(sql, params).fetchone()[0])
@@ -190,6 +195,8 @@ def count(conn: sqlite3.Connection, changes: Changes, filter: Filter) -> int:
 def count_by(
     conn: sqlite3.Connection, changes: Changes, column: str, filter: Filter
 ) -> dict[str, int]:
+    if (wanted := sqlite_counts.equalities(filter)) is not None:
+        return sqlite_counts.count_by(conn, column, wanted)
     params: list[Any] = []
     sql = (
         f"SELECT {column}, count(*) FROM jobs WHERE {where(filter, params)} "

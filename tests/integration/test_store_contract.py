@@ -12,6 +12,7 @@ import os
 import random
 import resource
 import signal
+import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -254,6 +255,44 @@ async def test_count_and_count_by(store: Store) -> None:
     assert await store.count_by("type", {"owner": "nobody"}) == {}
 
 
+async def test_counts_follow_every_write(store: Store) -> None:
+    """Inserts, status and owner changes, claims and deletes, at random: the counts for the
+    filters stores may answer without a scan (everything, a type, a status, an owner, their
+    conjunction) always agree with the stored documents."""
+    rng = random.Random(7)
+    types, owners, statuses = ["a", "b", "c"], ["ann", "bob"], ["ready", "paused", "completed"]
+    live: dict[str, Job] = {}
+    for round_ in range(30):
+        roll = rng.random()
+        if roll < 0.4 or not live:
+            batch = [job(rng.choice(types), owner=rng.choice(owners)) for _ in range(3)]
+            for doc in await store.insert(batch):
+                live[doc["id"]] = doc
+        elif roll < 0.7:
+            doc = live[rng.choice(sorted(live))]
+            new = changed(doc, status=rng.choice(statuses), owner=rng.choice(owners))
+            assert await store.replace(new, doc["version"])
+            live[doc["id"]] = new
+        elif roll < 0.85:
+            for doc in await store.claim(claim_request(*types, limit=2, now=5000.0 + round_)):
+                live[doc["id"]] = doc
+        else:
+            doc = live.pop(rng.choice(sorted(live)))
+            assert await store.delete(doc["id"], doc["version"])
+        for filter in (
+            {},
+            {"type": "a"},
+            {"status": "ready"},
+            {"owner": "bob"},
+            {"$and": [{"type": "b"}, {"owner": "ann"}]},
+        ):
+            chosen = [d for d in live.values() if matches(d, filter)]
+            assert await store.count(filter) == len(chosen)
+            for column in ("status", "type", "owner"):
+                expected = dict(Counter(d[column] for d in chosen))
+                assert await store.count_by(column, filter) == expected, (column, filter)
+
+
 # -- conditional writes ----------------------------------------------------------------------
 
 
@@ -465,6 +504,28 @@ async def test_data_survives_reopening(backend: Backend) -> None:
 
 
 # -- SQLite only: group commit ---------------------------------------------------------------
+
+
+async def test_sqlite_counts_a_database_from_before_the_count_table(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.db")
+    store = SQLiteStore(path)
+    await store.open()
+    await store.insert([job("a"), job("a", status="paused"), job("b", owner="bob")])
+    await store.close()
+    with sqlite3.connect(path) as conn:  # as a database written before counts were kept
+        conn.executescript(
+            "DROP TRIGGER job_counts_update;"
+            "DROP TRIGGER job_counts_delete; DROP TABLE job_counts;"
+        )
+    conn.close()
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.count_by("status", {"type": "a"}) == {"ready": 1, "paused": 1}
+        await store.insert([job("b")])
+        assert await store.count_by("type", {}) == {"a": 2, "b": 2}
+    finally:
+        await store.close()
 
 
 async def test_sqlite_refuses_a_path_it_cannot_open(tmp_path: Path) -> None:
