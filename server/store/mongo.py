@@ -137,6 +137,8 @@ class MongoStore:
             ]
         )
         await self._records.create_index([("kind", 1), ("rid", 1)], unique=True, name="kind_id")
+        with suppress(OperationFailure):  # replaced by due_id, which also covers the sort
+            await self._jobs.drop_index("due")
 
     async def close(self) -> None:
         follower, self._follower = self._follower, None
@@ -230,6 +232,8 @@ class MongoStore:
                 token = _last_token(stream, token)  # resuming after the event skips it
                 await _close(stream)
                 stream, lost = None, True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     # -- jobs --------------------------------------------------------------------------------
 
