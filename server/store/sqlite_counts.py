@@ -18,7 +18,6 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from server.jobs.model import Job
 from server.store.base import Filter
@@ -111,15 +110,18 @@ def equalities(filter: Filter) -> dict[str, str] | None:
 
 def count_by(conn: sqlite3.Connection, column: str, wanted: dict[str, str]) -> dict[str, int]:
     """Counts grouped by ``column`` (one of ``COLUMNS``) among the jobs matching ``wanted``."""
-    where = " AND ".join(f"{k} = ?" for k in wanted) or "1"
     sql = (
-        f"SELECT {column}, sum(n) FROM job_counts WHERE {where} GROUP BY {column} HAVING sum(n) > 0"
+        f"SELECT {column}, sum(n) FROM job_counts WHERE {_where(wanted)} "
+        f"GROUP BY {column} HAVING sum(n) > 0"
     )
     return {value: int(n) for value, n in conn.execute(sql, list(wanted.values()))}
 
 
 def count(conn: sqlite3.Connection, wanted: dict[str, str]) -> int:
-    where = " AND ".join(f"{k} = ?" for k in wanted) or "1"
-    params: list[Any] = list(wanted.values())
-    (total,) = conn.execute(f"SELECT sum(n) FROM job_counts WHERE {where}", params).fetchone()
+    sql = f"SELECT sum(n) FROM job_counts WHERE {_where(wanted)}"
+    (total,) = conn.execute(sql, list(wanted.values())).fetchone()
     return int(total or 0)
+
+
+def _where(wanted: dict[str, str]) -> str:
+    return " AND ".join(f"{column} = ?" for column in wanted) or "1"
