@@ -4,10 +4,12 @@
 batch) would otherwise scan every stored job: a million of them is a quarter of a second per
 call. The usual filters — everything, a type, a status, an owner (a creator's own jobs) and
 their conjunctions — are answered from this small table instead; any other filter still scans.
-Updates and deletes are counted by triggers; inserts by ``added``, called by the store's insert
-with the jobs it stored, one row per group (a batch of a thousand jobs of one type is one row
-to update, not a thousand trigger runs). Either way the count changes in the write's own
-transaction, in every process sharing the file, so the table is never behind.
+Deletes are counted by a trigger. Inserts (``added``) and updates (``moved``) are counted by the
+store's batch: it adds up how the batch's writes moved jobs between groups and writes each
+group once, just before the commit. A trigger per update cost a third of the write time of a
+claim and a completion; a batch of ten of each moves two groups. Either way the count changes
+in the write's own transaction, in every process sharing the file, so the table is never
+behind.
 
 Jobs always have text ``type``, ``status`` and ``owner`` (``server.jobs.model``); a row that
 somehow has not is left out of the table, as ``count_by`` leaves it out of its groups.
@@ -25,14 +27,12 @@ from server.store.base import Filter
 COLUMNS = ("type", "status", "owner")
 
 _TEXT = "typeof({r}.type) = 'text' AND typeof({r}.status) = 'text' AND typeof({r}.owner) = 'text'"
-_ADD = (
-    "INSERT INTO job_counts SELECT NEW.type, NEW.status, NEW.owner, 1 WHERE "
-    + _TEXT.format(r="NEW")
-    + " ON CONFLICT DO UPDATE SET n = n + 1;"
-)
 _ADD_GROUP = (
     "INSERT INTO job_counts VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n"
 )
+Group = tuple[str, str, str]
+"""A job's ``(type, status, owner)``."""
+
 _TAKE = (
     "UPDATE job_counts SET n = n - 1 "
     "WHERE type = OLD.type AND status = OLD.status AND owner = OLD.owner;"
@@ -46,9 +46,6 @@ SCHEMA = [
         PRIMARY KEY (type, status, owner)
     ) WITHOUT ROWID""",
     f"CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN {_TAKE} END",
-    "CREATE TRIGGER job_counts_update AFTER UPDATE OF type, status, owner ON jobs "
-    "WHEN OLD.type IS NOT NEW.type OR OLD.status IS NOT NEW.status "
-    f"OR OLD.owner IS NOT NEW.owner BEGIN {_TAKE} {_ADD} END",
 ]
 _FILL = (
     "INSERT INTO job_counts SELECT type, status, owner, count(*) FROM jobs AS j WHERE "
@@ -67,6 +64,8 @@ def prepare(conn: sqlite3.Connection) -> None:
         ).fetchone()
         if exists:
             conn.execute("DELETE FROM job_counts WHERE n = 0")  # groups that emptied
+            # a database from before ``moved``: its updates are counted twice with the trigger
+            conn.execute("DROP TRIGGER IF EXISTS job_counts_update")
         else:
             for statement in SCHEMA:
                 conn.execute(statement)
@@ -86,6 +85,25 @@ def added(conn: sqlite3.Connection, docs: Sequence[Job]) -> None:
         if type(doc["type"]) is str and type(doc["status"]) is str and type(doc["owner"]) is str
     )
     conn.executemany(_ADD_GROUP, [(*group, n) for group, n in groups.items()])
+
+
+def group(values: Sequence[object]) -> Group | None:
+    """The counted group of a row's ``(type, status, owner)``; None if one is not text."""
+    job_type, status, owner = values
+    if type(job_type) is str and type(status) is str and type(owner) is str:
+        return job_type, status, owner
+    return None
+
+
+def moved(conn: sqlite3.Connection, moves: Sequence[tuple[Group | None, Group | None]]) -> None:
+    """Count the batch's updates: each move takes a job from one group to another."""
+    delta: Counter[Group] = Counter()
+    for before, after in moves:
+        if before is not None:
+            delta[before] -= 1
+        if after is not None:
+            delta[after] += 1
+    conn.executemany(_ADD_GROUP, [(*g, n) for g, n in delta.items() if n])
 
 
 def equalities(filter: Filter) -> dict[str, str] | None:

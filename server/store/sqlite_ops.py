@@ -18,10 +18,31 @@ from server.jobs import lifecycle
 from server.jobs.model import Job
 from server.store import sqlite_counts, sqlite_flow
 from server.store.base import ClaimRequest, Filter, Sort, TypeRules
-from server.store.sqlite_sql import CLAIM, INSERT, UPDATE, decode, encode, order_by, row, where
+from server.store.sqlite_counts import Group
+from server.store.sqlite_sql import (
+    CLAIM,
+    INSERT,
+    STORED,
+    columns,
+    decode,
+    encode,
+    order_by,
+    row,
+    update,
+    where,
+)
 
-Changes = list[tuple[Literal["insert", "update", "delete", "record"], str, Job | None]]
+ChangeOp = Literal["insert", "update", "delete", "record"]
 Operation = Callable[..., Any]
+
+
+class Changes(list[tuple[ChangeOp, str, Job | None]]):
+    """What a batch changed, as ``(op, id, doc)`` in order, and how its updates moved jobs
+    between counted groups (``sqlite_counts.moved`` writes those just before the commit)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.moves: list[tuple[Group | None, Group | None]] = []
 
 
 class BatchFailed(Exception):
@@ -74,7 +95,7 @@ def checkpoint(conn: sqlite3.Connection) -> None:
 def run_read(conn: sqlite3.Connection, function: Operation, args: tuple[Any, ...]) -> Any:
     """One read on the reader connection (autocommit: it sees the latest commit)."""
     try:
-        return function(conn, [], *args)
+        return function(conn, Changes(), *args)
     except sqlite3.Error as exc:
         raise Unavailable(f"the SQLite database could not be read: {exc}") from exc
 
@@ -83,9 +104,10 @@ def _run_in_transaction(
     conn: sqlite3.Connection, batch: Sequence[tuple[Operation, tuple[Any, ...], bool]]
 ) -> tuple[list[tuple[bool, Any]], Changes]:
     outcomes: list[tuple[bool, Any]] = []
-    changes: Changes = []
+    changes = Changes()
+    moves = changes.moves
     for function, args, several in batch:
-        mark = len(changes)
+        mark, moves_mark = len(changes), len(moves)
         try:
             if several:
                 conn.execute("SAVEPOINT op")
@@ -94,11 +116,13 @@ def _run_in_transaction(
                 conn.execute("RELEASE op")
         except Exception as exc:  # noqa: BLE001 - any failure belongs to this caller only
             del changes[mark:]
+            del moves[moves_mark:]
             _undo(conn, several, exc)
             outcomes.append((False, _translate(exc)))
         else:
             outcomes.append((True, result))
     try:
+        sqlite_counts.moved(conn, moves)
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise BatchFailed(str(exc)) from exc
@@ -206,18 +230,31 @@ def count_by(
 
 
 def replace(conn: sqlite3.Connection, changes: Changes, doc: Job, expected_version: int) -> bool:
-    values = row(doc)
+    stored = conn.execute(STORED, (doc["id"], expected_version)).fetchone()
+    if stored is None:
+        return False
     try:
-        cursor = conn.execute(UPDATE, (*values[1:], doc["id"], expected_version))
+        _update(conn, changes, stored[0], stored[1:], doc)
     except sqlite3.IntegrityError:
         raise Conflict(
             f"cannot update job {doc['id']}: its key {doc.get('key')!r} is held by another "
             "unfinished job"
         ) from None
-    if cursor.rowcount != 1:
-        return False
-    changes.append(("update", doc["id"], doc))
     return True
+
+
+def _update(
+    conn: sqlite3.Connection, changes: Changes, rowid: int, old: Sequence[Any], new: Job
+) -> None:
+    """Write ``new`` over the row ``rowid`` whose columns are ``old`` (``sqlite_sql.STORED``'s
+    order, without the id), noting the change and any move between counted groups."""
+    sql, params = update(rowid, old, new)
+    conn.execute(sql, params)
+    changes.append(("update", new["id"], new))
+    before = sqlite_counts.group((old[0], old[1], old[7]))
+    after = sqlite_counts.group((new.get("type"), new.get("status"), new.get("owner")))
+    if before != after:
+        changes.moves.append((before, after))
 
 
 def delete(conn: sqlite3.Connection, changes: Changes, job_id: str, expected_version: int) -> bool:
@@ -233,7 +270,7 @@ def delete(conn: sqlite3.Connection, changes: Changes, job_id: str, expected_ver
 def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> list[Job]:
     """Take the best ``limit`` candidates across types: each type's query walks the claim
     index in order, so only ``limit`` rows per type are read, then the few are merged."""
-    candidates: list[Job] = []
+    candidates: list[tuple[int, Job]] = []
     types = list(dict.fromkeys(request.types))
     rules = sqlite_flow.rules_of(conn, request.rules, types) if request.rules else {}
     for job_type in types:
@@ -247,11 +284,11 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
             if room <= 0:
                 continue
         worker = request.worker_id
-        for (text,) in conn.execute(CLAIM, (job_type, worker, worker, room)):
-            candidates.append(decode(text))
-    candidates.sort(key=lambda d: (d["priority"], d["created"], d["id"]))
+        for rowid, text in conn.execute(CLAIM, (job_type, worker, worker, room)):
+            candidates.append((rowid, decode(text)))
+    candidates.sort(key=lambda c: (c[1]["priority"], c[1]["created"], c[1]["id"]))
     claimed: list[Job] = []
-    for doc in candidates[: max(request.limit, 0)]:
+    for rowid, doc in candidates[: max(request.limit, 0)]:
         new = lifecycle.claim(
             doc,
             worker_id=request.worker_id,
@@ -259,9 +296,7 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
             now=request.now,
             lease_seconds=request.lease_seconds,
         )
-        values = row(new)
-        conn.execute(UPDATE, (*values[1:], new["id"], doc["version"]))
-        changes.append(("update", new["id"], new))
+        _update(conn, changes, rowid, columns(doc)[1:], new)
         claimed.append(new)
     for job_type, limit in rules.items():
         if limit.rated:

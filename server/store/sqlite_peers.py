@@ -122,7 +122,7 @@ def register(conn: sqlite3.Connection, port: int) -> Membership:
         ).lastrowid
         assert origin is not None
         (cursor,) = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()
-        ports = peer_ports(conn, [], origin)
+        ports = peer_ports(conn, Changes(), origin)
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):

@@ -7,6 +7,7 @@ against ``query.PATH_RE`` before they reach SQL text; every value is a bound par
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -63,11 +64,12 @@ INSERT = (
     f"INSERT INTO jobs ({', '.join(_ROW)}) VALUES ({', '.join('?' * len(_ROW))}) "
     "ON CONFLICT (live_key) DO NOTHING"
 )
-UPDATE = f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in _ROW[1:])} WHERE id = ? AND version = ?"
+# The stored columns of a job about to be replaced, if it is still at the version read.
+STORED = f"SELECT rowid, {', '.join(_ROW[1:-1])} FROM jobs WHERE id = ? AND version = ?"
 
 # Claim candidates of one type, in the order of the jobs_claim index (no sort step).
 CLAIM = """
-SELECT doc FROM jobs
+SELECT rowid, doc FROM jobs
 WHERE status = 'ready' AND type = ?
   AND (json_extract(doc, '$.target') IS NULL OR json_extract(doc, '$.target') = ?)
   AND NOT EXISTS (SELECT 1 FROM json_each(doc, '$.exclude') WHERE value = ?)
@@ -81,6 +83,11 @@ decode = msgspec.json.decode
 
 def row(doc: Job) -> tuple[Any, ...]:
     """The column values for ``doc``, in ``_ROW`` order (the document itself last)."""
+    return (*columns(doc), encode(doc).decode())
+
+
+def columns(doc: Job) -> tuple[Any, ...]:
+    """``row(doc)`` without the document: what the indexes and the job counts are made of."""
     live_key = doc.get("key") if doc.get("status") not in FINISHED else None
     return (
         doc["id"],
@@ -94,8 +101,24 @@ def row(doc: Job) -> tuple[Any, ...]:
         doc.get("owner"),
         doc.get("version"),
         live_key,
-        encode(doc).decode(),
     )
+
+
+def update(rowid: int, old: Sequence[Any], new: Job) -> tuple[str, tuple[Any, ...]]:
+    """SQL and parameters that turn the row ``rowid``, whose ``columns`` are ``old`` (from
+    ``STORED``, without the id), into ``new``. Only the columns that differ are set: SQLite
+    rewrites an index entry for every column named in SET, changed or not, and an index
+    entry rewritten for nothing is a page more for the commit to write."""
+    values = columns(new)
+    changed = tuple(i for i in range(1, len(values)) if values[i] != old[i - 1])
+    params = (*(values[i] for i in changed), encode(new).decode(), rowid)
+    return _update_sql(changed), params
+
+
+@functools.cache
+def _update_sql(changed: tuple[int, ...]) -> str:
+    assigned = [f"{_ROW[i]} = ?" for i in changed] + ["doc = ?"]
+    return f"UPDATE jobs SET {', '.join(assigned)} WHERE rowid = ?"
 
 
 # -- filters -------------------------------------------------------------------------------

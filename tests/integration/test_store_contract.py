@@ -295,6 +295,35 @@ async def test_counts_follow_every_write(store: Store) -> None:
                 assert await store.count_by(column, filter) == expected, (column, filter)
 
 
+async def test_counts_follow_writes_committed_together(store: Store) -> None:
+    """Writes that land in one commit (the SQLite store counts a batch's moves at its end),
+    among them a stale replace and one that fails on a held key: neither moves a count."""
+    a1, a2, a3, keyed = job("a"), job("a"), job("a"), job("a", key="k")
+    other = job("b", key="other")
+    await store.insert([a1, a2, a3, keyed, other])
+    stale = changed(a3, status="paused")
+    await store.replace(changed(a3, status="completed"), a3["version"])
+    results = await asyncio.gather(
+        store.replace(changed(a1, status="completed"), a1["version"]),
+        store.replace(stale, a3["version"]),  # a3 moved on: refused
+        store.replace(changed(keyed, key="other", status="paused"), keyed["version"]),
+        store.claim(claim_request("a", limit=5)),
+        store.replace(changed(other, owner="bob"), other["version"]),
+        return_exceptions=True,
+    )
+    assert results[0] is True and results[1] is False and results[4] is True
+    assert isinstance(results[2], Conflict)
+    assert sorted(ids(results[3])) == sorted([a2["id"], keyed["id"]])
+    stored = await store.find({})
+    for filter in ({}, {"type": "a"}, {"owner": "bob"}):
+        chosen = [d for d in stored if matches(d, filter)]
+        assert await store.count(filter) == len(chosen)
+        for column in ("status", "type", "owner"):
+            expected = dict(Counter(d[column] for d in chosen))
+            assert await store.count_by(column, filter) == expected, (column, filter)
+    assert await store.count_by("status", {"type": "a"}) == {"completed": 2, "running": 2}
+
+
 # -- conditional writes ----------------------------------------------------------------------
 
 
@@ -515,10 +544,7 @@ async def test_sqlite_counts_a_database_from_before_the_count_table(tmp_path: Pa
     await store.insert([job("a"), job("a", status="paused"), job("b", owner="bob")])
     await store.close()
     with sqlite3.connect(path) as conn:  # as a database written before counts were kept
-        conn.executescript(
-            "DROP TRIGGER job_counts_update;"
-            "DROP TRIGGER job_counts_delete; DROP TABLE job_counts;"
-        )
+        conn.executescript("DROP TRIGGER job_counts_delete; DROP TABLE job_counts;")
     conn.close()
     store = SQLiteStore(path)
     await store.open()
@@ -526,6 +552,41 @@ async def test_sqlite_counts_a_database_from_before_the_count_table(tmp_path: Pa
         assert await store.count_by("status", {"type": "a"}) == {"ready": 1, "paused": 1}
         await store.insert([job("b")])
         assert await store.count_by("type", {}) == {"a": 2, "b": 2}
+    finally:
+        await store.close()
+
+
+# The trigger that counted updates before the store's batch did (still in older files).
+OLD_UPDATE_TRIGGER = """
+CREATE TRIGGER job_counts_update AFTER UPDATE OF type, status, owner ON jobs
+WHEN OLD.type IS NOT NEW.type OR OLD.status IS NOT NEW.status OR OLD.owner IS NOT NEW.owner
+BEGIN
+  UPDATE job_counts SET n = n - 1
+  WHERE type = OLD.type AND status = OLD.status AND owner = OLD.owner;
+  INSERT INTO job_counts SELECT NEW.type, NEW.status, NEW.owner, 1
+  ON CONFLICT DO UPDATE SET n = n + 1;
+END
+"""
+
+
+async def test_sqlite_counts_updates_once_in_a_database_with_the_old_trigger(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "old.db")
+    store = SQLiteStore(path)
+    await store.open()
+    await store.insert([job("a"), job("a")])
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        conn.executescript(OLD_UPDATE_TRIGGER)
+    conn.close()
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        (claimed,) = await store.claim(claim_request("a"))
+        assert await store.count_by("status", {"type": "a"}) == {"ready": 1, "running": 1}
+        assert await store.replace(changed(claimed, status="completed"), claimed["version"])
+        assert await store.count_by("status", {}) == {"ready": 1, "completed": 1}
     finally:
         await store.close()
 
