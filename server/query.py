@@ -97,6 +97,9 @@ def check_path(path: Any) -> str:
     return path
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _check_condition(path: str, value: Any, counter: list[int]) -> None:
     _count(counter)
     if not isinstance(value, dict):
@@ -126,12 +129,16 @@ def _check_condition(path: str, value: Any, counter: list[int]) -> None:
             _check_literal(path, arg)
         elif isinstance(arg, bool) or not isinstance(arg, int | float | str):
             raise Invalid(f"{path}: {op} compares with a number or a string")
-        elif isinstance(arg, float) and not math.isfinite(arg):
-            raise Invalid(f"{path}: {op} needs a finite number")
+        else:
+            _check_literal(path, arg)
 
 
 def _check_literal(path: str, value: Any) -> None:
-    if value is None or isinstance(value, bool | str | int):
+    if value is None or isinstance(value, bool | str):
+        return
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:  # neither store can bind it
+            raise Invalid(f"{path}: integers must lie within ±2**63")
         return
     if isinstance(value, float):
         if not math.isfinite(value):

@@ -15,6 +15,7 @@ import contextlib
 import json
 import threading
 import uuid
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from server.settings import Settings
 from tests.helpers import running_worker
 from tests.reliability.frames import CODES, frames
 from tests.reliability.procs import assert_server_healthy
@@ -73,6 +75,18 @@ class Session:
                 return reply  # type: ignore[no-any-return]
         raise AssertionError("no answer among 100,000 pushed frames")
 
+    def ask_many(self, frame: str, count: int) -> list[dict[str, Any]]:
+        """Send an array message of ``count`` frames; return their ``count`` answers."""
+        self.ws.send(frame)
+        answers: list[dict[str, Any]] = []
+        for _ in range(100_000):
+            reply = json.loads(self.ws.recv(timeout=10))
+            if reply.get("msg") not in PUSHED:
+                answers.append(reply)
+                if len(answers) == count:
+                    return answers
+        raise AssertionError("too few answers among 100,000 pushed frames")
+
     def tidy(self, reply: dict[str, Any]) -> None:
         """Undo what a lucky frame set up: a subscription would flood this connection with
         every change the canary makes, a worker registration would take jobs."""
@@ -86,6 +100,37 @@ class Session:
 
     def close(self) -> None:
         self._stack.close()
+
+
+MAX_FRAME_BYTES = Settings().max_frame_bytes
+
+
+def calls_in(frame: str | bytes) -> list[Any] | None:
+    """The elements of an array message the server runs as separate calls, else None."""
+    if isinstance(frame, bytes) or len(frame) > MAX_FRAME_BYTES:
+        return None
+    try:
+        message = msgspec.json.decode(frame)
+    except (RecursionError, msgspec.DecodeError):
+        return None
+    if isinstance(message, list) and 1 <= len(message) <= 1000:
+        return message
+    return None
+
+
+def check_answers(elements: list[Any], replies: list[dict[str, Any]]) -> None:
+    """One answer per element, each a proper result or error, carrying the element's id."""
+    for element, reply in zip(elements, sorted(replies, key=_id_order), strict=False):
+        assert reply["msg"] in ("result", "error"), reply
+        if reply["msg"] == "error":
+            assert reply["error"]["code"] in CODES, (element, reply)
+            assert isinstance(reply["error"]["message"], str) and reply["error"]["message"]
+    wanted = Counter(repr(readable_id(msgspec.json.encode(e).decode())) for e in elements)
+    assert Counter(repr(reply["id"]) for reply in replies) == wanted, (elements, replies)
+
+
+def _id_order(reply: dict[str, Any]) -> str:
+    return repr(reply.get("id"))
 
 
 def check_answer(frame: str | bytes, reply: dict[str, Any]) -> None:
@@ -191,15 +236,21 @@ def test_authenticated_frames_each_get_one_answer(fuzz_server):
     def one(frame: str | bytes) -> None:
         nonlocal session
         frame = known.fill(frame)
+        elements = calls_in(frame)
         try:
-            reply = session.ask(frame)
+            if elements is None:
+                replies = [session.ask(frame)]
+                check_answer(frame, replies[0])
+            else:
+                replies = session.ask_many(frame, len(elements))
+                check_answers(elements, replies)
         except Exception:
             session = Session(fuzz_server)  # so the next example starts afresh
             raise
-        counts[reply["msg"]] += 1
-        check_answer(frame, reply)
-        known.learn(reply)
-        session.tidy(reply)
+        for reply in replies:
+            counts[reply["msg"]] += 1
+            known.learn(reply)
+            session.tidy(reply)
 
     with Canary(fuzz_server) as canary:
         try:
@@ -243,13 +294,19 @@ def test_frames_before_auth_are_refused_with_an_answer(fuzz_server):
     @given(frame=frames)
     def one(frame: str | bytes) -> None:
         session = Session(fuzz_server, token=None)
+        elements = calls_in(frame)
         try:
-            reply = session.ask(frame)
+            if elements is None:
+                replies = [session.ask(frame)]
+                check_answer(frame, replies[0])
+            else:
+                replies = session.ask_many(frame, len(elements))
+                check_answers(elements, replies)
         finally:
             session.close()
-        check_answer(frame, reply)
-        if reply["msg"] == "result":  # only a real auth call can succeed
-            assert isinstance(reply["result"], dict) and "role" in reply["result"]
+        for reply in replies:
+            if reply["msg"] == "result":  # only a real auth call can succeed
+                assert isinstance(reply["result"], dict) and "role" in reply["result"]
 
     one()
     assert_server_healthy(fuzz_server)
@@ -327,7 +384,10 @@ def test_a_non_ascii_lease_is_refused_not_internal(own_server, method):
 @pytest.mark.parametrize("params", [
     {"method": "jobs.create", "params": {"type": "t", "priority": 2**64}},
     {"method": "jobs.find", "params": {"filter": {}, "skip": 2**64}},
-], ids=["priority", "skip"])
+    {"method": "jobs.counts", "params": {"filter": {"type": 2**63}}},
+    {"method": "jobs.find", "params": {"filter": {"data.n": {"$gt": -(2**63) - 1}}}},
+    {"method": "subscribe", "params": {"filter": {"data.n": {"$in": [1, 2**64]}}}},
+], ids=["priority", "skip", "filter-equal", "filter-gt", "filter-in"])
 def test_integers_sqlite_cannot_hold_are_invalid(own_server, params):
     session = Session(own_server)
     try:
