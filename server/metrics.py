@@ -100,8 +100,8 @@ class Metrics:
         self._sessions: set[Session] = set()
         #: job id → (status, number of failures, when it became ready)
         self._seen: OrderedDict[str, tuple[str, int, float | None]] = OrderedDict()
-        #: the feed counter of each op, labelled once (labels() takes a lock on every call)
-        self._feed_counters: dict[str, Any] = {}
+        #: labelled children, looked up once: labels() takes a lock and builds a key per call
+        self._children: dict[tuple[int, str], Any] = {}
 
     def bind(self, services: Services, sessions: set[Session]) -> None:
         self._services = services
@@ -111,10 +111,7 @@ class Metrics:
     # -- fed by the change feed ------------------------------------------------------------
 
     def on_change(self, change: Change) -> None:
-        counter = self._feed_counters.get(change.op)
-        if counter is None:
-            counter = self._feed_counters[change.op] = self.feed_changes.labels(change.op)
-        counter.inc()
+        self._child(self.feed_changes, change.op).inc()
         if change.op == "delete" or change.op == "reset":
             self._seen.pop(change.id, None)
             return
@@ -131,7 +128,7 @@ class Metrics:
         if previous is not None:
             prev_status, prev_failures, ready_since = previous
         elif change.op == "insert":
-            self.created.labels(job_type).inc()
+            self._child(self.created, job_type).inc()
             prev_status, prev_failures, ready_since = None, len(failures), None
         else:
             # first sight of an older job (or one evicted): count only what just happened
@@ -146,7 +143,7 @@ class Metrics:
         if status != prev_status:
             self._transition(doc, prev_status)
         if len(failures) > prev_failures:
-            self.attempts_failed.labels(job_type).inc(len(failures) - prev_failures)
+            self._child(self.attempts_failed, job_type).inc(len(failures) - prev_failures)
         if status != Status.READY:
             ready_since = None
         elif prev_status != Status.READY or ready_since is None:
@@ -158,25 +155,32 @@ class Metrics:
     def _transition(self, doc: dict[str, Any], prev_status: str | None) -> None:
         job_type, status = doc["type"], doc["status"]
         if status == Status.COMPLETED:
-            self.completed.labels(job_type).inc()
+            self._child(self.completed, job_type).inc()
         elif status == Status.FAILED:
-            self.failed.labels(job_type).inc()
+            self._child(self.failed, job_type).inc()
         elif status == Status.CANCELLED:
-            self.cancelled.labels(job_type).inc()
+            self._child(self.cancelled, job_type).inc()
         if prev_status == Status.RUNNING and doc.get("started") is not None:
-            self.run_time.labels(job_type).observe(max(doc["updated"] - doc["started"], 0.0))
+            self._child(self.run_time, job_type).observe(max(doc["updated"] - doc["started"], 0.0))
+
+    def _child(self, metric: Any, label: str) -> Any:
+        key = (id(metric), label)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(label)
+        return child
 
     # -- fed by the dispatcher ---------------------------------------------------------------
 
     def on_dispatch(self, job: dict[str, Any], worker: Worker) -> None:
-        self.dispatched.labels(job["type"]).inc()
+        self._child(self.dispatched, job["type"]).inc()
         seen = self._seen.get(job["id"])
         ready = (
             seen[2]
             if seen is not None and seen[2] is not None
             else max(job["created"], job["after"])
         )
-        self.dispatch_latency.labels(job["type"]).observe(max(job["started"] - ready, 0.0))
+        self._child(self.dispatch_latency, job["type"]).observe(max(job["started"] - ready, 0.0))
 
     # -- at scrape time ----------------------------------------------------------------------
 

@@ -32,16 +32,41 @@ def encode(obj: Any) -> str:
     return _encoder.encode(obj).decode()
 
 
+MAX_CALLS_PER_MESSAGE = 1000
+"""Calls one client message may carry as a JSON array."""
+
+
 def decode_call(frame: str | bytes, max_bytes: int) -> Call:
     """Turn one client frame into a ``Call`` or raise a protocol error."""
-    if len(frame) > max_bytes:
-        raise TooLarge(f"frame is {len(frame)} bytes; the limit is {max_bytes}")
+    return to_call(_decode_message(frame, max_bytes))
+
+
+def decode_message(message: str | bytes, max_bytes: int) -> list[Any]:
+    """The frames of one client message: a call frame, or a JSON array of them (a client
+    sending many calls at once pays for one message). Each still goes through ``to_call``."""
+    decoded = _decode_message(message, max_bytes)
+    if not isinstance(decoded, list):
+        return [decoded]
+    if not decoded:
+        raise Invalid("an array message must hold at least one call frame")
+    if len(decoded) > MAX_CALLS_PER_MESSAGE:
+        raise Invalid(f"a message holds at most {MAX_CALLS_PER_MESSAGE} call frames")
+    return decoded
+
+
+def _decode_message(message: str | bytes, max_bytes: int) -> Any:
+    if len(message) > max_bytes:
+        raise TooLarge(f"frame is {len(message)} bytes; the limit is {max_bytes}")
     try:
-        message = _decoder.decode(frame)
+        return _decoder.decode(message)
     except msgspec.DecodeError as exc:
         raise Invalid(f"frame is not valid JSON: {exc}") from None
     except RecursionError:
         raise Invalid(f"frame is nested deeper than {MAX_DEPTH} levels") from None
+
+
+def to_call(message: Any) -> Call:
+    """A decoded frame as a ``Call``, or a protocol error saying what is wrong with it."""
     if not isinstance(message, dict):
         raise Invalid("a frame must be a JSON object")
     if message.get("msg") != "call":
@@ -71,6 +96,11 @@ def call_id_of(frame: str | bytes) -> Any:
         return _decoder.decode(head.group(1)) if head else None
     except msgspec.DecodeError:
         return None
+    return id_in(message)
+
+
+def id_in(message: Any) -> Any:
+    """The call id of a decoded frame, if it has a usable one."""
     call_id = message.get("id") if isinstance(message, dict) else None
     return call_id if isinstance(call_id, str | int) and not isinstance(call_id, bool) else None
 

@@ -83,10 +83,22 @@ async def _on_frame(
     services: Services, session: Session, text: str, calls: set[asyncio.Task[None]]
 ) -> None:
     try:
-        call = protocol.decode_call(text, services.settings.max_frame_bytes)
+        frames = protocol.decode_message(text, services.settings.max_frame_bytes)
     except LivejobsError as exc:
         session.send(protocol.error(protocol.call_id_of(text) if len(text) < 65536 else None, exc))
         return
+    for frame in frames:
+        try:
+            call = protocol.to_call(frame)
+        except LivejobsError as exc:
+            session.send(protocol.error(protocol.id_in(frame), exc))
+            continue
+        await _on_call(services, session, call, calls)
+
+
+async def _on_call(
+    services: Services, session: Session, call: protocol.Call, calls: set[asyncio.Task[None]]
+) -> None:
     if session.state is SessionState.CONNECTED:
         await _authenticate(services, session, call)
         return

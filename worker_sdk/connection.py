@@ -1,5 +1,9 @@
 """One WebSocket to a livejobs server: calls with ids, pushed frames, and reconnection.
 
+Calls made in the same turn of the event loop leave together, as one JSON array message (a
+worker finishing ten jobs at once sends one message, not ten, and the server runs the ten
+reports in one commit).
+
 After a reconnect the connection re-authenticates and then runs the ``on_reconnect`` hooks,
 which re-open subscriptions and worker registrations, so callers see one long-lived session.
 """
@@ -43,6 +47,9 @@ class Connection:
         self._ws: ClientConnection | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
+        #: (call id, frame) of calls waiting for this turn of the loop to end
+        self._outbox: list[tuple[int, str]] = []
+        self._sends: set[asyncio.Task[None]] = set()
         self._connected = asyncio.Event()
         self._closing = False
         self._runner: asyncio.Task[None] | None = None
@@ -64,6 +71,8 @@ class Connection:
         self._closing = True
         if self._ws is not None:
             await self._ws.close()
+        if self._sends:  # they fail at once on the closed socket
+            await asyncio.gather(*self._sends, return_exceptions=True)
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -164,6 +173,7 @@ class Connection:
             log.warning("server error: %s", frame.get("error"))
 
     def _fail_pending(self) -> None:
+        self._outbox = []  # their calls fail below: they must not reach the next connection
         pending, self._pending = self._pending, {}
         for future in pending.values():
             if not future.done():
@@ -180,14 +190,31 @@ class Connection:
         call_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[call_id] = future
-        assert self._ws is not None
-        try:
-            await self._ws.send(
-                _encode({"msg": "call", "id": call_id, "method": method, "params": params or {}})
-            )
-        except ConnectionClosed:
-            self._pending.pop(call_id, None)
-            raise ConnectionLost("connection lost while sending") from None
+        frame = _encode({"msg": "call", "id": call_id, "method": method, "params": params or {}})
+        self._outbox.append((call_id, frame))
+        if len(self._outbox) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
         if timeout is None:
             return await future
         return await asyncio.wait_for(future, timeout)
+
+    def _flush(self) -> None:
+        """Send the calls of this turn of the loop as one message."""
+        batch, self._outbox = self._outbox, []
+        if not batch:
+            return
+        assert self._ws is not None
+        ids = [call_id for call_id, _ in batch]
+        message = batch[0][1] if len(batch) == 1 else "[" + ",".join(f for _, f in batch) + "]"
+        task = asyncio.create_task(self._send(self._ws, message, ids))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _send(self, ws: ClientConnection, message: str, ids: list[int]) -> None:
+        try:
+            await ws.send(message)
+        except ConnectionClosed:
+            for call_id in ids:
+                future = self._pending.pop(call_id, None)
+                if future is not None and not future.done():
+                    future.set_exception(ConnectionLost("connection lost while sending"))

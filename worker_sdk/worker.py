@@ -5,8 +5,8 @@ here for a free handler so that the next job is at hand when one finishes; off b
 prefetched job is not available to other workers). While a job is held, the lease is renewed
 (heartbeat); the handler's return value completes the job, an exception fails it (retried per
 the job's policy), ``Fatal`` fails it for good, ``Snooze`` puts it back without counting the
-attempt. Cancelling the job cancels the handler's task. If the socket drops, the server takes the jobs back (they
-are retried), so running handlers are cancelled here too.
+attempt. Cancelling the job cancels the handler's task. If the socket drops, the server takes
+the jobs back (they are retried), so running handlers are cancelled here too.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -183,8 +184,6 @@ async def test_bad_input_gets_errors_and_the_server_keeps_working(server):
 
         async def ask(frame):
             await ws.send(frame)
-            import json
-
             return json.loads(await asyncio.wait_for(ws.recv(), 5))
 
         assert (await ask('{"msg":"call","id":1,"method":"jobs.get","params":{"id":"x"}}'))[
@@ -198,7 +197,8 @@ async def test_bad_input_gets_errors_and_the_server_keeps_working(server):
         assert ok["result"]["role"] == "admin"
         cases = {
             "{not json": "invalid",
-            "[1,2]": "invalid",
+            "[]": "invalid",
+            "[" + ",".join(["{}"] * 1001) + "]": "invalid",
             '{"msg":"call","id":4,"method":"no.such","params":{}}': "not_found",
             '{"msg":"call","id":5,"method":"jobs.create","params":{"type":5}}': "invalid",
             '{"msg":"call","id":6,"method":"jobs.create","params":{"type":"t","retry":{"retries":-1}}}': "invalid",  # noqa: E501
@@ -216,6 +216,16 @@ async def test_bad_input_gets_errors_and_the_server_keeps_working(server):
             reply = await ask(frame)
             assert reply["msg"] == "error" and reply["error"]["code"] == code, (frame, reply)
             assert reply["error"]["message"]
+        # an array message: each element is a call of its own, with its own reply
+        await ws.send(
+            '[{"msg":"call","id":20,"method":"jobs.get","params":{"id":"missing"}},7,'
+            '{"msg":"call","id":21,"method":"jobs.counts","params":{}}]'
+        )
+        replies = [json.loads(await asyncio.wait_for(ws.recv(), 5)) for _ in range(3)]
+        by_id = {r["id"]: r for r in replies}
+        assert by_id[20]["error"]["code"] == "not_found"
+        assert by_id[None]["error"]["code"] == "invalid"
+        assert "status" in by_id[21]["result"]
         huge = '{"msg":"call","id":13,"method":"jobs.create","params":{"type":"t","data":"%s"}}' % (
             "x" * 2_000_000
         )

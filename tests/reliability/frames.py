@@ -237,6 +237,9 @@ frames = (
     | method_calls().map(lambda c: json.dumps(avoid_known_bugs(c)))
     | mutated()
     | deep()
+    | st.lists(calls() | method_calls(), min_size=1, max_size=4).map(
+        lambda cs: json.dumps([avoid_known_bugs(c) for c in cs])
+    )
     | json_values.map(lambda v: json.dumps(v))
     | st.binary(max_size=200)
     | st.text(max_size=200)

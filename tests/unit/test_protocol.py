@@ -41,6 +41,25 @@ def test_oversized_frames_are_too_large():
         protocol.decode_call("x" * 101, 100)
 
 
+def test_an_array_message_is_several_frames_checked_one_by_one():
+    frames = protocol.decode_message(
+        '[{"msg":"call","id":1,"method":"a"},{"msg":"call","id":2},{"msg":"call","id":3,"method":"b"}]',
+        10_000,
+    )
+    assert len(frames) == 3
+    assert protocol.to_call(frames[0]).method == "a"
+    with pytest.raises(Invalid):
+        protocol.to_call(frames[1])
+    assert protocol.id_in(frames[1]) == 2
+    assert protocol.decode_message('{"msg":"call","id":1,"method":"a"}', 1000)[0]["id"] == 1
+
+
+@pytest.mark.parametrize("message", ["[]", "[" + ",".join(["{}"] * 1001) + "]", "[1,"])
+def test_bad_array_messages_are_invalid(message):
+    with pytest.raises(Invalid):
+        protocol.decode_message(message, 100_000)
+
+
 def test_call_id_is_recovered_for_errors_when_possible():
     assert protocol.call_id_of('{"msg":"call","id":"a1","method":5}') == "a1"
     assert protocol.call_id_of("garbage") is None

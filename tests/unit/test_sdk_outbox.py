@@ -1,0 +1,62 @@
+"""The SDK's outbox: calls made in one turn of the event loop leave as one message, and calls
+that fail with the connection never reach the next one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from worker_sdk.connection import Connection
+from worker_sdk.errors import ConnectionLost
+
+
+class RecordingSocket:
+    """Stands in for the WebSocket: keeps what was sent, answers each call with its method."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.sent: list[Any] = []
+
+    async def send(self, message: str) -> None:
+        decoded = json.loads(message)
+        self.sent.append(decoded)
+        for frame in decoded if isinstance(decoded, list) else [decoded]:
+            self.conn._on_frame({"msg": "result", "id": frame["id"], "result": frame["method"]})
+
+
+def connected() -> tuple[Connection, RecordingSocket]:
+    conn = Connection("ws://unused", "token")
+    socket = RecordingSocket(conn)
+    conn._ws = socket  # type: ignore[assignment]
+    conn._connected.set()
+    return conn, socket
+
+
+async def test_calls_of_one_turn_leave_as_one_array_message() -> None:
+    conn, socket = connected()
+    results = await asyncio.gather(conn.call("a"), conn.call("b", {"x": 1}), conn.call("c"))
+    assert results == ["a", "b", "c"]
+    assert len(socket.sent) == 1
+    assert [frame["method"] for frame in socket.sent[0]] == ["a", "b", "c"]
+    assert socket.sent[0][1]["params"] == {"x": 1}
+
+
+async def test_a_lone_call_leaves_as_a_plain_frame() -> None:
+    conn, socket = connected()
+    assert await conn.call("a") == "a"
+    assert await conn.call("b") == "b"
+    assert [message["method"] for message in socket.sent] == ["a", "b"]
+
+
+async def test_calls_failed_by_a_lost_connection_are_never_sent() -> None:
+    conn, socket = connected()
+    calls = [asyncio.ensure_future(conn.call(m)) for m in ("a", "b")]
+    await asyncio.sleep(0)  # both are in the outbox, not yet sent
+    conn._fail_pending()  # what the reader does when the socket drops
+    for call in calls:
+        with pytest.raises(ConnectionLost):
+            await call
+    assert socket.sent == []
