@@ -30,16 +30,25 @@ def spread(values: list[float]) -> Spread:
     return min(values), statistics.median(values), max(values)
 
 
+def e2e_rate(run: dict[str, Any]) -> float:
+    """Jobs/s end to end; a run cut off at its timeout counts what it completed by then (a
+    slow peer's rate, not a missing cell; the notes say which runs were cut off)."""
+    if run.get("e2e_s"):
+        return float(run["n"] / run["e2e_s"])
+    return float(run["completed"] / run["wall_s"])
+
+
 def summarize(results: dict[str, Any]) -> dict[str, dict[str, Spread]]:
     """Per peer: enqueue and e2e jobs/s, dispatch p50/p99 (ms), spread over repetitions."""
     table: dict[str, dict[str, Spread]] = {}
     for peer, runs in results.get("throughput", {}).items():
-        ok = [r for r in runs if r.get("e2e_s")]
+        ok = [r for r in runs if r.get("enqueue_s") and r.get("wall_s")]
         row = table.setdefault(peer, {})
         row["enqueue"] = spread([r["n"] / r["enqueue_s"] for r in ok])
-        row["e2e"] = spread([r["n"] / r["e2e_s"] for r in ok])
+        row["e2e"] = spread([e2e_rate(r) for r in ok])
         row["cpu_per_1k"] = spread(
-            [1000 * (r["worker_cpu_s"] + r["backend_cpu_s"]) / r["n"] for r in ok])
+            [1000 * (r["worker_cpu_s"] + r["backend_cpu_s"]) / max(r["completed"], 1)
+             for r in ok])
     for peer, runs in results.get("latency", {}).items():
         ok = [r for r in runs if r.get("dispatch_ms")]
         row = table.setdefault(peer, {})

@@ -62,6 +62,8 @@ class Run:
     started: float = field(default_factory=time.monotonic)
     notes: list[str] = field(default_factory=list)
     failed: bool = False
+    #: seconds the last run of each (peer, scenario) took: the estimate for its next one
+    took: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def failure(self, what: str, exc: Exception) -> dict[str, str]:
         self.failed = True
@@ -92,9 +94,14 @@ def main() -> None:
     load_before = _load()
     try:
         with Processes(logs) as procs:
-            peers = _measure_peers(procs, run, peers, args.scenarios, workdir, results)
+            # every scenario once before any is repeated: on a slow machine the budget cuts
+            # repetitions, not whole scenarios
+            first, more = range(min(plan.repeats, 1)), range(1, plan.repeats)
+            peers = _measure_peers(procs, run, peers, args.scenarios, workdir, results, first)
             if "livejobs" in [p.name for p in peers] or "livejobs" in args.peers:
                 _measure_livejobs_only(procs, run, args.scenarios, workdir, results)
+            if more:
+                _measure_peers(procs, run, peers, args.scenarios, workdir, results, more)
     except KeyboardInterrupt:
         print(f"interrupted; everything started was stopped. Logs: {logs}", file=sys.stderr)
         raise SystemExit(130) from None
@@ -108,8 +115,8 @@ def main() -> None:
 
 
 def _measure_peers(procs: Processes, run: Run, peers: list[Peer], wanted: list[str],
-                   workdir: Path, results: dict[str, Any]) -> list[Peer]:
-    """Scenarios 1 and 2, every peer in every repetition, the order rotated each time."""
+                   workdir: Path, results: dict[str, Any], reps: range) -> list[Peer]:
+    """Scenarios 1 and 2, every peer in each of ``reps``, the order rotated each time."""
     backends: dict[str, Backend] = {}
     if any(p.backend == "redis" for p in peers):
         backends["redis"] = start_redis(procs, workdir)
@@ -125,17 +132,19 @@ def _measure_peers(procs: Processes, run: Run, peers: list[Peer], wanted: list[s
     for scenario in ("throughput", "latency"):
         if scenario not in wanted:
             continue
-        for rep in range(plan.repeats):
+        for rep in reps:
             order = peers[rep % len(peers):] + peers[: rep % len(peers)]
             for peer in order:
                 if scenario not in peer.scenarios:
                     continue
                 tag = f"{peer.name}-{scenario[0]}{rep}"
-                cost = plan.n / 500 if scenario == "throughput" else plan.samples * 0.02 + 5
+                guess = plan.n / 500 if scenario == "throughput" else plan.samples * 0.02 + 5
+                cost = run.took.get((peer.name, scenario), guess)
                 if not run.fits(f"{scenario} #{rep + 1} of {peer.name}", cost):
                     continue
                 print(f"{scenario} #{rep + 1}: {peer.name}", file=sys.stderr, flush=True)
                 backend = backends[peer.backend]
+                began = time.monotonic()
                 try:
                     if scenario == "throughput":
                         result = scenarios.throughput(procs, peer, backend, plan.n, tag)
@@ -143,6 +152,12 @@ def _measure_peers(procs: Processes, run: Run, peers: list[Peer], wanted: list[s
                         result = scenarios.latency(procs, peer, backend, plan.samples, tag)
                 except Exception as exc:  # one peer failing must not sink the others
                     result = run.failure(f"{scenario} #{rep + 1} of {peer.name}", exc)
+                run.took[(peer.name, scenario)] = time.monotonic() - began
+                if scenario == "throughput" and result.get("wall_s") and not result["e2e_s"]:
+                    run.notes.append(
+                        f"throughput #{rep + 1} of {peer.name} was cut off after "
+                        f"{result['wall_s']:.0f} s with {result['completed']:,} of "
+                        f"{result['n']:,} jobs done; its rate is those ÷ that time")
                 results[scenario].setdefault(peer.name, []).append(result)
     for backend in backends.values():
         procs.stop(backend.proc)
