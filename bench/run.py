@@ -101,7 +101,9 @@ def main() -> None:
             if "livejobs" in [p.name for p in peers] or "livejobs" in args.peers:
                 _measure_livejobs_only(procs, run, args.scenarios, workdir, results)
             if more:
-                _measure_peers(procs, run, peers, args.scenarios, workdir, results, more)
+                again = workdir / "repeats"  # fresh servers: a Redis and SQLite files of their own
+                again.mkdir()
+                _measure_peers(procs, run, peers, args.scenarios, again, results, more)
     except KeyboardInterrupt:
         print(f"interrupted; everything started was stopped. Logs: {logs}", file=sys.stderr)
         raise SystemExit(130) from None
