@@ -75,7 +75,18 @@ class Session:
                 return reply  # type: ignore[no-any-return]
         raise AssertionError("no answer among 100,000 pushed frames")
 
-    def ask_many(self, frame: str, count: int) -> list[dict[str, Any]]:
+    def answers(self, frame: str | bytes) -> list[dict[str, Any]]:
+        """Send a frame; return its answers, checked: one, or one per call of an array."""
+        elements = calls_in(frame)
+        if elements is None:
+            reply = self.ask(frame)
+            check_answer(frame, reply)
+            return [reply]
+        replies = self.ask_many(frame, len(elements))
+        check_answers(elements, replies)
+        return replies
+
+    def ask_many(self, frame: str | bytes, count: int) -> list[dict[str, Any]]:
         """Send an array message of ``count`` frames; return their ``count`` answers."""
         self.ws.send(frame)
         answers: list[dict[str, Any]] = []
@@ -236,14 +247,8 @@ def test_authenticated_frames_each_get_one_answer(fuzz_server):
     def one(frame: str | bytes) -> None:
         nonlocal session
         frame = known.fill(frame)
-        elements = calls_in(frame)
         try:
-            if elements is None:
-                replies = [session.ask(frame)]
-                check_answer(frame, replies[0])
-            else:
-                replies = session.ask_many(frame, len(elements))
-                check_answers(elements, replies)
+            replies = session.answers(frame)
         except Exception:
             session = Session(fuzz_server)  # so the next example starts afresh
             raise
@@ -294,14 +299,8 @@ def test_frames_before_auth_are_refused_with_an_answer(fuzz_server):
     @given(frame=frames)
     def one(frame: str | bytes) -> None:
         session = Session(fuzz_server, token=None)
-        elements = calls_in(frame)
         try:
-            if elements is None:
-                replies = [session.ask(frame)]
-                check_answer(frame, replies[0])
-            else:
-                replies = session.ask_many(frame, len(elements))
-                check_answers(elements, replies)
+            replies = session.answers(frame)
         finally:
             session.close()
         for reply in replies:
