@@ -21,6 +21,7 @@ from server.store.base import ClaimRequest, Filter, Sort, TypeRules
 from server.store.sqlite_counts import Group
 from server.store.sqlite_sql import (
     CLAIM,
+    GROUP_COLUMNS,
     INSERT,
     STORED,
     columns,
@@ -251,7 +252,7 @@ def _update(
     sql, params = update(rowid, old, new)
     conn.execute(sql, params)
     changes.append(("update", new["id"], new))
-    before = sqlite_counts.group((old[0], old[1], old[7]))
+    before = sqlite_counts.group([old[i] for i in GROUP_COLUMNS])
     after = sqlite_counts.group((new.get("type"), new.get("status"), new.get("owner")))
     if before != after:
         changes.moves.append((before, after))

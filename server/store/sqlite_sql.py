@@ -66,6 +66,8 @@ INSERT = (
 )
 # The stored columns of a job about to be replaced, if it is still at the version read.
 STORED = f"SELECT rowid, {', '.join(_ROW[1:-1])} FROM jobs WHERE id = ? AND version = ?"
+#: where a counted group's columns sit in ``STORED``'s columns (after the rowid)
+GROUP_COLUMNS = tuple(_ROW.index(c) - 1 for c in ("type", "status", "owner"))
 
 # Claim candidates of one type, in the order of the jobs_claim index (no sort step).
 CLAIM = """
