@@ -35,6 +35,28 @@ def _encode(obj: Any) -> str:
     return _encoder.encode(obj).decode()
 
 
+#: calls per array message, and its size: well within the server's defaults (1,000 calls,
+#: 1 MiB); a single call larger than that still goes alone, as it always did
+MAX_CALLS_PER_MESSAGE = 500
+MAX_MESSAGE_CHARS = 256 * 1024
+
+
+def _chunks(batch: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    chunks: list[list[tuple[int, str]]] = []
+    size = 0
+    for entry in batch:
+        if (
+            not chunks
+            or len(chunks[-1]) >= MAX_CALLS_PER_MESSAGE
+            or (size + len(entry[1]) > MAX_MESSAGE_CHARS)
+        ):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entry)
+        size += len(entry[1]) + 1
+    return chunks
+
+
 class Connection:
     def __init__(
         self, url: str, token: str | None, *, reconnect: bool = True, open_timeout: float = 10.0
@@ -199,16 +221,18 @@ class Connection:
         return await asyncio.wait_for(future, timeout)
 
     def _flush(self) -> None:
-        """Send the calls of this turn of the loop as one message."""
+        """Send the calls of this turn of the loop, as few messages as the server's limits
+        allow (a message it refused whole would leave every call in it unanswered)."""
         batch, self._outbox = self._outbox, []
         if not batch:
             return
         assert self._ws is not None
-        ids = [call_id for call_id, _ in batch]
-        message = batch[0][1] if len(batch) == 1 else "[" + ",".join(f for _, f in batch) + "]"
-        task = asyncio.create_task(self._send(self._ws, message, ids))
-        self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
+        for chunk in _chunks(batch):
+            ids = [call_id for call_id, _ in chunk]
+            message = chunk[0][1] if len(chunk) == 1 else "[" + ",".join(f for _, f in chunk) + "]"
+            task = asyncio.create_task(self._send(self._ws, message, ids))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
 
     async def _send(self, ws: ClientConnection, message: str, ids: list[int]) -> None:
         try:

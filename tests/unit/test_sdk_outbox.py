@@ -60,3 +60,14 @@ async def test_calls_failed_by_a_lost_connection_are_never_sent() -> None:
         with pytest.raises(ConnectionLost):
             await call
     assert socket.sent == []
+
+
+async def test_many_calls_are_split_within_the_servers_limits() -> None:
+    conn, socket = connected()
+    results = await asyncio.gather(*(conn.call("m", {"i": i}) for i in range(1_200)))
+    assert len(results) == 1_200
+    assert [len(message) for message in socket.sent] == [500, 500, 200]
+    big = "x" * 200_000
+    await asyncio.gather(*(conn.call("big", {"data": big}) for _ in range(3)))
+    assert all(not isinstance(message, list) for message in socket.sent[3:])
+    assert len(socket.sent) == 6
