@@ -195,7 +195,12 @@ class Dispatcher:
             await self._wake.wait()
             self._wake.clear()
             while hungry := [w for w in self._workers if self._hungry(w)]:
-                await asyncio.gather(*(self._feed(w) for w in hungry))
+                if len(hungry) == 1:
+                    # no task in between: the claim is queued before the store's batcher runs,
+                    # so it commits with the reports that freed the slots
+                    await self._feed(hungry[0])
+                else:
+                    await asyncio.gather(*(self._feed(w) for w in hungry))
 
     async def _feed(self, worker: Worker) -> None:
         seen = {t: self._ready_seq[t] for t in worker.types}

@@ -13,14 +13,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from starlette.requests import Request
@@ -28,6 +21,7 @@ from starlette.responses import Response
 
 from server.jobs.model import FINISHED, Status
 from server.store.base import Change
+from server.tallies import Tallies
 
 if TYPE_CHECKING:
     from server.dispatch import Worker
@@ -53,45 +47,34 @@ class Metrics:
         self.jobs = Gauge(
             "livejobs_jobs", "Jobs in the store by type and status", ["type", "status"], registry=r
         )
-        self.created = Counter("livejobs_jobs_created", "Jobs created", ["type"], registry=r)
-        self.completed = Counter(
-            "livejobs_jobs_completed", "Jobs that completed", ["type"], registry=r
+        # fed per change: plain numbers, exported when scraped (see server.tallies)
+        t = Tallies()
+        r.register(t)
+        self.created = t.tally("livejobs_jobs_created", "Jobs created", "type")
+        self.completed = t.tally("livejobs_jobs_completed", "Jobs that completed", "type")
+        self.failed = t.tally("livejobs_jobs_failed", "Jobs that failed for good", "type")
+        self.attempts_failed = t.tally(
+            "livejobs_attempts_failed", "Failed attempts, retried or not", "type"
         )
-        self.failed = Counter(
-            "livejobs_jobs_failed", "Jobs that failed for good", ["type"], registry=r
-        )
-        self.attempts_failed = Counter(
-            "livejobs_attempts_failed", "Failed attempts, retried or not", ["type"], registry=r
-        )
-        self.cancelled = Counter("livejobs_jobs_cancelled", "Jobs cancelled", ["type"], registry=r)
-        self.dispatched = Counter(
-            "livejobs_jobs_dispatched", "Jobs pushed to workers", ["type"], registry=r
-        )
-        self.dispatch_latency = Histogram(
+        self.cancelled = t.tally("livejobs_jobs_cancelled", "Jobs cancelled", "type")
+        self.dispatched = t.tally("livejobs_jobs_dispatched", "Jobs pushed to workers", "type")
+        self.dispatch_latency = t.spread(
             "livejobs_dispatch_latency_seconds",
             "From ready to pushed to a worker",
-            ["type"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+            LATENCY_BUCKETS,
+            "type",
         )
-        self.run_time = Histogram(
-            "livejobs_run_seconds",
-            "From started to the end of the attempt",
-            ["type"],
-            buckets=RUN_BUCKETS,
-            registry=r,
+        self.run_time = t.spread(
+            "livejobs_run_seconds", "From started to the end of the attempt", RUN_BUCKETS, "type"
         )
-        self.feed_lag = Histogram(
+        self.feed_lag = t.spread(
             "livejobs_feed_lag_seconds",
             "From a change's commit to this server seeing it",
-            buckets=LAG_BUCKETS,
-            registry=r,
+            LAG_BUCKETS,
         )
+        self.feed_changes = t.tally("livejobs_feed_changes", "Changes read from the feed", "op")
         self.feed_lag_last = Gauge(
             "livejobs_feed_lag_last_seconds", "Lag of the latest change seen", registry=r
-        )
-        self.feed_changes = Counter(
-            "livejobs_feed_changes", "Changes read from the feed", ["op"], registry=r
         )
         self.clients = Gauge("livejobs_clients", "Connected WebSocket clients", registry=r)
         self.workers = Gauge("livejobs_workers", "Registered workers", registry=r)
@@ -100,8 +83,6 @@ class Metrics:
         self._sessions: set[Session] = set()
         #: job id → (status, number of failures, when it became ready)
         self._seen: OrderedDict[str, tuple[str, int, float | None]] = OrderedDict()
-        #: labelled children, looked up once: labels() takes a lock and builds a key per call
-        self._children: dict[tuple[int, str], Any] = {}
 
     def bind(self, services: Services, sessions: set[Session]) -> None:
         self._services = services
@@ -111,7 +92,7 @@ class Metrics:
     # -- fed by the change feed ------------------------------------------------------------
 
     def on_change(self, change: Change) -> None:
-        self._child(self.feed_changes, change.op).inc()
+        self.feed_changes.inc(change.op)
         if change.op == "delete" or change.op == "reset":
             self._seen.pop(change.id, None)
             return
@@ -119,16 +100,14 @@ class Metrics:
         if doc is None:
             return
         if self._services is not None:
-            lag = max(self._services.clock.now() - doc["updated"], 0.0)
-            self.feed_lag.observe(lag)
-            self.feed_lag_last.set(lag)
+            self.feed_lag.observe(max(self._services.clock.now() - doc["updated"], 0.0))
         job_type, status = doc["type"], doc["status"]
         failures = doc.get("failures") or []
         previous = self._seen.pop(change.id, None)
         if previous is not None:
             prev_status, prev_failures, ready_since = previous
         elif change.op == "insert":
-            self._child(self.created, job_type).inc()
+            self.created.inc(job_type)
             prev_status, prev_failures, ready_since = None, len(failures), None
         else:
             # first sight of an older job (or one evicted): count only what just happened
@@ -143,7 +122,7 @@ class Metrics:
         if status != prev_status:
             self._transition(doc, prev_status)
         if len(failures) > prev_failures:
-            self._child(self.attempts_failed, job_type).inc(len(failures) - prev_failures)
+            self.attempts_failed.inc(job_type, len(failures) - prev_failures)
         if status != Status.READY:
             ready_since = None
         elif prev_status != Status.READY or ready_since is None:
@@ -155,32 +134,25 @@ class Metrics:
     def _transition(self, doc: dict[str, Any], prev_status: str | None) -> None:
         job_type, status = doc["type"], doc["status"]
         if status == Status.COMPLETED:
-            self._child(self.completed, job_type).inc()
+            self.completed.inc(job_type)
         elif status == Status.FAILED:
-            self._child(self.failed, job_type).inc()
+            self.failed.inc(job_type)
         elif status == Status.CANCELLED:
-            self._child(self.cancelled, job_type).inc()
+            self.cancelled.inc(job_type)
         if prev_status == Status.RUNNING and doc.get("started") is not None:
-            self._child(self.run_time, job_type).observe(max(doc["updated"] - doc["started"], 0.0))
-
-    def _child(self, metric: Any, label: str) -> Any:
-        key = (id(metric), label)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(label)
-        return child
+            self.run_time.observe(max(doc["updated"] - doc["started"], 0.0), job_type)
 
     # -- fed by the dispatcher ---------------------------------------------------------------
 
     def on_dispatch(self, job: dict[str, Any], worker: Worker) -> None:
-        self._child(self.dispatched, job["type"]).inc()
+        self.dispatched.inc(job["type"])
         seen = self._seen.get(job["id"])
         ready = (
             seen[2]
             if seen is not None and seen[2] is not None
             else max(job["created"], job["after"])
         )
-        self._child(self.dispatch_latency, job["type"]).observe(max(job["started"] - ready, 0.0))
+        self.dispatch_latency.observe(max(job["started"] - ready, 0.0), job["type"])
 
     # -- at scrape time ----------------------------------------------------------------------
 
@@ -197,6 +169,8 @@ class Metrics:
         for status, by_type in counts.items():
             for job_type, n in by_type.items():
                 self.jobs.labels(job_type, status.value).set(n)
+        if self.feed_lag.last is not None:
+            self.feed_lag_last.set(self.feed_lag.last)
         self.clients.set(len(self._sessions))
         self.workers.set(len(services.dispatcher.workers))
         self.subscriptions.set(len(services.subscriptions))

@@ -14,7 +14,7 @@ from typing import Any
 
 from server.errors import Conflict, Forbidden
 from server.jobs import schedule
-from server.jobs.model import FINISHED, UNFINISHED, Job, Status
+from server.jobs.model import FINISHED, UNFINISHED, Job, Status, random_hex
 
 MAX_LOG_ENTRIES = 1000
 
@@ -115,7 +115,7 @@ def claim_fields(*, worker_id: str, now: float, lease_seconds: float) -> dict[st
     return {
         "status": Status.RUNNING.value,
         "worker": worker_id,
-        "lease": {"worker": worker_id, "token": secrets.token_hex(16), "expires": expires},
+        "lease": {"worker": worker_id, "token": random_hex(16), "expires": expires},
         "started": now,
         "due": expires,
         "updated": now,

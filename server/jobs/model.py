@@ -42,7 +42,8 @@ Fields (all times are seconds since the epoch, as floats):
 from __future__ import annotations
 
 import enum
-import secrets
+import os
+import threading
 import time
 from typing import Any
 
@@ -83,7 +84,36 @@ DEFAULT_RETRY: dict[str, Any] = {
 def new_id() -> str:
     """32 hex digits: milliseconds since the epoch, then 80 random bits. Time-ordered ids keep
     inserts at the end of the primary-key index instead of on a random page."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
+    return f"{time.time_ns() // 1_000_000:012x}{random_hex(10)}"
+
+
+class _RandomPool(threading.local):
+    """Bytes from the OS's CSPRNG, drawn 4 KiB at a time: one ``os.urandom`` call per job id
+    and lease token was 4 % of the server's time at full load. One pool per thread, so no two
+    callers are ever handed the same bytes."""
+
+    def __init__(self) -> None:
+        self.hex, self.at = "", 0
+
+
+_pool = _RandomPool()
+
+
+def _forget_after_fork() -> None:
+    _pool.hex, _pool.at = "", 0  # a child must not repeat its parent's bytes
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def random_hex(nbytes: int) -> str:
+    """``secrets.token_hex(nbytes)``, cheaper: ``2 * nbytes`` hex digits nobody can guess."""
+    pool, width = _pool, 2 * nbytes
+    at = pool.at
+    if at + width > len(pool.hex):
+        pool.hex, at = os.urandom(4096).hex(), 0
+    pool.at = at + width
+    return pool.hex[at : at + width]
 
 
 def priority_value(level: int | str) -> int:

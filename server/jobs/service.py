@@ -187,7 +187,7 @@ class JobService:
             current = doc if doc is not None else await self.get(job_id)
             doc = None
             new = change(current)
-            if await self.store.replace(new, current["version"]):
+            if await self.store.replace(new, current["version"], previous=current):
                 if new["status"] in FINISHED and current["status"] not in FINISHED:
                     await self._after_finish(new)
                 return new

@@ -131,9 +131,11 @@ class Store(Protocol):
     async def count_by(self, field: str, filter: Filter) -> dict[str, int]:
         """Counts grouped by a top-level field (``status`` or ``type``)."""
 
-    async def replace(self, doc: Job, expected_version: int) -> bool:
+    async def replace(self, doc: Job, expected_version: int, previous: Job | None = None) -> bool:
         """Write ``doc`` if the stored one still has ``expected_version``. ``doc["version"]``
-        must already be ``expected_version + 1``. Returns False when the race was lost."""
+        must already be ``expected_version + 1``. Returns False when the race was lost.
+        ``previous``: the job as stored at ``expected_version``, if the caller has it; a store
+        may use it instead of reading the stored row again."""
 
     async def delete(self, job_id: str, expected_version: int) -> bool: ...
 

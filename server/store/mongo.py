@@ -327,7 +327,7 @@ class MongoStore:
             groups = await (await self._jobs.aggregate(pipeline)).to_list()
         return {g["_id"]: int(g["n"]) for g in groups if isinstance(g["_id"], str)}
 
-    async def replace(self, doc: Job, expected_version: int) -> bool:
+    async def replace(self, doc: Job, expected_version: int, previous: Job | None = None) -> bool:
         if doc.get("version") != expected_version + 1:
             raise ValueError("replace: doc['version'] must be expected_version + 1")
         try:

@@ -403,10 +403,12 @@ class SQLiteStore:
             raise Invalid(f"counts can be grouped by {', '.join(COUNT_BY_FIELDS)}, not {field!r}")
         return await self._read(ops.count_by, field, filter)
 
-    async def replace(self, doc: Job, expected_version: int) -> bool:
+    async def replace(self, doc: Job, expected_version: int, previous: Job | None = None) -> bool:
         if doc.get("version") != expected_version + 1:
             raise ValueError("replace: doc['version'] must be expected_version + 1")
-        return await self._run(ops.replace, doc, expected_version)
+        if previous is not None and previous.get("version") != expected_version:
+            previous = None
+        return await self._run(ops.replace, doc, expected_version, previous)
 
     async def delete(self, job_id: str, expected_version: int) -> bool:
         return await self._run(ops.delete, job_id, expected_version)

@@ -30,6 +30,7 @@ from server.store.sqlite_sql import (
     order_by,
     row,
     update,
+    update_if_version,
     where,
 )
 
@@ -230,11 +231,26 @@ def count_by(
     return {value: int(n) for value, n in conn.execute(sql, params)}
 
 
-def replace(conn: sqlite3.Connection, changes: Changes, doc: Job, expected_version: int) -> bool:
-    stored = conn.execute(STORED, (doc["id"], expected_version)).fetchone()
-    if stored is None:
-        return False
+def replace(
+    conn: sqlite3.Connection,
+    changes: Changes,
+    doc: Job,
+    expected_version: int,
+    previous: Job | None = None,
+) -> bool:
+    """``previous`` (the job at ``expected_version``) spares reading the row first: the row
+    was written from that very document, so its columns are ``columns(previous)``."""
     try:
+        if previous is not None:
+            old = columns(previous)[1:]
+            sql, params = update_if_version(expected_version, old, doc)
+            if conn.execute(sql, params).rowcount != 1:
+                return False
+            _noted(changes, old, doc)
+            return True
+        stored = conn.execute(STORED, (doc["id"], expected_version)).fetchone()
+        if stored is None:
+            return False
         _update(conn, changes, stored[0], stored[1:], doc)
     except sqlite3.IntegrityError:
         raise Conflict(
@@ -248,9 +264,14 @@ def _update(
     conn: sqlite3.Connection, changes: Changes, rowid: int, old: Sequence[Any], new: Job
 ) -> None:
     """Write ``new`` over the row ``rowid`` whose columns are ``old`` (``sqlite_sql.STORED``'s
-    order, without the id), noting the change and any move between counted groups."""
+    order, without the id)."""
     sql, params = update(rowid, old, new)
     conn.execute(sql, params)
+    _noted(changes, old, new)
+
+
+def _noted(changes: Changes, old: Sequence[Any], new: Job) -> None:
+    """Note a written change, and its move between counted groups if it made one."""
     changes.append(("update", new["id"], new))
     before = sqlite_counts.group([old[i] for i in GROUP_COLUMNS])
     after = sqlite_counts.group((new.get("type"), new.get("status"), new.get("owner")))

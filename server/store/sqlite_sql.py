@@ -111,16 +111,28 @@ def update(rowid: int, old: Sequence[Any], new: Job) -> tuple[str, tuple[Any, ..
     ``STORED``, without the id), into ``new``. Only the columns that differ are set: SQLite
     rewrites an index entry for every column named in SET, changed or not, and an index
     entry rewritten for nothing is a page more for the commit to write."""
+    changed, params = _assignments(old, new)
+    return _update_sql(changed, False), (*params, rowid)
+
+
+def update_if_version(version: int, old: Sequence[Any], new: Job) -> tuple[str, tuple[Any, ...]]:
+    """``update`` of the row of ``new["id"]`` only while it is at ``version``, ``old`` being
+    that version's columns; no row changes when another write got there first."""
+    changed, params = _assignments(old, new)
+    return _update_sql(changed, True), (*params, new["id"], version)
+
+
+def _assignments(old: Sequence[Any], new: Job) -> tuple[tuple[int, ...], tuple[Any, ...]]:
     values = columns(new)
     changed = tuple(i for i in range(1, len(values)) if values[i] != old[i - 1])
-    params = (*(values[i] for i in changed), encode(new).decode(), rowid)
-    return _update_sql(changed), params
+    return changed, (*(values[i] for i in changed), encode(new).decode())
 
 
 @functools.cache
-def _update_sql(changed: tuple[int, ...]) -> str:
+def _update_sql(changed: tuple[int, ...], by_version: bool) -> str:
     assigned = [f"{_ROW[i]} = ?" for i in changed] + ["doc = ?"]
-    return f"UPDATE jobs SET {', '.join(assigned)} WHERE rowid = ?"
+    where = "id = ? AND version = ?" if by_version else "rowid = ?"
+    return f"UPDATE jobs SET {', '.join(assigned)} WHERE {where}"
 
 
 # -- filters -------------------------------------------------------------------------------
