@@ -96,6 +96,7 @@ def create_app(
                     session.send(frame)
 
         async def feed() -> None:
+            listeners = app.state.feed_listeners  # one list, appended to in place
             async for change in changes:
                 if change.op == "record":  # a record changed, maybe by another server
                     kind, _, record_id = change.id.partition("/")
@@ -107,7 +108,7 @@ def create_app(
                 services.subscriptions.on_change(change)
                 services.dispatcher.on_change(change)
                 scheduler.on_change(change)
-                for listener in app.state.feed_listeners:
+                for listener in listeners:
                     try:
                         listener(change)
                     except Exception:  # a reader's bug must never stop the feed

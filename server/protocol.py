@@ -7,8 +7,7 @@ dashboard speak the same message shapes, documented in docs/protocol.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -21,8 +20,7 @@ MAX_DEPTH = 32
 _LEADING_ID = re.compile(r'\s*\{[^{}\[\]]*?"id"\s*:\s*(-?\d{1,18}|"(?:[^"\\]|\\.){0,100}")')
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(NamedTuple):
     id: Any
     method: str
     params: Any
@@ -106,13 +104,17 @@ def id_in(message: Any) -> Any:
 
 
 def too_deep(value: Any, depth: int = 0) -> bool:
+    """Whether containers nest deeper than ``MAX_DEPTH``; scalars cost no call (every call's
+    params pass through here)."""
     if depth > MAX_DEPTH:
         return True
     if isinstance(value, dict):
-        return any(too_deep(v, depth + 1) for v in value.values())
-    if isinstance(value, list):
-        return any(too_deep(v, depth + 1) for v in value)
-    return False
+        value = value.values()
+    elif not isinstance(value, list):
+        return False
+    if depth == MAX_DEPTH:
+        return len(value) > 0  # whatever it holds sits one level too deep
+    return any(too_deep(v, depth + 1) for v in value if isinstance(v, dict | list))
 
 
 def result(call_id: Any, value: Any) -> str:

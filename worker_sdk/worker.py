@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -50,6 +51,11 @@ class Worker:
         self.running: dict[str, tuple[asyncio.Task[None], WorkerJob]] = {}
         self.completed = 0
         self._stopping = asyncio.Event()
+        #: loop time of each held job's next lease renewal (see ``_renew_leases``)
+        self._renew_at: dict[str, float] = {}
+        self._renewals_changed = asyncio.Event()
+        self._next_renewal = math.inf
+        self._background: set[asyncio.Task[None]] = set()
 
     async def _register(self) -> None:
         params: dict[str, Any] = {"types": self.types, "concurrency": self.concurrency}
@@ -65,9 +71,14 @@ class Worker:
         job = WorkerJob(self.conn, frame["job"])
         task = asyncio.create_task(self._run(job), name=f"livejobs-job-{job.id}")
         self.running[job.id] = (task, job)
+        renew_at = asyncio.get_running_loop().time() + _renewal_period(job)
+        self._renew_at[job.id] = renew_at
+        if renew_at < self._next_renewal:
+            self._renewals_changed.set()
 
         def forget(_: asyncio.Task[None], job_id: str = job.id) -> None:
             self.running.pop(job_id, None)
+            self._renew_at.pop(job_id, None)
 
         task.add_done_callback(forget)
 
@@ -91,6 +102,7 @@ class Worker:
         self.conn.on_push["cancel"] = self._on_cancel
         self.conn.on_reconnect.append(self._register)
         self.conn.on_disconnect.append(self._on_disconnect)
+        renewals = asyncio.create_task(self._renew_leases(), name="livejobs-lease-renewals")
         try:
             await self._register()
             await self._stopping.wait()
@@ -102,6 +114,9 @@ class Worker:
             await self._hand_back()
             raise
         finally:
+            renewals.cancel()
+            for task in self._background:
+                task.cancel()
             self.conn.on_reconnect.remove(self._register)
             self.conn.on_disconnect.remove(self._on_disconnect)
 
@@ -127,7 +142,6 @@ class Worker:
                 )
 
     async def _run(self, job: WorkerJob) -> None:
-        beat = asyncio.create_task(self._heartbeat(job))
         try:
             async with self._handlers:  # prefetched jobs wait here, their leases kept alive
                 result = await self.handler(job)
@@ -144,7 +158,7 @@ class Worker:
         else:
             await self._report(job, "jobs.done", result=result)
         finally:
-            beat.cancel()
+            self._renew_at.pop(job.id, None)
             self.completed += 1
 
     async def _report(self, job: WorkerJob, method: str, **params: Any) -> None:
@@ -156,14 +170,42 @@ class Worker:
         except LivejobsError as exc:
             log.warning("could not report %s for job %s: %s", method, job.id, exc)
 
-    async def _heartbeat(self, job: WorkerJob) -> None:
-        period = max((job.doc["lease"]["expires"] - job.doc["started"]) / 3, 0.2)
+    async def _renew_leases(self) -> None:
+        """Heartbeat every held job (running, or prefetched and waiting for a handler) a third
+        of its lease after the last renewal. One timer for all of them: a task and a timer per
+        job cost more than a short job itself."""
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(period)
-            try:
-                await job.heartbeat()
-            except LivejobsError as exc:
-                log.warning("heartbeat for job %s failed: %s", job.id, exc)
+            now = loop.time()
+            for job_id, renew_at in list(self._renew_at.items()):
+                entry = self.running.get(job_id)
+                if renew_at <= now and entry is not None:
+                    self._renew_at[job_id] = now + _renewal_period(entry[1])
+                    self._spawn(self._heartbeat(entry[1]))
+            self._next_renewal = min(self._renew_at.values(), default=math.inf)
+            self._renewals_changed.clear()
+            if self._next_renewal == math.inf:
+                await self._renewals_changed.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._renewals_changed.wait(), self._next_renewal - now)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _heartbeat(self, job: WorkerJob) -> None:
+        if job.reported:
+            return
+        try:
+            await job.heartbeat()
+        except LivejobsError as exc:
+            log.warning("heartbeat for job %s failed: %s", job.id, exc)
+
+
+def _renewal_period(job: WorkerJob) -> float:
+    return max(float(job.doc["lease"]["expires"] - job.doc["started"]) / 3, 0.2)
 
 
 def _error(exc: BaseException) -> dict[str, Any]:

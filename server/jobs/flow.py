@@ -20,6 +20,8 @@ from server.store.base import Store, TypeRules
 __all__ = ["KIND", "FlowControl", "TypeRules"]
 
 KIND = "types"
+NO_RULES = TypeRules()
+"""A type without rules (asked for on every change of such a type: built once)."""
 
 
 class FlowControl:
@@ -55,7 +57,7 @@ class FlowControl:
             self._rules.pop(job_type, None)
 
     def rules(self, job_type: str) -> TypeRules:
-        return self._rules.get(job_type) or TypeRules()
+        return self._rules.get(job_type) or NO_RULES
 
     async def describe(self) -> list[dict[str, Any]]:
         """Every type with rules, as stored (another server may have just changed them)."""

@@ -245,6 +245,29 @@ async def test_cancel_racing_done_one_wins(clocked_server):
         assert final["status"] in ("cancelled", "completed")
 
 
+async def test_the_worker_renews_the_lease_of_every_job_it_holds(server):
+    """One running and one prefetched job outlive their one-second lease several times over:
+    the worker's heartbeats renew both, so neither attempt is lost."""
+    release = asyncio.Event()
+
+    async def held(job):
+        await release.wait()
+        return job.data
+
+    async with server.client() as client:
+        jobs = [await client.job("renewed", n).save() for n in (1, 2)]
+        async with running_worker(client, "renewed", held, lease=1, prefetch=1):
+            for job in jobs:
+                renewed_twice = job.doc["version"] + 3  # the claim, then two heartbeats
+                doc = await wait_for_doc(client, job.id, lambda d, v=renewed_twice: (
+                    d["status"] == "running" and d["version"] >= v))
+                assert doc["lease"]["expires"] - doc["updated"] == pytest.approx(1.0)
+            release.set()
+            done = [await wait_status(client, job.id, "completed") for job in jobs]
+    assert [d["result"] for d in done] == [1, 2]
+    assert all(d["attempts"] == 1 and not d["failures"] for d in done)
+
+
 async def test_lease_expires_when_no_heartbeat(clocked_server):
     async with clocked_server.client() as client:
         job = await client.job("frozen").retry(retries=1).save()

@@ -273,7 +273,8 @@ async def test_counts_follow_every_write(store: Store) -> None:
         elif roll < 0.7:
             doc = live[rng.choice(sorted(live))]
             new = changed(doc, status=rng.choice(statuses), owner=rng.choice(owners))
-            assert await store.replace(new, doc["version"])
+            previous = doc if rng.random() < 0.5 else None  # both ways a store may write it
+            assert await store.replace(new, doc["version"], previous)
             live[doc["id"]] = new
         elif roll < 0.85:
             for doc in await store.claim(claim_request(*types, limit=2, now=5000.0 + round_)):
@@ -340,6 +341,25 @@ async def test_replace_and_delete_compare_version(store: Store) -> None:
     assert await store.get(a["id"]) is None
     assert not await store.delete(a["id"], stored["version"])
     assert not await store.replace(changed(stored, data=3), stored["version"])
+
+
+async def test_replace_given_the_previous_job_still_compares_the_stored_version(
+    store: Store,
+) -> None:
+    a = job()
+    await store.insert([a])
+    first = changed(a, data=1, status="paused")
+    assert await store.replace(first, a["version"], a)
+    # a caller holding a stale copy loses the race, whichever version it names
+    assert not await store.replace(changed(a, data=2), a["version"], a)
+    assert not await store.replace({**first, "version": 9}, 8, {**first, "version": 8})
+    second = changed(first, status="ready")
+    assert await store.replace(second, first["version"], first)
+    stored = await store.get(a["id"])
+    assert stored["data"] == 1 and stored["status"] == "ready"
+    assert stored["version"] == a["version"] + 2
+    assert await store.count({"status": "ready"}) == 1
+    assert await store.count({"status": "paused"}) == 0
 
 
 async def test_racing_replaces_exactly_one_wins(store: Store) -> None:

@@ -92,3 +92,22 @@ def test_several_frames_join_into_one_array():
         {"msg": "ready", "sub": "s1"},
         {"msg": "added", "sub": "s1", "doc": {"id": "a"}},
     ]
+
+
+def nested(levels: int, leaf: object) -> object:
+    """``levels`` containers, dicts and lists by turns, around ``leaf``."""
+    value = leaf
+    for level in range(levels):
+        value = [value] if level % 2 else {"a": value}
+    return value
+
+
+def test_params_may_nest_to_the_limit_and_no_deeper():
+    assert not protocol.too_deep(nested(protocol.MAX_DEPTH, 1))
+    assert protocol.too_deep(nested(protocol.MAX_DEPTH + 1, 1))
+    assert not protocol.too_deep(nested(protocol.MAX_DEPTH, {}))  # an empty leaf holds nothing
+    assert protocol.too_deep(nested(protocol.MAX_DEPTH, [1]))
+    assert not protocol.too_deep({"id": "x", "lease": "y", "result": None})
+    frame = {"msg": "call", "id": 1, "method": "m", "params": nested(protocol.MAX_DEPTH + 1, 1)}
+    with pytest.raises(Invalid, match="nested deeper"):
+        protocol.to_call(frame)
