@@ -27,7 +27,7 @@ from server.store import sqlite_ops as ops
 from server.store.base import Change, ClaimRequest, Filter, Sort, TypeRules
 from server.store.feed import Feed, Watcher
 from server.store.sqlite_peers import Peers
-from server.store.sqlite_sql import SCHEMA
+from server.store.sqlite_sql import SCHEMA, add_affinity_columns
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +194,7 @@ class SQLiteStore:
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute("PRAGMA cache_size = -32000")
             conn.executescript(SCHEMA + sqlite_flow.SCHEMA + sqlite_peers.SCHEMA)
+            add_affinity_columns(conn)
             sqlite_counts.prepare(conn)
         except BaseException:
             conn.close()

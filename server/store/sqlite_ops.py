@@ -23,6 +23,7 @@ from server.store.sqlite_sql import (
     CLAIM,
     GROUP_COLUMNS,
     INSERT,
+    LIVE_KEY,
     STORED,
     columns,
     decode,
@@ -176,7 +177,7 @@ def insert(conn: sqlite3.Connection, changes: Changes, docs: Sequence[Job]) -> l
             inserted.append(doc)
             changes.append(("insert", doc["id"], doc))
         else:  # the key is held by an unfinished job: that job is the answer
-            held = conn.execute("SELECT doc FROM jobs WHERE live_key = ?", (values[-2],))
+            held = conn.execute("SELECT doc FROM jobs WHERE live_key = ?", (values[LIVE_KEY],))
             stored.append(decode(held.fetchone()[0]))
     sqlite_counts.added(conn, inserted)
     return stored
