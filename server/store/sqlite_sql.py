@@ -162,8 +162,13 @@ def update_if_version(version: int, old: Sequence[Any], new: Job) -> tuple[str, 
 
 def _assignments(old: Sequence[Any], new: Job) -> tuple[tuple[int, ...], tuple[Any, ...]]:
     values = columns(new)
-    changed = tuple(i for i in range(1, len(values)) if values[i] != old[i - 1])
-    return changed, (*(values[i] for i in changed), encode(new).decode())
+    pairs = zip(_SET_INDEXES, values[1:], old, strict=True)
+    changed = tuple([i for i, now, was in pairs if now != was])
+    return changed, (*[values[i] for i in changed], encode(new).decode())
+
+
+#: the indexes in ``_ROW`` of what an update may set (all but the id)
+_SET_INDEXES = range(1, _ROW.index("doc"))
 
 
 @functools.cache
