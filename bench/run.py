@@ -185,12 +185,14 @@ def _measure_livejobs_only(procs: Processes, run: Run, wanted: list[str], workdi
         if levels:
             print(f"scale: {levels}", file=sys.stderr, flush=True)
             server = start_livejobs(procs, workdir, "livejobs-scale")
+            reference = start_livejobs(procs, workdir, "livejobs-scale-reference")
             try:
-                results["scale"] = scale.run(server, levels)
+                results["scale"] = scale.run(server, reference, levels)
             except Exception as exc:
                 run.failure("scale", exc)
             finally:
                 procs.stop(server.proc)
+                procs.stop(reference.proc)
 
 
 def _available(peer: Peer, run: Run) -> bool:
