@@ -158,7 +158,6 @@ class Worker:
         else:
             await self._report(job, "jobs.done", result=result)
         finally:
-            self._renew_at.pop(job.id, None)
             self.completed += 1
 
     async def _report(self, job: WorkerJob, method: str, **params: Any) -> None:

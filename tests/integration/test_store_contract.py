@@ -589,19 +589,26 @@ END
 """
 
 
-async def test_sqlite_counts_updates_once_in_a_database_with_the_old_trigger(
-    tmp_path: Path,
-) -> None:
+async def older_database(tmp_path: Path, docs: list[Job], aging_sql: str) -> SQLiteStore:
+    """A store reopened on a file holding ``docs`` that ``aging_sql`` turned back into what an
+    earlier version of the store left behind."""
     path = str(tmp_path / "old.db")
     store = SQLiteStore(path)
     await store.open()
-    await store.insert([job("a"), job("a")])
+    await store.insert(docs)
     await store.close()
     with sqlite3.connect(path) as conn:
-        conn.executescript(OLD_UPDATE_TRIGGER)
+        conn.executescript(aging_sql)
     conn.close()
     store = SQLiteStore(path)
     await store.open()
+    return store
+
+
+async def test_sqlite_counts_updates_once_in_a_database_with_the_old_trigger(
+    tmp_path: Path,
+) -> None:
+    store = await older_database(tmp_path, [job("a"), job("a")], OLD_UPDATE_TRIGGER)
     try:
         (claimed,) = await store.claim(claim_request("a"))
         assert await store.count_by("status", {"type": "a"}) == {"ready": 1, "running": 1}
@@ -614,18 +621,12 @@ async def test_sqlite_counts_updates_once_in_a_database_with_the_old_trigger(
 async def test_sqlite_fills_the_affinity_columns_of_a_database_from_before_them(
     tmp_path: Path,
 ) -> None:
-    path = str(tmp_path / "old.db")
-    store = SQLiteStore(path)
-    await store.open()
     mine, not_w1, anyone = job(target="w1"), job(exclude=["w1", "w3"]), job()
-    await store.insert([mine, not_w1, anyone])
-    await store.close()
-    with sqlite3.connect(path) as conn:
-        conn.execute("ALTER TABLE jobs DROP COLUMN target")
-        conn.execute("ALTER TABLE jobs DROP COLUMN exclude")
-    conn.close()
-    store = SQLiteStore(path)
-    await store.open()
+    store = await older_database(
+        tmp_path,
+        [mine, not_w1, anyone],
+        "ALTER TABLE jobs DROP COLUMN target; ALTER TABLE jobs DROP COLUMN exclude;",
+    )
     try:
         assert ids(await store.claim(claim_request("echo", worker="w3", limit=5))) == [anyone["id"]]
         assert ids(await store.claim(claim_request("echo", worker="w1", limit=5))) == [mine["id"]]
