@@ -64,6 +64,7 @@ def create_app(
             max_data=settings.max_data_bytes,
         )
         auth = Auth(backend, clock, settings.anonymous_role)
+        flusher = Flusher()
         services = Services(
             settings=settings,
             store=backend,
@@ -71,14 +72,14 @@ def create_app(
             jobs=jobs,
             auth=auth,
             permissions=Permissions(Rules.load(settings.rules, settings.extra.get("rules"))),
-            subscriptions=Subscriptions(backend),
+            subscriptions=Subscriptions(backend, flusher),
             dispatcher=Dispatcher(jobs),
         )
         scheduler = Scheduler(backend, jobs, clock)
         app.state.services = services
         app.state.scheduler = scheduler
         app.state.sessions = set()
-        app.state.flusher = Flusher()
+        app.state.flusher = flusher
         app_metrics.bind(services, app.state.sessions)
         #: more readers of the feed (metrics, the shutdown drain), after the core three
         app.state.feed_listeners = [app_metrics.on_change]

@@ -7,11 +7,14 @@ dashboard speak the same message shapes, documented in docs/protocol.md.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
 from server.errors import Invalid, LivejobsError, TooLarge
+
+if TYPE_CHECKING:
+    from server.live.runs import RunView
 
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
@@ -162,17 +165,24 @@ def sub_marker(kind: str, sub_json: str) -> str:
     return f'{{"msg":"{kind}","sub":{sub_json}}}'
 
 
-def join(frames: list[Frame]) -> str:
-    """One WebSocket message: a single frame, or a JSON array of several (batching clients)."""
+def join(frames: list[Frame | RunView]) -> str:
+    """One WebSocket message: a single frame, or a JSON array of several (batching clients).
+    A shared run (``server.live.runs``) is several frames already joined by commas."""
     if len(frames) == 1:
         frame = frames[0]
-        return frame if isinstance(frame, str) else "".join(frame)
+        if isinstance(frame, str):
+            return frame
+        if isinstance(frame, tuple):
+            return "".join(frame)
+        return frame.render() if len(frame) == 1 else f"[{frame.render()}]"
     pieces = ["["]
     for frame in frames:
         if isinstance(frame, str):
             pieces.append(frame)
-        else:
+        elif isinstance(frame, tuple):
             pieces.extend(frame)
+        else:
+            pieces.append(frame.render())
         pieces.append(",")
     pieces[-1] = "]"
     return "".join(pieces)

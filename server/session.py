@@ -9,10 +9,12 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from server.auth import Identity
+from server.live.runs import RunView
 from server.protocol import Frame
 
 if TYPE_CHECKING:
     from server.dispatch import Worker
+    from server.live.runs import Run
     from server.live.subscriptions import Subscription
 
 #: frames a slow client may have waiting before it is disconnected (it resyncs on reconnect)
@@ -25,36 +27,65 @@ MAX_BATCH = 500
 
 
 class Flusher:
-    """Wakes the writers of sessions that have new frames, all at once.
+    """Wakes the writers of sessions that have new frames, together.
 
     With few sessions waiting it wakes them on the next loop iteration. When many are waiting
     (a change fanned out to hundreds of subscribers), it waits ``interval`` before the next
     wake-up, so that the changes of that interval ride in one message per client instead of
-    one message per change: fewer, larger writes when the server is busiest."""
+    one message per change: fewer, larger writes when the server is busiest. The shared runs
+    of subscription groups gather changes until then, and are sealed just before. Writers are
+    woken ``slice`` at a time, one slice per loop iteration."""
 
-    def __init__(self, interval: float = 0.025, crowd: int = 100) -> None:
+    def __init__(self, interval: float = 0.025, crowd: int = 100, slice: int = 100) -> None:
         self.interval = interval
         self.crowd = crowd
+        self.slice = slice
         self._dirty: list[Session] = []
+        self._runs: list[Run] = []
         self._armed = False
         self._busy = False
+        self._unswept = 0
 
     def mark(self, session: Session) -> None:
         self._dirty.append(session)
         if not self._armed:
-            self._armed = True
-            loop = asyncio.get_running_loop()
-            if self._busy:
-                loop.call_later(self.interval, self._flush)
-            else:
-                loop.call_soon(self._flush)
+            self._arm()
+
+    def seal_later(self, run: Run) -> None:
+        """Seal ``run`` at the next flush, before the writers wake."""
+        self._runs.append(run)
+        if not self._armed:
+            self._arm()
+
+    def _arm(self) -> None:
+        self._armed = True
+        loop = asyncio.get_running_loop()
+        if self._busy:
+            loop.call_later(self.interval, self._flush)
+        else:
+            loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._armed = False
+        runs, self._runs = self._runs, []
+        for run in runs:
+            run.seal()
         dirty, self._dirty = self._dirty, []
-        self._busy = len(dirty) >= self.crowd
-        for session in dirty:
+        # sessions still waiting for their slice of an earlier flush are just as busy
+        self._busy = len(dirty) + self._unswept >= self.crowd
+        self._unswept += len(dirty)
+        self._wake(dirty, 0)
+
+    def _wake(self, sessions: list[Session], start: int) -> None:
+        """Wake ``slice`` writers per loop iteration: between slices the loop reads sockets
+        and finishes calls, which a thousand writers in a row would hold up for milliseconds."""
+        end = start + self.slice
+        woken = sessions[start:end]
+        self._unswept -= len(woken)
+        for session in woken:
             session.wake()
+        if end < len(sessions):
+            asyncio.get_running_loop().call_soon(self._wake, sessions, end)
 
 
 class SessionState(enum.Enum):
@@ -84,7 +115,9 @@ class Session:
         self.watching_types = False
         self.close_reason: str | None = None
         self.drained = asyncio.Event()
-        self._outbox: deque[Frame] = deque()
+        self._outbox: deque[Frame | RunView] = deque()
+        #: frames waiting in the outbox; a shared run counts once it is sealed
+        self._frames = 0
         self._has_frames = asyncio.Event()
 
     @property
@@ -99,7 +132,8 @@ class Session:
 
     @property
     def queued(self) -> int:
-        return len(self._outbox)
+        """Frames waiting to be written (a shared run's counted once it is sealed)."""
+        return self._frames
 
     def send(self, frame: Frame) -> None:
         """Queue a reply or a pushed job and wake the writer now; a client that cannot keep
@@ -108,49 +142,93 @@ class Session:
             self.wake()
 
     def send_live(self, frame: Frame) -> None:
-        """Queue a subscription frame; the flusher wakes the writer, with others, soon. This
-        runs once per subscriber per change, the hottest line of the fan-out: hence ``_queue``
-        written out again, without its call."""
-        outbox = self._outbox
-        if self.state is _CLOSED or len(outbox) >= MAX_OUTBOX:
-            self._queue(frame)  # says why the frame is refused
+        """Queue a subscription frame (a snapshot's, or one subscriber's own); the flusher
+        wakes the writer, with others, soon."""
+        if self._queue(frame):
+            self._mark()
+
+    def send_run(self, view: RunView) -> None:
+        """Queue this session's view of a group's shared run. Its frames count toward the
+        slow-client cap when the run is sealed (``add_frames``): until then it still grows."""
+        if self.state is _CLOSED:
             return
-        outbox.append(frame)
+        self._outbox.append(view)
+        self._mark()
+
+    def _mark(self) -> None:
+        """Have the flusher wake this writer at its next flush."""
         if not self._marked:
             self._marked = True
             self._flusher.mark(self)
 
+    def add_frames(self, count: int) -> None:
+        """A run queued here was sealed with ``count`` frames."""
+        self._frames += count
+        if self._frames > MAX_OUTBOX:
+            self.close(SLOW)
+
     def _queue(self, frame: Frame) -> bool:
         if self.state is SessionState.CLOSED:
             return False
-        if len(self._outbox) >= MAX_OUTBOX:
+        if self._frames >= MAX_OUTBOX:
             self.close(SLOW)
             return False
         self._outbox.append(frame)
+        self._frames += 1
         return True
 
     def wake(self) -> None:
         self._marked = False
         self._has_frames.set()
 
-    async def take(self) -> list[Frame] | None:
-        """The frames to write next (all that are queued, up to a batch), or None once closed."""
-        while not self._outbox:
-            if self.state is SessionState.CLOSED:
+    async def take(self) -> list[Frame | RunView] | None:
+        """What to write next as one message (all that is queued, up to a batch of frames),
+        or None once closed."""
+        while True:
+            if self.state is _CLOSED and self.close_reason == SLOW:
+                return None  # what a too-slow client had queued is dropped: it resyncs later
+            taken = self._take_ready()
+            if taken:
+                return taken
+            if self.state is _CLOSED and not self._outbox:
                 return None
             self._has_frames.clear()
             await self._has_frames.wait()
-        if self.state is SessionState.CLOSED and self.close_reason == SLOW:
-            return None  # what a too-slow client had queued is dropped: it resyncs on reconnect
-        count = min(len(self._outbox), MAX_BATCH if self.batch else 1)
-        frames = [self._outbox.popleft() for _ in range(count)]
-        if len(self._outbox) <= LOW_WATER:
+
+    def _take_ready(self) -> list[Frame | RunView]:
+        """Queued frames up to the first run still gathering changes: that one waits for the
+        flush that seals it (and wakes this writer again), so each run is written once whole."""
+        outbox = self._outbox
+        limit = MAX_BATCH if self.batch else 1
+        taken: list[Frame | RunView] = []
+        count = 0
+        while outbox:
+            entry = outbox[0]
+            size = 1
+            if type(entry) is RunView:
+                run = entry.run
+                if not run.sealed:
+                    if self.state is not _CLOSED:
+                        self._mark()
+                        break
+                    run.seal()
+                if not self.batch:  # one frame per message: the run becomes its frames
+                    outbox.popleft()
+                    outbox.extendleft(reversed(entry.frames()))
+                    continue
+                size = len(run)
+            if taken and count + size > limit:
+                break
+            taken.append(outbox.popleft())
+            count += size
+        self._frames -= count
+        if taken and self._frames <= LOW_WATER:
             self.drained.set()
-        return frames
+        return taken
 
     async def wait_writable(self) -> None:
         """Backpressure for bulk sends (snapshots): wait until the client has caught up."""
-        while len(self._outbox) > LOW_WATER and self.state is not SessionState.CLOSED:
+        while self._frames > LOW_WATER and self.state is not SessionState.CLOSED:
             self.drained.clear()
             await self.drained.wait()
 

@@ -311,6 +311,44 @@ async def test_a_snapshot_larger_than_the_slow_client_cap_arrives_whole(server):
         assert (await client.counts({"type": "bulk"}))["status"] == {"ready": total}
 
 
+async def test_a_subscriber_that_stops_reading_is_cut_off_and_told_why(server, monkeypatch):
+    import websockets
+
+    from server import session as sessions_module
+
+    monkeypatch.setattr(sessions_module, "MAX_OUTBOX", 300)
+    # max_queue=1: the client stops reading its socket as soon as one message waits unread
+    async with websockets.connect(server.ws_url, max_queue=1) as ws:
+        auth = {"token": server.admin_token, "batch": True}
+        await ws.send(json.dumps({"msg": "call", "id": 1, "method": "auth", "params": auth}))
+        await ws.send(
+            json.dumps(
+                {
+                    "msg": "call",
+                    "id": 2,
+                    "method": "subscribe",
+                    "params": {"filter": {"type": "flood"}},
+                }
+            )
+        )
+        while '"ready"' not in await ws.recv():
+            pass
+        live = server.app.state.sessions
+        async with server.client() as producer:
+            for _ in range(200):  # the kernel's and the transport's buffers fill up first
+                await producer.create_many([("flood", {"pad": "x" * 8000})] * 50)
+                if any(s.close_reason == sessions_module.SLOW for s in live):
+                    break
+            else:
+                raise AssertionError("the server never gave up on the silent subscriber")
+            assert sum(s.open for s in live) == 1  # the producer's own session is untouched
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:  # reading again: what was already sent, then the reason
+                await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    assert closed.value.rcvd.reason.startswith("too slow")
+
+
 async def test_log_entries_say_audit_or_log_and_jobs_remember_their_worker(server):
     async with server.client() as client:
 
