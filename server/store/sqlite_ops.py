@@ -164,10 +164,23 @@ def _translate(exc: Exception) -> Exception:
 
 
 def insert(conn: sqlite3.Connection, changes: Changes, docs: Sequence[Job]) -> list[Job]:
+    rows = [row(doc) for doc in docs]
+    if len(rows) > 1 and all(values[LIVE_KEY] is None for values in rows):
+        # no key that could be held already: every row goes in, in one call
+        conn.execute("SAVEPOINT bulk")
+        try:
+            conn.executemany(INSERT, rows)
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK TO bulk")  # the loop below finds the id that clashed
+        else:
+            changes.extend(("insert", doc["id"], doc) for doc in docs)
+            sqlite_counts.added(conn, docs)
+            return list(docs)
+        finally:
+            conn.execute("RELEASE bulk")
     stored: list[Job] = []
     inserted: list[Job] = []
-    for doc in docs:
-        values = row(doc)
+    for doc, values in zip(docs, rows, strict=True):
         try:
             cursor = conn.execute(INSERT, values)
         except sqlite3.IntegrityError:

@@ -82,6 +82,21 @@ async def test_insert_existing_id_conflicts(store: Store) -> None:
     assert (await store.get(a["id"]))["type"] == "echo"
 
 
+async def test_a_batch_with_a_clashing_id_names_it(store: Store) -> None:
+    a = job()
+    await store.insert([a])
+    fresh, later = job(type="batch"), job(type="batch")
+    for batch, clashing in (
+        ([fresh, {**a, "type": "batch"}, later], a),
+        ([later, {**later}], later),
+    ):
+        with pytest.raises(Conflict, match=clashing["id"]):
+            await store.insert(batch)
+        if isinstance(store, SQLiteStore):  # one transaction: nothing of the batch is kept
+            assert await store.count_by("status", {"type": "batch"}) == {}
+    assert (await store.get(a["id"]))["type"] == "echo"
+
+
 async def test_key_held_by_unfinished_job_returns_it(store: Store) -> None:
     first = job(key="invoice-1")
     second, third = job(key="invoice-1"), job(key="invoice-1", data="in the same call")
