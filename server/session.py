@@ -118,7 +118,9 @@ class Session:
         self._outbox: deque[Frame | RunView] = deque()
         #: frames waiting in the outbox; a shared run counts once it is sealed
         self._frames = 0
-        self._has_frames = asyncio.Event()
+        #: the writer waiting for frames (a bare future: the writer is its only waiter)
+        self._waiter: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def open(self) -> bool:
@@ -179,7 +181,9 @@ class Session:
 
     def wake(self) -> None:
         self._marked = False
-        self._has_frames.set()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def take(self) -> list[Frame | RunView] | None:
         """What to write next as one message (all that is queued, up to a batch of frames),
@@ -192,8 +196,13 @@ class Session:
                 return taken
             if self.state is _CLOSED and not self._outbox:
                 return None
-            self._has_frames.clear()
-            await self._has_frames.wait()
+            if self._loop is None:  # asked once: each ask is a getpid() system call
+                self._loop = asyncio.get_running_loop()
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
     def _take_ready(self) -> list[Frame | RunView]:
         """Queued frames up to the first run still gathering changes: that one waits for the
@@ -237,5 +246,5 @@ class Session:
             return
         self.state = SessionState.CLOSED
         self.close_reason = reason
-        self._has_frames.set()  # wakes the writer, which closes the socket
+        self.wake()  # the writer closes the socket
         self.drained.set()
