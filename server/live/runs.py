@@ -6,9 +6,10 @@ Python work per subscriber per change. Instead the group gathers its changes int
 while the flusher waits, queues the run once per member (a ``RunView``), and each member's
 writer renders it with one ``sub_json.join(segments)``: per subscriber, the work is per flush.
 
-A run is sealed (no more frames) at the next flush, when a writer first takes it, when it is
-full, or when the group's membership changes, so that every member of a run gets exactly the
-changes made while it was a member.
+A run is sealed (no more frames) at the next flush, when it is full, or when the group's
+membership changes, so that every member of a run gets exactly the changes made while it was a
+member. Writers leave a run that is still gathering in the outbox until its flush (a closing
+session's writer seals it), so each run is written once, whole.
 """
 
 from __future__ import annotations
