@@ -1,0 +1,88 @@
+"""The dispatcher fills a worker's slots half at a time, so that a busy worker runs one half
+while the server commits and refills the other (one claim for every free slot made them take
+turns)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+from server.dispatch import Dispatcher, Worker
+from server.session import Session
+
+
+class FakeFlow:
+    async def note_short(self, types: Any, now: float) -> None:
+        pass
+
+
+class FakeClock:
+    def now(self) -> float:
+        return 0.0
+
+
+class ClaimRecorder:
+    """Stands in for ``JobService``: every claim gets what it asks for, up to ``ready``."""
+
+    def __init__(self, ready: int) -> None:
+        self.ready = ready
+        self.limits: list[int] = []
+        self.claimed = asyncio.Event()
+        self.flow = FakeFlow()
+        self.clock = FakeClock()
+        self._ids = itertools.count()
+
+    async def claim(
+        self, types: list[str], worker_id: str, user: str, limit: int, lease: float | None
+    ) -> list[dict[str, Any]]:
+        self.limits.append(limit)
+        taken = min(limit, self.ready)
+        self.ready -= taken
+        if self.ready == 0:
+            self.claimed.set()
+        return [self._job(types[0]) for _ in range(taken)]
+
+    def _job(self, job_type: str) -> dict[str, Any]:
+        n = next(self._ids)
+        return {"id": f"j{n}", "type": job_type, "lease": {"token": f"t{n}"}}
+
+
+def worker(concurrency: int, prefetch: int) -> Worker:
+    session = Session()
+    session.state = session.state.AUTHENTICATED
+    return Worker(session, "w1", "u", ("t",), concurrency, None, 0.0, prefetch=prefetch)
+
+
+async def fed(service: ClaimRecorder, *workers: Worker) -> list[int]:
+    dispatcher = Dispatcher(service)  # type: ignore[arg-type]
+    for w in workers:
+        dispatcher.add(w)
+    running = asyncio.create_task(dispatcher.run())
+    try:
+        await asyncio.wait_for(service.claimed.wait(), 5)
+    finally:
+        running.cancel()
+    return service.limits
+
+
+async def test_a_worker_is_filled_in_two_halves() -> None:
+    service = ClaimRecorder(ready=20)
+    w = worker(concurrency=10, prefetch=10)
+    assert await fed(service, w) == [10, 10]
+    assert len(w.running) == 20
+    assert len(w.session._outbox) == 20  # every claimed job was pushed
+
+
+async def test_an_odd_number_of_slots_takes_the_larger_half_first() -> None:
+    service = ClaimRecorder(ready=5)
+    w = worker(concurrency=3, prefetch=2)
+    assert await fed(service, w) == [3, 2]
+    assert len(w.running) == 5
+
+
+async def test_a_single_slot_is_claimed_alone() -> None:
+    service = ClaimRecorder(ready=1)
+    w = worker(concurrency=1, prefetch=0)
+    assert await fed(service, w) == [1]
+    assert len(w.running) == 1
