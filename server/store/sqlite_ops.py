@@ -322,7 +322,8 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
         worker = request.worker_id
         for rowid, text in conn.execute(CLAIM, (job_type, worker, worker, room)):
             candidates.append((rowid, decode(text)))
-    candidates.sort(key=lambda c: (c[1]["priority"], c[1]["created"], c[1]["id"]))
+    if len(types) > 1:  # each type's candidates come in order already
+        candidates.sort(key=lambda c: (c[1]["priority"], c[1]["created"], c[1]["id"]))
     claimed: list[Job] = []
     for rowid, doc in candidates[: max(request.limit, 0)]:
         new = lifecycle.claim(
