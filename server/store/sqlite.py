@@ -38,8 +38,10 @@ COUNT_BY_FIELDS = ("status", "type", "owner")
 
 #: batches up to this many documents run inline in the event loop (see SQLiteStore._inline)
 INLINE_WEIGHT = 64
-#: writes between two checkpoints of the WAL (SQLite's own default is about 1,000 pages)
-CHECKPOINT_EVERY = 2_000
+#: writes between two checkpoints of the WAL (SQLite's own default is about 1,000 pages): the
+#: WAL stays under ~25 MB under steady claims and completions, and the loop pauses ~3 ms per
+#: checkpoint (see SQLiteStore._checkpoint), every ~2,500 jobs run or 5,000 created
+CHECKPOINT_EVERY = 5_000
 #: how long a batch on the writer's thread waits for another process's write lock
 BUSY_TIMEOUT_MS = 5_000
 P = ParamSpec("P")
