@@ -75,6 +75,8 @@ def create_app(
             subscriptions=Subscriptions(backend, flusher),
             dispatcher=Dispatcher(jobs),
         )
+        if backend.ordered_writes:  # claims for a new job join its insert's commit
+            jobs.inserting.append(services.dispatcher.announce)
         scheduler = Scheduler(backend, jobs, clock)
         app.state.services = services
         app.state.scheduler = scheduler

@@ -25,6 +25,9 @@ from server.store.base import Change
 log = logging.getLogger("livejobs.dispatch")
 
 CLAIM_RETRY_SECONDS = 1.0
+#: announced ids kept at most; one whose insert never shows (failed, met a key) is dropped
+#: with the rest past this, which only costs a claim that finds nothing
+ANNOUNCED_MAX = 10_000
 # the statuses as plain strings: an enum member costs an attribute lookup per use (3.11)
 _READY, _RUNNING, _CANCELLED = Status.READY.value, Status.RUNNING.value, Status.CANCELLED.value
 
@@ -81,6 +84,8 @@ class Dispatcher:
         #: the latest document of every job our workers hold, kept by the change feed
         self._docs: dict[str, Job] = {}
         self._ready_seq: defaultdict[str, int] = defaultdict(int)
+        #: ids of ready jobs counted before their insert was committed (see ``announce``)
+        self._announced: set[str] = set()
         self._wake = asyncio.Event()
         self._opening = asyncio.Event()
         #: called with (job, worker) when a job is pushed; metrics hook
@@ -133,6 +138,24 @@ class Dispatcher:
                     self._ready_seq[job_type] += 1
                 self._wake.set()
 
+    def announce(self, docs: list[Job]) -> None:
+        """Jobs are about to be inserted (``JobService.inserting``, wired only for a store with
+        ordered writes): if any is ready, claim for starved workers now instead of when the
+        feed shows it. The claim is queued right behind the insert and commits with it, so the
+        job reaches the worker as its creator gets the answer, one commit sooner.
+
+        The feed showing such a job ready is then no news: any claim queued since came after
+        the insert and saw it, so a worker that came back short does not claim again."""
+        ready = {doc["type"] for doc in docs if doc["status"] == _READY}
+        if not ready:
+            return
+        for job_type in ready:
+            self._ready_seq[job_type] += 1
+        if len(self._announced) > ANNOUNCED_MAX:
+            self._announced.clear()  # ids whose insert failed or met a key: forget them all
+        self._announced.update(doc["id"] for doc in docs if doc["status"] == _READY)
+        self._wake.set()
+
     def on_change(self, change: Change) -> None:
         """Runs for every change of every job: plain strings and locals, not enum members."""
         op, job_id, doc = change
@@ -152,10 +175,19 @@ class Dispatcher:
             self._wake.set()
         elif status == _READY:
             assert doc is not None
-            self._ready_seq[doc["type"]] += 1
-            self._wake.set()
+            if job_id in self._announced:
+                self._announced.discard(job_id)
+            else:
+                self._ready_seq[doc["type"]] += 1
+                self._wake.set()
         worker = self._by_job.get(job_id)
         if worker is None:
+            return
+        held = self._docs.get(job_id)
+        if doc is not None and held is not None and doc["version"] < held["version"]:
+            # older than the claim that gave the job to the worker: the feed shows a batch's
+            # changes after its claims returned (an insert and its claim, one commit), and a
+            # change stream may deliver an event after the write that followed it returned
             return
         lease = doc.get("lease") if doc is not None else None
         if (

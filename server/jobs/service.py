@@ -36,6 +36,8 @@ class JobService:
         self.lease = lease
         self.max_data = max_data
         self.flow = FlowControl(store)
+        #: called with the documents of every insert just before it is queued (see ``_insert``)
+        self.inserting: list[Callable[[list[Job]], None]] = []
 
     # -- create --------------------------------------------------------------------------
 
@@ -88,12 +90,19 @@ class JobService:
         doc = self.build(spec, owner)
         if doc["depends"]:
             await self._check_dependencies(doc)
-        stored = (await self.store.insert([doc]))[0]
+        stored = (await self._insert([doc]))[0]
         if stored["id"] == doc["id"] and doc["depends"]:
             await self._link_dependencies(stored)
         elif stored["id"] != doc["id"] and doc.get("debounce") and stored.get("debounce"):
             return await self._debounce(stored, doc, owner)
         return stored
+
+    async def _insert(self, docs: list[Job]) -> list[Job]:
+        """Insert, telling the ``inserting`` hooks first, with no await in between: on a store
+        with ordered writes, a claim they queue for a ready job joins the insert's commit."""
+        for hook in self.inserting:
+            hook(docs)
+        return await self.store.insert(docs)
 
     async def _debounce(self, pending: Job, new: Job, by: str) -> Job:
         """Trailing debounce: the pending job takes the newest data and waits again, but never
@@ -130,7 +139,7 @@ class JobService:
             for doc in docs:
                 if doc["depends"]:
                     await self._check_dependencies(doc)
-        stored = await self.store.insert(docs)
+        stored = await self._insert(docs)
         for doc, kept in zip(docs, stored, strict=True):
             if doc["depends"] and kept["id"] == doc["id"]:
                 await self._link_dependencies(kept)
@@ -203,7 +212,7 @@ class JobService:
         if action == "rerun":
             source = doc or await self.get(job_id)
             copy = lifecycle.rerun_copy(source, by=by, now=now(), new_id=new_id())
-            return (await self.store.insert([copy]))[0]
+            return (await self._insert([copy]))[0]
         moves: dict[str, Transition] = {
             "cancel": lambda d: lifecycle.cancel(
                 d, by=by, now=now(), reason=reason or "cancelled", default_retain=self.retain
@@ -408,7 +417,7 @@ class JobService:
             following = lifecycle.next_repeat(doc, now=now, new_id=new_id())
             if following is not None:
                 following["key"] = doc["key"]
-                await self.store.insert([following])
+                await self._insert([following])
         if doc.get("dependants"):
             await self._release_dependants(doc, doc["dependants"])
 

@@ -103,6 +103,10 @@ class ClaimRequest:
 class Store(Protocol):
     """What the server needs from a backend. Every method is safe to call concurrently."""
 
+    #: writes apply in the order they were called (one queue, as SQLite's group commit): a
+    #: claim called after an insert, even before the insert returned, sees the inserted job
+    ordered_writes: bool
+
     async def open(self) -> None:
         """Connect, create tables/indexes. Raise ``StoreRefused`` when it cannot serve."""
 

@@ -74,6 +74,8 @@ HOW_TO_REPLICA_SET = (
 class MongoStore:
     """Jobs in collection ``queue`` (default ``jobs``) and small records in ``records``."""
 
+    ordered_writes = False  # concurrent calls run concurrently on the server
+
     def __init__(self, url: str, *, queue: str = "jobs") -> None:
         if not queue or queue == "records" or queue.startswith("system.") or "$" in queue:
             raise ValueError(f"bad queue name {queue!r}")

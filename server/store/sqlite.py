@@ -91,6 +91,8 @@ class SQLiteStore:
     WAL on every commit (group commit keeps that to one fsync per batch) and survives both.
     """
 
+    ordered_writes = True
+
     def __init__(self, path: str, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError("synchronous must be 'NORMAL' or 'FULL'")

@@ -10,11 +10,15 @@ from typing import Any
 
 from server.dispatch import Dispatcher, Worker
 from server.session import Session
+from server.store.base import Change, TypeRules
 
 
 class FakeFlow:
     async def note_short(self, types: Any, now: float) -> None:
         pass
+
+    def rules(self, job_type: str) -> TypeRules:
+        return TypeRules()
 
 
 class FakeClock:
@@ -45,7 +49,8 @@ class ClaimRecorder:
 
     def _job(self, job_type: str) -> dict[str, Any]:
         n = next(self._ids)
-        return {"id": f"j{n}", "type": job_type, "lease": {"token": f"t{n}"}}
+        lease = {"token": f"t{n}"}
+        return {"id": f"j{n}", "type": job_type, "status": "running", "version": 2, "lease": lease}
 
 
 def worker(concurrency: int, prefetch: int) -> Worker:
@@ -86,3 +91,26 @@ async def test_a_single_slot_is_claimed_alone() -> None:
     w = worker(concurrency=1, prefetch=0)
     assert await fed(service, w) == [1]
     assert len(w.running) == 1
+
+
+async def test_news_older_than_the_claim_leaves_the_job_with_its_worker() -> None:
+    """The feed may show a job's earlier state after the claim that took it returned: its
+    insert, committed with the claim, or a change stream event delivered late. Only news newer
+    than the claim frees the worker's slot."""
+    service = ClaimRecorder(ready=1)
+    dispatcher = Dispatcher(service)  # type: ignore[arg-type]
+    w = worker(concurrency=2, prefetch=0)
+    dispatcher.add(w)
+    running = asyncio.create_task(dispatcher.run())
+    try:
+        await asyncio.wait_for(service.claimed.wait(), 5)
+    finally:
+        running.cancel()
+    claimed = dict(service._job("t"), id="j0", lease={"token": "t0"})
+
+    dispatcher.on_change(Change("insert", "j0", dict(claimed, status="ready", version=1)))
+    assert w.running == {"j0": "t0"}
+    dispatcher.on_change(Change("update", "j0", claimed))
+    assert w.running == {"j0": "t0"}
+    dispatcher.on_change(Change("update", "j0", dict(claimed, status="completed", version=3)))
+    assert w.running == {}
