@@ -100,22 +100,23 @@ def create_app(
 
         async def feed() -> None:
             listeners = app.state.feed_listeners  # one list, appended to in place
-            async for change in changes:
-                if change.op == "record":  # a record changed, maybe by another server
-                    kind, _, record_id = change.id.partition("/")
-                    if kind == FLOW_RULES:
-                        await jobs.flow.reload(record_id)
-                        services.dispatcher.type_changed(record_id)
-                        await push_types(app.state.sessions)
-                    continue
-                services.subscriptions.on_change(change)
-                services.dispatcher.on_change(change)
-                scheduler.on_change(change)
-                for listener in listeners:
-                    try:
-                        listener(change)
-                    except Exception:  # a reader's bug must never stop the feed
-                        log.exception("feed listener %r failed", listener)
+            while batch := await changes.batch():
+                for change in batch:
+                    if change.op == "record":  # a record changed, maybe by another server
+                        kind, _, record_id = change.id.partition("/")
+                        if kind == FLOW_RULES:
+                            await jobs.flow.reload(record_id)
+                            services.dispatcher.type_changed(record_id)
+                            await push_types(app.state.sessions)
+                        continue
+                    services.subscriptions.on_change(change)
+                    services.dispatcher.on_change(change)
+                    scheduler.on_change(change)
+                    for listener in listeners:
+                        try:
+                            listener(change)
+                        except Exception:  # a reader's bug must never stop the feed
+                            log.exception("feed listener %r failed", listener)
 
         tasks = [
             asyncio.create_task(feed(), name="livejobs-feed"),

@@ -16,6 +16,13 @@ from server.errors import Conflict, Forbidden
 from server.jobs import schedule
 from server.jobs.model import FINISHED, UNFINISHED, Job, Status, random_hex
 
+# the statuses as plain strings: an enum member costs an attribute lookup and a slower
+# comparison per use (3.11), and these run for every job at every step
+_WAITING, _READY, _RUNNING, _PAUSED = "waiting", "ready", "running", "paused"
+_COMPLETED, _FAILED, _CANCELLED = "completed", "failed", "cancelled"
+assert [_WAITING, _READY, _RUNNING, _PAUSED, _COMPLETED, _FAILED, _CANCELLED] == list(Status)
+_ONLY_READY, _ONLY_RUNNING = frozenset({_READY}), frozenset({_RUNNING})
+
 MAX_LOG_ENTRIES = 1000
 
 
@@ -61,7 +68,7 @@ def append_log(
         del doc["log"][1 : len(doc["log"]) - MAX_LOG_ENTRIES + 1]
 
 
-def _require(doc: Job, allowed: set[Status] | frozenset[Status], action: str) -> None:
+def _require(doc: Job, allowed: set[Status] | frozenset[str], action: str) -> None:
     if doc["status"] not in allowed:
         names = "/".join(sorted(allowed))
         raise Conflict(f"cannot {action} job {doc['id']}: it is {doc['status']}, not {names}")
@@ -71,16 +78,16 @@ def due_at(doc: Job, default_retain: float | None) -> float | None:
     """When the scheduler must next look at this job; stored as ``due`` and indexed."""
     status = doc["status"]
     expire_at: float | None = doc["expire_at"]
-    if status == Status.WAITING:
+    if status == _WAITING:
         if doc["depends"]:
             return expire_at
         after = float(doc["after"])
         return after if expire_at is None else min(after, expire_at)
-    if status == Status.READY:
+    if status == _READY:
         return expire_at
-    if status == Status.RUNNING:
+    if status == _RUNNING:
         return float(doc["lease"]["expires"]) if doc["lease"] else None
-    if status in (Status.COMPLETED, Status.CANCELLED):
+    if status in (_COMPLETED, _CANCELLED):
         retain = doc["retain"] if doc["retain"] is not None else default_retain
         return None if retain is None else float(doc["finished"] or doc["updated"]) + retain
     return None
@@ -88,9 +95,9 @@ def due_at(doc: Job, default_retain: float | None) -> float | None:
 
 def settle(doc: Job, now: float, default_retain: float | None) -> Job:
     """Place a waiting/ready job in the right one of the two, and set ``due``. In place."""
-    if doc["status"] in (Status.WAITING, Status.READY):
+    if doc["status"] in (_WAITING, _READY):
         waiting = bool(doc["depends"]) or doc["after"] > now
-        doc["status"] = Status.WAITING.value if waiting else Status.READY.value
+        doc["status"] = _WAITING if waiting else _READY
     doc["due"] = due_at(doc, default_retain)
     return doc
 
@@ -100,7 +107,7 @@ def settle(doc: Job, now: float, default_retain: float | None) -> Job:
 
 def claim(doc: Job, *, worker_id: str, user: str, now: float, lease_seconds: float) -> Job:
     """ready → running, leased to one worker. Stores use this (or ``claim_update``) atomically."""
-    _require(doc, {Status.READY}, "claim")
+    _require(doc, _ONLY_READY, "claim")
     new = _next(
         doc, now, worker_id, f"started by worker {worker_id} (attempt {doc['attempts'] + 1})"
     )
@@ -113,7 +120,7 @@ def claim_fields(*, worker_id: str, now: float, lease_seconds: float) -> dict[st
     """The fields a claim sets, shared by ``claim`` and the Mongo ``claim_update``."""
     expires = now + lease_seconds
     return {
-        "status": Status.RUNNING.value,
+        "status": _RUNNING,
         "worker": worker_id,
         "lease": {"worker": worker_id, "token": random_hex(16), "expires": expires},
         "started": now,
@@ -147,7 +154,7 @@ def claim_update(*, worker_id: str, user: str, now: float, lease_seconds: float)
 def _require_lease(doc: Job, lease_token: str, action: str) -> None:
     """Only the holder of the current lease may report on a running job."""
     lease = doc.get("lease")
-    if doc["status"] != Status.RUNNING or not lease:
+    if doc["status"] != _RUNNING or not lease:
         raise Conflict(f"cannot {action} job {doc['id']}: it is {doc['status']}, not running")
     if not secrets.compare_digest(lease["token"].encode(), lease_token.encode()):
         raise Forbidden(f"cannot {action} job {doc['id']}: the lease token is not the current one")
@@ -192,7 +199,7 @@ def complete(
 ) -> Job:
     _require_lease(doc, lease_token, "complete")
     new = _next(doc, now, by, "completed", level="success")
-    new.update(status=Status.COMPLETED.value, result=result, lease=None, finished=now)
+    new.update(status=_COMPLETED, result=result, lease=None, finished=now)
     new["progress"] = {
         "completed": new["progress"]["total"] or 1,
         "total": new["progress"]["total"] or 1,
@@ -234,7 +241,7 @@ def fail(
     if lease_token is not None:
         _require_lease(doc, lease_token, "fail")
     else:
-        _require(doc, {Status.RUNNING}, "fail")
+        _require(doc, _ONLY_RUNNING, "fail")
     worker = doc["lease"]["worker"] if doc.get("lease") else None
     new = _next(doc, now, by, f"failed: {error}", level="danger")
     new["failures"].append(
@@ -243,11 +250,11 @@ def fail(
     new["lease"] = None
     if not fatal and retries_left(doc) > 0:
         wait = _retry_wait(doc)
-        new["status"] = Status.WAITING.value
+        new["status"] = _WAITING
         new["after"] = now + wait
         append_log(new, now=now, by="server", message=f"will retry in {wait:g}s", level="warning")
         return settle(new, now, default_retain)
-    new.update(status=Status.FAILED.value, finished=now, reason=reason or _reason(error))
+    new.update(status=_FAILED, finished=now, reason=reason or _reason(error))
     new["due"] = None
     return new
 
@@ -262,7 +269,7 @@ def snooze(doc: Job, *, lease_token: str, seconds: float, by: str, now: float) -
     """Put a running job back for later without counting the attempt."""
     _require_lease(doc, lease_token, "snooze")
     new = _next(doc, now, by, f"snoozed for {seconds:g}s")
-    new.update(status=Status.WAITING.value, after=now + seconds, lease=None)
+    new.update(status=_WAITING, after=now + seconds, lease=None)
     new["attempts"] = max(doc["attempts"] - 1, 0)
     return settle(new, now, None)
 
@@ -277,7 +284,7 @@ def cancel(
     new = _next(
         doc, now, by, f"cancelled ({reason})" if reason != "cancelled" else "cancelled", "warning"
     )
-    new.update(status=Status.CANCELLED.value, lease=None, finished=now, reason=reason)
+    new.update(status=_CANCELLED, lease=None, finished=now, reason=reason)
     new["due"] = due_at(new, default_retain)
     return new
 
@@ -286,7 +293,7 @@ def restart(doc: Job, *, by: str, now: float, retries: int | None = None) -> Job
     """failed/cancelled → ready (or waiting) with fresh attempts."""
     _require(doc, {Status.FAILED, Status.CANCELLED}, "restart")
     new = _next(doc, now, by, "restarted")
-    new.update(status=Status.READY.value, attempts=0, finished=None, reason=None, result=None)
+    new.update(status=_READY, attempts=0, finished=None, reason=None, result=None)
     new["after"] = now
     if retries is not None:
         new["retry"]["retries"] = retries
@@ -296,7 +303,7 @@ def restart(doc: Job, *, by: str, now: float, retries: int | None = None) -> Job
 def pause(doc: Job, *, by: str, now: float) -> Job:
     _require(doc, {Status.WAITING, Status.READY}, "pause")
     new = _next(doc, now, by, "paused")
-    new["status"] = Status.PAUSED.value
+    new["status"] = _PAUSED
     new["due"] = None
     return new
 
@@ -304,7 +311,7 @@ def pause(doc: Job, *, by: str, now: float) -> Job:
 def resume(doc: Job, *, by: str, now: float) -> Job:
     _require(doc, {Status.PAUSED}, "resume")
     new = _next(doc, now, by, "resumed")
-    new["status"] = Status.READY.value
+    new["status"] = _READY
     return settle(new, now, None)
 
 
@@ -349,7 +356,7 @@ def add_dependant(doc: Job, *, dependant: str, now: float) -> Job:
 def expire(doc: Job, *, now: float) -> Job:
     _require(doc, {Status.WAITING, Status.READY}, "expire")
     new = _next(doc, now, "server", "expired: nobody started it in time", "danger")
-    new.update(status=Status.FAILED.value, finished=now, reason="expired", due=None)
+    new.update(status=_FAILED, finished=now, reason="expired", due=None)
     return new
 
 
@@ -357,7 +364,7 @@ def _fresh(doc: Job, *, new_id: str, now: float, after: float) -> Job:
     """A new job with ``doc``'s inputs and settings and none of its history."""
     new = _copy(doc)
     new.update(
-        id=new_id, status=Status.WAITING.value, attempts=0, after=after, result=None,
+        id=new_id, status=_WAITING, attempts=0, after=after, result=None,
         failures=[], lease=None, worker=None, reason=None, created=now, updated=now,
         started=None, finished=None, version=1, dependants=[], log=[],
         progress={"completed": 0, "total": 0, "percent": 0.0},

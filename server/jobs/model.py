@@ -136,7 +136,7 @@ def blank_job(job_type: str, data: Any, *, owner: str, now: float) -> Job:
         "type": job_type,
         "data": data,
         "private": None,
-        "status": Status.READY.value,
+        "status": "ready",  # Status.READY: a plain string, as every stored status
         "priority": 0,
         "retry": dict(DEFAULT_RETRY),
         "attempts": 0,

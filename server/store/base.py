@@ -10,11 +10,14 @@ Implementations: ``server.store.sqlite.SQLiteStore`` (embedded, default) and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 from server.jobs.model import Job
+
+if TYPE_CHECKING:
+    from server.store.feed import Watcher
 
 Filter = dict[str, Any]
 """A validated Mongo-style filter (see ``server.query``)."""
@@ -158,8 +161,9 @@ class Store(Protocol):
     async def next_due(self) -> float | None:
         """The earliest ``due`` time of any job, for the scheduler's single timer."""
 
-    def watch(self) -> AsyncIterator[Change]:
-        """Every committed change, in commit order, from now on. One consumer per server."""
+    def watch(self) -> Watcher:
+        """Every committed change, in commit order, from now on, one at a time or as many as
+        are waiting (``Watcher.batch``). One consumer per server."""
 
     # -- small records: users, tokens, settings ---------------------------------------------
     async def put_record(self, kind: str, record_id: str, doc: dict[str, Any]) -> None: ...

@@ -41,6 +41,22 @@ class Watcher:
                 self._waiter = None
         return self._changes.popleft()
 
+    async def batch(self) -> list[Change]:
+        """Every change published and not read yet, waiting for one if there is none; empty
+        once the watcher has ended. The server's feed reads this way: one await per batch
+        committed, not per change."""
+        while not self._changes:
+            if self._closed:
+                return []
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        changes = list(self._changes)
+        self._changes.clear()
+        return changes
+
     def _push(self, changes: Iterable[Change]) -> None:
         self._changes.extend(changes)
         self._wake()

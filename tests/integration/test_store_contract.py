@@ -540,6 +540,19 @@ async def test_watch_sees_every_commit_in_order(store: Store) -> None:
     ]
 
 
+async def test_watch_hands_over_every_waiting_change_at_once(store: Store) -> None:
+    feed = store.watch()
+    a, b = job(), job()
+    await store.insert([a])
+    await store.insert([b])
+    got: list[Change] = []
+    while len(got) < 2:  # a change stream may deliver them one by one
+        got += await asyncio.wait_for(feed.batch(), 5)
+    assert [(c.op, c.id) for c in got] == [("insert", a["id"]), ("insert", b["id"])]
+    await feed.aclose()
+    assert await feed.batch() == []  # ended
+
+
 # -- records ---------------------------------------------------------------------------------
 
 
