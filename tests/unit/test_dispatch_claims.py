@@ -59,7 +59,8 @@ def worker(concurrency: int, prefetch: int) -> Worker:
     return Worker(session, "w1", "u", ("t",), concurrency, None, 0.0, prefetch=prefetch)
 
 
-async def fed(service: ClaimRecorder, *workers: Worker) -> list[int]:
+async def dispatched(service: ClaimRecorder, *workers: Worker) -> Dispatcher:
+    """A dispatcher run until the service has handed out every ready job."""
     dispatcher = Dispatcher(service)  # type: ignore[arg-type]
     for w in workers:
         dispatcher.add(w)
@@ -68,6 +69,11 @@ async def fed(service: ClaimRecorder, *workers: Worker) -> list[int]:
         await asyncio.wait_for(service.claimed.wait(), 5)
     finally:
         running.cancel()
+    return dispatcher
+
+
+async def fed(service: ClaimRecorder, *workers: Worker) -> list[int]:
+    await dispatched(service, *workers)
     return service.limits
 
 
@@ -98,14 +104,8 @@ async def test_news_older_than_the_claim_leaves_the_job_with_its_worker() -> Non
     insert, committed with the claim, or a change stream event delivered late. Only news newer
     than the claim frees the worker's slot."""
     service = ClaimRecorder(ready=1)
-    dispatcher = Dispatcher(service)  # type: ignore[arg-type]
     w = worker(concurrency=2, prefetch=0)
-    dispatcher.add(w)
-    running = asyncio.create_task(dispatcher.run())
-    try:
-        await asyncio.wait_for(service.claimed.wait(), 5)
-    finally:
-        running.cancel()
+    dispatcher = await dispatched(service, w)
     claimed = dict(service._job("t"), id="j0", lease={"token": "t0"})
 
     dispatcher.on_change(Change("insert", "j0", dict(claimed, status="ready", version=1)))
