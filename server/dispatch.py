@@ -4,9 +4,9 @@ A worker (a session that called ``worker.start``) has ``concurrency`` slots. The
 for every worker with a free slot that may have work, concurrently so that the store can commit
 the claims together, and at most half a worker's slots at a time, so that a busy worker runs
 one half while the server commits and refills the other. A worker whose last claim came back
-short is starved until the change feed shows a job of one of its types becoming ready; its
-slots free up when the feed shows its jobs leaving ``running``, whichever server or call made
-that happen.
+short is starved until a job of one of its types becomes ready: the change feed shows it, or,
+sooner, a create announces it before its insert is queued (``announce``); its slots free up
+when the feed shows its jobs leaving ``running``, whichever server or call made that happen.
 """
 
 from __future__ import annotations
