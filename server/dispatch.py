@@ -145,7 +145,10 @@ class Dispatcher:
         job reaches the worker as its creator gets the answer, one commit sooner.
 
         The feed showing such a job ready is then no news: any claim queued since came after
-        the insert and saw it, so a worker that came back short does not claim again."""
+        the insert and saw it, so a worker that came back short does not claim again. Only
+        inserts are announced: their ids are new, so the id of an insert that never happened
+        (failed, met a key) can match no later change. A job made ready again by an update
+        that lost its compare-and-set would leave its id here and hide its next ready."""
         ready = {doc["type"] for doc in docs if doc["status"] == _READY}
         if not ready:
             return
