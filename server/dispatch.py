@@ -149,15 +149,17 @@ class Dispatcher:
         inserts are announced: their ids are new, so the id of an insert that never happened
         (failed, met a key) can match no later change. A job made ready again by an update
         that lost its compare-and-set would leave its id here and hide its next ready."""
-        ready = {doc["type"] for doc in docs if doc["status"] == _READY}
-        if not ready:
-            return
-        for job_type in ready:
-            self._ready_seq[job_type] += 1
         if len(self._announced) > ANNOUNCED_MAX:
             self._announced.clear()  # ids whose insert failed or met a key: forget them all
-        self._announced.update(doc["id"] for doc in docs if doc["status"] == _READY)
-        self._wake.set()
+        ready: set[str] = set()
+        for doc in docs:  # one pass: a batch create announces a thousand at a time
+            if doc["status"] == _READY:
+                ready.add(doc["type"])
+                self._announced.add(doc["id"])
+        if ready:
+            for job_type in ready:
+                self._ready_seq[job_type] += 1
+            self._wake.set()
 
     def on_change(self, change: Change) -> None:
         """Runs for every change of every job: plain strings and locals, not enum members."""
