@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[test,lint]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -32,7 +32,14 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
-test: install-test browser
+# Python code as one style, and mypy strict on the shipped packages; a finding fails `make test`.
+LINTED := server worker_sdk tests bench
+lint: install-test
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy
+
+test: install-test browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

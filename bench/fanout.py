@@ -50,12 +50,24 @@ def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[s
         count = min(per_client, load.subscribers - k * per_client)
         out = workdir / f"fanout-{k}.json"
         argv = [
-            str(BENCH / ".venv" / "bin" / "python"), str(BENCH / "fanout_client.py"),
-            "--server", backend.url, "--token", backend.token, "--connections", str(count),
-            "--expect", str(expect), "--window", str(load.seconds + DRAIN_S), "--out", str(out),
+            str(BENCH / ".venv" / "bin" / "python"),
+            str(BENCH / "fanout_client.py"),
+            "--server",
+            backend.url,
+            "--token",
+            backend.token,
+            "--connections",
+            str(count),
+            "--expect",
+            str(expect),
+            "--window",
+            str(load.seconds + DRAIN_S),
+            "--out",
+            str(out),
         ]
-        clients.append(procs.start(f"fanout-client-{k}", argv, cwd=BENCH, ready_line="READY",
-                                   timeout=120))
+        clients.append(
+            procs.start(f"fanout-client-{k}", argv, cwd=BENCH, ready_line="READY", timeout=120)
+        )
         outs.append(out)
     rss = RssSampler(server)
     rss.start()
@@ -73,20 +85,28 @@ def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[s
     reports = [json.loads(out.read_text()) for out in outs]
     counts = [n for r in reports for n in r["counts"]]
     return {
-        "subscribers": load.subscribers, "rate": load.rate, "seconds": load.seconds,
+        "subscribers": load.subscribers,
+        "rate": load.rate,
+        "seconds": load.seconds,
         "produced": produced,
         "complete_subscribers": sum(1 for n in counts if n >= produced),
-        "min_received": min(counts), "delivered": sum(counts), "expected": produced * len(counts),
+        "min_received": min(counts),
+        "delivered": sum(counts),
+        "expected": produced * len(counts),
         "dropped_connections": sum(r["dropped"] for r in reports),
         "latency_ms": [x for r in reports for x in r["latency_ms"]],
-        "last_delivery_s": (max(r["last"] for r in reports) - min(r["first"] for r in reports)
-                            if sum(counts) else -1.0),
+        "last_delivery_s": (
+            max(r["last"] for r in reports) - min(r["first"] for r in reports)
+            if sum(counts)
+            else -1.0
+        ),
         "produce_s": produce_s,
         "server_cpu_pct": 100 * cpu_window / produce_s,
         "server_cpu_s_total": cpu_total,
         "server_us_per_delivery": 1e6 * cpu_total / max(sum(counts), 1),
         "client_cpu_s": sum(r["cpu_s"] for r in reports),
-        "server_rss_mb_before": rss.first / 2**20, "server_rss_mb_peak": rss.peak / 2**20,
+        "server_rss_mb_before": rss.first / 2**20,
+        "server_rss_mb_peak": rss.peak / 2**20,
     }
 
 

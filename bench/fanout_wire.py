@@ -84,7 +84,9 @@ class FrameParser:
     __slots__ = ("on_message", "on_ping", "on_close", "_pending", "_need", "_parts")
 
     def __init__(
-        self, on_message: Callable[[bytes], None], on_ping: Callable[[bytes], None],
+        self,
+        on_message: Callable[[bytes], None],
+        on_ping: Callable[[bytes], None],
         on_close: Callable[[int, str], None],
     ) -> None:
         self.on_message = on_message
@@ -123,7 +125,7 @@ class FrameParser:
                 start += 8
                 if start > end:
                     break
-                length = int.from_bytes(data[pos + 2:start], "big")
+                length = int.from_bytes(data[pos + 2 : start], "big")
                 if length >> 63:
                     raise ProtocolError("64-bit length with the top bit set")
             stop = start + length
@@ -242,8 +244,12 @@ class Wire(asyncio.BufferedProtocol):
 
     @classmethod
     async def open(
-        cls, url: str, token: str, on_push: Callable[[bytes], None] | None = None,
-        batch: bool = False, open_timeout: float = 30.0,
+        cls,
+        url: str,
+        token: str,
+        on_push: Callable[[bytes], None] | None = None,
+        batch: bool = False,
+        open_timeout: float = 30.0,
     ) -> Wire:
         """Connect, upgrade and authenticate."""
         parts = urlsplit(url)
@@ -344,7 +350,7 @@ class Wire(asyncio.BufferedProtocol):
                 raise ProtocolError("handshake response too long")
             return b""
         lines = bytes(self.head[:end]).decode("latin-1").split("\r\n")
-        rest = bytes(self.head[end + 4:])
+        rest = bytes(self.head[end + 4 :])
         status = lines[0].split(" ", 2)
         if len(status) < 2 or not status[0].startswith("HTTP/1.1") or status[1] != "101":
             raise ProtocolError(f"handshake refused: {lines[0]!r}")

@@ -37,32 +37,44 @@ def _python(venv: str, module: str) -> tuple[str, ...]:
 
 PEERS = [
     Peer(
-        "livejobs", _python(".venv", "livejobs_peer.py"), "livejobs",
+        "livejobs",
+        _python(".venv", "livejobs_peer.py"),
+        "livejobs",
         f"SQLite store; SDK `process_jobs`, concurrency {CONCURRENCY}, prefetch {CONCURRENCY} "
         "(as Celery prefetches); `create_many` per 1,000",
     ),
     Peer(
-        "livejobs-fsync", _python(".venv", "livejobs_peer.py"), "livejobs-fsync",
+        "livejobs-fsync",
+        _python(".venv", "livejobs_peer.py"),
+        "livejobs-fsync",
         "the same with `--synchronous FULL`: every acknowledged commit is on disk (fsync), "
         "so it survives power loss as well as a crash; throughput only, to keep the run short",
         scenarios=("throughput",),
     ),
     Peer(
-        "rq", _python(".venv", "rq_peer.py"), "redis",
+        "rq",
+        _python(".venv", "rq_peer.py"),
+        "redis",
         "RQ 2.12 `SimpleWorker` (no fork), one job at a time; `enqueue_many` per 1,000",
     ),
     Peer(
-        "arq", _python(".venv-arq", "arq_peer.py"), "redis",
+        "arq",
+        _python(".venv-arq", "arq_peer.py"),
+        "redis",
         f"arq 0.28, `max_jobs` {CONCURRENCY}, `poll_delay` 0.01 s (default 0.5 s); "
         "`enqueue_job`, 50 in flight (no bulk call)",
     ),
     Peer(
-        "celery", _python(".venv", "celery_peer.py"), "redis",
+        "celery",
+        _python(".venv", "celery_peer.py"),
+        "redis",
         "Celery 5.7, Redis broker + Redis results, `--pool=solo` (concurrency 1), "
         "prefetch ×4, early ack; `apply_async` per job",
     ),
     Peer(
-        "bullmq", ("node", str(PEERS_DIR / "bullmq_peer.mjs")), "redis",
+        "bullmq",
+        ("node", str(PEERS_DIR / "bullmq_peer.mjs")),
+        "redis",
         f"BullMQ 6.7 on Node 20, one `Worker`, concurrency {CONCURRENCY}; `addBulk` per 1,000",
     ),
 ]

@@ -116,8 +116,14 @@ def run_json(argv: Sequence[str], *, cwd: Path, timeout: float, log: Path) -> st
     """Run a producer to its end (killed by PID past ``timeout``); return its last stdout line."""
     with log.open("w") as err:
         done = subprocess.run(
-            list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=err, text=True, timeout=timeout, check=False,
+            list(argv),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:

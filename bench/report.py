@@ -47,8 +47,8 @@ def summarize(results: dict[str, Any]) -> dict[str, dict[str, Spread]]:
         row["enqueue"] = spread([r["n"] / r["enqueue_s"] for r in ok])
         row["e2e"] = spread([e2e_rate(r) for r in ok])
         row["cpu_per_1k"] = spread(
-            [1000 * (r["worker_cpu_s"] + r["backend_cpu_s"]) / max(r["completed"], 1)
-             for r in ok])
+            [1000 * (r["worker_cpu_s"] + r["backend_cpu_s"]) / max(r["completed"], 1) for r in ok]
+        )
     for peer, runs in results.get("latency", {}).items():
         ok = [r for r in runs if r.get("dispatch_ms")]
         row = table.setdefault(peer, {})
@@ -105,10 +105,15 @@ def markdown(results: dict[str, Any]) -> str:
         cells = [_fmt(table[peer].get(key), digits) for key, _, digits in COLUMNS]
         out.append(f"| {peer} | " + " | ".join(cells) + " |")
     if "livejobs" in table:
-        out += ["", "## livejobs ÷ peer (medians)", "",
-                "Throughput: above 1× livejobs is faster. Latency: below 1× it is faster.", "",
-                "| peer | e2e jobs/s | enqueue jobs/s | dispatch p50 | dispatch p99 |",
-                "|---|---:|---:|---:|---:|"]
+        out += [
+            "",
+            "## livejobs ÷ peer (medians)",
+            "",
+            "Throughput: above 1× livejobs is faster. Latency: below 1× it is faster.",
+            "",
+            "| peer | e2e jobs/s | enqueue jobs/s | dispatch p50 | dispatch p99 |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for peer in peers:
             if not peer.startswith("livejobs"):
                 cells = [_ratio(table, peer, k) for k in ("e2e", "enqueue", "p50", "p99")]
@@ -130,23 +135,28 @@ def _fanout_md(fan: dict[str, Any] | None) -> list[str]:
         return ["", "## Live fan-out (livejobs)", "", f"Not measured: {fan['error']}"]
     lat = fan["latency_ms"]
     return [
-        "", "## Live fan-out (livejobs)", "",
+        "",
+        "## Live fan-out (livejobs)",
+        "",
         f"{fan['subscribers']:,} WebSocket subscribers on `{{}}`, {fan['rate']} job changes/s "
         f"offered for {fan['seconds']:.0f} s, open loop; the server took {fan['produced']:,} "
         f"changes in {fan['produce_s']:.1f} s ({fan['produced'] / fan['produce_s']:,.0f}/s).",
         "",
-        "| | |", "|---|---:|",
+        "| | |",
+        "|---|---:|",
         f"| subscribers that received every change | {fan['complete_subscribers']:,} of "
         f"{fan['subscribers']:,} |",
         f"| changes delivered | {fan['delivered']:,} of {fan['expected']:,} "
         f"({100 * fan['delivered'] / max(fan['expected'], 1):.1f} %) |",
         f"| connections cut by the server | {fan['dropped_connections']} |",
         f"| delivery latency p50 / p99 | {pct(lat, 50):,.1f} / {pct(lat, 99):,.1f} ms |"
-        if lat else "| delivery latency p50 / p99 | — |",
+        if lat
+        else "| delivery latency p50 / p99 | — |",
         f"| last change delivered after | {_seconds(fan['last_delivery_s'])} |",
         f"| server CPU while producing | {fan['server_cpu_pct']:.0f} % of one core |",
         f"| server CPU per delivered change | {fan['server_us_per_delivery']:.1f} µs |"
-        if fan["delivered"] else "| server CPU per delivered change | — |",
+        if fan["delivered"]
+        else "| server CPU per delivered change | — |",
         f"| server RSS before / peak | {fan['server_rss_mb_before']:.0f} / "
         f"{fan['server_rss_mb_peak']:.0f} MB |",
         f"| subscriber processes' CPU | {fan['client_cpu_s']:.1f} s |",
@@ -161,24 +171,30 @@ def _scale_md(levels: list[dict[str, Any]] | None) -> list[str]:
     if not levels:
         return []
     first = levels[0]["stored"]
-    out = ["", "## Scale (livejobs, SQLite)", "",
-           "One call at a time; the stored jobs are all ready and of the claimed type. Each call "
-           f"alternates with the same call to a reference server kept at {first:,} jobs; the "
-           "last column is the ratio of their p50s, which the machine's own drift cancels out "
-           "of.", "",
-           "| stored jobs | create p50 / p99 ms | claim p50 / p99 ms | seeding jobs/s "
-           f"| ÷ reference at {first:,} (create / claim p50) |",
-           "|---:|---:|---:|---:|---:|"]
+    out = [
+        "",
+        "## Scale (livejobs, SQLite)",
+        "",
+        "One call at a time; the stored jobs are all ready and of the claimed type. Each call "
+        f"alternates with the same call to a reference server kept at {first:,} jobs; the "
+        "last column is the ratio of their p50s, which the machine's own drift cancels out "
+        "of.",
+        "",
+        "| stored jobs | create p50 / p99 ms | claim p50 / p99 ms | seeding jobs/s "
+        f"| ÷ reference at {first:,} (create / claim p50) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for lv in levels:
         seed = f"{lv['seeded'] / lv['seed_s']:,.0f}" if lv["seed_s"] > 0 else "—"
         ratios = " / ".join(
-            f"{pct(lv[key], 50) / pct(lv['ref_' + key], 50):.2f}×"
-            if lv.get("ref_" + key) else "—"
-            for key in ("create_ms", "claim_ms"))
+            f"{pct(lv[key], 50) / pct(lv['ref_' + key], 50):.2f}×" if lv.get("ref_" + key) else "—"
+            for key in ("create_ms", "claim_ms")
+        )
         out.append(
             f"| {lv['stored']:,} | {pct(lv['create_ms'], 50):.2f} / {pct(lv['create_ms'], 99):.2f}"
             f" | {pct(lv['claim_ms'], 50):.2f} / {pct(lv['claim_ms'], 99):.2f} | {seed} "
-            f"| {ratios} |")
+            f"| {ratios} |"
+        )
     return out
 
 
@@ -211,8 +227,16 @@ def chart(results: dict[str, Any], path: Path) -> None:
     width = 0.4
     for offset, key, alpha in ((-width / 2, "p50", 1.0), (width / 2, "p99", 0.5)):
         xs = [i + offset for i in range(len(peers))]
-        _bars(ax, peers, [table[p].get(key) for p in peers], colors, xs=xs, width=width,
-              alpha=alpha, label=key)
+        _bars(
+            ax,
+            peers,
+            [table[p].get(key) for p in peers],
+            colors,
+            xs=xs,
+            width=width,
+            alpha=alpha,
+            label=key,
+        )
     ax.set_xticks(range(len(peers)), peers)
     if all(s[0] > 0 for p in peers for k in ("p50", "p99") if (s := table[p].get(k))):
         ax.set_yscale("log")
@@ -225,8 +249,12 @@ def chart(results: dict[str, Any], path: Path) -> None:
         # they are drift
         stored = [lv["stored"] for lv in levels]
         for key, label in (("create_ms", "create"), ("claim_ms", "claim")):
-            ax.plot(stored, [pct(lv[key], 50) / pct(lv["ref_" + key], 50) for lv in levels],
-                    marker="o", label=f"{label} p50 ÷ reference")
+            ax.plot(
+                stored,
+                [pct(lv[key], 50) / pct(lv["ref_" + key], 50) for lv in levels],
+                marker="o",
+                label=f"{label} p50 ÷ reference",
+            )
         ax.axhline(1.5, color="grey", linestyle="--", linewidth=1, label="target limit (1.5×)")
         ax.set_xscale("log")
         ax.set_ylim(0, 2)
@@ -245,15 +273,23 @@ def chart(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _bars(ax: Any, peers: list[str], spreads: list[Spread | None], colors: list[str],
-          xs: list[float] | None = None, width: float = 0.6, alpha: float = 1.0,
-          label: str | None = None) -> None:
+def _bars(
+    ax: Any,
+    peers: list[str],
+    spreads: list[Spread | None],
+    colors: list[str],
+    xs: list[float] | None = None,
+    width: float = 0.6,
+    alpha: float = 1.0,
+    label: str | None = None,
+) -> None:
     xs = xs if xs is not None else list(range(len(peers)))
     mids = [s[1] if s else 0.0 for s in spreads]
     low = [s[1] - s[0] if s else 0.0 for s in spreads]
     high = [s[2] - s[1] if s else 0.0 for s in spreads]
-    ax.bar(xs, mids, width=width, color=colors, alpha=alpha, yerr=[low, high], capsize=4,
-           label=label)
+    ax.bar(
+        xs, mids, width=width, color=colors, alpha=alpha, yerr=[low, high], capsize=4, label=label
+    )
     if width == 0.6:
         ax.set_xticks(xs, peers)
 

@@ -74,8 +74,9 @@ class Run:
         """Whether ``what`` (estimated at ``cost_s``) still fits in the budget."""
         if time.monotonic() - self.started + cost_s <= self.plan.budget_s:
             return True
-        self.notes.append(f"skipped {what}: the {self.plan.budget_s:.0f} s budget would be "
-                          f"exceeded")
+        self.notes.append(
+            f"skipped {what}: the {self.plan.budget_s:.0f} s budget would be exceeded"
+        )
         return False
 
 
@@ -116,8 +117,15 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _measure_peers(procs: Processes, run: Run, peers: list[Peer], wanted: list[str],
-                   workdir: Path, results: dict[str, Any], reps: range) -> list[Peer]:
+def _measure_peers(
+    procs: Processes,
+    run: Run,
+    peers: list[Peer],
+    wanted: list[str],
+    workdir: Path,
+    results: dict[str, Any],
+    reps: range,
+) -> list[Peer]:
     """Scenarios 1 and 2, every peer in each of ``reps``, the order rotated each time."""
     backends: dict[str, Backend] = {}
     if any(p.backend == "redis" for p in peers):
@@ -135,7 +143,7 @@ def _measure_peers(procs: Processes, run: Run, peers: list[Peer], wanted: list[s
         if scenario not in wanted:
             continue
         for rep in reps:
-            order = peers[rep % len(peers):] + peers[: rep % len(peers)]
+            order = peers[rep % len(peers) :] + peers[: rep % len(peers)]
             for peer in order:
                 if scenario not in peer.scenarios:
                     continue
@@ -159,15 +167,17 @@ def _measure_peers(procs: Processes, run: Run, peers: list[Peer], wanted: list[s
                     run.notes.append(
                         f"throughput #{rep + 1} of {peer.name} was cut off after "
                         f"{result['wall_s']:.0f} s with {result['completed']:,} of "
-                        f"{result['n']:,} jobs done; its rate is those ÷ that time")
+                        f"{result['n']:,} jobs done; its rate is those ÷ that time"
+                    )
                 results[scenario].setdefault(peer.name, []).append(result)
     for backend in backends.values():
         procs.stop(backend.proc)
     return peers
 
 
-def _measure_livejobs_only(procs: Processes, run: Run, wanted: list[str], workdir: Path,
-                           results: dict[str, Any]) -> None:
+def _measure_livejobs_only(
+    procs: Processes, run: Run, wanted: list[str], workdir: Path, results: dict[str, Any]
+) -> None:
     """Scenarios 3 and 4, each on a server and a database of its own."""
     plan = run.plan
     if "fanout" in wanted and run.fits("fan-out", plan.load.seconds + fanout.DRAIN_S + 30):
@@ -196,8 +206,9 @@ def _measure_livejobs_only(procs: Processes, run: Run, wanted: list[str], workdi
 
 
 def _available(peer: Peer, run: Run) -> bool:
-    missing = [part for part in peer.command[:1] if shutil.which(part) is None and
-               not Path(part).exists()]
+    missing = [
+        part for part in peer.command[:1] if shutil.which(part) is None and not Path(part).exists()
+    ]
     if peer.name == "bullmq" and not (BENCH / "node_modules" / "bullmq").exists():
         missing.append("bench/node_modules (npm ci)")
     if missing:
@@ -205,24 +216,38 @@ def _available(peer: Peer, run: Run) -> bool:
     return not missing
 
 
-def _meta(plan: Plan, args: argparse.Namespace, peers: list[Peer], run: Run,
-          load_before: str) -> dict[str, Any]:
-    redis = subprocess.run(["redis-server", "--version"], capture_output=True, text=True,
-                           check=False).stdout.split()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH, text=True,
-                            capture_output=True, check=False).stdout.strip() or "unknown"
+def _meta(
+    plan: Plan, args: argparse.Namespace, peers: list[Peer], run: Run, load_before: str
+) -> dict[str, Any]:
+    redis = subprocess.run(
+        ["redis-server", "--version"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    commit = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=BENCH,
+            text=True,
+            capture_output=True,
+            check=False,
+        ).stdout.strip()
+        or "unknown"
+    )
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit,
         "machine": f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
-                   f"{platform.system()} {platform.machine()}, Python "
-                   f"{platform.python_version()}",
-        "quick": args.quick, "repeats": plan.repeats, "n": plan.n, "samples": plan.samples,
+        f"{platform.system()} {platform.machine()}, Python "
+        f"{platform.python_version()}",
+        "quick": args.quick,
+        "repeats": plan.repeats,
+        "n": plan.n,
+        "samples": plan.samples,
         "peers": [p.name for p in peers],
         "redis": " ".join(redis[:3]) + ", appendonly yes, appendfsync everysec, save ''",
         "durability": DURABILITY,
         "elapsed_s": time.monotonic() - run.started,
-        "load_before": load_before, "load_after": _load(),
+        "load_before": load_before,
+        "load_after": _load(),
         "notes": run.notes,
     }
 

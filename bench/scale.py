@@ -26,8 +26,9 @@ SEED_IN_FLIGHT = 2
 SAMPLES = 200
 
 
-def run(backend: Backend, reference: Backend, levels: list[int],
-        samples: int = SAMPLES) -> list[dict[str, Any]]:
+def run(
+    backend: Backend, reference: Backend, levels: list[int], samples: int = SAMPLES
+) -> list[dict[str, Any]]:
     return asyncio.run(_run(backend, reference, levels, samples))
 
 
@@ -35,12 +36,15 @@ CREATE = ("jobs.create", {"type": TYPE, "data": {"i": -1}})
 CLAIM = ("jobs.claim", {"types": [TYPE], "limit": 1, "lease": 3600})
 
 
-async def _run(backend: Backend, reference: Backend, levels: list[int],
-               samples: int) -> list[dict[str, Any]]:
+async def _run(
+    backend: Backend, reference: Backend, levels: list[int], samples: int
+) -> list[dict[str, Any]]:
     results = []
     stored = 0
-    async with Client(backend.url, token=backend.token) as client, \
-            Client(reference.url, token=reference.token) as ref:
+    async with (
+        Client(backend.url, token=backend.token) as client,
+        Client(reference.url, token=reference.token) as ref,
+    ):
         await _seed(ref, levels[0])
         for level in levels:
             started = time.perf_counter()
@@ -50,14 +54,23 @@ async def _run(backend: Backend, reference: Backend, levels: list[int],
             create, ref_create = await _paired(client, ref, *CREATE, samples)
             claim, ref_claim = await _paired(client, ref, *CLAIM, samples)
             stored = level + samples  # the claimed ones stay stored (running)
-            results.append({"stored": level, "seeded": seeded, "seed_s": seed_s,
-                            "create_ms": create, "claim_ms": claim,
-                            "ref_create_ms": ref_create, "ref_claim_ms": ref_claim})
+            results.append(
+                {
+                    "stored": level,
+                    "seeded": seeded,
+                    "seed_s": seed_s,
+                    "create_ms": create,
+                    "claim_ms": claim,
+                    "ref_create_ms": ref_create,
+                    "ref_claim_ms": ref_claim,
+                }
+            )
     return results
 
 
-async def _paired(client: Client, ref: Client, method: str, params: dict[str, Any],
-                  samples: int) -> tuple[list[float], list[float]]:
+async def _paired(
+    client: Client, ref: Client, method: str, params: dict[str, Any], samples: int
+) -> tuple[list[float], list[float]]:
     """``samples`` calls to each server, alternating, so both see the same moments."""
     mine, theirs = [], []
     for _ in range(samples):
@@ -73,8 +86,9 @@ async def _seed(client: Client, count: int) -> None:
         async with gate:
             await client.create_many([(TYPE, {"i": first + k}) for k in range(size)])
 
-    await asyncio.gather(*(batch(first, min(SEED_BATCH, count - first))
-                           for first in range(0, count, SEED_BATCH)))
+    await asyncio.gather(
+        *(batch(first, min(SEED_BATCH, count - first)) for first in range(0, count, SEED_BATCH))
+    )
 
 
 async def _timed(client: Client, method: str, params: dict[str, Any]) -> float:

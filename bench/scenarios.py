@@ -25,25 +25,47 @@ def throughput(procs: Processes, peer: Peer, backend: Backend, n: int, tag: str)
     """Scenario 1: enqueue ``n`` no-ops from one producer while one worker consumes. A peer
     slower than ``MIN_RATE`` jobs/s is cut off and reported as not finishing."""
     timeout = max(60.0, n / MIN_RATE)
-    return _run(procs, peer, backend, tag, "throughput", timeout, "--n", str(n),
-                "--timeout", str(timeout))
+    return _run(
+        procs, peer, backend, tag, "throughput", timeout, "--n", str(n), "--timeout", str(timeout)
+    )
 
 
-def latency(procs: Processes, peer: Peer, backend: Backend, samples: int, tag: str
-            ) -> dict[str, Any]:
+def latency(
+    procs: Processes, peer: Peer, backend: Backend, samples: int, tag: str
+) -> dict[str, Any]:
     """Scenario 2: one probe at a time to an idle worker, at most ``LATENCY_S_PER_SAMPLE`` s
     a sample on average (about ten times what the slowest peer needs)."""
     timeout = 30.0 + samples * LATENCY_S_PER_SAMPLE
-    return _run(procs, peer, backend, tag, "latency", timeout, "--samples", str(samples),
-                "--timeout", str(timeout))
+    return _run(
+        procs,
+        peer,
+        backend,
+        tag,
+        "latency",
+        timeout,
+        "--samples",
+        str(samples),
+        "--timeout",
+        str(timeout),
+    )
 
 
-def _run(procs: Processes, peer: Peer, backend: Backend, tag: str, command: str,
-         timeout: float, *extra: str) -> dict[str, Any]:
+def _run(
+    procs: Processes,
+    peer: Peer,
+    backend: Backend,
+    tag: str,
+    command: str,
+    timeout: float,
+    *extra: str,
+) -> dict[str, Any]:
     queue = f"bench-{tag}"
     worker = procs.start(
-        f"{tag}-worker", peer.argv("worker", queue, backend.url, backend.token),
-        cwd=BENCH, ready_line="READY", timeout=60,
+        f"{tag}-worker",
+        peer.argv("worker", queue, backend.url, backend.token),
+        cwd=BENCH,
+        ready_line="READY",
+        timeout=60,
     )
     try:
         meters = [psutil.Process(worker.pid), psutil.Process(backend.proc.pid)]
@@ -51,7 +73,9 @@ def _run(procs: Processes, peer: Peer, backend: Backend, tag: str, command: str,
         wall = time.perf_counter()
         line = run_json(
             peer.argv(command, queue, backend.url, backend.token, *extra),
-            cwd=BENCH, timeout=timeout + 30, log=procs.logs / f"{tag}-producer.log",
+            cwd=BENCH,
+            timeout=timeout + 30,
+            log=procs.logs / f"{tag}-producer.log",
         )
         wall = time.perf_counter() - wall
         cpu = [_cpu(m) - before for m, before in zip(meters, cpu_before, strict=True)]
@@ -65,5 +89,3 @@ def _run(procs: Processes, peer: Peer, backend: Backend, tag: str, command: str,
 def _cpu(proc: psutil.Process) -> float:
     times = proc.cpu_times()
     return float(times.user + times.system)
-
-

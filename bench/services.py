@@ -37,9 +37,23 @@ def start_redis(procs: Processes, workdir: Path) -> Backend:
     data = workdir / "redis"
     data.mkdir()
     argv = [
-        binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
-        "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-        "--daemonize", "no", "--logfile", "",
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+        "--logfile",
+        "",
     ]
     client = Redis(port=port)
     proc = procs.start("redis", argv, ready=lambda: bool(client.ping()))
@@ -52,9 +66,19 @@ def start_livejobs(procs: Processes, workdir: Path, name: str, *extra: str) -> B
     port = free_port()
     token = "bench-" + secrets.token_hex(16)
     argv = [
-        sys.executable, "-m", "server.cli", "serve",
-        "--db", str(workdir / f"{name}.db"), "--host", "127.0.0.1", "--port", str(port),
-        "--admin-token", token, *extra,
+        sys.executable,
+        "-m",
+        "server.cli",
+        "serve",
+        "--db",
+        str(workdir / f"{name}.db"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--admin-token",
+        token,
+        *extra,
     ]
     health = f"http://127.0.0.1:{port}/healthz"
     proc = procs.start(name, argv, cwd=BENCH.parent, ready=lambda: _ok(health), timeout=30)

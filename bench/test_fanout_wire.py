@@ -45,11 +45,11 @@ def client_frames(stream: bytes) -> list[tuple[int, bytes]]:
         assert b0 & 0x80 and b1 & 0x80, "client frames are final and masked"
         n, pos = b1 & 0x7F, pos + 2
         if n == 126:
-            n, pos = int.from_bytes(stream[pos:pos + 2], "big"), pos + 2
+            n, pos = int.from_bytes(stream[pos : pos + 2], "big"), pos + 2
         elif n == 127:
-            n, pos = int.from_bytes(stream[pos:pos + 8], "big"), pos + 8
-        key, pos = stream[pos:pos + 4], pos + 4
-        frames.append((b0 & 0x0F, mask(stream[pos:pos + n], key)))
+            n, pos = int.from_bytes(stream[pos : pos + 8], "big"), pos + 8
+        key, pos = stream[pos : pos + 4], pos + 4
+        frames.append((b0 & 0x0F, mask(stream[pos : pos + n], key)))
         pos += n
     return frames
 
@@ -59,14 +59,17 @@ class Recorder:
         self.messages: list[bytes] = []
         self.pings: list[bytes] = []
         self.closes: list[tuple[int, str]] = []
-        self.parser = FrameParser(self.messages.append, self.pings.append,
-                                  lambda code, reason: self.closes.append((code, reason)))
+        self.parser = FrameParser(
+            self.messages.append,
+            self.pings.append,
+            lambda code, reason: self.closes.append((code, reason)),
+        )
 
 
 def feed_in_pieces(stream: bytes, size: int) -> Recorder:
     r = Recorder()
     for i in range(0, len(stream), size):
-        r.parser.feed(stream[i:i + size])
+        r.parser.feed(stream[i : i + size])
     return r
 
 
@@ -89,11 +92,16 @@ def test_boundary_lengths() -> None:
 
 
 def test_split_across_many_reads() -> None:
-    stream = b"".join([
-        server_frame(TEXT, b"first"), server_frame(TEXT, LARGE), server_frame(PING, b"p"),
-        server_frame(TEXT, MEDIUM, fin=False), server_frame(CONTINUATION, b"-tail"),
-        server_frame(TEXT, b"last"),
-    ])
+    stream = b"".join(
+        [
+            server_frame(TEXT, b"first"),
+            server_frame(TEXT, LARGE),
+            server_frame(PING, b"p"),
+            server_frame(TEXT, MEDIUM, fin=False),
+            server_frame(CONTINUATION, b"-tail"),
+            server_frame(TEXT, b"last"),
+        ]
+    )
     for size in (1, 2, 3, 7, 10, 125, 4096, 65536):
         r = feed_in_pieces(stream, size)
         assert r.messages == [b"first", LARGE, MEDIUM + b"-tail", b"last"], size
@@ -102,12 +110,17 @@ def test_split_across_many_reads() -> None:
 
 
 def test_fragmented_with_control_frame_between() -> None:
-    stream = b"".join([
-        server_frame(TEXT, b'[{"msg":', fin=False), server_frame(PING, b"mid"),
-        server_frame(CONTINUATION, b'"changed"}', fin=False), server_frame(PONG, b""),
-        server_frame(CONTINUATION, b"]"),
-        server_frame(BINARY, b"\x00\x01", fin=False), server_frame(CONTINUATION, b"\x02"),
-    ])
+    stream = b"".join(
+        [
+            server_frame(TEXT, b'[{"msg":', fin=False),
+            server_frame(PING, b"mid"),
+            server_frame(CONTINUATION, b'"changed"}', fin=False),
+            server_frame(PONG, b""),
+            server_frame(CONTINUATION, b"]"),
+            server_frame(BINARY, b"\x00\x01", fin=False),
+            server_frame(CONTINUATION, b"\x02"),
+        ]
+    )
     r = feed_in_pieces(stream, 5)
     assert r.messages == [b'[{"msg":"changed"}]', b"\x00\x01\x02"]
     assert r.pings == [b"mid"]
@@ -119,9 +132,9 @@ def test_memoryview_chunks_are_copied_before_reuse() -> None:
     r, buffer = Recorder(), bytearray(64)
     view = memoryview(buffer)
     for i in range(0, len(stream), 64):
-        piece = stream[i:i + 64]
-        buffer[:len(piece)] = piece
-        r.parser.feed(view[:len(piece)])
+        piece = stream[i : i + 64]
+        buffer[: len(piece)] = piece
+        r.parser.feed(view[: len(piece)])
         buffer[:] = b"\xff" * 64
     assert r.messages == [MEDIUM, b"two"]
 
@@ -181,8 +194,10 @@ class FakeTransport:
 
 def handshake_response(wire: Wire, accept: bytes | None = None) -> bytes:
     accept = accept_for(wire.key) if accept is None else accept
-    return (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+    return (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
 
 
 def opened(pushes: list[bytes]) -> tuple[Wire, FakeTransport]:
@@ -216,11 +231,15 @@ def test_wire_handshake_ping_pong_call_and_close() -> None:
         await asyncio.sleep(0)
         [(opcode, sent)] = client_frames(bytes(transport.written))
         assert opcode == TEXT
-        assert json.loads(sent) == {"msg": "call", "id": 1, "method": "subscribe",
-                                    "params": {"filter": {}}}
+        assert json.loads(sent) == {
+            "msg": "call",
+            "id": 1,
+            "method": "subscribe",
+            "params": {"filter": {}},
+        }
         reply = b'[{"msg":"result","id":1,"result":{"sub":"s1"}},{"msg":"ready","sub":"s1"}]'
         frame = server_frame(TEXT, reply)
-        wire.buffer[:len(frame)] = frame  # the BufferedProtocol path: read into its buffer
+        wire.buffer[: len(frame)] = frame  # the BufferedProtocol path: read into its buffer
         wire.buffer_updated(len(frame))
         assert await call == {"sub": "s1"}
         assert pushes == [reply]  # a message with more than the reply is also pushed
@@ -230,8 +249,8 @@ def test_wire_handshake_ping_pong_call_and_close() -> None:
         # a long message read 1000 bytes at a time into the buffer every connection shares
         stream = server_frame(TEXT, LARGE) + server_frame(TEXT, push)
         for i in range(0, len(stream), 1000):
-            piece = stream[i:i + 1000]
-            wire.buffer[:len(piece)] = piece
+            piece = stream[i : i + 1000]
+            wire.buffer[: len(piece)] = piece
             wire.buffer_updated(len(piece))
             wire.buffer[:1000] = b"\0" * 1000  # the next read (of any connection) overwrites it
         assert pushes == [reply, push, LARGE, push]

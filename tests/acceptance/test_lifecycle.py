@@ -259,8 +259,11 @@ async def test_the_worker_renews_the_lease_of_every_job_it_holds(server):
         async with running_worker(client, "renewed", held, lease=1, prefetch=1):
             for job in jobs:
                 renewed_twice = job.doc["version"] + 3  # the claim, then two heartbeats
-                doc = await wait_for_doc(client, job.id, lambda d, v=renewed_twice: (
-                    d["status"] == "running" and d["version"] >= v))
+                doc = await wait_for_doc(
+                    client,
+                    job.id,
+                    lambda d, v=renewed_twice: d["status"] == "running" and d["version"] >= v,
+                )
                 assert doc["lease"]["expires"] - doc["updated"] == pytest.approx(1.0)
             release.set()
             done = [await wait_status(client, job.id, "completed") for job in jobs]

@@ -52,9 +52,15 @@ async def main(args: argparse.Namespace) -> None:
                 raise
             await asyncio.sleep(0.1)
     print(f"connected {args.worker_id}", flush=True)
-    work = asyncio.create_task(client.process_jobs(
-        args.type.split(","), handler, concurrency=args.concurrency, worker_id=args.worker_id,
-        lease=args.lease))
+    work = asyncio.create_task(
+        client.process_jobs(
+            args.type.split(","),
+            handler,
+            concurrency=args.concurrency,
+            worker_id=args.worker_id,
+            lease=args.lease,
+        )
+    )
     # A guard kept from when the SDK gave up on failed handshakes (test_reconnect.py): should
     # its connection task ever die, exit, so that the test sees a dead worker, not a silent one.
     runner = client._conn._runner
@@ -77,6 +83,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(stream=sys.stdout, level=logging.WARNING,
-                        format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stdout, level=logging.WARNING, format="%(levelname)s %(name)s %(message)s"
+    )
     asyncio.run(main(parse(sys.argv[1:])))

@@ -28,20 +28,45 @@ T = TypeVar("T")
 class WorkerProcess:
     """``tests.reliability.chaos_worker`` in its own process; stdout/stderr go to ``log``."""
 
-    def __init__(self, url: str, token: str, job_type: str, worker_id: str, journal: Path,
-                 log: Path, *, concurrency: int = 1, lease: float | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        job_type: str,
+        worker_id: str,
+        journal: Path,
+        log: Path,
+        *,
+        concurrency: int = 1,
+        lease: float | None = None,
+    ) -> None:
         self.worker_id = worker_id
         self.log = log
-        self.args = [sys.executable, "-m", "tests.reliability.chaos_worker", url, token, job_type,
-                     worker_id, str(journal), "--concurrency", str(concurrency)]
+        self.args = [
+            sys.executable,
+            "-m",
+            "tests.reliability.chaos_worker",
+            url,
+            token,
+            job_type,
+            worker_id,
+            str(journal),
+            "--concurrency",
+            str(concurrency),
+        ]
         if lease is not None:
             self.args += ["--lease", str(lease)]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=out, stderr=out,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.proc = subprocess.Popen(
+                self.args,
+                cwd=ROOT,
+                stdout=out,
+                stderr=out,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         return self
 
     async def kill(self) -> None:

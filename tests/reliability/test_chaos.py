@@ -72,9 +72,13 @@ def plan_jobs(rng: random.Random) -> list[dict[str, Any]]:
             fail_on = sorted(rng.sample(range(1, 4), rng.randint(1, 2)))
         else:
             fail_on = []
-        specs.append({"type": "chaos", "data": {"i": i, "ms": rng.randint(*JOB_MS),
-                                                "fail_on": fail_on},
-                      "retry": {"retries": RETRIES}})
+        specs.append(
+            {
+                "type": "chaos",
+                "data": {"i": i, "ms": rng.randint(*JOB_MS), "fail_on": fail_on},
+                "retry": {"retries": RETRIES},
+            }
+        )
     return specs
 
 
@@ -89,10 +93,17 @@ class Workers:
     def spawn(self, slot: int) -> WorkerProcess:
         self.generation += 1
         worker_id = f"w{slot}.{self.generation}"
-        return self.procs.start(WorkerProcess(
-            self.server.ws_url, self.token, "chaos", worker_id,
-            self.tmp / "journals" / f"{worker_id}.log", self.tmp / f"{worker_id}.out",
-            concurrency=CONCURRENCY))
+        return self.procs.start(
+            WorkerProcess(
+                self.server.ws_url,
+                self.token,
+                "chaos",
+                worker_id,
+                self.tmp / "journals" / f"{worker_id}.log",
+                self.tmp / f"{worker_id}.out",
+                concurrency=CONCURRENCY,
+            )
+        )
 
     async def kill(self, slot: int) -> str:
         victim = self.slots[slot]
@@ -123,23 +134,30 @@ async def test_chaos_run_loses_nothing_and_leaves_nothing_running(tmp_path):
             ids: list[str] = []
             async with server.client(reconnect=False) as admin:
                 for start in range(0, JOBS, 1000):
-                    ids += await admin.create_many(specs[start:start + 1000])
+                    ids += await admin.create_many(specs[start : start + 1000])
             assert len(set(ids)) == JOBS
             began = time.monotonic()
             await drive(server, workers, chaos, rng, ids)
             elapsed = time.monotonic() - began
             docs = await with_client(server, lambda c: find_all(c, {"type": "chaos"}))
-        print(f"\nchaos: {JOBS} jobs in {elapsed:.1f}s, {len(chaos.worker_kills)} worker kills, "
-              f"{len(chaos.server_kills)} server kills, {len(chaos.cancel_asked)} cancels asked, "
-              f"{len(chaos.worker_deaths)} workers whose SDK gave up reconnecting")
-        check(docs, specs_by_i={s["data"]["i"]: s for s in specs}, chaos=chaos,
-              journal=read_journals(tmp_path / "journals"))
+        print(
+            f"\nchaos: {JOBS} jobs in {elapsed:.1f}s, {len(chaos.worker_kills)} worker kills, "
+            f"{len(chaos.server_kills)} server kills, {len(chaos.cancel_asked)} cancels asked, "
+            f"{len(chaos.worker_deaths)} workers whose SDK gave up reconnecting"
+        )
+        check(
+            docs,
+            specs_by_i={s["data"]["i"]: s for s in specs},
+            chaos=chaos,
+            journal=read_journals(tmp_path / "journals"),
+        )
     finally:
         await server.stop()
 
 
-async def drive(server: ProcessServer, workers: Workers, chaos: Chaos, rng: random.Random,
-                ids: list[str]) -> None:
+async def drive(
+    server: ProcessServer, workers: Workers, chaos: Chaos, rng: random.Random, ids: list[str]
+) -> None:
     """One fault every 1-2 s until every job has finished (bounded by RUN_DEADLINE)."""
     deadline = time.monotonic() + RUN_DEADLINE
     counts: dict[str, Any] = {}
@@ -151,8 +169,10 @@ async def drive(server: ProcessServer, workers: Workers, chaos: Chaos, rng: rand
         if finished == JOBS:
             assert len(chaos.server_kills) == len(SERVER_KILLS_AT), "finished before the chaos"
             return
-        due = len(chaos.server_kills) < len(SERVER_KILLS_AT) and \
-            finished >= SERVER_KILLS_AT[len(chaos.server_kills)] * JOBS
+        due = (
+            len(chaos.server_kills) < len(SERVER_KILLS_AT)
+            and finished >= SERVER_KILLS_AT[len(chaos.server_kills)] * JOBS
+        )
         if due:
             chaos.server_kills.append(time.time())
             await server.kill()
@@ -178,8 +198,12 @@ def read_journals(folder: Path) -> list[tuple[str, int, str]]:
     return runs
 
 
-def check(docs: list[dict[str, Any]], specs_by_i: dict[int, dict[str, Any]], chaos: Chaos,
-          journal: list[tuple[str, int, str]]) -> None:
+def check(
+    docs: list[dict[str, Any]],
+    specs_by_i: dict[int, dict[str, Any]],
+    chaos: Chaos,
+    journal: list[tuple[str, int, str]],
+) -> None:
     assert len(docs) == JOBS, f"{JOBS - len(docs)} jobs are missing"
     statuses = Counter(d["status"] for d in docs)
     assert set(statuses) <= set(FINISHED), f"unfinished jobs at the end: {statuses}"
@@ -200,8 +224,10 @@ def check(docs: list[dict[str, Any]], specs_by_i: dict[int, dict[str, Any]], cha
         if len(workers) > 1:
             problems.append(f"{job_id} attempt {attempt} executed by {workers}")
         if starts(doc).get(attempt, (None,))[0] != workers[0]:
-            problems.append(f"{job_id} attempt {attempt} ran on {workers[0]} but its log says "
-                            f"{starts(doc).get(attempt)}")
+            problems.append(
+                f"{job_id} attempt {attempt} ran on {workers[0]} but its log says "
+                f"{starts(doc).get(attempt)}"
+            )
     for doc in docs:
         if doc["status"] == "completed" and (doc["id"], doc["attempts"]) not in executed:
             problems.append(f"{doc['id']} completed without an execution in any journal")
@@ -211,7 +237,8 @@ def check(docs: list[dict[str, Any]], specs_by_i: dict[int, dict[str, Any]], cha
     # yet committed: a report frees its slot at once (Dispatcher.finishing), so a new job may
     # already be claimed into the slot of one whose "done" dies with the server.
     ceiling = len(chaos.worker_kills) * CONCURRENCY + len(chaos.server_kills) * (
-        WORKERS * 2 * CONCURRENCY)
+        WORKERS * 2 * CONCURRENCY
+    )
     print(f"chaos: {dict(statuses)}, {lost_attempts} attempts lost (at most {ceiling} possible)")
     assert 0 < lost_attempts <= ceiling
     assert statuses["completed"] > JOBS * 0.8
@@ -227,8 +254,9 @@ def starts(doc: dict[str, Any]) -> dict[int, tuple[str, float]]:
     return found
 
 
-def explain_attempts(doc: dict[str, Any], fail_on: set[int], chaos: Chaos,
-                     problems: list[str]) -> int:
+def explain_attempts(
+    doc: dict[str, Any], fail_on: set[int], chaos: Chaos, problems: list[str]
+) -> int:
     """Check that every attempt of ``doc`` has exactly one explanation; returns lost ones."""
     job = doc["id"]
     begun = starts(doc)
@@ -268,6 +296,8 @@ def explain_attempts(doc: dict[str, Any], fail_on: set[int], chaos: Chaos,
         before, through = set(range(1, last)), set(range(1, last + 1))
         expected_failed = failed_attempts if failed_attempts in (before, through) else before
     if failed_attempts != expected_failed:
-        problems.append(f"{job} ({doc['status']}): failed attempts {sorted(failed_attempts)}, "
-                        f"expected {sorted(expected_failed)}")
+        problems.append(
+            f"{job} ({doc['status']}): failed attempts {sorted(failed_attempts)}, "
+            f"expected {sorted(expected_failed)}"
+        )
     return lost

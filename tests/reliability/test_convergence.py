@@ -79,14 +79,19 @@ def random_filter(rng: random.Random) -> dict[str, Any]:
         return merged
     if roll < 0.8:
         return {"$or": [random_condition(rng), random_condition(rng)]}
-    return {"$and": [random_condition(rng),
-                     {"$or": [random_condition(rng), random_condition(rng)]}]}
+    return {
+        "$and": [random_condition(rng), {"$or": [random_condition(rng), random_condition(rng)]}]
+    }
 
 
 def subscriber_filter(i: int, rng: random.Random) -> dict[str, Any]:
     """A random filter over the test's jobs, or this subscriber's own marker."""
-    return {"$or": [{"$and": [{"type": {"$in": TYPES}}, random_filter(rng)]},
-                    {"type": "marker", "data.sub": i}]}
+    return {
+        "$or": [
+            {"$and": [{"type": {"$in": TYPES}}, random_filter(rng)]},
+            {"type": "marker", "data.sub": i},
+        ]
+    }
 
 
 def random_data(rng: random.Random) -> dict[str, Any]:
@@ -144,9 +149,12 @@ async def change(caller: Caller, rng: random.Random, ids: list[str]) -> bool:
     roll = rng.random()
     try:
         if roll < 0.35 or not ids:
-            spec: dict[str, Any] = {"type": rng.choice(TYPES), "data": random_data(rng),
-                                    "priority": rng.choice([-10, 0, 5, "high", "low"]),
-                                    "retry": {"retries": 1}}
+            spec: dict[str, Any] = {
+                "type": rng.choice(TYPES),
+                "data": random_data(rng),
+                "priority": rng.choice([-10, 0, 5, "high", "low"]),
+                "retry": {"retries": 1},
+            }
             if rng.random() < 0.1:
                 spec["delay"] = 3600
             ids.append((await caller.call("jobs.create", spec))["id"])
@@ -155,8 +163,9 @@ async def change(caller: Caller, rng: random.Random, ids: list[str]) -> bool:
             ids += (await caller.call("jobs.create_many", {"jobs": specs}))["ids"]
         else:
             job_id = rng.choice(ids)
-            action = rng.choice(["pause", "resume", "cancel", "restart", "remove", "log",
-                                 "log", "ready", "rerun"])
+            action = rng.choice(
+                ["pause", "resume", "cancel", "restart", "remove", "log", "log", "ready", "rerun"]
+            )
             if action == "log":
                 await caller.call("jobs.log", {"id": job_id, "message": f"note {rng.random()}"})
             else:
@@ -182,8 +191,10 @@ async def test_subscribers_converge_to_a_fresh_query(tmp_path):
     try:
         for _ in range(SUBSCRIBERS + 1):  # the last one carries the worker
             proxies.append(await Proxy(server.port).start())
-        subscribers = [Subscriber(i, subscriber_filter(i, rng), proxies[i], server.admin_token)
-                       for i in range(SUBSCRIBERS)]
+        subscribers = [
+            Subscriber(i, subscriber_filter(i, rng), proxies[i], server.admin_token)
+            for i in range(SUBSCRIBERS)
+        ]
         await asyncio.gather(*(s.start() for s in subscribers))
 
         luck = random.Random(8)  # the worker's own, so that the driver's sequence is fixed
@@ -194,14 +205,21 @@ async def test_subscribers_converge_to_a_fresh_query(tmp_path):
                 raise RuntimeError("planned")
             return job.data.get("n")
 
-        async with Client(proxies[-1].ws_url, token=server.admin_token) as worker_client, \
-                running_worker(worker_client, "a", work, concurrency=3):
+        async with (
+            Client(proxies[-1].ws_url, token=server.admin_token) as worker_client,
+            running_worker(worker_client, "a", work, concurrency=3),
+        ):
             await drive(caller, server, proxies, rng)
         await wait_until_nothing_runs(caller)
-        markers = (await caller.call("jobs.create_many", {"jobs": [
-            {"type": "marker", "data": {"sub": s.i}} for s in subscribers]}))["ids"]
-        await asyncio.gather(*(s.wait_for(m, 30) for s, m in zip(subscribers, markers,
-                                                                  strict=True)))
+        markers = (
+            await caller.call(
+                "jobs.create_many",
+                {"jobs": [{"type": "marker", "data": {"sub": s.i}} for s in subscribers]},
+            )
+        )["ids"]
+        await asyncio.gather(
+            *(s.wait_for(m, 30) for s, m in zip(subscribers, markers, strict=True))
+        )
         diverged = []
         for s in subscribers:
             fresh = await caller.call("jobs.find", {"filter": s.filter, "limit": 10_000})
@@ -211,9 +229,11 @@ async def test_subscribers_converge_to_a_fresh_query(tmp_path):
         assert not diverged, "\n".join(diverged[:5])
         cuts = sum(p.cuts for p in proxies)
         resets = [s.resets for s in subscribers]
-        print(f"\nconvergence: {SUBSCRIBERS} subscribers, {CHANGES} changes, {cuts} connections "
-              f"cut, resets per subscriber {min(resets)}..{max(resets)}, "
-              f"{sum(len(s.sub.docs) for s in subscribers)} documents held in all")
+        print(
+            f"\nconvergence: {SUBSCRIBERS} subscribers, {CHANGES} changes, {cuts} connections "
+            f"cut, resets per subscriber {min(resets)}..{max(resets)}, "
+            f"{sum(len(s.sub.docs) for s in subscribers)} documents held in all"
+        )
         assert min(resets) >= 1  # everyone lived through the server kill at least
     finally:
         for s in subscribers:
@@ -224,8 +244,9 @@ async def test_subscribers_converge_to_a_fresh_query(tmp_path):
         await server.stop()
 
 
-async def drive(caller: Caller, server: ProcessServer, proxies: list[Proxy],
-                rng: random.Random) -> None:
+async def drive(
+    caller: Caller, server: ProcessServer, proxies: list[Proxy], rng: random.Random
+) -> None:
     ids: list[str] = []
     done = 0
     for _ in range(CHANGES * 5):  # bounded: refused changes do not count
@@ -251,9 +272,11 @@ async def wait_until_nothing_runs(caller: Caller) -> None:
     """Leases of jobs running when the server was killed expire by themselves (lease 2 s)."""
     assert caller.client is not None
     async with caller.client.subscribe({"status": "running"}) as sub:
+
         async def empty() -> None:
             while not (sub.ready.is_set() and not sub.docs):
                 await sub.next()
+
         await asyncio.wait_for(empty(), 20)
 
 
@@ -265,7 +288,11 @@ def describe(s: Subscriber, expected: dict[str, dict[str, Any]]) -> str:
     sample = ""
     if stale:
         i = stale[0]
-        sample = (f"; e.g. {i}: held v{held[i]['version']} {held[i]['status']}, "
-                  f"fresh v{expected[i]['version']} {expected[i]['status']}")
-    return (f"subscriber {s.i} {s.filter}: {len(missing)} missing, {len(extra)} extra, "
-            f"{len(stale)} stale{sample}")
+        sample = (
+            f"; e.g. {i}: held v{held[i]['version']} {held[i]['status']}, "
+            f"fresh v{expected[i]['version']} {expected[i]['status']}"
+        )
+    return (
+        f"subscriber {s.i} {s.filter}: {len(missing)} missing, {len(extra)} extra, "
+        f"{len(stale)} stale{sample}"
+    )

@@ -34,8 +34,11 @@ MAX_WRITES = 2000
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     mountpoint = tmp_path / "disk"
     mountpoint.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK}", "tmpfs",
-                              str(mountpoint)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK}", "tmpfs", str(mountpoint)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs to fill up: {mounted.stderr.strip()}")
     try:
@@ -97,8 +100,10 @@ async def test_a_full_disk_refuses_writes_clearly_and_loses_nothing(small_disk, 
         await server.start()
         async with server.client(reconnect=False) as client:
             stored = {d["data"]["n"] for d in await find_all(client, {"type": "disk"})}
-        assert stored == acked, (f"lost: {sorted(acked - stored)[:10]}, "
-                                 f"saved though refused: {sorted(stored - acked)[:10]}")
+        assert stored == acked, (
+            f"lost: {sorted(acked - stored)[:10]}, "
+            f"saved though refused: {sorted(stored - acked)[:10]}"
+        )
     finally:
         await server.stop()
 
@@ -124,14 +129,15 @@ async def wait_for_line(path: Path, needle: str, timeout: float = 15) -> None:
 
 async def wait_completed(client: Client, job_type: str, n: int, timeout: float) -> None:
     async with client.subscribe({"type": job_type, "status": "completed"}) as sub:
+
         async def until() -> None:
             while len(sub.docs) < n:
                 await sub.next()
+
         await asyncio.wait_for(until(), timeout)
 
 
-async def test_jobs_running_when_the_disk_fills_finish_once_space_returns(small_disk,
-                                                                          tmp_path):
+async def test_jobs_running_when_the_disk_fills_finish_once_space_returns(small_disk, tmp_path):
     """Completions that cannot be saved leave jobs running; their leases expire, and once
     space is back the scheduler's retry puts them back and the workers finish them."""
     server = ProcessServer(small_disk / "jobs.db", "--lease", "2")
@@ -139,10 +145,23 @@ async def test_jobs_running_when_the_disk_fills_finish_once_space_returns(small_
     await server.start()
     try:
         async with processes() as procs, server.client(reconnect=False) as client:
-            ids = await client.create_many([{"type": "disk-run", "data": {"ms": 1500},
-                                             "retry": {"retries": 3}} for _ in range(4)])
-            procs.start(WorkerProcess(server.ws_url, ADMIN_TOKEN, "disk-run", "w",
-                                      tmp_path / "journal", tmp_path / "w.out", concurrency=4))
+            ids = await client.create_many(
+                [
+                    {"type": "disk-run", "data": {"ms": 1500}, "retry": {"retries": 3}}
+                    for _ in range(4)
+                ]
+            )
+            procs.start(
+                WorkerProcess(
+                    server.ws_url,
+                    ADMIN_TOKEN,
+                    "disk-run",
+                    "w",
+                    tmp_path / "journal",
+                    tmp_path / "w.out",
+                    concurrency=4,
+                )
+            )
             async with client.subscribe({"type": "disk-run", "status": "running"}) as sub:
                 await asyncio.wait_for(_until(lambda: len(sub.docs) == 4, sub), 15)
             fill(small_disk / "filler")  # while all four run: their completions will fail
@@ -165,8 +184,7 @@ async def test_jobs_running_when_the_disk_fills_finish_once_space_returns(small_
 # taken for an empty queue
 
 
-async def test_ready_jobs_reach_a_worker_whose_claim_failed_on_a_full_disk(small_disk,
-                                                                           tmp_path):
+async def test_ready_jobs_reach_a_worker_whose_claim_failed_on_a_full_disk(small_disk, tmp_path):
     server = ProcessServer(small_disk / "jobs.db")
     server.log_path = tmp_path / "server.log"
     await server.start()
@@ -174,8 +192,16 @@ async def test_ready_jobs_reach_a_worker_whose_claim_failed_on_a_full_disk(small
         async with processes() as procs, server.client(reconnect=False) as client:
             await client.create_many([("disk-claim", {"ms": 1}) for _ in range(5)])
             fill(small_disk / "filler")
-            procs.start(WorkerProcess(server.ws_url, ADMIN_TOKEN, "disk-claim", "w",
-                                      tmp_path / "journal", tmp_path / "w.out"))
+            procs.start(
+                WorkerProcess(
+                    server.ws_url,
+                    ADMIN_TOKEN,
+                    "disk-claim",
+                    "w",
+                    tmp_path / "journal",
+                    tmp_path / "w.out",
+                )
+            )
             await wait_for_line(server.log_path, "claim for worker w failed")
             os.remove(small_disk / "filler")
             await wait_completed(client, "disk-claim", 5, timeout=10)

@@ -25,8 +25,9 @@ async def find_all(client: Client, filter: dict[str, Any]) -> list[dict[str, Any
     """Every matching job, a page at a time (one frame of thousands of jobs is too large)."""
     docs: list[dict[str, Any]] = []
     for page in range(1000):
-        batch = await client.find(filter, sort=[["created", 1], ["id", 1]], limit=500,
-                                  skip=page * 500)
+        batch = await client.find(
+            filter, sort=[["created", 1], ["id", 1]], limit=500, skip=page * 500
+        )
         docs += batch
         if len(batch) < 500:
             return docs
@@ -62,7 +63,8 @@ async def produce(client: Client, acks: Acks, rng: random.Random, n: int, rnd: i
                 acks.cancelled.add(victim)
             elif choice < 0.3:
                 ids = await client.create_many(
-                    [("durable", {"round": rnd, "producer": n, "i": i, "k": k}) for k in range(5)])
+                    [("durable", {"round": rnd, "producer": n, "i": i, "k": k}) for k in range(5)]
+                )
                 acks.created.update(ids)
                 mine += ids
             else:
@@ -86,8 +88,10 @@ async def test_acknowledged_saves_survive_kill_9(tmp_path, synchronous):
             assert server.proc is not None
             acks = Acks(kill_after=rng.randint(50, 400), pid=server.proc.pid)
             async with server.client(reconnect=False) as client:
-                await asyncio.wait_for(asyncio.gather(
-                    *(produce(client, acks, rng, n, rnd) for n in range(PRODUCERS))), 60)
+                await asyncio.wait_for(
+                    asyncio.gather(*(produce(client, acks, rng, n, rnd) for n in range(PRODUCERS))),
+                    60,
+                )
             assert acks.killed, "the producers stopped before the kill"
             assert server.proc.wait(10) == -signal.SIGKILL
             created |= acks.created

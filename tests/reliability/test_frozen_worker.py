@@ -28,32 +28,51 @@ async def test_frozen_worker_cannot_complete_a_job_retried_elsewhere(server, tmp
         async with running_worker(client, "victim", healthy, worker_id="healthy"):
             gate_job = await client.job("victim", {"gate": True}).save()
             await wait_status(client, gate_job.id, "running")
-            victim = await client.job("victim", {"note": "working", "ms": 3000}).retry(
-                retries=5).save()
+            victim = (
+                await client.job("victim", {"note": "working", "ms": 3000}).retry(retries=5).save()
+            )
             frozen = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "tests.reliability.chaos_worker", server.ws_url,
-                server.admin_token, "victim", "frozen", str(tmp_path / "journal.log"),
-                "--lease", str(LEASE), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                sys.executable,
+                "-m",
+                "tests.reliability.chaos_worker",
+                server.ws_url,
+                server.admin_token,
+                "victim",
+                "frozen",
+                str(tmp_path / "journal.log"),
+                "--lease",
+                str(LEASE),
+                cwd=ROOT,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
             try:
-                running = await wait_for_doc(client, victim.id, lambda d: any(
-                    e["message"] == "working" for e in d["log"]), timeout=20)
+                running = await wait_for_doc(
+                    client,
+                    victim.id,
+                    lambda d: any(e["message"] == "working" for e in d["log"]),
+                    timeout=20,
+                )
                 assert running["lease"]["worker"] == "frozen"
                 gate.set()
                 await wait_status(client, gate_job.id, "completed")
                 os.kill(frozen.pid, signal.SIGSTOP)  # mid-handler, lease held
                 done = await wait_status(client, victim.id, "completed", timeout=15)
                 os.kill(frozen.pid, signal.SIGCONT)
-                refusal = await read_until(frozen.stdout, f"could not report jobs.done for job "
-                                                          f"{victim.id}")
+                refusal = await read_until(
+                    frozen.stdout, f"could not report jobs.done for job {victim.id}"
+                )
             finally:
                 os.kill(frozen.pid, signal.SIGCONT)
                 os.kill(frozen.pid, signal.SIGKILL)
                 await frozen.wait()
         assert "conflict" in refusal, refusal
         assert done["result"]["by"] == "healthy" and done["attempts"] >= 2
-        assert all(f["error"] == "lease expired: worker lost" and f["worker"] == "frozen"
-                   for f in done["failures"])
+        assert all(
+            f["error"] == "lease expired: worker lost" and f["worker"] == "frozen"
+            for f in done["failures"]
+        )
         final = await client.get_job(victim.id)
         assert final["version"] == done["version"] and final["result"] == done["result"]
         assert final["status"] == "completed"
@@ -63,8 +82,7 @@ async def test_frozen_worker_cannot_complete_a_job_retried_elsewhere(server, tmp
         assert starts[-1] == f"started by worker healthy (attempt {final['attempts']})"
 
 
-async def read_until(stream: asyncio.StreamReader | None, needle: str,
-                     timeout: float = 15) -> str:
+async def read_until(stream: asyncio.StreamReader | None, needle: str, timeout: float = 15) -> str:
     """The first line of a process's output containing ``needle``."""
     assert stream is not None
 

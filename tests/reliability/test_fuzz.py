@@ -66,11 +66,15 @@ class Session:
 
     def __init__(self, server: ProcessServer, token: str | None = ADMIN_TOKEN) -> None:
         self._stack = contextlib.ExitStack()
-        self.ws: ClientConnection = self._stack.enter_context(connect(
-            server.ws_url, max_size=None, compression=None, proxy=None, open_timeout=10))
+        self.ws: ClientConnection = self._stack.enter_context(
+            connect(server.ws_url, max_size=None, compression=None, proxy=None, open_timeout=10)
+        )
         if token is not None:
-            reply = self.ask(json.dumps({"msg": "call", "id": "auth", "method": "auth",
-                                         "params": {"token": token}}))
+            reply = self.ask(
+                json.dumps(
+                    {"msg": "call", "id": "auth", "method": "auth", "params": {"token": token}}
+                )
+            )
             assert reply["msg"] == "result", reply
 
     def ask(self, frame: str | bytes, *, text: bool | None = None) -> dict[str, Any]:
@@ -110,11 +114,21 @@ class Session:
         every change the canary makes, a worker registration would take jobs."""
         result = reply.get("result")
         if isinstance(result, dict) and isinstance(result.get("sub"), str):
-            assert self.ask(json.dumps({"msg": "call", "id": "tidy", "method": "unsubscribe",
-                                        "params": {"sub": result["sub"]}}))["msg"] == "result"
+            assert (
+                self.ask(
+                    json.dumps(
+                        {
+                            "msg": "call",
+                            "id": "tidy",
+                            "method": "unsubscribe",
+                            "params": {"sub": result["sub"]},
+                        }
+                    )
+                )["msg"]
+                == "result"
+            )
         if isinstance(result, dict) and "worker_id" in result:
-            assert self.ask('{"msg":"call","id":"tidy","method":"worker.stop"}')["msg"] == \
-                "result"
+            assert self.ask('{"msg":"call","id":"tidy","method":"worker.stop"}')["msg"] == "result"
 
     def close(self) -> None:
         self._stack.close()
@@ -193,9 +207,11 @@ class Canary:
             return job.data * 2
 
         try:
-            async with self.server.client(reconnect=False) as client, \
-                    running_worker(client, self.type, double, concurrency=2), \
-                    client.subscribe({"type": self.type}) as sub:
+            async with (
+                self.server.client(reconnect=False) as client,
+                running_worker(client, self.type, double, concurrency=2),
+                client.subscribe({"type": self.type}) as sub,
+            ):
                 for i in range(1_000_000):  # bounded; the test stops it long before
                     if self.stopping.is_set():
                         break
@@ -235,8 +251,12 @@ class Known:
     def learn(self, reply: dict[str, Any]) -> None:
         result = reply.get("result")
         for doc in result if isinstance(result, list) else [result]:
-            if isinstance(doc, dict) and isinstance(doc.get("id"), str) and "status" in doc \
-                    and not str(doc.get("type")).startswith("canary-"):  # leave the canary be
+            if (
+                isinstance(doc, dict)
+                and isinstance(doc.get("id"), str)
+                and "status" in doc
+                and not str(doc.get("type")).startswith("canary-")
+            ):  # leave the canary be
                 self.jobs = [*self.jobs[-49:], doc["id"]]
                 lease = doc.get("lease")
                 if isinstance(lease, dict) and isinstance(lease.get("token"), str):
@@ -248,8 +268,13 @@ def test_authenticated_frames_each_get_one_answer(fuzz_server):
     known = Known()
     counts = {"result": 0, "error": 0}
 
-    @settings(max_examples=3000, deadline=None, database=None, print_blob=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=3000,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(frame=frames)
     def one(frame: str | bytes) -> None:
         nonlocal session
@@ -280,29 +305,59 @@ def test_authenticated_frames_each_get_one_answer(fuzz_server):
 EDGE_FRAMES: list[tuple[str | bytes, bool | None]] = [
     ('{"msg":"call","id":"\\ud800","method":"jobs.get","params":{}}', None),
     ('{"msg":"call","id":1e999,"method":"jobs.get","params":{}}', None),
-    ('{"msg":"call","id":1,"method":"jobs.create","params":{"type":"t","data":' + "9" * 5000
-     + "}}", None),
-    ('{"msg":"call","id":2,"method":"jobs.create","params":{"type":"t","data":"'
-     + "x" * 1_500_000 + '"}}', None),  # over max_frame_bytes
-    ('{"msg":"call","id":3,"method":"jobs.find","params":{"filter":{"$or":['
-     + ",".join(['{"type":"t"}'] * 600) + "]}}}", None),
-    ('{"msg":"call","id":4,"method":"jobs.find","params":{"filter":{"type":{"$in":['
-     + ",".join(['"t"'] * 1001) + "]}}}}", None),
+    (
+        '{"msg":"call","id":1,"method":"jobs.create","params":{"type":"t","data":'
+        + "9" * 5000
+        + "}}",
+        None,
+    ),
+    (
+        '{"msg":"call","id":2,"method":"jobs.create","params":{"type":"t","data":"'
+        + "x" * 1_500_000
+        + '"}}',
+        None,
+    ),  # over max_frame_bytes
+    (
+        '{"msg":"call","id":3,"method":"jobs.find","params":{"filter":{"$or":['
+        + ",".join(['{"type":"t"}'] * 600)
+        + "]}}}",
+        None,
+    ),
+    (
+        '{"msg":"call","id":4,"method":"jobs.find","params":{"filter":{"type":{"$in":['
+        + ",".join(['"t"'] * 1001)
+        + "]}}}}",
+        None,
+    ),
     ('{"msg":"call","id":5,"method":"jobs.create","params":{"type":"' + "t" * 201 + '"}}', None),
-    ('{"msg":"call","id":6,"method":"jobs.create","params":{"type":"t","key":"k","debounce":'
-     '{"seconds":5e-324}}}', None),
-    ('{"msg":"call","id":7,"method":"jobs.create","params":{"type":"t","repeat":{"cron":'
-     '"99 99 * * *"}}}', None),
-    ('{"msg":"call","id":8,"method":"jobs.create","params":{"type":"t","repeat":{"cron":'
-     '"* * * * *","tz":"Mars/Olympus"}}}', None),
+    (
+        '{"msg":"call","id":6,"method":"jobs.create","params":{"type":"t","key":"k","debounce":'
+        '{"seconds":5e-324}}}',
+        None,
+    ),
+    (
+        '{"msg":"call","id":7,"method":"jobs.create","params":{"type":"t","repeat":{"cron":'
+        '"99 99 * * *"}}}',
+        None,
+    ),
+    (
+        '{"msg":"call","id":8,"method":"jobs.create","params":{"type":"t","repeat":{"cron":'
+        '"* * * * *","tz":"Mars/Olympus"}}}',
+        None,
+    ),
     ('{"msg":"call","id":9,"method":"auth","params":{"token":"' + ADMIN_TOKEN + '"}}', None),
     (b"\xff\xfe not utf-8", None),  # binary frame
 ]
 
 
 def test_frames_before_auth_are_refused_with_an_answer(fuzz_server):
-    @settings(max_examples=300, deadline=None, database=None, print_blob=True,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=300,
+        deadline=None,
+        database=None,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(frame=frames)
     def one(frame: str | bytes) -> None:
         session = Session(fuzz_server, token=None)
@@ -322,14 +377,12 @@ def test_invalid_utf8_in_a_text_frame_closes_only_that_connection(own_server):
     """Not valid text is a WebSocket protocol error (close code 1007), not a server error.
     (uvicorn logs it with a traceback, hence a server of its own.)"""
     session = Session(own_server)
-    session.ws.send(b'{"msg":"call","id":1,"method":"jobs.get","params":{"id":"\xff"}}',
-                    text=True)
+    session.ws.send(b'{"msg":"call","id":1,"method":"jobs.get","params":{"id":"\xff"}}', text=True)
     with pytest.raises(ConnectionClosed) as info:
         session.ws.recv(timeout=10)
     assert info.value.rcvd is not None and info.value.rcvd.code == 1007, info.value
     other = Session(own_server)
-    assert other.ask('{"msg":"call","id":1,"method":"types.list","params":{}}')["msg"] == \
-        "result"
+    assert other.ask('{"msg":"call","id":1,"method":"types.list","params":{}}')["msg"] == "result"
     other.close()
     assert own_server.proc is not None and own_server.proc.poll() is None
 
@@ -353,8 +406,11 @@ def test_deeply_nested_json_is_refused_not_fatal(own_server, depth):
         session.close()
     assert reply["msg"] == "error" and reply["error"]["code"] == "invalid"
     body = "[" * depth + "]" * depth
-    response = httpx.post(f"{own_server.http_url}/api/jobs", content=body,
-                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    response = httpx.post(
+        f"{own_server.http_url}/api/jobs",
+        content=body,
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid"
 
 
@@ -370,13 +426,15 @@ def test_a_non_ascii_lease_is_refused_not_internal(own_server, method):
     session = Session(own_server)
     try:
         session.ask('{"msg":"call","id":1,"method":"jobs.create","params":{"type":"held"}}')
-        claimed = session.ask('{"msg":"call","id":2,"method":"jobs.claim",'
-                              '"params":{"types":["held"]}}')["result"]
+        claimed = session.ask(
+            '{"msg":"call","id":2,"method":"jobs.claim","params":{"types":["held"]}}'
+        )["result"]
         params = {"id": claimed[0]["id"], "lease": "é" * 32, "error": "x"}
         if method != "jobs.fail":
             del params["error"]
-        reply = session.ask(json.dumps({"msg": "call", "id": 3, "method": method,
-                                        "params": params}))
+        reply = session.ask(
+            json.dumps({"msg": "call", "id": 3, "method": method, "params": params})
+        )
     finally:
         session.close()
     assert reply["msg"] == "error" and reply["error"]["code"] == "forbidden", reply
@@ -387,13 +445,17 @@ def test_a_non_ascii_lease_is_refused_not_internal(own_server, method):
 # as an 'internal' error with a logged traceback instead of 'invalid'
 
 
-@pytest.mark.parametrize("params", [
-    {"method": "jobs.create", "params": {"type": "t", "priority": 2**64}},
-    {"method": "jobs.find", "params": {"filter": {}, "skip": 2**64}},
-    {"method": "jobs.counts", "params": {"filter": {"type": 2**63}}},
-    {"method": "jobs.find", "params": {"filter": {"data.n": {"$gt": -(2**63) - 1}}}},
-    {"method": "subscribe", "params": {"filter": {"data.n": {"$in": [1, 2**64]}}}},
-], ids=["priority", "skip", "filter-equal", "filter-gt", "filter-in"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"method": "jobs.create", "params": {"type": "t", "priority": 2**64}},
+        {"method": "jobs.find", "params": {"filter": {}, "skip": 2**64}},
+        {"method": "jobs.counts", "params": {"filter": {"type": 2**63}}},
+        {"method": "jobs.find", "params": {"filter": {"data.n": {"$gt": -(2**63) - 1}}}},
+        {"method": "subscribe", "params": {"filter": {"data.n": {"$in": [1, 2**64]}}}},
+    ],
+    ids=["priority", "skip", "filter-equal", "filter-gt", "filter-in"],
+)
 def test_integers_sqlite_cannot_hold_are_invalid(own_server, params):
     session = Session(own_server)
     try:

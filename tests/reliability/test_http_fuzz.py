@@ -23,12 +23,36 @@ def test_http_api_under_schemathesis(fuzz_server, tmp_path):
     ``/openapi.json``: none may fail with a server error or answer outside its schema."""
     checks = "not_a_server_error,status_code_conformance,response_schema_conformance"
     run = subprocess.run(
-        [sys.executable, "-m", "schemathesis.cli", "run", f"{fuzz_server.http_url}/openapi.json",
-         "--header", f"Authorization: Bearer {ADMIN_TOKEN}", "--checks", checks,
-         "--max-examples", "40", "--seed", "20261125", "--workers", "2",
-         "--phases", "examples,coverage,fuzzing", "--request-timeout", "10",
-         "--suppress-health-check", "all", "--report-dir", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=240)
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"{fuzz_server.http_url}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {ADMIN_TOKEN}",
+            "--checks",
+            checks,
+            "--max-examples",
+            "40",
+            "--seed",
+            "20261125",
+            "--workers",
+            "2",
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--request-timeout",
+            "10",
+            "--suppress-health-check",
+            "all",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     generated = re.search(r"(\d+) generated", run.stdout)
     assert generated and int(generated.group(1)) >= 500, run.stdout[-2000:]
@@ -40,11 +64,11 @@ def test_http_api_under_schemathesis(fuzz_server, tmp_path):
 # exception handler for HTTPException); found by schemathesis' content_type_conformance
 
 
-@pytest.mark.parametrize("method,path", [("GET", "/api/jobs/a%0Ab/x/y"),
-                                         ("DELETE", "/api/jobs")])
+@pytest.mark.parametrize("method,path", [("GET", "/api/jobs/a%0Ab/x/y"), ("DELETE", "/api/jobs")])
 def test_http_routing_errors_use_the_error_shape(fuzz_server, method, path):
-    response = httpx.request(method, fuzz_server.http_url + path,
-                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    response = httpx.request(
+        method, fuzz_server.http_url + path, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
     assert response.status_code in (404, 405)
     assert response.json()["error"]["code"] in CODES
 

@@ -70,8 +70,9 @@ def enough_file_descriptors(needed: int) -> None:
     if soft >= needed:
         return
     if hard != resource.RLIM_INFINITY and hard < needed:
-        pytest.skip(f"{CONNECTIONS} connections need {needed} file descriptors; the hard "
-                    f"limit is {hard}")
+        pytest.skip(
+            f"{CONNECTIONS} connections need {needed} file descriptors; the hard limit is {hard}"
+        )
     resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))  # the server inherits it
 
 
@@ -85,23 +86,31 @@ async def test_two_thousand_subscribers_and_a_steady_job_flow(tmp_path):
         token = await server.token("worker", "load-worker")
         async with processes() as procs, server.client() as producer:
             for n in range(2):
-                procs.start(WorkerProcess(
-                    server.ws_url, token, ",".join(TYPES), f"load-w{n}",
-                    tmp_path / f"w{n}.journal", tmp_path / f"w{n}.out", concurrency=8))
+                procs.start(
+                    WorkerProcess(
+                        server.ws_url,
+                        token,
+                        ",".join(TYPES),
+                        f"load-w{n}",
+                        tmp_path / f"w{n}.journal",
+                        tmp_path / f"w{n}.out",
+                        concurrency=8,
+                    )
+                )
             opened = time.monotonic()
-            watchers = [Watcher(server.ws_url, server.admin_token, filter_for(i))
-                        for i in range(CONNECTIONS)]
+            watchers = [
+                Watcher(server.ws_url, server.admin_token, filter_for(i))
+                for i in range(CONNECTIONS)
+            ]
             for start in range(0, CONNECTIONS, 100):
-                await asyncio.gather(*(w.start() for w in watchers[start:start + 100]))
+                await asyncio.gather(*(w.start() for w in watchers[start : start + 100]))
             await asyncio.wait_for(asyncio.gather(*(w.sub.ready.wait() for w in watchers)), 60)
             opened = time.monotonic() - opened
             server_process = psutil.Process(server.proc.pid if server.proc else 0)
             samples: list[tuple[float, int]] = []
             created = await produce(producer, rng, server_process, samples)
-            async with producer.subscribe({"type": {"$in": TYPES},
-                                           "status": "completed"}) as done:
-                await asyncio.wait_for(_until(lambda: len(done.docs) == len(created), done),
-                                       60)
+            async with producer.subscribe({"type": {"$in": TYPES}, "status": "completed"}) as done:
+                await asyncio.wait_for(_until(lambda: len(done.docs) == len(created), done), 60)
             counts = await producer.counts({"type": {"$in": TYPES}})
             settled = [w for w in watchers if w.sub.docs]
             resets = sum(w.resets for w in watchers)
@@ -109,12 +118,18 @@ async def test_two_thousand_subscribers_and_a_steady_job_flow(tmp_path):
             frames = sum(w.events for w in watchers)
             # every connection still answers (the same one: a reconnection would have reset)
             for start in range(0, CONNECTIONS, 200):
-                await asyncio.wait_for(asyncio.gather(*(
-                    w.client.call("types.list") for w in watchers[start:start + 200])), 30)
+                await asyncio.wait_for(
+                    asyncio.gather(
+                        *(w.client.call("types.list") for w in watchers[start : start + 200])
+                    ),
+                    30,
+                )
         mib = [round(rss / 2**20, 1) for _, rss in samples]
-        print(f"\nload: {CONNECTIONS} connections opened in {opened:.1f}s; {len(created)} jobs "
-              f"in {STEADY_SECONDS:.0f}s; {frames} events delivered; server RSS MiB every "
-              f"{SAMPLE_EVERY:.0f}s: {mib}")
+        print(
+            f"\nload: {CONNECTIONS} connections opened in {opened:.1f}s; {len(created)} jobs "
+            f"in {STEADY_SECONDS:.0f}s; {frames} events delivered; server RSS MiB every "
+            f"{SAMPLE_EVERY:.0f}s: {mib}"
+        )
         assert counts["status"] == {"completed": len(created)}, counts
         assert resets == 0, f"{resets} subscriptions were reset: connections dropped"
         assert not settled, f"{len(settled)} subscribers still hold documents"
@@ -127,8 +142,9 @@ async def test_two_thousand_subscribers_and_a_steady_job_flow(tmp_path):
         await server.stop()
 
 
-async def produce(producer: Client, rng: random.Random, server: psutil.Process,
-                  samples: list[tuple[float, int]]) -> list[str]:
+async def produce(
+    producer: Client, rng: random.Random, server: psutil.Process, samples: list[tuple[float, int]]
+) -> list[str]:
     """JOBS_PER_SECOND jobs a second for STEADY_SECONDS, sampling the server's RSS."""
     created: list[str] = []
     per_tick = round(JOBS_PER_SECOND * TICK)
@@ -140,8 +156,11 @@ async def produce(producer: Client, rng: random.Random, server: psutil.Process,
             samples.append((loop.time() - began, server.memory_info().rss))
             next_sample += SAMPLE_EVERY
         created += await producer.create_many(
-            [(rng.choice(TYPES), {"tick": tick, "k": k, "ms": rng.randint(1, 10)})
-             for k in range(per_tick)])
+            [
+                (rng.choice(TYPES), {"tick": tick, "k": k, "ms": rng.randint(1, 10)})
+                for k in range(per_tick)
+            ]
+        )
         await asyncio.sleep(max(began + (tick + 1) * TICK - loop.time(), 0))  # the pace
     samples.append((loop.time() - began, server.memory_info().rss))
     return created
