@@ -103,6 +103,20 @@ class ClaimRequest:
     rules: str | None = None
 
 
+@dataclass(slots=True)
+class CreateRequest:
+    """A create its caller may retry: ``id`` (the caller's ``request_id``), scoped to
+    ``owner``, names it until ``expires``. ``at`` is the time of this attempt: a remembered
+    request that expired by then is forgotten. The store sets ``replayed`` when it answered
+    from the first attempt instead of inserting."""
+
+    owner: str
+    id: str
+    at: float
+    expires: float
+    replayed: bool = False
+
+
 class Store(Protocol):
     """What the server needs from a backend. Every method is safe to call concurrently."""
 
@@ -111,7 +125,8 @@ class Store(Protocol):
     ordered_writes: bool
 
     async def open(self) -> None:
-        """Connect, create tables/indexes. Raise ``StoreRefused`` when it cannot serve."""
+        """Connect and apply the pending schema migrations (``migrations.plan``). Raise
+        ``StoreRefused`` when it cannot serve, or when the store is of a newer livejobs."""
 
     async def close(self) -> None: ...
 
@@ -119,9 +134,12 @@ class Store(Protocol):
         """Raise if the store cannot be reached (readiness probe)."""
 
     # -- jobs ------------------------------------------------------------------------------
-    async def insert(self, docs: Sequence[Job]) -> list[Job]:
+    async def insert(self, docs: Sequence[Job], request: CreateRequest | None = None) -> list[Job]:
         """Insert documents. For each one, return the stored document: itself, or, when its
-        ``key`` is held by an unfinished job, that existing job (nothing is inserted then)."""
+        ``key`` is held by an unfinished job of the same ``owner``, that existing job (nothing
+        is inserted then). With a ``request`` that the store remembers (same owner and id, not
+        expired), insert nothing and return the jobs of its first answer as stored now (those
+        since removed are left out); otherwise remember this answer with the insert."""
 
     async def get(self, job_id: str) -> Job | None: ...
 

@@ -22,12 +22,11 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from server.errors import Invalid, StoreRefused, Unavailable
 from server.jobs.model import Job
-from server.store import sqlite_counts, sqlite_flow, sqlite_peers
+from server.store import sqlite_migrations, sqlite_peers, sqlite_requests
 from server.store import sqlite_ops as ops
-from server.store.base import Change, ClaimRequest, Filter, Sort, TypeRules
+from server.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
 from server.store.feed import Feed, Watcher
 from server.store.sqlite_peers import Peers
-from server.store.sqlite_sql import SCHEMA, add_affinity_columns
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +124,10 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         try:
             self._conn = await loop.run_in_executor(self._executor, self._connect)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreRefused) as exc:
             self._executor.shutdown(wait=False)
+            if isinstance(exc, StoreRefused):
+                raise
             raise StoreRefused(f"cannot open the SQLite database {self.path!r}: {exc}") from exc
         self._wakeup = asyncio.Event()
         if self.path != ":memory:" and not self.path.startswith("file::memory:"):
@@ -200,9 +201,7 @@ class SQLiteStore:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute("PRAGMA cache_size = -32000")
-            conn.executescript(SCHEMA + sqlite_flow.SCHEMA + sqlite_peers.SCHEMA)
-            add_affinity_columns(conn)
-            sqlite_counts.prepare(conn)
+            sqlite_migrations.migrate(conn, f"the SQLite database {self.path!r}")
         except BaseException:
             conn.close()
             raise
@@ -401,11 +400,11 @@ class SQLiteStore:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    async def insert(self, docs: Sequence[Job]) -> list[Job]:
+    async def insert(self, docs: Sequence[Job], request: CreateRequest | None = None) -> list[Job]:
         if not docs:
             return []
-        run = self._run_atomic if len(docs) > 1 else self._run
-        return await run(ops.insert, list(docs))
+        run = self._run_atomic if len(docs) > 1 or request is not None else self._run
+        return await run(sqlite_requests.insert, list(docs), request)
 
     async def get(self, job_id: str) -> Job | None:
         return await self._read(ops.get, job_id)

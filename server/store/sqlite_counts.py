@@ -54,27 +54,24 @@ _FILL = (
 )
 
 
-def prepare(conn: sqlite3.Connection) -> None:
-    """Create the table and its triggers once, counting the jobs already stored (a database
-    from before them), in one write transaction so that no concurrent write is missed."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        exists = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'job_counts'"
-        ).fetchone()
-        if exists:
-            conn.execute("DELETE FROM job_counts WHERE n = 0")  # groups that emptied
-            # a database from before ``moved``: its updates are counted twice with the trigger
-            conn.execute("DROP TRIGGER IF EXISTS job_counts_update")
-        else:
-            for statement in SCHEMA:
-                conn.execute(statement)
-            conn.execute(_FILL)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+def create(conn: sqlite3.Connection) -> None:
+    """Create the table and its trigger, counting the jobs already stored (a database from
+    before them); run by a schema migration, inside its write transaction, so that no
+    concurrent write is missed. A database from before ``moved`` loses its update trigger,
+    which would count its updates twice."""
+    conn.execute("DROP TRIGGER IF EXISTS job_counts_update")
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'job_counts'"
+    ).fetchone()
+    if not exists:
+        for statement in SCHEMA:
+            conn.execute(statement)
+        conn.execute(_FILL)
+
+
+def tidy(conn: sqlite3.Connection) -> None:
+    """Forget the groups that emptied (in a write transaction, at open)."""
+    conn.execute("DELETE FROM job_counts WHERE n = 0")
 
 
 def added(conn: sqlite3.Connection, docs: Sequence[Job]) -> None:

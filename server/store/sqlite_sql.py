@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,35 +17,6 @@ import msgspec
 from server.errors import Invalid
 from server.jobs.model import FINISHED, Job
 from server.query import COMPARISONS, INDEX_RE, check_path
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    type TEXT,
-    status TEXT,
-    priority INT,
-    created REAL,
-    updated REAL,
-    after REAL,
-    due REAL,
-    owner TEXT,
-    live_key TEXT UNIQUE,
-    version INT,
-    target TEXT,
-    exclude TEXT,
-    doc TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (status, type, priority, created, id);
-CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due, id) WHERE due IS NOT NULL;
-CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner);
-CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated);
-CREATE TABLE IF NOT EXISTS records (
-    kind TEXT NOT NULL,
-    id TEXT NOT NULL,
-    doc TEXT NOT NULL,
-    PRIMARY KEY (kind, id)
-) WITHOUT ROWID;
-"""
 
 COLUMNS = (
     "id",
@@ -92,31 +62,10 @@ encode = msgspec.json.encode
 decode = msgspec.json.decode
 
 
-def add_affinity_columns(conn: sqlite3.Connection) -> None:
-    """Give a database from before ``AFFINITY`` its two columns, filled from the documents,
-    in one write transaction (another server may be opening the same file)."""
-    if _has_affinity(conn):
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if not _has_affinity(conn):
-            conn.execute("ALTER TABLE jobs ADD COLUMN target TEXT")
-            conn.execute("ALTER TABLE jobs ADD COLUMN exclude TEXT")
-            conn.execute(
-                "UPDATE jobs SET target = json_extract(doc, '$.target'), exclude = CASE WHEN "
-                "json_array_length(doc, '$.exclude') > 0 THEN json_extract(doc, '$.exclude') END "
-                "WHERE json_extract(doc, '$.target') IS NOT NULL "
-                "OR json_array_length(doc, '$.exclude') > 0"
-            )
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
-def _has_affinity(conn: sqlite3.Connection) -> bool:
-    return any(name == "target" for _, name, *_ in conn.execute("PRAGMA table_info(jobs)"))
+def live_key(owner: Any, key: Any) -> str | None:
+    """The ``live_key`` column: the key scoped to its owner (unique among unfinished jobs),
+    in a form no two (owner, key) pairs share."""
+    return encode([owner, key]).decode() if isinstance(key, str) else None
 
 
 def row(doc: Job) -> tuple[Any, ...]:
@@ -126,7 +75,7 @@ def row(doc: Job) -> tuple[Any, ...]:
 
 def columns(doc: Job) -> tuple[Any, ...]:
     """``row(doc)`` without the document: what the indexes and the job counts are made of."""
-    live_key = doc.get("key") if doc.get("status") not in FINISHED else None
+    live = live_key(doc.get("owner"), doc.get("key")) if doc.get("status") not in FINISHED else None
     return (
         doc["id"],
         doc.get("type"),
@@ -138,7 +87,7 @@ def columns(doc: Job) -> tuple[Any, ...]:
         doc.get("due"),
         doc.get("owner"),
         doc.get("version"),
-        live_key,
+        live,
         doc.get("target"),
         encode(excluded).decode() if (excluded := doc.get("exclude")) else None,
     )

@@ -592,7 +592,9 @@ async def test_sqlite_counts_a_database_from_before_the_count_table(tmp_path: Pa
     await store.insert([job("a"), job("a", status="paused"), job("b", owner="bob")])
     await store.close()
     with sqlite3.connect(path) as conn:  # as a database written before counts were kept
-        conn.executescript("DROP TRIGGER job_counts_delete; DROP TABLE job_counts;")
+        conn.executescript(
+            "DROP TRIGGER job_counts_delete; DROP TABLE job_counts; PRAGMA user_version = 0;"
+        )
     conn.close()
     store = SQLiteStore(path)
     await store.open()
@@ -626,7 +628,7 @@ async def older_database(tmp_path: Path, docs: list[Job], aging_sql: str) -> SQL
     await store.insert(docs)
     await store.close()
     with sqlite3.connect(path) as conn:
-        conn.executescript(aging_sql)
+        conn.executescript(aging_sql + "; PRAGMA user_version = 0;")  # from before versions
     conn.close()
     store = SQLiteStore(path)
     await store.open()

@@ -1,0 +1,39 @@
+"""Creates safe to retry on SQLite: the answer of a ``request_id`` kept beside the insert.
+
+The answer (the ids returned) is written in the insert's own savepoint, so a create is either
+stored with its answer or not at all. Expired answers are deleted by the next remembered create
+(an index range scan that finds nothing most of the time).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from server.jobs.model import Job
+from server.store import sqlite_ops as ops
+from server.store.base import CreateRequest
+from server.store.sqlite_sql import decode, encode
+
+RECALL = "SELECT answer FROM requests WHERE owner = ? AND id = ? AND expires > ?"
+REMEMBER = "INSERT OR REPLACE INTO requests (owner, id, expires, answer) VALUES (?, ?, ?, ?)"
+
+
+def insert(
+    conn: sqlite3.Connection,
+    changes: ops.Changes,
+    docs: Sequence[Job],
+    request: CreateRequest | None,
+) -> list[Job]:
+    """``sqlite_ops.insert``, answered from memory for a request already seen."""
+    if request is None:
+        return ops.insert(conn, changes, docs)
+    found = conn.execute(RECALL, (request.owner, request.id, request.at)).fetchone()
+    if found is not None:
+        request.replayed = True
+        return ops.get_many(conn, changes, decode(found[0]))
+    stored = ops.insert(conn, changes, docs)
+    conn.execute("DELETE FROM requests WHERE expires <= ?", (request.at,))
+    answer = encode([doc["id"] for doc in stored]).decode()
+    conn.execute(REMEMBER, (request.owner, request.id, request.expires, answer))
+    return stored
