@@ -62,6 +62,7 @@ def create_app(
             retain=settings.retain_seconds,
             lease=settings.lease_seconds,
             max_data=settings.max_data_bytes,
+            request_seconds=settings.request_id_seconds,
         )
         auth = Auth(backend, clock, settings.anonymous_role)
         flusher = Flusher()

@@ -1,4 +1,4 @@
-"""The ``livejobs`` command: serve, and manage users and tokens on a store."""
+"""The ``livejobs`` command: serve, migrate a store, and manage its users and tokens."""
 
 from __future__ import annotations
 
@@ -124,6 +124,33 @@ def _on_store(db: str | None, work: Callable[[Any], Awaitable[T]]) -> T:
     except LivejobsError as exc:
         fail(exc.message)
         raise  # unreachable
+
+
+@app.command()
+def migrate(
+    db: str = typer.Option(None, help=DB_HELP),
+    check: bool = typer.Option(
+        False, "--check", help="only say which migrations are pending (exit 1 if any)"
+    ),
+) -> None:
+    """Bring the store's schema up to this livejobs' version (serve does it at start too)."""
+    from server.store.base import pending_migrations
+    from server.store.migrations import describe
+
+    url = Settings.load({"db": db}).db
+    try:
+        pending = asyncio.run(pending_migrations(url))
+    except LivejobsError as exc:
+        fail(exc.message)
+        return
+    if not pending:
+        typer.echo("the store's schema is up to date: nothing to migrate")
+        return
+    if check:
+        typer.echo(f"{len(pending)} migration(s) pending:\n{describe(pending)}")
+        raise typer.Exit(1)
+    _on_store(db, lambda auth: asyncio.sleep(0))  # opening the store migrates it
+    typer.echo(f"applied {len(pending)} migration(s):\n{describe(pending)}")
 
 
 @user_app.command("add")

@@ -115,12 +115,18 @@ async def _with_body(
     return await _call(request, method, params, status)
 
 
+def _request_id(request: Request) -> dict[str, Any] | None:
+    """The standard ``Idempotency-Key`` header is the create's ``request_id``."""
+    key = request.headers.get("idempotency-key")
+    return None if key is None else {"request_id": key}
+
+
 async def create_job(request: Request) -> Response:
-    return await _with_body(request, "jobs.create", status=201)
+    return await _with_body(request, "jobs.create", _request_id(request), status=201)
 
 
 async def create_batch(request: Request) -> Response:
-    return await _with_body(request, "jobs.create_many", status=201)
+    return await _with_body(request, "jobs.create_many", _request_id(request), status=201)
 
 
 async def list_jobs(request: Request) -> Response:
@@ -235,7 +241,7 @@ def openapi() -> dict[str, Any]:
     }
     paths: dict[str, Any] = {
         "/api/jobs": {
-            "post": _op("Create a job (jobs.create)", "JobSpec", status="201"),
+            "post": _op("Create a job (jobs.create)", "CreateJob", status="201"),
             "get": _op("Find jobs (jobs.find)", query=["filter", "sort", "limit", "skip"]),
         },
         "/api/jobs/batch": {

@@ -106,9 +106,9 @@ async def dispatch_call(
 # -- jobs: create and read ----------------------------------------------------------------
 
 
-@method("jobs.create", p.JobSpec)
-async def create(ctx: Ctx, spec: p.JobSpec) -> Job:
-    return ctx.show(await ctx.services.jobs.create(spec, ctx.identity.user))
+@method("jobs.create", p.CreateJob)
+async def create(ctx: Ctx, spec: p.CreateJob) -> Job:
+    return ctx.show(await ctx.services.jobs.create(spec, ctx.identity.user, spec.request_id))
 
 
 @method("jobs.create_many", p.CreateMany)
@@ -117,7 +117,8 @@ async def create_many(ctx: Ctx, params: p.CreateMany) -> dict[str, list[str]]:
         raise RateLimited(f"at most {ctx.services.settings.max_batch} jobs per call")
     for spec in params.jobs:
         ctx.services.permissions.check(ctx.identity, "jobs.create", {"type": spec.type})
-    return {"ids": await ctx.services.jobs.create_many(params.jobs, ctx.identity.user)}
+    jobs = ctx.services.jobs
+    return {"ids": await jobs.create_many(params.jobs, ctx.identity.user, params.request_id)}
 
 
 @method("jobs.get", p.JobRef)

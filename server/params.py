@@ -20,6 +20,8 @@ Ids = Annotated[list[JobId], Meta(min_length=1, max_length=10_000)]
 #: integers a SQLite column (signed 64 bits) can hold
 Int64 = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
 Priority = Int64 | Annotated[str, Meta(max_length=20)]
+#: names a create so that a retry of it returns the first answer (see docs/protocol.md)
+RequestId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
 class Params(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -74,8 +76,15 @@ class JobSpec(Params):
     debounce: DebounceSpec | None = None
 
 
+class CreateJob(JobSpec):
+    """``jobs.create``: a job, and the ``request_id`` that makes retrying the call safe."""
+
+    request_id: RequestId | None = None
+
+
 class CreateMany(Params):
     jobs: Annotated[list[JobSpec], Meta(min_length=1)]
+    request_id: RequestId | None = None
 
 
 class JobRef(Params):

@@ -44,6 +44,8 @@ class Settings:
     max_pending_calls: int = 1000
     auth_timeout: float = 10.0
     max_batch: int = 10_000
+    #: seconds a create's ``request_id`` is remembered: a retry within it gets the first answer
+    request_id_seconds: float = 86_400.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -20,7 +20,7 @@ from server.jobs import lifecycle, schedule
 from server.jobs.flow import KIND as FLOW_RULES
 from server.jobs.flow import FlowControl
 from server.jobs.model import FINISHED, Job, Status, blank_job, new_id, priority_value
-from server.store.base import ClaimRequest, Store
+from server.store.base import ClaimRequest, CreateRequest, Store
 
 Transition = Callable[[Job], Job]
 CAS_ATTEMPTS = 5
@@ -28,9 +28,18 @@ CAS_ATTEMPTS = 5
 
 class JobService:
     def __init__(
-        self, store: Store, clock: Clock, *, retain: float | None, lease: float, max_data: int
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        retain: float | None,
+        lease: float,
+        max_data: int,
+        request_seconds: float = 86_400.0,
     ) -> None:
         self.store = store
+        #: how long the answer of a create's ``request_id`` is remembered
+        self.request_seconds = request_seconds
         self.clock = clock
         self.retain = retain
         self.lease = lease
@@ -86,23 +95,36 @@ class JobService:
         lifecycle.append_log(doc, now=now, by=owner, message="created")
         return lifecycle.settle(doc, now, self.retain)
 
-    async def create(self, spec: p.JobSpec, owner: str) -> Job:
+    async def create(self, spec: p.JobSpec, owner: str, request_id: str | None = None) -> Job:
         doc = self.build(spec, owner)
         if doc["depends"]:
             await self._check_dependencies(doc)
-        stored = (await self._insert([doc]))[0]
+        request = self._request(owner, request_id)
+        found = await self._insert([doc], request)
+        if request is not None and request.replayed:
+            if not found:
+                raise NotFound(f"the job created by request {request_id!r} was removed since")
+            return found[0]
+        stored = found[0]
         if stored["id"] == doc["id"] and doc["depends"]:
             await self._link_dependencies(stored)
         elif stored["id"] != doc["id"] and doc.get("debounce") and stored.get("debounce"):
             return await self._debounce(stored, doc, owner)
         return stored
 
-    async def _insert(self, docs: list[Job]) -> list[Job]:
+    def _request(self, owner: str, request_id: str | None) -> CreateRequest | None:
+        if request_id is None:
+            return None
+        now = self.clock.now()
+        return CreateRequest(owner, request_id, now, now + self.request_seconds)
+
+    async def _insert(self, docs: list[Job], request: CreateRequest | None = None) -> list[Job]:
         """Insert, telling the ``inserting`` hooks first, with no await in between: on a store
-        with ordered writes, a claim they queue for a ready job joins the insert's commit."""
+        with ordered writes, a claim they queue for a ready job joins the insert's commit.
+        (A replayed request inserts nothing: a claim the hooks queued finds nothing new.)"""
         for hook in self.inserting:
             hook(docs)
-        return await self.store.insert(docs)
+        return await self.store.insert(docs, request)
 
     async def _debounce(self, pending: Job, new: Job, by: str) -> Job:
         """Trailing debounce: the pending job takes the newest data and waits again, but never
@@ -133,13 +155,18 @@ class JobService:
         except Conflict:
             return pending
 
-    async def create_many(self, specs: list[p.JobSpec], owner: str) -> list[str]:
+    async def create_many(
+        self, specs: list[p.JobSpec], owner: str, request_id: str | None = None
+    ) -> list[str]:
         docs = [self.build(spec, owner) for spec in specs]
         if any(doc["depends"] for doc in docs):
             for doc in docs:
                 if doc["depends"]:
                     await self._check_dependencies(doc)
-        stored = await self._insert(docs)
+        request = self._request(owner, request_id)
+        stored = await self._insert(docs, request)
+        if request is not None and request.replayed:
+            return [doc["id"] for doc in stored]
         for doc, kept in zip(docs, stored, strict=True):
             if doc["depends"] and kept["id"] == doc["id"]:
                 await self._link_dependencies(kept)

@@ -18,6 +18,7 @@ from server.jobs.model import Job
 
 if TYPE_CHECKING:
     from server.store.feed import Watcher
+    from server.store.migrations import Migration
 
 Filter = dict[str, Any]
 """A validated Mongo-style filter (see ``server.query``)."""
@@ -193,6 +194,22 @@ class Store(Protocol):
     async def delete_record(self, kind: str, record_id: str) -> bool: ...
 
 
+async def pending_migrations(url: str) -> list[Migration]:
+    """The migrations opening the store at ``url`` would apply, read without changing it;
+    ``StoreRefused`` for a store of a newer livejobs."""
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        from server.store import mongo_migrations
+
+        return await mongo_migrations.pending_at(url)
+    from server.store import sqlite_migrations
+
+    return sqlite_migrations.pending(_sqlite_path(url))
+
+
+def _sqlite_path(url: str) -> str:
+    return url.removeprefix("sqlite:///").removeprefix("sqlite://")
+
+
 def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
     """``mongodb://...`` / ``mongodb+srv://...`` → MongoStore; anything else is a SQLite path
     (``sqlite:///path``, ``sqlite://:memory:`` or a bare path) opened with ``synchronous``."""
@@ -205,5 +222,4 @@ def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
     mode = synchronous.upper()
     if mode not in ("NORMAL", "FULL"):
         raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
-    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
-    return SQLiteStore(path, synchronous=mode)  # type: ignore[arg-type]
+    return SQLiteStore(_sqlite_path(url), synchronous=mode)  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from bson.errors import InvalidDocument
-from pymongo import AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import (
@@ -32,8 +32,8 @@ from pymongo.errors import (
 from server.errors import Conflict, Invalid, StoreRefused, Unavailable
 from server.jobs import lifecycle
 from server.jobs.model import Job
-from server.store import mongo_flow
-from server.store.base import Change, ClaimRequest, Filter, Sort, TypeRules
+from server.store import mongo_flow, mongo_migrations
+from server.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
 from server.store.feed import Feed, Watcher
 from server.store.mongo_shapes import (
     change_from_event,
@@ -86,6 +86,7 @@ class MongoStore:
         self._jobs: AsyncCollection[dict[str, Any]]
         self._records: AsyncCollection[dict[str, Any]]
         self._flow: AsyncCollection[dict[str, Any]]
+        self._requests: AsyncCollection[dict[str, Any]]
         self._feed = Feed()
         self._follower: asyncio.Task[None] | None = None
 
@@ -108,7 +109,8 @@ class MongoStore:
             db = client[self.database]
             self._jobs, self._records = db[self.queue], db["records"]
             self._flow = db[f"{self.queue}.flow"]
-            await self._create_indexes()
+            await mongo_migrations.migrate(db, self.queue)
+            self._requests = mongo_migrations.requests_of(db, self.queue)
             # Open the stream now, so that it covers every change made after open() returns.
             stream = await self._watch_changes()
         except PyMongoError as exc:
@@ -119,28 +121,6 @@ class MongoStore:
             raise
         self._client = client
         self._follower = asyncio.create_task(self._follow(stream), name="livejobs-mongo-feed")
-
-    async def _create_indexes(self) -> None:
-        await self._jobs.create_indexes(
-            [
-                IndexModel(
-                    [("status", 1), ("type", 1), ("priority", 1), ("created", 1), ("_id", 1)],
-                    name="claim",
-                ),
-                IndexModel([("due", 1), ("_id", 1)], name="due_id"),
-                IndexModel([("owner", 1)], name="owner"),
-                IndexModel([("updated", 1)], name="updated"),
-                IndexModel(
-                    [("_live_key", 1)],
-                    name="live_key",
-                    unique=True,
-                    partialFilterExpression={"_live_key": {"$type": "string"}},
-                ),
-            ]
-        )
-        await self._records.create_index([("kind", 1), ("rid", 1)], unique=True, name="kind_id")
-        with suppress(OperationFailure):  # replaced by due_id, which also covers the sort
-            await self._jobs.drop_index("due")
 
     async def close(self) -> None:
         follower, self._follower = self._follower, None
@@ -210,7 +190,7 @@ class MongoStore:
                 await _close(stream)
                 stream, token, lost = None, None, True
                 with suppress(PyMongoError):  # a dropped collection lost its unique key index
-                    await self._create_indexes()
+                    await mongo_migrations.recreate(self._jobs.database, self.queue)
             except OperationFailure as exc:
                 token = _last_token(stream, token)
                 await _close(stream)
@@ -239,7 +219,24 @@ class MongoStore:
 
     # -- jobs --------------------------------------------------------------------------------
 
-    async def insert(self, docs: Sequence[Job]) -> list[Job]:
+    async def insert(self, docs: Sequence[Job], request: CreateRequest | None = None) -> list[Job]:
+        """Insert, then remember the answer of ``request``: a crash between the two writes
+        makes a retry insert again, never answer with jobs that were not stored."""
+        if request is None:
+            return await self._insert(docs)
+        key = {"_id": [request.owner, request.id]}
+        with _reachable():
+            found = await self._requests.find_one({**key, "expires": {"$gt": request.at}})
+        if found is not None:
+            request.replayed = True
+            return await self.get_many(found["answer"])
+        stored = await self._insert(docs)
+        answer = {"answer": [doc["id"] for doc in stored], "expires": request.expires}
+        with _reachable():  # an expired entry (not yet deleted by the TTL monitor) is replaced
+            await self._requests.replace_one(key, answer, upsert=True)
+        return stored
+
+    async def _insert(self, docs: Sequence[Job]) -> list[Job]:
         """Insert all at once; a document whose key is held gets the holder instead. If the
         holder finishes between the refusal and the lookup, the insert is tried again."""
         stored: list[Job] = list(docs)
@@ -252,7 +249,7 @@ class MongoStore:
             for local in refused:
                 i = pending[local]
                 with _reachable():
-                    holder = await self._jobs.find_one(live_key_filter(docs[i].get("key")))
+                    holder = await self._jobs.find_one(live_key_filter(docs[i]))
                 if holder is None:
                     retry.append(i)
                 else:

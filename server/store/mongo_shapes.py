@@ -20,7 +20,7 @@ INTERNAL = ("_id", "_live_key")
 
 def doc_to_mongo(doc: Job) -> dict[str, Any]:
     """``id`` becomes ``_id``; ``_live_key`` holds ``key`` while the job is unfinished, so a
-    partial unique index allows one unfinished job per key."""
+    partial unique index on (owner, _live_key) allows one unfinished job per owner and key."""
     stored: dict[str, Any] = {"_id": doc["id"]}
     stored.update((k, v) for k, v in doc.items() if k != "id" and k not in INTERNAL)
     key = doc.get("key")
@@ -114,10 +114,10 @@ def change_from_event(event: dict[str, Any], jobs: str = "jobs") -> Change | Non
     return None
 
 
-def live_key_filter(key: Any) -> dict[str, Any]:
-    """The unfinished job holding ``key``, in a shape MongoDB answers from the partial unique
-    index (its condition, ``$type: "string"``, must appear in the query)."""
-    return {"_live_key": {"$eq": key, "$type": "string"}}
+def live_key_filter(doc: Job) -> dict[str, Any]:
+    """The unfinished job of ``doc``'s owner holding ``doc``'s key, in a shape MongoDB answers
+    from the partial unique index (its condition, ``$type: "string"``, must be in the query)."""
+    return {"owner": doc.get("owner"), "_live_key": {"$eq": doc.get("key"), "$type": "string"}}
 
 
 def database_name(url: str) -> str:

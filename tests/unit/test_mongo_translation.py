@@ -167,11 +167,12 @@ def test_what_bson_cannot_hold_is_among_the_refusals_the_store_turns_into_invali
         bson.encode(doc_to_mongo(job(data=data)))
 
 
-def test_key_holder_lookup_names_the_partial_index_condition() -> None:
-    query = live_key_filter("k1")
-    assert query == {"_live_key": {"$eq": "k1", "$type": "string"}}
-    assert matches(doc_to_mongo(job(key="k1")), query)
-    assert not matches(doc_to_mongo(job(key="k1", status="completed")), query)
+def test_key_holder_lookup_names_the_partial_index_condition_and_the_owner() -> None:
+    query = live_key_filter(job(key="k1", owner="ann"))
+    assert query == {"owner": "ann", "_live_key": {"$eq": "k1", "$type": "string"}}
+    assert matches(doc_to_mongo(job(key="k1", owner="ann")), query)
+    assert not matches(doc_to_mongo(job(key="k1", owner="bob")), query)
+    assert not matches(doc_to_mongo(job(key="k1", owner="ann", status="completed")), query)
 
 
 def test_record_events_name_the_record_whatever_happened_to_it() -> None:
