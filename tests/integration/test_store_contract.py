@@ -24,7 +24,7 @@ import pytest
 from server.errors import Conflict, StoreRefused, Unavailable
 from server.jobs.model import Job, blank_job
 from server.query import matches, parse_filter, resolve
-from server.store.base import Change, ClaimRequest, Store, TypeRules
+from server.store.base import Change, ClaimRequest, CreateRequest, Store, TypeRules
 from server.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -112,6 +112,55 @@ async def test_key_held_by_unfinished_job_returns_it(store: Store) -> None:
     done = await store.get(first["id"])
     with pytest.raises(Conflict):
         await store.replace(changed(done, status="ready"), done["version"])
+
+
+async def test_keys_are_scoped_per_owner(store: Store) -> None:
+    """Security issue 20, items 2 and 3: another owner's key neither returns nor blocks."""
+    ann, bob = job(key="report", owner="ann"), job(key="report", owner="bob")
+    assert await store.insert([ann]) == [ann]
+    assert await store.insert([bob]) == [bob]  # not ann's job
+    again = job(key="report", owner="ann", data="again")
+    assert ids(await store.insert([again])) == [ann["id"]]  # ann's own job, as before
+    assert (await store.get(ann["id"]))["key"] == "report"  # the key as given
+    assert await store.count({"key": "report"}) == 2
+    # a key moving onto another owner's job's key is no conflict either
+    carol = job(owner="carol")
+    await store.insert([carol])
+    assert await store.replace(changed(carol, key="report"), carol["version"])
+
+
+def create_request(owner: str = "ann", rid: str = "r-1", at: float = 100.0) -> CreateRequest:
+    return CreateRequest(owner, rid, at, at + 60)
+
+
+async def test_a_request_id_answers_a_retry_with_the_first_answer(store: Store) -> None:
+    first = job(data=1)
+    request = create_request()
+    assert await store.insert([first], request) == [first] and not request.replayed
+    running = changed(first, status="running")
+    assert await store.replace(running, first["version"])
+    retry = create_request(at=150.0)
+    assert await store.insert([job(data=2)], retry) == [running]  # as stored now
+    assert retry.replayed
+    assert await store.count({}) == 1
+    # a batch: the same id list, nothing inserted
+    batch = [job(), job()]
+    assert ids(await store.insert(batch, create_request(rid="b-1"))) == ids(batch)
+    assert ids(await store.insert([job(), job()], create_request(rid="b-1"))) == ids(batch)
+    assert await store.count({}) == 3
+
+
+async def test_a_request_id_is_per_owner_and_forgotten_after_its_window(store: Store) -> None:
+    ann, bob = job(owner="ann"), job(owner="bob")
+    assert await store.insert([ann], create_request("ann")) == [ann]
+    assert await store.insert([bob], create_request("bob")) == [bob]  # independent of ann's
+    later = job(owner="ann")
+    expired = create_request("ann", at=160.0)  # the first one's window ended at 160
+    assert await store.insert([later], expired) == [later] and not expired.replayed
+    assert ids(await store.insert([job(owner="ann")], create_request("ann", at=200))) == [
+        later["id"]
+    ]
+    assert await store.count({}) == 3
 
 
 # -- queries ---------------------------------------------------------------------------------
