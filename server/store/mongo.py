@@ -122,6 +122,9 @@ class MongoStore:
         self._client = client
         self._follower = asyncio.create_task(self._follow(stream), name="livejobs-mongo-feed")
 
+    async def _create_indexes(self) -> None:  # every migration again: they are idempotent
+        await mongo_migrations.recreate(self._jobs.database, self.queue)
+
     async def close(self) -> None:
         follower, self._follower = self._follower, None
         if follower is not None:
@@ -190,7 +193,7 @@ class MongoStore:
                 await _close(stream)
                 stream, token, lost = None, None, True
                 with suppress(PyMongoError):  # a dropped collection lost its unique key index
-                    await mongo_migrations.recreate(self._jobs.database, self.queue)
+                    await self._create_indexes()
             except OperationFailure as exc:
                 token = _last_token(stream, token)
                 await _close(stream)
@@ -224,15 +227,15 @@ class MongoStore:
         makes a retry insert again, never answer with jobs that were not stored."""
         if request is None:
             return await self._insert(docs)
-        key = {"_id": [request.owner, request.id]}
+        key = {"_id": {"owner": request.owner, "id": request.id}}  # _id cannot be an array
         with _reachable():
             found = await self._requests.find_one({**key, "expires": {"$gt": request.at}})
         if found is not None:
             request.replayed = True
             return await self.get_many(found["answer"])
         stored = await self._insert(docs)
-        answer = {"answer": [doc["id"] for doc in stored], "expires": request.expires}
-        with _reachable():  # an expired entry (not yet deleted by the TTL monitor) is replaced
+        answer = mongo_migrations.request_answer([doc["id"] for doc in stored], request.expires)
+        with _reachable():  # replaces an expired entry the TTL monitor has not deleted yet
             await self._requests.replace_one(key, answer, upsert=True)
         return stored
 

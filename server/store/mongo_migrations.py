@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import IndexModel
@@ -27,8 +28,15 @@ LIVE_KEY = {"_live_key": {"$type": "string"}}
 
 
 def requests_of(db: AsyncDatabase[dict[str, Any]], queue: str) -> Collection:
-    """The remembered create requests of ``queue``: ``{_id: [owner, id], answer, expires}``."""
+    """The remembered create requests of ``queue``: ``{_id: {owner, id}, **request_answer}``."""
     return db[f"{queue}.requests"]
+
+
+def request_answer(ids: list[str], expires: float) -> dict[str, Any]:
+    """What ``requests_of`` keeps of a create: ``expires`` (a time, as the store's clock
+    gives it) decides, ``purge_at`` (the same as a BSON date) is for the TTL monitor."""
+    purge_at = datetime.fromtimestamp(expires, UTC).replace(tzinfo=None)
+    return {"answer": ids, "expires": expires, "purge_at": purge_at}
 
 
 async def _schema_0_1_0(db: AsyncDatabase[dict[str, Any]], queue: str) -> None:
@@ -66,7 +74,7 @@ async def _keys_per_owner(db: AsyncDatabase[dict[str, Any]], queue: str) -> None
 
 
 async def _requests(db: AsyncDatabase[dict[str, Any]], queue: str) -> None:
-    await requests_of(db, queue).create_index("expires", name="expires", expireAfterSeconds=0)
+    await requests_of(db, queue).create_index("purge_at", name="purge_at", expireAfterSeconds=0)
 
 
 Step = Callable[[AsyncDatabase[dict[str, Any]], str], Awaitable[None]]
