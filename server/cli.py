@@ -80,6 +80,7 @@ def serve(
         return
     if settings.anonymous_role not in (None, "admin", "manager", "creator", "worker"):
         fail(f"unknown role {settings.anonymous_role!r}")
+    _refuse_a_newer_store(settings.db)
     setup_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     uvicorn_config = uvicorn.Config(
@@ -101,6 +102,23 @@ def serve(
         logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     tune_for_serving()
     serve_gracefully(app, uvicorn_config, settings.shutdown_grace)
+
+
+def _refuse_a_newer_store(url: str) -> None:
+    """A SQLite file of a newer livejobs is refused in one line here, before uvicorn's start-up
+    would report it with a traceback (MongoDB's refusals come from the store's own open)."""
+    import sqlite3
+
+    from server.store.base import pending_migrations
+
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        return
+    try:
+        asyncio.run(pending_migrations(url))
+    except LivejobsError as exc:
+        fail(exc.message)
+    except (sqlite3.Error, OSError):
+        pass  # not a database, say: opening it reports that
 
 
 def _on_store(db: str | None, work: Callable[[Any], Awaitable[T]]) -> T:

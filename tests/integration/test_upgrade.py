@@ -22,7 +22,7 @@ from server.store import sqlite_migrations
 from server.store.migrations import Migration
 from server.store.sqlite import SQLiteStore
 from server.store.sqlite_migrations import NEWEST
-from tests.servers import ROOT, InProcessServer
+from tests.servers import ROOT, InProcessServer, free_port
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MANIFEST = json.loads((FIXTURES / "livejobs-0.1.0.json").read_text())
@@ -128,6 +128,9 @@ async def test_a_store_of_a_newer_livejobs_is_refused_with_both_versions(old_db:
     assert schema_version(old_db) == NEWEST + 1 and raw_docs(old_db) == before
     checked = livejobs("migrate", "--db", str(old_db), "--check")
     assert checked.returncode == 1 and "Upgrade livejobs" in checked.stderr
+    served = livejobs("serve", "--db", str(old_db), "--port", str(free_port()))
+    assert served.returncode == 1 and "Upgrade livejobs" in served.stderr
+    assert "Traceback" not in served.stderr
 
 
 def test_two_servers_opening_one_0_1_0_file_at_once_migrate_it_once(old_db: Path) -> None:
