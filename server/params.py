@@ -34,6 +34,8 @@ class Auth(Params):
     token: Annotated[str, Meta(max_length=500)]
     #: the client accepts a JSON array of frames in one message
     batch: bool = False
+    #: the protocol version the client speaks (server.protocol.SUPPORTED_PROTOCOLS)
+    protocol: int | None = None
 
 
 class RetrySpec(Params):
@@ -72,10 +74,12 @@ class JobSpec(Params):
     retain: Seconds | None = None
     private: Any = None
     debounce: DebounceSpec | None = None
+    request_id: str | None = None  # handled by the store branch
 
 
 class CreateMany(Params):
     jobs: Annotated[list[JobSpec], Meta(min_length=1)]
+    request_id: str | None = None  # handled by the store branch
 
 
 class JobRef(Params):
