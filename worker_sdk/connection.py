@@ -56,6 +56,9 @@ RETRY_SAFE = CREATES | {
     "workers.list",
 }
 
+#: how often calls under the default deadline (``call_timeout``) are checked
+SWEEP_SECONDS = 1.0
+
 #: calls per array message, and its size: well within the server's defaults (1,000 calls,
 #: 1 MiB); a single call larger than that still goes alone, as it always did
 MAX_CALLS_PER_MESSAGE = 500
@@ -76,6 +79,11 @@ def _chunks(batch: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
         chunks[-1].append(entry)
         size += len(entry[1]) + 1
     return chunks
+
+
+def _expire(future: asyncio.Future[Any], limit: float | None) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError(f"no reply from the server within {limit}s"))
 
 
 class Connection:
@@ -99,6 +107,9 @@ class Connection:
         self._ws: ClientConnection | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
+        #: call id -> (deadline, limit) of calls under the default deadline, for ``_sweep``
+        self._due: dict[int, tuple[float, float | None]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
         #: (call id, frame) of calls waiting for this turn of the loop to end
         self._outbox: list[tuple[int, str]] = []
         self._sends: set[asyncio.Task[None]] = set()
@@ -125,6 +136,8 @@ class Connection:
     async def close(self) -> None:
         self._closing = True
         self._give_up(ConnectionLost("the client is closed"))
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._ws is not None:
             await self._ws.close()
         if self._sends:  # they fail at once on the closed socket
@@ -234,7 +247,7 @@ class Connection:
         for hook in self.on_reconnect:
             try:
                 await hook()
-            except LivejobsError as exc:
+            except (LivejobsError, TimeoutError) as exc:
                 log.warning("re-establishing after reconnect failed: %s", exc)
 
     def _on_frame(self, frame: Frame) -> None:
@@ -285,7 +298,7 @@ class Connection:
         while True:
             await self._wait_connected(deadline, limit)
             try:
-                return await self._call_once(tail, deadline)
+                return await self._call_once(tail, deadline, limit, precise=timeout is not None)
             except ConnectionLost:
                 if not retry or self._down.is_set():
                     raise
@@ -306,21 +319,47 @@ class Connection:
                 up.cancel()
                 down.cancel()
 
-    async def _call_once(self, tail: str, deadline: float | None) -> Any:
+    async def _call_once(
+        self, tail: str, deadline: float | None, limit: float | None, precise: bool
+    ) -> Any:
         """One send of a call; a resend gets a new call id, so a late reply to a lost send
-        could never be taken for its own."""
+        could never be taken for its own. The default deadline (``call_timeout``) is checked
+        by one sweep a second for all calls: a timer per call cost a third of the call."""
+        loop = asyncio.get_running_loop()
         call_id = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending[call_id] = future
         self._outbox.append((call_id, f'{{"msg":"call","id":{call_id}{tail}'))
         if len(self._outbox) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop.call_soon(self._flush)
+        timer = None
+        if deadline is not None and precise:
+            timer = loop.call_at(deadline, _expire, future, limit)
+        elif deadline is not None:
+            self._due[call_id] = (deadline, limit)
+            if self._sweeper is None:
+                self._sweeper = loop.call_later(SWEEP_SECONDS, self._sweep)
         try:
-            if deadline is None:
-                return await future
-            return await asyncio.wait_for(future, deadline - asyncio.get_running_loop().time())
+            return await future
         finally:
             self._pending.pop(call_id, None)
+            if timer is not None:
+                timer.cancel()
+            else:
+                self._due.pop(call_id, None)
+
+    def _sweep(self) -> None:
+        """Fail the calls past their default deadline; again in a second while any wait."""
+        now = asyncio.get_running_loop().time()
+        for call_id, (deadline, limit) in list(self._due.items()):
+            if deadline <= now:
+                del self._due[call_id]
+                future = self._pending.get(call_id)
+                if future is not None:
+                    _expire(future, limit)
+        self._sweeper = None
+        if self._due:
+            self._sweeper = asyncio.get_running_loop().call_later(SWEEP_SECONDS, self._sweep)
 
     def _flush(self) -> None:
         """Send the calls of this turn of the loop, as few messages as the server's limits

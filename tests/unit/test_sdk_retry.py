@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from worker_sdk import connection
 from worker_sdk.connection import Connection
 from worker_sdk.errors import ConnectionLost
 
@@ -125,3 +126,21 @@ async def test_no_request_id_for_a_server_that_knows_none() -> None:
     conn.identity = {"user": "u"}  # a 0.1.0 server: its auth reply has no protocol
     await conn.call("jobs.create", {"type": "t"})
     assert "request_id" not in socket.sent[0]["params"]
+
+
+@pytest.mark.parametrize("given", ["per call", "client default"])
+async def test_a_call_unanswered_within_its_deadline_times_out(given, monkeypatch) -> None:
+    conn, socket = connected()
+    monkeypatch.setattr(connection, "SWEEP_SECONDS", 0.01)  # default deadlines: swept
+
+    async def swallow(message: str) -> None:
+        socket.sent.append(json.loads(message))
+
+    socket.send = swallow  # type: ignore[method-assign]
+    with pytest.raises(TimeoutError, match="no reply from the server within 0.05s"):
+        if given == "per call":
+            await conn.call("jobs.get", {"id": "x"}, timeout=0.05)
+        else:
+            conn.call_timeout = 0.05
+            await conn.call("jobs.get", {"id": "x"})
+    assert not conn._pending and not conn._due  # a late reply has nothing left to wake
