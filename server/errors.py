@@ -36,6 +36,13 @@ class Conflict(LivejobsError):
     http_status = 409
 
 
+class UnsupportedVersion(LivejobsError):
+    """The client asked for a protocol version this server does not speak."""
+
+    code = "unsupported_version"
+    http_status = 400
+
+
 class Forbidden(LivejobsError):
     code = "forbidden"
     http_status = 403

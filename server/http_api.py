@@ -13,10 +13,11 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import params as p
 from server import protocol
-from server.errors import Invalid, LivejobsError, TooLarge
+from server.errors import Invalid, LivejobsError, TooLarge, UnsupportedVersion
 from server.methods import METHODS, Services, dispatch_call
 
 log = logging.getLogger("livejobs.http")
@@ -43,6 +44,42 @@ class MsgspecResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return msgspec.json.encode(content)
+
+
+class ProtocolHeader:
+    """Every HTTP answer says the protocol version (``Livejobs-Protocol: 1``); a request that
+    names a version this server does not speak gets ``unsupported_version`` instead of a
+    guess. Plain ASGI (no per-request objects) so the hot create and claim routes pay little."""
+
+    _name = protocol.PROTOCOL_HEADER.lower().encode()
+    _value = str(protocol.PROTOCOL_VERSION).encode()
+    _spoken = {str(v).encode() for v in protocol.SUPPORTED_PROTOCOLS}
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == self._name and value.strip() not in self._spoken:
+                asked = value.decode("latin-1")[:20]
+                spoken = ", ".join(v.decode() for v in sorted(self._spoken))
+                exc = UnsupportedVersion(
+                    f"protocol version {asked!r} is not supported; this server speaks {spoken}"
+                )
+                await _error(exc)(scope, receive, self._stamped(send))
+                return
+        await self.app(scope, receive, self._stamped(send))
+
+    def _stamped(self, send: Send) -> Send:
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (self._name, self._value)]
+            await send(message)
+
+        return stamped
 
 
 async def routing_error(request: Request, exc: Exception) -> Response:
@@ -262,8 +299,10 @@ def openapi() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "livejobs",
-            "version": "0.1.0",
+            "version": protocol.API_VERSION,
             "description": "HTTP API of livejobs; see docs/protocol.md",
+            "x-protocol-version": protocol.PROTOCOL_VERSION,
+            "x-protocol-versions": list(protocol.SUPPORTED_PROTOCOLS),
         },
         "paths": paths,
         "components": {

@@ -36,6 +36,8 @@ class Auth(Params):
     token: Annotated[str, Meta(max_length=500)]
     #: the client accepts a JSON array of frames in one message
     batch: bool = False
+    #: the protocol version the client speaks (server.protocol.SUPPORTED_PROTOCOLS)
+    protocol: int | None = None
 
 
 class RetrySpec(Params):

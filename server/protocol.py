@@ -7,14 +7,52 @@ dashboard speak the same message shapes, documented in docs/protocol.md.
 from __future__ import annotations
 
 import re
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _package_version
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 
-from server.errors import Invalid, LivejobsError, TooLarge
+from server.errors import Invalid, LivejobsError, TooLarge, UnsupportedVersion
 
 if TYPE_CHECKING:
     from server.live.runs import RunView
+
+PROTOCOL_VERSION = 1
+"""The protocol this server speaks: an integer raised only by a change an existing client
+would notice (a frame, method or field removed or changing meaning). Additions (a new method, an
+optional param, a new field in a result) keep the number; docs/protocol.md "Versions" lists
+both. The SDK keeps its own copy (worker_sdk/connection.py); a unit test keeps them equal."""
+
+SUPPORTED_PROTOCOLS = (1,)
+"""Every version a client may ask for at ``auth``; the newest is ``PROTOCOL_VERSION``."""
+
+PROTOCOL_HEADER = "Livejobs-Protocol"
+"""HTTP header: every HTTP answer carries ``PROTOCOL_VERSION``; a request may send it."""
+
+
+def _api_version() -> str:
+    try:
+        return _package_version("livejobs")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "0+unknown"
+
+
+API_VERSION = _api_version()
+"""The release (pyproject's version): ``info.version`` of /openapi.json."""
+
+
+def check_protocol(asked: int | None) -> int:
+    """The version a client gets: the one it asked for, or ours when it asked for none."""
+    if asked is None:
+        return PROTOCOL_VERSION
+    if asked not in SUPPORTED_PROTOCOLS:
+        spoken = ", ".join(str(v) for v in SUPPORTED_PROTOCOLS)
+        raise UnsupportedVersion(
+            f"protocol version {asked} is not supported; this server speaks {spoken}"
+        )
+    return asked
+
 
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()

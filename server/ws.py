@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server import protocol
-from server.errors import Invalid, LivejobsError, RateLimited, Unauthenticated
+from server.errors import Invalid, LivejobsError, RateLimited, Unauthenticated, UnsupportedVersion
 from server.methods import Services, dispatch_call
 from server.params import Auth as AuthParams
 from server.params import decode_params
@@ -119,17 +119,27 @@ async def _authenticate(services: Services, session: Session, call: protocol.Cal
         session.send(protocol.error(call.id, Unauthenticated("the first call must be auth")))
         return
     try:
-        token = decode_params(call.params, AuthParams).token
-        identity = await services.auth.authenticate(token)
+        params = decode_params(call.params, AuthParams)
+        version = protocol.check_protocol(params.protocol)
+        identity = await services.auth.authenticate(params.token)
+    except UnsupportedVersion as exc:  # no later call could be understood: say so and go
+        session.send(protocol.error(call.id, exc))
+        session.close("unsupported protocol version")
+        return
     except LivejobsError as exc:
         session.send(protocol.error(call.id, exc))
         return
     session.authenticate(identity)
-    session.batch = bool(isinstance(call.params, dict) and call.params.get("batch") is True)
+    session.batch = params.batch
     methods = services.permissions.methods_for(identity)
-    session.send(
-        protocol.result(call.id, {"user": identity.user, "role": identity.role, "methods": methods})
-    )
+    reply = {
+        "user": identity.user,
+        "role": identity.role,
+        "methods": methods,
+        "protocol": version,
+        "protocols": list(protocol.SUPPORTED_PROTOCOLS),
+    }
+    session.send(protocol.result(call.id, reply))
 
 
 async def _run(services: Services, session: Session, call: protocol.Call) -> None:

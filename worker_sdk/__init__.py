@@ -6,7 +6,15 @@
 """
 
 from worker_sdk.client import Client, Event, Subscription
-from worker_sdk.errors import CallError, ConnectionLost, Fatal, JobFailed, LivejobsError, Snooze
+from worker_sdk.errors import (
+    CallError,
+    ConnectionLost,
+    Fatal,
+    JobFailed,
+    LivejobsError,
+    Snooze,
+    UnsupportedVersion,
+)
 from worker_sdk.job import Job, WorkerJob
 from worker_sdk.worker import Worker
 
@@ -21,6 +29,7 @@ __all__ = [
     "LivejobsError",
     "Snooze",
     "Subscription",
+    "UnsupportedVersion",
     "Worker",
     "WorkerJob",
 ]

@@ -110,7 +110,8 @@ class Subscription:
 
 
 class Client:
-    """A connection to a livejobs server.
+    """A connection to a livejobs server. ``call_timeout`` bounds each call (waiting for a
+    connection while reconnecting included) unless the call gives its own ``timeout``.
 
     >>> async with Client("ws://127.0.0.1:8000/ws", token=TOKEN) as client:
     ...     await client.job("echo", {"q": 1}).save()
@@ -123,8 +124,11 @@ class Client:
         *,
         reconnect: bool = True,
         open_timeout: float = 10.0,
+        call_timeout: float | None = 30.0,
     ) -> None:
-        self._conn = Connection(url, token, reconnect=reconnect, open_timeout=open_timeout)
+        self._conn = Connection(
+            url, token, reconnect=reconnect, open_timeout=open_timeout, call_timeout=call_timeout
+        )
         self._subs: dict[str, Subscription] = {}
         self._early: dict[str, list[Frame]] = {}
         for kind in ("added", "changed", "removed", "ready", "reset"):
@@ -151,10 +155,18 @@ class Client:
         await self.close()
 
     async def call(
-        self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        *,
+        retry: bool | None = None,
     ) -> Any:
-        """Any protocol method (see docs/protocol.md)."""
-        return await self._conn.call(method, params, timeout)
+        """Any protocol method (see docs/protocol.md), within ``timeout`` seconds (default:
+        the client's ``call_timeout``), waiting for the connection while it reconnects.
+        Creates (with a fresh request id) and reads are sent again if the connection drops
+        before their reply; pass ``retry`` to choose for another call."""
+        return await self._conn.call(method, params, timeout, retry=retry)
 
     # -- jobs ------------------------------------------------------------------------------
     def job(self, job_type: str, data: Any = None) -> Job:
@@ -162,9 +174,10 @@ class Client:
         return Job(self, job_type, data)
 
     async def create_many(
-        self, jobs: Iterable[Job | tuple[str, Any] | dict[str, Any]]
+        self, jobs: Iterable[Job | tuple[str, Any] | dict[str, Any]], timeout: float | None = None
     ) -> list[str]:
-        """Create many jobs in one call; returns their ids in order."""
+        """Create many jobs in one call; returns their ids in order. Like ``Job.save``, it
+        survives a reconnect within ``timeout`` and makes each job once."""
         specs = []
         for item in jobs:
             if isinstance(item, Job):
@@ -173,7 +186,7 @@ class Client:
                 specs.append({"type": item[0], "data": item[1] if len(item) > 1 else None})
             else:
                 specs.append(item)
-        return list((await self.call("jobs.create_many", {"jobs": specs}))["ids"])
+        return list((await self.call("jobs.create_many", {"jobs": specs}, timeout))["ids"])
 
     async def get_job(self, job_id: str) -> dict[str, Any]:
         return dict(await self.call("jobs.get", {"id": job_id}))

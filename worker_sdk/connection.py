@@ -6,6 +6,9 @@ reports in one commit).
 
 After a reconnect the connection re-authenticates and then runs the ``on_reconnect`` hooks,
 which re-open subscriptions and worker registrations, so callers see one long-lived session.
+A call made while the connection is down waits for it (up to the call's deadline); a create or
+a read whose reply was lost is sent again on the next connection, a create with the same
+request id so the server answers the retry with the first job instead of making another.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import contextlib
 import itertools
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,7 +26,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from worker_sdk.errors import CallError, ConnectionLost, LivejobsError
+from worker_sdk.errors import CallError, ConnectionLost, LivejobsError, UnsupportedVersion
 
 log = logging.getLogger("livejobs.sdk")
 
@@ -34,6 +38,26 @@ _encoder = msgspec.json.Encoder()
 def _encode(obj: Any) -> str:
     return _encoder.encode(obj).decode()
 
+
+PROTOCOL_VERSION = 1
+"""The protocol version this SDK speaks, sent at ``auth``. The SDK imports nothing from
+server/, so this is a copy of server/protocol.py's; tests/unit/test_versions.py keeps them equal."""
+
+#: creates the server makes idempotent by ``request_id``: the SDK adds a fresh one to each
+CREATES = frozenset({"jobs.create", "jobs.create_many"})
+#: calls safe to send again when their reply was lost: creates (by request id) and reads
+RETRY_SAFE = CREATES | {
+    "jobs.get",
+    "jobs.find",
+    "jobs.counts",
+    "types.list",
+    "users.list",
+    "tokens.list",
+    "workers.list",
+}
+
+#: how often calls under the default deadline (``call_timeout``) are checked
+SWEEP_SECONDS = 1.0
 
 #: calls per array message, and its size: well within the server's defaults (1,000 calls,
 #: 1 MiB); a single call larger than that still goes alone, as it always did
@@ -57,22 +81,42 @@ def _chunks(batch: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     return chunks
 
 
+def _expire(future: asyncio.Future[Any], limit: float | None) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError(f"no reply from the server within {limit}s"))
+
+
 class Connection:
     def __init__(
-        self, url: str, token: str | None, *, reconnect: bool = True, open_timeout: float = 10.0
+        self,
+        url: str,
+        token: str | None,
+        *,
+        reconnect: bool = True,
+        open_timeout: float = 10.0,
+        call_timeout: float | None = 30.0,
     ) -> None:
         self.url = url
         self.token = token
         self.reconnect = reconnect
         self.open_timeout = open_timeout
+        #: a call's deadline when it gives none: waiting for a connection, resends and reply
+        self.call_timeout = call_timeout
+        self.protocol = PROTOCOL_VERSION
         self.identity: dict[str, Any] = {}
         self._ws: ClientConnection | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
+        #: call id -> (deadline, limit) of calls under the default deadline, for ``_sweep``
+        self._due: dict[int, tuple[float, float | None]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
         #: (call id, frame) of calls waiting for this turn of the loop to end
         self._outbox: list[tuple[int, str]] = []
         self._sends: set[asyncio.Task[None]] = set()
         self._connected = asyncio.Event()
+        #: set for good once no connection will come back (closed, refused, or no reconnect)
+        self._down = asyncio.Event()
+        self._down_reason: LivejobsError = ConnectionLost("the client is closed")
         self._closing = False
         self._runner: asyncio.Task[None] | None = None
         self._rehook: asyncio.Task[None] | None = None
@@ -91,6 +135,9 @@ class Connection:
 
     async def close(self) -> None:
         self._closing = True
+        self._give_up(ConnectionLost("the client is closed"))
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._ws is not None:
             await self._ws.close()
         if self._sends:  # they fail at once on the closed socket
@@ -114,16 +161,35 @@ class Connection:
             raise
         if reply.get("msg") == "error":
             await ws.close()
-            raise CallError(reply["error"]["code"], reply["error"]["message"])
+            code, message = reply["error"]["code"], reply["error"]["message"]
+            if code == UnsupportedVersion.code:
+                raise UnsupportedVersion(message, self.protocol)
+            raise CallError(code, message)
         self.identity = reply["result"]
         self._ws = ws
         self._connected.set()
 
     async def _authenticate(self, ws: ClientConnection) -> Frame:
-        params = {"token": self.token or "", "batch": True}
+        params: dict[str, Any] = {"token": self.token or "", "batch": True}
+        params["protocol"] = self.protocol
+        reply = await self._auth_call(ws, params)
+        error = reply.get("error") if reply.get("msg") == "error" else None
+        if error and error.get("code") == "invalid" and "`protocol`" in error.get("message", ""):
+            # a 0.1.0 server knows no versions (and rejects the field): it speaks version 1
+            del params["protocol"]
+            reply = await self._auth_call(ws, params)
+        return reply
+
+    async def _auth_call(self, ws: ClientConnection, params: dict[str, Any]) -> Frame:
         await ws.send(_encode({"msg": "call", "id": 0, "method": "auth", "params": params}))
         reply: Frame = _decode(await asyncio.wait_for(ws.recv(), self.open_timeout))
         return reply
+
+    def _give_up(self, reason: LivejobsError) -> None:
+        """No connection will come back: calls waiting for one fail with ``reason``."""
+        if not self._down.is_set():
+            self._down_reason = reason
+            self._down.set()
 
     async def _run(self) -> None:
         while True:
@@ -143,8 +209,11 @@ class Connection:
             for hook in self.on_disconnect:
                 hook()
             if self._closing or not self.reconnect:
+                self._give_up(ConnectionLost("connection lost"))
                 return
             await self._reconnect()
+            if self._down.is_set():
+                return
 
     async def _reconnect(self) -> None:
         delay = 0.05
@@ -160,6 +229,10 @@ class Connection:
             ) as exc:
                 # InvalidHandshake: a port that accepts then drops us, or a proxy's 503, while
                 # the server restarts: retry like any refused connection
+                if isinstance(exc, UnsupportedVersion):  # retrying cannot help
+                    log.error("reconnect refused: %s", exc)
+                    self._give_up(exc)
+                    return
                 if isinstance(exc, CallError) and exc.code == "unauthenticated":
                     log.error("reconnect refused: %s", exc)
                 log.debug("reconnect failed (%s); retrying in %.2fs", exc, delay)
@@ -174,7 +247,7 @@ class Connection:
         for hook in self.on_reconnect:
             try:
                 await hook()
-            except LivejobsError as exc:
+            except (LivejobsError, TimeoutError) as exc:
                 log.warning("re-establishing after reconnect failed: %s", exc)
 
     def _on_frame(self, frame: Frame) -> None:
@@ -202,23 +275,91 @@ class Connection:
                 future.set_exception(ConnectionLost("connection lost before the reply"))
 
     async def call(
-        self, method: str, params: dict[str, Any] | None = None, timeout: float | None = None
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        *,
+        retry: bool | None = None,
     ) -> Any:
-        """Call a method; waits for a connection first while reconnecting."""
-        if not self._connected.is_set():
-            if self._closing:
-                raise ConnectionLost("the client is closed")
-            await asyncio.wait_for(self._connected.wait(), timeout or self.open_timeout)
+        """Call a method within ``timeout`` seconds (default ``call_timeout``; ``TimeoutError``
+        after it), waiting for a connection first while reconnecting. ``retry`` (default: for
+        creates and reads) sends the call again on the next connection when its reply was lost;
+        a create carries a fresh ``request_id`` that its resends reuse."""
+        params = dict(params or {})
+        if method in CREATES and "request_id" not in params and "protocol" in self.identity:
+            params["request_id"] = uuid.uuid4().hex  # a 0.1.0 server would refuse the field
+        if retry is None:
+            retry = method in RETRY_SAFE
+        limit = self.call_timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = None if limit is None else loop.time() + limit
+        tail = f',"method":{_encode(method)},"params":{_encode(params)}}}'  # encoded once
+        while True:
+            await self._wait_connected(deadline, limit)
+            try:
+                return await self._call_once(tail, deadline, limit, precise=timeout is not None)
+            except ConnectionLost:
+                if not retry or self._down.is_set():
+                    raise
+                log.debug("%s: reply lost with the connection; sending it again", method)
+
+    async def _wait_connected(self, deadline: float | None, limit: float | None) -> None:
+        while not self._connected.is_set():
+            if self._down.is_set():
+                raise self._down_reason
+            remaining = None if deadline is None else deadline - asyncio.get_running_loop().time()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(f"no connection to the server within {limit}s")
+            up = asyncio.ensure_future(self._connected.wait())
+            down = asyncio.ensure_future(self._down.wait())
+            try:
+                await asyncio.wait((up, down), timeout=remaining, return_when="FIRST_COMPLETED")
+            finally:
+                up.cancel()
+                down.cancel()
+
+    async def _call_once(
+        self, tail: str, deadline: float | None, limit: float | None, precise: bool
+    ) -> Any:
+        """One send of a call; a resend gets a new call id, so a late reply to a lost send
+        could never be taken for its own. The default deadline (``call_timeout``) is checked
+        by one sweep a second for all calls: a timer per call cost a third of the call."""
+        loop = asyncio.get_running_loop()
         call_id = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending[call_id] = future
-        frame = _encode({"msg": "call", "id": call_id, "method": method, "params": params or {}})
-        self._outbox.append((call_id, frame))
+        self._outbox.append((call_id, f'{{"msg":"call","id":{call_id}{tail}'))
         if len(self._outbox) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
-        if timeout is None:
+            loop.call_soon(self._flush)
+        timer = None
+        if deadline is not None and precise:
+            timer = loop.call_at(deadline, _expire, future, limit)
+        elif deadline is not None:
+            self._due[call_id] = (deadline, limit)
+            if self._sweeper is None:
+                self._sweeper = loop.call_later(SWEEP_SECONDS, self._sweep)
+        try:
             return await future
-        return await asyncio.wait_for(future, timeout)
+        finally:
+            self._pending.pop(call_id, None)
+            if timer is not None:
+                timer.cancel()
+            else:
+                self._due.pop(call_id, None)
+
+    def _sweep(self) -> None:
+        """Fail the calls past their default deadline; again in a second while any wait."""
+        now = asyncio.get_running_loop().time()
+        for call_id, (deadline, limit) in list(self._due.items()):
+            if deadline <= now:
+                del self._due[call_id]
+                future = self._pending.get(call_id)
+                if future is not None:
+                    _expire(future, limit)
+        self._sweeper = None
+        if self._due:
+            self._sweeper = asyncio.get_running_loop().call_later(SWEEP_SECONDS, self._sweep)
 
     def _flush(self) -> None:
         """Send the calls of this turn of the loop, as few messages as the server's limits
@@ -238,6 +379,8 @@ class Connection:
         try:
             await ws.send(message)
         except ConnectionClosed:
+            if ws is self._ws:  # resends wait for the next connection, not this dead one
+                self._connected.clear()
             for call_id in ids:
                 future = self._pending.pop(call_id, None)
                 if future is not None and not future.done():

@@ -11,12 +11,24 @@ class LivejobsError(Exception):
 
 class CallError(LivejobsError):
     """The server refused or failed a call: ``code`` is one of invalid, not_found, conflict,
-    forbidden, unauthenticated, too_large, rate_limited, unavailable, internal."""
+    forbidden, unauthenticated, too_large, rate_limited, unavailable, internal,
+    unsupported_version."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class UnsupportedVersion(CallError):
+    """The server does not speak this SDK's protocol version: upgrade one or the other.
+    ``protocol`` is the version the SDK asked for; the message names the server's."""
+
+    code = "unsupported_version"
+
+    def __init__(self, message: str, protocol: int) -> None:
+        super().__init__(self.code, message)
+        self.protocol = protocol
 
 
 class ConnectionLost(LivejobsError):

@@ -118,9 +118,11 @@ class Job:
         self.spec["private"] = data
         return self
 
-    async def save(self) -> Job:
-        """Store the job; ``id`` is set. With a key already held, this becomes that job."""
-        self.doc = await self._client.call("jobs.create", self.spec)
+    async def save(self, timeout: float | None = None) -> Job:
+        """Store the job; ``id`` is set. With a key already held, this becomes that job.
+        Survives a reconnect within ``timeout`` (default: the client's ``call_timeout``): the
+        create is sent again with the same request id, so it makes one job."""
+        self.doc = await self._client.call("jobs.create", self.spec, timeout)
         return self
 
     # -- handle (after save) ---------------------------------------------------------------

@@ -166,7 +166,7 @@ class Worker:
         job.reported = True
         try:
             await self.conn.call(method, {"id": job.id, "lease": job.lease_token, **params})
-        except LivejobsError as exc:
+        except (LivejobsError, TimeoutError) as exc:  # no reply within call_timeout
             log.warning("could not report %s for job %s: %s", method, job.id, exc)
 
     async def _renew_leases(self) -> None:
@@ -199,7 +199,7 @@ class Worker:
             return
         try:
             await job.heartbeat()
-        except LivejobsError as exc:
+        except (LivejobsError, TimeoutError) as exc:
             log.warning("heartbeat for job %s failed: %s", job.id, exc)
 
 

@@ -284,6 +284,8 @@ async def test_anonymous_is_off_by_default_and_can_be_enabled(tmp_path, server):
                 "user": "anonymous",
                 "role": "creator",
                 "methods": client.identity["methods"],
+                "protocol": 1,
+                "protocols": [1],
             }
             await client.job("from-nobody").save()
             with pytest.raises(CallError):
