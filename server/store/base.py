@@ -178,7 +178,8 @@ class Store(Protocol):
 def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
     """``mongodb://...`` / ``mongodb+srv://...`` → MongoStore; anything else is a SQLite path
     (``sqlite:///path``, ``sqlite://:memory:`` or a bare path) opened with ``synchronous``."""
-    if url.startswith(("mongodb://", "mongodb+srv://")):
+    path = sqlite_path(url)
+    if path is None:
         from server.store.mongo import MongoStore
 
         return MongoStore(url)
@@ -187,5 +188,11 @@ def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
     mode = synchronous.upper()
     if mode not in ("NORMAL", "FULL"):
         raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
-    path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
     return SQLiteStore(path, synchronous=mode)  # type: ignore[arg-type]
+
+
+def sqlite_path(url: str) -> str | None:
+    """The SQLite file a store URL names, as ``open_store`` reads it; None for MongoDB."""
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        return None
+    return url.removeprefix("sqlite:///").removeprefix("sqlite://")
