@@ -141,8 +141,8 @@ def _copy(
 
     The read transaction held across the steps is what makes the copy finish: between steps
     SQLite would otherwise restart the copy from page one after every commit of another
-    process, so a busy store was never backed up (measured: thousands of restarts). In WAL
-    mode, the stores' mode, a reader never holds up writers; the snapshot only keeps
+    process, so a busy store was never backed up (measured: thousands of restarts). A store
+    runs in WAL mode, where a reader never holds up writers: the snapshot only keeps
     checkpoints from passing it, so the WAL grows while the copy runs. The steps keep each
     call short and let ``progress`` report."""
     done = sqlite3.connect(temp, isolation_level=None)
@@ -156,6 +156,10 @@ def _copy(
         source.execute("ROLLBACK")
         # the copied header says WAL: make the copy one file that needs no -wal to be read
         done.execute("PRAGMA journal_mode = DELETE")
+        if _has_table(done, "peers"):
+            # left in, the live servers' rows would make a server on the copy signal them,
+            # and a restore onto the copy refuse while they run
+            sqlite_peers.forget_all(done)
         _check(done, "the copy")
         return _count_jobs(done)
     except sqlite3.Error as exc:
@@ -174,10 +178,14 @@ def _check(conn: sqlite3.Connection, what: str) -> None:
 
 
 def _count_jobs(conn: sqlite3.Connection) -> int | None:
-    has_jobs = conn.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'jobs'")
-    if has_jobs.fetchone() is None:
+    if not _has_table(conn, "jobs"):
         return None
     return int(conn.execute("SELECT count(*) FROM jobs").fetchone()[0])
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    query = "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?"
+    return conn.execute(query, (name,)).fetchone() is not None
 
 
 def _refuse_if_served(target: Path) -> None:
@@ -188,10 +196,7 @@ def _refuse_if_served(target: Path) -> None:
         return
     conn = _open_read_only(target)
     try:
-        has_peers = conn.execute(
-            "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'peers'"
-        ).fetchone()
-        pids = sqlite_peers.live_pids(conn) if has_peers else []
+        pids = sqlite_peers.live_pids(conn) if _has_table(conn, "peers") else []
     except sqlite3.DatabaseError as exc:
         if exc.sqlite_errorcode == sqlite3.SQLITE_NOTADB:
             return  # not a database: nothing serves it

@@ -151,6 +151,12 @@ def live_pids(conn: sqlite3.Connection) -> list[int]:
     return [pid for (pid,) in rows if _alive(pid)]
 
 
+def forget_all(conn: sqlite3.Connection) -> None:
+    """Empty the peers of a copy of the file (a backup): the processes registered in the
+    original serve the original, not the copy."""
+    conn.execute("DELETE FROM peers")
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

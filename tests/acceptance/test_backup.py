@@ -160,6 +160,21 @@ async def test_restore_is_refused_while_a_server_runs_on_the_target(tmp_path):
         assert await all_ids(target) == {kept}
 
 
+async def test_a_backup_does_not_carry_the_live_servers_registration(tmp_path):
+    """The live file lists its running servers in ``peers``; the copy must not, or a restore
+    onto a copy would be refused for as long as the original's servers run."""
+    source = ProcessServer(tmp_path / "source.db")
+    copy, target = tmp_path / "copy.db", tmp_path / "target.db"
+    async with running(source):
+        made = await livejobs("backup", str(copy), "--db", str(source.db_path))
+        assert made.returncode == 0, made.stderr
+        with contextlib.closing(sqlite3.connect(copy)) as conn:
+            assert conn.execute("SELECT count(*) FROM peers").fetchone() == (0,)
+        for _ in range(2):  # the second replaces the first while the source's server runs
+            put = await livejobs("restore", str(copy), "--db", str(target), "--force")
+            assert put.returncode == 0, put.stderr
+
+
 async def test_backup_refuses_to_overwrite_unless_forced(tmp_path):
     server = ProcessServer(tmp_path / "live.db")
     existing = tmp_path / "copy.db"
