@@ -13,8 +13,10 @@ is a single self-contained file (journal mode DELETE, no ``-wal`` beside it) and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,10 +218,22 @@ def _put_in_place(temp: Path, target: Path, force: bool) -> None:
     SQLite would apply a stale one to the new file and corrupt it."""
     if target.exists() and not force:
         raise Conflict(f"{str(target)!r} exists; pass --force to replace it")
+    _keep_access(temp, target)
     for suffix in COMPANIONS:
         Path(f"{target}{suffix}").unlink(missing_ok=True)
     os.replace(temp, target)
     _fsync(target.parent)
+
+
+def _keep_access(temp: Path, target: Path) -> None:
+    """A replaced file's mode and owner carry over, so that the servers' user can still open
+    it; a new file stays readable by its owner only (``mkstemp``'s mode: it holds token
+    hashes)."""
+    with contextlib.suppress(FileNotFoundError):
+        was = target.stat()
+        os.chmod(temp, stat.S_IMODE(was.st_mode))
+        with contextlib.suppress(PermissionError):  # only root may give a file away
+            os.chown(temp, was.st_uid, was.st_gid)
 
 
 def _fsync(path: Path) -> None:

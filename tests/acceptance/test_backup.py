@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -112,6 +113,7 @@ async def test_backup_while_writing_keeps_every_acknowledged_job(tmp_path):
 
     # one self-contained, sound file: no -wal beside it, and not in WAL mode
     assert not Path(f"{copy}-wal").exists() and not Path(f"{copy}-shm").exists()
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600  # it holds token hashes
     with contextlib.closing(sqlite3.connect(copy)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
@@ -151,11 +153,13 @@ async def test_restore_is_refused_while_a_server_runs_on_the_target(tmp_path):
         assert not list(tmp_path.glob(".target.db.*"))  # no half-made copy left beside it
 
     # stopped: the same restore goes through, and a server on it finds the backup's jobs
+    target.db_path.chmod(0o640)
     put = await livejobs(
         "restore", str(tmp_path / "copy.db"), "--db", str(target.db_path), "--force"
     )
     assert put.returncode == 0, put.stderr
     assert not Path(f"{target.db_path}-wal").exists()
+    assert stat.S_IMODE(target.db_path.stat().st_mode) == 0o640  # the replaced file's mode
     async with running(target):
         assert await all_ids(target) == {kept}
 
