@@ -82,7 +82,7 @@ def _sqlite_file(db: str, command: str, mongo_tool: str) -> Path:
             "(see docs/operations.md, Backup and restore)"
         )
     if path == ":memory:" or path.startswith("file::memory:"):
-        raise Invalid(f"{db!r} is an in-memory database: there is no file to {command}")
+        raise Invalid(f"{db!r} is an in-memory database, not a file")
     return Path(path)
 
 
@@ -97,10 +97,13 @@ def _free_target(target: Path, force: bool, what: str) -> Path:
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
-    """Read-only, so that a missing file is an error instead of a new empty database."""
-    uri = f"{path.absolute().as_uri()}?mode=ro"
+    """A connection that writes nothing. ``mode=rw`` makes a missing file an error instead of
+    a new empty database; ``mode=ro`` would do, but could not remove the ``-wal`` and ``-shm``
+    it creates beside a store that no server has open."""
+    uri = f"{path.absolute().as_uri()}?mode=rw"
     try:
         conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+        conn.execute("PRAGMA query_only = ON")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     except sqlite3.Error as exc:
         raise Invalid(f"cannot open {str(path)!r}: {exc}") from exc

@@ -187,9 +187,11 @@ async def test_backup_refuses_to_overwrite_unless_forced(tmp_path):
         made = await livejobs("backup", str(existing), "--db", str(server.db_path))
         refused(made, "exists", "--force")
         assert existing.read_bytes() == b"an earlier backup"
-        made = await livejobs("backup", str(existing), "--db", str(server.db_path), "--force")
+    # a store no server has open: the copy leaves no -wal or -shm beside it
+    made = await livejobs("backup", str(existing), "--db", str(server.db_path), "--force")
     assert made.returncode == 0, made.stderr
     assert made.stdout.startswith("backed up 0 jobs")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["copy.db", "live.db", "live.log"]
     with contextlib.closing(sqlite3.connect(existing)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
