@@ -65,6 +65,7 @@ def restore(backup_path: str, db: str, *, force: bool = False) -> Copied:
     if target.exists() and target.samefile(source):
         raise Invalid(f"{backup_path!r} is already the store's database")
     _free_target(target, force, "database")
+    _refuse_if_served(target)  # at once, and again just before the rename
     conn = _open_read_only(source)
     try:
         _check(conn, f"the backup {backup_path!r}")
@@ -120,9 +121,9 @@ def _copy_to(
 ) -> Copied:
     """Copy ``source`` (then close it) into a file beside ``target``, check it, sync it, and
     rename it to ``target``."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
-    temp = Path(name)
+    temp = Path(temp_name)
     try:
         try:
             jobs = _copy(source, name, temp, progress)
