@@ -3,7 +3,8 @@
 The copy goes through SQLite's online backup API, never a file copy: copying the file (and its
 ``-wal``) while a server commits can catch a half-written page or a WAL out of step with it.
 Both commands copy the whole database, whatever its tables, so they need no change when the
-schema does; a restored database older than the server is migrated at the server's next start.
+schema does (only the copy's list of running servers, ``peers``, is emptied); a restored
+database older than the server is migrated at the server's next start.
 
 What "consistent" means: the copy is the database as one read transaction saw it, the moment
 the backup began. Every commit acknowledged before then is in it; none made after is. A copy
