@@ -220,6 +220,49 @@ def token_ls(user: str = typer.Option(None), db: str = typer.Option(None, help=D
         typer.echo(f"{record['id']}\t{record['user']}\t{state}")
 
 
+@app.command()
+def backup(
+    path: str,
+    db: str = typer.Option(None, help=DB_HELP),
+    force: bool = typer.Option(False, "--force", help="replace PATH if it exists"),
+) -> None:
+    """Copy a live SQLite store to PATH while servers keep writing (docs/operations.md)."""
+    from server import backup as backups
+
+    copied = _admin(lambda store: backups.backup(store, path, force=force), db)
+    typer.echo(f"backed up {_jobs(copied.jobs)} to {copied.path} ({copied.bytes:,} bytes)")
+
+
+@app.command()
+def restore(
+    backup: str,
+    db: str = typer.Option(None, help=DB_HELP),
+    force: bool = typer.Option(False, "--force", help="replace the store's database if it exists"),
+) -> None:
+    """Put a backup in place as the store's database; refused while a server uses it."""
+    from server import backup as backups
+
+    copied = _admin(lambda store: backups.restore(backup, store, force=force), db)
+    typer.echo(f"restored {_jobs(copied.jobs)} to {copied.path}")
+
+
+def _admin(work: Callable[[str], T], db: str | None = None) -> T:
+    """``work(settings.db)``; a user's mistake becomes one line and exit 1."""
+    try:
+        return work(Settings.load({"db": db}).db)
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
+    except LivejobsError as exc:
+        fail(exc.message)
+    raise AssertionError  # unreachable: fail exits
+
+
+def _jobs(count: int | None) -> str:
+    if count is None:
+        return "a database with no jobs table"
+    return "1 job" if count == 1 else f"{count:,} jobs"
+
+
 # commands that talk to a running server (server/cli_client.py, server/cli_worker.py)
 app.add_typer(jobs_app, name="jobs")
 app.command("watch")(watch)

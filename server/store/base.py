@@ -197,23 +197,21 @@ class Store(Protocol):
 async def pending_migrations(url: str) -> list[Migration]:
     """The migrations opening the store at ``url`` would apply, read without changing it;
     ``StoreRefused`` for a store of a newer livejobs."""
-    if url.startswith(("mongodb://", "mongodb+srv://")):
+    path = sqlite_path(url)
+    if path is None:
         from server.store import mongo_migrations
 
         return await mongo_migrations.pending_at(url)
     from server.store import sqlite_migrations
 
-    return sqlite_migrations.pending(_sqlite_path(url))
-
-
-def _sqlite_path(url: str) -> str:
-    return url.removeprefix("sqlite:///").removeprefix("sqlite://")
+    return sqlite_migrations.pending(path)
 
 
 def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
     """``mongodb://...`` / ``mongodb+srv://...`` → MongoStore; anything else is a SQLite path
     (``sqlite:///path``, ``sqlite://:memory:`` or a bare path) opened with ``synchronous``."""
-    if url.startswith(("mongodb://", "mongodb+srv://")):
+    path = sqlite_path(url)
+    if path is None:
         from server.store.mongo import MongoStore
 
         return MongoStore(url)
@@ -222,4 +220,11 @@ def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
     mode = synchronous.upper()
     if mode not in ("NORMAL", "FULL"):
         raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
-    return SQLiteStore(_sqlite_path(url), synchronous=mode)  # type: ignore[arg-type]
+    return SQLiteStore(path, synchronous=mode)  # type: ignore[arg-type]
+
+
+def sqlite_path(url: str) -> str | None:
+    """The SQLite file a store URL names, as ``open_store`` reads it; None for MongoDB."""
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        return None
+    return url.removeprefix("sqlite:///").removeprefix("sqlite://")

@@ -143,6 +143,20 @@ def peer_ports(conn: sqlite3.Connection, changes: Changes, origin: int) -> froze
     return frozenset(port for (port,) in cursor)
 
 
+def live_pids(conn: sqlite3.Connection) -> list[int]:
+    """The pids of this host's registered processes that still run: servers and admin commands
+    with the file open (a row of a process killed without unregistering is ignored, as
+    ``register`` drops it)."""
+    rows = conn.execute("SELECT pid FROM peers WHERE host = ?", (socket.gethostname(),))
+    return [pid for (pid,) in rows if _alive(pid)]
+
+
+def forget_all(conn: sqlite3.Connection) -> None:
+    """Empty the peers of a copy of the file (a backup): the processes registered in the
+    original serve the original, not the copy."""
+    conn.execute("DELETE FROM peers")
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
