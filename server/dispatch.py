@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from server import protocol
 from server.jobs.model import Job, Status
 from server.jobs.service import JobService
+from server.logs import context
 from server.session import Session
 from server.store.base import Change
 
@@ -99,6 +100,12 @@ class Dispatcher:
     def add(self, worker: Worker) -> None:
         self._workers.append(worker)
         self._wake.set()
+        log.info(
+            "worker %s started on %s",
+            worker.worker_id,
+            ", ".join(worker.types),
+            extra=context(worker=worker.worker_id, user=worker.user),
+        )
 
     def retire(self, worker: Worker) -> None:
         """No more jobs for this worker; it stays listed until its running jobs leave."""
@@ -268,6 +275,7 @@ class Dispatcher:
                 "claim for worker %s failed; retrying in %.0f s",
                 worker.worker_id,
                 CLAIM_RETRY_SECONDS,
+                extra=context(worker=worker.worker_id, user=worker.user),
             )
             worker.paused = True
             asyncio.get_running_loop().call_later(CLAIM_RETRY_SECONDS, self._unpause, worker)

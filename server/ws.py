@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server import protocol
 from server.errors import Invalid, LivejobsError, RateLimited, Unauthenticated
+from server.logs import context
 from server.methods import Services, dispatch_call
 from server.params import Auth as AuthParams
 from server.params import decode_params
@@ -142,7 +143,7 @@ async def _run(services: Services, session: Session, call: protocol.Call) -> Non
     except asyncio.CancelledError:
         raise
     except Exception:
-        log.exception("method %s failed", call.method)
+        log.exception("method %s failed", call.method, extra=context(user=session.identity.user))
         session.send(protocol.internal_error(call.id))
     finally:
         session.pending_calls -= 1
@@ -156,7 +157,11 @@ async def _release(services: Services, session: Session) -> None:
         try:
             await services.dispatcher.remove(worker)
         except Exception:
-            log.exception("releasing the jobs of worker %s failed", worker.worker_id)
+            log.exception(
+                "releasing the jobs of worker %s failed",
+                worker.worker_id,
+                extra=context(worker=worker.worker_id, user=worker.user),
+            )
 
 
 async def _write(websocket: WebSocket, session: Session) -> None:
