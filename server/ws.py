@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server import protocol
-from server.errors import Invalid, LivejobsError, RateLimited, Unauthenticated
+from server.errors import Invalid, LivejobsError, RateLimited, Unauthenticated, Unavailable
 from server.logs import context
 from server.methods import Services, dispatch_call
 from server.params import Auth as AuthParams
@@ -25,6 +25,8 @@ log = logging.getLogger("livejobs.ws")
 
 POLICY_VIOLATION = 1008
 GOING_AWAY = 1001
+TRY_AGAIN_LATER = 1013
+DRAINING = "the server is draining (shutting down); connect to another server or retry"
 
 
 def origin_allowed(websocket: WebSocket, allowed: list[str] | None) -> bool:
@@ -44,6 +46,9 @@ async def endpoint(websocket: WebSocket) -> None:
         await websocket.close(code=POLICY_VIOLATION, reason="origin not allowed")
         return
     await websocket.accept()
+    if services.dispatcher.draining:  # the listener stays open while draining: say why not
+        await _refuse_draining(websocket)
+        return
     client = websocket.client
     session = Session(f"{client.host}:{client.port}" if client else "", websocket.app.state.flusher)
     websocket.app.state.sessions.add(session)
@@ -131,6 +136,8 @@ async def _authenticate(services: Services, session: Session, call: protocol.Cal
     session.send(
         protocol.result(call.id, {"user": identity.user, "role": identity.role, "methods": methods})
     )
+    if services.dispatcher.draining:  # it connected just before the drain began
+        session.send(protocol.server_pushed("draining"))
 
 
 async def _run(services: Services, session: Session, call: protocol.Call) -> None:
@@ -147,6 +154,15 @@ async def _run(services: Services, session: Session, call: protocol.Call) -> Non
         session.send(protocol.internal_error(call.id))
     finally:
         session.pending_calls -= 1
+
+
+async def _refuse_draining(websocket: WebSocket) -> None:
+    """An ``unavailable`` error in place of the auth reply, then close 1013 (try again later)."""
+    try:
+        await websocket.send_text(protocol.error(None, Unavailable(DRAINING)))
+        await websocket.close(code=TRY_AGAIN_LATER, reason="server draining")
+    except Exception:
+        pass  # the client left first
 
 
 async def _release(services: Services, session: Session) -> None:
