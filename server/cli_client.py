@@ -212,7 +212,10 @@ def jobs_show(
     ]
     for name, value in rows:
         if value is not None:
-            fields.add_row(name, value if not isinstance(value, str | int | float) else str(value))
+            # Text: a job's own strings (reason, data) are not rich markup
+            fields.add_row(
+                name, value if not isinstance(value, str | int | float) else Text(str(value))
+            )
     console.print(fields)
     entries = doc.get("log") or []
     if entries:
@@ -224,7 +227,7 @@ def jobs_show(
                 when(entry.get("time")),
                 entry.get("level", ""),
                 str(entry.get("by", "")),
-                str(entry.get("message", "")),
+                Text(str(entry.get("message", ""))),
             )
         console.print(table)
     for failure in doc.get("failures") or []:

@@ -467,9 +467,9 @@ def _log_failure(doc: Job, by: str) -> None:
     failure = (doc.get("failures") or [{}])[-1]
     error = failure.get("error")
     message = f"{error.get('type')}: {error.get('message')}" if isinstance(error, dict) else error
-    then = "failed for good" if doc["status"] == Status.FAILED else "will retry"
+    then = "" if doc["status"] == Status.FAILED else ", will retry"
     log.info(
-        "job %s (%s) attempt %s failed, %s: %s",
+        "job %s (%s) attempt %s failed%s: %s",
         doc["id"],
         doc["type"],
         failure.get("attempt"),

@@ -85,5 +85,7 @@ def test_admin_and_worker_commands_load_settings_the_same_way(tmp_path):
     refused(result, "invalid setting max_batch (from LIVEJOBS_MAX_BATCH)")
     result = livejobs(tmp_path, "worker", "mod:fn", "--type", "t", "--log-level", "loud")
     refused(result, "invalid setting log_level (from --log-level)")
-    result = livejobs(tmp_path, "worker", "mod:fn", "--type", "t", env={"LIVEJOBS_LOG_FORMAT": "xml"})
+    result = livejobs(
+        tmp_path, "worker", "mod:fn", "--type", "t", env={"LIVEJOBS_LOG_FORMAT": "xml"}
+    )
     refused(result, "invalid setting log_format (from LIVEJOBS_LOG_FORMAT)")
