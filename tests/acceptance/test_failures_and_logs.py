@@ -86,7 +86,6 @@ async def test_json_logs_carry_the_job_and_one_line_per_connection(tmp_path):
         line
         for line in lines
         if line["level"] == "info"
-        and line["logger"].startswith("uvicorn")
-        and ("WebSocket" in line["message"] or "connection" in line["message"])
+        and ("WebSocket /ws" in line["message"] or line["message"].startswith("connection "))
     ]
     assert 0 < len(per_connection) <= connections, per_connection
