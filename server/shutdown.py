@@ -50,7 +50,11 @@ class GracefulServer(uvicorn.Server):
         # connections get a clear refusal instead of "connection refused"
         if not self.force_exit:
             try:
-                await drain(self.livejobs_app, self.grace, abort=lambda: self.force_exit)
+                # bounded whatever the store does: the grace, then the hand-back and closes
+                async with asyncio.timeout(self.grace + 2 * CLOSE_TIMEOUT):
+                    await drain(self.livejobs_app, self.grace, abort=lambda: self.force_exit)
+            except TimeoutError:
+                log.error("draining overran its grace period; closing anyway")
             except Exception:
                 log.exception("draining failed; closing anyway")
         await super().shutdown(sockets)
