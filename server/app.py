@@ -167,7 +167,12 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when the store answers and the change feed, dispatcher and timer are running."""
+    """Ready when the store answers and the change feed, dispatcher and timer are running; a
+    draining server (shutting down, the listener still open) says so, for load balancers."""
+    if request.app.state.services.dispatcher.draining:
+        return JSONResponse(
+            {"ok": False, "status": "draining", "problems": ["shutting down"]}, status_code=503
+        )
     problems = []
     try:
         await request.app.state.services.store.ping()
@@ -176,8 +181,6 @@ async def readyz(request: Request) -> Response:
     for task in request.app.state.tasks:
         if task.done():
             problems.append(f"{task.get_name()} stopped")
-    if getattr(request.app.state, "draining", False):
-        problems.append("shutting down")
     if problems:
         return JSONResponse({"ok": False, "problems": problems}, status_code=503)
     return JSONResponse({"ok": True})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -14,7 +13,7 @@ from server.cli_client import jobs_app, watch
 from server.cli_worker import worker
 from server.errors import LivejobsError
 from server.gc_tuning import tune_for_serving
-from server.settings import Settings
+from server.settings import Settings, SettingsError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="livejobs: a reactive job server."
@@ -29,9 +28,22 @@ T = TypeVar("T")
 DB_HELP = "SQLite file, sqlite:///path, or mongodb://... (env LIVEJOBS_DB / LIVEJOBS_MONGODB_URI)"
 
 
-def fail(message: str) -> None:
+def fail(message: str, code: int = 1) -> None:
     typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
+
+
+#: serve's flags whose names are not ``--the-setting-name``
+SERVE_FLAGS = {"lease_seconds": "--lease", "sqlite_synchronous": "--synchronous"}
+
+
+def load_settings(overrides: dict[str, Any], config: str | None = None) -> Settings:
+    """Every command's settings; a bad one is one line and exit 2, typer's usage-error code."""
+    try:
+        return Settings.load(overrides, config, SERVE_FLAGS)
+    except SettingsError as exc:
+        fail(str(exc), 2)
+        raise  # unreachable
 
 
 @app.command()
@@ -56,30 +68,24 @@ def serve(
     import uvicorn
 
     from server.app import create_app
-    from server.logs import setup_logging
+    from server.logs import quiet_access_log, setup_logging
     from server.shutdown import serve as serve_gracefully
 
-    try:
-        settings = Settings.load(
-            {
-                "db": db,
-                "host": host,
-                "port": port,
-                "admin_token": admin_token,
-                "anonymous_role": anonymous_role,
-                "lease_seconds": lease,
-                "sqlite_synchronous": synchronous,
-                "log_level": log_level,
-                "log_format": log_format,
-                "shutdown_grace": shutdown_grace,
-            },
-            config,
-        )
-    except (OSError, ValueError) as exc:
-        fail(str(exc))
-        return
-    if settings.anonymous_role not in (None, "admin", "manager", "creator", "worker"):
-        fail(f"unknown role {settings.anonymous_role!r}")
+    settings = load_settings(
+        {
+            "db": db,
+            "host": host,
+            "port": port,
+            "admin_token": admin_token,
+            "anonymous_role": anonymous_role,
+            "lease_seconds": lease,
+            "sqlite_synchronous": synchronous,
+            "log_level": log_level,
+            "log_format": log_format,
+            "shutdown_grace": shutdown_grace,
+        },
+        config,
+    )
     _refuse_a_newer_store(settings.db)
     setup_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
@@ -96,10 +102,7 @@ def serve(
         ws_per_message_deflate=settings.ws_compression,
         timeout_graceful_shutdown=10,
     )
-    if settings.log_level != "debug":
-        # uvicorn.Config just reset its loggers' levels: request lines carry query strings,
-        # which may hold job data in filters, so they stay out unless debugging
-        logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    quiet_access_log(settings.log_level)  # uvicorn.Config just reset its loggers' levels
     tune_for_serving()
     serve_gracefully(app, uvicorn_config, settings.shutdown_grace)
 
@@ -127,7 +130,7 @@ def _on_store(db: str | None, work: Callable[[Any], Awaitable[T]]) -> T:
     from server.clock import Clock
     from server.store.base import open_store
 
-    settings = Settings.load({"db": db})
+    settings = load_settings({"db": db})
 
     async def run() -> T:
         store = open_store(settings.db)
@@ -155,7 +158,7 @@ def migrate(
     from server.store.base import pending_migrations
     from server.store.migrations import describe
 
-    url = Settings.load({"db": db}).db
+    url = load_settings({"db": db}).db
     try:
         pending = asyncio.run(pending_migrations(url))
     except LivejobsError as exc:
@@ -249,7 +252,7 @@ def restore(
 def _admin(work: Callable[[str], T], db: str | None = None) -> T:
     """``work(settings.db)``; a user's mistake becomes one line and exit 1."""
     try:
-        return work(Settings.load({"db": db}).db)
+        return work(load_settings({"db": db}).db)
     except (ValueError, OSError) as exc:
         fail(str(exc))
     except LivejobsError as exc:

@@ -23,9 +23,11 @@ from rich import box
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 from websockets.exceptions import WebSocketException
 
-from server.watch_view import STATUSES, WatchState, clock_time, error_message, render, status_text
+from server.failures import render_failure
+from server.watch_view import STATUSES, WatchState, clock_time, render, status_text
 from worker_sdk import CallError, Client, ConnectionLost
 
 T = TypeVar("T")
@@ -210,7 +212,10 @@ def jobs_show(
     ]
     for name, value in rows:
         if value is not None:
-            fields.add_row(name, value if not isinstance(value, str | int | float) else str(value))
+            # Text: a job's own strings (reason, data) are not rich markup
+            fields.add_row(
+                name, value if not isinstance(value, str | int | float) else Text(str(value))
+            )
     console.print(fields)
     entries = doc.get("log") or []
     if entries:
@@ -222,22 +227,19 @@ def jobs_show(
                 when(entry.get("time")),
                 entry.get("level", ""),
                 str(entry.get("by", "")),
-                str(entry.get("message", "")),
+                Text(str(entry.get("message", ""))),
             )
         console.print(table)
-    failures = doc.get("failures") or []
-    if failures:
-        table = Table(title="failures", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-        for name in ("time", "attempt", "worker", "error"):
-            table.add_column(name, overflow="fold")
-        for failure in failures:
-            table.add_row(
-                when(failure.get("time")),
-                str(failure.get("attempt", "")),
-                str(failure.get("worker") or "-"),
-                error_message(failure),
+    for failure in doc.get("failures") or []:
+        # each attempt's failure as Python prints it: the traceback, then "Type: message"
+        console.print(
+            Text(
+                f"\nfailure of attempt {failure.get('attempt', '?')} at "
+                f"{when(failure.get('time'))} on {failure.get('worker') or '-'}:",
+                style="bold",
             )
-        console.print(table)
+        )
+        console.print(Text(render_failure(failure.get("error"))), soft_wrap=True)
 
 
 def _priority(value: str | None) -> int | str | None:

@@ -16,6 +16,9 @@ from typing import Annotated, Any
 import typer
 
 from server.cli_client import TOKEN, URL, Failure, fail, run
+from server.failures import describe_exception, render_failure
+from server.logs import context
+from server.settings import Settings, SettingsError
 from worker_sdk import Client, WorkerJob
 
 log = logging.getLogger("livejobs.cli")
@@ -58,8 +61,8 @@ def worker(
         min=0,
         help="on SIGTERM, seconds to finish running jobs before handing them back",
     ),
-    log_level: str = typer.Option("info", "--log-level"),
-    log_format: str = typer.Option("text", "--log-format", help="text or json"),
+    log_level: str = typer.Option(None, "--log-level", help="debug, info (default), warning"),
+    log_format: str = typer.Option(None, "--log-format", help="text (default) or json"),
     url: str = URL,
     token: str = TOKEN,
 ) -> None:
@@ -70,7 +73,11 @@ def worker(
     """
     from server.logs import setup_logging
 
-    setup_logging(log_level, log_format)
+    try:  # the same settings, validated the same way, as the server's (env LIVEJOBS_LOG_*)
+        settings = Settings.load({"log_level": log_level, "log_format": log_format})
+    except SettingsError as exc:
+        fail(str(exc), 2)
+    setup_logging(settings.log_level, settings.log_format)
     try:
         handler = load_handler(target)
     except Failure as exc:
@@ -92,16 +99,19 @@ async def _work(
     grace: float,
 ) -> None:
     async def logged(job: WorkerJob) -> Any:
-        log.info("job %s (%s) started, attempt %d", job.id, job.type, job.attempt)
+        about = context(job_id=job.id, type=job.type, worker=work.worker_id)
+        log.info("job %s (%s) started, attempt %d", job.id, job.type, job.attempt, extra=about)
         try:
             result = await handler(job)
         except asyncio.CancelledError:
-            log.info("job %s stopped", job.id)
+            log.info("job %s stopped", job.id, extra=about)
             raise
         except Exception as exc:
-            log.info("job %s failed: %s", job.id, type(exc).__name__)
+            # what the SDK stores in the job, rendered as `livejobs jobs show` prints it
+            failure = render_failure(describe_exception(exc))
+            log.warning("job %s (%s) failed: %s\n%s", job.id, job.type, exc, failure, extra=about)
             raise
-        log.info("job %s done", job.id)
+        log.info("job %s done", job.id, extra=about)
         return result
 
     work = client.worker(types, logged, concurrency=concurrency, worker_id=worker_id)

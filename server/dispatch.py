@@ -17,8 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from server import protocol
+from server.errors import Unavailable
 from server.jobs.model import Job, Status
 from server.jobs.service import JobService
+from server.logs import context
 from server.session import Session
 from server.store.base import Change
 
@@ -90,15 +92,35 @@ class Dispatcher:
         self._opening = asyncio.Event()
         #: called with (job, worker) when a job is pushed; metrics hook
         self.on_dispatch: list[object] = []
+        #: the server is shutting down (``server.shutdown.drain``): no new worker, no claim
+        self.draining = False
 
     @property
     def workers(self) -> list[Worker]:
         """Connected workers, including stopped ones still finishing their jobs."""
         return list(self._workers)
 
+    def drain(self) -> None:
+        """Push no more jobs: running ones finish, workers and claims are refused from now on."""
+        self.draining = True
+        for worker in self._workers:
+            worker.stopped = True
+
+    def check_open(self) -> None:
+        """Refuse what would start work on a draining server, with a clear answer."""
+        if self.draining:
+            raise Unavailable("the server is draining (shutting down); try another server or retry")
+
     def add(self, worker: Worker) -> None:
+        self.check_open()
         self._workers.append(worker)
         self._wake.set()
+        log.info(
+            "worker %s started on %s",
+            worker.worker_id,
+            ", ".join(worker.types),
+            extra=context(worker=worker.worker_id, user=worker.user),
+        )
 
     def retire(self, worker: Worker) -> None:
         """No more jobs for this worker; it stays listed until its running jobs leave."""
@@ -268,6 +290,7 @@ class Dispatcher:
                 "claim for worker %s failed; retrying in %.0f s",
                 worker.worker_id,
                 CLAIM_RETRY_SECONDS,
+                extra=context(worker=worker.worker_id, user=worker.user),
             )
             worker.paused = True
             asyncio.get_running_loop().call_later(CLAIM_RETRY_SECONDS, self._unpause, worker)

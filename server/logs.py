@@ -1,7 +1,12 @@
-"""Logging setup: one line per event, as text for people or JSON for machines.
+"""The one logging setup of every ``livejobs`` command: one line per event, as text for people or
+JSON for machines.
 
-Tokens and job data are never passed to a logger anywhere in livejobs; this module only shapes
-the lines.
+Lines about a job, a worker or a user carry them as fields (``log.info(..., extra=context(...))``),
+so a JSON log can be searched by ``job_id`` without parsing messages. Tokens and job data are
+never passed to a logger anywhere in livejobs; this module only shapes the lines.
+
+The JSON formatter stays our own ~20 lines: python-json-logger would be one more dependency for
+the same ``json.dumps`` of a record's fields.
 """
 
 from __future__ import annotations
@@ -10,6 +15,29 @@ import json
 import logging
 import sys
 import time
+from typing import Any
+
+#: the fields a line may carry besides its message, in this order
+FIELDS = ("job_id", "type", "worker", "user")
+
+#: what the websockets library says about every connection, on top of uvicorn's own
+#: '"WebSocket /ws" [accepted]' line: at INFO that is three lines per connection
+CONNECTION_CHATTER = frozenset({"connection open", "connection closed"})
+
+
+def context(
+    job_id: str | None = None,
+    type: str | None = None,
+    worker: str | None = None,
+    user: str | None = None,
+) -> dict[str, Any]:
+    """``extra=`` for a log call, leaving out what does not apply."""
+    given = {"job_id": job_id, "type": type, "worker": worker, "user": user}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in FIELDS if hasattr(record, name)}
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,20 +48,49 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            **_fields(record),
         }
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line)
+        return json.dumps(line, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """The classic line, with the context fields after the message as ``name=value``."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        line = super().formatMessage(record)
+        fields = _fields(record)
+        return line + "".join(f" {k}={v}" for k, v in fields.items()) if fields else line
+
+
+class QuietConnections(logging.Filter):
+    """Demote the per-connection "connection open/closed" lines to DEBUG: uvicorn's accepted
+    line already says who connected, once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and record.msg in CONNECTION_CHATTER:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
 
 
 def setup_logging(level: str = "info", fmt: str = "text") -> None:
+    """Root handler on stderr in ``fmt``; ``level`` and ``fmt`` come validated from settings."""
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(QuietConnections())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # uvicorn's access log would print request paths; keep it, but quiet at warning+ by default
-    logging.getLogger("uvicorn.access").setLevel(max(logging.WARNING, root.level))
+    quiet_access_log(level)
+
+
+def quiet_access_log(level: str) -> None:
+    """Request lines carry query strings, which may hold job data in filters: they stay out
+    unless debugging. (uvicorn.Config resets its loggers' levels, so serve calls this again.)"""
+    if level.lower() != "debug":
+        logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

@@ -202,8 +202,8 @@ async def worker_start(ctx: Ctx, params: p.WorkerStart) -> dict[str, str]:
         lease=params.lease,
         since=ctx.services.clock.now(),
     )
+    ctx.services.dispatcher.add(worker)  # refused while draining
     session.worker = worker
-    ctx.services.dispatcher.add(worker)
     return {"worker_id": worker_id}
 
 
@@ -221,6 +221,7 @@ async def worker_stop(ctx: Ctx, params: p.Empty) -> bool:
 @method("jobs.claim", p.Claim)
 async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
     ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
+    ctx.services.dispatcher.check_open()  # no new work on a draining server
     worker_id = params.worker_id or ctx.identity.user
     return await ctx.services.jobs.claim(
         params.types, worker_id, ctx.identity.user, params.limit, params.lease

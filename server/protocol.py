@@ -243,3 +243,8 @@ def job_pushed(doc: dict[str, Any]) -> str:
 
 def cancel_pushed(job_id: str) -> str:
     return encode({"msg": "cancel", "id": job_id})
+
+
+def server_pushed(state: str) -> str:
+    """The server's own state, pushed to every session when it changes ("draining")."""
+    return encode({"msg": "server", "state": state})

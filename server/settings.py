@@ -1,31 +1,47 @@
-"""Server settings: one dataclass, filled from flags, ``LIVEJOBS_*`` environment variables and an
-optional TOML file. Precedence: flag > environment > file > default."""
+"""Server settings: one msgspec Struct, filled from flags, ``LIVEJOBS_*`` environment variables and
+an optional TOML file. Precedence: flag > environment > file > default.
+
+Every command that reads settings loads them here, so a bad value gets one kind of answer
+wherever it comes from: ``invalid setting port (from --port): expected int <= 65535, got 99999``.
+msgspec checks the types and bounds declared on the fields; this module only remembers where
+each value came from, so the message can name the flag, the variable or the file.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
+
+import msgspec
+from msgspec import Meta
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
+Positive = Annotated[int, Meta(ge=1)]
+Seconds = Annotated[float, Meta(gt=0)]
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+Role = Literal[
+    "admin", "manager", "creator", "worker"
+]  # server.auth.ROLES (a test keeps them equal)
 
-@dataclass(slots=True)
-class Settings:
-    db: str = "livejobs.db"
-    host: str = "127.0.0.1"
-    port: int = 8000
+
+class Settings(msgspec.Struct, kw_only=True):
+    db: Annotated[str, Meta(min_length=1)] = "livejobs.db"
+    host: Annotated[str, Meta(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535)] = 8000
     #: seconds a worker holds a job without a heartbeat before it is taken back
-    lease_seconds: float = 30.0
+    lease_seconds: Seconds = 30.0
     #: on SIGTERM, seconds running jobs may take to finish before they are handed back
-    shutdown_grace: float = 20.0
+    shutdown_grace: Annotated[float, Meta(ge=0)] = 20.0
     #: seconds finished (completed/cancelled) jobs are kept; per-job ``retain`` overrides
-    retain_seconds: float | None = 7 * 24 * 3600.0
+    retain_seconds: Seconds | None = 7 * 24 * 3600.0
     #: SQLite durability: NORMAL survives a process crash, FULL also a power loss
-    sqlite_synchronous: str = "NORMAL"
-    anonymous_role: str | None = None
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    anonymous_role: Role | None = None
     #: a fixed admin token to create on an empty store (scripts, benchmarks); else a random one
     admin_token: str | None = None
     #: browser origins allowed to open the WebSocket (None: same host only)
@@ -33,52 +49,135 @@ class Settings:
     #: "module:attribute" of a list of extra allow/deny rules (see server.permissions)
     rules: str | None = None
     web_dir: str = str(WEB_DIR)
-    log_format: str = "text"
+    log_format: Literal["text", "json"] = "text"
     #: permessage-deflate on WebSockets (off: it costs more CPU than fan-out itself)
     ws_compression: bool = False
-    log_level: str = "info"
+    log_level: LogLevel = "info"
     # limits that protect the server
-    max_frame_bytes: int = 1_048_576
-    max_data_bytes: int = 262_144
-    max_subscriptions: int = 100
-    max_pending_calls: int = 1000
-    auth_timeout: float = 10.0
-    max_batch: int = 10_000
+    max_frame_bytes: Positive = 1_048_576
+    max_data_bytes: Positive = 262_144
+    max_subscriptions: Positive = 100
+    max_pending_calls: Positive = 1000
+    auth_timeout: Seconds = 10.0
+    max_batch: Positive = 10_000
     #: seconds a create's ``request_id`` is remembered: a retry within it gets the first answer
-    request_id_seconds: float = 86_400.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    request_id_seconds: Seconds = 86_400.0
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @classmethod
-    def load(cls, overrides: dict[str, Any], config_file: str | None = None) -> Settings:
-        """Defaults, then the TOML file, then the environment, then non-None ``overrides``."""
+    def load(
+        cls,
+        overrides: Mapping[str, Any],
+        config_file: str | None = None,
+        flags: Mapping[str, str] | None = None,
+    ) -> Settings:
+        """Defaults, then the TOML file, then the environment, then non-None ``overrides``
+        (flags: ``flags`` maps a setting to its flag's name when it is not ``--the-name``).
+        Raises ``SettingsError`` naming the setting and where its value came from."""
         values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
         path = config_file or os.environ.get("LIVEJOBS_CONFIG")
         if path:
-            with open(path, "rb") as fh:
-                values.update(tomllib.load(fh).get("livejobs", {}))
-        names = {f.name: f for f in fields(cls)}
-        for name, f in names.items():
+            for name, value in _read_file(path).items():
+                values[name], sources[name] = value, path
+        for name in FIELDS:
             raw = os.environ.get(f"LIVEJOBS_{name.upper()}")
             if raw is not None:
-                values[name] = _coerce(raw, str(f.type))
+                values[name], sources[name] = _from_env(raw, name), f"LIVEJOBS_{name.upper()}"
         mongo = os.environ.get("LIVEJOBS_MONGODB_URI")
-        if mongo and "db" not in overrides:
-            values["db"] = mongo
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        unknown = set(values) - set(names)
-        if unknown:
-            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
-        return cls(**values)
+        if mongo and overrides.get("db") is None:
+            values["db"], sources["db"] = mongo, "LIVEJOBS_MONGODB_URI"
+        for name, value in overrides.items():
+            if value is not None:
+                flag = (flags or {}).get(name) or f"--{name.replace('_', '-')}"
+                values[name], sources[name] = value, flag
+        return _convert(values, sources)
 
 
-def _coerce(raw: str, annotation: str) -> Any:
-    """An environment string as the field's declared type (lists are comma-separated)."""
-    if annotation.startswith("list"):
+FIELDS: dict[str, Any] = get_type_hints(Settings, include_extras=True)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names it and its source."""
+
+    @classmethod
+    def invalid(cls, name: str, source: str, problem: str) -> SettingsError:
+        return cls(f"invalid setting {name} (from {source}): {problem}")
+
+
+def _read_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            table = tomllib.load(fh).get("livejobs", {})
+    except OSError as exc:
+        raise SettingsError(f"cannot read the settings file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"the settings file {path} is not valid TOML: {exc}") from None
+    if not isinstance(table, dict):
+        raise SettingsError(f"the settings file {path}: [livejobs] must be a table")
+    unknown = sorted(set(table) - set(FIELDS))
+    if unknown:
+        raise SettingsError(f"unknown setting {', '.join(unknown)} (from {path})")
+    return table
+
+
+def _from_env(raw: str, name: str) -> Any:
+    """An environment string as the field expects it; msgspec converts numbers (strict=False),
+    this handles what it does not: comma lists, yes/on/no/off, and "forever" for none."""
+    args = _flat_args(FIELDS[name])
+    if list in args or any(get_origin(a) is list for a in args):
         return [part.strip() for part in raw.split(",") if part.strip()]
-    if annotation.startswith("bool"):
-        return raw.lower() in ("1", "true", "yes", "on")
-    if annotation.startswith("int"):
-        return int(raw)
-    if annotation.startswith("float"):
-        return None if raw.lower() in ("", "none", "forever") else float(raw)
+    if bool in args:
+        return {"yes": True, "on": True, "no": False, "off": False}.get(raw.lower(), raw)
+    if float in args and type(None) in args and raw.lower() in ("", "none", "forever"):
+        return None
     return raw
+
+
+def _flat_args(annotation: Any) -> set[Any]:
+    """The types in an annotation, through ``Annotated`` and unions."""
+    if get_origin(annotation) is Annotated:
+        return _flat_args(get_args(annotation)[0])
+    args = get_args(annotation)
+    if not args or get_origin(annotation) in (list, dict, Literal):
+        return {annotation if get_origin(annotation) is None else get_origin(annotation)}
+    return set().union(*(_flat_args(a) for a in args))
+
+
+def _choices(name: str) -> list[str]:
+    """The allowed values of a Literal setting (empty if it is not one)."""
+    annotation = FIELDS[name]
+    found: list[str] = []
+    for part in [annotation, *get_args(annotation)]:
+        if get_origin(part) is Literal:
+            found.extend(str(v) for v in get_args(part))
+    return found
+
+
+def _convert(values: dict[str, Any], sources: dict[str, str]) -> Settings:
+    for name, cased in (("log_level", str.lower), ("sqlite_synchronous", str.upper)):
+        if isinstance(values.get(name), str):
+            values[name] = cased(values[name])  # both spellings are common; accept either
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise SettingsError(f"unknown setting {', '.join(unknown)}")
+    try:
+        return msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise _explain(str(exc), values, sources) from None
+
+
+def _explain(message: str, values: dict[str, Any], sources: dict[str, str]) -> SettingsError:
+    """msgspec's "Expected `int` <= 65535 - at `$.port`" as a sentence for an operator."""
+    match = re.search(r" - at `\$\.(\w+)", message)
+    if match is None:
+        return SettingsError(f"invalid settings: {message}")
+    name = match.group(1)
+    value = values.get(name)
+    problem = message[: match.start()]
+    if problem.startswith("Invalid enum value") and _choices(name):
+        problem = f"must be one of {', '.join(_choices(name))}"
+    else:
+        problem = problem.split(", got `")[0].replace("`", "")
+        problem = problem[:1].lower() + problem[1:]
+    return SettingsError.invalid(name, sources.get(name, "default"), f"{problem}, got {value!r}")

@@ -1,10 +1,13 @@
 """Graceful shutdown: on SIGTERM, lose no job and tell every client why the socket closes.
 
 uvicorn's own shutdown drops every WebSocket at once (close code 1012), which would turn every
-running lease into a "worker lost" attempt. ``GracefulServer`` first stops listening, then
-``drain`` stops pushing work, lets running leases finish for up to ``grace`` seconds, hands the
-rest back without counting the attempt (as ``jobs.snooze`` with 0 seconds) and closes each
-socket with 1001 (going away). Only then does uvicorn's teardown run.
+running lease into a "worker lost" attempt. ``GracefulServer`` first ``drain``s, with the
+listener still open so that the state can be seen: ``/readyz`` answers 503 ``draining``, every
+session is told ``{"msg": "server", "state": "draining"}``, new WebSockets, workers and claims
+are refused as ``unavailable``. Running leases may finish for up to ``grace`` seconds; the rest
+are handed back without counting the attempt (as ``jobs.snooze`` with 0 seconds) and each
+socket is closed with 1001 (going away). Only then does the listener close and uvicorn's
+teardown run. A second SIGTERM or Ctrl-C cuts the drain short: jobs are handed back at once.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -36,14 +40,21 @@ class GracefulServer(uvicorn.Server):
         self.livejobs_app = app
         self.grace = grace
 
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit:  # a second SIGTERM or SIGINT: stop waiting for running jobs
+            self.force_exit = True
+        super().handle_exit(sig, frame)
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        for server in getattr(self, "servers", []):
-            server.close()  # no new connections; the open ones stay up while we drain
-        for sock in sockets or []:
-            sock.close()
+        # the listener stays open while draining, so /readyz can answer "draining" and new
+        # connections get a clear refusal instead of "connection refused"
         if not self.force_exit:
             try:
-                await drain(self.livejobs_app, self.grace, abort=lambda: self.force_exit)
+                # bounded whatever the store does: the grace, then the hand-back and closes
+                async with asyncio.timeout(self.grace + 2 * CLOSE_TIMEOUT):
+                    await drain(self.livejobs_app, self.grace, abort=lambda: self.force_exit)
+            except TimeoutError:
+                log.error("draining overran its grace period; closing anyway")
             except Exception:
                 log.exception("draining failed; closing anyway")
         await super().shutdown(sockets)
@@ -56,8 +67,9 @@ async def drain(app: Starlette, grace: float, abort: Callable[[], bool] = lambda
     services: Any = getattr(state, "services", None)
     if services is None:  # the lifespan never started
         return 0
-    state.draining = True
     dispatcher = services.dispatcher
+    dispatcher.drain()
+    announce_draining(app)
     changed = asyncio.Event()
 
     def listener(change: Change) -> None:
@@ -71,8 +83,6 @@ async def drain(app: Starlette, grace: float, abort: Callable[[], bool] = lambda
         announced = False
         while True:
             changed.clear()
-            for worker in dispatcher.workers:
-                worker.stopped = True  # again each time: a worker may have registered since
             running = sum(len(w.running) for w in dispatcher.workers)
             remaining = deadline - loop.time()
             if not running or remaining <= 0 or abort():
@@ -82,9 +92,9 @@ async def drain(app: Starlette, grace: float, abort: Callable[[], bool] = lambda
                     "shutting down: waiting up to %.0fs for %d running jobs", remaining, running
                 )
                 announced = True
-            # every way a job stops running is a change on the feed; re-check abort each second
+            # every way a job stops running is a change on the feed; re-check abort often
             try:
-                await asyncio.wait_for(changed.wait(), min(remaining, 1.0))
+                await asyncio.wait_for(changed.wait(), min(remaining, 0.2))
             except TimeoutError:
                 pass
         for worker in dispatcher.workers:
@@ -101,6 +111,15 @@ async def drain(app: Starlette, grace: float, abort: Callable[[], bool] = lambda
     finally:
         state.feed_listeners.remove(listener)
     return handed
+
+
+def announce_draining(app: Starlette) -> None:
+    """Tell every authenticated session (others have not seen the auth reply yet; ws.py tells
+    them after it) that this server is draining."""
+    frame = protocol.server_pushed("draining")
+    for session in list(app.state.sessions):
+        if session.identity is not None and session.open:
+            session.send(frame)
 
 
 async def close_sessions(app: Starlette, timeout: float = CLOSE_TIMEOUT) -> None:

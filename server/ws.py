@@ -14,7 +14,15 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server import protocol
-from server.errors import Invalid, LivejobsError, RateLimited, Unauthenticated, UnsupportedVersion
+from server.errors import (
+    Invalid,
+    LivejobsError,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedVersion,
+)
+from server.logs import context
 from server.methods import Services, dispatch_call
 from server.params import Auth as AuthParams
 from server.params import decode_params
@@ -24,6 +32,8 @@ log = logging.getLogger("livejobs.ws")
 
 POLICY_VIOLATION = 1008
 GOING_AWAY = 1001
+TRY_AGAIN_LATER = 1013
+DRAINING = "the server is draining (shutting down); connect to another server or retry"
 
 
 def origin_allowed(websocket: WebSocket, allowed: list[str] | None) -> bool:
@@ -43,6 +53,9 @@ async def endpoint(websocket: WebSocket) -> None:
         await websocket.close(code=POLICY_VIOLATION, reason="origin not allowed")
         return
     await websocket.accept()
+    if services.dispatcher.draining:  # the listener stays open while draining: say why not
+        await _refuse_draining(websocket)
+        return
     client = websocket.client
     session = Session(f"{client.host}:{client.port}" if client else "", websocket.app.state.flusher)
     websocket.app.state.sessions.add(session)
@@ -140,6 +153,8 @@ async def _authenticate(services: Services, session: Session, call: protocol.Cal
         "protocols": list(protocol.SUPPORTED_PROTOCOLS),
     }
     session.send(protocol.result(call.id, reply))
+    if services.dispatcher.draining:  # it connected just before the drain began
+        session.send(protocol.server_pushed("draining"))
 
 
 async def _run(services: Services, session: Session, call: protocol.Call) -> None:
@@ -152,10 +167,19 @@ async def _run(services: Services, session: Session, call: protocol.Call) -> Non
     except asyncio.CancelledError:
         raise
     except Exception:
-        log.exception("method %s failed", call.method)
+        log.exception("method %s failed", call.method, extra=context(user=session.identity.user))
         session.send(protocol.internal_error(call.id))
     finally:
         session.pending_calls -= 1
+
+
+async def _refuse_draining(websocket: WebSocket) -> None:
+    """An ``unavailable`` error in place of the auth reply, then close 1013 (try again later)."""
+    try:
+        await websocket.send_text(protocol.error(None, Unavailable(DRAINING)))
+        await websocket.close(code=TRY_AGAIN_LATER, reason="server draining")
+    except Exception:
+        pass  # the client left first
 
 
 async def _release(services: Services, session: Session) -> None:
@@ -166,7 +190,11 @@ async def _release(services: Services, session: Session) -> None:
         try:
             await services.dispatcher.remove(worker)
         except Exception:
-            log.exception("releasing the jobs of worker %s failed", worker.worker_id)
+            log.exception(
+                "releasing the jobs of worker %s failed",
+                worker.worker_id,
+                extra=context(worker=worker.worker_id, user=worker.user),
+            )
 
 
 async def _write(websocket: WebSocket, session: Session) -> None:

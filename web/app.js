@@ -119,6 +119,11 @@ function drawState() {
       toast(`Disconnected by the server: ${why}`, "warning", 8000);
     }
     lastReason = why || lastReason;
+  } else if (conn.state === ConnState.ONLINE && conn.serverState === "draining") {
+    // one server state, as /readyz and the protocol say it: shutting down, jobs finishing
+    badge.dataset.state = "draining";
+    setText($("#conn-text"), "Draining");
+    badge.title = "The server is shutting down: running jobs finish, then it closes the connection.";
   } else {
     setText($("#conn-text"), STATE_TEXT[conn.state]);
     badge.title = conn.state === ConnState.ONLINE ? `Connected to ${WS_URL}` : "";
@@ -126,6 +131,7 @@ function drawState() {
   document.body.classList.toggle("stale", conn.state !== ConnState.ONLINE && document.body.dataset.auth === "signed-in");
 }
 conn.addEventListener("state", drawState);
+conn.addEventListener("server", drawState);
 $("#conn").addEventListener("click", () => conn.retryNow());
 window.addEventListener("online", () => conn.retryNow());
 

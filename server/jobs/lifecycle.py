@@ -243,7 +243,9 @@ def fail(
     else:
         _require(doc, _ONLY_RUNNING, "fail")
     worker = doc["lease"]["worker"] if doc.get("lease") else None
-    new = _next(doc, now, by, f"failed: {error}", level="danger")
+    # the log says what failed in one line; the traceback stays in ``failures`` (rendered by
+    # server.failures), not as a dict's repr with literal \n in the audit trail
+    new = _next(doc, now, by, f"failed: {_reason(error)}", level="danger")
     new["failures"].append(
         {"time": now, "error": error, "worker": worker, "attempt": doc["attempts"]}
     )

@@ -8,6 +8,7 @@ it happens once, in the call that caused it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,10 +21,14 @@ from server.jobs import lifecycle, schedule
 from server.jobs.flow import KIND as FLOW_RULES
 from server.jobs.flow import FlowControl
 from server.jobs.model import FINISHED, Job, Status, blank_job, new_id, priority_value
+from server.logs import context
 from server.store.base import ClaimRequest, CreateRequest, Store
 
 Transition = Callable[[Job], Job]
 CAS_ATTEMPTS = 5
+
+
+log = logging.getLogger("livejobs.jobs")
 
 
 class JobService:
@@ -347,7 +352,7 @@ class JobService:
     async def fail(
         self, job_id: str, token: str, error: Any, fatal: bool, by: str, doc: Job | None = None
     ) -> None:
-        await self.transition(
+        new = await self.transition(
             job_id,
             lambda d: lifecycle.fail(
                 d,
@@ -360,6 +365,7 @@ class JobService:
             ),
             doc,
         )
+        _log_failure(new, by)
 
     async def snooze(
         self, job_id: str, token: str, seconds: float, by: str, doc: Job | None = None
@@ -382,7 +388,7 @@ class JobService:
     async def worker_lost(self, job_id: str, token: str, worker_id: str) -> None:
         """The worker holding ``token`` disconnected: the attempt failed, retry per policy."""
         try:
-            await self.transition(
+            new = await self.transition(
                 job_id,
                 lambda d: lifecycle.fail(
                     d,
@@ -396,6 +402,8 @@ class JobService:
             )
         except (Conflict, NotFound):
             pass  # finished or re-leased meanwhile: nothing to take back
+        else:
+            _log_failure(new, "server")
 
     # -- time-driven (the scheduler) ----------------------------------------------------------
 
@@ -413,7 +421,7 @@ class JobService:
             elif status == Status.WAITING:
                 await self.transition(doc["id"], lambda d: lifecycle.promote(d, now=now), doc)
             elif status == Status.RUNNING:
-                await self.transition(
+                failed = await self.transition(
                     doc["id"],
                     lambda d: lifecycle.fail(
                         d,
@@ -425,6 +433,7 @@ class JobService:
                     ),
                     doc,
                 )
+                _log_failure(failed, "server")
             elif status in (Status.COMPLETED, Status.CANCELLED):
                 await self.store.delete(doc["id"], doc["version"])
             else:
@@ -477,3 +486,21 @@ def lifecycle_default_retry() -> dict[str, Any]:
 
 def _repeat_defaults() -> dict[str, Any]:
     return {"every": None, "cron": None, "tz": None, "times": None, "until": None}
+
+
+def _log_failure(doc: Job, by: str) -> None:
+    """One line per failed attempt, with the job's id, type, worker and the user who failed it
+    (the traceback stays in the job: ``livejobs jobs show`` renders it)."""
+    failure = (doc.get("failures") or [{}])[-1]
+    error = failure.get("error")
+    message = f"{error.get('type')}: {error.get('message')}" if isinstance(error, dict) else error
+    then = "" if doc["status"] == Status.FAILED else ", will retry"
+    log.info(
+        "job %s (%s) attempt %s failed%s: %s",
+        doc["id"],
+        doc["type"],
+        failure.get("attempt"),
+        then,
+        message,
+        extra=context(job_id=doc["id"], type=doc["type"], worker=failure.get("worker"), user=by),
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from tests.acceptance.test_cli import worker_process
+from tests.helpers import wait_status
 from worker_sdk import Client
 
 CHROMIUM = "/usr/bin/chromium"
@@ -314,6 +317,26 @@ async def test_the_page_recovers_after_a_server_restart(page: Page, live_server)
     await expect(row(page, after.id)).to_be_visible(timeout=WAIT)
     await expect(row(page, before.id)).to_be_visible()
     await expect(page.locator('#status-counts [data-key="total"] .chip-count')).to_have_text("2")
+
+
+async def test_the_badge_says_draining_while_the_server_drains(
+    page: Page, live_server, tmp_path
+) -> None:
+    """SIGTERM with a job held by a worker: the server drains (grace 20 s) with the listener
+    open, pushes {"msg": "server", "state": "draining"}, and the badge says so until it closes."""
+    await sign_in(page, live_server, live_server.admin_token)
+    async with (
+        worker_process(live_server, tmp_path, "cli_handlers:until_handed_back", "--type", "block"),
+        Client(live_server.ws_url, token=live_server.admin_token, reconnect=False) as admin,
+    ):
+        job = await admin.job("block").save()
+        await wait_status(admin, job.id, "running")
+        live_server.proc.send_signal(signal.SIGTERM)
+        await expect(page.locator("#conn-text")).to_have_text("Draining", timeout=WAIT)
+        await expect(page.locator("#conn")).to_have_attribute("data-state", "draining")
+        live_server.proc.send_signal(signal.SIGTERM)  # a second one ends the drain now
+        await asyncio.to_thread(live_server.proc.wait, 10)
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "offline", timeout=WAIT)
 
 
 def queue_row(page: Page, job_type: str):

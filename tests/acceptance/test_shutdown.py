@@ -10,7 +10,8 @@ import json
 import signal
 from typing import Any
 
-from websockets.asyncio.client import connect
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
 
 from tests.acceptance.test_cli import stop_process, worker_process
 from tests.helpers import wait_status
@@ -158,3 +159,62 @@ async def test_sigterm_to_a_worker_past_its_grace_hands_back(live_server, tmp_pa
         assert await stop_process(worker, signal.SIGTERM) == 0
         doc = await client.get_job(job.id)
         assert doc["status"] == "ready" and doc["failures"] == [], doc["log"]
+
+
+async def authenticated(server: ProcessServer) -> ClientConnection:
+    """A raw WebSocket session, to see every frame the server pushes."""
+    ws = await connect(server.ws_url)
+    auth = {"msg": "call", "id": 1, "method": "auth", "params": {"token": server.admin_token}}
+    await ws.send(json.dumps(auth))
+    assert json.loads(await ws.recv())["msg"] == "result"
+    return ws
+
+
+async def test_a_draining_server_says_so_and_a_second_sigterm_ends_it(tmp_path):
+    """While a held job keeps the drain going, the listener stays open: /readyz answers 503
+    draining, open sessions are told, new sockets and claims are refused as unavailable. A
+    second SIGTERM ends it at once, handing the job back (it runs again after a restart)."""
+    server = ProcessServer(tmp_path / "jobs.db", "--shutdown-grace", "60")
+    await server.start()
+    try:
+        async with worker_process(
+            server, tmp_path, "cli_handlers:until_handed_back", "--type", "block"
+        ) as worker:
+            async with server.client(reconnect=False) as client:
+                job_id = (await client.job("block").save()).id
+                await wait_running(client, "block", 1)
+            observer = await authenticated(server)
+            assert server.proc is not None
+            server.proc.send_signal(signal.SIGTERM)
+
+            pushed = json.loads(await asyncio.wait_for(observer.recv(), 10))
+            assert pushed == {"msg": "server", "state": "draining"}
+            auth = {"Authorization": f"Bearer {server.admin_token}"}
+            async with httpx.AsyncClient(base_url=server.http_url, headers=auth) as http:
+                ready = await http.get("/readyz")
+                assert ready.status_code == 503 and ready.json()["status"] == "draining"
+                claim = await http.post("/api/claim", json={"types": ["block"]})
+                assert claim.status_code == 503
+                assert claim.json()["error"]["code"] == "unavailable"
+            latecomer = await connect(server.ws_url)
+            refusal = json.loads(await asyncio.wait_for(latecomer.recv(), 10))
+            assert refusal["error"]["code"] == "unavailable"
+            assert "draining" in refusal["error"]["message"]
+            await latecomer.wait_closed()
+            assert latecomer.close_code == 1013  # try again later
+
+            start = asyncio.get_running_loop().time()
+            server.proc.send_signal(signal.SIGTERM)  # do not wait out the 60 s grace
+            await asyncio.to_thread(server.proc.wait, 10)
+            assert asyncio.get_running_loop().time() - start < 5
+            await observer.wait_closed()
+            assert observer.close_code == 1001
+
+            await server.restart()
+            async with server.client(reconnect=False) as client:
+                doc = await wait_status(client, job_id, "completed", "failed", timeout=20)
+            assert await stop_process(worker) == 0
+    finally:
+        await server.stop()
+    assert finished_cleanly(doc) and doc["result"] == "second run", doc
+    assert "Traceback" not in server.log_path.read_text()

@@ -33,6 +33,9 @@ export class Connection extends EventTarget {
   retryAt = 0;
   /** Why the server closed the last socket, if it said: {code, reason}. */
   lastClose = null;
+  /** What the server said of itself on this session: "live", or "draining" once it pushed
+   * {"msg": "server", "state": "draining"} (shutting down; calls flow until it closes). */
+  serverState = "live";
 
   #url;
   #token;
@@ -150,6 +153,7 @@ export class Connection extends EventTarget {
       return;
     }
     this.session = { user: "", role: "", methods: [], ...session };
+    this.serverState = "live";
     this.sessions += 1;
     // Backoff restarts only once the connection proved healthy (its snapshots arrived), so a
     // server that keeps cutting us off mid-snapshot is not hammered every half second.
@@ -265,6 +269,11 @@ export class Connection extends EventTarget {
         }
         return;
       }
+      case "server":
+        // the server's own state (docs/protocol.md): "draining" while it shuts down
+        this.serverState = frame.state;
+        this.dispatchEvent(new CustomEvent("server", { detail: { state: frame.state } }));
+        return;
       case "types":
         // the flow rules changed (after `types.watch`): the whole list as it is now
         this.dispatchEvent(new CustomEvent("types", { detail: frame.types }));

@@ -226,7 +226,7 @@ export class DetailPanel extends EventTarget {
               el("strong", { text: `Attempt ${f.attempt}` }),
               el("span", { class: "muted", text: ` · ${absTime(f.time)}${f.worker ? ` · ${f.worker}` : ""}` }),
             ),
-            typeof f.error === "string" ? el("pre", { class: "error-text", text: f.error }) : jsonView(f.error),
+            ...failureBody(f.error),
           ),
         ),
     );
@@ -346,4 +346,21 @@ const TRANSITION = /^(created|started by worker|completed$|failed: |will retry i
 function isAudit(entry) {
   if (entry.kind !== undefined && entry.kind !== null) return entry.kind === "audit";
   return TRANSITION.test(entry.message || "");
+}
+
+// A stored failure as server/failures.py renders it for the CLI: the SDK's {message, type,
+// traceback} as "Type: message" and the traceback as Python printed it; a string as it is;
+// anything else as JSON. The server hands over the fields; only the layout is done here.
+function failureBody(error) {
+  if (typeof error === "string") return [el("pre", { class: "error-text", text: error })];
+  if (!error || typeof error !== "object" || Array.isArray(error)) return [jsonView(error)];
+  const { type, message, traceback, ...others } = error;
+  const parts = [];
+  const head = type && message ? `${type}: ${message}` : String(message ?? type ?? "");
+  if (head) parts.push(el("div", { class: "error-head", text: head }));
+  if (typeof traceback === "string" && traceback.trim()) {
+    parts.push(el("pre", { class: "error-text traceback", text: traceback.replace(/\n+$/, "") }));
+  }
+  if (Object.keys(others).length) parts.push(jsonView(others));
+  return parts;
 }
