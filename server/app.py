@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from server import http_api, metrics, protocol, ws
 from server.auth import Auth
-from server.clock import Clock
+from server.clock import Clock, StoreClock
 from server.dispatch import Dispatcher
 from server.jobs.flow import KIND as FLOW_RULES
 from server.jobs.service import JobService
@@ -49,13 +49,15 @@ def create_app(
     clock: Clock | None = None,
     announce: Callable[[str, Settings], None] = _announce,
 ) -> Starlette:
-    clock = clock or Clock()
+    clock = clock or StoreClock()
     app_metrics = metrics.Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         backend = store or open_store_for(settings)
         await backend.open()
+        if isinstance(clock, StoreClock):  # before anything reads the time
+            await clock.sync(backend.store_time)
         changes = backend.watch()
         jobs = JobService(
             backend,
@@ -126,6 +128,8 @@ def create_app(
             asyncio.create_task(services.dispatcher.run_openings(), name="livejobs-rate-timer"),
             asyncio.create_task(scheduler.run(), name="livejobs-scheduler"),
         ]
+        if isinstance(clock, StoreClock):
+            tasks.append(asyncio.create_task(clock.keep_synced(backend.store_time)))
         app.state.tasks = tasks
         try:
             yield

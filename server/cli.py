@@ -127,7 +127,7 @@ def _refuse_a_newer_store(url: str) -> None:
 def _on_store(db: str | None, work: Callable[[Any], Awaitable[T]]) -> T:
     """Open the store, run ``work(auth)``, close; user mistakes become one line and exit 1."""
     from server.auth import Auth
-    from server.clock import Clock
+    from server.clock import StoreClock
     from server.store.base import open_store
 
     settings = load_settings({"db": db})
@@ -136,7 +136,9 @@ def _on_store(db: str | None, work: Callable[[Any], Awaitable[T]]) -> T:
         store = open_store(settings.db)
         await store.open()
         try:
-            return await work(Auth(store, Clock()))
+            clock = StoreClock()  # a token's expiry on the servers' time, as they check it
+            await clock.sync(store.store_time)
+            return await work(Auth(store, clock))
         finally:
             await store.close()
 

@@ -134,6 +134,10 @@ class Store(Protocol):
     async def ping(self) -> None:
         """Raise if the store cannot be reached (readiness probe)."""
 
+    async def store_time(self) -> float:
+        """The store's own clock, in epoch seconds: every server sharing the store keeps its
+        time on it (``server.clock.StoreClock``)."""
+
     # -- jobs ------------------------------------------------------------------------------
     async def insert(self, docs: Sequence[Job], request: CreateRequest | None = None) -> list[Job]:
         """Insert documents. For each one, return the stored document: itself, or, when its

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from typing import Any
 
 from bson.errors import InvalidDocument
@@ -139,6 +140,13 @@ class MongoStore:
     async def ping(self) -> None:
         with _reachable():
             await self._connected().admin.command("ping")
+
+    async def store_time(self) -> float:
+        """The primary's clock, as ``hello`` reports it (milliseconds, UTC)."""
+        with _reachable():
+            reply = await self._connected().admin.command("hello")
+        local: datetime = reply["localTime"]
+        return local.replace(tzinfo=UTC).timestamp()
 
     def _connected(self) -> AsyncMongoClient[dict[str, Any]]:
         if self._client is None:

@@ -235,6 +235,10 @@ class SQLiteStore:
     async def ping(self) -> None:
         await self._run(ops.ping)
 
+    async def store_time(self) -> float:
+        # on the reader, beside the writer's queue, so that the round trip stays short
+        return await self._read(ops.store_time)
+
     # -- the queue ---------------------------------------------------------------------------
 
     def _run(self, function: OpFunction[P, T], *args: P.args, **_: P.kwargs) -> asyncio.Future[T]:

@@ -365,6 +365,11 @@ def ping(conn: sqlite3.Connection, changes: Changes) -> None:
     conn.execute("SELECT 1").fetchone()
 
 
+def store_time(conn: sqlite3.Connection, changes: Changes) -> float:
+    """SQLite's clock: the clock of the host holding the file, read by SQLite itself."""
+    return float(conn.execute("SELECT (julianday('now') - 2440587.5) * 86400.0").fetchone()[0])
+
+
 # -- records ---------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ import random
 import resource
 import signal
 import sqlite3
+import time
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -72,6 +73,15 @@ async def test_insert_get_and_get_many(store: Store) -> None:
     assert await store.get("nope") is None
     assert ids(await store.get_many([c["id"], "nope", a["id"]])) == [c["id"], a["id"]]
     assert await store.get_many([]) == []
+
+
+async def test_store_time_is_the_stores_clock_in_epoch_seconds(store: Store) -> None:
+    """Every server keeps its time on this reading (``server.clock.StoreClock``)."""
+    before = time.time()
+    reading = await store.store_time()
+    after = time.time()
+    # a store on this host: its clock is this host's, to its millisecond resolution
+    assert before - 0.002 <= reading <= after + 0.002
 
 
 async def test_insert_existing_id_conflicts(store: Store) -> None:
