@@ -149,6 +149,8 @@ async def _authenticate(services: Services, session: Session, call: protocol.Cal
         "methods": methods,
         "protocol": version,
         "protocols": list(protocol.SUPPORTED_PROTOCOLS),
+        # calls this connection may have in flight: the SDK keeps within it by itself
+        "max_pending_calls": services.settings.max_pending_calls,
     }
     session.send(protocol.result(call.id, reply))
     if services.dispatcher.draining:  # it connected just before the drain began
