@@ -133,6 +133,12 @@ async def close_sessions(app: Starlette, timeout: float = CLOSE_TIMEOUT) -> None
         await asyncio.sleep(0.01)
 
 
-def serve(app: Starlette, config: uvicorn.Config, grace: float) -> None:
-    """Run ``app`` until SIGTERM or SIGINT, then shut down gracefully."""
-    GracefulServer(config, app, grace).run()
+def serve(
+    app: Starlette,
+    config: uvicorn.Config,
+    grace: float,
+    sockets: list[socket.socket] | None = None,
+) -> None:
+    """Run ``app`` (on ``sockets``, already bound, if given) until SIGTERM or SIGINT, then
+    shut down gracefully."""
+    GracefulServer(config, app, grace).run(sockets)
