@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import typer
 
+from server.cli_admin import TOKEN as ADMIN_TOKEN
+from server.cli_admin import URL as ADMIN_URL
 from server.cli_client import jobs_app, watch
 from server.cli_worker import worker
 from server.errors import LivejobsError
@@ -86,6 +89,7 @@ def serve(
         },
         config,
     )
+    listener = _bind(settings.host, settings.port)  # before anything is created or printed
     _refuse_a_newer_store(settings.db)
     setup_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
@@ -104,7 +108,22 @@ def serve(
     )
     quiet_access_log(settings.log_level)  # uvicorn.Config just reset its loggers' levels
     tune_for_serving()
-    serve_gracefully(app, uvicorn_config, settings.shutdown_grace)
+    serve_gracefully(app, uvicorn_config, settings.shutdown_grace, [listener])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Listen first: on a port already in use, a fresh database used to be created and its
+    admin token and dashboard URL printed, pointing at whichever server held the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; nothing was created", 3)
+    sock.set_inheritable(True)
+    return sock
 
 
 def _refuse_a_newer_store(url: str) -> None:
@@ -176,23 +195,53 @@ def migrate(
     typer.echo(f"applied {len(pending)} migration(s):\n{describe(pending)}")
 
 
+def _admin(
+    db: str | None,
+    url: str | None,
+    token: str | None,
+    method: str,
+    params: dict[str, Any],
+    work: Callable[[Any], Awaitable[T]],
+) -> T:
+    """``work(auth)`` on the database, or ``method`` on the running server at ``url``; the
+    one used is said on stderr (``server.cli_admin``)."""
+    from server import cli_admin, cli_client
+
+    try:
+        server = cli_admin.server_url(db, url)
+        if server is not None:
+            typer.echo(f"server: {server}", err=True)
+            result: T = cli_client.run(server, token, lambda client: client.call(method, params))
+            return result
+        settings = load_settings({"db": db})
+        typer.echo(f"database: {cli_admin.existing_database(settings.db)}", err=True)
+    except cli_admin.AdminError as exc:
+        fail(str(exc))
+    return _on_store(db, work)
+
+
 @user_app.command("add")
 def user_add(
     name: str,
     role: str = typer.Option(..., help="admin, manager, creator or worker"),
     types: str = typer.Option(None, help="comma-separated job types a worker may take"),
     db: str = typer.Option(None, help=DB_HELP),
+    url: str = ADMIN_URL,
+    token: str = ADMIN_TOKEN,
 ) -> None:
     """Add a user with a role."""
     allowed = [t for t in (types or "").split(",") if t] or None
-    user = _on_store(db, lambda auth: auth.add_user(name, role, allowed))
+    params = {"name": name, "role": role, "types": allowed}
+    user = _admin(db, url, token, "users.add", params, lambda a: a.add_user(name, role, allowed))
     typer.echo(f"added {user['role']} {user['name']}")
 
 
 @user_app.command("ls")
-def user_ls(db: str = typer.Option(None, help=DB_HELP)) -> None:
+def user_ls(
+    db: str = typer.Option(None, help=DB_HELP), url: str = ADMIN_URL, token: str = ADMIN_TOKEN
+) -> None:
     """List users."""
-    for user in _on_store(db, lambda auth: auth.list_users()):
+    for user in _admin(db, url, token, "users.list", {}, lambda auth: auth.list_users()):
         typer.echo(f"{user['name']}\t{user['role']}\t{','.join(user.get('types') or [])}")
 
 
@@ -201,9 +250,14 @@ def token_create(
     user: str,
     expires: float = typer.Option(None, help="seconds until the token expires"),
     db: str = typer.Option(None, help=DB_HELP),
+    url: str = ADMIN_URL,
+    token: str = ADMIN_TOKEN,
 ) -> None:
     """Create a token for a user and print it (only this once)."""
-    record = _on_store(db, lambda auth: auth.create_token(user, expires))
+    params = {"user": user, "expires": expires}
+    record = _admin(
+        db, url, token, "tokens.create", params, lambda auth: auth.create_token(user, expires)
+    )
     typer.echo(record["token"])
     typer.echo(
         f"(token id {record['id']}; revoke with: livejobs token revoke {record['id']})", err=True
@@ -211,16 +265,28 @@ def token_create(
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: str, db: str = typer.Option(None, help=DB_HELP)) -> None:
+def token_revoke(
+    token_id: str,
+    db: str = typer.Option(None, help=DB_HELP),
+    url: str = ADMIN_URL,
+    token: str = ADMIN_TOKEN,
+) -> None:
     """Revoke a token by its id."""
-    _on_store(db, lambda auth: auth.revoke_token(token_id))
+    params = {"id": token_id}
+    _admin(db, url, token, "tokens.revoke", params, lambda auth: auth.revoke_token(token_id))
     typer.echo(f"revoked {token_id}")
 
 
 @token_app.command("ls")
-def token_ls(user: str = typer.Option(None), db: str = typer.Option(None, help=DB_HELP)) -> None:
+def token_ls(
+    user: str = typer.Option(None),
+    db: str = typer.Option(None, help=DB_HELP),
+    url: str = ADMIN_URL,
+    token: str = ADMIN_TOKEN,
+) -> None:
     """List tokens (ids, never the secrets)."""
-    for record in _on_store(db, lambda auth: auth.list_tokens(user)):
+    params = {"user": user}
+    for record in _admin(db, url, token, "tokens.list", params, lambda a: a.list_tokens(user)):
         state = "revoked" if record.get("revoked") else "active"
         typer.echo(f"{record['id']}\t{record['user']}\t{state}")
 
@@ -234,7 +300,7 @@ def backup(
     """Copy a live SQLite store to PATH while servers keep writing (docs/operations.md)."""
     from server import backup as backups
 
-    copied = _admin(lambda store: backups.backup(store, path, force=force), db)
+    copied = _on_file(lambda store: backups.backup(store, path, force=force), db)
     typer.echo(f"backed up {_jobs(copied.jobs)} to {copied.path} ({copied.bytes:,} bytes)")
 
 
@@ -247,11 +313,11 @@ def restore(
     """Put a backup in place as the store's database; refused while a server uses it."""
     from server import backup as backups
 
-    copied = _admin(lambda store: backups.restore(backup, store, force=force), db)
+    copied = _on_file(lambda store: backups.restore(backup, store, force=force), db)
     typer.echo(f"restored {_jobs(copied.jobs)} to {copied.path}")
 
 
-def _admin(work: Callable[[str], T], db: str | None = None) -> T:
+def _on_file(work: Callable[[str], T], db: str | None = None) -> T:
     """``work(settings.db)``; a user's mistake becomes one line and exit 1."""
     try:
         return work(load_settings({"db": db}).db)

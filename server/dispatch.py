@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from server import protocol
 from server.errors import Unavailable
 from server.jobs.model import Job, Status
-from server.jobs.service import JobService
+from server.jobs.service import LEASE_EXPIRED, JobService
 from server.logs import context
 from server.session import Session
 from server.store.base import Change
@@ -52,6 +52,9 @@ class Worker:
     paused: bool = False
     #: jobs held beyond ``concurrency``, waiting in the worker for a free handler
     prefetch: int = 0
+    #: a lease of this worker ran out with its socket open (frozen, or a blocked event loop):
+    #: no work until it is heard from again (``Dispatcher.heard_from``)
+    suspect: bool = False
 
     @property
     def free(self) -> int:
@@ -228,6 +231,8 @@ class Dispatcher:
             self._by_job.pop(job_id, None)
             self._docs.pop(job_id, None)
             worker.running.pop(job_id, None)
+            if status != _RUNNING:
+                self._suspect(worker, doc)
             if status == _CANCELLED:
                 worker.session.send(protocol.cancel_pushed(job_id))
             if worker.stopped and not worker.running and worker in self._workers:
@@ -257,8 +262,36 @@ class Dispatcher:
         worker.paused = False
         self._wake.set()
 
+    def heard_from(self, worker: Worker) -> None:
+        """A call arrived on the worker's session: a suspect worker is alive again."""
+        if worker.suspect:
+            worker.suspect = False
+            log.info(
+                "worker %s is responding again",
+                worker.worker_id,
+                extra=context(worker=worker.worker_id, user=worker.user),
+            )
+            self._wake.set()
+
+    def _suspect(self, worker: Worker, doc: Job | None) -> None:
+        """The job left ``worker`` because its lease ran out, not because it reported: the
+        worker may be frozen (SIGSTOP, a blocked event loop) with its socket open, and pushing
+        it the retry would lose that attempt too. It gets nothing until it calls again, as
+        BullMQ's stalled-job check does; the retry goes to another worker meanwhile."""
+        failures = doc.get("failures") if doc is not None else None
+        if not failures or worker.suspect:
+            return
+        last = failures[-1]
+        if last.get("error") == LEASE_EXPIRED and last.get("worker") == worker.worker_id:
+            worker.suspect = True
+            log.warning(
+                "worker %s let a lease expire; no more jobs for it until it responds",
+                worker.worker_id,
+                extra=context(worker=worker.worker_id, user=worker.user),
+            )
+
     def _hungry(self, worker: Worker) -> bool:
-        if worker.paused:
+        if worker.paused or worker.suspect:
             return False
         return worker.free > 0 and any(
             self._ready_seq[t] > worker.seen.get(t, -1) for t in worker.types

@@ -97,6 +97,8 @@ async def dispatch_call(
     if entry is None or name == "auth":
         raise NotFound(f"unknown method {name!r}")
     kind, handler = entry
+    if session is not None and session.worker is not None and session.worker.suspect:
+        services.dispatcher.heard_from(session.worker)  # any call proves it alive again
     raw_params = raw if isinstance(raw, dict) else {}
     services.permissions.check(identity, name, raw_params)
     params = p.decode_params(raw, kind)

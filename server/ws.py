@@ -1,8 +1,9 @@
 """The WebSocket edge: frames in, calls through ``methods.dispatch_call``, frames out.
 
 One reader loop decodes and authenticates; each call runs as its own task so a slow call never
-holds up pipelined ones; one writer task drains the session's outbox. Everything the connection
-owned (subscriptions, a worker registration and its leases) is released when it goes.
+holds up pipelined ones, except that calls about the same job wait their turn (``call_order``);
+one writer task drains the session's outbox. Everything the connection owned (subscriptions, a
+worker registration and its leases) is released when it goes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from server import protocol
+from server.call_order import CallTasks, order_key
 from server.errors import (
     Invalid,
     LivejobsError,
@@ -60,7 +62,7 @@ async def endpoint(websocket: WebSocket) -> None:
     session = Session(f"{client.host}:{client.port}" if client else "", websocket.app.state.flusher)
     websocket.app.state.sessions.add(session)
     writer = asyncio.create_task(_write(websocket, session))
-    calls: set[asyncio.Task[None]] = set()
+    calls = CallTasks()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.auth_timeout
     try:
@@ -85,16 +87,13 @@ async def endpoint(websocket: WebSocket) -> None:
         pass
     finally:
         session.close(session.close_reason or "client left")
-        for task in calls:
-            task.cancel()
+        calls.cancel_all()
         await _release(services, session)
         websocket.app.state.sessions.discard(session)
         await writer
 
 
-async def _on_frame(
-    services: Services, session: Session, text: str, calls: set[asyncio.Task[None]]
-) -> None:
+async def _on_frame(services: Services, session: Session, text: str, calls: CallTasks) -> None:
     try:
         frames = protocol.decode_message(text, services.settings.max_frame_bytes)
     except LivejobsError as exc:
@@ -110,7 +109,7 @@ async def _on_frame(
 
 
 async def _on_call(
-    services: Services, session: Session, call: protocol.Call, calls: set[asyncio.Task[None]]
+    services: Services, session: Session, call: protocol.Call, calls: CallTasks
 ) -> None:
     if session.state is SessionState.CONNECTED:
         await _authenticate(services, session, call)
@@ -122,9 +121,8 @@ async def _on_call(
         session.send(protocol.error(call.id, RateLimited("too many calls in flight")))
         return
     session.pending_calls += 1
-    task = asyncio.create_task(_run(services, session, call))
-    calls.add(task)
-    task.add_done_callback(calls.discard)
+    # calls about one job apply in the order sent (docs/protocol.md, "Order")
+    calls.spawn(order_key(call.params), lambda: _run(services, session, call))
 
 
 async def _authenticate(services: Services, session: Session, call: protocol.Call) -> None:
@@ -151,6 +149,8 @@ async def _authenticate(services: Services, session: Session, call: protocol.Cal
         "methods": methods,
         "protocol": version,
         "protocols": list(protocol.SUPPORTED_PROTOCOLS),
+        # calls this connection may have in flight: the SDK keeps within it by itself
+        "max_pending_calls": services.settings.max_pending_calls,
     }
     session.send(protocol.result(call.id, reply))
     if services.dispatcher.draining:  # it connected just before the drain began

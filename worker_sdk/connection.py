@@ -27,6 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from worker_sdk.errors import CallError, ConnectionLost, LivejobsError, UnsupportedVersion
+from worker_sdk.limits import Slots, chunks
 
 log = logging.getLogger("livejobs.sdk")
 
@@ -58,27 +59,6 @@ RETRY_SAFE = CREATES | {
 
 #: how often calls under the default deadline (``call_timeout``) are checked
 SWEEP_SECONDS = 1.0
-
-#: calls per array message, and its size: well within the server's defaults (1,000 calls,
-#: 1 MiB); a single call larger than that still goes alone, as it always did
-MAX_CALLS_PER_MESSAGE = 500
-MAX_MESSAGE_CHARS = 256 * 1024
-
-
-def _chunks(batch: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
-    chunks: list[list[tuple[int, str]]] = []
-    size = 0
-    for entry in batch:
-        if (
-            not chunks
-            or len(chunks[-1]) >= MAX_CALLS_PER_MESSAGE
-            or (size + len(entry[1]) > MAX_MESSAGE_CHARS)
-        ):
-            chunks.append([])
-            size = 0
-        chunks[-1].append(entry)
-        size += len(entry[1]) + 1
-    return chunks
 
 
 def _expire(future: asyncio.Future[Any], limit: float | None) -> None:
@@ -113,6 +93,8 @@ class Connection:
         #: (call id, frame) of calls waiting for this turn of the loop to end
         self._outbox: list[tuple[int, str]] = []
         self._sends: set[asyncio.Task[None]] = set()
+        #: calls in flight stay within the server's ``max_pending_calls`` (see ``slots``)
+        self.slots = Slots()
         self._connected = asyncio.Event()
         #: set for good once no connection will come back (closed, refused, or no reconnect)
         self._down = asyncio.Event()
@@ -124,6 +106,17 @@ class Connection:
         self.on_push: dict[str, Callable[[Frame], None]] = {}
         self.on_reconnect: list[Callable[[], Awaitable[None]]] = []
         self.on_disconnect: list[Callable[[], None]] = []
+        #: the worker running on this connection (the server takes one per connection)
+        self.worker: object | None = None
+        self.kin: set[Connection] = set()
+
+    def sibling(self) -> Connection:
+        """A new, unopened connection to the same server with the same settings, closed
+        with this one."""
+        kin = Connection(self.url, self.token, reconnect=self.reconnect)
+        kin.open_timeout, kin.call_timeout = self.open_timeout, self.call_timeout
+        self.kin.add(kin)
+        return kin
 
     @property
     def connected(self) -> bool:
@@ -135,6 +128,8 @@ class Connection:
 
     async def close(self) -> None:
         self._closing = True
+        for kin in list(self.kin):
+            await kin.close()
         self._give_up(ConnectionLost("the client is closed"))
         if self._sweeper is not None:
             self._sweeper.cancel()
@@ -166,6 +161,8 @@ class Connection:
                 raise UnsupportedVersion(message, self.protocol)
             raise CallError(code, message)
         self.identity = reply["result"]
+        if isinstance(limit := self.identity.get("max_pending_calls"), int) and limit > 0:
+            self.slots.resize(limit)
         self._ws = ws
         self._connected.set()
 
@@ -285,16 +282,30 @@ class Connection:
         """Call a method within ``timeout`` seconds (default ``call_timeout``; ``TimeoutError``
         after it), waiting for a connection first while reconnecting. ``retry`` (default: for
         creates and reads) sends the call again on the next connection when its reply was lost;
-        a create carries a fresh ``request_id`` that its resends reuse."""
+        a create carries a fresh ``request_id`` that its resends reuse. Beyond the server's
+        ``max_pending_calls`` in flight, a call waits for a free slot before its deadline
+        starts: slots free up as replies come, each within its own deadline."""
         params = dict(params or {})
         if method in CREATES and "request_id" not in params and "protocol" in self.identity:
             params["request_id"] = uuid.uuid4().hex  # a 0.1.0 server would refuse the field
         if retry is None:
             retry = method in RETRY_SAFE
         limit = self.call_timeout if timeout is None else timeout
-        loop = asyncio.get_running_loop()
-        deadline = None if limit is None else loop.time() + limit
         tail = f',"method":{_encode(method)},"params":{_encode(params)}}}'  # encoded once
+        async with self.slots.of(method):
+            loop = asyncio.get_running_loop()
+            deadline = None if limit is None else loop.time() + limit
+            return await self._call_until(method, tail, deadline, limit, timeout, retry)
+
+    async def _call_until(
+        self,
+        method: str,
+        tail: str,
+        deadline: float | None,
+        limit: float | None,
+        timeout: float | None,
+        retry: bool,
+    ) -> Any:
         while True:
             await self._wait_connected(deadline, limit)
             try:
@@ -368,7 +379,7 @@ class Connection:
         if not batch:
             return
         assert self._ws is not None
-        for chunk in _chunks(batch):
+        for chunk in chunks(batch):
             ids = [call_id for call_id, _ in chunk]
             message = chunk[0][1] if len(chunk) == 1 else "[" + ",".join(f for _, f in chunk) + "]"
             task = asyncio.create_task(self._send(self._ws, message, ids))

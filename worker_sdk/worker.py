@@ -97,7 +97,22 @@ class Worker:
 
     async def run(self) -> None:
         """Work until ``stop()`` (running handlers finish) or cancellation (running jobs are
-        handed back to the server without counting an attempt)."""
+        handed back to the server without counting an attempt). The server takes one worker
+        per connection: when the client's connection already runs one, this worker opens a
+        connection of its own (same URL and token) and closes it when it ends."""
+        if self.conn.worker is not None:
+            parent, self.conn = self.conn, self.conn.sibling()
+            try:
+                await self.conn.open()
+                await self._run_on_connection()
+            finally:
+                await self.conn.close()
+                parent.kin.discard(self.conn)
+        else:
+            await self._run_on_connection()
+
+    async def _run_on_connection(self) -> None:
+        self.conn.worker = self
         self.conn.on_push["job"] = self._on_job
         self.conn.on_push["cancel"] = self._on_cancel
         self.conn.on_reconnect.append(self._register)
@@ -119,6 +134,7 @@ class Worker:
                 task.cancel()
             self.conn.on_reconnect.remove(self._register)
             self.conn.on_disconnect.remove(self._on_disconnect)
+            self.conn.worker = None
 
     def stop(self) -> None:
         """Graceful: take no more jobs, let running handlers finish, then ``run()`` returns."""
@@ -164,6 +180,15 @@ class Worker:
         if job.reported:
             return
         job.reported = True
+        try:
+            await self._send_report(job, method, params)
+        except (TypeError, ValueError) as exc:
+            # the handler's result is not JSON (msgspec said why): the attempt fails as if the
+            # handler had raised, instead of dying in this task unseen while the lease runs out
+            log.warning("job %s: its result cannot be sent: %s", job.id, exc)
+            await self._send_report(job, "jobs.fail", {"error": _error(exc), "fatal": False})
+
+    async def _send_report(self, job: WorkerJob, method: str, params: dict[str, Any]) -> None:
         try:
             await self.conn.call(method, {"id": job.id, "lease": job.lease_token, **params})
         except (LivejobsError, TimeoutError) as exc:  # no reply within call_timeout

@@ -30,6 +30,9 @@ CAS_ATTEMPTS = 5
 
 log = logging.getLogger("livejobs.jobs")
 
+#: the failure the server records when a lease runs out; the dispatcher knows a frozen worker by it
+LEASE_EXPIRED = "lease expired: worker lost"
+
 
 class JobService:
     def __init__(
@@ -425,7 +428,7 @@ class JobService:
                     doc["id"],
                     lambda d: lifecycle.fail(
                         d,
-                        error="lease expired: worker lost",
+                        error=LEASE_EXPIRED,
                         by="server",
                         now=now,
                         reason="worker lost",

@@ -286,6 +286,7 @@ async def test_anonymous_is_off_by_default_and_can_be_enabled(tmp_path, server):
                 "methods": client.identity["methods"],
                 "protocol": 1,
                 "protocols": [1],
+                "max_pending_calls": 1000,
             }
             await client.job("from-nobody").save()
             with pytest.raises(CallError):

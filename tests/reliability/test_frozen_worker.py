@@ -82,6 +82,63 @@ async def test_frozen_worker_cannot_complete_a_job_retried_elsewhere(server, tmp
         assert starts[-1] == f"started by worker healthy (attempt {final['attempts']})"
 
 
+def start_chaos_worker(server, tmp_path, worker_id: str) -> asyncio.subprocess.Process:
+    """``tests.reliability.chaos_worker`` on type ``victim`` with the minimum lease."""
+    return asyncio.create_subprocess_exec(  # type: ignore[return-value]
+        sys.executable,
+        "-m",
+        "tests.reliability.chaos_worker",
+        server.ws_url,
+        server.admin_token,
+        "victim",
+        worker_id,
+        str(tmp_path / "journal.log"),
+        "--lease",
+        str(LEASE),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+async def test_a_frozen_worker_gets_no_retry_until_it_responds(server, tmp_path):
+    """The frozen worker registered first, so on the old code every retry went back to it
+    (five attempts expired there and the job failed) while a healthy worker waited."""
+    async with server.client() as client:
+        frozen = await start_chaos_worker(server, tmp_path, "frozen")
+        try:
+            victim = await client.job("victim", {"note": "working", "ms": 3000}).retry(4).save()
+            running = await wait_for_doc(
+                client,
+                victim.id,
+                lambda d: any(e["message"] == "working" for e in d["log"]),
+                timeout=20,
+            )
+            assert running["lease"]["worker"] == "frozen"
+            os.kill(frozen.pid, signal.SIGSTOP)  # mid-handler, lease held, socket open
+
+            async def healthy(job):
+                return {"by": "healthy", "attempt": job.attempt}
+
+            async with running_worker(client, "victim", healthy, worker_id="healthy"):
+                done = await wait_status(client, victim.id, "completed", "failed", timeout=20)
+            assert done["status"] == "completed", done["failures"]
+            assert done["result"] == {"by": "healthy", "attempt": 2}
+            assert [f["worker"] for f in done["failures"]] == ["frozen"]
+
+            # thawed, it calls again (heartbeat, refused report) and is given work again
+            os.kill(frozen.pid, signal.SIGCONT)
+            await read_until(frozen.stdout, f"could not report jobs.done for job {victim.id}")
+            later = await client.job("victim", {"ms": 0}).save()
+            again = await wait_status(client, later.id, "completed", timeout=15)
+            assert again["result"]["worker"] == "frozen"
+        finally:
+            os.kill(frozen.pid, signal.SIGCONT)
+            os.kill(frozen.pid, signal.SIGKILL)
+            await frozen.wait()
+
+
 async def read_until(stream: asyncio.StreamReader | None, needle: str, timeout: float = 15) -> str:
     """The first line of a process's output containing ``needle``."""
     assert stream is not None

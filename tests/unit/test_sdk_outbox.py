@@ -64,6 +64,7 @@ async def test_calls_failed_by_a_lost_connection_are_never_sent() -> None:
 
 async def test_many_calls_are_split_within_the_servers_limits() -> None:
     conn, socket = connected()
+    conn.slots.resize(5_000)  # a server that allows this many calls in flight
     results = await asyncio.gather(*(conn.call("m", {"i": i}) for i in range(1_200)))
     assert len(results) == 1_200
     assert [len(message) for message in socket.sent] == [500, 500, 200]
@@ -71,3 +72,32 @@ async def test_many_calls_are_split_within_the_servers_limits() -> None:
     await asyncio.gather(*(conn.call("big", {"data": big}) for _ in range(3)))
     assert all(not isinstance(message, list) for message in socket.sent[3:])
     assert len(socket.sent) == 6
+
+
+class SlowSocket(RecordingSocket):
+    """Answers nothing until told to: the calls stay in flight."""
+
+    async def send(self, message: str) -> None:
+        decoded = json.loads(message)
+        self.sent.extend(decoded if isinstance(decoded, list) else [decoded])
+
+
+async def test_calls_in_flight_stay_within_the_servers_max_pending_calls() -> None:
+    conn = Connection("ws://unused", "token")
+    socket = SlowSocket(conn)
+    conn._ws = socket  # type: ignore[assignment]
+    conn._connected.set()
+    conn.slots.resize(40)  # as an auth reply with "max_pending_calls": 40 does; 10 for leases
+    calls = [asyncio.ensure_future(conn.call("jobs.create", {"i": i})) for i in range(100)]
+    beat = asyncio.ensure_future(conn.call("jobs.heartbeat", {"id": "j", "lease": "t"}))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(socket.sent) == 31  # 30 ordinary calls, and the heartbeat in a slot of its own
+    while not all(call.done() for call in calls):
+        for frame in list(socket.sent):
+            socket.sent.remove(frame)
+            conn._on_frame({"msg": "result", "id": frame["id"], "result": frame["method"]})
+            assert len(conn._pending) <= 40
+        await asyncio.sleep(0)
+    assert [call.result() for call in calls] == ["jobs.create"] * 100
+    assert await beat == "jobs.heartbeat"
