@@ -18,12 +18,15 @@ watchdog thread (a thread stuck in the store would otherwise hold ``asyncio.run`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import socket
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -65,6 +68,22 @@ class GracefulServer(uvicorn.Server):
             self._arm_deadline()
         super().handle_exit(sig, frame)
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's, except that the signal is not raised again inside the event loop: a
+        SIGINT raised there becomes a KeyboardInterrupt in the app's teardown (a traceback).
+        ``serve`` raises it once the loop has finished."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
     def _arm_deadline(self) -> None:
         if self.deadline is None:
             self.deadline = time.monotonic() + self.grace + SHUTDOWN_MARGIN
@@ -93,6 +112,8 @@ class GracefulServer(uvicorn.Server):
         try:
             async with asyncio.timeout(self._left()):
                 await super().shutdown(sockets)
+                if self.force_exit:  # uvicorn skips the app's teardown then: close the store
+                    await self.lifespan.shutdown()
         except TimeoutError:
             log.error("shutdown overran its grace period; exiting without finishing the teardown")
 
@@ -207,3 +228,10 @@ def serve(
     finally:
         if server.watchdog is not None:  # the loop finished in time
             server.watchdog.cancel()
+    for sig in server._captured_signals[:1]:
+        # end as the signal asked, as a process without handlers would: a shell or a process
+        # manager reads the exit status (-15 / -2), and nothing is left to run
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(sig, signal.SIG_DFL)
+        signal.raise_signal(sig)

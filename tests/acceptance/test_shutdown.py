@@ -218,3 +218,33 @@ async def test_a_draining_server_says_so_and_a_second_sigterm_ends_it(tmp_path):
         await server.stop()
     assert finished_cleanly(doc) and doc["result"] == "second run", doc
     assert "Traceback" not in server.log_path.read_text()
+
+
+async def test_a_second_ctrl_c_ends_the_drain_without_a_traceback(tmp_path):
+    """Ctrl-C is SIGINT: the first starts the drain, the second ends it at once, and neither
+    leaves a ``CancelledError`` traceback in the server's output."""
+    server = ProcessServer(tmp_path / "jobs.db", "--shutdown-grace", "60")
+    await server.start()
+    try:
+        async with worker_process(
+            server, tmp_path, "cli_handlers:until_handed_back", "--type", "block"
+        ) as worker:
+            async with server.client(reconnect=False) as client:
+                await client.job("block").save()
+                await wait_running(client, "block", 1)
+            observer = await authenticated(server)
+            assert server.proc is not None
+            server.proc.send_signal(signal.SIGINT)
+            pushed = json.loads(await asyncio.wait_for(observer.recv(), 10))
+            assert pushed == {"msg": "server", "state": "draining"}
+
+            start = asyncio.get_running_loop().time()
+            server.proc.send_signal(signal.SIGINT)
+            await asyncio.to_thread(server.proc.wait, 10)
+            assert asyncio.get_running_loop().time() - start < 5
+            await observer.wait_closed()
+            await stop_process(worker)
+    finally:
+        await server.stop()
+    output = server.log_path.read_text()
+    assert "Traceback" not in output and "CancelledError" not in output, output
