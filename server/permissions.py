@@ -44,7 +44,7 @@ CONTROL = {
 }
 OBSERVE = {"workers.list"}
 TYPES = {"types.set_limits", "types.pause", "types.resume"}
-ADMIN = {"users.add", "users.list", "tokens.create", "tokens.list", "tokens.revoke"}
+ADMIN = {"users.add", "users.remove", "users.list", "tokens.create", "tokens.list", "tokens.revoke"}
 
 ROLE_METHODS: dict[str, frozenset[str]] = {
     "worker": frozenset(SESSION | READ | WORK),
