@@ -18,6 +18,7 @@ from server.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticate
 from server.store.base import Store
 
 ROLES = ("admin", "manager", "creator", "worker")
+USER_DELETED = "user deleted: the token's user no longer exists"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,8 @@ class Auth:
             return identity  # anonymous: no credentials to follow
         record = await self.store.get_record("tokens", identity.token_id)
         if record is None:
+            if await self.store.get_record("users", identity.user) is None:
+                raise Unauthenticated(USER_DELETED)  # its tokens went with it
             raise Unauthenticated("token deleted")
         return await self._identity(record)
 
@@ -105,7 +108,7 @@ class Auth:
             raise Unauthenticated("token expired")
         user = await self.store.get_record("users", record["user"])
         if user is None:
-            raise Unauthenticated("user deleted: the token's user no longer exists")
+            raise Unauthenticated(USER_DELETED)
         types = tuple(user["types"]) if user.get("types") else None
         return Identity(
             user=user["name"],

@@ -24,6 +24,8 @@ MAX_ADDRESSES = 10_000
 class _Failures:
     count: int = 0
     blocked_until: float = 0.0
+    #: the moment from which quiet counts: the last failure or the end of its back-off
+    quiet_from: float = 0.0
 
 
 class AuthLimiter:
@@ -48,13 +50,14 @@ class AuthLimiter:
     def failed(self, address: str) -> None:
         now = self.clock.now()
         entry = self._by_address.pop(address, None)  # re-inserted last: the freshest
-        if entry is None or now > entry.blocked_until + self.most:
+        if entry is None or now > entry.quiet_from + self.most:
             entry = _Failures()
             self._prune(now)
         entry.count += 1
         beyond = entry.count - self.free
         if beyond >= 0:
             entry.blocked_until = now + min(self.base * 2.0 ** min(beyond, 64), self.most)
+        entry.quiet_from = max(now, entry.blocked_until)
         self._by_address[address] = entry
 
     def _prune(self, now: float) -> None:
@@ -62,7 +65,7 @@ class AuthLimiter:
         if len(self._by_address) < MAX_ADDRESSES:
             return
         for address, entry in list(self._by_address.items()):
-            if now > entry.blocked_until + self.most:
+            if now > entry.quiet_from + self.most:
                 del self._by_address[address]
         while len(self._by_address) >= MAX_ADDRESSES:
             del self._by_address[next(iter(self._by_address))]
