@@ -115,3 +115,17 @@ async def test_a_worker_limited_to_types_cannot_probe_other_types(server) -> Non
     mailer = await server.token("worker", "mailer", types=["mail"])
     w = {**w, "eve": mailer}
     await _same_as_random(server, w, "jobs.get", lambda job_id: {"id": job_id})
+
+
+async def test_a_restart_meets_only_its_owners_key(server) -> None:
+    """Bringing a keyed job back to life checks the key among its owner's jobs only: another
+    owner's live job with the same key neither blocks it nor is named."""
+    w = await _world(server)
+    async with server.client(w["ann"]) as ann:
+        anns = await ann.call("jobs.create", {"type": "t", "key": "k", "delay": 3600})
+    async with server.client(w["eve"]) as eve:
+        eves = await eve.call("jobs.create", {"type": "t", "key": "k", "delay": 3600})
+        assert eves["id"] != anns["id"]
+        await eve.call("jobs.cancel", {"id": eves["id"]})
+        back = await eve.call("jobs.restart", {"id": eves["id"]})
+        assert back["id"] == eves["id"] and back["status"] != "cancelled"
