@@ -32,10 +32,9 @@ class Identity:
     expires: float | None = None
 
 
-def bind_worker_id(user: str, asked: str | None, default: str) -> str:
+def bind_worker_id(user: str, worker_id: str) -> str:
     """The worker id a connection of ``user`` may use: ids are ``user/name`` (or the bare user
     name), so a worker cannot take another's id and with it the jobs ``target``ed there."""
-    worker_id = asked or default
     if worker_id == user or worker_id.startswith(user + "/"):
         return worker_id
     if "/" in worker_id:

@@ -17,7 +17,7 @@ from server.auth import Auth, Identity, bind_worker_id
 from server.clock import Clock
 from server.credentials import Credentials
 from server.dispatch import Dispatcher, Worker
-from server.errors import Forbidden, Invalid, LivejobsError, NotFound, RateLimited
+from server.errors import Invalid, LivejobsError, NotFound, RateLimited
 from server.jobs.model import Job
 from server.jobs.service import JobService
 from server.live.subscriptions import Subscriptions
@@ -40,8 +40,7 @@ class Services:
     permissions: Permissions
     subscriptions: Subscriptions
     dispatcher: Dispatcher
-    #: ends WebSocket sessions whose credentials stop holding (set by the app's lifespan)
-    credentials: Credentials | None = None
+    credentials: Credentials | None = None  # set by the app's lifespan
 
 
 @dataclass(slots=True)
@@ -65,13 +64,7 @@ class Ctx:
         return doc
 
     def may_read(self, doc: Job) -> bool:
-        """Whether this identity may know the job exists: every reference to another job
-        (an id, ``depends``, bulk ids) answers as for an unknown id when it may not."""
-        try:
-            self.services.permissions.check(self.identity, "jobs.get", {}, doc)
-        except Forbidden:
-            return False
-        return True
+        return self.services.permissions.may_read(self.identity, doc)
 
     def scoped(self, filter: dict[str, Any]) -> dict[str, Any]:
         """Narrow a parsed filter to what this identity may read."""
@@ -205,8 +198,7 @@ async def worker_start(ctx: Ctx, params: p.WorkerStart) -> dict[str, str]:
     if session.worker is not None:
         raise Invalid("this connection is already a worker; call worker.stop first")
     ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
-    user = ctx.identity.user
-    worker_id = bind_worker_id(user, params.worker_id, f"{user}/{next(_worker_numbers)}")
+    worker_id = bind_worker_id(ctx.identity.user, params.worker_id or str(next(_worker_numbers)))
     worker = Worker(
         session=session,
         worker_id=worker_id,
@@ -237,7 +229,7 @@ async def worker_stop(ctx: Ctx, params: p.Empty) -> bool:
 async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
     ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
     ctx.services.dispatcher.check_open()  # no new work on a draining server
-    worker_id = bind_worker_id(ctx.identity.user, params.worker_id, ctx.identity.user)
+    worker_id = bind_worker_id(ctx.identity.user, params.worker_id or ctx.identity.user)
     return await ctx.services.jobs.claim(
         params.types, worker_id, ctx.identity.user, params.limit, params.lease
     )
@@ -377,34 +369,6 @@ async def types_watch(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
     return await ctx.services.jobs.flow.describe()
 
 
-# -- users and tokens ---------------------------------------------------------------------
+# -- users and tokens: ``server.methods_admin`` (registered on import) ----------------------
 
-
-@method("users.add", p.UserAdd)
-async def users_add(ctx: Ctx, params: p.UserAdd) -> dict[str, Any]:
-    return await ctx.services.auth.add_user(params.name, params.role, params.types)
-
-
-@method("users.remove", p.UserRef)
-async def users_remove(ctx: Ctx, params: p.UserRef) -> bool:
-    return await ctx.services.auth.remove_user(params.name)
-
-
-@method("users.list", p.Empty)
-async def users_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
-    return await ctx.services.auth.list_users()
-
-
-@method("tokens.create", p.TokenCreate)
-async def tokens_create(ctx: Ctx, params: p.TokenCreate) -> dict[str, Any]:
-    return await ctx.services.auth.create_token(params.user, params.expires)
-
-
-@method("tokens.list", p.TokenList)
-async def tokens_list(ctx: Ctx, params: p.TokenList) -> list[dict[str, Any]]:
-    return await ctx.services.auth.list_tokens(params.user)
-
-
-@method("tokens.revoke", p.TokenRevoke)
-async def tokens_revoke(ctx: Ctx, params: p.TokenRevoke) -> bool:
-    return await ctx.services.auth.revoke_token(params.id)
+from server import methods_admin  # noqa: E402, F401
