@@ -407,7 +407,9 @@ async def test_a_manager_pauses_and_resumes_a_type_from_the_queues_view(
             await queue.locator('[data-action="show-jobs"]').click()
             await expect(page.locator("#jobs-view")).to_be_visible()
             await expect(page.locator("#filter-type")).to_have_value("digest")
-            await expect(row(page, held.id).locator("td.worker")).to_have_text("digest-box/digest-1")
+            await expect(row(page, held.id).locator("td.worker")).to_have_text(
+                "digest-box/digest-1"
+            )
         finally:
             await stop(working)
 
