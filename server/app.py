@@ -19,7 +19,10 @@ from starlette.staticfiles import StaticFiles
 
 from server import http_api, metrics, protocol, ws
 from server.auth import Auth
+from server.auth_limit import AuthLimiter
 from server.clock import Clock, StoreClock
+from server.credentials import KINDS as CREDENTIALS
+from server.credentials import Credentials
 from server.dispatch import Dispatcher
 from server.jobs.flow import KIND as FLOW_RULES
 from server.jobs.service import JobService
@@ -67,7 +70,13 @@ def create_app(
             max_data=settings.max_data_bytes,
             request_seconds=settings.request_id_seconds,
         )
-        auth = Auth(backend, clock, settings.anonymous_role)
+        limiter = AuthLimiter(
+            clock,
+            settings.auth_free_failures,
+            settings.auth_backoff_seconds,
+            settings.auth_backoff_max,
+        )
+        auth = Auth(backend, clock, settings.anonymous_role, limiter)
         flusher = Flusher()
         services = Services(
             settings=settings,
@@ -85,6 +94,8 @@ def create_app(
         app.state.services = services
         app.state.scheduler = scheduler
         app.state.sessions = set()
+        credentials = Credentials(auth, clock, app.state.sessions)
+        services.credentials = credentials
         app.state.flusher = flusher
         app_metrics.bind(services, app.state.sessions)
         #: more readers of the feed (metrics, the shutdown drain), after the core three
@@ -112,6 +123,8 @@ def create_app(
                             await jobs.flow.reload(record_id)
                             services.dispatcher.type_changed(record_id)
                             await push_types(app.state.sessions)
+                        elif kind in CREDENTIALS:  # sessions follow their tokens and users
+                            await credentials.changed(kind, record_id)
                         continue
                     services.subscriptions.on_change(change)
                     services.dispatcher.on_change(change)

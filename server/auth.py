@@ -12,11 +12,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from server.auth_limit import AuthLimiter
 from server.clock import Clock
-from server.errors import Conflict, Invalid, NotFound, Unauthenticated
+from server.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from server.store.base import Store
 
 ROLES = ("admin", "manager", "creator", "worker")
+USER_DELETED = "user deleted: the token's user no longer exists"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,18 @@ class Identity:
     #: job types a worker may claim (None: any)
     types: tuple[str, ...] | None = None
     token_id: str | None = None
+    #: when the token stops working (epoch seconds); open sessions end then
+    expires: float | None = None
+
+
+def bind_worker_id(user: str, worker_id: str) -> str:
+    """The worker id a connection of ``user`` may use: ids are ``user/name`` (or the bare user
+    name), so a worker cannot take another's id and with it the jobs ``target``ed there."""
+    if worker_id == user or worker_id.startswith(user + "/"):
+        return worker_id
+    if "/" in worker_id:
+        raise Forbidden(f"worker id {worker_id!r} belongs to another user; use {user}/<name>")
+    return f"{user}/{worker_id}"
 
 
 def _hash(token: str) -> str:
@@ -40,39 +54,91 @@ def _token_id(token: str) -> str:
 
 
 class Auth:
-    def __init__(self, store: Store, clock: Clock, anonymous_role: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        anonymous_role: str | None = None,
+        limiter: AuthLimiter | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.anonymous_role = anonymous_role
+        #: failed tokens back off per client address (None: unlimited, e.g. the CLI)
+        self.limiter = limiter
 
-    async def authenticate(self, token: str | None) -> Identity:
+    async def authenticate(self, token: str | None, address: str | None = None) -> Identity:
+        """The identity ``token`` gives; a token from an ``address`` backing off after failed
+        attempts is refused (``rate_limited``) unread, and each failure lengthens the wait."""
         if not token:
             if self.anonymous_role:
                 return Identity(user="anonymous", role=self.anonymous_role)
             raise Unauthenticated("a token is required")
-        record = await self.store.get_record("tokens", _token_id(token))
-        if record is None or not hmac.compare_digest(record["hash"], _hash(token)):
-            raise Unauthenticated("unknown token")
+        limiter = self.limiter
+        if limiter is not None and address is not None:
+            limiter.check(address)
+        try:
+            record = await self.store.get_record("tokens", _token_id(token))
+            if record is None or not hmac.compare_digest(record["hash"], _hash(token)):
+                raise Unauthenticated("unknown token")
+            return await self._identity(record)
+        except Unauthenticated:
+            if limiter is not None and address is not None:
+                limiter.failed(address)
+            raise
+
+    async def recheck(self, identity: Identity) -> Identity:
+        """The identity its token gives now: raises ``Unauthenticated`` (saying why) once the
+        token is revoked, expired or gone, or its user deleted. Open sessions call this when
+        the feed shows their token's or user's record changed, on whichever server."""
+        if identity.token_id is None:
+            return identity  # anonymous: no credentials to follow
+        record = await self.store.get_record("tokens", identity.token_id)
+        if record is None:
+            if await self.store.get_record("users", identity.user) is None:
+                raise Unauthenticated(USER_DELETED)  # its tokens went with it
+            raise Unauthenticated("token deleted")
+        return await self._identity(record)
+
+    async def _identity(self, record: dict[str, Any]) -> Identity:
         if record.get("revoked"):
             raise Unauthenticated("token revoked")
         if record.get("expires") is not None and record["expires"] <= self.clock.now():
             raise Unauthenticated("token expired")
         user = await self.store.get_record("users", record["user"])
         if user is None:
-            raise Unauthenticated("the token's user no longer exists")
+            raise Unauthenticated(USER_DELETED)
         types = tuple(user["types"]) if user.get("types") else None
-        return Identity(user=user["name"], role=user["role"], types=types, token_id=record["id"])
+        return Identity(
+            user=user["name"],
+            role=user["role"],
+            types=types,
+            token_id=record["id"],
+            expires=record.get("expires"),
+        )
 
     async def add_user(
         self, name: str, role: str, types: list[str] | None = None
     ) -> dict[str, Any]:
         if role not in ROLES:
             raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+        if "/" in name:  # worker ids are "user/name": a user name with "/" could pass as another's
+            raise Invalid(f"user name {name!r} may not contain '/'")
         if await self.store.get_record("users", name) is not None:
             raise Conflict(f"user {name!r} exists")
         user = {"name": name, "role": role, "types": types, "created": self.clock.now()}
         await self.store.put_record("users", name, user)
         return user
+
+    async def remove_user(self, name: str) -> bool:
+        """Delete a user and its tokens; its open sessions end (``recheck``) on every server."""
+        if await self.store.get_record("users", name) is None:
+            raise NotFound(f"no user {name!r}")
+        await self.store.delete_record("users", name)  # first: sessions end as "user deleted"
+        for record in await self.store.list_records("tokens"):
+            if record["user"] == name:
+                await self.store.delete_record("tokens", record["id"])
+        return True
 
     async def list_users(self) -> list[dict[str, Any]]:
         return await self.store.list_records("users")

@@ -236,6 +236,13 @@ def user_add(
     typer.echo(f"added {user['role']} {user['name']}")
 
 
+@user_app.command("rm")
+def user_rm(name: str, db: str = typer.Option(None, help=DB_HELP)) -> None:
+    """Remove a user and its tokens; its open sessions end on every server of the store."""
+    _on_store(db, lambda auth: auth.remove_user(name))
+    typer.echo(f"removed {name}")
+
+
 @user_app.command("ls")
 def user_ls(
     db: str = typer.Option(None, help=DB_HELP), url: str = ADMIN_URL, token: str = ADMIN_TOKEN

@@ -120,8 +120,9 @@ async def _call(request: Request, method: str, params: Any, status: int = 200) -
     try:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        client = request.client
         identity = await services.auth.authenticate(
-            token.strip() if scheme.lower() == "bearer" else None
+            token.strip() if scheme.lower() == "bearer" else None, client.host if client else ""
         )
         result = await dispatch_call(services, identity, method, params, None)
     except LivejobsError as exc:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from server import params as p
-from server.auth import Auth, Identity
+from server.auth import Auth, Identity, bind_worker_id
 from server.clock import Clock
+from server.credentials import Credentials
 from server.dispatch import Dispatcher, Worker
 from server.errors import Invalid, LivejobsError, NotFound, RateLimited
 from server.jobs.model import Job
@@ -39,6 +40,7 @@ class Services:
     permissions: Permissions
     subscriptions: Subscriptions
     dispatcher: Dispatcher
+    credentials: Credentials | None = None  # set by the app's lifespan
 
 
 @dataclass(slots=True)
@@ -56,10 +58,13 @@ class Ctx:
         copy of a job it pushed will do (a stale copy just makes the write re-read)."""
         held = self.services.dispatcher.held(job_id) if cas else None
         doc = held or await self.services.store.get(job_id)
-        if doc is None:
-            raise NotFound(f"no job {job_id}")
+        if doc is None or not self.may_read(doc):
+            raise NotFound(f"no job {job_id}")  # a job it may not read is one it never heard of
         self.services.permissions.check(self.identity, method or self.method, self.raw, doc)
         return doc
+
+    def may_read(self, doc: Job) -> bool:
+        return self.services.permissions.may_read(self.identity, doc)
 
     def scoped(self, filter: dict[str, Any]) -> dict[str, Any]:
         """Narrow a parsed filter to what this identity may read."""
@@ -110,7 +115,8 @@ async def dispatch_call(
 
 @method("jobs.create", p.CreateJob)
 async def create(ctx: Ctx, spec: p.CreateJob) -> Job:
-    return ctx.show(await ctx.services.jobs.create(spec, ctx.identity.user, spec.request_id))
+    jobs = ctx.services.jobs
+    return ctx.show(await jobs.create(spec, ctx.identity.user, spec.request_id, ctx.may_read))
 
 
 @method("jobs.create_many", p.CreateMany)
@@ -120,7 +126,8 @@ async def create_many(ctx: Ctx, params: p.CreateMany) -> dict[str, list[str]]:
     for spec in params.jobs:
         ctx.services.permissions.check(ctx.identity, "jobs.create", {"type": spec.type})
     jobs = ctx.services.jobs
-    return {"ids": await jobs.create_many(params.jobs, ctx.identity.user, params.request_id)}
+    user, request_id = ctx.identity.user, params.request_id
+    return {"ids": await jobs.create_many(params.jobs, user, request_id, ctx.may_read)}
 
 
 @method("jobs.get", p.JobRef)
@@ -193,7 +200,7 @@ async def worker_start(ctx: Ctx, params: p.WorkerStart) -> dict[str, str]:
     if session.worker is not None:
         raise Invalid("this connection is already a worker; call worker.stop first")
     ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
-    worker_id = params.worker_id or f"{ctx.identity.user}-{next(_worker_numbers)}"
+    worker_id = bind_worker_id(ctx.identity.user, params.worker_id or str(next(_worker_numbers)))
     worker = Worker(
         session=session,
         worker_id=worker_id,
@@ -224,7 +231,7 @@ async def worker_stop(ctx: Ctx, params: p.Empty) -> bool:
 async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
     ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
     ctx.services.dispatcher.check_open()  # no new work on a draining server
-    worker_id = params.worker_id or ctx.identity.user
+    worker_id = bind_worker_id(ctx.identity.user, params.worker_id or ctx.identity.user)
     return await ctx.services.jobs.claim(
         params.types, worker_id, ctx.identity.user, params.limit, params.lease
     )
@@ -364,29 +371,6 @@ async def types_watch(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
     return await ctx.services.jobs.flow.describe()
 
 
-# -- users and tokens ---------------------------------------------------------------------
+# -- users and tokens: ``server.methods_admin`` (registered on import) ----------------------
 
-
-@method("users.add", p.UserAdd)
-async def users_add(ctx: Ctx, params: p.UserAdd) -> dict[str, Any]:
-    return await ctx.services.auth.add_user(params.name, params.role, params.types)
-
-
-@method("users.list", p.Empty)
-async def users_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
-    return await ctx.services.auth.list_users()
-
-
-@method("tokens.create", p.TokenCreate)
-async def tokens_create(ctx: Ctx, params: p.TokenCreate) -> dict[str, Any]:
-    return await ctx.services.auth.create_token(params.user, params.expires)
-
-
-@method("tokens.list", p.TokenList)
-async def tokens_list(ctx: Ctx, params: p.TokenList) -> list[dict[str, Any]]:
-    return await ctx.services.auth.list_tokens(params.user)
-
-
-@method("tokens.revoke", p.TokenRevoke)
-async def tokens_revoke(ctx: Ctx, params: p.TokenRevoke) -> bool:
-    return await ctx.services.auth.revoke_token(params.id)
+from server import methods_admin  # noqa: E402, F401

@@ -190,6 +190,10 @@ class UserAdd(Params):
     types: Annotated[list[Name], Meta(max_length=100)] | None = None
 
 
+class UserRef(Params):
+    name: Name
+
+
 class TokenCreate(Params):
     user: Name
     expires: Annotated[float, Meta(gt=0)] | None = None

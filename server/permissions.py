@@ -44,7 +44,7 @@ CONTROL = {
 }
 OBSERVE = {"workers.list"}
 TYPES = {"types.set_limits", "types.pause", "types.resume"}
-ADMIN = {"users.add", "users.list", "tokens.create", "tokens.list", "tokens.revoke"}
+ADMIN = {"users.add", "users.remove", "users.list", "tokens.create", "tokens.list", "tokens.revoke"}
 
 ROLE_METHODS: dict[str, frozenset[str]] = {
     "worker": frozenset(SESSION | READ | WORK),
@@ -126,6 +126,15 @@ class Permissions:
         ):
             what = f" on job {job['id']}" if job is not None else ""
             raise Forbidden(f"{identity.role} {identity.user!r} may not call {method}{what}")
+
+    def may_read(self, identity: Identity, doc: Job) -> bool:
+        """Whether ``identity`` may know the job exists: every reference to a job it may not
+        read (an id, ``depends``, bulk ids) answers as for an id that does not exist."""
+        try:
+            self.check(identity, "jobs.get", {}, doc)
+        except Forbidden:
+            return False
+        return True
 
     def check_bulk(self, identity: Identity, method: str) -> None:
         if identity.role not in ("admin", "manager"):

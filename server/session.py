@@ -100,6 +100,10 @@ _CLOSED = SessionState.CLOSED
 class Session:
     def __init__(self, remote: str = "", flusher: Flusher | None = None) -> None:
         self.remote = remote
+        #: the client's address (host), which failed authentications back off by
+        self.address = ""
+        #: failed ``auth`` calls on this connection (it is closed after a few)
+        self.auth_failures = 0
         self._flusher = flusher or Flusher()
         self._marked = False
         self.state = SessionState.CONNECTED

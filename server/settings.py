@@ -59,6 +59,14 @@ class Settings(msgspec.Struct, kw_only=True):
     max_subscriptions: Positive = 100
     max_pending_calls: Positive = 1000
     auth_timeout: Seconds = 10.0
+    #: failed authentications (wrong tokens) from one client address before it backs off
+    auth_free_failures: Positive = 5
+    #: the first back-off, in seconds; each further failure doubles it
+    auth_backoff_seconds: Seconds = 1.0
+    #: the longest back-off; an address quiet this long after it is forgotten
+    auth_backoff_max: Seconds = 60.0
+    #: failed ``auth`` calls after which a WebSocket connection is closed
+    auth_connection_failures: Positive = 3
     max_batch: Positive = 10_000
     #: seconds a create's ``request_id`` is remembered: a retry within it gets the first answer
     request_id_seconds: Seconds = 86_400.0

@@ -60,6 +60,7 @@ async def endpoint(websocket: WebSocket) -> None:
         return
     client = websocket.client
     session = Session(f"{client.host}:{client.port}" if client else "", websocket.app.state.flusher)
+    session.address = client.host if client else ""
     websocket.app.state.sessions.add(session)
     writer = asyncio.create_task(_write(websocket, session))
     calls = CallTasks()
@@ -90,6 +91,8 @@ async def endpoint(websocket: WebSocket) -> None:
         calls.cancel_all()
         await _release(services, session)
         websocket.app.state.sessions.discard(session)
+        if services.credentials is not None:
+            services.credentials.forget(session)
         await writer
 
 
@@ -100,6 +103,8 @@ async def _on_frame(services: Services, session: Session, text: str, calls: Call
         session.send(protocol.error(protocol.call_id_of(text) if len(text) < 65536 else None, exc))
         return
     for frame in frames:
+        if not session.open:
+            return  # closed by an earlier call of this message (e.g. too many failed auths)
         try:
             call = protocol.to_call(frame)
         except LivejobsError as exc:
@@ -111,6 +116,8 @@ async def _on_frame(services: Services, session: Session, text: str, calls: Call
 async def _on_call(
     services: Services, session: Session, call: protocol.Call, calls: CallTasks
 ) -> None:
+    if session.state is SessionState.CLOSED:
+        return
     if session.state is SessionState.CONNECTED:
         await _authenticate(services, session, call)
         return
@@ -132,15 +139,23 @@ async def _authenticate(services: Services, session: Session, call: protocol.Cal
     try:
         params = decode_params(call.params, AuthParams)
         version = protocol.check_protocol(params.protocol)
-        identity = await services.auth.authenticate(params.token)
+        identity = await services.auth.authenticate(params.token, session.address)
     except UnsupportedVersion as exc:  # no later call could be understood: say so and go
         session.send(protocol.error(call.id, exc))
         session.close("unsupported protocol version")
         return
     except LivejobsError as exc:
         session.send(protocol.error(call.id, exc))
+        if isinstance(exc, (Unauthenticated, RateLimited)):
+            session.auth_failures += 1
+            if session.auth_failures >= services.settings.auth_connection_failures:
+                session.close("too many failed authentications")
         return
+    if not session.open:
+        return  # closed while the token was read (the client left, the server stops)
     session.authenticate(identity)
+    if services.credentials is not None:
+        services.credentials.opened(session, identity)  # the session ends when its token does
     session.batch = params.batch
     methods = services.permissions.methods_for(identity)
     reply = {

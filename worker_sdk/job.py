@@ -103,10 +103,13 @@ class Job:
         return self
 
     def target(self, worker_id: str) -> Job:
+        """Only this worker runs the job. Worker ids are ``<user>/<name>`` (the server binds
+        them to the worker's user: ``Worker.worker_id`` once started)."""
         self.spec["target"] = worker_id
         return self
 
     def exclude(self, *worker_ids: str) -> Job:
+        """These workers (``<user>/<name>``) never run the job."""
         self.spec["exclude"] = list(worker_ids)
         return self
 

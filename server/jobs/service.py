@@ -25,6 +25,8 @@ from server.logs import context
 from server.store.base import ClaimRequest, CreateRequest, Store
 
 Transition = Callable[[Job], Job]
+#: whether the caller may know a job exists (``Ctx.may_read``)
+Visible = Callable[[Job], bool]
 CAS_ATTEMPTS = 5
 
 
@@ -103,10 +105,16 @@ class JobService:
         lifecycle.append_log(doc, now=now, by=owner, message="created")
         return lifecycle.settle(doc, now, self.retain)
 
-    async def create(self, spec: p.JobSpec, owner: str, request_id: str | None = None) -> Job:
+    async def create(
+        self,
+        spec: p.JobSpec,
+        owner: str,
+        request_id: str | None = None,
+        may_see: Visible | None = None,
+    ) -> Job:
         doc = self.build(spec, owner)
         if doc["depends"]:
-            await self._check_dependencies(doc)
+            await self._check_dependencies(doc, may_see)
         request = self._request(owner, request_id)
         found = await self._insert([doc], request)
         if request is not None and request.replayed:
@@ -164,13 +172,17 @@ class JobService:
             return pending
 
     async def create_many(
-        self, specs: list[p.JobSpec], owner: str, request_id: str | None = None
+        self,
+        specs: list[p.JobSpec],
+        owner: str,
+        request_id: str | None = None,
+        may_see: Visible | None = None,
     ) -> list[str]:
         docs = [self.build(spec, owner) for spec in specs]
         if any(doc["depends"] for doc in docs):
             for doc in docs:
                 if doc["depends"]:
-                    await self._check_dependencies(doc)
+                    await self._check_dependencies(doc, may_see)
         request = self._request(owner, request_id)
         stored = await self._insert(docs, request)
         if request is not None and request.replayed:
@@ -182,9 +194,11 @@ class JobService:
                 await self._debounce(kept, doc, owner)  # a batch debounces as single saves do
         return [doc["id"] for doc in stored]
 
-    async def _check_dependencies(self, doc: Job) -> None:
-        """Unknown ids are refused; finished ones are dropped or cancel the new job."""
-        found = {d["id"]: d for d in await self.store.get_many(doc["depends"])}
+    async def _check_dependencies(self, doc: Job, may_see: Visible | None = None) -> None:
+        """Unknown ids are refused; finished ones are dropped or cancel the new job. A job the
+        creator may not see (``may_see``) counts as unknown: same answer, nothing learnt."""
+        deps = await self.store.get_many(doc["depends"])
+        found = {d["id"]: d for d in deps if may_see is None or may_see(d)}
         missing = [d for d in doc["depends"] if d not in found]
         if missing:
             raise Invalid(f"unknown dependencies: {', '.join(missing)}")

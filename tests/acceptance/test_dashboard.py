@@ -155,11 +155,11 @@ async def test_a_job_appears_progresses_and_completes_live(page: Page, live_serv
         try:
             await expect(line.locator(".badge")).to_have_text("running", timeout=WAIT)
             await expect(line.locator(".percent")).to_have_text("33%", timeout=WAIT)
-            await expect(line.locator("td.worker")).to_have_text("render-1")
+            await expect(line.locator("td.worker")).to_have_text("render-box/render-1")
 
             # The workers view lists the worker and the job it is running.
             await page.click("#tab-workers")
-            worker_row = page.locator('#workers-view tr[data-worker="render-1"]')
+            worker_row = page.locator('#workers-view tr[data-worker="render-box/render-1"]')
             await expect(worker_row).to_contain_text("resize", timeout=WAIT)
             await expect(worker_row.locator(f'[data-id="{job.id}"]')).to_be_visible(timeout=WAIT)
             await expect(worker_row).to_contain_text("1 / 1")
@@ -173,7 +173,7 @@ async def test_a_job_appears_progresses_and_completes_live(page: Page, live_serv
                 ["resizing to 320 px"], timeout=WAIT
             )
             await expect(log.locator('[data-kind="audit"]').last).to_contain_text(
-                "started by worker render-1"
+                "started by worker render-box/render-1"
             )
             await expect(page.locator("#detail-audit")).to_contain_text("started by worker")
             await expect(page.locator("#detail-audit")).not_to_contain_text("resizing")
@@ -191,7 +191,7 @@ async def test_a_job_appears_progresses_and_completes_live(page: Page, live_serv
             )
             await expect(page.locator("#detail-log")).to_contain_text("completed")
             # The job keeps the worker of its last attempt once the lease is gone.
-            await expect(line.locator("td.worker")).to_have_text("render-1")
+            await expect(line.locator("td.worker")).to_have_text("render-box/render-1")
             await expect(page.locator("#detail-facts")).to_contain_text("render-1")
             await expect(
                 page.locator('#status-counts [data-key="completed"] .chip-count')
@@ -407,7 +407,9 @@ async def test_a_manager_pauses_and_resumes_a_type_from_the_queues_view(
             await queue.locator('[data-action="show-jobs"]').click()
             await expect(page.locator("#jobs-view")).to_be_visible()
             await expect(page.locator("#filter-type")).to_have_value("digest")
-            await expect(row(page, held.id).locator("td.worker")).to_have_text("digest-1")
+            await expect(row(page, held.id).locator("td.worker")).to_have_text(
+                "digest-box/digest-1"
+            )
         finally:
             await stop(working)
 

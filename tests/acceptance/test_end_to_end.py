@@ -144,7 +144,7 @@ async def test_worker_killed_mid_job_is_retried(server):
         )
         try:
             running = await wait_status(client, job.id, "running", timeout=15)
-            assert running["lease"]["worker"] == "doomed"
+            assert running["lease"]["worker"] == "crashy/doomed"
             proc.send_signal(signal.SIGKILL)
             await asyncio.to_thread(proc.wait, 10)
         finally:
@@ -153,7 +153,7 @@ async def test_worker_killed_mid_job_is_retried(server):
                 proc.wait()
         back = await wait_status(client, job.id, "ready", "waiting", timeout=10)
         assert back["attempts"] == 1 and back["failures"][0]["error"] == "worker lost"
-        assert back["failures"][0]["worker"] == "doomed"
+        assert back["failures"][0]["worker"] == "crashy/doomed"
 
         async def handler(job):
             return "second time lucky"
@@ -359,7 +359,7 @@ async def test_log_entries_say_audit_or_log_and_jobs_remember_their_worker(serve
         async with running_worker(client, "kinds", handler, worker_id="w-kinds"):
             await job.result(timeout=10)
         doc = await client.get_job(job.id)
-    assert doc["worker"] == "w-kinds" and doc["lease"] is None
+    assert doc["worker"] == "admin/w-kinds" and doc["lease"] is None
     kinds = {e["message"]: e["kind"] for e in doc["log"]}
     assert kinds["hello from the handler"] == "log" and kinds["created"] == "audit"
     assert kinds["completed"] == "audit"

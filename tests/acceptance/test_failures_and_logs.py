@@ -78,9 +78,11 @@ async def test_json_logs_carry_the_job_and_one_line_per_connection(tmp_path):
     failed = [line for line in lines if line.get("job_id") == job.id]
     assert failed, lines
     assert failed[-1]["type"] == "mail" and failed[-1]["level"] == "info"
-    assert failed[-1]["worker"] == "mailer-1" and failed[-1]["user"] == "wanda"
+    assert failed[-1]["worker"] == "wanda/mailer-1" and failed[-1]["user"] == "wanda"
     assert "RuntimeError: smtp down" in failed[-1]["message"]
-    started = [line for line in lines if line.get("worker") == "mailer-1" and "job_id" not in line]
+    started = [
+        line for line in lines if line.get("worker") == "wanda/mailer-1" and "job_id" not in line
+    ]
     assert started and started[0]["user"] == "wanda"
     per_connection = [
         line

@@ -173,8 +173,8 @@ async def test_target_and_exclude_route_work(clocked_server):
         return handler
 
     async with clocked_server.client() as a, clocked_server.client() as b:
-        await a.job("aff", "for-b").target("b").save()
-        await a.job("aff", "not-a").exclude("a").save()
+        await a.job("aff", "for-b").target("admin/b").save()  # worker ids are <user>/<name>
+        await a.job("aff", "not-a").exclude("admin/a").save()
         async with (
             running_worker(a, "aff", handler_for("a"), worker_id="a"),
             running_worker(b, "aff", handler_for("b"), worker_id="b"),

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from server.clock import ManualClock
 from server.errors import StoreRefused
 from server.store import sqlite_migrations
 from server.store.migrations import Migration
@@ -64,7 +65,10 @@ def livejobs(*args: str) -> subprocess.CompletedProcess[str]:
 async def test_a_0_1_0_store_opens_with_every_job_user_and_token_intact(old_db: Path) -> None:
     before = raw_docs(old_db)
     assert schema_version(old_db) == 0  # 0.1.0 recorded none
-    srv = InProcessServer(old_db)
+    # the server wakes a second after the fixture was written, whatever today's date: its
+    # leases and delays are as they were (a real clock would see them lapse as months pass)
+    written = max(doc["updated"] for doc in before.values())
+    srv = InProcessServer(old_db, clock=ManualClock(written + 1))
     await srv.start()
     try:
         store = srv.services.store

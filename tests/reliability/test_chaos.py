@@ -92,15 +92,16 @@ class Workers:
 
     def spawn(self, slot: int) -> WorkerProcess:
         self.generation += 1
-        worker_id = f"w{slot}.{self.generation}"
+        name = f"w{slot}.{self.generation}"
+        worker_id = f"chaos-worker/{name}"  # worker ids are under their user (issue 20)
         return self.procs.start(
             WorkerProcess(
                 self.server.ws_url,
                 self.token,
                 "chaos",
                 worker_id,
-                self.tmp / "journals" / f"{worker_id}.log",
-                self.tmp / f"{worker_id}.out",
+                self.tmp / "journals" / f"{name}.log",
+                self.tmp / f"{name}.out",
                 concurrency=CONCURRENCY,
             )
         )

@@ -54,7 +54,7 @@ async def test_frozen_worker_cannot_complete_a_job_retried_elsewhere(server, tmp
                     lambda d: any(e["message"] == "working" for e in d["log"]),
                     timeout=20,
                 )
-                assert running["lease"]["worker"] == "frozen"
+                assert running["lease"]["worker"] == "admin/frozen"
                 gate.set()
                 await wait_status(client, gate_job.id, "completed")
                 os.kill(frozen.pid, signal.SIGSTOP)  # mid-handler, lease held
@@ -70,7 +70,7 @@ async def test_frozen_worker_cannot_complete_a_job_retried_elsewhere(server, tmp
         assert "conflict" in refusal, refusal
         assert done["result"]["by"] == "healthy" and done["attempts"] >= 2
         assert all(
-            f["error"] == "lease expired: worker lost" and f["worker"] == "frozen"
+            f["error"] == "lease expired: worker lost" and f["worker"] == "admin/frozen"
             for f in done["failures"]
         )
         final = await client.get_job(victim.id)
@@ -78,8 +78,8 @@ async def test_frozen_worker_cannot_complete_a_job_retried_elsewhere(server, tmp
         assert final["status"] == "completed"
         # the lost attempt is in the log, as is who ran each attempt
         starts = [e["message"] for e in final["log"] if e["message"].startswith("started by")]
-        assert starts[0] == "started by worker frozen (attempt 1)"
-        assert starts[-1] == f"started by worker healthy (attempt {final['attempts']})"
+        assert starts[0] == "started by worker admin/frozen (attempt 1)"
+        assert starts[-1] == f"started by worker admin/healthy (attempt {final['attempts']})"
 
 
 def start_chaos_worker(server, tmp_path, worker_id: str) -> asyncio.subprocess.Process:

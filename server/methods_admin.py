@@ -1,0 +1,42 @@
+"""The admins' methods: users and tokens. Registered in ``server.methods``' table on import.
+
+Removing a user or revoking a token ends its open sessions on every server
+(``server.credentials``); these handlers only write the records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server import params as p
+from server.methods import Ctx, method
+
+
+@method("users.add", p.UserAdd)
+async def users_add(ctx: Ctx, params: p.UserAdd) -> dict[str, Any]:
+    return await ctx.services.auth.add_user(params.name, params.role, params.types)
+
+
+@method("users.remove", p.UserRef)
+async def users_remove(ctx: Ctx, params: p.UserRef) -> bool:
+    return await ctx.services.auth.remove_user(params.name)
+
+
+@method("users.list", p.Empty)
+async def users_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
+    return await ctx.services.auth.list_users()
+
+
+@method("tokens.create", p.TokenCreate)
+async def tokens_create(ctx: Ctx, params: p.TokenCreate) -> dict[str, Any]:
+    return await ctx.services.auth.create_token(params.user, params.expires)
+
+
+@method("tokens.list", p.TokenList)
+async def tokens_list(ctx: Ctx, params: p.TokenList) -> list[dict[str, Any]]:
+    return await ctx.services.auth.list_tokens(params.user)
+
+
+@method("tokens.revoke", p.TokenRevoke)
+async def tokens_revoke(ctx: Ctx, params: p.TokenRevoke) -> bool:
+    return await ctx.services.auth.revoke_token(params.id)
