@@ -21,6 +21,7 @@ from server import http_api, metrics, protocol, ws
 from server.auth import Auth
 from server.clock import Clock
 from server.dispatch import Dispatcher
+from server.jobs.bounds import DocLimits
 from server.jobs.flow import KIND as FLOW_RULES
 from server.jobs.service import JobService
 from server.live.subscriptions import Subscriptions
@@ -64,6 +65,12 @@ def create_app(
             lease=settings.lease_seconds,
             max_data=settings.max_data_bytes,
             request_seconds=settings.request_id_seconds,
+            min_repeat=settings.min_repeat_seconds,
+            limits=DocLimits(
+                log_entries=settings.max_log_entries,
+                log_entry_bytes=settings.max_log_entry_bytes,
+                error_bytes=settings.max_error_bytes,
+            ),
         )
         auth = Auth(backend, clock, settings.anonymous_role)
         flusher = Flusher()

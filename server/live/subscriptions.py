@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server import protocol
+from server.errors import RateLimited, TooLarge
 from server.jobs.model import Job
 from server.live.runs import Run, RunView
 from server.query import matches
 from server.session import Flusher, Session
+from server.settings import Settings
 from server.store.base import Change, Store
 
 log = logging.getLogger("livejobs.live")
@@ -32,6 +34,8 @@ class Subscription:
     filter: dict[str, Any]
     key: str
     sub_json: str
+    #: the filter's evaluation cost (``server.query.filter_cost``), counted against budgets
+    cost: int = 0
     ids: set[str] = field(default_factory=set)
     #: changes that arrived while the snapshot was being sent (None once live)
     backlog: list[tuple[Change, bool]] | None = field(default_factory=list)
@@ -83,17 +87,52 @@ class Subscriptions:
         self.flusher = flusher
         self._groups: dict[str, Group] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        #: per user, across connections: [open subscriptions, their total filter cost]
+        self._by_user: dict[str, list[int]] = {}
 
     def __len__(self) -> int:
         return sum(len(g) for g in self._groups.values())
 
-    def open(self, session: Session, sub_id: str, filter: dict[str, Any]) -> Subscription:
+    def used(self, user: str) -> tuple[int, int]:
+        """The subscriptions ``user`` holds on this server, and their total filter cost."""
+        count, cost = self._by_user.get(user, (0, 0))
+        return count, cost
+
+    def admit(self, session: Session, user: str, cost: int, settings: Settings) -> None:
+        """Every live filter is evaluated on every change: bound what one subscription, one
+        connection and one user (across its connections) may make the server evaluate."""
+        if cost > settings.max_filter_cost:
+            raise TooLarge(
+                f"filter costs {cost} steps per change; the limit is {settings.max_filter_cost}"
+            )
+        mine = sum(sub.cost for sub in session.subscriptions.values()) + cost
+        if mine > settings.max_filter_cost_per_connection:
+            raise RateLimited(
+                f"this connection's filters would cost {mine} steps per change; the limit is"
+                f" {settings.max_filter_cost_per_connection} (unsubscribe some first)"
+            )
+        count, total = self.used(user)
+        if count >= settings.max_subscriptions_per_user:
+            raise RateLimited(
+                f"user {user} holds {count} subscriptions; the limit is"
+                f" {settings.max_subscriptions_per_user} across its connections"
+            )
+        if total + cost > settings.max_filter_cost_per_user:
+            raise RateLimited(
+                f"user {user}'s filters would cost {total + cost} steps per change; the limit"
+                f" is {settings.max_filter_cost_per_user} across its connections"
+            )
+
+    def open(
+        self, session: Session, sub_id: str, filter: dict[str, Any], cost: int = 0
+    ) -> Subscription:
         """Register at once (changes are held back), then send the snapshot in a task so that
         the caller's reply goes out before the first document."""
         key = protocol.encode(filter)
-        sub = Subscription(sub_id, session, filter, key, protocol.encode(sub_id))
+        sub = Subscription(sub_id, session, filter, key, protocol.encode(sub_id), cost)
         self._groups.setdefault(key, Group(filter)).starting.add(sub)
         session.subscriptions[sub_id] = sub
+        self._account(sub, 1)
         self._spawn(self._first_snapshot(sub))
         return sub
 
@@ -143,8 +182,17 @@ class Subscriptions:
             group.ids = sub.ids
         group.live.append(sub)
 
+    def _account(self, sub: Subscription, sign: int) -> None:
+        user = sub.session.identity.user if sub.session.identity else ""
+        used = self._by_user.setdefault(user, [0, 0])
+        used[0] += sign
+        used[1] += sign * sub.cost
+        if used[0] <= 0:
+            del self._by_user[user]
+
     def close(self, sub: Subscription) -> None:
-        sub.session.subscriptions.pop(sub.sub_id, None)
+        if sub.session.subscriptions.pop(sub.sub_id, None) is sub:
+            self._account(sub, -1)
         group = self._groups.get(sub.key)
         if group is None:
             return
