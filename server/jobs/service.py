@@ -104,7 +104,7 @@ class JobService:
                 "max_wait": spec.debounce.max_wait,
                 "first": now,
             }
-        lifecycle.append_log(doc, now=now, by=owner, message="created")
+        bounds.append_log(doc, now=now, by=owner, message="created")
         return lifecycle.settle(doc, now, self.retain)
 
     async def create(self, spec: p.JobSpec, owner: str, request_id: str | None = None) -> Job:

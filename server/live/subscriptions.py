@@ -73,7 +73,7 @@ class Group:
             self.run = None
         count = len(run)
         for sub in self.live:
-            sub.session.add_frames(count)
+            sub.session.add_frames(count, run.size(len(sub.sub_json)))
 
 
 def _public(doc: Job) -> Job:
@@ -158,8 +158,9 @@ class Subscriptions:
             sub.session.send_live(
                 protocol.sub_frame("added", sub.sub_json, protocol.encode(_public(doc)))
             )
-            if n % 500 == 0:  # a large snapshot must not trip the slow-client cap
-                await sub.session.wait_writable()
+            session = sub.session
+            if n % 500 == 0 or session.queued_bytes > session.low_water_bytes:
+                await session.wait_writable()  # a large snapshot must not trip the caps
         sub.session.send_live(protocol.sub_marker("ready", sub.sub_json))
         backlog, sub.backlog = sub.backlog or [], None
         for change, matched in backlog:

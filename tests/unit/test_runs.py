@@ -69,7 +69,7 @@ async def session_with_run(batch: bool, frames: int) -> tuple[Session, Run]:
     flusher = Flusher()
     session = Session(flusher=flusher)
     session.batch = batch
-    run = Run(lambda run: session.add_frames(len(run)))
+    run = Run(lambda run: session.add_frames(len(run), run.size(len('"s1"'))))
     flusher.seal_later(run)
     session.send_live('{"msg":"ready","sub":"s1"}')
     session.send_run(RunView(run, '"s1"'))
@@ -111,7 +111,7 @@ async def test_a_sealed_run_that_overflows_the_cap_cuts_the_slow_client_off():
     session.batch = True
     for _ in range(MAX_OUTBOX - 10):
         session.send_live('{"msg":"ready","sub":"s1"}')
-    run = Run(lambda run: session.add_frames(len(run)))
+    run = Run(lambda run: session.add_frames(len(run), run.size(len('"s1"'))))
     session.send_run(RunView(run, '"s1"'))
     for n in range(11):
         run.add(*frame_parts(n))
