@@ -51,7 +51,7 @@ def create_app(
     announce: Callable[[str, Settings], None] = _announce,
 ) -> Starlette:
     clock = clock or Clock()
-    app_metrics = metrics.Metrics()
+    app_metrics = metrics.Metrics(settings.max_metric_types)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -5,11 +5,14 @@ sharing one MongoDB each server counts every job, like every subscriber sees eve
 by the dispatcher's ``on_dispatch`` hook. Gauges that describe the whole store (jobs by type and
 status) are computed when scraped, so they are exact and cost nothing between scrapes.
 
-Job data, tokens and user names never become labels: only job types and statuses do.
+Job data, tokens and user names never become labels: only job types and statuses do, and only
+the first ``max_metric_types`` types seen (any creator can invent types: each new one would be
+a new series in every family); later ones are counted together as ``type="(other)"``.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -40,10 +43,17 @@ RUN_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
 
 
+#: the ``type`` label of every job type past the first ``max_metric_types``
+OTHER = "(other)"
+
+
 class Metrics:
     """The app's metrics. ``bind`` it to the services once the lifespan has built them."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_types: int = 100) -> None:
+        self.max_types = max_types
+        #: the job types that have a label of their own
+        self._types: set[str] = set()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         ProcessCollector(registry=r)
@@ -93,6 +103,16 @@ class Metrics:
         self._sessions = sessions
         services.dispatcher.on_dispatch.append(self.on_dispatch)
 
+    def label(self, job_type: str) -> str:
+        """``job_type`` as a label: itself while fewer than ``max_types`` are known."""
+        types = self._types
+        if job_type in types:
+            return job_type
+        if len(types) < self.max_types:
+            types.add(job_type)
+            return job_type
+        return OTHER
+
     # -- fed by the change feed ------------------------------------------------------------
 
     def on_change(self, change: Change) -> None:
@@ -107,7 +127,7 @@ class Metrics:
         updated = doc["updated"]
         if self._services is not None:
             self.feed_lag.observe(max(self._services.clock.now() - updated, 0.0))
-        job_type, status = doc["type"], doc["status"]
+        job_type, status = self.label(doc["type"]), doc["status"]
         failures = doc.get("failures") or []
         previous = seen.pop(job_id, None)
         if previous is not None:
@@ -138,7 +158,7 @@ class Metrics:
             seen.popitem(last=False)
 
     def _transition(self, doc: dict[str, Any], prev_status: str | None) -> None:
-        job_type, status = doc["type"], doc["status"]
+        job_type, status = self.label(doc["type"]), doc["status"]
         if status == _COMPLETED:
             self.completed.inc(job_type)
         elif status == _FAILED:
@@ -151,14 +171,15 @@ class Metrics:
     # -- fed by the dispatcher ---------------------------------------------------------------
 
     def on_dispatch(self, job: dict[str, Any], worker: Worker) -> None:
-        self.dispatched.inc(job["type"])
+        job_type = self.label(job["type"])
+        self.dispatched.inc(job_type)
         seen = self._seen.get(job["id"])
         ready = (
             seen[2]
             if seen is not None and seen[2] is not None
             else max(job["created"], job["after"])
         )
-        self.dispatch_latency.observe(max(job["started"] - ready, 0.0), job["type"])
+        self.dispatch_latency.observe(max(job["started"] - ready, 0.0), job_type)
 
     # -- at scrape time ----------------------------------------------------------------------
 
@@ -173,8 +194,12 @@ class Metrics:
         }
         self.jobs.clear()
         for status, by_type in counts.items():
+            folded: dict[str, int] = {}
             for job_type, n in by_type.items():
-                self.jobs.labels(job_type, status.value).set(n)
+                label = self.label(job_type)
+                folded[label] = folded.get(label, 0) + n
+            for label, n in folded.items():
+                self.jobs.labels(label, status.value).set(n)
         if self.feed_lag.last is not None:
             self.feed_lag_last.set(self.feed_lag.last)
         self.clients.set(len(self._sessions))
@@ -185,8 +210,25 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+def _allowed(request: Request) -> bool:
+    """With ``metrics_token`` set, a scrape must bear it (Prometheus: ``authorization``)."""
+    token = request.app.state.services.settings.metrics_token
+    if token is None:
+        return True
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(given.strip(), token)
+
+
 async def route(request: Request) -> Response:
-    """``GET /metrics`` in the Prometheus text format (no token: it holds no job data)."""
+    """``GET /metrics`` in the Prometheus text format (it holds no job data; a token is asked
+    only when ``metrics_token`` is set)."""
+    if not _allowed(request):
+        return Response(
+            b'{"error":{"code":"unauthenticated","message":"/metrics needs the metrics token"}}',
+            status_code=401,
+            media_type="application/json",
+            headers={"www-authenticate": "Bearer"},
+        )
     metrics: Metrics = request.app.state.metrics
     try:
         await metrics.refresh()
