@@ -245,7 +245,7 @@ def fail(
         _require(doc, _ONLY_RUNNING, "fail")
     worker = doc["lease"]["worker"] if doc.get("lease") else None
     error = clip_error(error, limits.error_bytes)
-    headline = clip_text(_reason(error), limits.log_entry_bytes)
+    headline = clip_text(_reason(error), limits.log_entry_bytes - len("failed: "))
     # the log says what failed in one line; the traceback stays in ``failures`` (rendered by
     # server.failures), not as a dict's repr with literal \n in the audit trail
     new = _next(doc, now, by, f"failed: {headline}", level="danger")
