@@ -298,10 +298,11 @@ async def subscribe(ctx: Ctx, params: p.Subscribe) -> dict[str, str]:
     sub_id = f"s{next(_sub_numbers)}"
     parsed = parse_filter(params.filter)
     cost = filter_cost(parsed)
-    ctx.services.subscriptions.admit(session, ctx.identity.user, cost, ctx.services.settings)
     filter = ctx.scoped(parsed)
+    subscriptions, settings = ctx.services.subscriptions, ctx.services.settings
+    subscriptions.admit(session, ctx.identity.user, filter, cost, settings)
     # documents follow the reply: the snapshot starts once this result is queued
-    ctx.services.subscriptions.open(session, sub_id, filter, cost)
+    subscriptions.open(session, sub_id, filter, cost)
     return {"sub": sub_id}
 
 

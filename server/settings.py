@@ -64,13 +64,14 @@ class Settings(msgspec.Struct, kw_only=True):
     request_id_seconds: Seconds = 86_400.0
     #: bytes waiting to be written to one WebSocket client before it is cut as too slow
     max_outbox_bytes: Positive = 16_777_216
-    #: total cost (nodes plus ``$in`` items) of a subscription filter, and of all of them
-    #: together per connection and per user (across connections)
+    #: cost (nodes plus ``$in`` items) of a subscription filter, of a connection's filters
+    #: together, and of a user's distinct filters across its connections
     max_filter_cost: Positive = 1_000
     max_filter_cost_per_connection: Positive = 2_000
     max_filter_cost_per_user: Positive = 4_000
-    #: subscriptions one user may hold across all its connections (``max_subscriptions``: per one)
-    max_subscriptions_per_user: Positive = 300
+    #: subscriptions one user may hold across all its connections (``max_subscriptions``: per
+    #: one); high, since many clients may share an identity (a dashboard, ``anonymous_role``)
+    max_subscriptions_per_user: Positive = 10_000
     #: log entries a job keeps (the creation entry, a note of how many were dropped, the newest)
     max_log_entries: Annotated[int, Meta(ge=3)] = 1000
     #: bytes of one log entry's message plus data; longer ones are cut with a marker

@@ -87,20 +87,28 @@ class Subscriptions:
         self.flusher = flusher
         self._groups: dict[str, Group] = {}
         self._tasks: set[asyncio.Future[None]] = set()
-        #: per user, across connections: [open subscriptions, their total filter cost]
+        #: per user, across connections: [open subscriptions, the cost of its distinct filters]
         self._by_user: dict[str, list[int]] = {}
+        #: (user, filter key) → that user's subscriptions with that filter: a filter is
+        #: evaluated once per change however many subscribe to it, so it is charged once
+        self._user_filters: dict[tuple[str, str], int] = {}
 
     def __len__(self) -> int:
         return sum(len(g) for g in self._groups.values())
 
     def used(self, user: str) -> tuple[int, int]:
-        """The subscriptions ``user`` holds on this server, and their total filter cost."""
+        """The subscriptions ``user`` holds on this server, and the cost of their distinct
+        filters."""
         count, cost = self._by_user.get(user, (0, 0))
         return count, cost
 
-    def admit(self, session: Session, user: str, cost: int, settings: Settings) -> None:
+    def admit(
+        self, session: Session, user: str, filter: dict[str, Any], cost: int, settings: Settings
+    ) -> None:
         """Every live filter is evaluated on every change: bound what one subscription, one
-        connection and one user (across its connections) may make the server evaluate."""
+        connection and one user (across its connections) may make the server evaluate. The
+        user pays for distinct filters: many clients sharing an identity and a filter (a
+        dashboard) cost one evaluation per change."""
         if cost > settings.max_filter_cost:
             raise TooLarge(
                 f"filter costs {cost} steps per change; the limit is {settings.max_filter_cost}"
@@ -112,6 +120,8 @@ class Subscriptions:
                 f" {settings.max_filter_cost_per_connection} (unsubscribe some first)"
             )
         count, total = self.used(user)
+        if (user, protocol.encode(filter)) in self._user_filters:
+            cost = 0  # already evaluated for this user
         if count >= settings.max_subscriptions_per_user:
             raise RateLimited(
                 f"user {user} holds {count} subscriptions; the limit is"
@@ -187,7 +197,14 @@ class Subscriptions:
         user = sub.session.identity.user if sub.session.identity else ""
         used = self._by_user.setdefault(user, [0, 0])
         used[0] += sign
-        used[1] += sign * sub.cost
+        same = (user, sub.key)
+        holders = self._user_filters.get(same, 0) + sign
+        if holders > 0:
+            self._user_filters[same] = holders
+        else:
+            self._user_filters.pop(same, None)
+        if holders == (1 if sign > 0 else 0):  # the first of this filter, or the last
+            used[1] += sign * sub.cost
         if used[0] <= 0:
             del self._by_user[user]
 

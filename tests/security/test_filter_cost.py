@@ -55,3 +55,20 @@ async def test_large_filters_are_refused_past_the_budgets(server: InProcessServe
     assert server.services.subscriptions.used("mallory") == (0, 0)  # released on close
     async with server.client(creator) as again:
         assert (await _subscribe_all(again, 0, 2))[0] == 2
+
+
+async def test_one_filter_shared_by_many_connections_is_charged_once(
+    server: InProcessServer,
+) -> None:
+    """Clients sharing an identity and a filter (a dashboard) cost one evaluation per change."""
+    creator = await server.token("creator", "dashboard")
+    clients = [server.client(creator) for _ in range(6)]
+    for client in clients:
+        await client.connect()
+    try:
+        for client in clients:
+            assert (await _subscribe_all(client, 0, 1))[0] == 1
+        assert server.services.subscriptions.used("dashboard") == (6, 903)
+    finally:
+        for client in clients:
+            await client.close()
