@@ -13,16 +13,8 @@ import secrets
 from typing import Any
 
 from server.errors import Conflict, Forbidden
-from server.jobs import schedule
-from server.jobs.bounds import (  # append_log is part of this module's interface
-    MAX_LOG_ENTRIES,
-    DocLimits,
-    append_log,
-    clip_entry,
-    clip_error,
-    clip_text,
-    trim_failures,
-)
+from server.jobs import bounds, schedule
+from server.jobs.bounds import MAX_LOG_ENTRIES, DocLimits, append_log, clip_error, clip_text
 from server.jobs.model import FINISHED, UNFINISHED, Job, Status, random_hex
 
 # the statuses as plain strings: an enum member costs an attribute lookup and a slower
@@ -187,7 +179,7 @@ def log(  # fmt: skip
     new = _copy(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
-    message, data = clip_entry(message, data, limits.log_entry_bytes)
+    message, data = bounds.clip_entry(message, data, limits.log_entry_bytes)
     keep = limits.log_entries
     append_log(new, now=now, by=by, message=message, level=level, data=data, kind="log", keep=keep)
     return new
@@ -252,7 +244,7 @@ def fail(
     new["failures"].append(
         {"time": now, "error": error, "worker": worker, "attempt": doc["attempts"]}
     )
-    trim_failures(new["failures"])
+    bounds.trim_failures(new["failures"])
     new["lease"] = None
     if not fatal and retries_left(doc) > 0:
         wait = _retry_wait(doc)
