@@ -35,12 +35,6 @@ def slow_bytes(limit: int) -> str:
 MAX_BATCH = 500
 
 
-def _chars(frame: Frame) -> int:
-    """A frame's length: a string's, or its pieces' (the shared document counted per frame,
-    as the socket writes it per frame)."""
-    return len(frame) if type(frame) is str else sum(map(len, frame))
-
-
 class Flusher:
     """Wakes the writers of sessions that have new frames, together.
 
@@ -207,7 +201,7 @@ class Session:
         if self._frames >= MAX_OUTBOX:
             self._cut(SLOW)
             return False
-        size = _chars(frame)
+        size = len(frame) if type(frame) is str else sum(map(len, frame))  # no call: per frame
         if self._bytes and self._bytes + size > self.max_bytes:  # one frame alone always goes
             self._cut(slow_bytes(self.max_bytes))
             return False
@@ -270,7 +264,8 @@ class Session:
                     continue
                 size, chars_of = len(run), run.size(len(entry.sub_json))
             else:
-                size, chars_of = 1, _chars(entry)  # type: ignore[arg-type]
+                size = 1
+                chars_of = len(entry) if type(entry) is str else sum(map(len, entry))  # type: ignore[arg-type]
             if taken and count + size > limit:
                 break
             taken.append(outbox.popleft())
