@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from server.methods import Services
     from server.session import Session
 
+#: a job's failures as last seen: how many, and the time of the newest
+Failed = tuple[int, float | None]
+
 #: jobs whose last seen status is remembered, to tell a transition from a later touch
 TRACKED = 100_000
 
@@ -95,8 +98,8 @@ class Metrics:
         self.subscriptions = Gauge("livejobs_subscriptions", "Open subscriptions", registry=r)
         self._services: Services | None = None
         self._sessions: set[Session] = set()
-        #: job id → (status, number of failures, when it became ready)
-        self._seen: OrderedDict[str, tuple[str, int, float | None]] = OrderedDict()
+        #: job id → (status, (number of failures, time of the last), when it became ready)
+        self._seen: OrderedDict[str, tuple[str, Failed, float | None]] = OrderedDict()
 
     def bind(self, services: Services, sessions: set[Session]) -> None:
         self._services = services
@@ -129,16 +132,17 @@ class Metrics:
             self.feed_lag.observe(max(self._services.clock.now() - updated, 0.0))
         job_type, status = self.label(doc["type"]), doc["status"]
         failures = doc.get("failures") or []
+        failed: Failed = (len(failures), failures[-1].get("time") if failures else None)
         previous = seen.pop(job_id, None)
         if previous is not None:
-            prev_status, prev_failures, ready_since = previous
+            prev_status, prev_failed, ready_since = previous
         elif op == "insert":
             self.created.inc(job_type)
-            prev_status, prev_failures, ready_since = None, len(failures), None
+            prev_status, prev_failed, ready_since = None, failed, None
         else:
             # first sight of an older job (or one evicted): count only what just happened
-            fresh = bool(failures) and failures[-1].get("time") == updated
-            prev_failures = len(failures) - (1 if fresh else 0)
+            fresh = bool(failures) and failed[1] == updated
+            prev_failed = (failed[0] - (1 if fresh else 0), None if fresh else failed[1])
             finished_now = status in FINISHED and doc.get("finished") == updated
             if finished_now and status != _CANCELLED:
                 prev_status = _RUNNING  # completed and failed only come from running
@@ -147,13 +151,15 @@ class Metrics:
             ready_since = None
         if status != prev_status:
             self._transition(doc, prev_status)
-        if len(failures) > prev_failures:
-            self.attempts_failed.inc(job_type, len(failures) - prev_failures)
+        if failed[0] > prev_failed[0]:
+            self.attempts_failed.inc(job_type, failed[0] - prev_failed[0])
+        elif failed[0] and failed[1] != prev_failed[1]:  # the newest replaced the oldest
+            self.attempts_failed.inc(job_type)  # (a job keeps bounds.MAX_FAILURES)
         if status != _READY:
             ready_since = None
         elif prev_status != _READY or ready_since is None:
             ready_since = updated
-        seen[job_id] = (status, len(failures), ready_since)
+        seen[job_id] = (status, failed, ready_since)
         if len(seen) > TRACKED:
             seen.popitem(last=False)
 

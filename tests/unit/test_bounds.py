@@ -60,3 +60,20 @@ def test_a_schedule_within_the_floor_is_valid() -> None:
     schedule.validate({"cron": "0 0 29 2 *"}, now=NOW, min_seconds=120)  # leap years only
     schedule.validate({"every": 120}, now=NOW, min_seconds=120)
     schedule.validate({"cron": "*/5 * * * *"}, now=NOW, min_seconds=120)
+
+
+def test_failed_attempts_are_still_counted_once_a_job_keeps_only_its_newest_failures() -> None:
+    from server.metrics import Metrics
+    from server.store.base import Change
+
+    metrics = Metrics()
+    doc = blank_job("t", None, owner="u", now=NOW)
+    doc.update(status="running", retry={**doc["retry"], "retries": 100})
+    metrics.on_change(Change("insert", doc["id"], doc))
+    for n in range(bounds.MAX_FAILURES + 5):
+        doc = {**doc, "lease": {"worker": "w", "token": "k", "expires": NOW + n}}
+        doc = lifecycle.fail(doc, error="boom", by="w", now=NOW + n)
+        metrics.on_change(Change("update", doc["id"], doc))
+        doc = {**doc, "status": "running"}
+    assert len(doc["failures"]) == bounds.MAX_FAILURES
+    assert metrics.attempts_failed.values == {"t": bounds.MAX_FAILURES + 5}
