@@ -24,6 +24,7 @@ from server.clock import Clock, StoreClock
 from server.credentials import KINDS as CREDENTIALS
 from server.credentials import Credentials
 from server.dispatch import Dispatcher
+from server.jobs.bounds import DocLimits
 from server.jobs.flow import KIND as FLOW_RULES
 from server.jobs.service import JobService
 from server.live.subscriptions import Subscriptions
@@ -53,7 +54,7 @@ def create_app(
     announce: Callable[[str, Settings], None] = _announce,
 ) -> Starlette:
     clock = clock or StoreClock()
-    app_metrics = metrics.Metrics()
+    app_metrics = metrics.Metrics(settings.max_metric_types)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -69,6 +70,12 @@ def create_app(
             lease=settings.lease_seconds,
             max_data=settings.max_data_bytes,
             request_seconds=settings.request_id_seconds,
+            min_repeat=settings.min_repeat_seconds,
+            limits=DocLimits(
+                log_entries=settings.max_log_entries,
+                log_entry_bytes=settings.max_log_entry_bytes,
+                error_bytes=settings.max_error_bytes,
+            ),
         )
         limiter = AuthLimiter(
             clock,

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import params as p
 from server import protocol
+from server.auth import Identity
 from server.errors import Invalid, LivejobsError, TooLarge, UnsupportedVersion
 from server.methods import METHODS, Services, dispatch_call
 
@@ -100,9 +101,19 @@ def _error(exc: LivejobsError) -> Response:
 
 
 async def _body(request: Request, limit: int) -> Any:
-    body = await request.body()
-    if len(body) > limit:
-        raise TooLarge(f"body is {len(body)} bytes; the limit is {limit}")
+    """The JSON body, read as it streams in and refused (``too_large``) the moment it passes
+    ``limit``, or at once when its Content-Length says it will: never buffered whole first."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"body is over {limit} bytes, the limit")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     if not body:
         return {}
     try:
@@ -113,17 +124,29 @@ async def _body(request: Request, limit: int) -> Any:
         raise Invalid("body is nested too deeply") from None
 
 
-async def _call(request: Request, method: str, params: Any, status: int = 200) -> Response:
+async def _identity(request: Request) -> Identity:
+    """Who is calling, from ``Authorization: Bearer``: checked before any body is read."""
+    services: Services = request.app.state.services
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    client = request.client
+    return await services.auth.authenticate(
+        token.strip() if scheme.lower() == "bearer" else None, client.host if client else ""
+    )
+
+
+async def _call(
+    request: Request,
+    method: str,
+    params: Any,
+    status: int = 200,
+    identity: Identity | None = None,
+) -> Response:
     services: Services = request.app.state.services
     if protocol.too_deep(params):
         return _error(Invalid(f"the body is nested deeper than {protocol.MAX_DEPTH} levels"))
     try:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        client = request.client
-        identity = await services.auth.authenticate(
-            token.strip() if scheme.lower() == "bearer" else None, client.host if client else ""
-        )
+        identity = identity or await _identity(request)
         result = await dispatch_call(services, identity, method, params, None)
     except LivejobsError as exc:
         return _error(exc)
@@ -143,6 +166,7 @@ async def _with_body(
     request: Request, method: str, extra: dict[str, Any] | None = None, status: int = 200
 ) -> Response:
     try:
+        identity = await _identity(request)
         params = await _body(request, _limit(request))
     except LivejobsError as exc:
         return _error(exc)
@@ -150,7 +174,7 @@ async def _with_body(
         if not isinstance(params, dict):
             return _error(Invalid("body must be a JSON object"))
         params = {**params, **extra}
-    return await _call(request, method, params, status)
+    return await _call(request, method, params, status, identity)
 
 
 def _request_id(request: Request) -> dict[str, Any] | None:
@@ -199,10 +223,11 @@ async def claim(request: Request) -> Response:
 
 async def any_method(request: Request) -> Response:
     try:
+        identity = await _identity(request)
         params = await _body(request, _limit(request))
     except LivejobsError as exc:
         return _error(exc)
-    response = await _call(request, request.path_params["method"], params)
+    response = await _call(request, request.path_params["method"], params, identity=identity)
     if response.status_code == 200:
         return Response(b'{"result":' + bytes(response.body) + b"}", media_type="application/json")
     return response

@@ -22,7 +22,7 @@ from server.jobs.model import Job
 from server.jobs.service import JobService
 from server.live.subscriptions import Subscriptions
 from server.permissions import Permissions, visible
-from server.query import parse_filter, parse_sort
+from server.query import filter_cost, parse_filter, parse_sort
 from server.session import Session
 from server.settings import Settings
 from server.store.base import Store
@@ -305,9 +305,13 @@ async def subscribe(ctx: Ctx, params: p.Subscribe) -> dict[str, str]:
     if len(session.subscriptions) >= ctx.services.settings.max_subscriptions:
         raise RateLimited(f"at most {ctx.services.settings.max_subscriptions} subscriptions")
     sub_id = f"s{next(_sub_numbers)}"
-    filter = ctx.scoped(parse_filter(params.filter))
+    parsed = parse_filter(params.filter)
+    cost = filter_cost(parsed)
+    filter = ctx.scoped(parsed)
+    subscriptions, settings = ctx.services.subscriptions, ctx.services.settings
+    subscriptions.admit(session, ctx.identity.user, filter, cost, settings)
     # documents follow the reply: the snapshot starts once this result is queued
-    ctx.services.subscriptions.open(session, sub_id, filter)
+    subscriptions.open(session, sub_id, filter, cost)
     return {"sub": sub_id}
 
 

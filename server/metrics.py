@@ -5,11 +5,14 @@ sharing one MongoDB each server counts every job, like every subscriber sees eve
 by the dispatcher's ``on_dispatch`` hook. Gauges that describe the whole store (jobs by type and
 status) are computed when scraped, so they are exact and cost nothing between scrapes.
 
-Job data, tokens and user names never become labels: only job types and statuses do.
+Job data, tokens and user names never become labels: only job types and statuses do, and only
+the first ``max_metric_types`` types seen (any creator can invent types: each new one would be
+a new series in every family); later ones are counted together as ``type="(other)"``.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +31,9 @@ if TYPE_CHECKING:
     from server.methods import Services
     from server.session import Session
 
+#: a job's failures as last seen: how many, and the time of the newest
+Failed = tuple[int, float | None]
+
 #: jobs whose last seen status is remembered, to tell a transition from a later touch
 TRACKED = 100_000
 
@@ -40,10 +46,17 @@ RUN_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5)
 
 
+#: the ``type`` label of every job type past the first ``max_metric_types``
+OTHER = "(other)"
+
+
 class Metrics:
     """The app's metrics. ``bind`` it to the services once the lifespan has built them."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_types: int = 100) -> None:
+        self.max_types = max_types
+        #: the job types that have a label of their own
+        self._types: set[str] = set()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         ProcessCollector(registry=r)
@@ -85,13 +98,23 @@ class Metrics:
         self.subscriptions = Gauge("livejobs_subscriptions", "Open subscriptions", registry=r)
         self._services: Services | None = None
         self._sessions: set[Session] = set()
-        #: job id → (status, number of failures, when it became ready)
-        self._seen: OrderedDict[str, tuple[str, int, float | None]] = OrderedDict()
+        #: job id → (status, (number of failures, time of the last), when it became ready)
+        self._seen: OrderedDict[str, tuple[str, Failed, float | None]] = OrderedDict()
 
     def bind(self, services: Services, sessions: set[Session]) -> None:
         self._services = services
         self._sessions = sessions
         services.dispatcher.on_dispatch.append(self.on_dispatch)
+
+    def label(self, job_type: str) -> str:
+        """``job_type`` as a label: itself while fewer than ``max_types`` are known."""
+        types = self._types
+        if job_type in types:
+            return job_type
+        if len(types) < self.max_types:
+            types.add(job_type)
+            return job_type
+        return OTHER
 
     # -- fed by the change feed ------------------------------------------------------------
 
@@ -107,18 +130,19 @@ class Metrics:
         updated = doc["updated"]
         if self._services is not None:
             self.feed_lag.observe(max(self._services.clock.now() - updated, 0.0))
-        job_type, status = doc["type"], doc["status"]
+        job_type, status = self.label(doc["type"]), doc["status"]
         failures = doc.get("failures") or []
+        failed: Failed = (len(failures), failures[-1].get("time") if failures else None)
         previous = seen.pop(job_id, None)
         if previous is not None:
-            prev_status, prev_failures, ready_since = previous
+            prev_status, prev_failed, ready_since = previous
         elif op == "insert":
             self.created.inc(job_type)
-            prev_status, prev_failures, ready_since = None, len(failures), None
+            prev_status, prev_failed, ready_since = None, failed, None
         else:
             # first sight of an older job (or one evicted): count only what just happened
-            fresh = bool(failures) and failures[-1].get("time") == updated
-            prev_failures = len(failures) - (1 if fresh else 0)
+            fresh = bool(failures) and failed[1] == updated
+            prev_failed = (failed[0] - (1 if fresh else 0), None if fresh else failed[1])
             finished_now = status in FINISHED and doc.get("finished") == updated
             if finished_now and status != _CANCELLED:
                 prev_status = _RUNNING  # completed and failed only come from running
@@ -127,18 +151,20 @@ class Metrics:
             ready_since = None
         if status != prev_status:
             self._transition(doc, prev_status)
-        if len(failures) > prev_failures:
-            self.attempts_failed.inc(job_type, len(failures) - prev_failures)
+        if failed[0] > prev_failed[0]:
+            self.attempts_failed.inc(job_type, failed[0] - prev_failed[0])
+        elif failed[0] and failed[1] != prev_failed[1]:  # the newest replaced the oldest
+            self.attempts_failed.inc(job_type)  # (a job keeps bounds.MAX_FAILURES)
         if status != _READY:
             ready_since = None
         elif prev_status != _READY or ready_since is None:
             ready_since = updated
-        seen[job_id] = (status, len(failures), ready_since)
+        seen[job_id] = (status, failed, ready_since)
         if len(seen) > TRACKED:
             seen.popitem(last=False)
 
     def _transition(self, doc: dict[str, Any], prev_status: str | None) -> None:
-        job_type, status = doc["type"], doc["status"]
+        job_type, status = self.label(doc["type"]), doc["status"]
         if status == _COMPLETED:
             self.completed.inc(job_type)
         elif status == _FAILED:
@@ -151,14 +177,15 @@ class Metrics:
     # -- fed by the dispatcher ---------------------------------------------------------------
 
     def on_dispatch(self, job: dict[str, Any], worker: Worker) -> None:
-        self.dispatched.inc(job["type"])
+        job_type = self.label(job["type"])
+        self.dispatched.inc(job_type)
         seen = self._seen.get(job["id"])
         ready = (
             seen[2]
             if seen is not None and seen[2] is not None
             else max(job["created"], job["after"])
         )
-        self.dispatch_latency.observe(max(job["started"] - ready, 0.0), job["type"])
+        self.dispatch_latency.observe(max(job["started"] - ready, 0.0), job_type)
 
     # -- at scrape time ----------------------------------------------------------------------
 
@@ -173,8 +200,12 @@ class Metrics:
         }
         self.jobs.clear()
         for status, by_type in counts.items():
+            folded: dict[str, int] = {}
             for job_type, n in by_type.items():
-                self.jobs.labels(job_type, status.value).set(n)
+                label = self.label(job_type)
+                folded[label] = folded.get(label, 0) + n
+            for label, n in folded.items():
+                self.jobs.labels(label, status.value).set(n)
         if self.feed_lag.last is not None:
             self.feed_lag_last.set(self.feed_lag.last)
         self.clients.set(len(self._sessions))
@@ -185,8 +216,25 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+def _allowed(request: Request) -> bool:
+    """With ``metrics_token`` set, a scrape must bear it (Prometheus: ``authorization``)."""
+    token = request.app.state.services.settings.metrics_token
+    if token is None:
+        return True
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(given.strip(), token)
+
+
 async def route(request: Request) -> Response:
-    """``GET /metrics`` in the Prometheus text format (no token: it holds no job data)."""
+    """``GET /metrics`` in the Prometheus text format (it holds no job data; a token is asked
+    only when ``metrics_token`` is set)."""
+    if not _allowed(request):
+        return Response(
+            b'{"error":{"code":"unauthenticated","message":"/metrics needs the metrics token"}}',
+            status_code=401,
+            media_type="application/json",
+            headers={"www-authenticate": "Bearer"},
+        )
     metrics: Metrics = request.app.state.metrics
     try:
         await metrics.refresh()

@@ -150,6 +150,22 @@ def _check_literal(path: str, value: Any) -> None:
     )
 
 
+def filter_cost(filter: Filter) -> int:
+    """What evaluating a validated filter against one document costs, in steps: one per
+    object, condition and operator, one per ``$in``/``$nin`` value. A live subscription pays it
+    on every change of every job, so the budgets per connection and per user count this."""
+    cost = 1
+    for key, value in filter.items():
+        if key in ("$and", "$or"):
+            cost += sum(filter_cost(sub) for sub in value)
+            continue
+        cost += 1
+        if isinstance(value, dict):
+            for op, arg in value.items():
+                cost += 1 + (len(arg) if op in ("$in", "$nin") else 0)
+    return cost
+
+
 def _count(counter: list[int]) -> None:
     counter[0] += 1
     if counter[0] > MAX_NODES:

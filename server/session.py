@@ -19,9 +19,18 @@ if TYPE_CHECKING:
 
 #: frames a slow client may have waiting before it is disconnected (it resyncs on reconnect)
 MAX_OUTBOX = 20_000
+#: bytes likewise (the ``max_outbox_bytes`` setting): frames differ in size a thousandfold
+MAX_OUTBOX_BYTES = 16 * 1024 * 1024
 #: a snapshot being sent pauses until the outbox is below this (bulk sends never hit the cap)
 LOW_WATER = 2_000
 SLOW = "too slow: the client did not read its messages"
+
+
+def slow_bytes(limit: int) -> str:
+    """The close reason of a client cut for bytes (a WebSocket close reason fits 123 bytes)."""
+    return f"too slow: over {limit} bytes waiting to be sent (max_outbox_bytes)"
+
+
 #: at most this many frames go into one WebSocket message for a client that batches
 MAX_BATCH = 500
 
@@ -98,12 +107,18 @@ _CLOSED = SessionState.CLOSED
 
 
 class Session:
-    def __init__(self, remote: str = "", flusher: Flusher | None = None) -> None:
+    def __init__(
+        self, remote: str = "", flusher: Flusher | None = None, max_bytes: int = MAX_OUTBOX_BYTES
+    ) -> None:
         self.remote = remote
         #: the client's address (host), which failed authentications back off by
         self.address = ""
         #: failed ``auth`` calls on this connection (it is closed after a few)
         self.auth_failures = 0
+        #: bytes the outbox may hold before the client is cut as too slow
+        self.max_bytes = max_bytes
+        #: a snapshot pauses while more than this is waiting
+        self.low_water_bytes = max_bytes // 4
         self._flusher = flusher or Flusher()
         self._marked = False
         self.state = SessionState.CONNECTED
@@ -120,8 +135,11 @@ class Session:
         self.close_reason: str | None = None
         self.drained = asyncio.Event()
         self._outbox: deque[Frame | RunView] = deque()
-        #: frames waiting in the outbox; a shared run counts once it is sealed
+        #: frames waiting in the outbox, and their characters; a shared run counts once sealed
         self._frames = 0
+        self._bytes = 0
+        #: cut off as too slow: what it had queued is dropped, not written
+        self.cut = False
         #: the writer waiting for frames (a bare future: the writer is its only waiter)
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -140,6 +158,11 @@ class Session:
     def queued(self) -> int:
         """Frames waiting to be written (a shared run's counted once it is sealed)."""
         return self._frames
+
+    @property
+    def queued_bytes(self) -> int:
+        """Characters waiting to be written (a shared run's counted once it is sealed)."""
+        return self._bytes
 
     def send(self, frame: Frame) -> None:
         """Queue a reply or a pushed job and wake the writer now; a client that cannot keep
@@ -167,21 +190,36 @@ class Session:
             self._marked = True
             self._flusher.mark(self)
 
-    def add_frames(self, count: int) -> None:
-        """A run queued here was sealed with ``count`` frames."""
+    def add_frames(self, count: int, size: int) -> None:
+        """A run queued here was sealed with ``count`` frames of ``size`` characters."""
         self._frames += count
+        self._bytes += size
         if self._frames > MAX_OUTBOX:
-            self.close(SLOW)
+            self._cut(SLOW)
+        elif self._bytes > self.max_bytes:
+            self._cut(slow_bytes(self.max_bytes))
 
     def _queue(self, frame: Frame) -> bool:
         if self.state is SessionState.CLOSED:
             return False
         if self._frames >= MAX_OUTBOX:
-            self.close(SLOW)
+            self._cut(SLOW)
+            return False
+        size = len(frame) if type(frame) is str else sum(map(len, frame))  # no call: per frame
+        if self._bytes and self._bytes + size > self.max_bytes:  # one frame alone always goes
+            self._cut(slow_bytes(self.max_bytes))
             return False
         self._outbox.append(frame)
         self._frames += 1
+        self._bytes += size
         return True
+
+    def _cut(self, reason: str) -> None:
+        """Like Redis's client output buffer limit: a client this far behind is disconnected
+        (it resyncs when it reconnects) rather than held in the server's memory."""
+        if self.state is not _CLOSED:
+            self.cut = True
+        self.close(reason)
 
     def wake(self) -> None:
         self._marked = False
@@ -193,7 +231,7 @@ class Session:
         """What to write next as one message (all that is queued, up to a batch of frames),
         or None once closed."""
         while True:
-            if self.state is _CLOSED and self.close_reason == SLOW:
+            if self.cut:
                 return None  # what a too-slow client had queued is dropped: it resyncs later
             taken = self._take_ready()
             if taken:
@@ -214,10 +252,9 @@ class Session:
         outbox = self._outbox
         limit = MAX_BATCH if self.batch else 1
         taken: list[Frame | RunView] = []
-        count = 0
+        count = chars = 0
         while outbox:
             entry = outbox[0]
-            size = 1
             if type(entry) is RunView:
                 run = entry.run
                 if not run.sealed:
@@ -229,19 +266,26 @@ class Session:
                     outbox.popleft()
                     outbox.extendleft(reversed(entry.frames()))
                     continue
-                size = len(run)
+                size, chars_of = len(run), run.size(len(entry.sub_json))
+            else:
+                size = 1
+                chars_of = len(entry) if type(entry) is str else sum(map(len, entry))  # type: ignore[arg-type]
             if taken and count + size > limit:
                 break
             taken.append(outbox.popleft())
             count += size
+            chars += chars_of
         self._frames -= count
-        if taken and self._frames <= LOW_WATER:
+        self._bytes -= chars
+        if taken and self._frames <= LOW_WATER and self._bytes <= self.low_water_bytes:
             self.drained.set()
         return taken
 
     async def wait_writable(self) -> None:
         """Backpressure for bulk sends (snapshots): wait until the client has caught up."""
-        while self._frames > LOW_WATER and self.state is not SessionState.CLOSED:
+        while (
+            self._frames > LOW_WATER or self._bytes > self.low_water_bytes
+        ) and self.state is not SessionState.CLOSED:
             self.drained.clear()
             await self.drained.wait()
 

@@ -70,6 +70,28 @@ class Settings(msgspec.Struct, kw_only=True):
     max_batch: Positive = 10_000
     #: seconds a create's ``request_id`` is remembered: a retry within it gets the first answer
     request_id_seconds: Seconds = 86_400.0
+    #: bytes waiting to be written to one WebSocket client before it is cut as too slow
+    max_outbox_bytes: Positive = 16_777_216
+    #: cost (nodes plus ``$in`` items) of a subscription filter, of a connection's filters
+    #: together, and of a user's distinct filters across its connections
+    max_filter_cost: Positive = 1_000
+    max_filter_cost_per_connection: Positive = 2_000
+    max_filter_cost_per_user: Positive = 4_000
+    #: subscriptions one user may hold across all its connections (``max_subscriptions``: per
+    #: one); high, since many clients may share an identity (a dashboard, ``anonymous_role``)
+    max_subscriptions_per_user: Positive = 10_000
+    #: log entries a job keeps (the creation entry, a note of how many were dropped, the newest)
+    max_log_entries: Annotated[int, Meta(ge=3)] = 1000
+    #: bytes of one log entry's message plus data; longer ones are cut with a marker
+    max_log_entry_bytes: Annotated[int, Meta(ge=256)] = 2048
+    #: bytes of one failure's error (message, traceback); longer ones are cut with a marker
+    max_error_bytes: Annotated[int, Meta(ge=256)] = 8192
+    #: a repeating job runs at most once per this many seconds (``every`` or cron)
+    min_repeat_seconds: Annotated[float, Meta(ge=0)] = 1.0
+    #: distinct job types labelled in /metrics; later types are counted as ``type="other"``
+    max_metric_types: Positive = 100
+    #: when set, /metrics needs ``Authorization: Bearer <metrics_token>``
+    metrics_token: Annotated[str, Meta(min_length=16)] | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @classmethod

@@ -59,7 +59,11 @@ async def endpoint(websocket: WebSocket) -> None:
         await _refuse_draining(websocket)
         return
     client = websocket.client
-    session = Session(f"{client.host}:{client.port}" if client else "", websocket.app.state.flusher)
+    session = Session(
+        f"{client.host}:{client.port}" if client else "",
+        websocket.app.state.flusher,
+        settings.max_outbox_bytes,
+    )
     session.address = client.host if client else ""
     websocket.app.state.sessions.add(session)
     writer = asyncio.create_task(_write(websocket, session))

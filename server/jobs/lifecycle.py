@@ -13,7 +13,8 @@ import secrets
 from typing import Any
 
 from server.errors import Conflict, Forbidden
-from server.jobs import schedule
+from server.jobs import bounds, schedule
+from server.jobs.bounds import MAX_LOG_ENTRIES, DocLimits, append_log, clip_error, clip_text
 from server.jobs.model import FINISHED, UNFINISHED, Job, Status, random_hex
 
 # the statuses as plain strings: an enum member costs an attribute lookup and a slower
@@ -23,7 +24,7 @@ _COMPLETED, _FAILED, _CANCELLED = "completed", "failed", "cancelled"
 assert [_WAITING, _READY, _RUNNING, _PAUSED, _COMPLETED, _FAILED, _CANCELLED] == list(Status)
 _ONLY_READY, _ONLY_RUNNING = frozenset({_READY}), frozenset({_RUNNING})
 
-MAX_LOG_ENTRIES = 1000
+_DEFAULT = DocLimits()
 
 
 def _copy(doc: Job) -> Job:
@@ -45,27 +46,6 @@ def _next(doc: Job, now: float, by: str, message: str, level: str = "info") -> J
     new["updated"] = now
     append_log(new, now=now, by=by, message=message, level=level)
     return new
-
-
-def append_log(
-    doc: Job,
-    *,
-    now: float,
-    by: str,
-    message: str,
-    level: str = "info",
-    data: Any = None,
-    kind: str = "audit",
-) -> None:
-    """Append in place, keeping the newest ``MAX_LOG_ENTRIES`` (the first entry, creation, stays).
-
-    ``kind`` is ``audit`` for the server's record of a transition, ``log`` for a message
-    someone wrote with ``jobs.log``."""
-    doc["log"].append(
-        {"time": now, "level": level, "message": message, "data": data, "by": by, "kind": kind}
-    )
-    if len(doc["log"]) > MAX_LOG_ENTRIES:
-        del doc["log"][1 : len(doc["log"]) - MAX_LOG_ENTRIES + 1]
 
 
 def _require(doc: Job, allowed: set[Status] | frozenset[str], action: str) -> None:
@@ -181,16 +161,27 @@ def progress(doc: Job, *, lease_token: str, completed: float, total: float, now:
     return new
 
 
-def log(
-    doc: Job, *, lease_token: str | None, message: str, level: str, data: Any, by: str, now: float
+def log(  # fmt: skip
+    doc: Job,
+    *,
+    lease_token: str | None,
+    message: str,
+    level: str,
+    data: Any,
+    by: str,
+    now: float,
+    limits: DocLimits = _DEFAULT,
 ) -> Job:
-    """A log line from the worker (must hold the lease) or from a controller (token None)."""
+    """A log line from the worker (must hold the lease) or from a controller (token None),
+    cut to the limits' entry size; the oldest entries go past their count."""
     if lease_token is not None:
         _require_lease(doc, lease_token, "log to")
     new = _copy(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
-    append_log(new, now=now, by=by, message=message, level=level, data=data, kind="log")
+    message, data = bounds.clip_entry(message, data, limits.log_entry_bytes)
+    keep = limits.log_entries
+    append_log(new, now=now, by=by, message=message, level=level, data=data, kind="log", keep=keep)
     return new
 
 
@@ -233,22 +224,27 @@ def fail(
     lease_token: str | None = None,
     reason: str | None = None,
     default_retain: float | None = None,
+    limits: DocLimits = _DEFAULT,
 ) -> Job:
     """running → waiting/ready (retry with backoff) or failed (fatal or out of attempts).
 
     ``lease_token`` None is the server failing the job itself (lease expired, worker lost).
+    The error is cut to the limits' size; a job keeps its newest ``bounds.MAX_FAILURES``.
     """
     if lease_token is not None:
         _require_lease(doc, lease_token, "fail")
     else:
         _require(doc, _ONLY_RUNNING, "fail")
     worker = doc["lease"]["worker"] if doc.get("lease") else None
+    error = clip_error(error, limits.error_bytes)
+    headline = clip_text(_reason(error), limits.log_entry_bytes - len("failed: "))
     # the log says what failed in one line; the traceback stays in ``failures`` (rendered by
     # server.failures), not as a dict's repr with literal \n in the audit trail
-    new = _next(doc, now, by, f"failed: {_reason(error)}", level="danger")
+    new = _next(doc, now, by, f"failed: {headline}", level="danger")
     new["failures"].append(
         {"time": now, "error": error, "worker": worker, "attempt": doc["attempts"]}
     )
+    bounds.trim_failures(new["failures"])
     new["lease"] = None
     if not fatal and retries_left(doc) > 0:
         wait = _retry_wait(doc)
@@ -256,7 +252,7 @@ def fail(
         new["after"] = now + wait
         append_log(new, now=now, by="server", message=f"will retry in {wait:g}s", level="warning")
         return settle(new, now, default_retain)
-    new.update(status=_FAILED, finished=now, reason=reason or _reason(error))
+    new.update(status=_FAILED, finished=now, reason=reason or headline)
     new["due"] = None
     return new
 

@@ -6,24 +6,54 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from server.errors import Invalid
 
+#: cron fire times looked at for the floor: enough to see the shortest gap of any cron with a
+#: handful of listed values per field, and cheap (one create with a repeat pays for it once)
+FIRES_CHECKED = 16
 
-def validate(repeat: dict[str, Any]) -> None:
-    """Raise ``Invalid`` for a repeat spec that could never produce a next time."""
+
+def validate(repeat: dict[str, Any], *, now: float = 0.0, min_seconds: float = 0.0) -> None:
+    """Raise ``Invalid`` for a repeat spec that could never produce a next time, or that would
+    run more often than once per ``min_seconds``, saying which."""
     every, cron = repeat.get("every"), repeat.get("cron")
     if (every is None) == (cron is None):
         raise Invalid("repeat needs exactly one of 'every' (seconds) or 'cron'")
     if every is not None and (not isinstance(every, int | float) or every <= 0):
         raise Invalid("repeat 'every' must be a positive number of seconds")
+    if every is not None and every < min_seconds:
+        raise Invalid(
+            f"repeat 'every' is {every:g}s; jobs repeat at most once per {min_seconds:g}s"
+        )
     if cron is not None and (not isinstance(cron, str) or not croniter.is_valid(cron)):
         raise Invalid(f"repeat 'cron' is not a valid cron expression: {cron!r}")
-    _zone(repeat.get("tz"))
+    zone = _zone(repeat.get("tz"))
     times = repeat.get("times")
     if times is not None and (not isinstance(times, int) or times < 1):
         raise Invalid("repeat 'times' must be a positive integer")
+    if cron is not None:
+        _check_cron(cron, zone, now, min_seconds)
+
+
+def _check_cron(cron: str, zone: ZoneInfo, now: float, min_seconds: float) -> None:
+    """A cron that matches no date (``0 0 31 2 *``) would leave its job and its dependants
+    waiting forever; one that fires faster than the floor would flood the store."""
+    times = croniter(cron, datetime.fromtimestamp(now, zone))
+    fires: list[float] = []
+    try:
+        for _ in range(FIRES_CHECKED):
+            fires.append(float(times.get_next(float)))
+    except CroniterError:
+        if not fires:
+            raise Invalid(f"repeat 'cron' {cron!r} never fires: no date matches it") from None
+    gaps = [b - a for a, b in zip(fires, fires[1:], strict=False)]
+    if gaps and min(gaps) < min_seconds:
+        raise Invalid(
+            f"repeat 'cron' {cron!r} fires every {min(gaps):g}s; "
+            f"jobs repeat at most once per {min_seconds:g}s"
+        )
 
 
 def _zone(name: str | None) -> ZoneInfo:

@@ -17,7 +17,8 @@ import msgspec
 from server import params as p
 from server.clock import Clock
 from server.errors import Conflict, Invalid, NotFound, TooLarge
-from server.jobs import lifecycle, schedule
+from server.jobs import bounds, lifecycle, schedule
+from server.jobs.bounds import DocLimits
 from server.jobs.flow import KIND as FLOW_RULES
 from server.jobs.flow import FlowControl
 from server.jobs.model import FINISHED, Job, Status, blank_job, new_id, priority_value
@@ -46,6 +47,8 @@ class JobService:
         lease: float,
         max_data: int,
         request_seconds: float = 86_400.0,
+        min_repeat: float = 0.0,
+        limits: DocLimits | None = None,
     ) -> None:
         self.store = store
         #: how long the answer of a create's ``request_id`` is remembered
@@ -54,6 +57,10 @@ class JobService:
         self.retain = retain
         self.lease = lease
         self.max_data = max_data
+        #: a repeating job runs at most once per this many seconds
+        self.min_repeat = min_repeat
+        #: caps on what log, fail and done may add to a document (``server.jobs.bounds``)
+        self.limits = limits or DocLimits()
         self.flow = FlowControl(store)
         #: called with the documents of every insert just before it is queued (see ``_insert``)
         self.inserting: list[Callable[[list[Job]], None]] = []
@@ -80,7 +87,7 @@ class JobService:
         doc["after"] = now + spec.delay if spec.delay is not None else max(spec.after or now, now)
         if spec.repeat is not None:
             repeat = {**_repeat_defaults(), **msgspec.to_builtins(spec.repeat)}
-            schedule.validate(repeat)
+            schedule.validate(repeat, now=now, min_seconds=self.min_repeat)
             repeat["run"] = 1
             doc["repeat"] = repeat
             if repeat["cron"] is not None and spec.delay is None and spec.after is None:
@@ -102,7 +109,7 @@ class JobService:
                 "max_wait": spec.debounce.max_wait,
                 "first": now,
             }
-        lifecycle.append_log(doc, now=now, by=owner, message="created")
+        bounds.append_log(doc, now=now, by=owner, message="created")
         return lifecycle.settle(doc, now, self.retain)
 
     async def create(
@@ -245,6 +252,8 @@ class JobService:
             current = doc if doc is not None else await self.get(job_id)
             doc = None
             new = change(current)
+            if len(new["log"]) > self.limits.log_entries:  # audit entries count too
+                bounds.trim_log(new["log"], self.limits.log_entries, new["updated"])
             if await self.store.replace(new, current["version"], previous=current):
                 if new["status"] in FINISHED and current["status"] not in FINISHED:
                     await self._after_finish(new)
@@ -344,6 +353,7 @@ class JobService:
                 data=data,
                 by=by,
                 now=self.clock.now(),
+                limits=self.limits,
             ),
             doc,
         )
@@ -379,6 +389,7 @@ class JobService:
                 fatal=fatal,
                 lease_token=token,
                 default_retain=self.retain,
+                limits=self.limits,
             ),
             doc,
         )

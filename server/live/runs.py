@@ -24,12 +24,14 @@ MAX_RUN = 500
 class Run:
     """Frames gathered for a group between two flushes; rendered per member once sealed."""
 
-    __slots__ = ("_pairs", "_segments", "_on_seal")
+    __slots__ = ("_pairs", "_segments", "_on_seal", "_chars")
 
     def __init__(self, on_seal: Callable[[Run], None]) -> None:
         self._pairs: list[tuple[str, str]] = []
         self._segments: list[str] | None = None
         self._on_seal = on_seal
+        #: characters of every frame but the sub ids, known once sealed
+        self._chars = 0
 
     def __len__(self) -> int:
         return len(self._pairs)
@@ -56,8 +58,14 @@ class Run:
         segments.extend(f"{tail},{head}" for (_, tail), (head, _) in pairwise(pairs))
         if pairs:
             segments.append(pairs[-1][1])
+        self._chars = sum(map(len, segments)) - max(len(pairs) - 1, 0)  # less the commas
         self._segments = segments
         self._on_seal(self)
+
+    def size(self, sub_chars: int) -> int:
+        """Characters of the run's frames for a member whose sub id has ``sub_chars``: what
+        its outbox counts toward the byte cap (computed once per run, not per member)."""
+        return self._chars + len(self._pairs) * sub_chars
 
     def render(self, sub_json: str) -> str:
         """Every frame of the run for one member, comma-separated (an array's inside)."""

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server import protocol
+from server.errors import RateLimited, TooLarge
 from server.jobs.model import Job
 from server.live.runs import Run, RunView
 from server.query import matches
 from server.session import Flusher, Session
+from server.settings import Settings
 from server.store.base import Change, Store
 
 log = logging.getLogger("livejobs.live")
@@ -32,6 +34,8 @@ class Subscription:
     filter: dict[str, Any]
     key: str
     sub_json: str
+    #: the filter's evaluation cost (``server.query.filter_cost``), counted against budgets
+    cost: int = 0
     ids: set[str] = field(default_factory=set)
     #: changes that arrived while the snapshot was being sent (None once live)
     backlog: list[tuple[Change, bool]] | None = field(default_factory=list)
@@ -69,7 +73,7 @@ class Group:
             self.run = None
         count = len(run)
         for sub in self.live:
-            sub.session.add_frames(count)
+            sub.session.add_frames(count, run.size(len(sub.sub_json)))
 
 
 def _public(doc: Job) -> Job:
@@ -83,17 +87,62 @@ class Subscriptions:
         self.flusher = flusher
         self._groups: dict[str, Group] = {}
         self._tasks: set[asyncio.Future[None]] = set()
+        #: per user, across connections: [open subscriptions, the cost of its distinct filters]
+        self._by_user: dict[str, list[int]] = {}
+        #: (user, filter key) → that user's subscriptions with that filter: a filter is
+        #: evaluated once per change however many subscribe to it, so it is charged once
+        self._user_filters: dict[tuple[str, str], int] = {}
 
     def __len__(self) -> int:
         return sum(len(g) for g in self._groups.values())
 
-    def open(self, session: Session, sub_id: str, filter: dict[str, Any]) -> Subscription:
+    def used(self, user: str) -> tuple[int, int]:
+        """The subscriptions ``user`` holds on this server, and the cost of their distinct
+        filters."""
+        count, cost = self._by_user.get(user, (0, 0))
+        return count, cost
+
+    def admit(
+        self, session: Session, user: str, filter: dict[str, Any], cost: int, settings: Settings
+    ) -> None:
+        """Every live filter is evaluated on every change: bound what one subscription, one
+        connection and one user (across its connections) may make the server evaluate. The
+        user pays for distinct filters: many clients sharing an identity and a filter (a
+        dashboard) cost one evaluation per change."""
+        if cost > settings.max_filter_cost:
+            raise TooLarge(
+                f"filter costs {cost} steps per change; the limit is {settings.max_filter_cost}"
+            )
+        mine = sum(sub.cost for sub in session.subscriptions.values()) + cost
+        if mine > settings.max_filter_cost_per_connection:
+            raise RateLimited(
+                f"this connection's filters would cost {mine} steps per change; the limit is"
+                f" {settings.max_filter_cost_per_connection} (unsubscribe some first)"
+            )
+        count, total = self.used(user)
+        if (user, protocol.encode(filter)) in self._user_filters:
+            cost = 0  # already evaluated for this user
+        if count >= settings.max_subscriptions_per_user:
+            raise RateLimited(
+                f"user {user} holds {count} subscriptions; the limit is"
+                f" {settings.max_subscriptions_per_user} across its connections"
+            )
+        if total + cost > settings.max_filter_cost_per_user:
+            raise RateLimited(
+                f"user {user}'s filters would cost {total + cost} steps per change; the limit"
+                f" is {settings.max_filter_cost_per_user} across its connections"
+            )
+
+    def open(
+        self, session: Session, sub_id: str, filter: dict[str, Any], cost: int = 0
+    ) -> Subscription:
         """Register at once (changes are held back), then send the snapshot in a task so that
         the caller's reply goes out before the first document."""
         key = protocol.encode(filter)
-        sub = Subscription(sub_id, session, filter, key, protocol.encode(sub_id))
+        sub = Subscription(sub_id, session, filter, key, protocol.encode(sub_id), cost)
         self._groups.setdefault(key, Group(filter)).starting.add(sub)
         session.subscriptions[sub_id] = sub
+        self._account(sub, 1)
         self._spawn(self._first_snapshot(sub))
         return sub
 
@@ -119,8 +168,9 @@ class Subscriptions:
             sub.session.send_live(
                 protocol.sub_frame("added", sub.sub_json, protocol.encode(_public(doc)))
             )
-            if n % 500 == 0:  # a large snapshot must not trip the slow-client cap
-                await sub.session.wait_writable()
+            session = sub.session
+            if n % 500 == 0 or session.queued_bytes > session.low_water_bytes:
+                await session.wait_writable()  # a large snapshot must not trip the caps
         sub.session.send_live(protocol.sub_marker("ready", sub.sub_json))
         backlog, sub.backlog = sub.backlog or [], None
         for change, matched in backlog:
@@ -143,8 +193,24 @@ class Subscriptions:
             group.ids = sub.ids
         group.live.append(sub)
 
+    def _account(self, sub: Subscription, sign: int) -> None:
+        user = sub.session.identity.user if sub.session.identity else ""
+        used = self._by_user.setdefault(user, [0, 0])
+        used[0] += sign
+        same = (user, sub.key)
+        holders = self._user_filters.get(same, 0) + sign
+        if holders > 0:
+            self._user_filters[same] = holders
+        else:
+            self._user_filters.pop(same, None)
+        if holders == (1 if sign > 0 else 0):  # the first of this filter, or the last
+            used[1] += sign * sub.cost
+        if used[0] <= 0:
+            del self._by_user[user]
+
     def close(self, sub: Subscription) -> None:
-        sub.session.subscriptions.pop(sub.sub_id, None)
+        if sub.session.subscriptions.pop(sub.sub_id, None) is sub:
+            self._account(sub, -1)
         group = self._groups.get(sub.key)
         if group is None:
             return

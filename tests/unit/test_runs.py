@@ -69,7 +69,7 @@ async def session_with_run(batch: bool, frames: int) -> tuple[Session, Run]:
     flusher = Flusher()
     session = Session(flusher=flusher)
     session.batch = batch
-    run = Run(lambda run: session.add_frames(len(run)))
+    run = Run(lambda run: session.add_frames(len(run), run.size(len('"s1"'))))
     flusher.seal_later(run)
     session.send_live('{"msg":"ready","sub":"s1"}')
     session.send_run(RunView(run, '"s1"'))
@@ -111,7 +111,7 @@ async def test_a_sealed_run_that_overflows_the_cap_cuts_the_slow_client_off():
     session.batch = True
     for _ in range(MAX_OUTBOX - 10):
         session.send_live('{"msg":"ready","sub":"s1"}')
-    run = Run(lambda run: session.add_frames(len(run)))
+    run = Run(lambda run: session.add_frames(len(run), run.size(len('"s1"'))))
     session.send_run(RunView(run, '"s1"'))
     for n in range(11):
         run.add(*frame_parts(n))
@@ -119,3 +119,26 @@ async def test_a_sealed_run_that_overflows_the_cap_cuts_the_slow_client_off():
     run.seal()
     assert not session.open and session.close_reason == SLOW
     assert await session.take() is None
+
+
+async def test_the_outbox_is_capped_in_bytes_and_counts_back_down_as_it_is_taken():
+    session = Session(flusher=Flusher(), max_bytes=1000)
+    session.batch = True
+    session.send("x" * 5000)  # one frame alone always goes, however large
+    assert session.open and session.queued_bytes == 5000
+    assert await session.take() == ["x" * 5000] and session.queued_bytes == 0
+    run = Run(lambda run: session.add_frames(len(run), run.size(len('"s1"'))))
+    session.send_run(RunView(run, '"s1"'))
+    for n in range(3):
+        run.add(*frame_parts(n))
+    run.seal()
+    rendered = protocol.join([RunView(run, '"s1"')])
+    assert session.queued_bytes == len(rendered) - 2 - 2  # less the brackets and commas
+    session.send(("a" * 100, "b" * 100))
+    assert session.queued_bytes == len(rendered) - 4 + 200
+    await session.take()
+    assert session.queued_bytes == 0 and session.queued == 0
+    session.send("y" * 600)
+    session.send("z" * 600)  # 1200 > 1000 waiting: cut
+    assert not session.open and session.close_reason.startswith("too slow: over 1000 bytes")
+    assert await session.take() is None  # what it had queued is dropped
