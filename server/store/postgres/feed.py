@@ -43,6 +43,7 @@ READ_ROWS = 2000
 KEEP_SECONDS = 600.0
 TRIM_EVERY = 60.0
 RECONNECT_DELAY = 0.2
+MAX_RECONNECT_DELAY = 5.0
 RESET = Change("reset", "", None)
 
 Connect = Callable[[], Coroutine[Any, Any, Any]]
@@ -94,6 +95,7 @@ class Follower:
                 await asyncio.wait_for(conn.close(), 2)
 
     async def _follow(self) -> None:
+        delay = RECONNECT_DELAY
         while True:
             try:
                 if self._conn is None or self._conn.is_closed():
@@ -102,10 +104,13 @@ class Follower:
                 await self._wake.wait()
                 self._wake.clear()
                 await self._read()
+                delay = RECONNECT_DELAY
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("lost the PostgreSQL change feed (%s); reconnecting", exc)
+                level = logging.WARNING if delay == RECONNECT_DELAY else logging.DEBUG
+                log.log(level, "lost the PostgreSQL change feed (%s); reconnecting", exc)
                 await self._drop()
-                await asyncio.sleep(RECONNECT_DELAY)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RECONNECT_DELAY)
 
     async def _read(self) -> None:
         conn = self._conn
