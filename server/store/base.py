@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
+from server.errors import StoreRefused
 from server.jobs.model import Job
 
 if TYPE_CHECKING:
@@ -221,8 +222,12 @@ def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
     ``postgres://...`` → PostgresStore; anything else is a SQLite path (``sqlite:///path``,
     ``sqlite://:memory:`` or a bare path) opened with ``synchronous``."""
     if is_postgres(url):
-        from server.store.postgres import PostgresStore
-
+        try:
+            from server.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreRefused(
+                f"PostgreSQL needs the asyncpg driver ({exc}): pip install 'livejobs[postgres]'"
+            ) from exc
         return PostgresStore(url)
     path = sqlite_path(url)
     if path is None:

@@ -5,6 +5,7 @@ connection, and the schema version kept in the database."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -46,6 +47,16 @@ async def changes(feed: object, n: int) -> list[Change]:
 async def test_open_store_picks_postgres_for_its_urls(url: str) -> None:
     assert isinstance(open_store(url), PostgresStore)
     assert isinstance(open_store(url.replace("postgresql://", "postgres://")), PostgresStore)
+
+
+def test_without_the_driver_a_postgres_url_is_refused_clearly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in [m for m in sys.modules if m.startswith("server.store.postgres")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "asyncpg", None)
+    with pytest.raises(StoreRefused, match=r"pip install 'livejobs\[postgres\]'"):
+        open_store("postgresql://127.0.0.1/x")
 
 
 async def test_two_stores_claiming_at_once_never_hand_out_one_job_twice(
