@@ -177,5 +177,6 @@ async def test_a_database_of_a_newer_livejobs_is_refused(url: str) -> None:
 async def test_an_unreachable_database_is_refused_clearly(pg_cluster: Cluster) -> None:
     from tests.servers import free_port
 
-    with pytest.raises(StoreRefused, match="cannot open the PostgreSQL database"):
+    with pytest.raises(StoreRefused, match="cannot open the PostgreSQL database") as refused:
         await PostgresStore(f"postgresql://nobody:secret@127.0.0.1:{free_port()}/x").open()
+    assert "secret" not in refused.value.message  # the password stays out of messages

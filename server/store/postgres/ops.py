@@ -15,14 +15,24 @@ from server.jobs import lifecycle
 from server.jobs.model import Job
 from server.store.base import Change, ClaimRequest, CreateRequest
 from server.store.postgres import flow
-from server.store.postgres.sql import CLAIM, INSERT, UPDATE, row
+from server.store.postgres.sql import CLAIM, INSERT, LIVE_KEY, UPDATE, row
 
 
 async def insert(conn: Any, changes: list[Change], docs: Sequence[Job]) -> list[Job]:
     """Insert each document, or answer with the unfinished job of its owner holding its key."""
+    rows = [row(doc) for doc in docs]
+    if len(rows) > 1 and all(values[LIVE_KEY] is None for values in rows):
+        # no key that could be held already: every row goes in, in one pipelined call
+        try:
+            async with conn.transaction():  # a savepoint
+                await conn.executemany(INSERT, rows)
+        except asyncpg.UniqueViolationError:
+            pass  # the loop below names the id that clashed
+        else:
+            changes.extend(Change("insert", doc["id"], doc) for doc in docs)
+            return list(docs)
     stored: list[Job] = []
-    for doc in docs:
-        values = row(doc)
+    for doc, values in zip(docs, rows, strict=True):
         for _ in range(3):  # the holder may finish between the insert and the read
             try:
                 inserted = await conn.fetchval(INSERT, *values)
@@ -32,7 +42,8 @@ async def insert(conn: Any, changes: list[Change], docs: Sequence[Job]) -> list[
                 stored.append(doc)
                 changes.append(Change("insert", doc["id"], doc))
                 break
-            held = await conn.fetchval("SELECT doc FROM jobs WHERE live_key = $1", values[8])
+            sql = "SELECT doc FROM jobs WHERE live_key = $1"
+            held = await conn.fetchval(sql, values[LIVE_KEY])
             if held is not None:
                 stored.append(held)
                 break

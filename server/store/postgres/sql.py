@@ -35,6 +35,7 @@ ROW = (
 )
 """Columns of ``jobs``: what the claim, the counts and the timers read, then the document."""
 
+LIVE_KEY = ROW.index("live_key")
 _CASTS = ("text", "text", "text", "float8", "float8", "float8", "text", "int8", "text", "text")
 INSERT = (
     f"INSERT INTO jobs ({', '.join(ROW)}) VALUES "
