@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from server.errors import StoreRefused
+from server.query import matches
 from server.store.base import Change, open_store
 from server.store.postgres import PostgresStore
 from server.store.postgres import feed as pg_feed
@@ -180,3 +181,36 @@ async def test_an_unreachable_database_is_refused_clearly(pg_cluster: Cluster) -
     with pytest.raises(StoreRefused, match="cannot open the PostgreSQL database") as refused:
         await PostgresStore(f"postgresql://nobody:secret@127.0.0.1:{free_port()}/x").open()
     assert "secret" not in refused.value.message  # the password stays out of messages
+
+
+async def test_a_change_committed_late_with_a_lower_seq_is_not_skipped(
+    two: tuple[PostgresStore, PostgresStore], url: str
+) -> None:
+    """A bigserial is handed out before the commit: without the lock taken at the append, a
+    later write could commit a higher seq first, and a reader past it would skip this one."""
+    one, other = two
+    feed = other.watch()
+    admin = await asyncpg.connect(url)
+    try:
+        slow = admin.transaction()
+        await slow.start()
+        await admin.execute("INSERT INTO changes (op, id) VALUES ('record', 'slow/first')")
+        later = asyncio.create_task(one.put_record("fast", "second", {}))
+        done, _ = await asyncio.wait([later], timeout=0.5)
+        assert not done  # it waits for the open append: seq order stays commit order
+        await slow.commit()
+        await later
+        assert [c.id for c in await changes(feed, 2)] == ["slow/first", "fast/second"]
+    finally:
+        await admin.close()
+
+
+async def test_a_non_canonical_numeric_segment_reads_object_keys_only(
+    two: tuple[PostgresStore, PostgresStore],
+) -> None:
+    one, _ = two
+    docs = [job(data={"a": {"01": 1}, "b": [5, 6]}), job(data={"b": {"01": 6}})]
+    await one.insert(docs)
+    for filter in ({"data.a.01": 1}, {"data.b.01": 6}, {"data.b.1": 6}, {"data.b.01": None}):
+        expected = [d["id"] for d in docs if matches(d, filter)]
+        assert [d["id"] for d in await one.find(filter)] == expected, filter
