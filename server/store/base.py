@@ -204,6 +204,7 @@ async def pending_migrations(url: str) -> list[Migration]:
     """The migrations opening the store at ``url`` would apply, read without changing it;
     ``StoreRefused`` for a store of a newer livejobs."""
     if is_postgres(url):
+        _need_asyncpg()
         from server.store.postgres.store import pending_at
 
         return await pending_at(url)
@@ -222,12 +223,9 @@ def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
     ``postgres://...`` → PostgresStore; anything else is a SQLite path (``sqlite:///path``,
     ``sqlite://:memory:`` or a bare path) opened with ``synchronous``."""
     if is_postgres(url):
-        try:
-            from server.store.postgres import PostgresStore
-        except ImportError as exc:
-            raise StoreRefused(
-                f"PostgreSQL needs the asyncpg driver ({exc}): pip install 'livejobs[postgres]'"
-            ) from exc
+        _need_asyncpg()
+        from server.store.postgres import PostgresStore
+
         return PostgresStore(url)
     path = sqlite_path(url)
     if path is None:
@@ -252,3 +250,13 @@ def sqlite_path(url: str) -> str | None:
 
 def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
+
+
+def _need_asyncpg() -> None:
+    """The PostgreSQL store's driver is an extra (``livejobs[postgres]``): say so plainly."""
+    try:
+        import asyncpg  # noqa: F401
+    except ImportError as exc:
+        raise StoreRefused(
+            f"PostgreSQL needs the asyncpg driver ({exc}): pip install 'livejobs[postgres]'"
+        ) from exc

@@ -14,7 +14,7 @@ import pytest
 
 from server.errors import StoreRefused
 from server.query import matches
-from server.store.base import Change, open_store
+from server.store.base import Change, open_store, pending_migrations
 from server.store.postgres import PostgresStore
 from server.store.postgres import feed as pg_feed
 from server.store.postgres.migrations import MIGRATIONS
@@ -58,6 +58,8 @@ def test_without_the_driver_a_postgres_url_is_refused_clearly(
     monkeypatch.setitem(sys.modules, "asyncpg", None)
     with pytest.raises(StoreRefused, match=r"pip install 'livejobs\[postgres\]'"):
         open_store("postgresql://127.0.0.1/x")
+    with pytest.raises(StoreRefused, match=r"pip install 'livejobs\[postgres\]'"):
+        asyncio.run(pending_migrations("postgres://127.0.0.1/x"))
 
 
 async def test_two_stores_claiming_at_once_never_hand_out_one_job_twice(
