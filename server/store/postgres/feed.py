@@ -38,7 +38,15 @@ APPEND = (
     "SELECT op, id, doc FROM unnest($1::text[], $2::text[], $3::jsonb[]) "
     "WITH ORDINALITY AS c(op, id, doc, n) ORDER BY n"
 )
-READ = "SELECT seq, op, id, doc FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2"
+TRIMMED = "trimmed"
+# the rows after $1, after a row saying how far the log was trimmed if that is past $1
+READ = f"""
+SELECT * FROM (SELECT upto AS seq, '{TRIMMED}' AS op, '' AS id, NULL::jsonb AS doc, 0 AS k
+               FROM changes_trimmed WHERE upto > $1
+               UNION ALL
+               (SELECT seq, op, id, doc, 1 FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2)) r
+ORDER BY k, seq
+"""
 READ_ROWS = 2000
 KEEP_SECONDS = 600.0
 TRIM_EVERY = 60.0
@@ -116,13 +124,13 @@ class Follower:
         conn = self._conn
         if conn is None or conn.is_closed():
             return
-        trimmed = int(await conn.fetchval("SELECT upto FROM changes_trimmed"))
-        if trimmed > self.seen:
-            log.warning("the change log was trimmed past this server; watchers will re-query")
-            self.seen = trimmed
-            self._feed.publish([RESET])
         while True:
             rows = await conn.fetch(READ, self.seen, READ_ROWS)
+            if rows and rows[0]["op"] == TRIMMED:
+                log.warning("the change log was trimmed past this server; watchers will re-query")
+                self.seen = rows[0]["seq"]
+                self._feed.publish([RESET])
+                rows = [r for r in rows[1:] if r["seq"] > self.seen]
             if rows:
                 self.seen = rows[-1]["seq"]
                 self._feed.publish([Change(r["op"], r["id"], r["doc"]) for r in rows])
