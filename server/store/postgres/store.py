@@ -13,6 +13,7 @@ two servers never admit more than the rules allow between them.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ from server.store.postgres.sql import (
 T = TypeVar("T")
 COUNT_BY_FIELDS = ("status", "type", "owner")
 POOL_SIZE = 10
+CLOSE_SECONDS = 10.0
 Write = Callable[[Any, list[Change]], Awaitable[T]]
 
 
@@ -111,7 +113,10 @@ class PostgresStore:
             await follower.stop()
         pool, self._pool = self._pool, None
         if pool is not None:
-            await pool.close()
+            try:  # calls in flight finish first, for a while
+                await asyncio.wait_for(pool.close(), CLOSE_SECONDS)
+            except TimeoutError:
+                pool.terminate()
         self._feed.close()
 
     def _connected(self) -> Any:
