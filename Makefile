@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DB ?= livejobs.db
 
-.PHONY: serve test install install-test browser bench lint clean
+.PHONY: serve test install install-test browser postgres bench lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PIP) install -q -e '.[test,lint]'
+	$(PIP) install -q -e '.[test,lint,postgres]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -32,6 +32,12 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
+# Debian's PostgreSQL server binaries: the tests start a throwaway cluster (tests/pg.py).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq postgresql; fi; }
+
 # Python code as one style, and mypy strict on the shipped packages; a finding fails `make test`.
 LINTED := server worker_sdk tests bench
 lint: install-test
@@ -39,7 +45,7 @@ lint: install-test
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy
 
-test: install-test browser lint
+test: install-test browser postgres lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

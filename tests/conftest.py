@@ -1,12 +1,25 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
 from server.clock import ManualClock
+from tests.pg import Cluster
 from tests.servers import InProcessServer, ProcessServer
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the whole session (``create_database`` per test),
+    started on first use and stopped at the end."""
+    cluster = Cluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 async def _running(srv: InProcessServer | ProcessServer) -> AsyncIterator[Any]:

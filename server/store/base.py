@@ -4,8 +4,9 @@ Backends only persist; every decision about what a job becomes is made by ``serv
 before a backend sees the document. Conditional writes compare the document's ``version`` so
 that two racing transitions never both win.
 
-Implementations: ``server.store.sqlite.SQLiteStore`` (embedded, default) and
-``server.store.mongo.MongoStore``. ``open_store(url)`` picks one and imports only that one.
+Implementations: ``server.store.sqlite.SQLiteStore`` (embedded, default),
+``server.store.mongo.MongoStore`` and ``server.store.postgres.PostgresStore``.
+``open_store(url)`` picks one and imports only that one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
+from server.errors import StoreRefused
 from server.jobs.model import Job
 
 if TYPE_CHECKING:
@@ -201,6 +203,11 @@ class Store(Protocol):
 async def pending_migrations(url: str) -> list[Migration]:
     """The migrations opening the store at ``url`` would apply, read without changing it;
     ``StoreRefused`` for a store of a newer livejobs."""
+    if is_postgres(url):
+        _need_asyncpg()
+        from server.store.postgres.store import pending_at
+
+        return await pending_at(url)
     path = sqlite_path(url)
     if path is None:
         from server.store import mongo_migrations
@@ -212,8 +219,14 @@ async def pending_migrations(url: str) -> list[Migration]:
 
 
 def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
-    """``mongodb://...`` / ``mongodb+srv://...`` → MongoStore; anything else is a SQLite path
-    (``sqlite:///path``, ``sqlite://:memory:`` or a bare path) opened with ``synchronous``."""
+    """``mongodb://...`` / ``mongodb+srv://...`` → MongoStore; ``postgresql://...`` /
+    ``postgres://...`` → PostgresStore; anything else is a SQLite path (``sqlite:///path``,
+    ``sqlite://:memory:`` or a bare path) opened with ``synchronous``."""
+    if is_postgres(url):
+        _need_asyncpg()
+        from server.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     path = sqlite_path(url)
     if path is None:
         from server.store.mongo import MongoStore
@@ -228,7 +241,22 @@ def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
 
 
 def sqlite_path(url: str) -> str | None:
-    """The SQLite file a store URL names, as ``open_store`` reads it; None for MongoDB."""
-    if url.startswith(("mongodb://", "mongodb+srv://")):
+    """The SQLite file a store URL names, as ``open_store`` reads it; None for MongoDB and
+    PostgreSQL."""
+    if url.startswith(("mongodb://", "mongodb+srv://")) or is_postgres(url):
         return None
     return url.removeprefix("sqlite:///").removeprefix("sqlite://")
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def _need_asyncpg() -> None:
+    """The PostgreSQL store's driver is an extra (``livejobs[postgres]``): say so plainly."""
+    try:
+        import asyncpg  # noqa: F401
+    except ImportError as exc:
+        raise StoreRefused(
+            f"PostgreSQL needs the asyncpg driver ({exc}): pip install 'livejobs[postgres]'"
+        ) from exc

@@ -1,7 +1,9 @@
 """The ``store`` fixture: every backend the contract suite runs against.
 
-SQLite always (a real file in ``tmp_path``); MongoDB only when ``LIVEJOBS_TEST_MONGODB_URI``
-points at a replica set, each test in a fresh database that is dropped afterwards.
+SQLite always (a real file in ``tmp_path``); PostgreSQL always, a fresh database per test in
+the session's throwaway cluster (``tests/pg.py``); MongoDB only when
+``LIVEJOBS_TEST_MONGODB_URI`` points at a replica set, each test in a fresh database that is
+dropped afterwards.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def _with_database(uri: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
+@pytest.fixture(params=["sqlite", "postgres", "mongodb"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     opened: list[Store] = []
 
@@ -48,6 +50,17 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
         try:
             yield Backend("sqlite", lambda: track(SQLiteStore(str(tmp_path / "jobs.db"))))
+        finally:
+            for store in opened:
+                await store.close()
+        return
+
+    if request.param == "postgres":
+        from server.store.postgres import PostgresStore
+
+        url = request.getfixturevalue("pg_cluster").create_database()
+        try:
+            yield Backend("postgres", lambda: track(PostgresStore(url, pool_size=4)))
         finally:
             for store in opened:
                 await store.close()

@@ -1,0 +1,104 @@
+"""The PostgreSQL store's schema, versioned in the database itself (table ``livejobs_schema``).
+
+``migrate`` runs at open inside one transaction under an advisory lock, so that servers
+opening the same database at once apply each migration once; ``migrations.plan`` decides what
+to run and refuses a schema newer than this livejobs knows, as for the other stores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.store.migrations import Migration, plan
+
+MIGRATIONS = [Migration(1, "create the jobs, records, requests, flow and changes tables")]
+
+#: pg_advisory_xact_lock key held while migrating (any constant: one per database)
+MIGRATE_LOCK = 0x6C6A_6D69  # "ljmi"
+
+SCHEMA_1 = """
+CREATE TABLE jobs (
+    id text COLLATE "C" PRIMARY KEY,
+    type text COLLATE "C",
+    status text COLLATE "C",
+    priority float8,
+    created float8,
+    due float8,
+    owner text COLLATE "C",
+    version int8,
+    live_key text COLLATE "C" UNIQUE,
+    target text COLLATE "C",
+    exclude jsonb,
+    doc jsonb NOT NULL
+);
+CREATE INDEX jobs_claim ON jobs (type, priority, created, id) WHERE status = 'ready';
+CREATE INDEX jobs_running ON jobs (type) WHERE status = 'running';
+CREATE INDEX jobs_due ON jobs (due) WHERE due IS NOT NULL;
+CREATE INDEX jobs_created ON jobs (created, id);
+CREATE INDEX jobs_status ON jobs (status, type);
+CREATE TABLE records (
+    kind text COLLATE "C" NOT NULL,
+    id text COLLATE "C" NOT NULL,
+    doc jsonb NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE TABLE requests (
+    owner text COLLATE "C" NOT NULL,
+    id text COLLATE "C" NOT NULL,
+    expires float8 NOT NULL,
+    answer jsonb NOT NULL,
+    PRIMARY KEY (owner, id)
+);
+CREATE INDEX requests_expires ON requests (expires);
+CREATE TABLE flow_starts (type text COLLATE "C" NOT NULL, at float8 NOT NULL);
+CREATE INDEX flow_starts_type ON flow_starts (type, at);
+CREATE TABLE changes (
+    seq bigserial PRIMARY KEY,
+    at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    op text NOT NULL,
+    id text NOT NULL,
+    doc jsonb
+);
+CREATE TABLE changes_trimmed (upto int8 NOT NULL);
+INSERT INTO changes_trimmed VALUES (0);
+-- the appends of a transaction: serialised until its commit, then announced (see feed.py)
+CREATE FUNCTION livejobs_changes_lock() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_advisory_xact_lock(1819961702); RETURN NULL; END $$;
+CREATE FUNCTION livejobs_changes_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('livejobs_changes', ''); RETURN NULL; END $$;
+CREATE TRIGGER changes_lock BEFORE INSERT ON changes
+    FOR EACH STATEMENT EXECUTE FUNCTION livejobs_changes_lock();
+CREATE TRIGGER changes_notify AFTER INSERT ON changes
+    FOR EACH STATEMENT EXECUTE FUNCTION livejobs_changes_notify();
+"""
+
+STEPS = {1: SCHEMA_1}
+
+VERSION_TABLE = "CREATE TABLE IF NOT EXISTS livejobs_schema (version integer NOT NULL)"
+
+
+async def recorded(conn: Any) -> int:
+    """The schema version the database records (0: none, an empty database)."""
+    exists = await conn.fetchval("SELECT to_regclass('livejobs_schema') IS NOT NULL")
+    if not exists:
+        return 0
+    version = await conn.fetchval("SELECT max(version) FROM livejobs_schema")
+    return int(version or 0)
+
+
+async def pending(conn: Any, where: str) -> list[Migration]:
+    """What ``migrate`` would apply, read without changing anything."""
+    return plan(await recorded(conn), MIGRATIONS, where)
+
+
+async def migrate(conn: Any, where: str) -> None:
+    """Bring the database to the newest schema (refusing a newer one)."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATE_LOCK)
+        await conn.execute(VERSION_TABLE)
+        steps = plan(await recorded(conn), MIGRATIONS, where)
+        for step in steps:
+            await conn.execute(STEPS[step.version])
+        if steps:
+            await conn.execute("DELETE FROM livejobs_schema")
+            await conn.execute("INSERT INTO livejobs_schema VALUES ($1)", steps[-1].version)

@@ -1,0 +1,122 @@
+"""The PostgreSQL store's writes that take several statements: inserts (with keys and request
+ids) and claims. Each runs inside the transaction ``PostgresStore._write`` opened, and notes
+what it changed in ``changes`` for the log."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from server.errors import Conflict, Unavailable
+from server.jobs import lifecycle
+from server.jobs.model import Job
+from server.store.base import Change, ClaimRequest, CreateRequest
+from server.store.postgres import flow
+from server.store.postgres.sql import CLAIM, INSERT, LIVE_KEY, UPDATE, row
+
+
+async def insert(conn: Any, changes: list[Change], docs: Sequence[Job]) -> list[Job]:
+    """Insert each document, or answer with the unfinished job of its owner holding its key."""
+    rows = [row(doc) for doc in docs]
+    if len(rows) > 1 and all(values[LIVE_KEY] is None for values in rows):
+        # no key that could be held already: every row goes in, in one pipelined call
+        try:
+            async with conn.transaction():  # a savepoint
+                await conn.executemany(INSERT, rows)
+        except asyncpg.UniqueViolationError:
+            pass  # the loop below names the id that clashed
+        else:
+            changes.extend(Change("insert", doc["id"], doc) for doc in docs)
+            return list(docs)
+    stored: list[Job] = []
+    for doc, values in zip(docs, rows, strict=True):
+        for _ in range(3):  # the holder may finish between the insert and the read
+            try:
+                inserted = await conn.fetchval(INSERT, *values)
+            except asyncpg.UniqueViolationError:
+                raise Conflict(f"a job with id {doc['id']!r} already exists") from None
+            if inserted is not None:
+                stored.append(doc)
+                changes.append(Change("insert", doc["id"], doc))
+                break
+            sql = "SELECT doc FROM jobs WHERE live_key = $1"
+            held = await conn.fetchval(sql, values[LIVE_KEY])
+            if held is not None:
+                stored.append(held)
+                break
+        else:
+            raise Unavailable(f"could not insert job {doc['id']}: its key kept changing hands")
+    return stored
+
+
+async def remembered(
+    conn: Any, changes: list[Change], docs: Sequence[Job], request: CreateRequest
+) -> list[Job]:
+    """``insert``, answered from memory for a request already seen; a lock on the request
+    makes two attempts racing on two servers take turns."""
+    name = json.dumps([request.owner, request.id])
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", name)
+    answer = await conn.fetchval(
+        "SELECT answer FROM requests WHERE owner = $1 AND id = $2 AND expires > $3",
+        request.owner,
+        request.id,
+        request.at,
+    )
+    if answer is not None:
+        request.replayed = True
+        rows = await conn.fetch("SELECT id, doc FROM jobs WHERE id = ANY($1::text[])", answer)
+        by_id = {r["id"]: r["doc"] for r in rows}
+        return [by_id[i] for i in answer if i in by_id]
+    stored = await insert(conn, changes, docs)
+    await conn.execute("DELETE FROM requests WHERE expires <= $1", request.at)
+    await conn.execute(
+        "INSERT INTO requests (owner, id, expires, answer) VALUES ($1, $2, $3, $4::jsonb) "
+        "ON CONFLICT (owner, id) DO UPDATE "
+        "SET expires = excluded.expires, answer = excluded.answer",
+        request.owner,
+        request.id,
+        request.expires,
+        [doc["id"] for doc in stored],
+    )
+    return stored
+
+
+async def claim(conn: Any, changes: list[Change], request: ClaimRequest) -> list[Job]:
+    """The best ``limit`` ready candidates across types, locked, then moved to running."""
+    types = list(dict.fromkeys(request.types))
+    rules = await flow.rules_of(conn, request.rules, types) if request.rules else {}
+    candidates: list[Job] = []
+    for job_type in types:
+        limit = rules.get(job_type)
+        room = request.limit
+        if limit is not None:
+            if limit.paused:
+                continue
+            room = await flow.room(conn, job_type, limit, request.now, request.limit)
+            if room <= 0:
+                continue
+        rows = await conn.fetch(CLAIM, job_type, request.worker_id, room)
+        candidates.extend(r["doc"] for r in rows)
+    if len(types) > 1:
+        candidates.sort(key=lambda c: (c["priority"], c["created"], c["id"]))
+    claimed = [
+        lifecycle.claim(
+            doc,
+            worker_id=request.worker_id,
+            user=request.user,
+            now=request.now,
+            lease_seconds=request.lease_seconds,
+        )
+        for doc in candidates[: request.limit]
+    ]
+    if claimed:
+        await conn.executemany(UPDATE, [row(doc) for doc in claimed])
+        changes.extend(Change("update", doc["id"], doc) for doc in claimed)
+    for job_type, limit in rules.items():
+        started = sum(1 for doc in claimed if doc["type"] == job_type)
+        if limit.rated and started:
+            await flow.record_starts(conn, job_type, started, request.now)
+    return claimed

@@ -1,0 +1,233 @@
+"""SQL for the PostgreSQL store: the job row's columns, and filter/sort → SQL over JSONB.
+
+Filters are evaluated on the document itself (``doc``, JSONB), never on the derived columns,
+so that their meaning is ``server.query.matches``'s exactly: ``#>`` walks objects by key and
+arrays by a numeric segment as ``resolve`` does and does not fan out through arrays; a path
+with a non-canonical numeric segment (``01``) is made to read an object key only. Field paths
+are checked against ``query.PATH_RE`` before they reach SQL text; every value is a parameter.
+
+JSONB keeps numbers as decimals: a float written in exponent form without a fraction
+(``1e16``) comes back as an integer. Strings compare in code point order (``COLLATE "C"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from server.errors import Invalid
+from server.jobs.model import FINISHED, Job
+from server.query import INDEX_RE, check_path
+
+ROW = (
+    "id",
+    "type",
+    "status",
+    "priority",
+    "created",
+    "due",
+    "owner",
+    "version",
+    "live_key",
+    "target",
+    "exclude",
+    "doc",
+)
+"""Columns of ``jobs``: what the claim, the counts and the timers read, then the document."""
+
+LIVE_KEY = ROW.index("live_key")
+_CASTS = ("text", "text", "text", "float8", "float8", "float8", "text", "int8", "text", "text")
+INSERT = (
+    f"INSERT INTO jobs ({', '.join(ROW)}) VALUES "
+    f"({', '.join(f'${i + 1}::{c}' for i, c in enumerate(_CASTS))}, $11::jsonb, $12::jsonb) "
+    "ON CONFLICT (live_key) DO NOTHING RETURNING id"
+)
+_SETS = ", ".join(f"{column} = ${i + 1}" for i, column in enumerate(ROW) if i > 0)
+UPDATE = f"UPDATE jobs SET {_SETS} WHERE id = $1"
+UPDATE_IF_VERSION = f"{UPDATE} AND version = $13"
+
+# Claim candidates of one type, in the order of the jobs_claim index, locked for this claim;
+# rows another claim holds are skipped, not waited for.
+CLAIM = """
+SELECT doc FROM jobs
+WHERE status = 'ready' AND type = $1
+  AND (target IS NULL OR target = $2)
+  AND (exclude IS NULL OR NOT exclude ? $2)
+ORDER BY priority, created, id
+LIMIT $3
+FOR UPDATE SKIP LOCKED
+"""
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def live_key(owner: Any, key: Any) -> str | None:
+    """The key scoped to its owner (unique among unfinished jobs), one form per pair."""
+    if not isinstance(key, str):
+        return None
+    return f"{len(owner) if isinstance(owner, str) else -1}:{owner}:{key}"
+
+
+def row(doc: Job) -> tuple[Any, ...]:
+    """The values of ``ROW`` for ``doc``."""
+    status = doc.get("status")
+    live = live_key(doc.get("owner"), doc.get("key")) if status not in FINISHED else None
+    version = doc.get("version")
+    excluded = doc.get("exclude")
+    return (
+        doc["id"],
+        _text(doc.get("type")),
+        _text(status),
+        _number(doc.get("priority")),
+        _number(doc.get("created")),
+        _number(doc.get("due")),
+        _text(doc.get("owner")),
+        version if isinstance(version, int) and not isinstance(version, bool) else None,
+        live,
+        _text(doc.get("target")),
+        excluded if isinstance(excluded, list) and excluded else None,
+        doc,
+    )
+
+
+# -- filters -------------------------------------------------------------------------------
+
+_SQL_OPS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+
+
+class Params(list[Any]):
+    def add(self, value: Any) -> str:
+        self.append(value)
+        return f"${len(self)}"
+
+
+def value_at(path: str) -> str:
+    """The JSONB at ``path`` in ``doc``, SQL NULL when missing (``query.resolve``)."""
+    segments = check_path(path).split(".")
+    if len(segments) == 1:
+        return f"(doc -> '{path}')"
+    expr = f"(doc #> '{{{','.join(segments)}}}')"
+    guards = [
+        f"jsonb_typeof(doc #> '{{{','.join(segments[:i])}}}') = 'object'"
+        for i, seg in enumerate(segments)
+        if i > 0 and seg.isdigit() and not INDEX_RE.match(seg)
+    ]
+    if guards:  # "01" names an object key only, never an array element
+        expr = f"(CASE WHEN {' AND '.join(guards)} THEN {expr} END)"
+    return expr
+
+
+def where(filter: dict[str, Any], params: Params) -> str:
+    """A SQL boolean (never NULL) for ``filter``; appends its parameters to ``params``."""
+    parts = []
+    for key, cond in filter.items():
+        if key in ("$and", "$or"):
+            if not isinstance(cond, list) or not cond:
+                raise Invalid(f"{key} needs a non-empty list of filters")
+            subs = [where(sub, params) for sub in cond]
+            parts.append("(" + (" AND " if key == "$and" else " OR ").join(subs) + ")")
+        elif isinstance(cond, dict):
+            value = value_at(key)
+            parts.extend(_operator(value, op, arg, params) for op, arg in cond.items())
+        else:
+            parts.append(_one_of(value_at(key), [cond], params))
+    return "(" + " AND ".join(parts) + ")" if parts else "TRUE"
+
+
+def _operator(value: str, op: str, arg: Any, params: Params) -> str:
+    if op == "$in":
+        return _one_of(value, arg, params)
+    if op == "$nin":
+        return f"NOT {_one_of(value, arg, params)}"
+    if op == "$ne":
+        return f"NOT {_one_of(value, [arg], params)}"
+    if op == "$exists":
+        return f"({value} IS {'NOT ' if arg else ''}NULL)"
+    if op in _SQL_OPS:
+        return _compare(value, _SQL_OPS[op], arg, params)
+    raise Invalid(f"unknown operator {op!r}")
+
+
+def _check_literal(value: Any) -> None:
+    if value is not None and not isinstance(value, bool | int | float | str):
+        raise Invalid(f"values must be a string, number, boolean or null, not {value!r}")
+
+
+def _elements(value: str, condition: str) -> str:
+    """Whether an element of the array at ``value`` meets ``condition`` (on ``e``)."""
+    return (
+        "EXISTS (SELECT 1 FROM jsonb_array_elements("
+        f"CASE WHEN jsonb_typeof({value}) = 'array' THEN {value} END) e WHERE {condition})"
+    )
+
+
+def _one_of(value: str, literals: Sequence[Any], params: Params) -> str:
+    """``query._in``: the value, or an element of it, equals a literal; null also matches a
+    missing value. JSONB equality is ``_same``: numbers by value, never a boolean as 1."""
+    for literal in literals:
+        _check_literal(literal)
+    scalars = [literal for literal in literals if literal is not None]
+    tests = []
+    if scalars:
+        if len(scalars) == 1:
+            match = f"= {params.add(scalars[0])}::jsonb"
+        else:
+            match = f"= ANY({params.add(scalars)}::jsonb[])"
+        tests.append(f"coalesce({value} {match}, FALSE)")
+        tests.append(_elements(value, f"e {match}"))
+    if len(scalars) < len(literals):
+        tests.append(f"{value} IS NULL")
+        tests.append(f"coalesce({value} = 'null'::jsonb, FALSE)")
+        tests.append(_elements(value, "e = 'null'::jsonb"))
+    if not tests:
+        return "FALSE"
+    return "(" + " OR ".join(tests) + ")"
+
+
+def _compare(value: str, sql_op: str, literal: Any, params: Params) -> str:
+    """``query._compare``: numbers with numbers, strings with strings (code point order)."""
+    if isinstance(literal, bool) or not isinstance(literal, int | float | str):
+        raise Invalid(f"comparisons take a number or a string, not {literal!r}")
+    if isinstance(literal, str):
+        bound = params.add(literal)
+
+        def test(e: str) -> str:
+            return (
+                f"(jsonb_typeof({e}) = 'string' AND ({e} #>> '{{}}') COLLATE \"C\" "
+                f"{sql_op} {bound}::text)"
+            )
+    else:
+        bound = params.add(literal)
+
+        def test(e: str) -> str:
+            return f"(jsonb_typeof({e}) = 'number' AND {e} {sql_op} {bound}::jsonb)"
+
+    return f"(coalesce({test(value)}, FALSE) OR {_elements(value, test('e'))})"
+
+
+# -- sorting -------------------------------------------------------------------------------
+
+
+def order_by(sort: Sequence[tuple[str, int]]) -> str:
+    """``ORDER BY`` for ``sort``, always ending with created then id so pages are stable;
+    a missing field sorts first, as on the other stores."""
+    terms, named = [], set()
+    for path, direction in sort:
+        check_path(path)
+        if direction not in (1, -1):
+            raise Invalid(f"sort direction for {path!r} must be 1 or -1")
+        named.add(path)
+        order = "ASC NULLS FIRST" if direction == 1 else "DESC NULLS LAST"
+        terms.append(f"{value_at(path)} {order}")
+    for column in ("created", "id"):
+        if column not in named:
+            terms.append(f"{column} ASC")
+    return "ORDER BY " + ", ".join(terms)
