@@ -20,11 +20,12 @@ from server.errors import Invalid, LivejobsError, NotFound, RateLimited
 from server.jobs.model import Job
 from server.jobs.service import JobService
 from server.live.subscriptions import Subscriptions
-from server.permissions import Permissions, visible
+from server.permissions import Permissions
 from server.query import parse_filter, parse_sort
 from server.session import Session
 from server.settings import Settings
 from server.store.base import Store
+from server.visibility import HOLDER, check_filter, check_sort, project
 
 
 @dataclass(slots=True)
@@ -61,8 +62,11 @@ class Ctx:
         self.services.permissions.check(self.identity, method or self.method, self.raw, doc)
         return doc
 
-    def scoped(self, filter: dict[str, Any]) -> dict[str, Any]:
-        """Narrow a parsed filter to what this identity may read."""
+    def query(self, raw: Any) -> dict[str, Any]:
+        """A client's filter, checked against the fields this role may filter on (before any
+        job is read, so a refusal reveals nothing), then narrowed to the rows it may read."""
+        filter = parse_filter(raw)
+        check_filter(filter, self.identity.role)
         scope = self.services.permissions.read_scope(self.identity)
         if scope is None:
             return filter
@@ -73,8 +77,14 @@ class Ctx:
             raise Invalid(f"{self.method} needs a WebSocket connection")
         return self.session
 
+    def order(self, raw: Any) -> list[tuple[str, int]]:
+        sort = parse_sort(raw)
+        check_sort(sort, self.identity.role)
+        return sort
+
     def show(self, doc: Job) -> Job:
-        return visible(doc, self.identity)
+        """The job as this identity may read it (``server.visibility``)."""
+        return project(doc, self.identity.role)
 
 
 Handler = Callable[[Ctx, Any], Awaitable[Any]]
@@ -128,16 +138,14 @@ async def get(ctx: Ctx, params: p.JobRef) -> Job:
 
 @method("jobs.find", p.Find)
 async def find(ctx: Ctx, params: p.Find) -> list[Job]:
-    filter = ctx.scoped(parse_filter(params.filter))
-    docs = await ctx.services.store.find(
-        filter, parse_sort(params.sort), limit=params.limit, skip=params.skip
-    )
+    filter, sort = ctx.query(params.filter), ctx.order(params.sort)
+    docs = await ctx.services.store.find(filter, sort, limit=params.limit, skip=params.skip)
     return [ctx.show(doc) for doc in docs]
 
 
 @method("jobs.counts", p.Counts)
 async def counts(ctx: Ctx, params: p.Counts) -> dict[str, dict[str, int]]:
-    filter = ctx.scoped(parse_filter(params.filter))
+    filter = ctx.query(params.filter)
     store = ctx.services.store
     return {
         "status": await store.count_by("status", filter),
@@ -223,9 +231,10 @@ async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
     ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
     ctx.services.dispatcher.check_open()  # no new work on a draining server
     worker_id = params.worker_id or ctx.identity.user
-    return await ctx.services.jobs.claim(
+    jobs = await ctx.services.jobs.claim(
         params.types, worker_id, ctx.identity.user, params.limit, params.lease
     )
+    return [project(job, HOLDER) for job in jobs]  # the one reply that carries the token
 
 
 @method("jobs.heartbeat", p.Heartbeat)
@@ -296,9 +305,9 @@ async def subscribe(ctx: Ctx, params: p.Subscribe) -> dict[str, str]:
     if len(session.subscriptions) >= ctx.services.settings.max_subscriptions:
         raise RateLimited(f"at most {ctx.services.settings.max_subscriptions} subscriptions")
     sub_id = f"s{next(_sub_numbers)}"
-    filter = ctx.scoped(parse_filter(params.filter))
+    filter = ctx.query(params.filter)
     # documents follow the reply: the snapshot starts once this result is queued
-    ctx.services.subscriptions.open(session, sub_id, filter)
+    ctx.services.subscriptions.open(session, sub_id, filter, ctx.identity.role)
     return {"sub": sub_id}
 
 

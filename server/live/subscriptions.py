@@ -6,6 +6,10 @@ exactly the same set of matching ids, so a change is matched once per group, its
 once, its document encoded once, and its frame added to the group's shared run
 (``server.live.runs``), which each member's writer renders at the next flush. Fan-out to a
 thousand subscribers then costs per subscriber per flush, not per change.
+
+A group is a filter *and* a view (the subscriber's role, ``server.visibility``): members of a
+group read the same fields, so one encoded document serves them all, and a change is projected
+and encoded once per view it reaches, not once per subscriber.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from server.live.runs import Run, RunView
 from server.query import matches
 from server.session import Flusher, Session
 from server.store.base import Change, Store
+from server.visibility import project
 
 log = logging.getLogger("livejobs.live")
 
@@ -32,6 +37,8 @@ class Subscription:
     filter: dict[str, Any]
     key: str
     sub_json: str
+    #: the role whose fields it reads
+    view: str
     ids: set[str] = field(default_factory=set)
     #: changes that arrived while the snapshot was being sent (None once live)
     backlog: list[tuple[Change, bool]] | None = field(default_factory=list)
@@ -40,6 +47,7 @@ class Subscription:
 @dataclass(eq=False, slots=True)
 class Group:
     filter: dict[str, Any]
+    view: str
     #: members still sending their snapshot (their changes are held in their backlog)
     starting: set[Subscription] = field(default_factory=set)
     #: live members, all sharing ``ids``
@@ -72,11 +80,6 @@ class Group:
             sub.session.add_frames(count)
 
 
-def _public(doc: Job) -> Job:
-    """Subscribers never see ``private``."""
-    return doc if doc.get("private") is None else {**doc, "private": None}
-
-
 class Subscriptions:
     def __init__(self, store: Store, flusher: Flusher) -> None:
         self.store = store
@@ -87,12 +90,14 @@ class Subscriptions:
     def __len__(self) -> int:
         return sum(len(g) for g in self._groups.values())
 
-    def open(self, session: Session, sub_id: str, filter: dict[str, Any]) -> Subscription:
+    def open(
+        self, session: Session, sub_id: str, filter: dict[str, Any], view: str
+    ) -> Subscription:
         """Register at once (changes are held back), then send the snapshot in a task so that
         the caller's reply goes out before the first document."""
-        key = protocol.encode(filter)
-        sub = Subscription(sub_id, session, filter, key, protocol.encode(sub_id))
-        self._groups.setdefault(key, Group(filter)).starting.add(sub)
+        key = f"{view} {protocol.encode(filter)}"
+        sub = Subscription(sub_id, session, filter, key, protocol.encode(sub_id), view)
+        self._groups.setdefault(key, Group(filter, view)).starting.add(sub)
         session.subscriptions[sub_id] = sub
         self._spawn(self._first_snapshot(sub))
         return sub
@@ -117,7 +122,7 @@ class Subscriptions:
             sub.ids.add(doc["id"])
             versions[doc["id"]] = doc["version"]
             sub.session.send_live(
-                protocol.sub_frame("added", sub.sub_json, protocol.encode(_public(doc)))
+                protocol.sub_frame("added", sub.sub_json, _encoded(doc, sub.view))
             )
             if n % 500 == 0:  # a large snapshot must not trip the slow-client cap
                 await sub.session.wait_writable()
@@ -167,7 +172,8 @@ class Subscriptions:
                     self._spawn(self._resync(sub))
             return
         doc = change.doc
-        doc_json: str | None = None
+        #: view → the document encoded as that view reads it, built once per change
+        encoded: dict[str, str] = {}
         for group in self._groups.values():
             matched = doc is not None and matches(doc, group.filter)
             for sub in group.starting:
@@ -180,8 +186,9 @@ class Subscriptions:
                 assert doc is not None
                 kind = "changed" if change.id in ids else "added"
                 ids.add(change.id)
+                doc_json = encoded.get(group.view)
                 if doc_json is None:
-                    doc_json = protocol.encode(_public(doc))
+                    doc_json = encoded[group.view] = _encoded(doc, group.view)
                 head, tail = protocol.sub_frame_parts(kind, doc_json)
             elif change.id in ids:
                 ids.discard(change.id)
@@ -196,7 +203,7 @@ class Subscriptions:
             kind = "changed" if change.id in sub.ids else "added"
             sub.ids.add(change.id)
             sub.session.send_live(
-                protocol.sub_frame(kind, sub.sub_json, protocol.encode(_public(change.doc)))
+                protocol.sub_frame(kind, sub.sub_json, _encoded(change.doc, sub.view))
             )
         elif change.id in sub.ids:
             sub.ids.discard(change.id)
@@ -222,3 +229,7 @@ class Subscriptions:
         except Exception:  # the store is down: the client will see the socket close
             log.exception("resync of subscription %s failed", sub.sub_id)
             sub.session.close("subscription could not be resynchronised")
+
+
+def _encoded(doc: Job, view: str) -> str:
+    return protocol.encode(project(doc, view))

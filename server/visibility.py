@@ -1,0 +1,209 @@
+"""Which fields of a job each role may read, filter on and sort by: one allow-list, as data.
+
+Every job document that leaves the server passes ``project`` (``jobs.get``, ``jobs.find``, the
+replies of create and control calls, HTTP, subscription frames, pushed work) and every filter or
+sort from a client passes ``check_filter`` / ``check_sort`` (``jobs.find``, ``jobs.counts``,
+``subscribe``). A field not in ``FIELDS`` reaches nobody, so a new field stays private until it is
+added here (and to docs/security.md, whose table a test compares with this one).
+
+The roles are the token's role, plus ``holder``: the worker a job is leased to, reading it in its
+own claim reply or push. Only the holder reads the lease token. Which rows a role sees at all is
+``Permissions.read_scope`` (a creator its own jobs, a worker the types it may claim).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from server.errors import Forbidden, Invalid
+from server.jobs.model import Job
+
+ROLES = ("admin", "manager", "creator", "worker")
+HOLDER = "holder"
+
+_ALL = frozenset({*ROLES, HOLDER})
+_OWNERS = frozenset({"admin", "manager", "creator", HOLDER})
+_STAFF = frozenset({"admin", "manager", HOLDER})
+_NOBODY: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """``read``: roles that receive the field; ``filter``: roles that may filter and sort on it
+    (a holder never filters: it is a reading, not a caller). ``sub``: for an object (or a list
+    of objects), the same for each of its keys; keys not listed are dropped."""
+
+    read: frozenset[str]
+    filter: frozenset[str]
+    sub: Mapping[str, Field] = field(default_factory=dict)
+    doc: str = ""
+
+
+def _f(read: frozenset[str], filter: frozenset[str] | None = None, **kw: Any) -> Field:
+    return Field(read, (read if filter is None else filter) - {HOLDER}, **kw)
+
+
+_QUEUE = "what any reader of the job's type sees: where it is in the queue"
+_OWNED = "the owner's business: input, output and history"
+_WORKERS = "worker identities: for whoever runs or oversees the workers"
+
+FIELDS: dict[str, Field] = {
+    "id": _f(_ALL, doc=_QUEUE),
+    "type": _f(_ALL, doc=_QUEUE),
+    "status": _f(_ALL, doc=_QUEUE),
+    "priority": _f(_ALL, doc=_QUEUE),
+    "attempts": _f(_ALL, doc=_QUEUE),
+    "after": _f(_ALL, doc=_QUEUE),
+    "progress": _f(_ALL, doc=_QUEUE),
+    "retry": _f(_ALL, doc=_QUEUE),
+    "repeat": _f(_ALL, doc=_QUEUE),
+    "expire_at": _f(_ALL, doc=_QUEUE),
+    "reason": _f(_ALL, doc=_QUEUE),
+    "created": _f(_ALL, doc=_QUEUE),
+    "updated": _f(_ALL, doc=_QUEUE),
+    "started": _f(_ALL, doc=_QUEUE),
+    "finished": _f(_ALL, doc=_QUEUE),
+    "version": _f(_ALL, doc=_QUEUE),
+    "due": _f(_STAFF, doc="the scheduler's next look at the job"),
+    "data": _f(_OWNERS, doc=_OWNED),
+    "result": _f(_OWNERS, doc=_OWNED),
+    "log": _f(_OWNERS, doc=_OWNED),
+    "owner": _f(_OWNERS, doc=_OWNED),
+    "key": _f(_OWNERS, doc=_OWNED),
+    "debounce": _f(_OWNERS, doc=_OWNED),
+    "retain": _f(_OWNERS, doc=_OWNED),
+    "depends": _f(_OWNERS, doc=_OWNED),
+    "dependants": _f(_OWNERS, doc=_OWNED),
+    "failures": _f(
+        _OWNERS,
+        _STAFF,
+        sub={
+            "time": _f(_OWNERS, _STAFF),
+            "error": _f(_OWNERS, _STAFF),
+            "attempt": _f(_OWNERS, _STAFF),
+            "worker": _f(_STAFF),
+        },
+        doc="each failed attempt; the worker that failed it is a worker identity",
+    ),
+    "private": _f(
+        frozenset({"admin", HOLDER}), doc="secrets for the worker: admins and the holder only"
+    ),
+    "lease": _f(
+        _OWNERS,
+        _STAFF,
+        sub={
+            "worker": _f(_STAFF),
+            "expires": _f(_OWNERS, _STAFF),
+            "token": _f(frozenset({HOLDER}), doc="proves the holder: nobody else, ever"),
+        },
+        doc="while running: its expiry; its worker for staff; its token for the holder only",
+    ),
+    "worker": _f(_STAFF, doc=_WORKERS),
+    "target": _f(_STAFF, doc=_WORKERS),
+    "exclude": _f(_STAFF, doc=_WORKERS),
+}
+
+#: role → field → None (the whole value) or the keys kept of an object / of each list item
+_Plan = dict[str, tuple[str, ...] | None]
+
+
+def _plan(role: str) -> _Plan:
+    return {
+        name: tuple(k for k, s in f.sub.items() if role in s.read) if f.sub else None
+        for name, f in FIELDS.items()
+        if role in f.read
+    }
+
+
+_PLANS: dict[str, _Plan] = {role: _plan(role) for role in (*ROLES, HOLDER)}
+
+
+def project(doc: Job, role: str) -> Job:
+    """``doc`` as ``role`` may read it: a new dict of the allowed fields (unknown role: none)."""
+    out: Job = {}
+    for name, keep in _PLANS.get(role, {}).items():
+        value = doc.get(name, _ABSENT)
+        if value is _ABSENT:
+            continue
+        if keep is not None:
+            value = _kept(value, keep)
+        out[name] = value
+    return out
+
+
+_ABSENT: Any = object()
+
+
+def _kept(value: Any, keep: tuple[str, ...]) -> Any:
+    if isinstance(value, dict):
+        return {k: value[k] for k in keep if k in value}
+    if isinstance(value, list):
+        return [_kept(item, keep) for item in value]
+    return value
+
+
+# -- filters and sorts ----------------------------------------------------------------------
+
+
+def may_filter(path: str, role: str) -> bool:
+    """Whether ``role`` may filter or sort on ``path`` (a path ``parse_filter`` accepted)."""
+    head, _, rest = path.partition(".")
+    f = FIELDS.get(head)
+    if f is None or role not in f.filter:
+        return False
+    if not f.sub or not rest:
+        return True
+    segments = rest.split(".")
+    if segments[0].isdigit():  # an index into a list of objects
+        segments = segments[1:]
+    if not segments:
+        return True
+    sub = f.sub.get(segments[0])
+    return sub is not None and role in sub.filter
+
+
+def check_path(path: str, role: str) -> None:
+    """Raise unless ``role`` may filter or sort on ``path``; the message names only the field."""
+    if may_filter(path, role):
+        return
+    if path.partition(".")[0] not in FIELDS:
+        raise Invalid(f"no job field {path.partition('.')[0]!r} to filter or sort on")
+    raise Forbidden(f"a {role} may not filter or sort on {path!r}")
+
+
+def check_filter(filter: Mapping[str, Any], role: str) -> None:
+    """Every field a parsed filter names, through ``$and``/``$or``."""
+    for key, value in filter.items():
+        if key in ("$and", "$or"):
+            for sub in value:
+                check_filter(sub, role)
+        else:
+            check_path(key, role)
+
+
+def check_sort(sort: Iterable[tuple[str, int]], role: str) -> None:
+    for path, _ in sort:
+        check_path(path, role)
+
+
+# -- the table, for docs/security.md ---------------------------------------------------------
+
+_COLUMNS = (*ROLES, HOLDER)
+
+
+def table() -> str:
+    """The allow-list as a Markdown table: R read, F filter and sort, - neither."""
+    head = "| field | " + " | ".join(_COLUMNS) + " |"
+    rows = [head, "|" + " --- |" * (len(_COLUMNS) + 1)]
+    for name, f in FIELDS.items():
+        rows.append(_row(f"`{name}`", f))
+        for key, sub in f.sub.items():
+            rows.append(_row(f"`{name}.{key}`", sub))
+    return "\n".join(rows)
+
+
+def _row(label: str, f: Field) -> str:
+    cells = [("R" if r in f.read else "-") + ("F" if r in f.filter else "") for r in _COLUMNS]
+    return f"| {label} | " + " | ".join(cells) + " |"
