@@ -25,7 +25,7 @@ from server.query import parse_filter, parse_sort
 from server.session import Session
 from server.settings import Settings
 from server.store.base import Store
-from server.visibility import HOLDER, check_filter, check_sort, project
+from server.visibility import HOLDER, check_filter, check_sort, project, view
 
 
 @dataclass(slots=True)
@@ -84,7 +84,17 @@ class Ctx:
 
     def show(self, doc: Job) -> Job:
         """The job as this identity may read it (``server.visibility``)."""
-        return project(doc, self.identity.role)
+        role = self.identity.role
+        return view(doc, role, self.worker_ids() if role == "worker" else ())
+
+    def worker_ids(self) -> set[str]:
+        """The worker ids this caller claims under: its user name (an HTTP claim's default),
+        and the workers its connection started."""
+        ids = {self.identity.user}
+        if self.session is not None:
+            workers = [self.session.worker, *self.session.retired_workers]
+            ids.update(w.worker_id for w in workers if w is not None)
+        return ids
 
 
 Handler = Callable[[Ctx, Any], Awaitable[Any]]

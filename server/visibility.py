@@ -6,9 +6,11 @@ sort from a client passes ``check_filter`` / ``check_sort`` (``jobs.find``, ``jo
 ``subscribe``). A field not in ``FIELDS`` reaches nobody, so a new field stays private until it is
 added here (and to docs/security.md, whose table a test compares with this one).
 
-The roles are the token's role, plus ``holder``: the worker a job is leased to, reading it in its
-own claim reply or push. Only the holder reads the lease token. Which rows a role sees at all is
-``Permissions.read_scope`` (a creator its own jobs, a worker the types it may claim).
+The roles are the token's role, plus two readings by a worker: ``holder``, the worker a job is
+leased to, reading it in its own claim reply or push (only the holder reads the lease token and,
+besides admins, ``private``); and ``held``, a worker reading with ``jobs.get``/``jobs.find`` a
+job it runs or ran (``view``): its data and result, not its secrets. Which rows a role sees at
+all is ``Permissions.read_scope`` (a creator its own jobs, a worker the types it may claim).
 """
 
 from __future__ import annotations
@@ -22,18 +24,21 @@ from server.jobs.model import Job
 
 ROLES = ("admin", "manager", "creator", "worker")
 HOLDER = "holder"
+HELD = "held"
+READERS = (*ROLES, HELD, HOLDER)
 
-_ALL = frozenset({*ROLES, HOLDER})
-_OWNERS = frozenset({"admin", "manager", "creator", HOLDER})
+_ALL = frozenset(READERS)
+_OWNERS = frozenset({"admin", "manager", "creator", HELD, HOLDER})
 _STAFF = frozenset({"admin", "manager", HOLDER})
+_OWN_WORKER = _STAFF | {HELD}
 _NOBODY: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """``read``: roles that receive the field; ``filter``: roles that may filter and sort on it
-    (a holder never filters: it is a reading, not a caller). ``sub``: for an object (or a list
-    of objects), the same for each of its keys; keys not listed are dropped."""
+    """``read``: roles that receive the field; ``filter``: roles that may filter and sort on
+    it (holder and held never filter: they are readings, not callers). ``sub``: for an object
+    (or a list of objects), the same for each of its keys; keys not listed are dropped."""
 
     read: frozenset[str]
     filter: frozenset[str]
@@ -42,7 +47,7 @@ class Field:
 
 
 def _f(read: frozenset[str], filter: frozenset[str] | None = None, **kw: Any) -> Field:
-    return Field(read, (read if filter is None else filter) - {HOLDER}, **kw)
+    return Field(read, (read if filter is None else filter) - {HOLDER, HELD}, **kw)
 
 
 _QUEUE = "what any reader of the job's type sees: where it is in the queue"
@@ -94,13 +99,13 @@ FIELDS: dict[str, Field] = {
         _OWNERS,
         _STAFF,
         sub={
-            "worker": _f(_STAFF),
+            "worker": _f(_OWN_WORKER, _STAFF),
             "expires": _f(_OWNERS, _STAFF),
             "token": _f(frozenset({HOLDER}), doc="proves the holder: nobody else, ever"),
         },
         doc="while running: its expiry; its worker for staff; its token for the holder only",
     ),
-    "worker": _f(_STAFF, doc=_WORKERS),
+    "worker": _f(_OWN_WORKER, _STAFF, doc=_WORKERS),
     "target": _f(_STAFF, doc=_WORKERS),
     "exclude": _f(_STAFF, doc=_WORKERS),
 }
@@ -117,7 +122,15 @@ def _plan(role: str) -> _Plan:
     }
 
 
-_PLANS: dict[str, _Plan] = {role: _plan(role) for role in (*ROLES, HOLDER)}
+_PLANS: dict[str, _Plan] = {role: _plan(role) for role in READERS}
+
+
+def view(doc: Job, role: str, worker_ids: Iterable[str] = ()) -> Job:
+    """``doc`` as a caller of ``role`` reads it; a worker reads more of a job it runs or ran
+    (its ``worker`` is one of ``worker_ids``: the ids the server gave this caller)."""
+    if role == "worker" and doc.get("worker") in worker_ids:
+        role = HELD
+    return project(doc, role)
 
 
 def project(doc: Job, role: str) -> Job:
@@ -190,7 +203,7 @@ def check_sort(sort: Iterable[tuple[str, int]], role: str) -> None:
 
 # -- the table, for docs/security.md ---------------------------------------------------------
 
-_COLUMNS = (*ROLES, HOLDER)
+_COLUMNS = READERS
 
 
 def table() -> str:
