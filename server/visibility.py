@@ -15,7 +15,7 @@ all is ``Permissions.read_scope`` (a creator its own jobs, a worker the types it
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +125,7 @@ def _plan(role: str) -> _Plan:
 _PLANS: dict[str, _Plan] = {role: _plan(role) for role in READERS}
 
 
-def view(doc: Job, role: str, worker_ids: Iterable[str] = ()) -> Job:
+def view(doc: Job, role: str, worker_ids: Collection[str] = ()) -> Job:
     """``doc`` as a caller of ``role`` reads it; a worker reads more of a job it runs or ran
     (its ``worker`` is one of ``worker_ids``: the ids the server gave this caller)."""
     if role == "worker" and doc.get("worker") in worker_ids:
