@@ -30,7 +30,8 @@ READERS = (*ROLES, HELD, HOLDER)
 _ALL = frozenset(READERS)
 _OWNERS = frozenset({"admin", "manager", "creator", HELD, HOLDER})
 _STAFF = frozenset({"admin", "manager", HOLDER})
-_OWN_WORKER = _STAFF | {HELD}
+#: what names other workers (earlier attempts, exclusions): not for a worker re-reading its job
+_OWNERS_NOT_HELD = _OWNERS - {HELD}
 _NOBODY: frozenset[str] = frozenset()
 
 
@@ -52,7 +53,9 @@ def _f(read: frozenset[str], filter: frozenset[str] | None = None, **kw: Any) ->
 
 _QUEUE = "what any reader of the job's type sees: where it is in the queue"
 _OWNED = "the owner's business: input, output and history"
-_WORKERS = "worker identities: for whoever runs or oversees the workers"
+_WORKERS = (
+    "worker identities: never to other workers; the owner reads who ran its job, as its log says"
+)
 
 FIELDS: dict[str, Field] = {
     "id": _f(_ALL, doc=_QUEUE),
@@ -74,7 +77,7 @@ FIELDS: dict[str, Field] = {
     "due": _f(_STAFF, doc="the scheduler's next look at the job"),
     "data": _f(_OWNERS, doc=_OWNED),
     "result": _f(_OWNERS, doc=_OWNED),
-    "log": _f(_OWNERS, doc=_OWNED),
+    "log": _f(_OWNERS_NOT_HELD, doc=_OWNED + "; it names the workers of every attempt"),
     "owner": _f(_OWNERS, doc=_OWNED),
     "key": _f(_OWNERS, doc=_OWNED),
     "debounce": _f(_OWNERS, doc=_OWNED),
@@ -88,9 +91,9 @@ FIELDS: dict[str, Field] = {
             "time": _f(_OWNERS, _STAFF),
             "error": _f(_OWNERS, _STAFF),
             "attempt": _f(_OWNERS, _STAFF),
-            "worker": _f(_STAFF),
+            "worker": _f(_OWNERS_NOT_HELD, _STAFF),
         },
-        doc="each failed attempt; the worker that failed it is a worker identity",
+        doc="each failed attempt and the worker that failed it",
     ),
     "private": _f(
         frozenset({"admin", HOLDER}), doc="secrets for the worker: admins and the holder only"
@@ -99,15 +102,15 @@ FIELDS: dict[str, Field] = {
         _OWNERS,
         _STAFF,
         sub={
-            "worker": _f(_OWN_WORKER, _STAFF),
+            "worker": _f(_OWNERS, _STAFF),
             "expires": _f(_OWNERS, _STAFF),
             "token": _f(frozenset({HOLDER}), doc="proves the holder: nobody else, ever"),
         },
-        doc="while running: its expiry; its worker for staff; its token for the holder only",
+        doc="while running: its expiry and worker; its token for the holder only",
     ),
-    "worker": _f(_OWN_WORKER, _STAFF, doc=_WORKERS),
-    "target": _f(_STAFF, doc=_WORKERS),
-    "exclude": _f(_STAFF, doc=_WORKERS),
+    "worker": _f(_OWNERS, _STAFF, doc=_WORKERS),
+    "target": _f(_OWNERS, _STAFF, doc=_WORKERS),
+    "exclude": _f(_OWNERS_NOT_HELD, _STAFF, doc=_WORKERS),
 }
 
 #: role → field → None (the whole value) or the keys kept of an object / of each list item
