@@ -223,3 +223,7 @@ def table() -> str:
 def _row(label: str, f: Field) -> str:
     cells = [("R" if r in f.read else "-") + ("F" if r in f.filter else "") for r in _COLUMNS]
     return f"| {label} | " + " | ".join(cells) + " |"
+
+
+if __name__ == "__main__":  # the table for docs/security.md
+    print(table())
