@@ -113,43 +113,52 @@ FIELDS: dict[str, Field] = {
     "exclude": _f(_OWNERS_NOT_HELD, _STAFF, doc=_WORKERS),
 }
 
-#: role → field → None (the whole value) or the keys kept of an object / of each list item
-_Plan = dict[str, tuple[str, ...] | None]
+
+class _Plan:
+    """What one role keeps. Documents from the store hold exactly the fields of ``FIELDS``, so
+    the fast path copies the document and drops the few fields the role may not read (a change
+    to a thousand subscribers is projected once per view, but every pushed job is projected
+    too); anything else is rebuilt from the allowed names. ``subs``: the fields whose keys the
+    role reads only some of."""
+
+    __slots__ = ("fields", "drop", "subs")
+
+    def __init__(self, role: str) -> None:
+        self.fields = frozenset(name for name, f in FIELDS.items() if role in f.read)
+        self.drop = tuple(name for name in FIELDS if name not in self.fields)
+        self.subs = tuple(
+            (name, kept)
+            for name, f in FIELDS.items()
+            if f.sub and name in self.fields
+            for kept in [tuple(k for k, s in f.sub.items() if role in s.read)]
+            if len(kept) < len(f.sub)
+        )
 
 
-def _plan(role: str) -> _Plan:
-    return {
-        name: tuple(k for k, s in f.sub.items() if role in s.read) if f.sub else None
-        for name, f in FIELDS.items()
-        if role in f.read
-    }
-
-
-_PLANS: dict[str, _Plan] = {role: _plan(role) for role in READERS}
-
-
-def view(doc: Job, role: str, worker_ids: Collection[str] = ()) -> Job:
-    """``doc`` as a caller of ``role`` reads it; a worker reads more of a job it runs or ran
-    (its ``worker`` is one of ``worker_ids``: the ids the server gave this caller)."""
-    if role == "worker" and doc.get("worker") in worker_ids:
-        role = HELD
-    return project(doc, role)
+_PLANS: dict[str, _Plan] = {role: _Plan(role) for role in READERS}
+_KNOWN = frozenset(FIELDS)
 
 
 def project(doc: Job, role: str) -> Job:
-    """``doc`` as ``role`` may read it: a new dict of the allowed fields (unknown role: none)."""
-    out: Job = {}
-    for name, keep in _PLANS.get(role, {}).items():
-        value = doc.get(name, _ABSENT)
-        if value is _ABSENT:
-            continue
-        if keep is not None:
-            value = _kept(value, keep)
-        out[name] = value
+    """``doc`` as ``role`` may read it (unknown role: nothing). A new dict, or ``doc`` itself
+    when the role reads all of it (the holder): callers encode it, never change it."""
+    plan = _PLANS.get(role)
+    if plan is None:
+        return {}
+    if doc.keys() <= _KNOWN:
+        if not plan.drop and not plan.subs:
+            return doc
+        out = doc.copy()
+        for name in plan.drop:
+            out.pop(name, None)
+    else:
+        fields = plan.fields
+        out = {name: value for name, value in doc.items() if name in fields}
+    for name, keep in plan.subs:
+        value = out.get(name)
+        if value:  # None and [] stay as they are
+            out[name] = _kept(value, keep)
     return out
-
-
-_ABSENT: Any = object()
 
 
 def _kept(value: Any, keep: tuple[str, ...]) -> Any:
@@ -158,6 +167,14 @@ def _kept(value: Any, keep: tuple[str, ...]) -> Any:
     if isinstance(value, list):
         return [_kept(item, keep) for item in value]
     return value
+
+
+def view(doc: Job, role: str, worker_ids: Collection[str] = ()) -> Job:
+    """``doc`` as a caller of ``role`` reads it; a worker reads more of a job it runs or ran
+    (its ``worker`` is one of ``worker_ids``: the ids the server gave this caller)."""
+    if role == "worker" and doc.get("worker") in worker_ids:
+        role = HELD
+    return project(doc, role)
 
 
 # -- filters and sorts ----------------------------------------------------------------------
