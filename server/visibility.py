@@ -45,6 +45,9 @@ class Field:
     filter: frozenset[str]
     sub: Mapping[str, Field] = field(default_factory=dict)
     doc: str = ""
+    #: False: never in subscription frames, whoever reads them (a dashboard keeps every job it
+    #: is sent in a browser tab; secrets are fetched one job at a time, on purpose)
+    live: bool = True
 
 
 def _f(read: frozenset[str], filter: frozenset[str] | None = None, **kw: Any) -> Field:
@@ -96,7 +99,9 @@ FIELDS: dict[str, Field] = {
         doc="each failed attempt and the worker that failed it",
     ),
     "private": _f(
-        frozenset({"admin", HOLDER}), doc="secrets for the worker: admins and the holder only"
+        frozenset({"admin", HOLDER}),
+        doc="secrets for the worker: the holder, and admins one job at a time",
+        live=False,
     ),
     "lease": _f(
         _OWNERS,
@@ -123,8 +128,10 @@ class _Plan:
 
     __slots__ = ("fields", "drop", "subs")
 
-    def __init__(self, role: str) -> None:
-        self.fields = frozenset(name for name, f in FIELDS.items() if role in f.read)
+    def __init__(self, role: str, live: bool) -> None:
+        self.fields = frozenset(
+            name for name, f in FIELDS.items() if role in f.read and (f.live or not live)
+        )
         self.drop = tuple(name for name in FIELDS if name not in self.fields)
         self.subs = tuple(
             (name, kept)
@@ -135,14 +142,16 @@ class _Plan:
         )
 
 
-_PLANS: dict[str, _Plan] = {role: _Plan(role) for role in READERS}
+_PLANS: dict[str, _Plan] = {role: _Plan(role, live=False) for role in READERS}
+_LIVE_PLANS: dict[str, _Plan] = {role: _Plan(role, live=True) for role in READERS}
 _KNOWN = frozenset(FIELDS)
 
 
-def project(doc: Job, role: str) -> Job:
-    """``doc`` as ``role`` may read it (unknown role: nothing). A new dict, or ``doc`` itself
-    when the role reads all of it (the holder): callers encode it, never change it."""
-    plan = _PLANS.get(role)
+def project(doc: Job, role: str, *, live: bool = False) -> Job:
+    """``doc`` as ``role`` may read it (unknown role: nothing); ``live``: in a subscription
+    frame. A new dict, or ``doc`` itself when the role reads all of it (the holder): callers
+    encode it, never change it."""
+    plan = (_LIVE_PLANS if live else _PLANS).get(role)
     if plan is None:
         return {}
     if doc.keys() <= _KNOWN:
@@ -227,19 +236,20 @@ _COLUMNS = READERS
 
 
 def table() -> str:
-    """The allow-list as a Markdown table: R read, F filter and sort, - neither."""
-    head = "| field | " + " | ".join(_COLUMNS) + " |"
-    rows = [head, "|" + " --- |" * (len(_COLUMNS) + 1)]
+    """The allow-list as a Markdown table: R read, F filter and sort, - neither; the last
+    column says whether the field travels in subscription frames at all."""
+    head = "| field | " + " | ".join(_COLUMNS) + " | in subscriptions |"
+    rows = [head, "|" + " --- |" * (len(_COLUMNS) + 2)]
     for name, f in FIELDS.items():
-        rows.append(_row(f"`{name}`", f))
+        rows.append(_row(f"`{name}`", f, f.live))
         for key, sub in f.sub.items():
-            rows.append(_row(f"`{name}.{key}`", sub))
+            rows.append(_row(f"`{name}.{key}`", sub, f.live))
     return "\n".join(rows)
 
 
-def _row(label: str, f: Field) -> str:
+def _row(label: str, f: Field, live: bool) -> str:
     cells = [("R" if r in f.read else "-") + ("F" if r in f.filter else "") for r in _COLUMNS]
-    return f"| {label} | " + " | ".join(cells) + " |"
+    return f"| {label} | " + " | ".join(cells) + f" | {'yes' if live else 'no'} |"
 
 
 if __name__ == "__main__":  # the table for docs/security.md

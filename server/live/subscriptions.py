@@ -232,4 +232,4 @@ class Subscriptions:
 
 
 def _encoded(doc: Job, view: str) -> str:
-    return protocol.encode(project(doc, view))
+    return protocol.encode(project(doc, view, live=True))
