@@ -65,8 +65,7 @@ class Ctx:
     def query(self, raw: Any) -> dict[str, Any]:
         """A client's filter, checked against the fields this role may filter on (before any
         job is read, so a refusal reveals nothing), then narrowed to the rows it may read."""
-        filter = parse_filter(raw)
-        check_filter(filter, self.identity.role)
+        check_filter(filter := parse_filter(raw), self.identity.role)
         scope = self.services.permissions.read_scope(self.identity)
         if scope is None:
             return filter
@@ -78,23 +77,14 @@ class Ctx:
         return self.session
 
     def order(self, raw: Any) -> list[tuple[str, int]]:
-        sort = parse_sort(raw)
-        check_sort(sort, self.identity.role)
+        check_sort(sort := parse_sort(raw), self.identity.role)
         return sort
 
     def show(self, doc: Job) -> Job:
-        """The job as this identity may read it (``server.visibility``)."""
-        role = self.identity.role
-        return view(doc, role, self.worker_ids() if role == "worker" else ())
-
-    def worker_ids(self) -> set[str]:
-        """The worker ids this caller claims under: its user name (an HTTP claim's default),
-        and the workers its connection started."""
-        ids = {self.identity.user}
-        if self.session is not None:
-            workers = [self.session.worker, *self.session.retired_workers]
-            ids.update(w.worker_id for w in workers if w is not None)
-        return ids
+        """The job as this identity may read it (``server.visibility``); a worker's own ids are
+        its user name (an HTTP claim's default) and the workers its connection started."""
+        mine = self.session.worker_ids() if self.session else []
+        return view(doc, self.identity.role, (self.identity.user, *mine))
 
 
 Handler = Callable[[Ctx, Any], Awaitable[Any]]
