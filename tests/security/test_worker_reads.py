@@ -63,7 +63,9 @@ async def test_a_worker_limited_to_some_types_reads_no_other_type(w):
         [report] = await admin.find({"type": "report"})
         with pytest.raises(CallError) as info:
             await mailer.get_job(report["id"])
-        assert info.value.code == "forbidden" and "salary" not in info.value.message
+        # forbidden, or not_found once a job one may not read answers as a missing one
+        assert info.value.code in ("forbidden", "not_found")
+        assert "salary" not in info.value.message
 
 
 async def test_the_worker_running_a_job_reads_its_data_and_not_its_secrets(w):
