@@ -23,6 +23,7 @@ from server.jobs.service import LEASE_EXPIRED, JobService
 from server.logs import context
 from server.session import Session
 from server.store.base import Change
+from server.visibility import HOLDER, project
 
 log = logging.getLogger("livejobs.dispatch")
 
@@ -342,6 +343,6 @@ class Dispatcher:
             worker.running[job["id"]] = token
             self._by_job[job["id"]] = worker
             self._docs[job["id"]] = job
-            worker.session.send(protocol.job_pushed(job))
+            worker.session.send(protocol.job_pushed(project(job, HOLDER)))
             for hook in self.on_dispatch:
                 hook(job, worker)  # type: ignore[operator]

@@ -21,11 +21,12 @@ from server.errors import Invalid, LivejobsError, NotFound, RateLimited
 from server.jobs.model import Job
 from server.jobs.service import JobService
 from server.live.subscriptions import Subscriptions
-from server.permissions import Permissions, visible
+from server.permissions import Permissions
 from server.query import filter_cost, parse_filter, parse_sort
 from server.session import Session
 from server.settings import Settings
 from server.store.base import Store
+from server.visibility import HOLDER, check_filter, check_sort, project, view
 
 
 @dataclass(slots=True)
@@ -66,8 +67,10 @@ class Ctx:
     def may_read(self, doc: Job) -> bool:
         return self.services.permissions.may_read(self.identity, doc)
 
-    def scoped(self, filter: dict[str, Any]) -> dict[str, Any]:
-        """Narrow a parsed filter to what this identity may read."""
+    def query(self, raw: Any) -> dict[str, Any]:
+        """A client's filter, checked against the fields this role may filter on (before any
+        job is read, so a refusal reveals nothing), then narrowed to the rows it may read."""
+        check_filter(filter := parse_filter(raw), self.identity.role)
         scope = self.services.permissions.read_scope(self.identity)
         if scope is None:
             return filter
@@ -78,8 +81,15 @@ class Ctx:
             raise Invalid(f"{self.method} needs a WebSocket connection")
         return self.session
 
+    def order(self, raw: Any) -> list[tuple[str, int]]:
+        check_sort(sort := parse_sort(raw), self.identity.role)
+        return sort
+
     def show(self, doc: Job) -> Job:
-        return visible(doc, self.identity)
+        """The job as this identity may read it (``server.visibility``); a worker's own ids are
+        its user name (an HTTP claim's default) and the workers its connection started."""
+        mine = self.session.worker_ids() if self.session else []
+        return view(doc, self.identity.role, (self.identity.user, *mine))
 
 
 Handler = Callable[[Ctx, Any], Awaitable[Any]]
@@ -137,16 +147,14 @@ async def get(ctx: Ctx, params: p.JobRef) -> Job:
 
 @method("jobs.find", p.Find)
 async def find(ctx: Ctx, params: p.Find) -> list[Job]:
-    filter = ctx.scoped(parse_filter(params.filter))
-    docs = await ctx.services.store.find(
-        filter, parse_sort(params.sort), limit=params.limit, skip=params.skip
-    )
+    filter, sort = ctx.query(params.filter), ctx.order(params.sort)
+    docs = await ctx.services.store.find(filter, sort, limit=params.limit, skip=params.skip)
     return [ctx.show(doc) for doc in docs]
 
 
 @method("jobs.counts", p.Counts)
 async def counts(ctx: Ctx, params: p.Counts) -> dict[str, dict[str, int]]:
-    filter = ctx.scoped(parse_filter(params.filter))
+    filter = ctx.query(params.filter)
     store = ctx.services.store
     return {
         "status": await store.count_by("status", filter),
@@ -232,9 +240,10 @@ async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
     ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
     ctx.services.dispatcher.check_open()  # no new work on a draining server
     worker_id = bind_worker_id(ctx.identity.user, params.worker_id or ctx.identity.user)
-    return await ctx.services.jobs.claim(
+    jobs = await ctx.services.jobs.claim(
         params.types, worker_id, ctx.identity.user, params.limit, params.lease
     )
+    return [project(job, HOLDER) for job in jobs]  # the one reply that carries the token
 
 
 @method("jobs.heartbeat", p.Heartbeat)
@@ -305,13 +314,12 @@ async def subscribe(ctx: Ctx, params: p.Subscribe) -> dict[str, str]:
     if len(session.subscriptions) >= ctx.services.settings.max_subscriptions:
         raise RateLimited(f"at most {ctx.services.settings.max_subscriptions} subscriptions")
     sub_id = f"s{next(_sub_numbers)}"
-    parsed = parse_filter(params.filter)
-    cost = filter_cost(parsed)
-    filter = ctx.scoped(parsed)
+    filter = ctx.query(params.filter)
+    cost = filter_cost(filter)
     subscriptions, settings = ctx.services.subscriptions, ctx.services.settings
-    subscriptions.admit(session, ctx.identity.user, filter, cost, settings)
+    subscriptions.admit(session, ctx.identity.user, ctx.identity.role, filter, cost, settings)
     # documents follow the reply: the snapshot starts once this result is queued
-    subscriptions.open(session, sub_id, filter, cost)
+    subscriptions.open(session, sub_id, filter, ctx.identity.role, cost)
     return {"sub": sub_id}
 
 

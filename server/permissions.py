@@ -171,10 +171,3 @@ class Permissions:
         if identity.role == "worker" and identity.types is not None:
             return {"type": {"$in": list(identity.types)}}
         return None
-
-
-def visible(doc: Job, identity: Identity) -> Job:
-    """The document as this identity may see it: private fields for admins only."""
-    if identity.role == "admin" or doc.get("private") is None:
-        return doc
-    return {**doc, "private": None}

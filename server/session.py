@@ -144,6 +144,10 @@ class Session:
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    def worker_ids(self) -> list[str]:
+        """The ids of the workers this connection started (a worker reads the jobs they ran)."""
+        return [w.worker_id for w in (self.worker, *self.retired_workers) if w is not None]
+
     @property
     def open(self) -> bool:
         return self.state is not SessionState.CLOSED

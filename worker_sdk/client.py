@@ -194,7 +194,7 @@ class Client:
     async def job_handle(self, job_id: str) -> Job:
         """A ``Job`` handle for an existing job (job-collection's ``getJob``)."""
         doc = await self.get_job(job_id)
-        return Job(self, doc["type"], doc["data"], doc)
+        return Job(self, doc["type"], doc.get("data"), doc)
 
     async def find(
         self,

@@ -177,7 +177,7 @@ class Job:
     async def rerun(self) -> Job:
         """A completed job copied into a new job, which is returned."""
         doc = await self._client.call("jobs.rerun", {"id": self.id})
-        return Job(self._client, doc["type"], doc["data"], doc)
+        return Job(self._client, doc["type"], doc.get("data"), doc)
 
     async def remove(self) -> bool:
         return bool(await self._control("remove"))
@@ -189,7 +189,7 @@ class Job:
         self.doc = doc
         if doc["status"] != "completed":
             raise JobFailed(doc)
-        return doc["result"]
+        return doc.get("result")  # absent for a role that may not read it
 
     def __repr__(self) -> str:
         where = f"id={self.doc['id']} status={self.doc['status']}" if self.doc else "unsaved"

@@ -9,7 +9,7 @@ Fields (all times are seconds since the epoch, as floats):
 - ``id``        str, unique.
 - ``type``      str, what kind of work; workers ask for types.
 - ``data``      any JSON value, the job's input.
-- ``private``   any JSON value stored with the job but sent to admins only.
+- ``private``   any JSON value stored with the job, sent to admins and the worker running it.
 - ``status``    one of ``Status``.
 - ``priority``  int, lower runs first (job-collection's levels: see ``PRIORITIES``).
 - ``retry``     ``{"retries": int, "wait": float, "backoff": "constant"|"exponential",
@@ -30,7 +30,9 @@ Fields (all times are seconds since the epoch, as floats):
 - ``progress``  ``{"completed": float, "total": float, "percent": float}``.
 - ``result``    any JSON value set on completion.
 - ``failures``  list of ``{"time", "error", "worker", "attempt"}``.
-- ``lease``     ``None`` or ``{"worker": str, "token": str, "expires": float}`` while running.
+- ``lease``     ``None`` or ``{"worker": str, "token": str, "expires": float}`` while running
+                 (the token reaches only that worker). Who reads which field:
+                 ``server.visibility``.
 - ``worker``    str or None: the worker that ran (or runs) the latest attempt.
 - ``reason``    str or None: why the job failed or was cancelled.
 - ``owner``     str, the user who created it.

@@ -6,6 +6,10 @@ exactly the same set of matching ids, so a change is matched once per group, its
 once, its document encoded once, and its frame added to the group's shared run
 (``server.live.runs``), which each member's writer renders at the next flush. Fan-out to a
 thousand subscribers then costs per subscriber per flush, not per change.
+
+A group is a filter *and* a view (the subscriber's role, ``server.visibility``): members of a
+group read the same fields, so one encoded document serves them all, and a change is projected
+and encoded once per view it reaches, not once per subscriber.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from server.query import matches
 from server.session import Flusher, Session
 from server.settings import Settings
 from server.store.base import Change, Store
+from server.visibility import project
 
 log = logging.getLogger("livejobs.live")
 
@@ -34,6 +39,8 @@ class Subscription:
     filter: dict[str, Any]
     key: str
     sub_json: str
+    #: the role whose fields it reads
+    view: str
     #: the filter's evaluation cost (``server.query.filter_cost``), counted against budgets
     cost: int = 0
     ids: set[str] = field(default_factory=set)
@@ -44,6 +51,7 @@ class Subscription:
 @dataclass(eq=False, slots=True)
 class Group:
     filter: dict[str, Any]
+    view: str
     #: members still sending their snapshot (their changes are held in their backlog)
     starting: set[Subscription] = field(default_factory=set)
     #: live members, all sharing ``ids``
@@ -76,9 +84,10 @@ class Group:
             sub.session.add_frames(count, run.size(len(sub.sub_json)))
 
 
-def _public(doc: Job) -> Job:
-    """Subscribers never see ``private``."""
-    return doc if doc.get("private") is None else {**doc, "private": None}
+def group_key(view: str, filter: dict[str, Any]) -> str:
+    """Subscribers share a group, and its frames, when they read the same fields of the same
+    filter's jobs."""
+    return f"{view} {protocol.encode(filter)}"
 
 
 class Subscriptions:
@@ -103,7 +112,13 @@ class Subscriptions:
         return count, cost
 
     def admit(
-        self, session: Session, user: str, filter: dict[str, Any], cost: int, settings: Settings
+        self,
+        session: Session,
+        user: str,
+        view: str,
+        filter: dict[str, Any],
+        cost: int,
+        settings: Settings,
     ) -> None:
         """Every live filter is evaluated on every change: bound what one subscription, one
         connection and one user (across its connections) may make the server evaluate. The
@@ -120,7 +135,7 @@ class Subscriptions:
                 f" {settings.max_filter_cost_per_connection} (unsubscribe some first)"
             )
         count, total = self.used(user)
-        if (user, protocol.encode(filter)) in self._user_filters:
+        if (user, group_key(view, filter)) in self._user_filters:
             cost = 0  # already evaluated for this user
         if count >= settings.max_subscriptions_per_user:
             raise RateLimited(
@@ -134,13 +149,13 @@ class Subscriptions:
             )
 
     def open(
-        self, session: Session, sub_id: str, filter: dict[str, Any], cost: int = 0
+        self, session: Session, sub_id: str, filter: dict[str, Any], view: str, cost: int = 0
     ) -> Subscription:
         """Register at once (changes are held back), then send the snapshot in a task so that
         the caller's reply goes out before the first document."""
-        key = protocol.encode(filter)
-        sub = Subscription(sub_id, session, filter, key, protocol.encode(sub_id), cost)
-        self._groups.setdefault(key, Group(filter)).starting.add(sub)
+        key = group_key(view, filter)
+        sub = Subscription(sub_id, session, filter, key, protocol.encode(sub_id), view, cost)
+        self._groups.setdefault(key, Group(filter, view)).starting.add(sub)
         session.subscriptions[sub_id] = sub
         self._account(sub, 1)
         self._spawn(self._first_snapshot(sub))
@@ -166,7 +181,7 @@ class Subscriptions:
             sub.ids.add(doc["id"])
             versions[doc["id"]] = doc["version"]
             sub.session.send_live(
-                protocol.sub_frame("added", sub.sub_json, protocol.encode(_public(doc)))
+                protocol.sub_frame("added", sub.sub_json, _encoded(doc, sub.view))
             )
             session = sub.session
             if n % 500 == 0 or session.queued_bytes > session.low_water_bytes:
@@ -233,7 +248,8 @@ class Subscriptions:
                     self._spawn(self._resync(sub))
             return
         doc = change.doc
-        doc_json: str | None = None
+        #: view → the document encoded as that view reads it, built once per change
+        encoded: dict[str, str] = {}
         for group in self._groups.values():
             matched = doc is not None and matches(doc, group.filter)
             for sub in group.starting:
@@ -246,8 +262,9 @@ class Subscriptions:
                 assert doc is not None
                 kind = "changed" if change.id in ids else "added"
                 ids.add(change.id)
+                doc_json = encoded.get(group.view)
                 if doc_json is None:
-                    doc_json = protocol.encode(_public(doc))
+                    doc_json = encoded[group.view] = _encoded(doc, group.view)
                 head, tail = protocol.sub_frame_parts(kind, doc_json)
             elif change.id in ids:
                 ids.discard(change.id)
@@ -262,7 +279,7 @@ class Subscriptions:
             kind = "changed" if change.id in sub.ids else "added"
             sub.ids.add(change.id)
             sub.session.send_live(
-                protocol.sub_frame(kind, sub.sub_json, protocol.encode(_public(change.doc)))
+                protocol.sub_frame(kind, sub.sub_json, _encoded(change.doc, sub.view))
             )
         elif change.id in sub.ids:
             sub.ids.discard(change.id)
@@ -288,3 +305,7 @@ class Subscriptions:
         except Exception:  # the store is down: the client will see the socket close
             log.exception("resync of subscription %s failed", sub.sub_id)
             sub.session.close("subscription could not be resynchronised")
+
+
+def _encoded(doc: Job, view: str) -> str:
+    return protocol.encode(project(doc, view, live=True))

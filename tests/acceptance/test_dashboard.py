@@ -291,6 +291,20 @@ async def test_a_worker_role_is_offered_no_actions(page: Page, live_server) -> N
     await expect(page.locator("#bulk-actions button")).to_have_count(0)
 
 
+async def test_a_worker_token_reads_no_job_data_in_the_dashboard(page: Page, live_server) -> None:
+    """Issue 20, item 15: the server sends a worker no job's data, and the page draws the job
+    without the fields it was not sent (no JavaScript error: the fixture checks)."""
+    async with Client(live_server.ws_url, token=live_server.admin_token) as admin:
+        job = await admin.job("payroll", {"salary": "secret-4200"}).save()
+    token = await live_server.token("worker", "snoop")
+    await sign_in(page, live_server, token)
+    await open_job(page, job.id)
+    await expect(page.locator("#detail-type")).to_have_text("payroll")
+    await expect(page.locator("#detail-data")).to_be_hidden()
+    await expect(page.locator("#detail-result")).to_be_hidden()
+    assert "secret-4200" not in await page.content()
+
+
 async def test_the_page_recovers_after_a_server_restart(page: Page, live_server) -> None:
     async with Client(live_server.ws_url, token=live_server.admin_token) as admin:
         before = await admin.job("ping", {"n": 1}).save()

@@ -49,11 +49,11 @@ async def test_members_joining_and_leaving_an_open_run_get_exactly_their_changes
     subscriptions = Subscriptions(EmptyStore(), flusher)  # type: ignore[arg-type]
     first, second = Session(flusher=flusher), Session(flusher=flusher)
     first.batch = second.batch = True
-    leaving = subscriptions.open(first, "s1", {"type": "t"})
+    leaving = subscriptions.open(first, "s1", {"type": "t"}, "admin")
     await settled(subscriptions)
 
     subscriptions.on_change(added(1))  # a run opens for the first member alone
-    subscriptions.open(second, "s2", {"type": "t"})
+    subscriptions.open(second, "s2", {"type": "t"}, "admin")
     subscriptions.on_change(added(2))  # the second is starting: held in its backlog
     await settled(subscriptions)  # it goes live, which seals the first run
     subscriptions.on_change(added(3))  # a new run, for both
@@ -81,7 +81,7 @@ async def test_the_flush_seals_runs_so_later_changes_start_a_new_one():
     subscriptions = Subscriptions(EmptyStore(), flusher)  # type: ignore[arg-type]
     session = Session(flusher=flusher)
     session.batch = True
-    subscriptions.open(session, "s1", {})
+    subscriptions.open(session, "s1", {}, "admin")
     await settled(subscriptions)
     await received(session)
 

@@ -112,7 +112,7 @@ export class DetailPanel extends EventTarget {
     this.#drawActions(doc);
     this.#drawFacts(doc);
     this.#drawJson("data", doc.data);
-    this.#drawJson("result", doc.result, doc.status !== "completed" && doc.result === null);
+    this.#drawJson("result", doc.result, doc.status !== "completed" && doc.result == null);
     this.#drawFailures(doc);
     this.#drawDeps(doc);
     this.#drawLog(doc);
@@ -169,7 +169,7 @@ export class DetailPanel extends EventTarget {
     const facts = [
       ["Priority", `${priorityLabel(doc.priority)}${priorityLabel(doc.priority) === String(doc.priority) ? "" : ` (${doc.priority})`}`],
       ["Attempts", `${doc.attempts} of ${retries + 1}`],
-      ["Owner", doc.owner],
+      ["Owner", doc.owner ?? "—"],
       ["Worker", workerOf(doc) || "—"],
       ["Created", timeFact(doc.created, now)],
       ["Updated", timeFact(doc.updated, now)],
@@ -197,7 +197,8 @@ export class DetailPanel extends EventTarget {
 
   #drawJson(name, value, hide = false) {
     const section = $(`#detail-${name}`, this.#root);
-    section.hidden = hide;
+    // a field the server does not send this role (a worker reads no data) is not drawn
+    section.hidden = hide || value === undefined;
     const text = JSON.stringify(value) ?? "";
     if (this.#json.get(name) === text) return;
     this.#json.set(name, text);
