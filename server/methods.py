@@ -89,7 +89,7 @@ class Ctx:
         """The job as this identity may read it (``server.visibility``); a worker's own ids are
         its user name (an HTTP claim's default) and the workers its connection started."""
         mine = self.session.worker_ids() if self.session else []
-        return view(doc, self.identity.role, (self.identity.user, *mine))
+        return view(doc, self.identity.role, (self.identity.user, *mine), self.identity.user)
 
 
 Handler = Callable[[Ctx, Any], Awaitable[Any]]

@@ -178,11 +178,16 @@ def _kept(value: Any, keep: tuple[str, ...]) -> Any:
     return value
 
 
-def view(doc: Job, role: str, worker_ids: Collection[str] = ()) -> Job:
-    """``doc`` as a caller of ``role`` reads it; a worker reads more of a job it runs or ran
-    (its ``worker`` is one of ``worker_ids``: the ids the server gave this caller)."""
-    if role == "worker" and doc.get("worker") in worker_ids:
-        role = HELD
+def view(doc: Job, role: str, worker_ids: Collection[str] = (), user: str | None = None) -> Job:
+    """``doc`` as a caller of ``role`` reads it; a worker reads more of a job it runs or ran:
+    its ``worker`` is one of ``worker_ids`` (the ids the server gave this caller), or is under
+    ``user``'s name (worker ids are bound to their user as ``user/name``)."""
+    if role == "worker":
+        worker = doc.get("worker")
+        if worker in worker_ids or (
+            user is not None and isinstance(worker, str) and worker.startswith(f"{user}/")
+        ):
+            role = HELD
     return project(doc, role)
 
 
