@@ -43,7 +43,7 @@ async def test_two_process_jobs_for_one_type_on_one_client_run_side_by_side(serv
         ):
             jobs = [await client.job("same", {"n": n}).save() for n in range(8)]
             done = [await wait_status(client, j.id, "completed", timeout=15) for j in jobs]
-    assert {d["result"]["worker"] for d in done} == {"one", "two"}
+    assert {d["result"]["worker"] for d in done} == {"admin/one", "admin/two"}  # bound to the user
 
 
 async def test_a_gather_of_5000_saves_all_succeed_within_the_servers_limit(server):
