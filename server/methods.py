@@ -315,7 +315,7 @@ async def subscribe(ctx: Ctx, params: p.Subscribe) -> dict[str, str]:
         raise RateLimited(f"at most {ctx.services.settings.max_subscriptions} subscriptions")
     sub_id = f"s{next(_sub_numbers)}"
     filter = ctx.query(params.filter)
-    cost = filter_cost(filter)
+    cost = filter_cost(parse_filter(params.filter))  # the client's own, not the role's scope
     subscriptions, settings = ctx.services.subscriptions, ctx.services.settings
     subscriptions.admit(session, ctx.identity.user, ctx.identity.role, filter, cost, settings)
     # documents follow the reply: the snapshot starts once this result is queued

@@ -202,7 +202,7 @@ async def test_ready_jobs_reach_a_worker_whose_claim_failed_on_a_full_disk(small
                     tmp_path / "w.out",
                 )
             )
-            await wait_for_line(server.log_path, "claim for worker w failed")
+            await wait_for_line(server.log_path, "claim for worker admin/w failed")
             os.remove(small_disk / "filler")
             await wait_completed(client, "disk-claim", 5, timeout=10)
             counts = await client.counts({"type": "disk-claim"})

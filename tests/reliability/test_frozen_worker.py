@@ -115,7 +115,7 @@ async def test_a_frozen_worker_gets_no_retry_until_it_responds(server, tmp_path)
                 lambda d: any(e["message"] == "working" for e in d["log"]),
                 timeout=20,
             )
-            assert running["lease"]["worker"] == "frozen"
+            assert running["lease"]["worker"] == "admin/frozen"
             os.kill(frozen.pid, signal.SIGSTOP)  # mid-handler, lease held, socket open
 
             async def healthy(job):
@@ -125,14 +125,14 @@ async def test_a_frozen_worker_gets_no_retry_until_it_responds(server, tmp_path)
                 done = await wait_status(client, victim.id, "completed", "failed", timeout=20)
             assert done["status"] == "completed", done["failures"]
             assert done["result"] == {"by": "healthy", "attempt": 2}
-            assert [f["worker"] for f in done["failures"]] == ["frozen"]
+            assert [f["worker"] for f in done["failures"]] == ["admin/frozen"]
 
             # thawed, it calls again (heartbeat, refused report) and is given work again
             os.kill(frozen.pid, signal.SIGCONT)
             await read_until(frozen.stdout, f"could not report jobs.done for job {victim.id}")
             later = await client.job("victim", {"ms": 0}).save()
             again = await wait_status(client, later.id, "completed", timeout=15)
-            assert again["result"]["worker"] == "frozen"
+            assert again["result"]["worker"] == "frozen"  # the name it was started with
         finally:
             os.kill(frozen.pid, signal.SIGCONT)
             os.kill(frozen.pid, signal.SIGKILL)
