@@ -48,7 +48,7 @@ class Copied:
 def backup(db: str, path: str, *, force: bool = False, progress: Progress | None = None) -> Copied:
     """Copy the live store ``db`` (a settings ``db`` value) to ``path``; ``progress(done, total)``
     hears of each step, in pages."""
-    source = _sqlite_file(db, "backup", "mongodump --oplog")
+    source = _sqlite_file(db, "backup")
     if not source.is_file():
         raise Invalid(f"no SQLite database at {str(source)!r} (nothing to back up)")
     target = _free_target(Path(path), force, "backup")
@@ -59,7 +59,7 @@ def backup(db: str, path: str, *, force: bool = False, progress: Progress | None
 
 def restore(backup_path: str, db: str, *, force: bool = False) -> Copied:
     """Put the backup at ``backup_path`` in place as the store ``db``'s database."""
-    target = _sqlite_file(db, "restore", "mongorestore --oplogReplay")
+    target = _sqlite_file(db, "restore")
     source = Path(backup_path)
     if not source.is_file():
         raise Invalid(f"no backup at {backup_path!r}")
@@ -76,12 +76,23 @@ def restore(backup_path: str, db: str, *, force: bool = False) -> Copied:
     return _copy_to(conn, backup_path, target, force, None, before_rename=_refuse_if_served)
 
 
-def _sqlite_file(db: str, command: str, mongo_tool: str) -> Path:
+#: the tools that back up and restore the other stores, by URL scheme and command
+OTHER_TOOLS = {
+    ("mongodb", "backup"): "mongodump --oplog",
+    ("mongodb", "restore"): "mongorestore --oplogReplay",
+    ("postgres", "backup"): "pg_dump -Fc",
+    ("postgres", "restore"): "pg_restore",
+}
+
+
+def _sqlite_file(db: str, command: str) -> Path:
     path = sqlite_path(db)
     if path is None:
+        kind = "postgres" if db.startswith(("postgresql://", "postgres://")) else "mongodb"
+        name = "PostgreSQL" if kind == "postgres" else "MongoDB"
         raise Invalid(
-            f"livejobs {command} is for SQLite stores; for MongoDB use {mongo_tool} "
-            "(see docs/operations.md, Backup and restore)"
+            f"livejobs {command} is for SQLite stores; for {name} use "
+            f"{OTHER_TOOLS[kind, command]} (see docs/operations.md, Backup and restore)"
         )
     if path == ":memory:" or path.startswith("file::memory:"):
         raise Invalid(f"{db!r} is an in-memory database, not a file")

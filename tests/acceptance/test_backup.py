@@ -205,6 +205,10 @@ async def test_backup_of_a_missing_or_non_sqlite_store_is_refused(tmp_path):
     refused(made, "for SQLite", "mongodump", "docs/operations.md")
     put = await livejobs("restore", str(copy), "--db", "mongodb://localhost:27017/livejobs")
     refused(put, "for SQLite", "mongorestore")
+    made = await livejobs("backup", str(copy), "--db", "postgresql://localhost/livejobs")
+    refused(made, "for SQLite", "for PostgreSQL use pg_dump")
+    put = await livejobs("restore", str(copy), "--db", "postgresql://localhost/livejobs")
+    refused(put, "for SQLite", "pg_restore")
 
 
 async def test_restore_checks_the_backup_first(tmp_path):
