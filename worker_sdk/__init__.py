@@ -23,6 +23,7 @@ from worker_sdk.errors import (
 from worker_sdk.job import Job, WorkerJob
 from worker_sdk.sync import SyncClient
 from worker_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
+from worker_sdk.tasks import InvalidArguments, Task, Tasks
 from worker_sdk.worker import Worker
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ConnectionLost",
     "Event",
     "Fatal",
+    "InvalidArguments",
     "Job",
     "JobFailed",
     "LivejobsError",
@@ -41,6 +43,8 @@ __all__ = [
     "SyncSubscription",
     "SyncWorker",
     "SyncWorkerJob",
+    "Task",
+    "Tasks",
     "UnsupportedVersion",
     "Worker",
     "WorkerJob",

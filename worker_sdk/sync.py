@@ -18,7 +18,7 @@ import concurrent.futures
 import inspect
 import threading
 import weakref
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from worker_sdk.client import Client
@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 #: a handler for ``SyncClient.process_jobs``: a plain function (run in a thread pool, given a
 #: ``SyncWorkerJob``) or an ``async def`` (run on the client's loop, given a ``WorkerJob``)
-SyncHandler = Callable[[SyncWorkerJob], Any] | Callable[[WorkerJob], Coroutine[Any, Any, Any]]
+SyncHandler = Callable[[SyncWorkerJob], Any] | Callable[[WorkerJob], Awaitable[Any]]
 
 
 def _shutdown(loop: LoopThread, client: Client) -> None:
@@ -196,7 +196,7 @@ class SyncClient:
         handler runs in a pool of ``concurrency`` threads, so it may block."""
         self.connect()
         pool = None
-        run_one: Callable[[WorkerJob], Coroutine[Any, Any, Any]]
+        run_one: Callable[[WorkerJob], Awaitable[Any]]
         if inspect.iscoroutinefunction(handler):
             run_one = handler  # type: ignore[assignment]  # an async handler gets a WorkerJob
         else:

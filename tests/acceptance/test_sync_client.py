@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,17 +17,6 @@ from tests.servers import ROOT, ProcessServer
 from worker_sdk import JobFailed, SyncClient, SyncWorkerJob
 
 THREADS = 50
-
-
-@pytest.fixture
-def sync_server(tmp_path) -> Iterator[ProcessServer]:
-    """A server process, started and stopped from this (loop-less) thread."""
-    srv = ProcessServer(tmp_path / "jobs.db")
-    asyncio.run(srv.start())
-    try:
-        yield srv
-    finally:
-        asyncio.run(srv.stop())
 
 
 def no_loop_here() -> None:
