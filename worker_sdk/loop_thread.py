@@ -11,11 +11,35 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from worker_sdk.errors import ConnectionLost
 
 T = TypeVar("T")
+
+
+class Runner(Protocol):
+    """Runs a coroutine on some event loop and blocks the calling thread for its result."""
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T: ...
+
+
+class LoopRunner:
+    """A ``Runner`` onto a loop someone else runs (e.g. ``livejobs worker``'s), for the blocking
+    ``SyncWorkerJob`` a plain function gets while that loop runs it in a thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.loop:
+            coro.close()
+            raise RuntimeError("a blocking livejobs call on its own loop: await the async one")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
 
 class LoopThread:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from worker_sdk.client import Event, Subscription
 from worker_sdk.errors import ConnectionLost
 from worker_sdk.job import Job, WorkerJob
-from worker_sdk.loop_thread import LoopThread
+from worker_sdk.loop_thread import LoopThread, Runner
 from worker_sdk.worker import Worker
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class EventView:
     """An ``asyncio.Event`` of the loop thread seen from another thread: ``is_set``, ``wait``."""
 
-    def __init__(self, loop: LoopThread, event: asyncio.Event) -> None:
+    def __init__(self, loop: Runner, event: asyncio.Event) -> None:
         self._loop = loop
         self._event = event
 
@@ -236,7 +236,7 @@ class SyncSubscription:
 class SyncWorkerJob:
     """The running job a sync handler gets: ``WorkerJob``'s reporting calls, blocking."""
 
-    def __init__(self, loop: LoopThread, job: WorkerJob) -> None:
+    def __init__(self, loop: Runner, job: WorkerJob) -> None:
         self._loop = loop
         self.job = job  #: the async ``WorkerJob`` underneath
         self.doc, self.id, self.type = job.doc, job.id, job.type

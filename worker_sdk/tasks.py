@@ -29,12 +29,14 @@ import msgspec
 from worker_sdk.client import Client
 from worker_sdk.errors import Fatal, LivejobsError
 from worker_sdk.job import Job, WorkerJob
+from worker_sdk.loop_thread import LoopRunner
 from worker_sdk.sync import SyncClient
-from worker_sdk.sync_jobs import SyncJob, SyncWorker
+from worker_sdk.sync_jobs import SyncJob, SyncWorker, SyncWorkerJob
 
 P = ParamSpec("P")
 R = TypeVar("R")
 Builder = TypeVar("Builder", Job, SyncJob)
+JOB_TYPES = (WorkerJob, SyncWorkerJob)
 
 
 class InvalidArguments(LivejobsError, TypeError):
@@ -73,9 +75,16 @@ class Task(Generic[P, R]):
         #: how long ``run`` waits for the result (None: until it comes)
         self.result_timeout = result_timeout
         self.is_async = inspect.iscoroutinefunction(function)
-        self.signature = inspect.signature(function, eval_str=True)
+        signature = inspect.signature(function, eval_str=True)
+        #: a parameter annotated ``WorkerJob`` (or ``SyncWorkerJob``) gets the running job
+        wants = [p for p in signature.parameters.values() if p.annotation in JOB_TYPES]
+        self.job_parameter = wants[0].name if wants else None
+        self._sync_job = bool(wants) and wants[0].annotation is SyncWorkerJob
+        self.signature = signature.replace(
+            parameters=[p for p in signature.parameters.values() if p.name != self.job_parameter]
+        )
         self.arguments = _arguments_struct(self.name, self.signature)
-        returns = self.signature.return_annotation
+        returns = signature.return_annotation
         self.returns: Any = Any if returns is inspect.Signature.empty else returns
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
@@ -137,6 +146,11 @@ class Task(Generic[P, R]):
             arguments = msgspec.structs.asdict(msgspec.convert(job.data, self.arguments))
         except msgspec.ValidationError as exc:
             raise Fatal(f"{self.name}: invalid arguments: {exc}") from None
+        if self.job_parameter is not None:
+            arguments[self.job_parameter] = job
+            if self._sync_job:
+                loop = LoopRunner(asyncio.get_running_loop())
+                arguments[self.job_parameter] = SyncWorkerJob(loop, job)
         if self.is_async:
             result = await self.function(**arguments)
         else:

@@ -12,7 +12,7 @@ import pytest
 from tests.acceptance.test_cli import cli, one_error_line, stop_process, worker_process
 from tests.helpers import running_worker, wait_status
 from tests.workers import typed_tasks
-from tests.workers.typed_tasks import Receipt, add, send_email
+from tests.workers.typed_tasks import Receipt, add, build_report, log_it, send_email
 from worker_sdk import InvalidArguments, SyncClient
 from worker_sdk.tasks import dispatch
 
@@ -34,6 +34,11 @@ def test_a_task_runs_with_its_defaults_and_its_result_is_decoded(bound):
         assert add.run(2, b=3) == 5  # an async function, on the worker's loop
         job = send_email.enqueue(to="x@y.z", cc=["boss@y.z"])
         assert job.result(timeout=10)["to"] == "x@y.z"
+        report = build_report.enqueue(3)  # the job parameter is not an argument
+        assert build_report.decode_result(report.result(timeout=10)) == "3 pages"
+        assert log_it.run("hello") is None
+    assert bound.get_job(report.id)["progress"]["percent"] == 100
+    assert any(line["message"] == "hello" for line in bound.find({"type": "reports.log"})[0]["log"])
     assert isinstance(receipt, Receipt) and isinstance(receipt.sent, datetime)
     assert (receipt.to, receipt.subject) == ("a@b.c", "hi")
     assert receipt.thread != "MainThread"  # a plain function runs in a thread
@@ -93,6 +98,7 @@ async def test_livejobs_worker_module_serves_every_task_of_the_module(live_serve
             ) as proc:
                 emailed = await send_email.run_async("a@b.c")
                 assert await add.run_async(1, 2) == 3
+                assert await build_report.run_async(2) == "2 pages"  # blocking calls, in a thread
                 assert await stop_process(proc) == 0
             async with worker_process(
                 live_server, tmp_path, "tests.workers.typed_tasks", "--type", "emails.send"

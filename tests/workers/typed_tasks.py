@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from worker_sdk import Tasks
+from worker_sdk import SyncWorkerJob, Tasks, WorkerJob
 
 app = Tasks()  # LIVEJOBS_URL / LIVEJOBS_TOKEN, or a client bound with app.use(...)
 
@@ -31,3 +31,16 @@ def send_email(to: str, subject: str = "(none)", cc: list[str] | None = None) ->
 async def add(a: int, b: int) -> int:
     await asyncio.sleep(0)
     return a + b
+
+
+@app.task(name="reports.build")
+def build_report(pages: int, job: SyncWorkerJob) -> str:
+    """A parameter annotated with the job type gets the running job (not an argument)."""
+    for page in range(pages):
+        job.progress(page + 1, pages)
+    return f"{pages} pages"
+
+
+@app.task(name="reports.log")
+async def log_it(message: str, job: WorkerJob) -> None:
+    await job.log(message)
