@@ -45,7 +45,7 @@ class InvalidArguments(LivejobsError, TypeError):
     code = "invalid"
 
 
-def _ws_url(url: str) -> str:
+def ws_url(url: str) -> str:
     """``http://host:8000`` → ``ws://host:8000/ws`` (as the CLI reads ``LIVEJOBS_URL``)."""
     if url.startswith(("ws://", "wss://")):
         return url
@@ -247,7 +247,7 @@ class Tasks:
             if self._sync is None:
                 if not self.url:
                     raise LivejobsError("no server: give Tasks(url) or set LIVEJOBS_URL")
-                self._sync = SyncClient(_ws_url(self.url), self.token)
+                self._sync = SyncClient(ws_url(self.url), self.token)
             return self._sync
 
     @property
