@@ -7,11 +7,11 @@
 >>> await send_email.enqueue_async(to="a@b.c")  # a Job, with an async Client bound (``use``)
 >>> send_email.run(to="a@b.c")                # waits: the result, decoded to ``bool``
 
-Arguments are checked and encoded with msgspec from the function's annotations before
-anything is sent (``InvalidArguments`` otherwise), so a bad argument is refused at the caller;
-the worker decodes them the same way and the caller decodes the result to the return
-annotation. ``livejobs worker myapp.tasks`` serves every task of a module. The server has no
-per-job time limit yet, so a task has none either.
+Arguments are checked and encoded with msgspec from the function's annotations (pydantic
+models among them by pydantic) before anything is sent (``InvalidArguments`` otherwise), so a
+bad argument is refused at the caller; the worker decodes them the same way and the caller
+decodes the result to the return annotation. ``livejobs worker myapp.tasks`` serves every
+task of a module. The server has no per-job time limit yet, so a task has none either.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from types import ModuleType
@@ -52,6 +53,30 @@ def ws_url(url: str) -> str:
     return url.replace("http", "ws", 1).rstrip("/") + "/ws"
 
 
+def _encode_custom(obj: Any) -> Any:
+    """Pydantic models as their JSON form (pydantic is never imported here, only used when the
+    application did)."""
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and isinstance(obj, pydantic.BaseModel):
+        return obj.model_dump(mode="json")
+    raise NotImplementedError(f"Encoding objects of type {type(obj).__name__} is unsupported")
+
+
+def _decode_custom(kind: Any, obj: Any) -> Any:
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is not None and isinstance(kind, type) and issubclass(kind, pydantic.BaseModel):
+        return kind.model_validate(obj)  # type: ignore[attr-defined]  # its ValidationError is a ValueError: msgspec's path
+    raise NotImplementedError(f"cannot decode {kind!r}")
+
+
+def _to_json(value: Any) -> Any:
+    return msgspec.to_builtins(value, enc_hook=_encode_custom)
+
+
+def _from_json(value: Any, kind: Any) -> Any:
+    return msgspec.convert(value, kind, dec_hook=_decode_custom)
+
+
 class Task(Generic[P, R]):
     """One function as a job type; calling the task itself runs the function here."""
 
@@ -75,7 +100,10 @@ class Task(Generic[P, R]):
         #: how long ``run`` waits for the result (None: until it comes)
         self.result_timeout = result_timeout
         self.is_async = inspect.iscoroutinefunction(function)
-        signature = inspect.signature(function, eval_str=True)
+        try:
+            signature = inspect.signature(function, eval_str=True)
+        except NameError as exc:  # a type defined after the function, or inside a function
+            raise TypeError(f"task {self.name}: cannot read its annotations: {exc}") from None
         #: a parameter annotated ``WorkerJob`` (or ``SyncWorkerJob``) gets the running job
         wants = [p for p in signature.parameters.values() if p.annotation in JOB_TYPES]
         self.job_parameter = wants[0].name if wants else None
@@ -95,8 +123,8 @@ class Task(Generic[P, R]):
         """The job's data: the arguments, checked against the signature (or refused)."""
         try:
             given = self.signature.bind(*args, **kwargs).arguments
-            data: dict[str, Any] = msgspec.to_builtins(given)
-            msgspec.convert(data, self.arguments)  # the check the worker's decode repeats
+            data: dict[str, Any] = _to_json(given)
+            _from_json(data, self.arguments)  # the check the worker's decode repeats
         except (TypeError, msgspec.ValidationError) as exc:
             raise InvalidArguments(f"{self.name}: invalid arguments: {exc}") from None
         return data
@@ -134,7 +162,7 @@ class Task(Generic[P, R]):
 
     def decode_result(self, result: Any) -> R:
         try:
-            return msgspec.convert(result, self.returns)  # type: ignore[no-any-return]
+            return _from_json(result, self.returns)  # type: ignore[no-any-return]
         except msgspec.ValidationError as exc:
             raise LivejobsError(f"{self.name}: its result does not match: {exc}") from None
 
@@ -143,7 +171,7 @@ class Task(Generic[P, R]):
         """Run the function on a job's data (a sync function in a thread); arguments that do
         not match fail the job for good, since no retry can fix them."""
         try:
-            arguments = msgspec.structs.asdict(msgspec.convert(job.data, self.arguments))
+            arguments = msgspec.structs.asdict(_from_json(job.data, self.arguments))
         except msgspec.ValidationError as exc:
             raise Fatal(f"{self.name}: invalid arguments: {exc}") from None
         if self.job_parameter is not None:
@@ -155,7 +183,7 @@ class Task(Generic[P, R]):
             result = await self.function(**arguments)
         else:
             result = await asyncio.to_thread(self.function, **arguments)
-        return msgspec.to_builtins(result)
+        return _to_json(result)
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"

@@ -57,6 +57,11 @@ def test_a_result_that_does_not_match_the_annotation_is_an_error():
 
 
 def test_task_definitions_that_cannot_work_are_refused_at_import():
+    with pytest.raises(TypeError, match="task nowhere: cannot read its annotations: .*Nowhere"):
+
+        @app.task(name="nowhere")
+        def nowhere(place: Nowhere) -> None: ...  # type: ignore[name-defined]  # noqa: F821
+
     with pytest.raises(TypeError, match="must be a named parameter"):
 
         @app.task
@@ -89,3 +94,27 @@ def test_no_server_configured_is_a_clear_error(monkeypatch):
         noop.enqueue()
     with pytest.raises(Exception, match="no async client"):
         noop.job_async()
+
+
+def test_pydantic_models_are_checked_and_encoded_by_pydantic():
+    pydantic = pytest.importorskip("pydantic")  # installed with the [examples] extra
+
+    class User(pydantic.BaseModel):
+        name: str
+        age: int = 0
+
+    globals()["User"] = User  # annotations are strings, resolved in the module
+
+    @app.task(name="users.greet")
+    def greet(user: User, friends: list[User] | None = None) -> User:
+        return user
+
+    assert greet.encode(User(name="ada"), [User(name="bob", age=3)]) == {
+        "user": {"name": "ada", "age": 0},
+        "friends": [{"name": "bob", "age": 3}],
+    }
+    assert greet.encode({"name": "ada"}) == {"user": {"name": "ada"}}  # checked, kept as given
+    with pytest.raises(InvalidArguments, match="Input should be a valid string") as refused:
+        greet.encode({"name": 3})
+    assert "at `$.user`" in str(refused.value)
+    assert greet.decode_result({"name": "eve", "age": 5}) == User(name="eve", age=5)
