@@ -59,14 +59,17 @@ def _encode_custom(obj: Any) -> Any:
     pydantic = sys.modules.get("pydantic")
     if pydantic is not None and isinstance(obj, pydantic.BaseModel):
         return obj.model_dump(mode="json")
-    raise NotImplementedError(f"Encoding objects of type {type(obj).__name__} is unsupported")
+    raise TypeError(f"Encoding objects of type {type(obj).__name__} is unsupported")
 
 
 def _decode_custom(kind: Any, obj: Any) -> Any:
     pydantic = sys.modules.get("pydantic")
     if pydantic is not None and isinstance(kind, type) and issubclass(kind, pydantic.BaseModel):
-        return kind.model_validate(obj)  # type: ignore[attr-defined]  # its ValidationError is a ValueError: msgspec's path
-    raise NotImplementedError(f"cannot decode {kind!r}")
+        # pydantic's ValidationError is a ValueError: msgspec adds where it happened
+        return kind.model_validate(obj)  # type: ignore[attr-defined]
+    if isinstance(kind, type) and isinstance(obj, kind):  # e.g. ``object``: anything goes
+        return obj
+    raise TypeError(f"Expected `{getattr(kind, '__name__', kind)}`, got `{type(obj).__name__}`")
 
 
 def _to_json(value: Any) -> Any:

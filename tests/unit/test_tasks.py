@@ -118,3 +118,12 @@ def test_pydantic_models_are_checked_and_encoded_by_pydantic():
         greet.encode({"name": 3})
     assert "at `$.user`" in str(refused.value)
     assert greet.decode_result({"name": "eve", "age": 5}) == User(name="eve", age=5)
+
+
+def test_object_annotations_take_any_json_value():
+    @app.task(name="loose")
+    def loose(value: object) -> dict[str, object]:
+        return {"value": value}
+
+    assert loose.encode([1, {"a": None}]) == {"value": [1, {"a": None}]}
+    assert loose.decode_result({"value": [1, "x"]}) == {"value": [1, "x"]}
