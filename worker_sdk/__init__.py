@@ -21,6 +21,7 @@ from worker_sdk.errors import (
     UnsupportedVersion,
 )
 from worker_sdk.job import Job, WorkerJob
+from worker_sdk.joblog import JobContext, JobLogHandler, current_job
 from worker_sdk.sync import SyncClient
 from worker_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
 from worker_sdk.tasks import InvalidArguments, Task, Tasks
@@ -34,6 +35,8 @@ __all__ = [
     "Fatal",
     "InvalidArguments",
     "Job",
+    "JobContext",
+    "JobLogHandler",
     "JobFailed",
     "LivejobsError",
     "Snooze",
@@ -48,4 +51,5 @@ __all__ = [
     "UnsupportedVersion",
     "Worker",
     "WorkerJob",
+    "current_job",
 ]

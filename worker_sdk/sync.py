@@ -15,6 +15,7 @@ block, when garbage-collected, or at interpreter exit.
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import inspect
 import threading
 import weakref
@@ -244,6 +245,7 @@ def _in_pool(
     loop: LoopThread, pool: concurrent.futures.ThreadPoolExecutor, handler: Callable[..., Any]
 ) -> Callable[[WorkerJob], Coroutine[Any, Any, Any]]:
     async def run_one(job: WorkerJob) -> Any:
-        return await loop.loop.run_in_executor(pool, handler, SyncWorkerJob(loop, job))
+        context = contextvars.copy_context()  # current_job() and job logging in the thread
+        return await loop.loop.run_in_executor(pool, context.run, handler, SyncWorkerJob(loop, job))
 
     return run_one
