@@ -302,11 +302,13 @@ class SyncWorker:
 
     def stop(self, timeout: float | None = None) -> None:
         """Take no more jobs, wait for running handlers (and raise what ended the worker,
-        e.g. a refused ``worker.start``)."""
+        e.g. a refused ``worker.start``). Safe in a signal handler while ``run()`` blocks:
+        it then only asks, and ``run()`` returns when the handlers are done."""
         self._loop.call_soon(self.worker.stop)
+        if self._future is None:  # a blocked run() returns once the handlers finish
+            return
         try:
-            if self._future is not None:
-                self._future.result(timeout)
+            self._future.result(timeout)
         finally:
             self._release()
 

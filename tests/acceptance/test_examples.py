@@ -21,6 +21,8 @@ from tests.servers import ROOT, free_port, wait_for_port
 
 pytest.importorskip("fastapi")
 pytest.importorskip("flask")
+pytest.importorskip("django")
+MANAGE = str(ROOT / "examples" / "django_site" / "manage.py")
 
 
 @contextlib.asynccontextmanager
@@ -31,7 +33,7 @@ async def web_app(server, tmp_path: Path, *command: str) -> AsyncIterator[httpx.
     log_path = tmp_path / "app.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", *[part.format(port=port) for part in command]],
+            [sys.executable, *[part.format(port=port) for part in command]],
             cwd=ROOT,
             env=env_for(server),
             stdout=log,
@@ -58,7 +60,7 @@ async def events(http: httpx.AsyncClient, path: str) -> list[str]:
 
 
 async def test_fastapi_app_enqueues_and_streams_live_progress(live_server, tmp_path):
-    fastapi_app = ("uvicorn", "examples.fastapi_app:app", "--port", "{port}")
+    fastapi_app = ("-m", "uvicorn", "examples.fastapi_app:app", "--port", "{port}")
     async with (
         worker_process(live_server, tmp_path, "examples.tasks"),
         web_app(live_server, tmp_path, *fastapi_app) as http,
@@ -79,7 +81,7 @@ async def test_fastapi_app_enqueues_and_streams_live_progress(live_server, tmp_p
 
 
 async def test_flask_app_shares_one_sync_client_between_request_threads(live_server, tmp_path):
-    flask_app = ("flask", "--app", "examples.flask_app", "run", "--port", "{port}")
+    flask_app = ("-m", "flask", "--app", "examples.flask_app", "run", "--port", "{port}")
     async with (
         live_server.client() as admin,
         worker_process(live_server, tmp_path, "examples.tasks", "--concurrency", "4"),
@@ -98,3 +100,42 @@ async def test_flask_app_shares_one_sync_client_between_request_threads(live_ser
         assert shown["status"] == "completed" and "u0@b.c" in shown["result"]
         assert (await http.post("/reports", params={"pages": 2})).json() == {"pages": 2}
         assert (await http.get("/jobs/nope")).status_code == 404
+
+
+async def test_django_site_enqueues_from_a_view_and_its_command_serves_the_tasks(
+    live_server, tmp_path
+):
+    log_path = tmp_path / "django-worker.log"
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, MANAGE, "livejobs_worker", "--concurrency", "2"],
+            cwd=ROOT,
+            env=env_for(live_server),
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        site = ("-u", MANAGE, "runserver", "--noreload", "127.0.0.1:{port}")
+        async with live_server.client() as admin, web_app(live_server, tmp_path, *site) as http:
+            refused = await http.post("/signups", json={"email": ["a@b.c"]})
+            assert refused.status_code == 400 and "Expected `str`, got `array`" in refused.text
+            accepted = await http.post("/signups", json={"email": "d@j.go", "name": "Django"})
+            assert accepted.status_code == 202
+            job_id = accepted.json()["job"]
+            await wait_status(admin, job_id, "completed")
+            shown = (await http.get(f"/jobs/{job_id}")).json()
+            assert shown == {
+                "status": "completed",
+                "result": "Hello Django, welcome! (sent to d@j.go)",
+            }
+            assert (await http.get("/jobs/nope")).status_code == 404
+            assert await admin.find({"type": "emails.welcome"}) != []
+        worker.send_signal(signal.SIGTERM)  # graceful: the command returns, exit 0
+        assert await asyncio.to_thread(worker.wait, 20) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            await asyncio.to_thread(worker.wait, 10)
+    output = log_path.read_text()
+    assert "serving emails.welcome, reports.build" in output and "stopped" in output
+    assert "Traceback" not in output, output
