@@ -5,7 +5,8 @@ implementation of the protocol: it owns a private event loop in a daemon thread 
 async ``Client`` there. So one instance is safe to share between threads (every call runs on
 that one loop), it reconnects exactly as the async client does, and calling threads need no
 event loop. It connects on first use, and closes at ``close()``, at the end of a ``with``
-block, when garbage-collected, or at interpreter exit.
+block, when garbage-collected, or at interpreter exit. In a forked child (a pre-forking server
+after a preload) it starts a connection of its own on first use.
 
 >>> client = SyncClient("ws://127.0.0.1:8000/ws", token=TOKEN)  # e.g. at module level
 >>> client.job("email", {"to": "a@b.c"}).retry(retries=3).save()
@@ -17,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextvars
 import inspect
+import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
@@ -38,6 +40,17 @@ def _shutdown(loop: LoopThread, client: Client) -> None:
     loop.stop(client.close)
 
 
+_clients: weakref.WeakSet[SyncClient] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_clients):
+        client._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class SyncClient:
     """A blocking, thread-safe client. ``call_timeout`` bounds each call as in ``Client``."""
 
@@ -50,6 +63,13 @@ class SyncClient:
         open_timeout: float = 10.0,
         call_timeout: float | None = 30.0,
     ) -> None:
+        self._settings = (url, token, reconnect, open_timeout, call_timeout)
+        self._opening = threading.Lock()
+        self._start()
+        _clients.add(self)
+
+    def _start(self) -> None:
+        url, token, reconnect, open_timeout, call_timeout = self._settings
         self._loop = LoopThread()
         self._client: Client = self._loop.call(
             lambda: Client(
@@ -60,11 +80,25 @@ class SyncClient:
                 call_timeout=call_timeout,
             )
         )
-        self._opening = threading.Lock()
         self._opened = False
+        self._forked = False
         # closes the connection and ends the thread when this object is collected or at
         # interpreter exit (finalize runs its atexit hooks), whichever comes first
         self._finalizer = weakref.finalize(self, _shutdown, self._loop, self._client)
+
+    def _after_fork(self) -> None:
+        """In a forked child (gunicorn or uWSGI workers after a preload) the loop thread did
+        not come along and the socket is the parent's: the next use starts afresh."""
+        if self._finalizer.alive:
+            self._finalizer.detach()  # never close the parent's connection from here
+            self._forked = True
+        self._opening = threading.Lock()  # it may have been held by a parent's thread
+
+    def _fresh(self) -> None:
+        if self._forked:
+            with self._opening:
+                if self._forked:
+                    self._start()
 
     @property
     def async_client(self) -> Client:
@@ -79,6 +113,7 @@ class SyncClient:
 
     def connect(self) -> SyncClient:
         """Connect now (otherwise the first call does): errors surface here."""
+        self._fresh()
         with self._opening:
             if not self._opened:
                 self._loop.run(self._client.connect())
@@ -91,7 +126,7 @@ class SyncClient:
 
     @property
     def closed(self) -> bool:
-        return not self._finalizer.alive
+        return not self._finalizer.alive and not self._forked
 
     def __enter__(self) -> SyncClient:
         return self.connect()
@@ -121,6 +156,7 @@ class SyncClient:
     # -- jobs ------------------------------------------------------------------------------
     def job(self, job_type: str, data: Any = None) -> SyncJob:
         """A job builder; nothing is stored until ``job.save()``."""
+        self._fresh()
         return SyncJob(self, Job(self._client, job_type, data))
 
     def create_many(

@@ -121,3 +121,33 @@ def test_a_client_never_closed_closes_at_interpreter_exit(sync_server):
     assert time.monotonic() - began < 15
     with SyncClient(sync_server.ws_url, sync_server.admin_token) as client:
         assert client.get_job(done.stdout.strip())["type"] == "left"
+
+
+FORKED = """
+import os
+from worker_sdk import SyncClient
+client = SyncClient({url!r}, {token!r})
+client.job("forked", "parent").save()  # connected before the fork, as after a preload
+pid = os.fork()
+if pid == 0:
+    try:
+        print("child", client.job("forked", "child").save().status, flush=True)
+        client.close()
+        os._exit(0)
+    except BaseException as exc:
+        print("child failed:", repr(exc), flush=True)
+        os._exit(1)
+_, status = os.waitpid(pid, 0)
+print("parent", client.job("forked", "again").save().status, os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_forked_child_gets_a_connection_of_its_own_and_leaves_the_parents(sync_server):
+    script = FORKED.format(url=sync_server.ws_url, token=sync_server.admin_token)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == ["child ready", "parent ready 0"], done.stdout
+    with SyncClient(sync_server.ws_url, sync_server.admin_token) as client:
+        assert client.counts({"type": "forked"})["type"] == {"forked": 3}
