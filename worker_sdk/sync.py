@@ -113,6 +113,8 @@ class SyncClient:
 
     def connect(self) -> SyncClient:
         """Connect now (otherwise the first call does): errors surface here."""
+        if self._opened and not self._forked:  # every call passes here: no lock once open
+            return self
         self._fresh()
         with self._opening:
             if not self._opened:
