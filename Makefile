@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PIP) install -q -e '.[test,lint,postgres]'
+	$(PIP) install -q -e '.[test,lint,postgres,examples]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -39,7 +39,7 @@ postgres:
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq postgresql; fi; }
 
 # Python code as one style, and mypy strict on the shipped packages; a finding fails `make test`.
-LINTED := server worker_sdk tests bench
+LINTED := server worker_sdk tests bench examples
 lint: install-test
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)

@@ -28,6 +28,7 @@ import fanout
 import report
 import scale
 import scenarios
+import sync_overhead
 from lineup import BENCH, PEERS, Peer
 from procs import Processes
 from services import Backend, start_livejobs, start_redis
@@ -178,7 +179,7 @@ def _measure_peers(
 def _measure_livejobs_only(
     procs: Processes, run: Run, wanted: list[str], workdir: Path, results: dict[str, Any]
 ) -> None:
-    """Scenarios 3 and 4, each on a server and a database of its own."""
+    """Scenarios 3 to 5, each on a server and a database of its own."""
     plan = run.plan
     if "fanout" in wanted and run.fits("fan-out", plan.load.seconds + fanout.DRAIN_S + 30):
         print("fan-out", file=sys.stderr, flush=True)
@@ -187,6 +188,15 @@ def _measure_livejobs_only(
             results["fanout"] = fanout.run(procs, server, plan.load, workdir)
         except Exception as exc:
             results["fanout"] = run.failure("fan-out", exc)
+        finally:
+            procs.stop(server.proc)
+    if "sdk" in wanted and run.fits("sdk", 40):
+        print("sdk: sync and async client per call", file=sys.stderr, flush=True)
+        server = start_livejobs(procs, workdir, "livejobs-sdk")
+        try:
+            results["sdk"] = sync_overhead.measure(server.url, server.token)
+        except Exception as exc:
+            run.failure("sdk", exc)
         finally:
             procs.stop(server.proc)
     if "scale" in wanted:
@@ -275,7 +285,7 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
     p.add_argument("--repeats", type=int, help="override the plan's repetitions")
     p.add_argument("--peers", default=",".join(names), help=f"comma list of {names}")
-    p.add_argument("--scenarios", default="throughput,latency,fanout,scale")
+    p.add_argument("--scenarios", default="throughput,latency,fanout,sdk,scale")
     p.add_argument("--out", default=str(BENCH / "results"))
     p.add_argument("--keep", action="store_true", help="keep the work directory and its logs")
     args = p.parse_args()

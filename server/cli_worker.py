@@ -1,5 +1,6 @@
-"""``livejobs worker MODULE:FUNCTION``: a handler from an importable module as a worker process,
-as ``rq worker`` or ``celery worker`` do, stopping without losing the job in its hands."""
+"""``livejobs worker MODULE:FUNCTION`` (a handler) or ``livejobs worker MODULE`` (every typed
+task of a module, see worker_sdk/tasks.py) as a worker process, as ``rq worker`` or ``celery
+worker`` do, stopping without losing the job in its hands."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import Annotated, Any
 
 import typer
@@ -20,8 +22,38 @@ from server.failures import describe_exception, render_failure
 from server.logs import context
 from server.settings import Settings, SettingsError
 from worker_sdk import Client, WorkerJob
+from worker_sdk.tasks import dispatch, find_tasks
 
 log = logging.getLogger("livejobs.cli")
+
+
+def _import(module_name: str) -> ModuleType:
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like rq and celery: modules next to you import
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise Failure(f"cannot import {module_name}: {exc}") from None
+    except Exception as exc:
+        raise Failure(f"importing {module_name} failed: {type(exc).__name__}: {exc}") from None
+
+
+def load_tasks(
+    module_name: str, types: list[str] | None
+) -> tuple[Callable[[WorkerJob], Awaitable[Any]], list[str]]:
+    """``package.module`` → one handler for its typed tasks, and their job types (those of
+    ``types`` only, when given)."""
+    tasks = find_tasks(_import(module_name))
+    if not tasks:
+        raise Failure(
+            f"{module_name} has no tasks (functions decorated with @tasks.task);"
+            " to run one function as a handler give MODULE:FUNCTION --type TYPE"
+        )
+    unknown = sorted(set(types or []) - set(tasks))
+    if unknown:
+        raise Failure(f"{module_name} has no task {unknown[0]!r}; it has {', '.join(tasks)}")
+    chosen = {name: task for name, task in tasks.items() if not types or name in types}
+    return dispatch(chosen), list(chosen)
 
 
 def load_handler(target: str) -> Callable[[WorkerJob], Awaitable[Any]]:
@@ -29,14 +61,7 @@ def load_handler(target: str) -> Callable[[WorkerJob], Awaitable[Any]]:
     module_name, _, attr = target.partition(":")
     if not module_name or not attr:
         raise Failure(f"{target!r} should read MODULE:FUNCTION, e.g. myapp.tasks:send_email")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # like rq and celery: modules next to you import
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise Failure(f"cannot import {module_name}: {exc}") from None
-    except Exception as exc:
-        raise Failure(f"importing {module_name} failed: {type(exc).__name__}: {exc}") from None
+    module = _import(module_name)
     function = getattr(module, attr, None)
     if not callable(function):
         raise Failure(f"{module_name} has no function {attr!r}")
@@ -51,8 +76,11 @@ def load_handler(target: str) -> Callable[[WorkerJob], Awaitable[Any]]:
 
 
 def worker(
-    target: Annotated[str, typer.Argument(metavar="MODULE:FUNCTION")],
-    types: Annotated[list[str], typer.Option("--type", help="job type to take (repeatable)")],
+    target: Annotated[str, typer.Argument(metavar="MODULE[:FUNCTION]")],
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="job type to take (repeatable; for MODULE: its tasks')"),
+    ] = None,
     concurrency: int = typer.Option(1, "--concurrency", min=1, help="jobs at once"),
     worker_id: str = typer.Option(None, "--worker-id", help="a stable name for this worker"),
     grace: float = typer.Option(
@@ -66,7 +94,8 @@ def worker(
     url: str = URL,
     token: str = TOKEN,
 ) -> None:
-    """Run a handler (MODULE:FUNCTION) on the jobs the server pushes.
+    """Run a handler (MODULE:FUNCTION, with --type) or every task of a MODULE (functions
+    decorated with ``@tasks.task``) on the jobs the server pushes.
 
     SIGTERM: take no more jobs, let running ones finish (at most --grace seconds), hand back
     the rest, exit 0. SIGINT (Ctrl-C): hand running jobs back at once, exit 0.
@@ -79,7 +108,12 @@ def worker(
         fail(str(exc), 2)
     setup_logging(settings.log_level, settings.log_format)
     try:
-        handler = load_handler(target)
+        if ":" in target:
+            if not types:
+                raise Failure(f"give the job types {target} takes: --type TYPE (repeatable)")
+            handler = load_handler(target)
+        else:
+            handler, types = load_tasks(target, types)
     except Failure as exc:
         fail(str(exc))
     run(

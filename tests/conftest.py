@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -49,3 +50,15 @@ async def live_server(tmp_path) -> AsyncIterator[ProcessServer]:
     """``livejobs serve`` as a separate process (kill it, restart it)."""
     async for srv in _running(ProcessServer(tmp_path / "jobs.db")):
         yield srv
+
+
+@pytest.fixture
+def sync_server(tmp_path) -> Iterator[ProcessServer]:
+    """``livejobs serve`` as a process, started and stopped from the test's own thread: for
+    sync tests, whose thread has no event loop."""
+    srv = ProcessServer(tmp_path / "jobs.db")
+    asyncio.run(srv.start())
+    try:
+        yield srv
+    finally:
+        asyncio.run(srv.stop())

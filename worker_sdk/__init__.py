@@ -3,6 +3,11 @@
 >>> from worker_sdk import Client
 >>> async with Client("ws://127.0.0.1:8000/ws", token=TOKEN) as client:
 ...     result = await client.run("echo", {"q": 2}, timeout=10)
+
+Synchronous code (any thread, no event loop) uses ``SyncClient``, with the same methods:
+
+>>> client = SyncClient("ws://127.0.0.1:8000/ws", token=TOKEN)
+>>> client.run("echo", {"q": 2}, timeout=10)
 """
 
 from worker_sdk.client import Client, Event, Subscription
@@ -16,6 +21,10 @@ from worker_sdk.errors import (
     UnsupportedVersion,
 )
 from worker_sdk.job import Job, WorkerJob
+from worker_sdk.joblog import JobContext, JobLogHandler, current_job
+from worker_sdk.sync import SyncClient
+from worker_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
+from worker_sdk.tasks import InvalidArguments, Task, Tasks
 from worker_sdk.worker import Worker
 
 __all__ = [
@@ -24,12 +33,23 @@ __all__ = [
     "ConnectionLost",
     "Event",
     "Fatal",
+    "InvalidArguments",
     "Job",
+    "JobContext",
+    "JobLogHandler",
     "JobFailed",
     "LivejobsError",
     "Snooze",
     "Subscription",
+    "SyncClient",
+    "SyncJob",
+    "SyncSubscription",
+    "SyncWorker",
+    "SyncWorkerJob",
+    "Task",
+    "Tasks",
     "UnsupportedVersion",
     "Worker",
     "WorkerJob",
+    "current_job",
 ]

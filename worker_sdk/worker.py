@@ -22,6 +22,7 @@ from typing import Any
 from worker_sdk.connection import Connection, Frame
 from worker_sdk.errors import Fatal, LivejobsError, Snooze
 from worker_sdk.job import WorkerJob
+from worker_sdk.joblog import in_job_context
 
 log = logging.getLogger("livejobs.worker")
 
@@ -44,7 +45,7 @@ class Worker:
         self.prefetch = prefetch
         self._handlers = asyncio.Semaphore(concurrency)
         self.types = [types] if isinstance(types, str) else list(types)
-        self.handler = handler
+        self.handler = in_job_context(handler)  # current_job() and logging know the job
         self.concurrency = concurrency
         self.worker_id = worker_id
         self.lease = lease

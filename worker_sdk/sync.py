@@ -1,0 +1,289 @@
+"""``SyncClient``: the ``Client`` for synchronous code (Django, Flask, scripts, notebooks).
+
+The same methods and names as the async ``Client``, without ``await``. It is not a second
+implementation of the protocol: it owns a private event loop in a daemon thread and runs the
+async ``Client`` there. So one instance is safe to share between threads (every call runs on
+that one loop), it reconnects exactly as the async client does, and calling threads need no
+event loop. It connects on first use, and closes at ``close()``, at the end of a ``with``
+block, when garbage-collected, or at interpreter exit. In a forked child (a pre-forking server
+after a preload) it starts a connection of its own on first use.
+
+>>> client = SyncClient("ws://127.0.0.1:8000/ws", token=TOKEN)  # e.g. at module level
+>>> client.job("email", {"to": "a@b.c"}).retry(retries=3).save()
+>>> client.run("echo", {"q": 2}, timeout=10)
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextvars
+import inspect
+import os
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, TypeVar
+
+from worker_sdk.client import Client
+from worker_sdk.job import Job, WorkerJob
+from worker_sdk.loop_thread import LoopThread
+from worker_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
+
+T = TypeVar("T")
+
+#: a handler for ``SyncClient.process_jobs``: a plain function (run in a thread pool, given a
+#: ``SyncWorkerJob``) or an ``async def`` (run on the client's loop, given a ``WorkerJob``)
+SyncHandler = Callable[[SyncWorkerJob], Any] | Callable[[WorkerJob], Awaitable[Any]]
+
+
+def _shutdown(loop: LoopThread, client: Client) -> None:
+    loop.stop(client.close)
+
+
+_clients: weakref.WeakSet[SyncClient] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_clients):
+        client._after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class SyncClient:
+    """A blocking, thread-safe client. ``call_timeout`` bounds each call as in ``Client``."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        reconnect: bool = True,
+        open_timeout: float = 10.0,
+        call_timeout: float | None = 30.0,
+    ) -> None:
+        self._settings = (url, token, reconnect, open_timeout, call_timeout)
+        self._opening = threading.Lock()
+        self._start()
+        _clients.add(self)
+
+    def _start(self) -> None:
+        url, token, reconnect, open_timeout, call_timeout = self._settings
+        self._loop = LoopThread()
+        self._client: Client = self._loop.call(
+            lambda: Client(
+                url,
+                token,
+                reconnect=reconnect,
+                open_timeout=open_timeout,
+                call_timeout=call_timeout,
+            )
+        )
+        self._opened = False
+        self._forked = False
+        # closes the connection and ends the thread when this object is collected or at
+        # interpreter exit (finalize runs its atexit hooks), whichever comes first
+        self._finalizer = weakref.finalize(self, _shutdown, self._loop, self._client)
+
+    def _after_fork(self) -> None:
+        """In a forked child (gunicorn or uWSGI workers after a preload) the loop thread did
+        not come along and the socket is the parent's: the next use starts afresh."""
+        if self._finalizer.alive:
+            self._finalizer.detach()  # never close the parent's connection from here
+            self._forked = True
+        self._opening = threading.Lock()  # it may have been held by a parent's thread
+
+    def _fresh(self) -> None:
+        if self._forked:
+            with self._opening:
+                if self._forked:
+                    self._start()
+
+    @property
+    def async_client(self) -> Client:
+        """The async ``Client`` underneath (only to be used on ``loop``)."""
+        return self._client
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """``{user, role, methods}`` as the server authenticated this client."""
+        self.connect()
+        return self._loop.call(lambda: dict(self._client.identity))
+
+    def connect(self) -> SyncClient:
+        """Connect now (otherwise the first call does): errors surface here."""
+        if self._opened and not self._forked:  # every call passes here: no lock once open
+            return self
+        self._fresh()
+        with self._opening:
+            if not self._opened:
+                self._loop.run(self._client.connect())
+                self._opened = True
+        return self
+
+    def close(self) -> None:
+        """Close the connection and stop the loop thread; idempotent."""
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive and not self._forked
+
+    def __enter__(self) -> SyncClient:
+        return self.connect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        try:
+            self.connect()
+        except BaseException:
+            coro.close()
+            raise
+        return self._loop.run(coro)
+
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        *,
+        retry: bool | None = None,
+    ) -> Any:
+        """Any protocol method, as ``Client.call``."""
+        return self._run(self._client.call(method, params, timeout, retry=retry))
+
+    # -- jobs ------------------------------------------------------------------------------
+    def job(self, job_type: str, data: Any = None) -> SyncJob:
+        """A job builder; nothing is stored until ``job.save()``."""
+        self._fresh()
+        return SyncJob(self, Job(self._client, job_type, data))
+
+    def create_many(
+        self,
+        jobs: Iterable[SyncJob | Job | tuple[str, Any] | dict[str, Any]],
+        timeout: float | None = None,
+    ) -> list[str]:
+        items = [item.job if isinstance(item, SyncJob) else item for item in jobs]
+        return self._run(self._client.create_many(items, timeout))
+
+    def get_job(self, job_id: str) -> dict[str, Any]:
+        return self._run(self._client.get_job(job_id))
+
+    def job_handle(self, job_id: str) -> SyncJob:
+        return SyncJob(self, self._run(self._client.job_handle(job_id)))
+
+    def find(
+        self,
+        filter: dict[str, Any] | None = None,
+        sort: Any = None,
+        limit: int = 1000,
+        skip: int = 0,
+    ) -> list[dict[str, Any]]:
+        return self._run(self._client.find(filter, sort, limit, skip))
+
+    def counts(self, filter: dict[str, Any] | None = None) -> dict[str, dict[str, int]]:
+        return self._run(self._client.counts(filter))
+
+    def run(
+        self, job_type: str, data: Any = None, timeout: float | None = None, **options: Any
+    ) -> Any:
+        """Create a job and block until its result (``JobFailed`` if it fails)."""
+        return self._run(self._client.run(job_type, data, timeout, **options))
+
+    def wait_finished(self, job_id: str, timeout: float | None = None) -> dict[str, Any]:
+        return self._run(self._client.wait_finished(job_id, timeout))
+
+    def control(self, action: str, ids: Iterable[str], reason: str | None = None) -> dict[str, Any]:
+        return self._run(self._client.control(action, list(ids), reason))
+
+    def cancel_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
+        return self.control("cancel", ids)
+
+    def restart_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
+        return self.control("restart", ids)
+
+    def pause_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
+        return self.control("pause", ids)
+
+    def resume_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
+        return self.control("resume", ids)
+
+    def remove_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
+        return self.control("remove", ids)
+
+    # -- live ------------------------------------------------------------------------------
+    def subscribe(self, filter: dict[str, Any] | None = None) -> SyncSubscription:
+        """Live jobs matching ``filter``: ``with client.subscribe(f) as sub: for e in sub``."""
+        self.connect()
+        return SyncSubscription(self._loop, self._loop.call(lambda: self._client.subscribe(filter)))
+
+    # -- work ------------------------------------------------------------------------------
+    def worker(
+        self,
+        types: str | Iterable[str],
+        handler: SyncHandler,
+        *,
+        concurrency: int = 1,
+        prefetch: int = 0,
+        worker_id: str | None = None,
+        lease: float | None = None,
+    ) -> SyncWorker:
+        """A worker: ``run()`` it (blocking) or ``start()`` it in the background. A plain
+        handler runs in a pool of ``concurrency`` threads, so it may block."""
+        self.connect()
+        pool = None
+        run_one: Callable[[WorkerJob], Awaitable[Any]]
+        if inspect.iscoroutinefunction(handler):
+            run_one = handler  # type: ignore[assignment]  # an async handler gets a WorkerJob
+        else:
+            pool = concurrent.futures.ThreadPoolExecutor(
+                concurrency, thread_name_prefix="livejobs-handler"
+            )
+            run_one = _in_pool(self._loop, pool, handler)
+        worker = self._client.worker(
+            types,
+            run_one,
+            concurrency=concurrency,
+            prefetch=prefetch,
+            worker_id=worker_id,
+            lease=lease,
+        )
+        return SyncWorker(self._loop, worker, pool)
+
+    def process_jobs(
+        self,
+        types: str | Iterable[str],
+        handler: SyncHandler,
+        *,
+        concurrency: int = 1,
+        prefetch: int = 0,
+        worker_id: str | None = None,
+        lease: float | None = None,
+    ) -> None:
+        """Run ``handler`` on pushed jobs of ``types``; blocks until Ctrl-C (running jobs are
+        handed back). Use ``worker(...).start()`` to work in the background instead."""
+        self.worker(
+            types,
+            handler,
+            concurrency=concurrency,
+            prefetch=prefetch,
+            worker_id=worker_id,
+            lease=lease,
+        ).run()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open" if self._opened else "not connected"
+        return f"<SyncClient {self._client._conn.url} {state}>"
+
+
+def _in_pool(
+    loop: LoopThread, pool: concurrent.futures.ThreadPoolExecutor, handler: Callable[..., Any]
+) -> Callable[[WorkerJob], Coroutine[Any, Any, Any]]:
+    async def run_one(job: WorkerJob) -> Any:
+        context = contextvars.copy_context()  # current_job() and job logging in the thread
+        return await loop.loop.run_in_executor(pool, context.run, handler, SyncWorkerJob(loop, job))
+
+    return run_one

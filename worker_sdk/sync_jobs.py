@@ -1,0 +1,323 @@
+"""The blocking faces of ``Job``, ``Subscription``, ``WorkerJob`` and ``Worker``.
+
+Each wraps its async original and runs it on the sync client's loop thread (see
+``loop_thread``): same names, same arguments, no ``await``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from worker_sdk.client import Event, Subscription
+from worker_sdk.errors import ConnectionLost
+from worker_sdk.job import Job, WorkerJob
+from worker_sdk.loop_thread import LoopThread, Runner
+from worker_sdk.worker import Worker
+
+if TYPE_CHECKING:
+    from worker_sdk.sync import SyncClient
+
+
+class EventView:
+    """An ``asyncio.Event`` of the loop thread seen from another thread: ``is_set``, ``wait``."""
+
+    def __init__(self, loop: Runner, event: asyncio.Event) -> None:
+        self._loop = loop
+        self._event = event
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until set (``True``) or ``timeout`` seconds pass (``False``)."""
+
+        async def wait() -> bool:
+            try:
+                await asyncio.wait_for(self._event.wait(), timeout)
+            except TimeoutError:
+                return False
+            return True
+
+        return self._loop.run(wait())
+
+
+class SyncJob:
+    """``Job`` without ``await``: chain options, ``save()``, then control it.
+
+    >>> job = client.job("email", {"to": "a@b.c"}).priority("high").retry(retries=3).save()
+    """
+
+    def __init__(self, client: SyncClient, job: Job) -> None:
+        self._client = client
+        self.job = job  #: the async ``Job`` underneath
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.job.spec
+
+    @property
+    def doc(self) -> dict[str, Any] | None:
+        return self.job.doc
+
+    # -- builder (before save) ---------------------------------------------------------------
+    def priority(self, level: int | str) -> SyncJob:
+        self.job.priority(level)
+        return self
+
+    def retry(
+        self, retries: int = 0, wait: float = 0.0, backoff: str = "constant", max_wait: Any = None
+    ) -> SyncJob:
+        self.job.retry(retries, wait, backoff, max_wait)
+        return self
+
+    def delay(self, seconds: float) -> SyncJob:
+        self.job.delay(seconds)
+        return self
+
+    def after(self, when: datetime | float) -> SyncJob:
+        self.job.after(when)
+        return self
+
+    def repeat(self, **options: Any) -> SyncJob:
+        """``every``, ``cron``, ``tz``, ``times``, ``until``: as ``Job.repeat``."""
+        self.job.repeat(**options)
+        return self
+
+    def depends(self, *jobs: SyncJob | Job | str | Iterable[SyncJob | Job | str]) -> SyncJob:
+        ids: list[str] = []
+        for item in jobs:
+            for one in [item] if isinstance(item, SyncJob | Job | str) else list(item):
+                ids.append(one if isinstance(one, str) else one.id)
+        self.job.depends(ids)
+        return self
+
+    def key(self, key: str) -> SyncJob:
+        self.job.key(key)
+        return self
+
+    def debounce(self, seconds: float, max_wait: float | None = None) -> SyncJob:
+        self.job.debounce(seconds, max_wait)
+        return self
+
+    def expire(self, seconds: float) -> SyncJob:
+        self.job.expire(seconds)
+        return self
+
+    def target(self, worker_id: str) -> SyncJob:
+        self.job.target(worker_id)
+        return self
+
+    def exclude(self, *worker_ids: str) -> SyncJob:
+        self.job.exclude(*worker_ids)
+        return self
+
+    def retain(self, seconds: float) -> SyncJob:
+        self.job.retain(seconds)
+        return self
+
+    def private(self, data: Any) -> SyncJob:
+        self.job.private(data)
+        return self
+
+    def save(self, timeout: float | None = None) -> SyncJob:
+        """Store the job (see ``Job.save``: one job even across a reconnect)."""
+        self._client._run(self.job.save(timeout))
+        return self
+
+    # -- handle (after save) ---------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.job.id
+
+    @property
+    def status(self) -> str | None:
+        return self.job.status
+
+    @property
+    def data(self) -> Any:
+        return self.job.data
+
+    def refresh(self) -> SyncJob:
+        self._client._run(self.job.refresh())
+        return self
+
+    def cancel(self) -> SyncJob:
+        self._client._run(self.job.cancel())
+        return self
+
+    def restart(self) -> SyncJob:
+        self._client._run(self.job.restart())
+        return self
+
+    def pause(self) -> SyncJob:
+        self._client._run(self.job.pause())
+        return self
+
+    def resume(self) -> SyncJob:
+        self._client._run(self.job.resume())
+        return self
+
+    def ready(self) -> SyncJob:
+        self._client._run(self.job.ready())
+        return self
+
+    def rerun(self) -> SyncJob:
+        return SyncJob(self._client, self._client._run(self.job.rerun()))
+
+    def remove(self) -> bool:
+        return self._client._run(self.job.remove())
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Block until the job finishes: its result, or ``JobFailed``."""
+        return self._client._run(self.job.result(timeout))
+
+    def __repr__(self) -> str:
+        return repr(self.job)
+
+
+class SyncSubscription:
+    """Live results of a filter as a blocking iterator (``for event in sub``) and a context
+    manager; ``docs`` is a snapshot copy, ``ready`` an event (``is_set``, ``wait``)."""
+
+    def __init__(self, loop: LoopThread, sub: Subscription) -> None:
+        self._loop = loop
+        self._sub = sub
+        self.ready = EventView(loop, sub.ready)
+
+    @property
+    def filter(self) -> dict[str, Any]:
+        return self._sub.filter
+
+    @property
+    def sub_id(self) -> str | None:
+        return self._sub.sub_id
+
+    @property
+    def docs(self) -> dict[str, dict[str, Any]]:
+        """A copy made on the loop's thread (the live dict changes there)."""
+        return self._loop.call(lambda: dict(self._sub.docs))
+
+    def start(self) -> SyncSubscription:
+        self._loop.run(self._sub.start())
+        return self
+
+    def __iter__(self) -> SyncSubscription:
+        return self
+
+    def __next__(self) -> Event:
+        try:
+            return self._loop.run(self._sub.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+        except (ConnectionLost, RuntimeError):
+            if self._sub._closed:  # the client closed under the iterating thread
+                raise StopIteration from None
+            raise
+
+    def next(self, timeout: float | None = None) -> Event:
+        """The next event, or ``TimeoutError`` after ``timeout`` seconds."""
+        return self._loop.run(self._sub.next(timeout))
+
+    def close(self) -> None:
+        if self._loop.alive:
+            self._loop.run(self._sub.close())
+
+    def __enter__(self) -> SyncSubscription:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SyncWorkerJob:
+    """The running job a sync handler gets: ``WorkerJob``'s reporting calls, blocking."""
+
+    def __init__(self, loop: Runner, job: WorkerJob) -> None:
+        self._loop = loop
+        self.job = job  #: the async ``WorkerJob`` underneath
+        self.doc, self.id, self.type = job.doc, job.id, job.type
+        self.data, self.private, self.attempt = job.data, job.private, job.attempt
+        self.lease_token = job.lease_token
+        #: set when the job is cancelled while running: a thread cannot be interrupted, so a
+        #: long handler checks ``job.cancelled.is_set()`` (its result is then ignored)
+        self.cancelled = EventView(loop, job.cancelled)
+
+    def log(self, message: str, level: str = "info", data: Any = None) -> None:
+        self._loop.run(self.job.log(message, level, data))
+
+    def progress(self, completed: float, total: float) -> None:
+        self._loop.run(self.job.progress(completed, total))
+
+    def fail(self, error: Any, fatal: bool = False) -> None:
+        self._loop.run(self.job.fail(error, fatal))
+
+    def done(self, result: Any = None) -> None:
+        self._loop.run(self.job.done(result))
+
+    def heartbeat(self) -> None:
+        self._loop.run(self.job.heartbeat())
+
+    def __repr__(self) -> str:
+        return f"<SyncWorkerJob {self.type} id={self.id} attempt={self.attempt}>"
+
+
+class SyncWorker:
+    """A ``Worker`` on the loop thread: ``run()`` blocks; ``start()``/``stop()`` (or ``with``)
+    run it in the background. ``stop()`` is graceful: running handlers finish first."""
+
+    def __init__(
+        self,
+        loop: LoopThread,
+        worker: Worker,
+        pool: concurrent.futures.ThreadPoolExecutor | None = None,
+    ) -> None:
+        self._loop = loop
+        self.worker = worker  #: the async ``Worker`` underneath
+        self._pool = pool
+        self._future: concurrent.futures.Future[None] | None = None
+
+    @property
+    def worker_id(self) -> str | None:
+        return self.worker.worker_id
+
+    @property
+    def completed(self) -> int:
+        return self.worker.completed
+
+    def run(self) -> None:
+        """Work until ``stop()`` from another thread; Ctrl-C hands running jobs back."""
+        try:
+            self._loop.run(self.worker.run())
+        finally:
+            self._release()
+
+    def start(self) -> SyncWorker:
+        if self._future is None:
+            self._future = self._loop.submit(self.worker.run())
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Take no more jobs, wait for running handlers (and raise what ended the worker,
+        e.g. a refused ``worker.start``). Safe in a signal handler while ``run()`` blocks:
+        it then only asks, and ``run()`` returns when the handlers are done."""
+        self._loop.call_soon(self.worker.stop)
+        if self._future is None:  # a blocked run() returns once the handlers finish
+            return
+        try:
+            self._future.result(timeout)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+    def __enter__(self) -> SyncWorker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
