@@ -4,12 +4,14 @@ process (for kill -9 and restarts). Both on a free loopback port with a temp SQL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +169,16 @@ class ProcessServer(BaseServer):
     async def restart(self) -> None:
         await self.stop()
         await self.start()
+
+
+@contextlib.asynccontextmanager
+async def started(*servers: BaseServer) -> AsyncIterator[tuple[Any, ...]]:
+    """Start ``servers`` in order and stop them in reverse, however the block ends."""
+    async with contextlib.AsyncExitStack() as stack:
+        for server in servers:
+            await server.start()
+            stack.push_async_callback(server.stop)
+        yield servers
 
 
 async def wait_for_port(

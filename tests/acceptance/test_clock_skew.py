@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import running_worker, wait_status
-from tests.servers import ProcessServer
+from tests.servers import ProcessServer, started
 
 SKEW = 300.0
 
@@ -38,15 +38,8 @@ class SkewedServer(ProcessServer):
 async def servers(tmp_path: Path) -> AsyncIterator[tuple[ProcessServer, ProcessServer]]:
     a = ProcessServer(tmp_path / "jobs.db")
     b = SkewedServer(tmp_path / "jobs.db", SKEW)
-    await a.start()
-    try:
-        await b.start()
-        try:
-            yield a, b
-        finally:
-            await b.stop()
-    finally:
-        await a.stop()
+    async with started(a, b):
+        yield a, b
 
 
 async def test_a_delay_set_by_a_server_ahead_of_time_is_kept_by_the_others(servers):

@@ -24,7 +24,7 @@ import websockets
 
 from server.clock import ManualClock
 from tests.helpers import running_worker, wait_count, wait_status
-from tests.servers import InProcessServer, ProcessServer
+from tests.servers import InProcessServer, ProcessServer, started
 from worker_sdk import Client
 
 
@@ -33,15 +33,8 @@ async def servers(tmp_path) -> AsyncIterator[tuple[InProcessServer, InProcessSer
     clock = ManualClock()
     a = InProcessServer(tmp_path / "jobs.db", clock=clock)
     b = InProcessServer(tmp_path / "jobs.db", clock=clock)
-    await a.start()
-    try:
-        await b.start()
-        try:
-            yield a, b
-        finally:
-            await b.stop()
-    finally:
-        await a.stop()
+    async with started(a, b):
+        yield a, b
 
 
 class Gate:

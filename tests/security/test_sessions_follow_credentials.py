@@ -20,7 +20,7 @@ import websockets
 
 from server.clock import ManualClock
 from tests.helpers import wait_for_doc
-from tests.servers import ROOT, InProcessServer
+from tests.servers import ROOT, InProcessServer, started
 
 POLICY_VIOLATION = 1008
 
@@ -31,15 +31,8 @@ async def servers(tmp_path) -> AsyncIterator[tuple[InProcessServer, InProcessSer
     clock = ManualClock()
     a = InProcessServer(tmp_path / "jobs.db", clock=clock)
     b = InProcessServer(tmp_path / "jobs.db", clock=clock)
-    await a.start()
-    try:
-        await b.start()
-        try:
-            yield a, b
-        finally:
-            await b.stop()
-    finally:
-        await a.stop()
+    async with started(a, b):
+        yield a, b
 
 
 async def _open(srv: InProcessServer, token: str) -> Any:
