@@ -25,7 +25,7 @@ from server.errors import Conflict, Invalid, StoreRefused, Unavailable
 from server.jobs.model import Job
 from server.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
 from server.store.feed import Feed, Watcher
-from server.store.postgres import feed, flow, migrations, ops
+from server.store.postgres import batch, feed, flow, migrations, ops
 from server.store.postgres.sql import (
     UPDATE_IF_VERSION,
     Params,
@@ -66,6 +66,26 @@ def _errors(url: str) -> Iterator[None]:
         raise Unavailable(f"the PostgreSQL database {url} failed: {exc}") from exc
 
 
+class _Connection(asyncpg.Connection):  # type: ignore[misc]
+    """No reset query when a connection goes back to the pool (a round trip per write):
+    the store keeps no session state (its LISTEN is on a connection of its own, its locks
+    end with their transactions), and asyncpg still rolls back an open transaction."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+def _committed_nothing(exc: BaseException) -> bool:
+    """The database refused the transaction (a clash, a deadlock) or the write itself did:
+    nothing of it was committed. A lost connection may have lost only the answer."""
+    cause = exc.__cause__
+    if isinstance(exc, Unavailable):
+        return isinstance(cause, asyncpg.PostgresError) and not isinstance(
+            cause, asyncpg.PostgresConnectionError | asyncpg.InterfaceError
+        )
+    return True
+
+
 def _redacted(url: str) -> str:
     """The URL without its password, for messages and logs."""
     scheme, sep, rest = url.partition("://")
@@ -85,11 +105,16 @@ class PostgresStore:
         self._pool: Any = None
         self._feed = Feed()
         self._follower: feed.Follower | None = None
+        self._batcher = batch.Batcher(self._transaction, _committed_nothing)
 
     async def open(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=1, max_size=self.pool_size, init=_init
+                self.url,
+                min_size=1,
+                max_size=self.pool_size,
+                init=_init,
+                connection_class=_Connection,
             )
             async with self._pool.acquire() as conn:
                 await migrations.migrate(conn, self.where)
@@ -111,6 +136,7 @@ class PostgresStore:
         follower, self._follower = self._follower, None
         if follower is not None:
             await follower.stop()
+        await self._batcher.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             try:  # calls in flight finish first, for a while
@@ -125,14 +151,21 @@ class PostgresStore:
         return self._pool
 
     async def _write(self, work: Write[T]) -> T:
-        """``work(conn, changes)`` in one transaction that ends appending ``changes``."""
+        """``work(conn, changes)`` in a transaction that ends appending ``changes``, shared
+        with the writes called at the same time (``batch``)."""
+        self._connected()
+        result: T = await self._batcher.submit(work)
+        return result
+
+    async def _transaction(self, works: list[batch.Work]) -> list[Any]:
+        """The writes ``works``, in order, in one transaction ending with their appends."""
         with _errors(self.where):
             async with self._connected().acquire() as conn, conn.transaction():
                 changes: list[Change] = []
-                result = await work(conn, changes)
+                results = [await work(conn, changes) for work in works]
                 if changes:
                     await conn.execute(feed.APPEND, *feed.append_args(changes))
-                return result
+                return results
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         with _errors(self.where):
