@@ -45,6 +45,13 @@ INSERT = (
 _SETS = ", ".join(f"{column} = ${i + 1}" for i, column in enumerate(ROW) if i > 0)
 UPDATE = f"UPDATE jobs SET {_SETS} WHERE id = $1"
 UPDATE_IF_VERSION = f"{UPDATE} AND version = $13"
+# many rows, each if still at its expected version, in one statement: the ids updated
+_FROM = ", ".join(f"${i + 1}::{c}[]" for i, c in enumerate((*_CASTS, "jsonb", "jsonb", "int8")))
+UPDATE_MANY = (
+    f"UPDATE jobs AS j SET {', '.join(f'{c} = v.{c}' for c in ROW[1:])} "
+    f"FROM unnest({_FROM}) AS v({', '.join(ROW)}, expected) "
+    "WHERE j.id = v.id AND j.version = v.expected RETURNING j.id"
+)
 
 # Claim candidates of one type, in the order of the jobs_claim index, locked for this claim;
 # rows another claim holds are skipped, not waited for.

@@ -27,10 +27,8 @@ from server.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort,
 from server.store.feed import Feed, Watcher
 from server.store.postgres import batch, feed, flow, migrations, ops
 from server.store.postgres.sql import (
-    UPDATE_IF_VERSION,
     Params,
     order_by,
-    row,
     where,
 )
 
@@ -162,7 +160,7 @@ class PostgresStore:
         with _errors(self.where):
             async with self._connected().acquire() as conn, conn.transaction():
                 changes: list[Change] = []
-                results = [await work(conn, changes) for work in works]
+                results = await ops.run_all(conn, changes, works)
                 if changes:
                     await conn.execute(feed.APPEND, *feed.append_args(changes))
                 return results
@@ -241,20 +239,7 @@ class PostgresStore:
         if doc.get("version") != expected_version + 1:
             raise ValueError("replace: doc['version'] must be expected_version + 1")
 
-        async def work(conn: Any, changes: list[Change]) -> bool:
-            try:
-                status = await conn.execute(UPDATE_IF_VERSION, *row(doc), expected_version)
-            except asyncpg.UniqueViolationError:
-                raise Conflict(
-                    f"cannot update job {doc['id']}: its key {doc.get('key')!r} is held by "
-                    "another unfinished job"
-                ) from None
-            if status != "UPDATE 1":
-                return False
-            changes.append(Change("update", doc["id"], doc))
-            return True
-
-        return await self._write(work)
+        return await self._write(ops.Replace(doc, expected_version))
 
     async def delete(self, job_id: str, expected_version: int) -> bool:
         async def work(conn: Any, changes: list[Change]) -> bool:
