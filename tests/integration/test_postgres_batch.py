@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from server.errors import Conflict
-from server.store.postgres import PostgresStore
+from server.store.postgres import PostgresStore, counts
 from tests.integration.test_store_contract import changed, job
 from tests.pg import Cluster
 
@@ -81,3 +81,26 @@ async def test_two_writes_of_one_job_in_a_batch_apply_in_order(store: PostgresSt
     )
     assert got == [True] * 12
     assert (await store.get(doc["id"]) or {})["status"] == "completed"
+
+
+async def test_counts_are_kept_in_a_table_and_match_a_scan(store: PostgresStore) -> None:
+    docs = await store.insert([job("c", owner=f"u{i % 3}") for i in range(30)])
+    docs += await store.insert([job("d") for _ in range(5)])
+    await asyncio.gather(
+        *(store.replace(changed(d, status="completed"), d["version"]) for d in docs[:10])
+    )
+    assert await store.delete(docs[-1]["id"], docs[-1]["version"])
+    scan = {"type": {"$in": ["c", "d"]}}  # not answered from the table: a scan
+    for compacted in (False, True):
+        assert await store.count_by("status", {}) == await store.count_by("status", scan)
+        assert await store.count_by("owner", {"type": "c"}) == {"u0": 10, "u1": 10, "u2": 10}
+        assert await store.count({"type": "c", "status": "completed"}) == 10
+        assert await store.count({"type": "d"}) == 4
+        if not compacted:
+            conn = await asyncpg.connect(store.url)
+            try:
+                assert await conn.fetchval("SELECT count(*) FROM job_counts") > 5
+                await counts.compact(conn)
+                assert await conn.fetchval("SELECT count(*) FROM job_counts") == 7  # one per group
+            finally:
+                await conn.close()

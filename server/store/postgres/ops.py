@@ -18,10 +18,11 @@ from server.store.postgres import flow
 from server.store.postgres.sql import (
     CLAIM,
     INSERT,
+    INSERT_MANY,
     LIVE_KEY,
-    UPDATE,
     UPDATE_IF_VERSION,
     UPDATE_MANY,
+    columns,
     row,
 )
 
@@ -30,10 +31,10 @@ async def insert(conn: Any, changes: list[Change], docs: Sequence[Job]) -> list[
     """Insert each document, or answer with the unfinished job of its owner holding its key."""
     rows = [row(doc) for doc in docs]
     if len(rows) > 1 and all(values[LIVE_KEY] is None for values in rows):
-        # no key that could be held already: every row goes in, in one pipelined call
+        # no key that could be held already: every row goes in, in one statement
         try:
             async with conn.transaction():  # a savepoint
-                await conn.executemany(INSERT, rows)
+                await conn.execute(INSERT_MANY, *columns(rows))
         except asyncpg.UniqueViolationError:
             pass  # the loop below names the id that clashed
         else:
@@ -120,8 +121,9 @@ async def claim(conn: Any, changes: list[Change], request: ClaimRequest) -> list
         )
         for doc in candidates[: request.limit]
     ]
-    if claimed:
-        await conn.executemany(UPDATE, [row(doc) for doc in claimed])
+    if claimed:  # the rows are locked: each is still at the version read
+        rows = [(*row(new), old["version"]) for new, old in zip(claimed, candidates, strict=False)]
+        await conn.execute(UPDATE_MANY, *columns(rows))
         changes.extend(Change("update", doc["id"], doc) for doc in claimed)
     for job_type, limit in rules.items():
         started = sum(1 for doc in claimed if doc["type"] == job_type)
@@ -154,9 +156,9 @@ class Replace:
 
 async def replace_all(conn: Any, changes: list[Change], replaces: list[Replace]) -> list[bool]:
     """Each of ``replaces`` (of distinct jobs) in one UPDATE: whether each was applied."""
-    columns = zip(*(row(r.doc) + (r.expected,) for r in replaces), strict=True)
+    values = columns([(*row(r.doc), r.expected) for r in replaces])
     try:
-        updated = {r["id"] for r in await conn.fetch(UPDATE_MANY, *(list(c) for c in columns))}
+        updated = {r["id"] for r in await conn.fetch(UPDATE_MANY, *values)}
     except asyncpg.UniqueViolationError:
         raise Conflict("an update clashes with the key of another unfinished job") from None
     applied = [r.doc["id"] in updated for r in replaces]

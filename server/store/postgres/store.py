@@ -25,7 +25,7 @@ from server.errors import Conflict, Invalid, StoreRefused, Unavailable
 from server.jobs.model import Job
 from server.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
 from server.store.feed import Feed, Watcher
-from server.store.postgres import batch, feed, flow, migrations, ops
+from server.store.postgres import batch, counts, feed, flow, migrations, ops
 from server.store.postgres.sql import (
     Params,
     order_by,
@@ -221,6 +221,9 @@ class PostgresStore:
         return [r["doc"] for r in await self._fetch(sql, *params)]
 
     async def count(self, filter: Filter) -> int:
+        if counts.answerable(filter):
+            with _errors(self.where):
+                return await counts.count(self._connected(), filter)
         params = Params()
         sql = f"SELECT count(*) FROM jobs WHERE {where(filter, params)}"
         return int(await self._value(sql, *params))
@@ -228,6 +231,9 @@ class PostgresStore:
     async def count_by(self, field: str, filter: Filter) -> dict[str, int]:
         if field not in COUNT_BY_FIELDS:
             raise Invalid(f"counts can be grouped by {', '.join(COUNT_BY_FIELDS)}, not {field!r}")
+        if counts.answerable(filter):
+            with _errors(self.where):
+                return await counts.count_by(self._connected(), field, filter)
         params = Params()
         sql = (
             f"SELECT {field} AS k, count(*) AS n FROM jobs WHERE {where(filter, params)} "
