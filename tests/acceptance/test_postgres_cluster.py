@@ -1,0 +1,104 @@
+"""Three ``livejobs serve`` processes on one PostgreSQL database, as several machines would run:
+a producer on A, workers on B and C, a subscriber on each. Every job runs to completion once
+(the handler records each run), and every subscriber ends with what a fresh query answers.
+
+``LIVEJOBS_CLUSTER_JOBS`` sets how many jobs (default ``JOBS``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+
+from tests.acceptance.test_postgres_serve import PostgresServer, Serve, serve, url  # noqa: F401
+from tests.helpers import collect_until_ready, running_worker
+from worker_sdk import Client
+from worker_sdk.client import Subscription
+
+JOBS = int(os.environ.get("LIVEJOBS_CLUSTER_JOBS", "20000"))
+BATCH = 1000
+TYPE = "cluster"
+DEADLINE = 120.0  # seconds for the whole run, far above what it takes
+
+
+class Runs:
+    """Every run of the handler, by (job id, attempt)."""
+
+    def __init__(self) -> None:
+        self.runs: Counter[tuple[str, int]] = Counter()
+
+    async def handler(self, job: Any) -> int:
+        self.runs[(job.id, job.attempt)] += 1
+        return int(job.data["i"])
+
+
+async def fresh(client: Client) -> dict[str, tuple[str, int]]:
+    """Every job of the run as a fresh query reads it: id → (status, version)."""
+    found: dict[str, tuple[str, int]] = {}
+    skip = 0
+    while True:
+        page = await client.find({"type": TYPE}, limit=1000, skip=skip)
+        found.update({d["id"]: (d["status"], d["version"]) for d in page})
+        if len(page) < 1000:
+            return found
+        skip += len(page)
+
+
+def state(sub: Subscription) -> dict[str, tuple[str, int]]:
+    return {i: (d["status"], d["version"]) for i, d in sub.docs.items()}
+
+
+async def converged(subs: list[Subscription], client: Client, deadline: float) -> None:
+    """Each subscriber's documents equal a fresh query's, once every job is completed."""
+    while True:
+        truth = await fresh(client)
+        done = len(truth) == JOBS and all(s == "completed" for s, _ in truth.values())
+        if done and all(state(sub) == truth for sub in subs):
+            return
+        assert time.monotonic() < deadline, (
+            f"not converged: {Counter(s for s, _ in truth.values())}, "
+            f"{[Counter(s for s, _ in state(sub).values()) for sub in subs]}"
+        )
+        await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def subscribed(clients: list[Client]) -> AsyncIterator[list[Subscription]]:
+    async with contextlib.AsyncExitStack() as stack:
+        subs = [await stack.enter_async_context(c.subscribe({"type": TYPE})) for c in clients]
+        for sub in subs:
+            await collect_until_ready(sub)
+        yield subs
+
+
+async def produce(client: Client) -> list[str]:
+    ids: list[str] = []
+    for first in range(0, JOBS, BATCH):
+        batch = [(TYPE, {"i": k}) for k in range(first, min(first + BATCH, JOBS))]
+        ids += await client.create_many(batch)
+    return ids
+
+
+async def test_three_servers_run_every_job_once_and_every_subscriber_converges(
+    serve: Serve,  # noqa: F811
+) -> None:
+    started = time.monotonic()
+    a, b, c = await asyncio.gather(serve(), serve(), serve())
+    runs = Runs()
+    work = {"concurrency": 10, "prefetch": 10}
+    async with a.client() as producer, b.client() as on_b, c.client() as on_c:
+        async with subscribed([producer, on_b, on_c]) as subs:
+            async with running_worker(on_b, TYPE, runs.handler, **work):
+                async with running_worker(on_c, TYPE, runs.handler, **work):
+                    ids = await produce(producer)
+                    await converged(subs, producer, started + DEADLINE)
+    assert len(set(ids)) == JOBS
+    assert sorted({job_id for job_id, _ in runs.runs}) == sorted(ids)
+    assert set(runs.runs.values()) == {1}, "an attempt ran twice"
+    assert {attempt for _, attempt in runs.runs} == {1}
+    print(f"{JOBS} jobs on three servers in {time.monotonic() - started:.1f} s")
