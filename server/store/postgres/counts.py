@@ -29,20 +29,20 @@ def _where(filter: Filter) -> tuple[str, list[Any]]:
     return (" AND ".join(terms) or "TRUE"), list(filter.values())
 
 
-async def count(conn: Any, filter: Filter) -> int:
+def count_sql(filter: Filter) -> tuple[str, list[Any]]:
+    """The SQL and arguments of the number of jobs matching ``filter``."""
     where, args = _where(filter)
-    return int(
-        await conn.fetchval(f"SELECT coalesce(sum(n), 0) FROM job_counts WHERE {where}", *args)
-    )
+    return f"SELECT coalesce(sum(n), 0) FROM job_counts WHERE {where}", args
 
 
-async def count_by(conn: Any, field: str, filter: Filter) -> dict[str, int]:
+def count_by_sql(field: str, filter: Filter) -> tuple[str, list[Any]]:
+    """The SQL and arguments of ``(k, n)`` rows: jobs matching ``filter`` by ``field``."""
     where, args = _where(filter)
     sql = (
         f"SELECT {field} AS k, sum(n) AS n FROM job_counts WHERE {where} "
         f"GROUP BY {field} HAVING sum(n) <> 0"
     )
-    return {r["k"]: int(r["n"]) for r in await conn.fetch(sql, *args)}
+    return sql, args
 
 
 async def compact(conn: Any) -> None:

@@ -51,7 +51,7 @@ async def _init(conn: Any) -> None:
 
 
 @contextlib.contextmanager
-def _errors(url: str) -> Iterator[None]:
+def _errors(where: str) -> Iterator[None]:
     """Driver errors as the server's: a clash is a Conflict, bad data Invalid, the rest
     Unavailable (nothing of the call was saved: its transaction was rolled back)."""
     try:
@@ -61,7 +61,7 @@ def _errors(url: str) -> Iterator[None]:
     except asyncpg.DataError as exc:
         raise Invalid(f"PostgreSQL cannot store this value: {exc}") from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise Unavailable(f"the PostgreSQL database {url} failed: {exc}") from exc
+        raise Unavailable(f"{where} failed: {exc}") from exc
 
 
 class _Connection(asyncpg.Connection):  # type: ignore[misc]
@@ -71,6 +71,20 @@ class _Connection(asyncpg.Connection):  # type: ignore[misc]
 
     def get_reset_query(self) -> str:
         return ""
+
+
+READ_RETRIES = (0.05, 0.3, 1.0)  # pauses before each resend of a read on a lost connection
+
+
+def _connection_lost(exc: BaseException | None) -> bool:
+    return isinstance(
+        exc,
+        OSError
+        | asyncpg.InterfaceError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.AdminShutdownError,
+    )
 
 
 def _committed_nothing(exc: BaseException) -> bool:
@@ -109,7 +123,7 @@ class PostgresStore:
         try:
             self._pool = await asyncpg.create_pool(
                 self.url,
-                min_size=1,
+                min_size=0,  # no floor to restore (and log) while the database restarts
                 max_size=self.pool_size,
                 init=_init,
                 connection_class=_Connection,
@@ -165,13 +179,25 @@ class PostgresStore:
                     await conn.execute(feed.APPEND, *feed.append_args(changes))
                 return results
 
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+    async def _read(self, method: str, sql: str, *args: Any) -> Any:
+        """A read, sent again on a lost connection: the pool's connections all die when the
+        database restarts or fails over, and the next connection is likely to work."""
+        for pause in READ_RETRIES:
+            try:
+                with _errors(self.where):
+                    return await getattr(self._connected(), method)(sql, *args)
+            except Unavailable as exc:
+                if not _connection_lost(exc.__cause__):
+                    raise
+                await asyncio.sleep(pause)
         with _errors(self.where):
-            return list(await self._connected().fetch(sql, *args))
+            return await getattr(self._connected(), method)(sql, *args)
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        return list(await self._read("fetch", sql, *args))
 
     async def _value(self, sql: str, *args: Any) -> Any:
-        with _errors(self.where):
-            return await self._connected().fetchval(sql, *args)
+        return await self._read("fetchval", sql, *args)
 
     async def ping(self) -> None:
         await self._value("SELECT 1")
@@ -222,8 +248,8 @@ class PostgresStore:
 
     async def count(self, filter: Filter) -> int:
         if counts.answerable(filter):
-            with _errors(self.where):
-                return await counts.count(self._connected(), filter)
+            sql, args = counts.count_sql(filter)
+            return int(await self._value(sql, *args))
         params = Params()
         sql = f"SELECT count(*) FROM jobs WHERE {where(filter, params)}"
         return int(await self._value(sql, *params))
@@ -232,8 +258,8 @@ class PostgresStore:
         if field not in COUNT_BY_FIELDS:
             raise Invalid(f"counts can be grouped by {', '.join(COUNT_BY_FIELDS)}, not {field!r}")
         if counts.answerable(filter):
-            with _errors(self.where):
-                return await counts.count_by(self._connected(), field, filter)
+            sql, args = counts.count_by_sql(field, filter)
+            return {r["k"]: int(r["n"]) for r in await self._fetch(sql, *args)}
         params = Params()
         sql = (
             f"SELECT {field} AS k, count(*) AS n FROM jobs WHERE {where(filter, params)} "
