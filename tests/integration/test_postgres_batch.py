@@ -104,3 +104,26 @@ async def test_counts_are_kept_in_a_table_and_match_a_scan(store: PostgresStore)
                 assert await conn.fetchval("SELECT count(*) FROM job_counts") == 7  # one per group
             finally:
                 await conn.close()
+
+
+async def test_migration_2_counts_the_jobs_already_stored(pg_cluster: Cluster) -> None:
+    url = pg_cluster.create_database()
+    first = PostgresStore(url)
+    await first.open()
+    docs = await first.insert([job("m") for _ in range(7)])
+    await first.replace(changed(docs[0], status="completed"), docs[0]["version"])
+    await first.close()
+    conn = await asyncpg.connect(url)
+    try:  # back to schema 1, as a database of the previous livejobs
+        await conn.execute(
+            "DROP TABLE job_counts; DROP FUNCTION livejobs_count_insert, livejobs_count_delete, "
+            "livejobs_count_update CASCADE; UPDATE livejobs_schema SET version = 1"
+        )
+    finally:
+        await conn.close()
+    again = PostgresStore(url)
+    await again.open()
+    try:
+        assert await again.count_by("status", {"type": "m"}) == {"ready": 6, "completed": 1}
+    finally:
+        await again.close()
