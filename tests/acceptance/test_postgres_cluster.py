@@ -1,6 +1,8 @@
 """Three ``livejobs serve`` processes on one PostgreSQL database, as several machines would run:
 a producer on A, workers on B and C, a subscriber on each. Every job runs to completion once
-(the handler records each run), and every subscriber ends with what a fresh query answers.
+(the handler records each run), and every subscriber ends with what a fresh query answers;
+then the same with server B killed (SIGKILL) and PostgreSQL restarted midway, clients given
+every server's URL; and flow rules set through A binding the workers on B and C.
 
 ``LIVEJOBS_CLUSTER_JOBS`` sets how many jobs (default ``JOBS``).
 """
@@ -18,7 +20,8 @@ from typing import Any
 import pytest
 
 from tests.acceptance.test_postgres_serve import PostgresServer, Serve, serve, url  # noqa: F401
-from tests.helpers import collect_until_ready, running_worker
+from tests.acceptance.test_two_servers import Gate, probe_both, two_workers
+from tests.helpers import collect_until_ready, running_worker, wait_count
 from tests.pg import Cluster
 from tests.servers import ADMIN_TOKEN
 from worker_sdk import Client
@@ -160,3 +163,27 @@ async def test_a_server_killed_and_the_database_restarted_midway_lose_nothing(
     assert set(ids) <= {job_id for job_id, _ in runs.runs}
     assert set(runs.runs.values()) == {1}, "an attempt ran twice"
     print(f"failover: {len(ids)} jobs in {time.monotonic() - started:.1f} s")
+
+
+async def test_flow_rules_set_through_one_server_bind_the_others_next_claims(
+    serve: Serve,  # noqa: F811
+) -> None:
+    """A concurrency limit and a pause set through server A hold for workers on B and C."""
+    a, b, c = await asyncio.gather(serve(), serve(), serve())
+    gate = Gate()
+    async with a.client() as on_a, b.client() as on_b, c.client() as on_c:
+        async with contextlib.AsyncExitStack() as stack:
+            await on_a.call("types.set_limits", {"type": "heavy", "concurrency": 2})
+            await two_workers(stack, on_b, on_c, "heavy", gate, concurrency=5)
+            jobs = [await on_a.job("heavy", i).save() for i in range(6)]
+            await wait_count(on_a, {"type": "heavy", "status": "running"}, 2)
+            await probe_both(on_b, on_c)  # both workers have claimed since: still two
+            assert gate.peak == 2
+            await on_a.call("types.pause", {"type": "heavy"})
+            gate.release.set()
+            await wait_count(on_a, {"type": "heavy", "status": "completed"}, 2)
+            await probe_both(on_b, on_c)
+            assert len(await on_c.find({"type": "heavy", "status": "ready"})) == 4  # paused
+            await on_a.call("types.resume", {"type": "heavy"})
+            assert len(await asyncio.gather(*(j.result(timeout=10) for j in jobs))) == 6
+    assert gate.peak == 2
