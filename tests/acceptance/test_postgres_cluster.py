@@ -28,10 +28,12 @@ from worker_sdk import Client
 from worker_sdk.client import Subscription
 from worker_sdk.errors import CallError
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
 JOBS = int(os.environ.get("LIVEJOBS_CLUSTER_JOBS", "20000"))
 BATCH = 1000
 TYPE = "cluster"
-DEADLINE = 120.0  # seconds for the whole run, far above what it takes
+DEADLINE = 200.0  # seconds for a whole run: 20-50 s here, on a loaded machine far more
 
 
 class Runs:
@@ -157,7 +159,7 @@ async def test_a_server_killed_and_the_database_restarted_midway_lose_nothing(
                     await b.kill()
                     await asyncio.to_thread(pg_cluster.restart)
                     ids = await making
-                    await converged(subs, producer, time.monotonic() + 40)
+                    await converged(subs, producer, started + DEADLINE)
     assert on_b._conn.url != b.ws_url  # moved on by itself
     assert len(set(ids)) == len(ids) >= JOBS
     assert set(ids) <= {job_id for job_id, _ in runs.runs}
