@@ -115,7 +115,12 @@ class Follower:
                 self._wake.clear()
                 await self._read()
                 delay = RECONNECT_DELAY
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+            ) as exc:
                 level = logging.WARNING if delay == RECONNECT_DELAY else logging.DEBUG
                 log.log(level, "lost the PostgreSQL change feed (%s); reconnecting", exc)
                 await self._drop()

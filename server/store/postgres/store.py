@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -60,7 +60,12 @@ def _errors(where: str) -> Iterator[None]:
         raise Conflict(f"the write conflicts with a stored job: {exc.detail or exc}") from None
     except asyncpg.DataError as exc:
         raise Invalid(f"PostgreSQL cannot store this value: {exc}") from None
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except (
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+    ) as exc:
         raise Unavailable(f"{where} failed: {exc}") from exc
 
 
@@ -81,10 +86,23 @@ def _connection_lost(exc: BaseException | None) -> bool:
         exc,
         OSError
         | asyncpg.InterfaceError
+        | asyncpg.InternalClientError
         | asyncpg.PostgresConnectionError
         | asyncpg.CannotConnectNowError
         | asyncpg.AdminShutdownError,
     )
+
+
+@contextlib.asynccontextmanager
+async def _dropped_if_lost(conn: Any) -> AsyncIterator[None]:
+    """A connection that failed as lost is closed, not handed back to the pool: after a
+    database restart asyncpg may keep one in a state where every later call fails."""
+    try:
+        yield
+    except BaseException as exc:
+        if _connection_lost(exc):
+            conn.terminate()
+        raise
 
 
 def _committed_nothing(exc: BaseException) -> bool:
@@ -172,9 +190,10 @@ class PostgresStore:
     async def _transaction(self, works: list[batch.Work]) -> list[Any]:
         """The writes ``works``, in order, in one transaction ending with their appends."""
         with _errors(self.where):
-            async with self._connected().acquire() as conn, conn.transaction():
-                changes: list[Change] = []
-                results = await ops.run_all(conn, changes, works)
+            async with self._connected().acquire() as conn, _dropped_if_lost(conn):
+                async with conn.transaction():
+                    changes: list[Change] = []
+                    results = await ops.run_all(conn, changes, works)
                 if changes:
                     await conn.execute(feed.APPEND, *feed.append_args(changes))
                 return results
@@ -184,14 +203,17 @@ class PostgresStore:
         database restarts or fails over, and the next connection is likely to work."""
         for pause in READ_RETRIES:
             try:
-                with _errors(self.where):
-                    return await getattr(self._connected(), method)(sql, *args)
+                return await self._read_once(method, sql, *args)
             except Unavailable as exc:
                 if not _connection_lost(exc.__cause__):
                     raise
                 await asyncio.sleep(pause)
+        return await self._read_once(method, sql, *args)
+
+    async def _read_once(self, method: str, sql: str, *args: Any) -> Any:
         with _errors(self.where):
-            return await getattr(self._connected(), method)(sql, *args)
+            async with self._connected().acquire() as conn, _dropped_if_lost(conn):
+                return await getattr(conn, method)(sql, *args)
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         return list(await self._read("fetch", sql, *args))
