@@ -317,13 +317,16 @@ class Dispatcher:
             jobs = await self.service.claim(
                 list(worker.types), worker.worker_id, worker.user, wanted, worker.lease
             )
-        except Exception:
+        except Exception as exc:
             # the store is failing (disk full, unreachable): try again after a pause; marking
-            # the worker starved would strand it beside ready jobs until a new one appears
-            log.exception(
+            # the worker starved would strand it beside ready jobs until a new one appears.
+            # An unreachable database (restarting, failing over) is no bug: no traceback
+            log.log(
+                logging.WARNING if isinstance(exc, Unavailable) else logging.ERROR,
                 "claim for worker %s failed; retrying in %.0f s",
                 worker.worker_id,
                 CLAIM_RETRY_SECONDS,
+                exc_info=not isinstance(exc, Unavailable),
                 extra=context(worker=worker.worker_id, user=worker.user),
             )
             worker.paused = True

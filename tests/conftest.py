@@ -1,20 +1,26 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
 from server.clock import ManualClock
-from tests.pg import Cluster
+from tests.pg import Cluster, External
 from tests.servers import InProcessServer, ProcessServer
 
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Cluster]:
     """One throwaway PostgreSQL cluster for the whole session (``create_database`` per test),
-    started on first use and stopped at the end."""
+    started on first use and stopped at the end; or, with ``LIVEJOBS_TEST_POSTGRES_URL`` (a
+    superuser's URL, as in CI), databases on that server."""
+    external = os.environ.get("LIVEJOBS_TEST_POSTGRES_URL")
+    if external:
+        yield External(external)  # type: ignore[misc]
+        return
     cluster = Cluster()
     try:
         cluster.start()

@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 SUPERUSER = "livejobs"
 
@@ -38,6 +39,8 @@ def server_bin() -> Path | None:
 
 class Cluster:
     """``start()`` a cluster, ``create_database()`` per test, ``stop()`` at the end."""
+
+    can_restart = True
 
     def __init__(self) -> None:
         bindir = server_bin()
@@ -84,9 +87,69 @@ class Cluster:
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, name)
         return self.url(name)
 
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: every connection is cut, the data stays (a failover)."""
+        log = str(self.dir / "log")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", log, "-m", "fast", "-w", "-t", "30", "restart"
+        )
+
     def stop(self) -> None:
         try:
             if (self.data / "postmaster.pid").exists():
                 self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class External:
+    """A PostgreSQL server someone else runs (``LIVEJOBS_TEST_POSTGRES_URL``, e.g. a CI
+    service): a fresh database per test, made by its superuser; it cannot be restarted."""
+
+    can_restart = False
+
+    def __init__(self, url: str) -> None:
+        self.base = url.rstrip("/")
+
+    def url(self, database: str = "postgres") -> str:
+        return self.base.rpartition("/")[0] + "/" + database
+
+    def create_database(self) -> str:
+        import asyncpg  # only here: the rest of this module needs nothing beyond the stdlib
+
+        name = f"t_{uuid.uuid4().hex[:12]}"
+
+        async def create() -> None:
+            conn = await asyncpg.connect(self.base)
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await conn.close()
+
+        _in_thread(create)  # a test's event loop may be running in this thread
+        return self.url(name)
+
+    def restart(self) -> None:
+        raise RuntimeError("an external PostgreSQL cannot be restarted by the tests")
+
+    def stop(self) -> None:
+        pass
+
+
+def _in_thread(make: Any) -> None:
+    import asyncio
+    import threading
+
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(make())
+        except BaseException as exc:  # handed to the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]

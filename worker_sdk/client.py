@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +110,9 @@ class Subscription:
 
 
 class Client:
-    """A connection to a livejobs server. ``call_timeout`` bounds each call (waiting for a
+    """A connection to a livejobs server, or to the first that answers of several sharing one
+    database (``url`` a list): when it is lost, the client moves on to the next, taking its
+    workers and subscriptions along. ``call_timeout`` bounds each call (waiting for a
     connection while reconnecting included) unless the call gives its own ``timeout``.
 
     >>> async with Client("ws://127.0.0.1:8000/ws", token=TOKEN) as client:
@@ -119,7 +121,7 @@ class Client:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         token: str | None = None,
         *,
         reconnect: bool = True,

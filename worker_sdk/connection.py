@@ -4,6 +4,9 @@ Calls made in the same turn of the event loop leave together, as one JSON array 
 worker finishing ten jobs at once sends one message, not ten, and the server runs the ten
 reports in one commit).
 
+Given several server URLs (servers sharing one database), a connection that is lost, or that
+cannot be opened, moves on to the next URL in turn: workers and subscriptions follow it there.
+
 After a reconnect the connection re-authenticates and then runs the ``on_reconnect`` hooks,
 which re-open subscriptions and worker registrations, so callers see one long-lived session.
 A call made while the connection is down waits for it (up to the call's deadline); a create or
@@ -19,7 +22,7 @@ import itertools
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -66,17 +69,27 @@ def _expire(future: asyncio.Future[Any], limit: float | None) -> None:
         future.set_exception(TimeoutError(f"no reply from the server within {limit}s"))
 
 
+def server_urls(url: str | Sequence[str]) -> list[str]:
+    """One URL or several, as a non-empty list."""
+    urls = [url] if isinstance(url, str) else list(url)
+    if not urls or not all(isinstance(u, str) and u for u in urls):
+        raise ValueError("give a server URL, or a list of server URLs (not empty)")
+    return urls
+
+
 class Connection:
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         token: str | None,
         *,
         reconnect: bool = True,
         open_timeout: float = 10.0,
         call_timeout: float | None = 30.0,
     ) -> None:
-        self.url = url
+        #: the servers to connect to, in turn; ``url`` is the one in use (or tried next)
+        self.urls = server_urls(url)
+        self._at = 0
         self.token = token
         self.reconnect = reconnect
         self.open_timeout = open_timeout
@@ -113,17 +126,33 @@ class Connection:
     def sibling(self) -> Connection:
         """A new, unopened connection to the same server with the same settings, closed
         with this one."""
-        kin = Connection(self.url, self.token, reconnect=self.reconnect)
+        kin = Connection(self.urls, self.token, reconnect=self.reconnect)
+        kin._at = self._at
         kin.open_timeout, kin.call_timeout = self.open_timeout, self.call_timeout
         self.kin.add(kin)
         return kin
+
+    @property
+    def url(self) -> str:
+        return self.urls[self._at]
+
+    def _next_url(self) -> None:
+        self._at = (self._at + 1) % len(self.urls)
 
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
 
     async def open(self) -> None:
-        await self._open()
+        for left in range(len(self.urls) - 1, -1, -1):  # the first server that answers
+            try:
+                await self._open()
+                break
+            except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
+                if not left:
+                    raise
+                log.info("cannot reach %s (%s); trying the next server", self.url, exc)
+                self._next_url()
         self._runner = asyncio.create_task(self._run(), name="livejobs-connection")
 
     async def close(self) -> None:
@@ -232,9 +261,11 @@ class Connection:
                     return
                 if isinstance(exc, CallError) and exc.code == "unauthenticated":
                     log.error("reconnect refused: %s", exc)
-                log.debug("reconnect failed (%s); retrying in %.2fs", exc, delay)
-                await asyncio.sleep(delay * (1 + random.random() / 2))
-                delay = min(delay * 2, 2.0)
+                log.debug("reconnect to %s failed (%s); retrying in %.2fs", self.url, exc, delay)
+                self._next_url()
+                if self._at == 0:  # every server tried once more: back off
+                    await asyncio.sleep(delay * (1 + random.random() / 2))
+                    delay = min(delay * 2, 2.0)
                 continue
             # the hooks make calls whose replies this very task reads: run them beside it
             self._rehook = asyncio.create_task(self._run_reconnect_hooks())

@@ -29,6 +29,7 @@ import asyncpg
 
 from server.store.base import Change
 from server.store.feed import Feed
+from server.store.postgres import counts
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ ORDER BY k, seq
 READ_ROWS = 2000
 KEEP_SECONDS = 600.0
 TRIM_EVERY = 60.0
+COMPACT_EVERY = 2.0  # job_counts rows folded (counts.py), by whichever server comes first
 RECONNECT_DELAY = 0.2
 MAX_RECONNECT_DELAY = 5.0
 RESET = Change("reset", "", None)
@@ -71,7 +73,7 @@ class Follower:
         self._task: asyncio.Task[None] | None = None
         self._conn: Any = None
         self.seen = 0
-        self._trimmed_at = time.monotonic()
+        self._trimmed_at = self._compacted_at = time.monotonic()
 
     async def start(self, conn: Any) -> None:
         """Start after the last change committed now (read on ``conn``, a pool connection)."""
@@ -113,7 +115,12 @@ class Follower:
                 self._wake.clear()
                 await self._read()
                 delay = RECONNECT_DELAY
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.InternalClientError,
+            ) as exc:
                 level = logging.WARNING if delay == RECONNECT_DELAY else logging.DEBUG
                 log.log(level, "lost the PostgreSQL change feed (%s); reconnecting", exc)
                 await self._drop()
@@ -136,6 +143,9 @@ class Follower:
                 self._feed.publish([Change(r["op"], r["id"], r["doc"]) for r in rows])
             if len(rows) < READ_ROWS:
                 break
+        if time.monotonic() - self._compacted_at > COMPACT_EVERY:
+            self._compacted_at = time.monotonic()
+            await counts.compact(conn)
         if time.monotonic() - self._trimmed_at > TRIM_EVERY:
             self._trimmed_at = time.monotonic()
             await trim(conn)

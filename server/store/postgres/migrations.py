@@ -11,7 +11,10 @@ from typing import Any
 
 from server.store.migrations import Migration, plan
 
-MIGRATIONS = [Migration(1, "create the jobs, records, requests, flow and changes tables")]
+MIGRATIONS = [
+    Migration(1, "create the jobs, records, requests, flow and changes tables"),
+    Migration(2, "count jobs by type, status and owner in job_counts, kept by triggers"),
+]
 
 #: pg_advisory_xact_lock key held while migrating (any constant: one per database)
 MIGRATE_LOCK = 0x6C6A_6D69  # "ljmi"
@@ -72,7 +75,41 @@ CREATE TRIGGER changes_notify AFTER INSERT ON changes
     FOR EACH STATEMENT EXECUTE FUNCTION livejobs_changes_notify();
 """
 
-STEPS = {1: SCHEMA_1}
+# Counts as deltas, appended by statement triggers (one row per group a statement moved, never
+# an update of a shared row, which would make concurrent writers wait for each other's
+# commits); ``counts.compact`` folds them from time to time. See counts.py.
+_GROUPED = "WHERE type IS NOT NULL AND status IS NOT NULL AND owner IS NOT NULL GROUP BY 1, 2, 3"
+SCHEMA_2 = f"""
+CREATE TABLE job_counts (
+    type text COLLATE "C" NOT NULL,
+    status text COLLATE "C" NOT NULL,
+    owner text COLLATE "C" NOT NULL,
+    n int8 NOT NULL
+);
+CREATE INDEX job_counts_groups ON job_counts (type, status, owner);
+INSERT INTO job_counts SELECT type, status, owner, count(*) FROM jobs {_GROUPED};
+CREATE FUNCTION livejobs_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO job_counts SELECT type, status, owner, count(*) FROM new_rows {_GROUPED};
+RETURN NULL; END $$;
+CREATE FUNCTION livejobs_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO job_counts SELECT type, status, owner, -count(*) FROM old_rows {_GROUPED};
+RETURN NULL; END $$;
+CREATE FUNCTION livejobs_count_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO job_counts SELECT type, status, owner, sum(n) FROM (
+    SELECT type, status, owner, -1 AS n FROM old_rows
+    UNION ALL SELECT type, status, owner, 1 FROM new_rows) d
+  {_GROUPED} HAVING sum(n) <> 0;
+RETURN NULL; END $$;
+CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION livejobs_count_insert();
+CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION livejobs_count_delete();
+CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION livejobs_count_update();
+"""
+
+STEPS = {1: SCHEMA_1, 2: SCHEMA_2}
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS livejobs_schema (version integer NOT NULL)"
 

@@ -15,17 +15,26 @@ from server.jobs import lifecycle
 from server.jobs.model import Job
 from server.store.base import Change, ClaimRequest, CreateRequest
 from server.store.postgres import flow
-from server.store.postgres.sql import CLAIM, INSERT, LIVE_KEY, UPDATE, row
+from server.store.postgres.sql import (
+    CLAIM,
+    INSERT,
+    INSERT_MANY,
+    LIVE_KEY,
+    UPDATE_IF_VERSION,
+    UPDATE_MANY,
+    columns,
+    row,
+)
 
 
 async def insert(conn: Any, changes: list[Change], docs: Sequence[Job]) -> list[Job]:
     """Insert each document, or answer with the unfinished job of its owner holding its key."""
     rows = [row(doc) for doc in docs]
     if len(rows) > 1 and all(values[LIVE_KEY] is None for values in rows):
-        # no key that could be held already: every row goes in, in one pipelined call
+        # no key that could be held already: every row goes in, in one statement
         try:
             async with conn.transaction():  # a savepoint
-                await conn.executemany(INSERT, rows)
+                await conn.execute(INSERT_MANY, *columns(rows))
         except asyncpg.UniqueViolationError:
             pass  # the loop below names the id that clashed
         else:
@@ -112,11 +121,71 @@ async def claim(conn: Any, changes: list[Change], request: ClaimRequest) -> list
         )
         for doc in candidates[: request.limit]
     ]
-    if claimed:
-        await conn.executemany(UPDATE, [row(doc) for doc in claimed])
+    if claimed:  # the rows are locked: each is still at the version read
+        rows = [(*row(new), old["version"]) for new, old in zip(claimed, candidates, strict=False)]
+        await conn.execute(UPDATE_MANY, *columns(rows))
         changes.extend(Change("update", doc["id"], doc) for doc in claimed)
     for job_type, limit in rules.items():
         started = sum(1 for doc in claimed if doc["type"] == job_type)
         if limit.rated and started:
             await flow.record_starts(conn, job_type, started, request.now)
     return claimed
+
+
+class Replace:
+    """A write of ``doc`` over the stored version ``expected``; the replaces next to each other
+    in a batch go in as one statement (``replace_all``): a worker's completions arrive so."""
+
+    def __init__(self, doc: Job, expected: int) -> None:
+        self.doc = doc
+        self.expected = expected
+
+    async def __call__(self, conn: Any, changes: list[Change]) -> bool:
+        try:
+            status = await conn.execute(UPDATE_IF_VERSION, *row(self.doc), self.expected)
+        except asyncpg.UniqueViolationError:
+            raise Conflict(
+                f"cannot update job {self.doc['id']}: its key {self.doc.get('key')!r} is held "
+                "by another unfinished job"
+            ) from None
+        if status != "UPDATE 1":
+            return False
+        changes.append(Change("update", self.doc["id"], self.doc))
+        return True
+
+
+async def replace_all(conn: Any, changes: list[Change], replaces: list[Replace]) -> list[bool]:
+    """Each of ``replaces`` (of distinct jobs) in one UPDATE: whether each was applied."""
+    values = columns([(*row(r.doc), r.expected) for r in replaces])
+    try:
+        updated = {r["id"] for r in await conn.fetch(UPDATE_MANY, *values)}
+    except asyncpg.UniqueViolationError:
+        raise Conflict("an update clashes with the key of another unfinished job") from None
+    applied = [r.doc["id"] in updated for r in replaces]
+    changes.extend(Change("update", r.doc["id"], r.doc) for r in replaces if r.doc["id"] in updated)
+    return applied
+
+
+async def run_all(conn: Any, changes: list[Change], works: Sequence[Any]) -> list[Any]:
+    """A batch's writes in order, each run of replaces of distinct jobs as one statement."""
+    results: list[Any] = []
+    run: list[Replace] = []
+
+    async def flush() -> None:
+        if len(run) > 1:
+            results.extend(await replace_all(conn, changes, run))
+        elif run:
+            results.append(await run[0](conn, changes))
+        run.clear()
+
+    for work in works:
+        if isinstance(work, Replace) and all(r.doc["id"] != work.doc["id"] for r in run):
+            run.append(work)
+            continue
+        await flush()
+        if isinstance(work, Replace):
+            run.append(work)
+        else:
+            results.append(await work(conn, changes))
+    await flush()
+    return results

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from server.errors import Invalid
 from server.jobs.model import FINISHED, Job
 from server.query import INDEX_RE, check_path
@@ -42,9 +44,24 @@ INSERT = (
     f"({', '.join(f'${i + 1}::{c}' for i, c in enumerate(_CASTS))}, $11::jsonb, $12::jsonb) "
     "ON CONFLICT (live_key) DO NOTHING RETURNING id"
 )
+# one array per column; ``exclude`` as JSON text (a list inside an array would be a dimension)
+EXCLUDE = ROW.index("exclude")
+_ARRAYS = ", ".join(f"${i + 1}::{c}[]" for i, c in enumerate((*_CASTS, "text", "jsonb")))
+_VALUE = {c: f"v.{c}::jsonb" if c == "exclude" else f"v.{c}" for c in ROW}
+_VALUES = ", ".join(_VALUE.values())
+INSERT_MANY = (
+    f"INSERT INTO jobs ({', '.join(ROW)}) SELECT {_VALUES} "
+    f"FROM unnest({_ARRAYS}) AS v({', '.join(ROW)})"
+)
 _SETS = ", ".join(f"{column} = ${i + 1}" for i, column in enumerate(ROW) if i > 0)
 UPDATE = f"UPDATE jobs SET {_SETS} WHERE id = $1"
 UPDATE_IF_VERSION = f"{UPDATE} AND version = $13"
+# many rows, each if still at its expected version, in one statement: the ids updated
+UPDATE_MANY = (
+    f"UPDATE jobs AS j SET {', '.join(f'{c} = {_VALUE[c]}' for c in ROW[1:])} "
+    f"FROM unnest({_ARRAYS}, ${len(ROW) + 1}::int8[]) AS v({', '.join(ROW)}, expected) "
+    "WHERE j.id = v.id AND j.version = v.expected RETURNING j.id"
+)
 
 # Claim candidates of one type, in the order of the jobs_claim index, locked for this claim;
 # rows another claim holds are skipped, not waited for.
@@ -57,6 +74,15 @@ ORDER BY priority, created, id
 LIMIT $3
 FOR UPDATE SKIP LOCKED
 """
+
+
+def columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Rows as one list per column, the parameters of ``INSERT_MANY`` and ``UPDATE_MANY``."""
+    lists = [list(column) for column in zip(*rows, strict=True)]
+    lists[EXCLUDE] = [
+        None if e is None else msgspec.json.encode(e).decode() for e in lists[EXCLUDE]
+    ]
+    return lists
 
 
 def _text(value: Any) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
@@ -25,12 +25,10 @@ from server.errors import Conflict, Invalid, StoreRefused, Unavailable
 from server.jobs.model import Job
 from server.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
 from server.store.feed import Feed, Watcher
-from server.store.postgres import feed, flow, migrations, ops
+from server.store.postgres import batch, counts, feed, flow, migrations, ops
 from server.store.postgres.sql import (
-    UPDATE_IF_VERSION,
     Params,
     order_by,
-    row,
     where,
 )
 
@@ -53,7 +51,7 @@ async def _init(conn: Any) -> None:
 
 
 @contextlib.contextmanager
-def _errors(url: str) -> Iterator[None]:
+def _errors(where: str) -> Iterator[None]:
     """Driver errors as the server's: a clash is a Conflict, bad data Invalid, the rest
     Unavailable (nothing of the call was saved: its transaction was rolled back)."""
     try:
@@ -62,8 +60,60 @@ def _errors(url: str) -> Iterator[None]:
         raise Conflict(f"the write conflicts with a stored job: {exc.detail or exc}") from None
     except asyncpg.DataError as exc:
         raise Invalid(f"PostgreSQL cannot store this value: {exc}") from None
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise Unavailable(f"the PostgreSQL database {url} failed: {exc}") from exc
+    except (
+        OSError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+    ) as exc:
+        raise Unavailable(f"{where} failed: {exc}") from exc
+
+
+class _Connection(asyncpg.Connection):  # type: ignore[misc]
+    """No reset query when a connection goes back to the pool (a round trip per write):
+    the store keeps no session state (its LISTEN is on a connection of its own, its locks
+    end with their transactions), and asyncpg still rolls back an open transaction."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+READ_RETRIES = (0.05, 0.3, 1.0)  # pauses before each resend of a read on a lost connection
+
+
+def _connection_lost(exc: BaseException | None) -> bool:
+    return isinstance(
+        exc,
+        OSError
+        | asyncpg.InterfaceError
+        | asyncpg.InternalClientError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.CannotConnectNowError
+        | asyncpg.AdminShutdownError,
+    )
+
+
+@contextlib.asynccontextmanager
+async def _dropped_if_lost(conn: Any) -> AsyncIterator[None]:
+    """A connection that failed as lost is closed, not handed back to the pool: after a
+    database restart asyncpg may keep one in a state where every later call fails."""
+    try:
+        yield
+    except BaseException as exc:
+        if _connection_lost(exc):
+            conn.terminate()
+        raise
+
+
+def _committed_nothing(exc: BaseException) -> bool:
+    """The database refused the transaction (a clash, a deadlock) or the write itself did:
+    nothing of it was committed. A lost connection may have lost only the answer."""
+    cause = exc.__cause__
+    if isinstance(exc, Unavailable):
+        return isinstance(cause, asyncpg.PostgresError) and not isinstance(
+            cause, asyncpg.PostgresConnectionError | asyncpg.InterfaceError
+        )
+    return True
 
 
 def _redacted(url: str) -> str:
@@ -85,11 +135,16 @@ class PostgresStore:
         self._pool: Any = None
         self._feed = Feed()
         self._follower: feed.Follower | None = None
+        self._batcher = batch.Batcher(self._transaction, _committed_nothing)
 
     async def open(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=1, max_size=self.pool_size, init=_init
+                self.url,
+                min_size=0,  # no floor to restore (and log) while the database restarts
+                max_size=self.pool_size,
+                init=_init,
+                connection_class=_Connection,
             )
             async with self._pool.acquire() as conn:
                 await migrations.migrate(conn, self.where)
@@ -111,6 +166,7 @@ class PostgresStore:
         follower, self._follower = self._follower, None
         if follower is not None:
             await follower.stop()
+        await self._batcher.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             try:  # calls in flight finish first, for a while
@@ -125,22 +181,45 @@ class PostgresStore:
         return self._pool
 
     async def _write(self, work: Write[T]) -> T:
-        """``work(conn, changes)`` in one transaction that ends appending ``changes``."""
+        """``work(conn, changes)`` in a transaction that ends appending ``changes``, shared
+        with the writes called at the same time (``batch``)."""
+        self._connected()
+        result: T = await self._batcher.submit(work)
+        return result
+
+    async def _transaction(self, works: list[batch.Work]) -> list[Any]:
+        """The writes ``works``, in order, in one transaction ending with their appends."""
         with _errors(self.where):
-            async with self._connected().acquire() as conn, conn.transaction():
-                changes: list[Change] = []
-                result = await work(conn, changes)
+            async with self._connected().acquire() as conn, _dropped_if_lost(conn):
+                async with conn.transaction():
+                    changes: list[Change] = []
+                    results = await ops.run_all(conn, changes, works)
                 if changes:
                     await conn.execute(feed.APPEND, *feed.append_args(changes))
-                return result
+                return results
+
+    async def _read(self, method: str, sql: str, *args: Any) -> Any:
+        """A read, sent again on a lost connection: the pool's connections all die when the
+        database restarts or fails over, and the next connection is likely to work."""
+        for pause in READ_RETRIES:
+            try:
+                return await self._read_once(method, sql, *args)
+            except Unavailable as exc:
+                if not _connection_lost(exc.__cause__):
+                    raise
+                await asyncio.sleep(pause)
+        return await self._read_once(method, sql, *args)
+
+    async def _read_once(self, method: str, sql: str, *args: Any) -> Any:
+        with _errors(self.where):
+            async with self._connected().acquire() as conn, _dropped_if_lost(conn):
+                return await getattr(conn, method)(sql, *args)
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        with _errors(self.where):
-            return list(await self._connected().fetch(sql, *args))
+        return list(await self._read("fetch", sql, *args))
 
     async def _value(self, sql: str, *args: Any) -> Any:
-        with _errors(self.where):
-            return await self._connected().fetchval(sql, *args)
+        return await self._read("fetchval", sql, *args)
 
     async def ping(self) -> None:
         await self._value("SELECT 1")
@@ -190,6 +269,9 @@ class PostgresStore:
         return [r["doc"] for r in await self._fetch(sql, *params)]
 
     async def count(self, filter: Filter) -> int:
+        if counts.answerable(filter):
+            sql, args = counts.count_sql(filter)
+            return int(await self._value(sql, *args))
         params = Params()
         sql = f"SELECT count(*) FROM jobs WHERE {where(filter, params)}"
         return int(await self._value(sql, *params))
@@ -197,6 +279,9 @@ class PostgresStore:
     async def count_by(self, field: str, filter: Filter) -> dict[str, int]:
         if field not in COUNT_BY_FIELDS:
             raise Invalid(f"counts can be grouped by {', '.join(COUNT_BY_FIELDS)}, not {field!r}")
+        if counts.answerable(filter):
+            sql, args = counts.count_by_sql(field, filter)
+            return {r["k"]: int(r["n"]) for r in await self._fetch(sql, *args)}
         params = Params()
         sql = (
             f"SELECT {field} AS k, count(*) AS n FROM jobs WHERE {where(filter, params)} "
@@ -208,20 +293,7 @@ class PostgresStore:
         if doc.get("version") != expected_version + 1:
             raise ValueError("replace: doc['version'] must be expected_version + 1")
 
-        async def work(conn: Any, changes: list[Change]) -> bool:
-            try:
-                status = await conn.execute(UPDATE_IF_VERSION, *row(doc), expected_version)
-            except asyncpg.UniqueViolationError:
-                raise Conflict(
-                    f"cannot update job {doc['id']}: its key {doc.get('key')!r} is held by "
-                    "another unfinished job"
-                ) from None
-            if status != "UPDATE 1":
-                return False
-            changes.append(Change("update", doc["id"], doc))
-            return True
-
-        return await self._write(work)
+        return await self._write(ops.Replace(doc, expected_version))
 
     async def delete(self, job_id: str, expected_version: int) -> bool:
         async def work(conn: Any, changes: list[Change]) -> bool:
