@@ -67,7 +67,7 @@ async def cli(
     )
 
 
-def one_error_line(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+def assert_one_error_line(result: subprocess.CompletedProcess[str], *expected: str) -> None:
     assert result.returncode == 1, result
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
     lines = result.stderr.strip().splitlines()
@@ -163,7 +163,7 @@ async def test_create_list_show_and_control_jobs(live_server):
     await cli(live_server, "jobs", "cancel", first)
     removed = await cli(live_server, "jobs", "remove", first, later)
     assert removed.returncode == 0 and f"removed {later}" in removed.stdout
-    one_error_line(await cli(live_server, "jobs", "show", first), "not_found")
+    assert_one_error_line(await cli(live_server, "jobs", "show", first), "not_found")
 
 
 async def test_flags_work_without_environment_variables(live_server):
@@ -210,7 +210,7 @@ async def test_user_mistakes_are_one_line_and_exit_1(live_server, tmp_path):
     ]
     results = await asyncio.gather(*(cli(live_server, *args, env=env) for args, env, _ in cases))
     for (_, _, expected), result in zip(cases, results, strict=True):
-        one_error_line(result, *expected)
+        assert_one_error_line(result, *expected)
     for target, message in (
         ("cli_handlers", "MODULE:FUNCTION"),
         ("no_such_module:f", "cannot import no_such_module"),

@@ -38,7 +38,7 @@ def livejobs(
         pytest.fail(f"livejobs {' '.join(args)} did not refuse its settings; it ran on")
 
 
-def refused(result: subprocess.CompletedProcess[str], *expected: str) -> None:
+def assert_refused(result: subprocess.CompletedProcess[str], *expected: str) -> None:
     assert result.returncode == 2, result
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -61,31 +61,33 @@ def refused(result: subprocess.CompletedProcess[str], *expected: str) -> None:
 )
 def test_serve_refuses_a_bad_flag(tmp_path, flags, expected):
     result = livejobs(tmp_path, "serve", "--db", str(tmp_path / "jobs.db"), *flags)
-    refused(result, *expected)
+    assert_refused(result, *expected)
     assert not (tmp_path / "jobs.db").exists()  # refused before anything was created
 
 
 def test_serve_names_the_environment_variable(tmp_path):
     result = livejobs(tmp_path, "serve", env={"LIVEJOBS_LEASE_SECONDS": "soon"})
-    refused(result, "invalid setting lease_seconds (from LIVEJOBS_LEASE_SECONDS)", "'soon'")
+    assert_refused(result, "invalid setting lease_seconds (from LIVEJOBS_LEASE_SECONDS)", "'soon'")
 
 
 def test_serve_names_the_settings_file(tmp_path):
     config = tmp_path / "livejobs.toml"
     config.write_text('[livejobs]\nmax_batch = 0\nlog_format = "json"\n')
-    refused(livejobs(tmp_path, "serve", "--config", str(config)), f"max_batch (from {config})")
+    assert_refused(
+        livejobs(tmp_path, "serve", "--config", str(config)), f"max_batch (from {config})"
+    )
     config.write_text("[livejobs]\nprot = 8001\n")
     result = livejobs(tmp_path, "serve", env={"LIVEJOBS_CONFIG": str(config)})
-    refused(result, f"unknown setting prot (from {config})")
+    assert_refused(result, f"unknown setting prot (from {config})")
 
 
 def test_admin_and_worker_commands_load_settings_the_same_way(tmp_path):
     db = str(tmp_path / "jobs.db")
     result = livejobs(tmp_path, "user", "ls", "--db", db, env={"LIVEJOBS_MAX_BATCH": "-1"})
-    refused(result, "invalid setting max_batch (from LIVEJOBS_MAX_BATCH)")
+    assert_refused(result, "invalid setting max_batch (from LIVEJOBS_MAX_BATCH)")
     result = livejobs(tmp_path, "worker", "mod:fn", "--type", "t", "--log-level", "loud")
-    refused(result, "invalid setting log_level (from --log-level)")
+    assert_refused(result, "invalid setting log_level (from --log-level)")
     result = livejobs(
         tmp_path, "worker", "mod:fn", "--type", "t", env={"LIVEJOBS_LOG_FORMAT": "xml"}
     )
-    refused(result, "invalid setting log_format (from LIVEJOBS_LOG_FORMAT)")
+    assert_refused(result, "invalid setting log_format (from LIVEJOBS_LOG_FORMAT)")

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.acceptance.test_cli import cli, one_error_line, stop_process, worker_process
+from tests.acceptance.test_cli import assert_one_error_line, cli, stop_process, worker_process
 from tests.helpers import running_worker, wait_status
 from tests.workers import typed_tasks
 from tests.workers.typed_tasks import Receipt, add, build_report, log_it, send_email
@@ -121,6 +121,6 @@ async def test_worker_command_mistakes_are_one_line(live_server, tmp_path):
         cli(live_server, "worker", "tests.acceptance.test_cli"),
         cli(live_server, "worker", "tests.workers.typed_tasks:add"),
     )
-    one_error_line(results[0], "no task 'nope'", "emails.send")
-    one_error_line(results[1], "has no tasks")
-    one_error_line(results[2], "--type")
+    assert_one_error_line(results[0], "no task 'nope'", "emails.send")
+    assert_one_error_line(results[1], "has no tasks")
+    assert_one_error_line(results[2], "--type")

@@ -57,7 +57,9 @@ async def _store(srv: InProcessServer) -> list[dict[str, Any]]:
     return sorted(await srv.services.store.find({}, limit=1000), key=lambda d: d["id"])
 
 
-async def _same_as_random(srv: InProcessServer, w: dict[str, Any], method: str, spec: Any) -> None:
+async def _assert_same_as_random(
+    srv: InProcessServer, w: dict[str, Any], method: str, spec: Any
+) -> None:
     """``spec(id)`` makes the params; each of ann's jobs answers eve as a random id does."""
     for call in (_ws, _http):
         for job_id in (w["waiting"], w["cancelled"]):
@@ -71,10 +73,10 @@ async def _same_as_random(srv: InProcessServer, w: dict[str, Any], method: str, 
 
 async def test_depends_on_another_owners_job_is_an_unknown_dependency(server) -> None:
     w = await _world(server)
-    await _same_as_random(
+    await _assert_same_as_random(
         server, w, "jobs.create", lambda job_id: {"type": "t", "depends": [job_id]}
     )
-    await _same_as_random(
+    await _assert_same_as_random(
         server,
         w,
         "jobs.create_many",
@@ -98,23 +100,27 @@ async def test_reading_or_controlling_another_owners_job_answers_as_an_unknown_i
 ) -> None:
     w = await _world(server)
     for method in ("jobs.get", "jobs.cancel", "jobs.pause", "jobs.rerun", "jobs.remove"):
-        await _same_as_random(server, w, method, lambda job_id: {"id": job_id})
-    await _same_as_random(server, w, "jobs.log", lambda job_id: {"id": job_id, "message": "m"})
+        await _assert_same_as_random(server, w, method, lambda job_id: {"id": job_id})
+    await _assert_same_as_random(
+        server, w, "jobs.log", lambda job_id: {"id": job_id, "message": "m"}
+    )
 
 
 async def test_bulk_ids_answer_the_same_for_any_id(server) -> None:
     """Bulk ids are for managers and admins, who may read every job; a creator is refused
     before any id is looked at."""
     w = await _world(server)
-    await _same_as_random(server, w, "jobs.cancel", lambda job_id: {"ids": [job_id]})
-    await _same_as_random(server, w, "jobs.restart", lambda job_id: {"ids": [RANDOM, job_id]})
+    await _assert_same_as_random(server, w, "jobs.cancel", lambda job_id: {"ids": [job_id]})
+    await _assert_same_as_random(
+        server, w, "jobs.restart", lambda job_id: {"ids": [RANDOM, job_id]}
+    )
 
 
 async def test_a_worker_limited_to_types_cannot_probe_other_types(server) -> None:
     w = await _world(server)
     mailer = await server.token("worker", "mailer", types=["mail"])
     w = {**w, "eve": mailer}
-    await _same_as_random(server, w, "jobs.get", lambda job_id: {"id": job_id})
+    await _assert_same_as_random(server, w, "jobs.get", lambda job_id: {"id": job_id})
 
 
 async def test_a_restart_meets_only_its_owners_key(server) -> None:
