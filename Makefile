@@ -43,6 +43,8 @@ LINTED := server worker_sdk tests bench examples
 lint: install-test
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
+	@mkdir -p build/typing && ln -sfn ../../server build/typing/livejobs \
+	  && ln -sfn ../../worker_sdk build/typing/livejobs_sdk
 	$(VENV)/bin/mypy
 
 test: install-test browser postgres lint

@@ -22,9 +22,9 @@ from typing import Any
 import psutil
 
 from lineup import BENCH
+from livejobs_sdk import Client
 from procs import Processes
 from services import Backend
-from worker_sdk import Client
 
 TICKS = 50
 CLIENT_PROCESSES = 2

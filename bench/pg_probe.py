@@ -45,7 +45,7 @@ def _healthy(url: str) -> bool:
 
 def _serve(tree: Path, db: str, log: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     port, token = free_port(), "probe-" + secrets.token_hex(8)
-    argv = [sys.executable, "-m", "server.cli", "serve", "--db", db, "--host", "127.0.0.1"]
+    argv = [sys.executable, "-m", "livejobs.cli", "serve", "--db", db, "--host", "127.0.0.1"]
     if SPY:  # collapsed stacks of the server, for where the time goes
         argv = [str(Path(sys.executable).parent / "py-spy"), "record", "-r", "200", "-f", "raw",
                 "-o", SPY, "--", *argv]  # fmt: skip

@@ -17,8 +17,8 @@ import asyncio
 import time
 from typing import Any
 
+from livejobs_sdk import Client
 from services import Backend
-from worker_sdk import Client
 
 TYPE = "stored"
 SEED_BATCH = 10_000  # the server's max_batch

@@ -68,7 +68,7 @@ def start_livejobs(procs: Processes, workdir: Path, name: str, *extra: str) -> B
     argv = [
         sys.executable,
         "-m",
-        "server.cli",
+        "livejobs.cli",
         "serve",
         "--db",
         str(workdir / f"{name}.db"),

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from worker_sdk import Client, SyncClient
+from livejobs_sdk import Client, SyncClient
 
 N = 2000
 ROUNDS = 3

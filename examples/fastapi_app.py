@@ -18,9 +18,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from examples.tasks import build_report, send_welcome, tasks
-from worker_sdk import CallError, Client, InvalidArguments
-from worker_sdk.job import FINISHED
-from worker_sdk.tasks import ws_url
+from livejobs_sdk import CallError, Client, InvalidArguments
+from livejobs_sdk.job import FINISHED
+from livejobs_sdk.tasks import ws_url
 
 
 @asynccontextmanager

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Flask, request
 
 from examples.tasks import build_report, send_welcome, tasks
-from worker_sdk import CallError, InvalidArguments, SyncClient
-from worker_sdk.tasks import ws_url
+from livejobs_sdk import CallError, InvalidArguments, SyncClient
+from livejobs_sdk.tasks import ws_url
 
 client = SyncClient(ws_url(os.environ["LIVEJOBS_URL"]), os.environ.get("LIVEJOBS_TOKEN"))
 tasks.use(client)  # connects on first use, closes at exit

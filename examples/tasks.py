@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from worker_sdk import SyncWorkerJob, Tasks
+from livejobs_sdk import SyncWorkerJob, Tasks
 
 tasks = Tasks()  # LIVEJOBS_URL / LIVEJOBS_TOKEN; the web apps bind their client with use()
 

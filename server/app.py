@@ -17,23 +17,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from server import http_api, metrics, protocol, ws
-from server.auth import Auth
-from server.auth_limit import AuthLimiter
-from server.clock import Clock, StoreClock
-from server.credentials import KINDS as CREDENTIALS
-from server.credentials import Credentials
-from server.dispatch import Dispatcher
-from server.jobs.bounds import DocLimits
-from server.jobs.flow import KIND as FLOW_RULES
-from server.jobs.service import JobService
-from server.live.subscriptions import Subscriptions
-from server.methods import Services
-from server.permissions import Permissions, Rules
-from server.scheduler import Scheduler
-from server.session import Flusher, Session
-from server.settings import Settings
-from server.store.base import Store, open_store
+from livejobs import http_api, metrics, protocol, ws
+from livejobs.auth import Auth
+from livejobs.auth_limit import AuthLimiter
+from livejobs.clock import Clock, StoreClock
+from livejobs.credentials import KINDS as CREDENTIALS
+from livejobs.credentials import Credentials
+from livejobs.dispatch import Dispatcher
+from livejobs.jobs.bounds import DocLimits
+from livejobs.jobs.flow import KIND as FLOW_RULES
+from livejobs.jobs.service import JobService
+from livejobs.live.subscriptions import Subscriptions
+from livejobs.methods import Services
+from livejobs.permissions import Permissions, Rules
+from livejobs.scheduler import Scheduler
+from livejobs.session import Flusher, Session
+from livejobs.settings import Settings
+from livejobs.store.base import Store, open_store
 
 log = logging.getLogger("livejobs")
 

@@ -12,10 +12,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from server.auth_limit import AuthLimiter
-from server.clock import Clock
-from server.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
-from server.store.base import Store
+from livejobs.auth_limit import AuthLimiter
+from livejobs.clock import Clock
+from livejobs.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from livejobs.store.base import Store
 
 ROLES = ("admin", "manager", "creator", "worker")
 USER_DELETED = "user deleted: the token's user no longer exists"

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from server.clock import Clock
-from server.errors import RateLimited
+from livejobs.clock import Clock
+from livejobs.errors import RateLimited
 
 #: addresses remembered at most; past this the stalest are forgotten first
 MAX_ADDRESSES = 10_000

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.errors import Conflict, Invalid
-from server.store import sqlite_peers
-from server.store.base import sqlite_path
+from livejobs.errors import Conflict, Invalid
+from livejobs.store import sqlite_peers
+from livejobs.store.base import sqlite_path
 
 #: pages copied per step (4 MB at SQLite's default 4 KB pages); see ``_copy``
 PAGES_PER_STEP = 1024

@@ -10,13 +10,13 @@ from typing import Any, TypeVar
 
 import typer
 
-from server.cli_admin import TOKEN as ADMIN_TOKEN
-from server.cli_admin import URL as ADMIN_URL
-from server.cli_client import jobs_app, watch
-from server.cli_worker import worker
-from server.errors import LivejobsError
-from server.gc_tuning import tune_for_serving
-from server.settings import Settings, SettingsError
+from livejobs.cli_admin import TOKEN as ADMIN_TOKEN
+from livejobs.cli_admin import URL as ADMIN_URL
+from livejobs.cli_client import jobs_app, watch
+from livejobs.cli_worker import worker
+from livejobs.errors import LivejobsError
+from livejobs.gc_tuning import tune_for_serving
+from livejobs.settings import Settings, SettingsError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="livejobs: a reactive job server."
@@ -70,9 +70,9 @@ def serve(
     """Run the server: WebSocket at /ws, HTTP API at /api, dashboard at /, /metrics."""
     import uvicorn
 
-    from server.app import create_app
-    from server.logs import quiet_access_log, setup_logging
-    from server.shutdown import serve as serve_gracefully
+    from livejobs.app import create_app
+    from livejobs.logs import quiet_access_log, setup_logging
+    from livejobs.shutdown import serve as serve_gracefully
 
     settings = load_settings(
         {
@@ -131,7 +131,7 @@ def _refuse_a_newer_store(url: str) -> None:
     would report it with a traceback (MongoDB's refusals come from the store's own open)."""
     import sqlite3
 
-    from server.store.base import pending_migrations
+    from livejobs.store.base import pending_migrations
 
     if url.startswith(("mongodb://", "mongodb+srv://")):
         return
@@ -145,9 +145,9 @@ def _refuse_a_newer_store(url: str) -> None:
 
 def _on_store(db: str | None, work: Callable[[Any], Awaitable[T]]) -> T:
     """Open the store, run ``work(auth)``, close; user mistakes become one line and exit 1."""
-    from server.auth import Auth
-    from server.clock import StoreClock
-    from server.store.base import open_store
+    from livejobs.auth import Auth
+    from livejobs.clock import StoreClock
+    from livejobs.store.base import open_store
 
     settings = load_settings({"db": db})
 
@@ -176,8 +176,8 @@ def migrate(
     ),
 ) -> None:
     """Bring the store's schema up to this livejobs' version (serve does it at start too)."""
-    from server.store.base import pending_migrations
-    from server.store.migrations import describe
+    from livejobs.store.base import pending_migrations
+    from livejobs.store.migrations import describe
 
     url = load_settings({"db": db}).db
     try:
@@ -204,8 +204,8 @@ def _admin(
     work: Callable[[Any], Awaitable[T]],
 ) -> T:
     """``work(auth)`` on the database, or ``method`` on the running server at ``url``; the
-    one used is said on stderr (``server.cli_admin``)."""
-    from server import cli_admin, cli_client
+    one used is said on stderr (``livejobs.cli_admin``)."""
+    from livejobs import cli_admin, cli_client
 
     try:
         server = cli_admin.server_url(db, url)
@@ -305,7 +305,7 @@ def backup(
     force: bool = typer.Option(False, "--force", help="replace PATH if it exists"),
 ) -> None:
     """Copy a live SQLite store to PATH while servers keep writing (docs/operations.md)."""
-    from server import backup as backups
+    from livejobs import backup as backups
 
     copied = _on_file(lambda store: backups.backup(store, path, force=force), db)
     typer.echo(f"backed up {_jobs(copied.jobs)} to {copied.path} ({copied.bytes:,} bytes)")
@@ -318,7 +318,7 @@ def restore(
     force: bool = typer.Option(False, "--force", help="replace the store's database if it exists"),
 ) -> None:
     """Put a backup in place as the store's database; refused while a server uses it."""
-    from server import backup as backups
+    from livejobs import backup as backups
 
     copied = _on_file(lambda store: backups.restore(backup, store, force=force), db)
     typer.echo(f"restored {_jobs(copied.jobs)} to {copied.path}")

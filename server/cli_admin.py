@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
-from server.store.base import sqlite_path
+from livejobs.store.base import sqlite_path
 
 URL = typer.Option(
     None,
@@ -24,7 +24,7 @@ URL = typer.Option(
     help="act through the running server at this address (env LIVEJOBS_URL), not a database",
 )
 TOKEN = typer.Option(None, "--token", envvar="LIVEJOBS_TOKEN", help="an admin token, with --url")
-#: the environment variables that name a database (server.settings reads them)
+#: the environment variables that name a database (livejobs.settings reads them)
 DB_VARIABLES = ("LIVEJOBS_DB", "LIVEJOBS_MONGODB_URI")
 
 

@@ -1,6 +1,6 @@
 """The client side of the ``livejobs`` command: ``jobs ...`` and ``watch``.
 
-These and ``worker`` (in ``server.cli_worker``) talk to a running server through the SDK,
+These and ``worker`` (in ``livejobs.cli_worker``) talk to a running server through the SDK,
 exactly like any other client, so they need nothing but ``--url`` and ``--token`` (or
 ``LIVEJOBS_URL`` / ``LIVEJOBS_TOKEN``). A user's mistake (bad JSON, unknown job, refused token,
 nothing listening) is one line on stderr and exit code 1, never a traceback.
@@ -26,9 +26,9 @@ from rich.table import Table
 from rich.text import Text
 from websockets.exceptions import WebSocketException
 
-from server.failures import render_failure
-from server.watch_view import STATUSES, WatchState, clock_time, render, status_text
-from worker_sdk import CallError, Client, ConnectionLost
+from livejobs.failures import render_failure
+from livejobs.watch_view import STATUSES, WatchState, clock_time, render, status_text
+from livejobs_sdk import CallError, Client, ConnectionLost
 
 T = TypeVar("T")
 

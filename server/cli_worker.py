@@ -17,12 +17,12 @@ from typing import Annotated, Any
 
 import typer
 
-from server.cli_client import TOKEN, URL, Failure, fail, run
-from server.failures import describe_exception, render_failure
-from server.logs import context
-from server.settings import Settings, SettingsError
-from worker_sdk import Client, WorkerJob
-from worker_sdk.tasks import dispatch, find_tasks
+from livejobs.cli_client import TOKEN, URL, Failure, fail, run
+from livejobs.failures import describe_exception, render_failure
+from livejobs.logs import context
+from livejobs.settings import Settings, SettingsError
+from livejobs_sdk import Client, WorkerJob
+from livejobs_sdk.tasks import dispatch, find_tasks
 
 log = logging.getLogger("livejobs.cli")
 
@@ -100,7 +100,7 @@ def worker(
     SIGTERM: take no more jobs, let running ones finish (at most --grace seconds), hand back
     the rest, exit 0. SIGINT (Ctrl-C): hand running jobs back at once, exit 0.
     """
-    from server.logs import setup_logging
+    from livejobs.logs import setup_logging
 
     try:  # the same settings, validated the same way, as the server's (env LIVEJOBS_LOG_*)
         settings = Settings.load({"log_level": log_level, "log_format": log_format})

@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from server import protocol
-from server.auth import Auth, Identity
-from server.clock import Clock
-from server.errors import Unauthenticated
-from server.logs import context
-from server.session import Session
+from livejobs import protocol
+from livejobs.auth import Auth, Identity
+from livejobs.clock import Clock
+from livejobs.errors import Unauthenticated
+from livejobs.logs import context
+from livejobs.session import Session
 
 log = logging.getLogger("livejobs.auth")
 

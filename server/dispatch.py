@@ -16,14 +16,14 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from server import protocol
-from server.errors import Unavailable
-from server.jobs.model import Job, Status
-from server.jobs.service import LEASE_EXPIRED, JobService
-from server.logs import context
-from server.session import Session
-from server.store.base import Change
-from server.visibility import HOLDER, project
+from livejobs import protocol
+from livejobs.errors import Unavailable
+from livejobs.jobs.model import Job, Status
+from livejobs.jobs.service import LEASE_EXPIRED, JobService
+from livejobs.logs import context
+from livejobs.session import Session
+from livejobs.store.base import Change
+from livejobs.visibility import HOLDER, project
 
 log = logging.getLogger("livejobs.dispatch")
 
@@ -96,7 +96,7 @@ class Dispatcher:
         self._opening = asyncio.Event()
         #: called with (job, worker) when a job is pushed; metrics hook
         self.on_dispatch: list[object] = []
-        #: the server is shutting down (``server.shutdown.drain``): no new worker, no claim
+        #: the server is shutting down (``livejobs.shutdown.drain``): no new worker, no claim
         self.draining = False
 
     @property

@@ -37,7 +37,7 @@ def render_failure(error: Any) -> str:
 
 
 def describe_exception(exc: BaseException) -> dict[str, Any]:
-    """An exception as the SDK stores it (worker_sdk cannot import this module; same shape)."""
+    """An exception as the SDK stores it (livejobs_sdk cannot import this module; same shape)."""
     return {
         "message": str(exc) or type(exc).__name__,
         "type": type(exc).__name__,

@@ -15,11 +15,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import params as p
-from server import protocol
-from server.auth import Identity
-from server.errors import Invalid, LivejobsError, TooLarge, UnsupportedVersion
-from server.methods import METHODS, Services, dispatch_call
+from livejobs import params as p
+from livejobs import protocol
+from livejobs.auth import Identity
+from livejobs.errors import Invalid, LivejobsError, TooLarge, UnsupportedVersion
+from livejobs.methods import METHODS, Services, dispatch_call
 
 log = logging.getLogger("livejobs.http")
 

@@ -12,21 +12,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from server import params as p
-from server.auth import Auth, Identity, bind_worker_id
-from server.clock import Clock
-from server.credentials import Credentials
-from server.dispatch import Dispatcher, Worker
-from server.errors import Invalid, LivejobsError, NotFound, RateLimited
-from server.jobs.model import Job
-from server.jobs.service import JobService
-from server.live.subscriptions import Subscriptions
-from server.permissions import Permissions
-from server.query import filter_cost, parse_filter, parse_sort
-from server.session import Session
-from server.settings import Settings
-from server.store.base import Store
-from server.visibility import HOLDER, check_filter, check_sort, project, view
+from livejobs import params as p
+from livejobs.auth import Auth, Identity, bind_worker_id
+from livejobs.clock import Clock
+from livejobs.credentials import Credentials
+from livejobs.dispatch import Dispatcher, Worker
+from livejobs.errors import Invalid, LivejobsError, NotFound, RateLimited
+from livejobs.jobs.model import Job
+from livejobs.jobs.service import JobService
+from livejobs.live.subscriptions import Subscriptions
+from livejobs.permissions import Permissions
+from livejobs.query import filter_cost, parse_filter, parse_sort
+from livejobs.session import Session
+from livejobs.settings import Settings
+from livejobs.store.base import Store
+from livejobs.visibility import HOLDER, check_filter, check_sort, project, view
 
 
 @dataclass(slots=True)
@@ -86,7 +86,7 @@ class Ctx:
         return sort
 
     def show(self, doc: Job) -> Job:
-        """The job as this identity may read it (``server.visibility``); a worker's own ids are
+        """The job as this identity may read it (``livejobs.visibility``); a worker's own ids are
         its user name (an HTTP claim's default) and the workers its connection started."""
         mine = self.session.worker_ids() if self.session else []
         return view(doc, self.identity.role, (self.identity.user, *mine), self.identity.user)
@@ -383,6 +383,6 @@ async def types_watch(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
     return await ctx.services.jobs.flow.describe()
 
 
-# -- users and tokens: ``server.methods_admin`` (registered on import) ----------------------
+# -- users and tokens: ``livejobs.methods_admin`` (registered on import) ----------------------
 
-from server import methods_admin  # noqa: E402, F401
+from livejobs import methods_admin  # noqa: E402, F401

@@ -1,15 +1,15 @@
-"""The admins' methods: users and tokens. Registered in ``server.methods``' table on import.
+"""The admins' methods: users and tokens. Registered in ``livejobs.methods``' table on import.
 
 Removing a user or revoking a token ends its open sessions on every server
-(``server.credentials``); these handlers only write the records.
+(``livejobs.credentials``); these handlers only write the records.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from server import params as p
-from server.methods import Ctx, method
+from livejobs import params as p
+from livejobs.methods import Ctx, method
 
 
 @method("users.add", p.UserAdd)

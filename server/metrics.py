@@ -22,14 +22,14 @@ from prometheus_client.process_collector import ProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.jobs.model import FINISHED, Status
-from server.store.base import Change
-from server.tallies import Tallies
+from livejobs.jobs.model import FINISHED, Status
+from livejobs.store.base import Change
+from livejobs.tallies import Tallies
 
 if TYPE_CHECKING:
-    from server.dispatch import Worker
-    from server.methods import Services
-    from server.session import Session
+    from livejobs.dispatch import Worker
+    from livejobs.methods import Services
+    from livejobs.session import Session
 
 #: a job's failures as last seen: how many, and the time of the newest
 Failed = tuple[int, float | None]
@@ -64,7 +64,7 @@ class Metrics:
         self.jobs = Gauge(
             "livejobs_jobs", "Jobs in the store by type and status", ["type", "status"], registry=r
         )
-        # fed per change: plain numbers, exported when scraped (see server.tallies)
+        # fed per change: plain numbers, exported when scraped (see livejobs.tallies)
         t = Tallies()
         r.register(t)
         self.created = t.tally("livejobs_jobs_created", "Jobs created", "type")

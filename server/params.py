@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import Meta, Struct
 
-from server.errors import Invalid
+from livejobs.errors import Invalid
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 JobId = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -36,7 +36,7 @@ class Auth(Params):
     token: Annotated[str, Meta(max_length=500)]
     #: the client accepts a JSON array of frames in one message
     batch: bool = False
-    #: the protocol version the client speaks (server.protocol.SUPPORTED_PROTOCOLS)
+    #: the protocol version the client speaks (livejobs.protocol.SUPPORTED_PROTOCOLS)
     protocol: int | None = None
 
 

@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.auth import Identity
-from server.errors import Forbidden
-from server.jobs.model import Job
+from livejobs.auth import Identity
+from livejobs.errors import Forbidden
+from livejobs.jobs.model import Job
 
 SESSION = {"auth", "subscribe", "unsubscribe"}
 READ = {"jobs.get", "jobs.find", "jobs.counts", "types.list", "types.watch"}

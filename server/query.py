@@ -23,7 +23,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from server.errors import Invalid
+from livejobs.errors import Invalid
 
 MAX_DEPTH = 5
 MAX_NODES = 500

@@ -8,9 +8,9 @@ import asyncio
 import logging
 import math
 
-from server.clock import Clock
-from server.jobs.service import JobService
-from server.store.base import Change, Store
+from livejobs.clock import Clock
+from livejobs.jobs.service import JobService
+from livejobs.store.base import Change, Store
 
 log = logging.getLogger("livejobs.scheduler")
 

@@ -8,14 +8,14 @@ import enum
 from collections import deque
 from typing import TYPE_CHECKING
 
-from server.auth import Identity
-from server.live.runs import RunView
-from server.protocol import Frame
+from livejobs.auth import Identity
+from livejobs.live.runs import RunView
+from livejobs.protocol import Frame
 
 if TYPE_CHECKING:
-    from server.dispatch import Worker
-    from server.live.runs import Run
-    from server.live.subscriptions import Subscription
+    from livejobs.dispatch import Worker
+    from livejobs.live.runs import Run
+    from livejobs.live.subscriptions import Subscription
 
 #: frames a slow client may have waiting before it is disconnected (it resyncs on reconnect)
 MAX_OUTBOX = 20_000

@@ -26,7 +26,7 @@ Seconds = Annotated[float, Meta(gt=0)]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 Role = Literal[
     "admin", "manager", "creator", "worker"
-]  # server.auth.ROLES (a test keeps them equal)
+]  # livejobs.auth.ROLES (a test keeps them equal)
 
 
 class Settings(msgspec.Struct, kw_only=True):
@@ -46,7 +46,7 @@ class Settings(msgspec.Struct, kw_only=True):
     admin_token: str | None = None
     #: browser origins allowed to open the WebSocket (None: same host only)
     allowed_origins: list[str] | None = None
-    #: "module:attribute" of a list of extra allow/deny rules (see server.permissions)
+    #: "module:attribute" of a list of extra allow/deny rules (see livejobs.permissions)
     rules: str | None = None
     web_dir: str = str(WEB_DIR)
     log_format: Literal["text", "json"] = "text"

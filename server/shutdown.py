@@ -33,9 +33,9 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from server import protocol
-from server.errors import LivejobsError
-from server.store.base import Change
+from livejobs import protocol
+from livejobs.errors import LivejobsError
+from livejobs.store.base import Change
 
 log = logging.getLogger("livejobs.shutdown")
 

@@ -19,8 +19,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.errors import Forbidden, Invalid
-from server.jobs.model import Job
+from livejobs.errors import Forbidden, Invalid
+from livejobs.jobs.model import Job
 
 ROLES = ("admin", "manager", "creator", "worker")
 HOLDER = "holder"

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from server import protocol
-from server.call_order import CallTasks, order_key
-from server.errors import (
+from livejobs import protocol
+from livejobs.call_order import CallTasks, order_key
+from livejobs.errors import (
     Invalid,
     LivejobsError,
     RateLimited,
@@ -24,11 +24,11 @@ from server.errors import (
     Unavailable,
     UnsupportedVersion,
 )
-from server.logs import context
-from server.methods import Services, dispatch_call
-from server.params import Auth as AuthParams
-from server.params import decode_params
-from server.session import Session, SessionState
+from livejobs.logs import context
+from livejobs.methods import Services, dispatch_call
+from livejobs.params import Auth as AuthParams
+from livejobs.params import decode_params
+from livejobs.session import Session, SessionState
 
 log = logging.getLogger("livejobs.ws")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from server.clock import ManualClock
+from livejobs.clock import ManualClock
 from tests.pg import Cluster, External
 from tests.servers import InProcessServer, ProcessServer
 
@@ -46,7 +46,7 @@ async def server(tmp_path) -> AsyncIterator[InProcessServer]:
 
 @pytest.fixture
 async def clocked_server(tmp_path) -> AsyncIterator[InProcessServer]:
-    """Like ``server``, with a ManualClock the test moves (``server.clock.advance(s)``)."""
+    """Like ``server``, with a ManualClock the test moves (``livejobs.clock.advance(s)``)."""
     async for srv in _running(InProcessServer(tmp_path / "jobs.db", clock=ManualClock())):
         yield srv
 

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from worker_sdk import Client, Subscription, WorkerJob
+from livejobs_sdk import Client, Subscription, WorkerJob
 
 
 async def wait_for_doc(

@@ -1,4 +1,4 @@
-"""Example rules module for ``--rules tests.rules_example:RULES`` (see server.permissions)."""
+"""Example rules module for ``--rules tests.rules_example:RULES`` (see livejobs.permissions)."""
 
 from __future__ import annotations
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import uvicorn
 
-from server.app import create_app
-from server.clock import Clock
-from server.settings import Settings
-from worker_sdk import Client
+from livejobs.app import create_app
+from livejobs.clock import Clock
+from livejobs.settings import Settings
+from livejobs_sdk import Client
 
 ADMIN_TOKEN = "lj_testadmin_0123456789abcdef0123456789abcdef"
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +126,7 @@ class ProcessServer(BaseServer):
         return [
             sys.executable,
             "-m",
-            "server.cli",
+            "livejobs.cli",
             "serve",
             "--db",
             str(self.db_path),

@@ -17,7 +17,7 @@ true_time, true_time_ns = time.time, time.time_ns
 time.time = lambda: true_time() + skew
 time.time_ns = lambda: true_time_ns() + int(skew * 1e9)
 
-from server.cli import main  # noqa: E402  (the clock is moved before the server is imported)
+from livejobs.cli import main  # noqa: E402  (the clock is moved before the server is imported)
 
 if __name__ == "__main__":
     main()

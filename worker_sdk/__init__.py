@@ -10,8 +10,8 @@ Synchronous code (any thread, no event loop) uses ``SyncClient``, with the same 
 >>> client.run("echo", {"q": 2}, timeout=10)
 """
 
-from worker_sdk.client import Client, Event, Subscription
-from worker_sdk.errors import (
+from livejobs_sdk.client import Client, Event, Subscription
+from livejobs_sdk.errors import (
     CallError,
     ConnectionLost,
     Fatal,
@@ -20,12 +20,12 @@ from worker_sdk.errors import (
     Snooze,
     UnsupportedVersion,
 )
-from worker_sdk.job import Job, WorkerJob
-from worker_sdk.joblog import JobContext, JobLogHandler, current_job
-from worker_sdk.sync import SyncClient
-from worker_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
-from worker_sdk.tasks import InvalidArguments, Task, Tasks
-from worker_sdk.worker import Worker
+from livejobs_sdk.job import Job, WorkerJob
+from livejobs_sdk.joblog import JobContext, JobLogHandler, current_job
+from livejobs_sdk.sync import SyncClient
+from livejobs_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
+from livejobs_sdk.tasks import InvalidArguments, Task, Tasks
+from livejobs_sdk.worker import Worker
 
 __all__ = [
     "CallError",

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from worker_sdk.connection import Connection, Frame
-from worker_sdk.errors import ConnectionLost
-from worker_sdk.job import FINISHED, Job
-from worker_sdk.worker import Handler, Worker
+from livejobs_sdk.connection import Connection, Frame
+from livejobs_sdk.errors import ConnectionLost
+from livejobs_sdk.job import FINISHED, Job
+from livejobs_sdk.worker import Handler, Worker
 
 
 @dataclass(frozen=True, slots=True)

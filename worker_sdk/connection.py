@@ -29,8 +29,8 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from worker_sdk.errors import CallError, ConnectionLost, LivejobsError, UnsupportedVersion
-from worker_sdk.limits import Slots, chunks
+from livejobs_sdk.errors import CallError, ConnectionLost, LivejobsError, UnsupportedVersion
+from livejobs_sdk.limits import Slots, chunks
 
 log = logging.getLogger("livejobs.sdk")
 

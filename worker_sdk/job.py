@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from worker_sdk.errors import JobFailed
+from livejobs_sdk.errors import JobFailed
 
 if TYPE_CHECKING:
-    from worker_sdk.client import Client
-    from worker_sdk.connection import Connection
+    from livejobs_sdk.client import Client
+    from livejobs_sdk.connection import Connection
 
 FINISHED = ("completed", "failed", "cancelled")
 

@@ -18,8 +18,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from worker_sdk.errors import LivejobsError
-from worker_sdk.job import WorkerJob
+from livejobs_sdk.errors import LivejobsError
+from livejobs_sdk.job import WorkerJob
 
 
 class _Running:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
-from worker_sdk.errors import ConnectionLost
+from livejobs_sdk.errors import ConnectionLost
 
 T = TypeVar("T")
 

@@ -24,10 +24,10 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
-from worker_sdk.client import Client
-from worker_sdk.job import Job, WorkerJob
-from worker_sdk.loop_thread import LoopThread
-from worker_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
+from livejobs_sdk.client import Client
+from livejobs_sdk.job import Job, WorkerJob
+from livejobs_sdk.loop_thread import LoopThread
+from livejobs_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
 
 T = TypeVar("T")
 

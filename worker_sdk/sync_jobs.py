@@ -12,14 +12,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from worker_sdk.client import Event, Subscription
-from worker_sdk.errors import ConnectionLost
-from worker_sdk.job import Job, WorkerJob
-from worker_sdk.loop_thread import LoopThread, Runner
-from worker_sdk.worker import Worker
+from livejobs_sdk.client import Event, Subscription
+from livejobs_sdk.errors import ConnectionLost
+from livejobs_sdk.job import Job, WorkerJob
+from livejobs_sdk.loop_thread import LoopThread, Runner
+from livejobs_sdk.worker import Worker
 
 if TYPE_CHECKING:
-    from worker_sdk.sync import SyncClient
+    from livejobs_sdk.sync import SyncClient
 
 
 class EventView:

@@ -27,12 +27,12 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 import msgspec
 
-from worker_sdk.client import Client
-from worker_sdk.errors import Fatal, LivejobsError
-from worker_sdk.job import Job, WorkerJob
-from worker_sdk.loop_thread import LoopRunner
-from worker_sdk.sync import SyncClient
-from worker_sdk.sync_jobs import SyncJob, SyncWorker, SyncWorkerJob
+from livejobs_sdk.client import Client
+from livejobs_sdk.errors import Fatal, LivejobsError
+from livejobs_sdk.job import Job, WorkerJob
+from livejobs_sdk.loop_thread import LoopRunner
+from livejobs_sdk.sync import SyncClient
+from livejobs_sdk.sync_jobs import SyncJob, SyncWorker, SyncWorkerJob
 
 P = ParamSpec("P")
 R = TypeVar("R")

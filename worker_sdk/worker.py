@@ -19,10 +19,10 @@ import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from worker_sdk.connection import Connection, Frame
-from worker_sdk.errors import Fatal, LivejobsError, Snooze
-from worker_sdk.job import WorkerJob
-from worker_sdk.joblog import in_job_context
+from livejobs_sdk.connection import Connection, Frame
+from livejobs_sdk.errors import Fatal, LivejobsError, Snooze
+from livejobs_sdk.job import WorkerJob
+from livejobs_sdk.joblog import in_job_context
 
 log = logging.getLogger("livejobs.worker")
 

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 import common
-from worker_sdk import Client
+from livejobs_sdk import Client
 
 
 async def noop(job: Any) -> None:

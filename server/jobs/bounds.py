@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from server.jobs.model import Job
+from livejobs.jobs.model import Job
 
 #: log entries a job keeps by default (``max_log_entries``)
 MAX_LOG_ENTRIES = 1000
@@ -26,7 +26,7 @@ _encode = msgspec.json.encode
 
 @dataclass(frozen=True, slots=True)
 class DocLimits:
-    """The caps; ``server.settings`` holds their defaults and names (``max_log_entries``...)."""
+    """The caps; ``livejobs.settings`` holds their defaults and names (``max_log_entries``...)."""
 
     #: entries a log keeps: the creation entry, a note of how many were dropped, the newest
     log_entries: int = MAX_LOG_ENTRIES

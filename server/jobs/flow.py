@@ -2,7 +2,7 @@
 
 The rules live in the store (records of kind ``types``). Claims do not trust a server's memory
 of them: the store reads them, counts running jobs and recent starts, and claims, all within the
-claim itself (``server.store.sqlite_flow``, ``server.store.mongo_flow``), so a rule holds across
+claim itself (``livejobs.store.sqlite_flow``, ``livejobs.store.mongo_flow``), so a rule holds across
 every server sharing the store from the moment it is written. Each server also keeps a copy,
 re-read whenever the change feed shows a server wrote the rules, for its timers and wake-ups.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from server.store.base import Store, TypeRules
+from livejobs.store.base import Store, TypeRules
 
 __all__ = ["KIND", "FlowControl", "TypeRules"]
 

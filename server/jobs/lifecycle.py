@@ -12,10 +12,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from server.errors import Conflict, Forbidden
-from server.jobs import bounds, schedule
-from server.jobs.bounds import MAX_LOG_ENTRIES, DocLimits, append_log, clip_error, clip_text
-from server.jobs.model import FINISHED, UNFINISHED, Job, Status, random_hex
+from livejobs.errors import Conflict, Forbidden
+from livejobs.jobs import bounds, schedule
+from livejobs.jobs.bounds import MAX_LOG_ENTRIES, DocLimits, append_log, clip_error, clip_text
+from livejobs.jobs.model import FINISHED, UNFINISHED, Job, Status, random_hex
 
 # the statuses as plain strings: an enum member costs an attribute lookup and a slower
 # comparison per use (3.11), and these run for every job at every step
@@ -239,7 +239,7 @@ def fail(
     error = clip_error(error, limits.error_bytes)
     headline = clip_text(_reason(error), limits.log_entry_bytes - len("failed: "))
     # the log says what failed in one line; the traceback stays in ``failures`` (rendered by
-    # server.failures), not as a dict's repr with literal \n in the audit trail
+    # livejobs.failures), not as a dict's repr with literal \n in the audit trail
     new = _next(doc, now, by, f"failed: {headline}", level="danger")
     new["failures"].append(
         {"time": now, "error": error, "worker": worker, "attempt": doc["attempts"]}

@@ -32,7 +32,7 @@ Fields (all times are seconds since the epoch, as floats):
 - ``failures``  list of ``{"time", "error", "worker", "attempt"}``.
 - ``lease``     ``None`` or ``{"worker": str, "token": str, "expires": float}`` while running
                  (the token reaches only that worker). Who reads which field:
-                 ``server.visibility``.
+                 ``livejobs.visibility``.
 - ``worker``    str or None: the worker that ran (or runs) the latest attempt.
 - ``reason``    str or None: why the job failed or was cancelled.
 - ``owner``     str, the user who created it.

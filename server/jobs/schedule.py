@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterError, croniter
 
-from server.errors import Invalid
+from livejobs.errors import Invalid
 
 #: cron fire times looked at for the floor: enough to see the shortest gap of any cron with a
 #: handful of listed values per field, and cheap (one create with a repeat pays for it once)

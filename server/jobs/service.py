@@ -14,16 +14,16 @@ from typing import Any
 
 import msgspec
 
-from server import params as p
-from server.clock import Clock
-from server.errors import Conflict, Invalid, NotFound, TooLarge
-from server.jobs import bounds, lifecycle, schedule
-from server.jobs.bounds import DocLimits
-from server.jobs.flow import KIND as FLOW_RULES
-from server.jobs.flow import FlowControl
-from server.jobs.model import FINISHED, Job, Status, blank_job, new_id, priority_value
-from server.logs import context
-from server.store.base import ClaimRequest, CreateRequest, Store
+from livejobs import params as p
+from livejobs.clock import Clock
+from livejobs.errors import Conflict, Invalid, NotFound, TooLarge
+from livejobs.jobs import bounds, lifecycle, schedule
+from livejobs.jobs.bounds import DocLimits
+from livejobs.jobs.flow import KIND as FLOW_RULES
+from livejobs.jobs.flow import FlowControl
+from livejobs.jobs.model import FINISHED, Job, Status, blank_job, new_id, priority_value
+from livejobs.logs import context
+from livejobs.store.base import ClaimRequest, CreateRequest, Store
 
 Transition = Callable[[Job], Job]
 #: whether the caller may know a job exists (``Ctx.may_read``)
@@ -59,7 +59,7 @@ class JobService:
         self.max_data = max_data
         #: a repeating job runs at most once per this many seconds
         self.min_repeat = min_repeat
-        #: caps on what log, fail and done may add to a document (``server.jobs.bounds``)
+        #: caps on what log, fail and done may add to a document (``livejobs.jobs.bounds``)
         self.limits = limits or DocLimits()
         self.flow = FlowControl(store)
         #: called with the documents of every insert just before it is queued (see ``_insert``)

@@ -4,10 +4,10 @@ added/changed/removed. Fed only by the store's change feed.
 Subscriptions with the same filter share one group. Once live, every member of a group holds
 exactly the same set of matching ids, so a change is matched once per group, its kind decided
 once, its document encoded once, and its frame added to the group's shared run
-(``server.live.runs``), which each member's writer renders at the next flush. Fan-out to a
+(``livejobs.live.runs``), which each member's writer renders at the next flush. Fan-out to a
 thousand subscribers then costs per subscriber per flush, not per change.
 
-A group is a filter *and* a view (the subscriber's role, ``server.visibility``): members of a
+A group is a filter *and* a view (the subscriber's role, ``livejobs.visibility``): members of a
 group read the same fields, so one encoded document serves them all, and a change is projected
 and encoded once per view it reaches, not once per subscriber.
 """
@@ -19,15 +19,15 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from server import protocol
-from server.errors import RateLimited, TooLarge
-from server.jobs.model import Job
-from server.live.runs import Run, RunView
-from server.query import matches
-from server.session import Flusher, Session
-from server.settings import Settings
-from server.store.base import Change, Store
-from server.visibility import project
+from livejobs import protocol
+from livejobs.errors import RateLimited, TooLarge
+from livejobs.jobs.model import Job
+from livejobs.live.runs import Run, RunView
+from livejobs.query import matches
+from livejobs.session import Flusher, Session
+from livejobs.settings import Settings
+from livejobs.store.base import Change, Store
+from livejobs.visibility import project
 
 log = logging.getLogger("livejobs.live")
 
@@ -41,7 +41,7 @@ class Subscription:
     sub_json: str
     #: the role whose fields it reads
     view: str
-    #: the filter's evaluation cost (``server.query.filter_cost``), counted against budgets
+    #: the filter's evaluation cost (``livejobs.query.filter_cost``), counted against budgets
     cost: int = 0
     ids: set[str] = field(default_factory=set)
     #: changes that arrived while the snapshot was being sent (None once live)

@@ -1,11 +1,11 @@
 """The storage seam: one small async interface, organised by job operation.
 
-Backends only persist; every decision about what a job becomes is made by ``server.jobs``
+Backends only persist; every decision about what a job becomes is made by ``livejobs.jobs``
 before a backend sees the document. Conditional writes compare the document's ``version`` so
 that two racing transitions never both win.
 
-Implementations: ``server.store.sqlite.SQLiteStore`` (embedded, default),
-``server.store.mongo.MongoStore`` and ``server.store.postgres.PostgresStore``.
+Implementations: ``livejobs.store.sqlite.SQLiteStore`` (embedded, default),
+``livejobs.store.mongo.MongoStore`` and ``livejobs.store.postgres.PostgresStore``.
 ``open_store(url)`` picks one and imports only that one.
 """
 
@@ -15,15 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
-from server.errors import StoreRefused
-from server.jobs.model import Job
+from livejobs.errors import StoreRefused
+from livejobs.jobs.model import Job
 
 if TYPE_CHECKING:
-    from server.store.feed import Watcher
-    from server.store.migrations import Migration
+    from livejobs.store.feed import Watcher
+    from livejobs.store.migrations import Migration
 
 Filter = dict[str, Any]
-"""A validated Mongo-style filter (see ``server.query``)."""
+"""A validated Mongo-style filter (see ``livejobs.query``)."""
 
 Sort = Sequence[tuple[str, int]]
 """``[(field, 1 | -1), ...]``."""
@@ -138,7 +138,7 @@ class Store(Protocol):
 
     async def store_time(self) -> float:
         """The store's own clock, in epoch seconds: every server sharing the store keeps its
-        time on it (``server.clock.StoreClock``)."""
+        time on it (``livejobs.clock.StoreClock``)."""
 
     # -- jobs ------------------------------------------------------------------------------
     async def insert(self, docs: Sequence[Job], request: CreateRequest | None = None) -> list[Job]:
@@ -205,15 +205,15 @@ async def pending_migrations(url: str) -> list[Migration]:
     ``StoreRefused`` for a store of a newer livejobs."""
     if is_postgres(url):
         _need_asyncpg()
-        from server.store.postgres.store import pending_at
+        from livejobs.store.postgres.store import pending_at
 
         return await pending_at(url)
     path = sqlite_path(url)
     if path is None:
-        from server.store import mongo_migrations
+        from livejobs.store import mongo_migrations
 
         return await mongo_migrations.pending_at(url)
-    from server.store import sqlite_migrations
+    from livejobs.store import sqlite_migrations
 
     return sqlite_migrations.pending(path)
 
@@ -224,15 +224,15 @@ def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
     ``sqlite://:memory:`` or a bare path) opened with ``synchronous``."""
     if is_postgres(url):
         _need_asyncpg()
-        from server.store.postgres import PostgresStore
+        from livejobs.store.postgres import PostgresStore
 
         return PostgresStore(url)
     path = sqlite_path(url)
     if path is None:
-        from server.store.mongo import MongoStore
+        from livejobs.store.mongo import MongoStore
 
         return MongoStore(url)
-    from server.store.sqlite import SQLiteStore
+    from livejobs.store.sqlite import SQLiteStore
 
     mode = synchronous.upper()
     if mode not in ("NORMAL", "FULL"):

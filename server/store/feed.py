@@ -13,7 +13,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterable
 
-from server.store.base import Change
+from livejobs.store.base import Change
 
 
 class Watcher:

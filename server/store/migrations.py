@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from server.errors import StoreRefused
+from livejobs.errors import StoreRefused
 
 
 @dataclass(frozen=True, slots=True)

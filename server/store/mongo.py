@@ -30,13 +30,13 @@ from pymongo.errors import (
     PyMongoError,
 )
 
-from server.errors import Conflict, Invalid, StoreRefused, Unavailable
-from server.jobs import lifecycle
-from server.jobs.model import Job
-from server.store import mongo_flow, mongo_migrations
-from server.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
-from server.store.feed import Feed, Watcher
-from server.store.mongo_shapes import (
+from livejobs.errors import Conflict, Invalid, StoreRefused, Unavailable
+from livejobs.jobs import lifecycle
+from livejobs.jobs.model import Job
+from livejobs.store import mongo_flow, mongo_migrations
+from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
+from livejobs.store.feed import Feed, Watcher
+from livejobs.store.mongo_shapes import (
     change_from_event,
     claim_filter,
     database_name,

@@ -17,7 +17,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from server.store.base import TypeRules
+from livejobs.store.base import TypeRules
 
 RESERVATION_SECONDS = 30.0
 """How long a claim in progress holds its places (a live claim settles in milliseconds)."""

@@ -19,7 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
-from server.store.migrations import Migration, newest, plan
+from livejobs.store.migrations import Migration, newest, plan
 
 Collection = AsyncCollection[dict[str, Any]]
 SCHEMA_COLLECTION = "livejobs.schema"
@@ -118,7 +118,7 @@ async def pending_at(url: str, queue: str = "jobs") -> list[Migration]:
     """``pending`` for ``livejobs migrate --check``: read-only, without opening the store."""
     from pymongo import AsyncMongoClient
 
-    from server.store.mongo_shapes import database_name
+    from livejobs.store.mongo_shapes import database_name
 
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         url, serverSelectionTimeoutMS=10_000, tz_aware=False

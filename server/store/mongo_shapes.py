@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
-from server.errors import Invalid
-from server.jobs.model import FINISHED, Job
-from server.query import INDEX_RE, matches
-from server.store.base import Change, ClaimRequest, Filter, Sort
+from livejobs.errors import Invalid
+from livejobs.jobs.model import FINISHED, Job
+from livejobs.query import INDEX_RE, matches
+from livejobs.store.base import Change, ClaimRequest, Filter, Sort
 
 DEFAULT_DATABASE = "livejobs"
 INTERNAL = ("_id", "_live_key")
@@ -36,7 +36,7 @@ def doc_from_mongo(stored: dict[str, Any]) -> Job:
 
 
 def filter_to_mongo(filter: Filter) -> dict[str, Any]:
-    """A parsed filter (``server.query``) in MongoDB's terms: ``id`` is renamed, and a path
+    """A parsed filter (``livejobs.query``) in MongoDB's terms: ``id`` is renamed, and a path
     that MongoDB would fan out through an array of objects is kept from doing so."""
     out: dict[str, Any] = {}
     guarded: list[dict[str, Any]] = []

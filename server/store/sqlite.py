@@ -20,13 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
-from server.errors import Invalid, StoreRefused, Unavailable
-from server.jobs.model import Job
-from server.store import sqlite_migrations, sqlite_peers, sqlite_requests
-from server.store import sqlite_ops as ops
-from server.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
-from server.store.feed import Feed, Watcher
-from server.store.sqlite_peers import Peers
+from livejobs.errors import Invalid, StoreRefused, Unavailable
+from livejobs.jobs.model import Job
+from livejobs.store import sqlite_migrations, sqlite_peers, sqlite_requests
+from livejobs.store import sqlite_ops as ops
+from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
+from livejobs.store.feed import Feed, Watcher
+from livejobs.store.sqlite_peers import Peers
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ claim and a completion; a batch of ten of each moves two groups. Either way the 
 in the write's own transaction, in every process sharing the file, so the table is never
 behind.
 
-Jobs always have text ``type``, ``status`` and ``owner`` (``server.jobs.model``); a row that
+Jobs always have text ``type``, ``status`` and ``owner`` (``livejobs.jobs.model``); a row that
 somehow has not is left out of the table, as ``count_by`` leaves it out of its groups.
 """
 
@@ -21,8 +21,8 @@ import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 
-from server.jobs.model import Job
-from server.store.base import Filter
+from livejobs.jobs.model import Job
+from livejobs.store.base import Filter
 
 COLUMNS = ("type", "status", "owner")
 

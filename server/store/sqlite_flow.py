@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from server.store.base import TypeRules
+from livejobs.store.base import TypeRules
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flow_starts (type TEXT NOT NULL, at REAL NOT NULL);

@@ -13,9 +13,9 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from server.store import sqlite_counts, sqlite_flow, sqlite_peers
-from server.store.migrations import Migration, newest, plan
-from server.store.sqlite_sql import decode, live_key
+from livejobs.store import sqlite_counts, sqlite_flow, sqlite_peers
+from livejobs.store.migrations import Migration, newest, plan
+from livejobs.store.sqlite_sql import decode, live_key
 
 JOBS_0_1_0 = """
 CREATE TABLE IF NOT EXISTS jobs (

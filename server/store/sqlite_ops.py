@@ -13,13 +13,13 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from server.errors import Conflict, Unavailable
-from server.jobs import lifecycle
-from server.jobs.model import Job
-from server.store import sqlite_counts, sqlite_flow
-from server.store.base import ClaimRequest, Filter, Sort, TypeRules
-from server.store.sqlite_counts import Group
-from server.store.sqlite_sql import (
+from livejobs.errors import Conflict, Unavailable
+from livejobs.jobs import lifecycle
+from livejobs.jobs.model import Job
+from livejobs.store import sqlite_counts, sqlite_flow
+from livejobs.store.base import ClaimRequest, Filter, Sort, TypeRules
+from livejobs.store.sqlite_counts import Group
+from livejobs.store.sqlite_sql import (
     CLAIM,
     GROUP_COLUMNS,
     INSERT,

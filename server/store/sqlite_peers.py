@@ -28,9 +28,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from server.store.base import Change
-from server.store.sqlite_ops import Changes
-from server.store.sqlite_sql import decode, encode
+from livejobs.store.base import Change
+from livejobs.store.sqlite_ops import Changes
+from livejobs.store.sqlite_sql import decode, encode
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from server.jobs.model import Job
-from server.store import sqlite_ops as ops
-from server.store.base import CreateRequest
-from server.store.sqlite_sql import decode, encode
+from livejobs.jobs.model import Job
+from livejobs.store import sqlite_ops as ops
+from livejobs.store.base import CreateRequest
+from livejobs.store.sqlite_sql import decode, encode
 
 RECALL = "SELECT answer FROM requests WHERE owner = ? AND id = ? AND expires > ?"
 REMEMBER = "INSERT OR REPLACE INTO requests (owner, id, expires, answer) VALUES (?, ?, ?, ?)"

@@ -1,7 +1,7 @@
 """SQL for the SQLite store: the schema, the derived columns, and filter/sort → SQL.
 
 Kept apart from the store so that the translation, which must mean exactly what
-``server.query.matches`` means, can be read (and tested) on its own. Field paths are checked
+``livejobs.query.matches`` means, can be read (and tested) on its own. Field paths are checked
 against ``query.PATH_RE`` before they reach SQL text; every value is a bound parameter.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 
 import msgspec
 
-from server.errors import Invalid
-from server.jobs.model import FINISHED, Job
-from server.query import COMPARISONS, INDEX_RE, check_path
+from livejobs.errors import Invalid
+from livejobs.jobs.model import FINISHED, Job
+from livejobs.query import COMPARISONS, INDEX_RE, check_path
 
 COLUMNS = (
     "id",

@@ -10,15 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from livejobs_sdk import CallError, Client
 from tests.servers import ROOT, free_port
-from worker_sdk import CallError, Client
 
 
 def livejobs(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``livejobs ARGS`` run from ``cwd`` with no LIVEJOBS_ variable but ``env``."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LIVEJOBS_")}
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "livejobs.cli", *args],
         cwd=cwd,
         env={**clean, "PYTHONPATH": str(ROOT), **env},
         capture_output=True,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from server import backup as backups
+from livejobs import backup as backups
 from tests.servers import ROOT, ProcessServer
 
 LIVEJOBS = Path(sys.executable).with_name("livejobs")

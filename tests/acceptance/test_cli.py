@@ -14,9 +14,9 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from livejobs_sdk import Fatal
 from tests.helpers import running_worker, wait_for_doc, wait_status
 from tests.servers import ROOT, free_port
-from worker_sdk import Fatal
 
 HANDLERS = '''
 import asyncio
@@ -58,7 +58,7 @@ async def cli(
     """``livejobs ARGS`` in a subprocess (in a thread, so this loop keeps serving)."""
     return await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "livejobs.cli", *args],
         cwd=ROOT,
         env=env if env is not None else env_for(server),
         capture_output=True,
@@ -89,7 +89,7 @@ async def worker_process(
     log_path = tmp_path / f"worker-{len(list(tmp_path.glob('worker-*.log')))}.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "worker", target, *args],
+            [sys.executable, "-m", "livejobs.cli", "worker", target, *args],
             cwd=ROOT,
             env=env_for(server, PYTHONPATH=str(tmp_path)),
             stdout=log,

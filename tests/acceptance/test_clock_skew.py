@@ -1,5 +1,5 @@
 """Two servers on one store whose hosts' clocks disagree by five minutes agree on every lease and
-delay: each keeps its time on the store's clock (``server.clock.StoreClock``).
+delay: each keeps its time on the store's clock (``livejobs.clock.StoreClock``).
 
 Server B runs with its ``time.time`` five minutes ahead (``tests/skewed_serve.py``). On its own
 clock, B would expire at once every lease that A grants, and a delay B sets would keep the job
@@ -30,7 +30,7 @@ class SkewedServer(ProcessServer):
 
     def command(self) -> list[str]:
         python, _, module, *rest = super().command()
-        assert module == "server.cli"
+        assert module == "livejobs.cli"
         return [python, "-m", "tests.skewed_serve", str(self.skew), *rest]
 
 

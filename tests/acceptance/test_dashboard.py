@@ -17,9 +17,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from livejobs_sdk import Client
 from tests.acceptance.test_cli import worker_process
 from tests.helpers import wait_status
-from worker_sdk import Client
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

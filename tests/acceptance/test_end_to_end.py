@@ -11,9 +11,9 @@ import sys
 import httpx
 import pytest
 
+from livejobs_sdk import CallError, Client
 from tests.helpers import collect_until_ready, running_worker, wait_status
 from tests.servers import ADMIN_TOKEN, ROOT
-from worker_sdk import CallError, Client
 
 
 async def test_create_process_result(server):
@@ -299,7 +299,7 @@ async def test_http_api_create_get_list_claim_report(server):
 
 
 async def test_a_snapshot_larger_than_the_slow_client_cap_arrives_whole(server):
-    from server.session import MAX_OUTBOX
+    from livejobs.session import MAX_OUTBOX
 
     total = MAX_OUTBOX + 5_000
     async with server.client() as client:
@@ -314,7 +314,7 @@ async def test_a_snapshot_larger_than_the_slow_client_cap_arrives_whole(server):
 async def test_a_subscriber_that_stops_reading_is_cut_off_and_told_why(server, monkeypatch):
     import websockets
 
-    from server import session as sessions_module
+    from livejobs import session as sessions_module
 
     monkeypatch.setattr(sessions_module, "MAX_OUTBOX", 300)
     # max_queue=1: the client stops reading its socket as soon as one message waits unread

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from livejobs_sdk import WorkerJob
 from tests.acceptance.test_cli import cli, stop_process, worker_process
 from tests.helpers import running_worker, wait_status
 from tests.servers import ProcessServer
-from worker_sdk import WorkerJob
 
 FAILING = """
 def check_invoice(number):

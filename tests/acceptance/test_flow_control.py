@@ -9,8 +9,8 @@ import json
 import pytest
 import websockets
 
+from livejobs_sdk import CallError, Client, Snooze
 from tests.helpers import running_worker, wait_count, wait_for_doc, wait_status
-from worker_sdk import CallError, Client, Snooze
 
 
 async def test_rate_limit_holds_over_several_windows(clocked_server):

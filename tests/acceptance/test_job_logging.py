@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from livejobs_sdk import JobContext, JobLogHandler, SyncClient, current_job
 from tests.helpers import running_worker, wait_status
-from worker_sdk import JobContext, JobLogHandler, SyncClient, current_job
 
 app_log = logging.getLogger("app.jobs")
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from livejobs_sdk import CallError, Fatal, JobFailed
 from tests.helpers import running_worker, wait_count, wait_for_doc, wait_status
-from worker_sdk import CallError, Fatal, JobFailed
 
 
 async def test_delay_waits_until_the_clock_passes(clocked_server):

@@ -11,10 +11,10 @@ import httpx
 import pytest
 import websockets
 
-from server.clock import ManualClock
+from livejobs.clock import ManualClock
+from livejobs_sdk import CallError, Client
 from tests.helpers import collect_until_ready
 from tests.servers import InProcessServer
-from worker_sdk import CallError, Client
 
 
 @pytest.fixture

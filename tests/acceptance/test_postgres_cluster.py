@@ -19,14 +19,14 @@ from typing import Any
 
 import pytest
 
+from livejobs_sdk import Client
+from livejobs_sdk.client import Subscription
+from livejobs_sdk.errors import CallError
 from tests.acceptance.test_postgres_serve import PostgresServer, Serve, serve, url  # noqa: F401
 from tests.acceptance.test_two_servers import Gate, probe_both, two_workers
 from tests.helpers import collect_until_ready, running_worker, wait_count
 from tests.pg import Cluster
 from tests.servers import ADMIN_TOKEN
-from worker_sdk import Client
-from worker_sdk.client import Subscription
-from worker_sdk.errors import CallError
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from server.http_api import JOB_ACTIONS
-from server.methods import METHODS
+from livejobs.http_api import JOB_ACTIONS
+from livejobs.methods import METHODS
 from tests.servers import ROOT
 
 

@@ -27,7 +27,7 @@ def livejobs(
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LIVEJOBS_")}
     try:
         return subprocess.run(
-            [sys.executable, "-m", "server.cli", *args],
+            [sys.executable, "-m", "livejobs.cli", *args],
             cwd=tmp_path,
             env={**clean, "PYTHONPATH": str(ROOT), **(env or {})},
             capture_output=True,

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from livejobs_sdk import Client
 from tests.acceptance.test_cli import stop_process, worker_process
 from tests.helpers import wait_status
 from tests.servers import ProcessServer
-from worker_sdk import Client
 
 
 async def wait_running(client: Client, job_type: str, count: int, timeout: float = 10) -> set[str]:

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from server.shutdown import SHUTDOWN_MARGIN
+from livejobs.shutdown import SHUTDOWN_MARGIN
 from tests.acceptance.test_shutdown import wait_running
 from tests.helpers import running_worker
 from tests.servers import ProcessServer

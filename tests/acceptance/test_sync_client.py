@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from livejobs_sdk import JobFailed, SyncClient, SyncWorkerJob
 from tests.servers import ROOT, ProcessServer
-from worker_sdk import JobFailed, SyncClient, SyncWorkerJob
 
 THREADS = 50
 
@@ -125,7 +125,7 @@ def test_a_client_never_closed_closes_at_interpreter_exit(sync_server):
 
 FORKED = """
 import os
-from worker_sdk import SyncClient
+from livejobs_sdk import SyncClient
 client = SyncClient({url!r}, {token!r})
 client.job("forked", "parent").save()  # connected before the fork, as after a preload
 pid = os.fork()

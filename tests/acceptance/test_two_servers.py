@@ -3,7 +3,7 @@ the other's workers, subscribers see every change, and every flow rule holds acr
 
 Both servers run in this event loop and share one driven clock; each has its own store
 connection, feed and dispatcher, and learns of the other's commits only through the store's
-cross-process feed (``server.store.sqlite_peers``).
+cross-process feed (``livejobs.store.sqlite_peers``).
 
 A rule that holds is shown by what did not happen; so that "not yet" cannot pass for "never",
 each check first has both workers take a probe job of their own type: a worker's claim covers
@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 import websockets
 
-from server.clock import ManualClock
+from livejobs.clock import ManualClock
+from livejobs_sdk import Client
 from tests.helpers import running_worker, wait_count, wait_status
 from tests.servers import InProcessServer, ProcessServer, started
-from worker_sdk import Client
 
 
 @pytest.fixture

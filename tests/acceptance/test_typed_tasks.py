@@ -9,12 +9,12 @@ from datetime import datetime
 
 import pytest
 
+from livejobs_sdk import InvalidArguments, SyncClient
+from livejobs_sdk.tasks import dispatch
 from tests.acceptance.test_cli import assert_one_error_line, cli, stop_process, worker_process
 from tests.helpers import running_worker, wait_status
 from tests.workers import typed_tasks
 from tests.workers.typed_tasks import Receipt, add, build_report, log_it, send_email
-from worker_sdk import InvalidArguments, SyncClient
-from worker_sdk.tasks import dispatch
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from server.protocol import API_VERSION, PROTOCOL_VERSION, SUPPORTED_PROTOCOLS
-from worker_sdk import CallError, Client, UnsupportedVersion
-from worker_sdk import connection as sdk_connection
+from livejobs.protocol import API_VERSION, PROTOCOL_VERSION, SUPPORTED_PROTOCOLS
+from livejobs_sdk import CallError, Client, UnsupportedVersion
+from livejobs_sdk import connection as sdk_connection
 
 
 async def auth(ws: ClientConnection, token: str, **params: Any) -> dict[str, Any]:

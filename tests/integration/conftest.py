@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from server.store.base import Store
+from livejobs.store.base import Store
 
 MONGODB_URI = os.environ.get("LIVEJOBS_TEST_MONGODB_URI")
 NO_MONGODB = "LIVEJOBS_TEST_MONGODB_URI not set: MongoDB contract tests need a replica set"
@@ -46,7 +46,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         return store
 
     if request.param == "sqlite":
-        from server.store.sqlite import SQLiteStore
+        from livejobs.store.sqlite import SQLiteStore
 
         try:
             yield Backend("sqlite", lambda: track(SQLiteStore(str(tmp_path / "jobs.db"))))
@@ -56,7 +56,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         return
 
     if request.param == "postgres":
-        from server.store.postgres import PostgresStore
+        from livejobs.store.postgres import PostgresStore
 
         url = request.getfixturevalue("pg_cluster").create_database()
         try:
@@ -70,7 +70,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         pytest.skip(NO_MONGODB)
     from pymongo import AsyncMongoClient
 
-    from server.store.mongo import MongoStore
+    from livejobs.store.mongo import MongoStore
 
     database = f"livejobs_test_{uuid.uuid4().hex[:12]}"
     try:

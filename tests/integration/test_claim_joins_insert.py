@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from server import params as p
-from server.clock import Clock
-from server.dispatch import Dispatcher, Worker
-from server.jobs.service import JobService
-from server.session import Session
-from server.store import sqlite_ops
-from server.store.sqlite import SQLiteStore
+from livejobs import params as p
+from livejobs.clock import Clock
+from livejobs.dispatch import Dispatcher, Worker
+from livejobs.jobs.service import JobService
+from livejobs.session import Session
+from livejobs.store import sqlite_ops
+from livejobs.store.sqlite import SQLiteStore
 
 JOB_OPERATIONS = {"insert", "claim", "replace", "delete"}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from livejobs_sdk import Fatal, JobFailed
 from tests.helpers import running_worker, wait_for_doc
-from worker_sdk import Fatal, JobFailed
 
 
 async def scrape(server) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

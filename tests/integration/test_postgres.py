@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from server.errors import StoreRefused
-from server.query import matches
-from server.store.base import Change, open_store, pending_migrations
-from server.store.postgres import PostgresStore
-from server.store.postgres import feed as pg_feed
-from server.store.postgres.migrations import MIGRATIONS
+from livejobs.errors import StoreRefused
+from livejobs.query import matches
+from livejobs.store.base import Change, open_store, pending_migrations
+from livejobs.store.postgres import PostgresStore
+from livejobs.store.postgres import feed as pg_feed
+from livejobs.store.postgres.migrations import MIGRATIONS
 from tests.integration.test_store_contract import RULES, claim_request, job, set_rules
 from tests.pg import Cluster
 
@@ -53,7 +53,7 @@ async def test_open_store_picks_postgres_for_its_urls(url: str) -> None:
 def test_without_the_driver_a_postgres_url_is_refused_clearly(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in [m for m in sys.modules if m.startswith("server.store.postgres")]:
+    for name in [m for m in sys.modules if m.startswith("livejobs.store.postgres")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "asyncpg", None)
     with pytest.raises(StoreRefused, match=r"pip install 'livejobs\[postgres\]'"):

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from server.errors import Conflict
-from server.store.postgres import PostgresStore, counts
+from livejobs.errors import Conflict
+from livejobs.store.postgres import PostgresStore, counts
 from tests.integration.test_store_contract import changed, job
 from tests.pg import Cluster
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
-from server.store.base import Change
+from livejobs.store.base import Change
 from tests.servers import InProcessServer
 
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from server.jobs.model import Job, blank_job
-from server.store import sqlite_peers
-from server.store.base import Change
-from server.store.feed import Watcher
-from server.store.sqlite import SQLiteStore
+from livejobs.jobs.model import Job, blank_job
+from livejobs.store import sqlite_peers
+from livejobs.store.base import Change
+from livejobs.store.feed import Watcher
+from livejobs.store.sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
 Opener = Callable[[], Awaitable[SQLiteStore]]
@@ -247,8 +247,8 @@ async def test_a_write_waits_for_another_process_lock_off_the_loop(
 CHILD = textwrap.dedent(
     """
     import asyncio, sys
-    from server.jobs.model import blank_job
-    from server.store.sqlite import SQLiteStore
+    from livejobs.jobs.model import blank_job
+    from livejobs.store.sqlite import SQLiteStore
 
     async def main():
         store = SQLiteStore(sys.argv[1])

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from server.jobs.model import blank_job
-from server.store import sqlite
-from server.store.sqlite import SQLiteStore
+from livejobs.jobs.model import blank_job
+from livejobs.store import sqlite
+from livejobs.store.sqlite import SQLiteStore
 
 
 async def test_the_wal_stops_growing_under_steady_writes(

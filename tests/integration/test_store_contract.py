@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from server.errors import Conflict, StoreRefused, Unavailable
-from server.jobs.model import Job, blank_job
-from server.query import matches, parse_filter, resolve
-from server.store.base import Change, ClaimRequest, CreateRequest, Store, TypeRules
-from server.store.sqlite import SQLiteStore
+from livejobs.errors import Conflict, StoreRefused, Unavailable
+from livejobs.jobs.model import Job, blank_job
+from livejobs.query import matches, parse_filter, resolve
+from livejobs.store.base import Change, ClaimRequest, CreateRequest, Store, TypeRules
+from livejobs.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Backend
@@ -76,7 +76,7 @@ async def test_insert_get_and_get_many(store: Store) -> None:
 
 
 async def test_store_time_is_the_stores_clock_in_epoch_seconds(store: Store) -> None:
-    """Every server keeps its time on this reading (``server.clock.StoreClock``)."""
+    """Every server keeps its time on this reading (``livejobs.clock.StoreClock``)."""
     before = time.time()
     reading = await store.store_time()
     after = time.time()
@@ -819,7 +819,7 @@ async def test_sqlite_close_answers_queued_calls(tmp_path: Path) -> None:
 
 
 async def test_mongo_refuses_to_start_without_a_server() -> None:
-    from server.store.mongo import MongoStore
+    from livejobs.store.mongo import MongoStore
 
     store = MongoStore("mongodb://user:secret@127.0.0.1:1/db?serverSelectionTimeoutMS=100")
     # PyMongo's async client leaves open the socket of a connection attempt that its close()

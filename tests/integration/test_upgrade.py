@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from server.clock import ManualClock
-from server.errors import StoreRefused
-from server.store import sqlite_migrations
-from server.store.migrations import Migration
-from server.store.sqlite import SQLiteStore
-from server.store.sqlite_migrations import NEWEST
+from livejobs.clock import ManualClock
+from livejobs.errors import StoreRefused
+from livejobs.store import sqlite_migrations
+from livejobs.store.migrations import Migration
+from livejobs.store.sqlite import SQLiteStore
+from livejobs.store.sqlite_migrations import NEWEST
 from tests.servers import ROOT, InProcessServer, free_port
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -54,7 +54,7 @@ def digest(path: Path) -> str:
 
 def livejobs(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "livejobs.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

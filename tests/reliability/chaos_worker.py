@@ -23,7 +23,7 @@ from typing import Any
 
 from websockets.exceptions import InvalidHandshake
 
-from worker_sdk import Client, LivejobsError, WorkerJob
+from livejobs_sdk import Client, LivejobsError, WorkerJob
 
 CONNECT_DEADLINE = 30.0
 

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 from websockets.exceptions import InvalidHandshake
 
+from livejobs_sdk import Client, ConnectionLost
 from tests.servers import ROOT, BaseServer, ProcessServer
-from worker_sdk import Client, ConnectionLost
 
 T = TypeVar("T")
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from livejobs_sdk import CallError, Client
 from tests.helpers import running_worker
 from tests.reliability.procs import Caller, Proxy
 from tests.servers import ProcessServer
-from worker_sdk import CallError, Client
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

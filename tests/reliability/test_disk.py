@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
+from livejobs_sdk import CallError, Client
 from tests.reliability.procs import WorkerProcess, processes
 from tests.reliability.test_durability import find_all
 from tests.servers import ADMIN_TOKEN, ProcessServer
-from worker_sdk import CallError, Client
 
 DISK = "6m"
 PAYLOAD = "x" * 16_000  # per job, so that the disk fills in a few hundred writes
@@ -72,7 +72,7 @@ async def write(client: Client, n: int, acked: set[int]) -> CallError | None:
 
 async def test_a_full_disk_refuses_writes_clearly_and_loses_nothing(small_disk, tmp_path):
     server = ProcessServer(small_disk / "jobs.db")
-    server.log_path = tmp_path / "server.log"  # not on the disk that fills
+    server.log_path = tmp_path / "livejobs.log"  # not on the disk that fills
     acked: set[int] = set()
     await server.start()
     try:
@@ -141,7 +141,7 @@ async def test_jobs_running_when_the_disk_fills_finish_once_space_returns(small_
     """Completions that cannot be saved leave jobs running; their leases expire, and once
     space is back the scheduler's retry puts them back and the workers finish them."""
     server = ProcessServer(small_disk / "jobs.db", "--lease", "2")
-    server.log_path = tmp_path / "server.log"
+    server.log_path = tmp_path / "livejobs.log"
     await server.start()
     try:
         async with processes() as procs, server.client(reconnect=False) as client:
@@ -186,7 +186,7 @@ async def test_jobs_running_when_the_disk_fills_finish_once_space_returns(small_
 
 async def test_ready_jobs_reach_a_worker_whose_claim_failed_on_a_full_disk(small_disk, tmp_path):
     server = ProcessServer(small_disk / "jobs.db")
-    server.log_path = tmp_path / "server.log"
+    server.log_path = tmp_path / "livejobs.log"
     await server.start()
     try:
         async with processes() as procs, server.client(reconnect=False) as client:

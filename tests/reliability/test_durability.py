@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from livejobs_sdk import CallError, Client, ConnectionLost
 from tests.servers import ProcessServer
-from worker_sdk import CallError, Client, ConnectionLost
 
 PRODUCERS = 8
 ROUNDS = 3

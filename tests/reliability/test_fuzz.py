@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from server.settings import Settings
+from livejobs.settings import Settings
 from tests.helpers import running_worker
 from tests.reliability.frames import CODES, frames
 from tests.reliability.procs import assert_server_healthy

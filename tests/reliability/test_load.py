@@ -14,9 +14,9 @@ from typing import Any
 import psutil
 import pytest
 
+from livejobs_sdk import Client
 from tests.reliability.procs import WorkerProcess, processes
 from tests.servers import ProcessServer
-from worker_sdk import Client
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -15,8 +15,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
+from livejobs_sdk import Client
 from tests.servers import InProcessServer, ProcessServer
-from worker_sdk import Client
 
 SAVERS = 8
 #: saves each stage waits for: before the outage, and after the server is back

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from livejobs_sdk import Client
 from tests.helpers import collect_until_ready, running_worker
 from tests.servers import ADMIN_TOKEN, ProcessServer, free_port
-from worker_sdk import Client
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ import httpx
 import pytest
 import websockets
 
-from server.auth_limit import AuthLimiter
-from server.clock import ManualClock
-from server.errors import RateLimited
+from livejobs.auth_limit import AuthLimiter
+from livejobs.clock import ManualClock
+from livejobs.errors import RateLimited
 from tests.servers import ADMIN_TOKEN, InProcessServer
 
 WRONG = "lj_nosuch_0123456789abcdef0123456789abcdef"
@@ -119,7 +119,7 @@ def test_each_failure_past_the_free_ones_doubles_the_wait_up_to_the_most() -> No
 
 @pytest.mark.parametrize("name", ["auth_free_failures", "auth_connection_failures"])
 def test_the_thresholds_are_settings_with_bounds(name: str) -> None:
-    from server.settings import Settings, SettingsError
+    from livejobs.settings import Settings, SettingsError
 
     with pytest.raises(SettingsError, match=name):
         Settings.load({name: 0})

@@ -11,9 +11,9 @@ import httpx
 import msgspec
 import pytest
 
-from server.jobs.bounds import MAX_FAILURES
+from livejobs.jobs.bounds import MAX_FAILURES
+from livejobs_sdk.errors import CallError
 from tests.servers import InProcessServer
-from worker_sdk.errors import CallError
 
 ENTRIES = 40
 BIG = "y" * 400_000

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from livejobs_sdk.errors import CallError
 from tests.servers import InProcessServer
-from worker_sdk.errors import CallError
 
 
 def _large(n: int, size: int = 900) -> dict[str, object]:

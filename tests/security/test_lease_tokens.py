@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from livejobs_sdk import CallError, Client
 from tests.helpers import collect_until_ready
 from tests.security import world as wd
-from worker_sdk import CallError, Client
 
 THIEVES = ("worker", "creator", "manager", "admin")
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
+from livejobs_sdk import CallError, Client
 from tests.servers import InProcessServer
-from worker_sdk import CallError, Client
 
 RANDOM = "0123456789abcdef0123456789abcdef"
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from livejobs_sdk.errors import CallError
 from tests.servers import InProcessServer
-from worker_sdk.errors import CallError
 
 BAD = [
     ({"cron": "0 0 31 2 *"}, "never fires"),

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import websockets
 
-from server.clock import ManualClock
+from livejobs.clock import ManualClock
 from tests.helpers import wait_for_doc
 from tests.servers import ROOT, InProcessServer, started
 
@@ -134,7 +134,7 @@ async def test_user_rm_from_the_command_line_ends_the_users_session(server) -> N
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "server.cli",
+        "livejobs.cli",
         "user",
         "rm",
         "frank",

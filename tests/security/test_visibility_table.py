@@ -1,5 +1,5 @@
 """Issue 20, the visibility model: every role × method × field, read and filter, against a
-table written here by hand (not derived from ``server.visibility``), so a change to the
+table written here by hand (not derived from ``livejobs.visibility``), so a change to the
 allow-list that nobody meant shows up as a failing cell. Also: docs/security.md shows the
 allow-list as the server applies it.
 
@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from server import visibility
-from server.query import MISSING, resolve
+from livejobs import visibility
+from livejobs.query import MISSING, resolve
+from livejobs_sdk import CallError, Client, WorkerJob
 from tests.helpers import running_worker
 from tests.security import world as wd
-from worker_sdk import CallError, Client, WorkerJob
 
 ROLES = ("admin", "manager", "creator", "worker")
 ALL = set(ROLES)
@@ -167,12 +167,12 @@ def _refusal_naming(error: str | None, path: str) -> bool:
 
 def test_docs_show_the_allow_list_the_server_applies():
     text = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
-    assert visibility.table() in text, "regenerate with: python -m server.visibility"
+    assert visibility.table() in text, "regenerate with: python -m livejobs.visibility"
 
 
 def test_every_job_field_is_in_the_allow_list():
     """A field the model adds and the table forgets would silently reach nobody."""
-    from server.jobs.model import blank_job
+    from livejobs.jobs.model import blank_job
 
     assert set(blank_job("t", None, owner="o", now=0)) == set(visibility.FIELDS)
 

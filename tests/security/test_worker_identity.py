@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import websockets
 
+from livejobs_sdk import CallError, Client
 from tests.servers import InProcessServer
-from worker_sdk import CallError, Client
 
 
 async def _targeted(srv: InProcessServer, target: str) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from livejobs_sdk import CallError, Client
 from tests.helpers import collect_until_ready
 from tests.security import world as wd
-from worker_sdk import CallError, Client
 
 SECRETS = ("data", "result", "log", "owner", "private", "failures", "worker", "lease")
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
+from livejobs_sdk import CallError, Client
 from tests.helpers import collect_until_ready
 from tests.servers import InProcessServer
-from worker_sdk import CallError, Client
 
 PRIVATE = {"password": "hunter2"}
 DATA = {"to": "alice@example.com"}

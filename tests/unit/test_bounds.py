@@ -1,14 +1,14 @@
-"""Job documents stay bounded (server.jobs.bounds) and schedules that never fire or fire too
-often are refused (server.jobs.schedule), as pure functions."""
+"""Job documents stay bounded (livejobs.jobs.bounds) and schedules that never fire or fire too
+often are refused (livejobs.jobs.schedule), as pure functions."""
 
 from __future__ import annotations
 
 import msgspec
 import pytest
 
-from server.errors import Invalid
-from server.jobs import bounds, lifecycle, schedule
-from server.jobs.model import blank_job
+from livejobs.errors import Invalid
+from livejobs.jobs import bounds, lifecycle, schedule
+from livejobs.jobs.model import blank_job
 
 NOW = 1_000.0
 LIMITS = bounds.DocLimits(log_entries=100, log_entry_bytes=500, error_bytes=1000)
@@ -62,8 +62,8 @@ def test_a_schedule_within_the_floor_is_valid() -> None:
 
 
 def test_failed_attempts_are_still_counted_once_a_job_keeps_only_its_newest_failures() -> None:
-    from server.metrics import Metrics
-    from server.store.base import Change
+    from livejobs.metrics import Metrics
+    from livejobs.store.base import Change
 
     metrics = Metrics()
     doc = blank_job("t", None, owner="u", now=NOW)

@@ -8,9 +8,9 @@ import asyncio
 import itertools
 from typing import Any
 
-from server.dispatch import Dispatcher, Worker
-from server.session import Session
-from server.store.base import Change, TypeRules
+from livejobs.dispatch import Dispatcher, Worker
+from livejobs.session import Session
+from livejobs.store.base import Change, TypeRules
 
 
 class FakeFlow:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.failures import describe_exception, render_failure
+from livejobs.failures import describe_exception, render_failure
 
 
 def nested() -> None:

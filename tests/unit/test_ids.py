@@ -6,7 +6,7 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from server.jobs.model import new_id, random_hex
+from livejobs.jobs.model import new_id, random_hex
 
 
 def test_random_hex_has_two_digits_per_byte_and_does_not_repeat():

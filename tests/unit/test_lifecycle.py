@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.errors import Conflict, Forbidden
-from server.jobs import lifecycle
-from server.jobs.model import blank_job
+from livejobs.errors import Conflict, Forbidden
+from livejobs.jobs import lifecycle
+from livejobs.jobs.model import blank_job
 
 NOW = 1_000.0
 

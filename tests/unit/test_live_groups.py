@@ -7,10 +7,10 @@ import asyncio
 import json
 from typing import Any
 
-from server import protocol
-from server.live.subscriptions import Subscriptions
-from server.session import Flusher, Session
-from server.store.base import Change
+from livejobs import protocol
+from livejobs.live.subscriptions import Subscriptions
+from livejobs.session import Flusher, Session
+from livejobs.store.base import Change
 
 
 class EmptyStore:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.errors import StoreRefused
-from server.store import mongo_migrations, sqlite_migrations
-from server.store.migrations import Migration, plan
+from livejobs.errors import StoreRefused
+from livejobs.store import mongo_migrations, sqlite_migrations
+from livejobs.store.migrations import Migration, plan
 
 STEPS = [Migration(1, "one"), Migration(2, "two"), Migration(3, "three")]
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pymongo.errors import AutoReconnect, OperationFailure
 
-from server.store.mongo import MongoStore
+from livejobs.store.mongo import MongoStore
 
 
 class ScriptedStream:

@@ -1,4 +1,4 @@
-"""Translated filters mean in MongoDB what they mean in livejobs (``server.query.matches``),
+"""Translated filters mean in MongoDB what they mean in livejobs (``livejobs.query.matches``),
 arrays of objects included, checked on generated documents and filters with mongomock, a
 pure-Python stand-in for MongoDB's query engine. (The contract suite checks the same against a
 real replica set when one is at hand: ``test_find_agrees_with_matches``.)"""
@@ -11,8 +11,8 @@ import mongomock
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from server.query import matches, parse_filter
-from server.store.mongo_shapes import filter_to_mongo
+from livejobs.query import matches, parse_filter
+from livejobs.store.mongo_shapes import filter_to_mongo
 
 SEGMENTS = ["a", "b", "0"]
 # Left out where mongomock differs from MongoDB itself: booleans (it takes True for 1) and

@@ -11,12 +11,12 @@ import bson
 import mongomock
 import pytest
 
-from server.errors import Invalid, StoreRefused
-from server.jobs.model import blank_job
-from server.query import matches, parse_filter
-from server.store.base import Change, ClaimRequest
-from server.store.mongo import UNSTORABLE, MongoStore
-from server.store.mongo_shapes import (
+from livejobs.errors import Invalid, StoreRefused
+from livejobs.jobs.model import blank_job
+from livejobs.query import matches, parse_filter
+from livejobs.store.base import Change, ClaimRequest
+from livejobs.store.mongo import UNSTORABLE, MongoStore
+from livejobs.store.mongo_shapes import (
     change_from_event,
     claim_filter,
     database_name,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from server import protocol
-from server.errors import Invalid, TooLarge
+from livejobs import protocol
+from livejobs.errors import Invalid, TooLarge
 
 
 def test_a_call_frame_decodes():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.errors import Invalid
-from server.query import MISSING, matches, parse_filter, parse_sort, resolve
+from livejobs.errors import Invalid
+from livejobs.query import MISSING, matches, parse_filter, parse_sort, resolve
 
 DOC = {
     "id": "j1",

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from server import protocol
-from server.live import runs
-from server.live.runs import Run, RunView
-from server.session import MAX_OUTBOX, SLOW, Flusher, Session
+from livejobs import protocol
+from livejobs.live import runs
+from livejobs.live.runs import Run, RunView
+from livejobs.session import MAX_OUTBOX, SLOW, Flusher, Session
 
 
 def frame_parts(n: int) -> tuple[str, str]:

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server.errors import Invalid
-from server.jobs import schedule
+from livejobs.errors import Invalid
+from livejobs.jobs import schedule
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from worker_sdk import connection
-from worker_sdk.connection import Connection
-from worker_sdk.errors import ConnectionLost
+from livejobs_sdk import connection
+from livejobs_sdk.connection import Connection
+from livejobs_sdk.errors import ConnectionLost
 
 
 class FlakySocket:

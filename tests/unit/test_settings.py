@@ -6,8 +6,8 @@ from typing import get_args
 
 import pytest
 
-from server.auth import ROLES
-from server.settings import FIELDS, Settings, SettingsError
+from livejobs.auth import ROLES
+from livejobs.settings import FIELDS, Settings, SettingsError
 
 
 def test_precedence_flag_env_file_default(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from server.clock import READING_RESOLUTION, StoreClock
+from livejobs.clock import READING_RESOLUTION, StoreClock
 
 
 async def test_an_offset_larger_than_a_reading_can_tell_is_applied():

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from worker_sdk import InvalidArguments, SyncWorkerJob, Tasks
+from livejobs_sdk import InvalidArguments, SyncWorkerJob, Tasks
 
 
 @dataclass

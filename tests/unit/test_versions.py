@@ -7,11 +7,11 @@ import tomllib
 
 import pytest
 
-from server import protocol
-from server.errors import UnsupportedVersion
-from server.http_api import openapi
+from livejobs import protocol
+from livejobs.errors import UnsupportedVersion
+from livejobs.http_api import openapi
+from livejobs_sdk import connection
 from tests.servers import ROOT
-from worker_sdk import connection
 
 
 def test_the_sdk_speaks_the_servers_protocol_version() -> None:

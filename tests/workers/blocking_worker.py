@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from worker_sdk import Client
+from livejobs_sdk import Client
 
 
 async def main(url: str, token: str, job_type: str, worker_id: str) -> None:

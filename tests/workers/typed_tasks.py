@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from worker_sdk import SyncWorkerJob, Tasks, WorkerJob
+from livejobs_sdk import SyncWorkerJob, Tasks, WorkerJob
 
 app = Tasks()  # LIVEJOBS_URL / LIVEJOBS_TOKEN, or a client bound with app.use(...)
 

@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from examples.tasks import send_welcome, tasks
-from worker_sdk import CallError, InvalidArguments
+from livejobs_sdk import CallError, InvalidArguments
 
 
 @csrf_exempt  # an API endpoint for the example; a form view would keep CSRF

@@ -1,5 +1,5 @@
 """The PostgreSQL store (``postgresql://`` URLs): see ``store.PostgresStore``."""
 
-from server.store.postgres.store import PostgresStore
+from livejobs.store.postgres.store import PostgresStore
 
 __all__ = ["PostgresStore"]

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from server.store.base import Change
+from livejobs.store.base import Change
 
 LANES = 3
 MAX_BATCH = 64

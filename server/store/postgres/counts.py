@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.store.base import Filter
+from livejobs.store.base import Filter
 
 COLUMNS = ("type", "status", "owner")
 COMPACT_LOCK = 0x6C6A_636E  # "ljcn": one server folds the rows at a time

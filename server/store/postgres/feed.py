@@ -27,9 +27,9 @@ from typing import Any
 
 import asyncpg
 
-from server.store.base import Change
-from server.store.feed import Feed
-from server.store.postgres import counts
+from livejobs.store.base import Change
+from livejobs.store.feed import Feed
+from livejobs.store.postgres import counts
 
 log = logging.getLogger(__name__)
 

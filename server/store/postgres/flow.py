@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from server.store.base import TypeRules
+from livejobs.store.base import TypeRules
 
 
 async def rules_of(conn: Any, kind: str, job_types: Iterable[str]) -> dict[str, TypeRules]:

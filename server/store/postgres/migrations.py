@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.store.migrations import Migration, plan
+from livejobs.store.migrations import Migration, plan
 
 MIGRATIONS = [
     Migration(1, "create the jobs, records, requests, flow and changes tables"),

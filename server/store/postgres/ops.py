@@ -10,12 +10,12 @@ from typing import Any
 
 import asyncpg
 
-from server.errors import Conflict, Unavailable
-from server.jobs import lifecycle
-from server.jobs.model import Job
-from server.store.base import Change, ClaimRequest, CreateRequest
-from server.store.postgres import flow
-from server.store.postgres.sql import (
+from livejobs.errors import Conflict, Unavailable
+from livejobs.jobs import lifecycle
+from livejobs.jobs.model import Job
+from livejobs.store.base import Change, ClaimRequest, CreateRequest
+from livejobs.store.postgres import flow
+from livejobs.store.postgres.sql import (
     CLAIM,
     INSERT,
     INSERT_MANY,

@@ -1,7 +1,7 @@
 """SQL for the PostgreSQL store: the job row's columns, and filter/sort → SQL over JSONB.
 
 Filters are evaluated on the document itself (``doc``, JSONB), never on the derived columns,
-so that their meaning is ``server.query.matches``'s exactly: ``#>`` walks objects by key and
+so that their meaning is ``livejobs.query.matches``'s exactly: ``#>`` walks objects by key and
 arrays by a numeric segment as ``resolve`` does and does not fan out through arrays; a path
 with a non-canonical numeric segment (``01``) is made to read an object key only. Field paths
 are checked against ``query.PATH_RE`` before they reach SQL text; every value is a parameter.
@@ -17,9 +17,9 @@ from typing import Any
 
 import msgspec
 
-from server.errors import Invalid
-from server.jobs.model import FINISHED, Job
-from server.query import INDEX_RE, check_path
+from livejobs.errors import Invalid
+from livejobs.jobs.model import FINISHED, Job
+from livejobs.query import INDEX_RE, check_path
 
 ROW = (
     "id",

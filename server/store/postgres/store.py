@@ -21,12 +21,12 @@ from typing import Any, TypeVar
 import asyncpg
 import msgspec
 
-from server.errors import Conflict, Invalid, StoreRefused, Unavailable
-from server.jobs.model import Job
-from server.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
-from server.store.feed import Feed, Watcher
-from server.store.postgres import batch, counts, feed, flow, migrations, ops
-from server.store.postgres.sql import (
+from livejobs.errors import Conflict, Invalid, StoreRefused, Unavailable
+from livejobs.jobs.model import Job
+from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
+from livejobs.store.feed import Feed, Watcher
+from livejobs.store.postgres import batch, counts, feed, flow, migrations, ops
+from livejobs.store.postgres.sql import (
     Params,
     order_by,
     where,
