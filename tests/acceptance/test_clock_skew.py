@@ -57,28 +57,44 @@ async def test_a_delay_set_by_a_server_ahead_of_time_is_kept_by_the_others(serve
 
 
 async def test_a_lease_is_not_expired_early_by_a_server_ahead_of_time(servers):
+    """The job is held across three renewals of a one-second lease, watched through B: on its
+    own clock B would take each lease for expired within milliseconds of its grant."""
     a, b = servers
-    seen_running = asyncio.Event()
     release = asyncio.Event()
 
     async def handler(job: Any) -> str:
-        seen_running.set()
         await release.wait()
         return "done"
 
     async with a.client() as worker_client, b.client() as watcher:
-        async with running_worker(worker_client, "held", handler):
+        async with (
+            watcher.subscribe({"type": "held"}) as sub,
+            running_worker(worker_client, "held", handler, lease=1),
+        ):
             job = await watcher.job("held", {}).save()
-            await wait_status(watcher, job.id, "running", timeout=10)  # B has seen the lease
-            await asyncio.wait_for(seen_running.wait(), 10)
-            # the job's own run time: long enough for B's timer to act on a lease it took
-            # for expired (it would within milliseconds), far inside the 30 s lease
-            await asyncio.sleep(1.5)
+            expiries = await renewals_seen(sub, job.id, count=3)
             release.set()
             done = await wait_status(watcher, job.id, "completed", "failed", timeout=10)
+    assert expiries == sorted(expiries), "a renewal went back in time"
     assert done["status"] == "completed"
     assert done["attempts"] == 1
     assert not done.get("failures")
+
+
+async def renewals_seen(sub: Any, job_id: str, count: int) -> list[float]:
+    """The lease expiries of ``job_id`` as ``sub`` sees them, until ``count`` renewals."""
+    expiries: list[float] = []
+    while len(expiries) <= count:
+        event = await sub.next(10)
+        doc = event.doc or {}
+        if event.id != job_id:
+            continue
+        if expiries:
+            assert doc.get("status") == "running", f"the lease was broken: {doc}"
+        lease = doc.get("lease")
+        if lease and (not expiries or lease["expires"] > expiries[-1]):
+            expiries.append(lease["expires"])
+    return expiries
 
 
 async def test_the_skewed_server_reports_the_store_time(servers):
