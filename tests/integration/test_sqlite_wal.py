@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from livejobs.jobs.model import blank_job
-from livejobs.store import sqlite
+from livejobs.store.sqlite import store as sqlite
 from livejobs.store.sqlite import SQLiteStore
 
 

@@ -16,7 +16,7 @@ from livejobs.jobs import lifecycle
 from livejobs.jobs.bounds import MAX_LOG_ENTRIES, append_log
 from livejobs.jobs.model import Job, blank_job
 from livejobs.store.base import ClaimRequest
-from livejobs.store.mongo_shapes import doc_from_mongo, doc_to_mongo
+from livejobs.store.mongo.shapes import claim_write, doc_from_mongo, doc_to_mongo
 
 NOW = 2000.0
 
@@ -37,12 +37,11 @@ def mongo_claim(doc: Job) -> Job:
     """What the MongoDB store stores when it claims ``doc``, applied by mongomock."""
     jobs: Any = mongomock.MongoClient().db.jobs
     jobs.insert_one(doc_to_mongo(doc))
-    req = request()
-    update = lifecycle.claim_update(
-        worker_id=req.worker_id, user=req.user, now=req.now, lease_seconds=req.lease_seconds
-    )
-    jobs.find_one_and_update({"_id": doc["id"]}, update)
-    return doc_from_mongo(jobs.find_one({"_id": doc["id"]}))
+    claimed, where, replacement = claim_write(request(), jobs.find_one({"_id": doc["id"]}))
+    assert jobs.replace_one(where, replacement).matched_count == 1
+    stored = doc_from_mongo(jobs.find_one({"_id": doc["id"]}))
+    assert stored == claimed
+    return stored
 
 
 def pure_claim(doc: Job) -> Job:
@@ -67,6 +66,20 @@ def test_mongo_stores_the_claim_lifecycle_decides() -> None:
     doc = ready_job(attempts=1)  # the second attempt: the audit line says so
     same_but_token(mongo_claim(doc), pure_claim(doc))
     assert pure_claim(doc)["log"][-1]["message"] == "started by worker w1 (attempt 2)"
+
+
+def test_a_claim_lost_to_another_server_writes_nothing() -> None:
+    """The write finds the candidate only at the version read: a second claim of the same
+    read (another server's, racing) matches nothing."""
+    jobs: Any = mongomock.MongoClient().db.jobs
+    doc = ready_job()
+    jobs.insert_one(doc_to_mongo(doc))
+    read = jobs.find_one({"_id": doc["id"]})
+    first, second = claim_write(request(), read), claim_write(request(), read)
+    assert jobs.replace_one(first[1], first[2]).matched_count == 1
+    assert jobs.replace_one(second[1], second[2]).matched_count == 0
+    stored = jobs.find_one({"_id": doc["id"]})
+    assert stored["lease"]["token"] == first[0]["lease"]["token"]
 
 
 def test_mongo_keeps_the_creation_entry_of_a_full_log() -> None:

@@ -15,8 +15,8 @@ from livejobs.errors import Invalid, StoreRefused
 from livejobs.jobs.model import blank_job
 from livejobs.query import matches, parse_filter
 from livejobs.store.base import Change, ClaimRequest
-from livejobs.store.mongo import UNSTORABLE, MongoStore
-from livejobs.store.mongo_shapes import (
+from livejobs.store.mongo.store import UNSTORABLE, MongoStore
+from livejobs.store.mongo.shapes import (
     change_from_event,
     claim_filter,
     database_name,

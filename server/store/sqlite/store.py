@@ -5,7 +5,7 @@ thread, which runs it in one transaction and commits once (one fsync for many ca
 then are callers answered and the changes published to watchers, so nothing is acknowledged or
 broadcast that was not committed. Documents returned and published are shared, not copied:
 treat them as read-only (``lifecycle`` functions copy before changing). SQL and the per-call
-operations live in ``sqlite_sql`` and ``sqlite_ops``; ``sqlite_peers`` brings the commits of
+operations live in ``sql`` and ``ops``; ``peers`` brings the commits of
 other processes sharing the file onto this store's feed.
 """
 
@@ -22,11 +22,11 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from livejobs.errors import Invalid, StoreRefused, Unavailable
 from livejobs.jobs.model import Job
-from livejobs.store import sqlite_migrations, sqlite_peers, sqlite_requests
-from livejobs.store import sqlite_ops as ops
+from livejobs.store.sqlite import migrations, ops, requests
+from livejobs.store.sqlite import peers as peering
 from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
 from livejobs.store.feed import Feed, Watcher
-from livejobs.store.sqlite_peers import Peers
+from livejobs.store.sqlite.peers import Peers
 
 log = logging.getLogger(__name__)
 
@@ -154,13 +154,13 @@ class SQLiteStore:
 
     async def _join(self) -> None:
         """Take a place among the processes sharing the file, to hear of their commits."""
-        peers = Peers(self._wake, lambda origin: self._read(sqlite_peers.peer_ports, origin))
+        peers = Peers(self._wake, lambda origin: self._read(peering.peer_ports, origin))
         port = await peers.listen()
         conn = self._conn
         assert conn is not None
         try:
             membership = await asyncio.get_running_loop().run_in_executor(
-                self._executor, sqlite_peers.register, conn, port
+                self._executor, peering.register, conn, port
             )
         except BaseException:
             peers.leave()
@@ -201,7 +201,7 @@ class SQLiteStore:
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA temp_store = MEMORY")
             conn.execute("PRAGMA cache_size = -32000")
-            sqlite_migrations.migrate(conn, f"the SQLite database {self.path!r}")
+            migrations.migrate(conn, f"the SQLite database {self.path!r}")
         except BaseException:
             conn.close()
             raise
@@ -218,7 +218,7 @@ class SQLiteStore:
         peers, self._peers = self._peers, None
         if peers is not None:
             try:
-                await self._on_writer(sqlite_peers.unregister, peers.origin)
+                await self._on_writer(peering.unregister, peers.origin)
             except sqlite3.Error as exc:  # the next server to open drops the row of a dead pid
                 log.warning("could not leave the peers of %r: %s", self.path, exc)
             peers.leave()
@@ -288,10 +288,10 @@ class SQLiteStore:
         if peers is not None:
             if peers.prune_due:
                 peers.prune_due = False
-                work.append((sqlite_peers.prune_log, (), False))
+                work.append((peering.prune_log, (), False))
                 inline = False  # deleting thousands of rows is no work for the loop
             # last, so that it sees every change of the batch
-            work.append((sqlite_peers.log_changes, (peers.origin,), False))
+            work.append((peering.log_changes, (peers.origin,), False))
         try:
             outcomes, changes = await self._execute(work, inline)
         except Exception as exc:  # noqa: BLE001 - reported to every caller below
@@ -329,18 +329,18 @@ class SQLiteStore:
 
     async def _catch_up(self, peers: Peers) -> None:
         """Publish what the other processes committed, between two of this store's batches
-        (so at its place in this store's commit order, see ``sqlite_peers``). A few rows are
+        (so at its place in this store's commit order, see ``peers``). A few rows are
         read inline, as small batches run: a thread hop would delay every change by one."""
         peers.behind = False
-        read, origin, cursor = sqlite_peers.read_since, peers.origin, peers.cursor
-        result: sqlite_peers.CatchUp | None = None
+        read, origin, cursor = peering.read_since, peers.origin, peers.cursor
+        result: peering.CatchUp | None = None
         if self._inline and not peers.deep:
             assert self._conn is not None
             with contextlib.suppress(sqlite3.Error):  # busy, say: the thread waits for it
                 result = read(self._conn, origin, cursor, INLINE_WEIGHT)
         try:
             if result is None:
-                result = await self._on_writer(read, origin, cursor, sqlite_peers.CATCH_UP_ROWS)
+                result = await self._on_writer(read, origin, cursor, peering.CATCH_UP_ROWS)
         except Exception as exc:  # noqa: BLE001 - the next datagram tries again
             log.warning("could not read the changes of the servers sharing %r: %s", self.path, exc)
             return
@@ -408,7 +408,7 @@ class SQLiteStore:
         if not docs:
             return []
         run = self._run_atomic if len(docs) > 1 or request is not None else self._run
-        return await run(sqlite_requests.insert, list(docs), request)
+        return await run(requests.insert, list(docs), request)
 
     async def get(self, job_id: str) -> Job | None:
         return await self._read(ops.get, job_id)

@@ -4,7 +4,7 @@ Because the feed is MongoDB's change stream, every server on the same replica se
 commit, whichever server made it: N servers behave like one. Claims are one atomic
 ``find_one_and_update`` per job, so racing servers never hand out the same job.
 
-The translation between job documents/filters and MongoDB's shapes is in ``mongo_shapes``
+The translation between job documents/filters and MongoDB's shapes is in ``shapes``
 (plain functions, tested without a server).
 """
 
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson.errors import InvalidDocument
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import (
@@ -31,14 +31,14 @@ from pymongo.errors import (
 )
 
 from livejobs.errors import Conflict, Invalid, StoreRefused, Unavailable
-from livejobs.jobs import lifecycle
 from livejobs.jobs.model import Job
-from livejobs.store import mongo_flow, mongo_migrations
+from livejobs.store.mongo import flow, migrations
 from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
 from livejobs.store.feed import Feed, Watcher
-from livejobs.store.mongo_shapes import (
+from livejobs.store.mongo.shapes import (
     change_from_event,
     claim_filter,
+    claim_write,
     database_name,
     doc_from_mongo,
     doc_to_mongo,
@@ -51,7 +51,10 @@ from livejobs.store.mongo_shapes import (
 
 log = logging.getLogger(__name__)
 
-CLAIM_SORT = [("priority", 1), ("created", 1), ("_id", 1)]
+CLAIM_SORT = [("priority", 1), ("created", 1), ("_id", 1)]  # lifecycle.claim_order
+CLAIM_ROUNDS = 5
+"""Reads of candidates per claim: each round but the first follows candidates lost to other
+servers' claims."""
 COUNT_BY_FIELDS = ("status", "type", "owner")
 DUPLICATE_KEY = 11000
 # What BSON cannot hold though JSON and SQLite can: integers of 2**63 and more, NUL in keys,
@@ -110,8 +113,8 @@ class MongoStore:
             db = client[self.database]
             self._jobs, self._records = db[self.queue], db["records"]
             self._flow = db[f"{self.queue}.flow"]
-            await mongo_migrations.migrate(db, self.queue)
-            self._requests = mongo_migrations.requests_of(db, self.queue)
+            await migrations.migrate(db, self.queue)
+            self._requests = migrations.requests_of(db, self.queue)
             # Open the stream now, so that it covers every change made after open() returns.
             stream = await self._watch_changes()
         except PyMongoError as exc:
@@ -124,7 +127,7 @@ class MongoStore:
         self._follower = asyncio.create_task(self._follow(stream), name="livejobs-mongo-feed")
 
     async def _create_indexes(self) -> None:  # every migration again: they are idempotent
-        await mongo_migrations.recreate(self._jobs.database, self.queue)
+        await migrations.recreate(self._jobs.database, self.queue)
 
     async def close(self) -> None:
         follower, self._follower = self._follower, None
@@ -242,7 +245,7 @@ class MongoStore:
             request.replayed = True
             return await self.get_many(found["answer"])
         stored = await self._insert(docs)
-        answer = mongo_migrations.request_answer([doc["id"] for doc in stored], request.expires)
+        answer = migrations.request_answer([doc["id"] for doc in stored], request.expires)
         with _reachable():  # replaces an expired entry the TTL monitor has not deleted yet
             await self._requests.replace_one(key, answer, upsert=True)
         return stored
@@ -361,9 +364,9 @@ class MongoStore:
 
     async def claim(self, request: ClaimRequest) -> list[Job]:
         """One atomic find-and-update per job, best first. The types' rules are read first;
-        limited types reserve their room (``mongo_flow``), which narrows the types as it is
+        limited types reserve their room (``flow``), which narrows the types as it is
         used up."""
-        reservations: dict[str, mongo_flow.Reservation] = {}
+        reservations: dict[str, flow.Reservation] = {}
         room: dict[str, int] = {}
         with _reachable():
             rules = await self._rules_of(request.rules, request.types)
@@ -374,7 +377,7 @@ class MongoStore:
                 if limit.paused:
                     room[job_type] = 0
                     continue
-                held = await mongo_flow.reserve(
+                held = await flow.reserve(
                     self._flow, self._jobs, job_type, limit, request.limit, request.now
                 )
                 room[job_type] = 0 if held is None else held.count
@@ -386,7 +389,7 @@ class MongoStore:
             with _reachable():
                 for job_type, held in reservations.items():
                     used = held.count - room[job_type]  # _claim_within spends room per job
-                    await mongo_flow.settle(self._flow, held, used)
+                    await flow.settle(self._flow, held, used)
 
     async def _rules_of(self, kind: str | None, job_types: Sequence[str]) -> dict[str, TypeRules]:
         if kind is None:
@@ -396,39 +399,45 @@ class MongoStore:
         return {r["rid"]: TypeRules.from_record(r["doc"]) for r in found}
 
     async def _claim_within(self, request: ClaimRequest, room: dict[str, int]) -> list[Job]:
+        """Read the best candidates, then write each one's claim (``ClaimRequest.claim``)
+        if it is still at the version read: a candidate another server took meanwhile is
+        skipped, and the next round reads afresh."""
         claimed: list[Job] = []
-        while len(claimed) < request.limit:
+        for _round in range(CLAIM_ROUNDS):
             types = [t for t in dict.fromkeys(request.types) if room.get(t, 1) > 0]
-            if not types:
+            wanted = request.limit - len(claimed)
+            if not types or wanted <= 0:
                 break
-            update = lifecycle.claim_update(
-                worker_id=request.worker_id,
-                user=request.user,
-                now=request.now,
-                lease_seconds=request.lease_seconds,
-            )
             try:
                 with _reachable():
-                    found = await self._jobs.find_one_and_update(
-                        claim_filter(request, types),
-                        update,
-                        sort=CLAIM_SORT,
-                        return_document=ReturnDocument.AFTER,
-                    )
+                    candidates = await self._jobs.find(
+                        claim_filter(request, types), sort=CLAIM_SORT, limit=wanted
+                    ).to_list()
+                    if not candidates:
+                        break
+                    for stored in candidates:
+                        if room.get(stored["type"], 1) <= 0:
+                            continue
+                        new = await self._claim_one(request, stored)
+                        if new is not None:
+                            if new["type"] in room:
+                                room[new["type"]] -= 1
+                            claimed.append(new)
             except Unavailable:
                 if not claimed:
                     raise
                 break  # hand out what is already leased rather than strand it until expiry
-            if found is None:
-                break
-            if found["type"] in room:
-                room[found["type"]] -= 1
-            claimed.append(doc_from_mongo(found))
         return claimed
+
+    async def _claim_one(self, request: ClaimRequest, stored: dict[str, Any]) -> Job | None:
+        """``stored`` claimed, or None when another claim changed it first."""
+        new, where, replacement = claim_write(request, stored)
+        result = await self._jobs.replace_one(where, replacement)
+        return new if result.matched_count == 1 else None
 
     async def rate_opening(self, job_type: str, limit: TypeRules, now: float) -> float | None:
         with _reachable():
-            return await mongo_flow.opening(self._flow, job_type, limit, now)
+            return await flow.opening(self._flow, job_type, limit, now)
 
     async def due(self, now: float, limit: int = 500) -> list[Job]:
         with _reachable():
