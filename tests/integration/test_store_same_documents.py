@@ -19,8 +19,7 @@ import pytest
 from livejobs.jobs import lifecycle
 from livejobs.jobs.bounds import MAX_LOG_ENTRIES, append_log
 from livejobs.jobs.model import Job, blank_job
-from livejobs.store.base import TypeRules
-from livejobs.store.base import ClaimRequest, Store
+from livejobs.store.base import ClaimRequest, Store, TypeRules
 from tests.integration.conftest import MONGODB_URI, _with_database
 from tests.pg import Cluster
 

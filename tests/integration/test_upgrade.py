@@ -19,9 +19,9 @@ import pytest
 
 from livejobs.clock import ManualClock
 from livejobs.errors import StoreRefused
-from livejobs.store.sqlite import migrations as sqlite_migrations
 from livejobs.store.migrations import Migration
 from livejobs.store.sqlite import SQLiteStore
+from livejobs.store.sqlite import migrations as sqlite_migrations
 from livejobs.store.sqlite.migrations import NEWEST
 from tests.servers import ROOT, InProcessServer, free_port
 

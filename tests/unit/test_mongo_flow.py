@@ -11,8 +11,8 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from livejobs.store.mongo import flow as mongo_flow
 from livejobs.jobs.rules import TypeRules
+from livejobs.store.mongo import flow as mongo_flow
 
 
 class _Result:

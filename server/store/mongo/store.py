@@ -26,19 +26,18 @@ from pymongo.errors import (
     ConnectionFailure,
     DocumentTooLarge,
     DuplicateKeyError,
-    OperationFailure,
     PyMongoError,
 )
 
 from livejobs.errors import Conflict, Invalid, StoreRefused, Unavailable
 from livejobs.jobs.model import Job
-from livejobs.store.mongo import flow, migrations
-from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
+from livejobs.jobs.rules import TypeRules
+from livejobs.store.base import ClaimRequest, CreateRequest, Filter, Sort
 from livejobs.store.feed import Feed, Watcher
+from livejobs.store.mongo import claim as claiming
+from livejobs.store.mongo import flow, migrations
+from livejobs.store.mongo.feed import follow
 from livejobs.store.mongo.shapes import (
-    change_from_event,
-    claim_filter,
-    claim_write,
     database_name,
     doc_from_mongo,
     doc_to_mongo,
@@ -51,20 +50,11 @@ from livejobs.store.mongo.shapes import (
 
 log = logging.getLogger(__name__)
 
-CLAIM_SORT = [("priority", 1), ("created", 1), ("_id", 1)]  # lifecycle.claim_order
-CLAIM_ROUNDS = 5
-"""Reads of candidates per claim: each round but the first follows candidates lost to other
-servers' claims."""
 COUNT_BY_FIELDS = ("status", "type", "owner")
 DUPLICATE_KEY = 11000
 # What BSON cannot hold though JSON and SQLite can: integers of 2**63 and more, NUL in keys,
 # documents over 16 MB.
 UNSTORABLE = (DocumentTooLarge, InvalidDocument, OverflowError)
-# The change stream cannot continue from its token: start afresh and tell watchers to re-query.
-RESUME_IMPOSSIBLE = frozenset({260, 280, 286})  # InvalidResumeToken, Fatal, HistoryLost
-# Events after which a database-level stream is invalidated or the jobs may have vanished.
-STREAM_ENDS = frozenset({"drop", "rename", "dropDatabase", "invalidate"})
-RESET = Change("reset", "", None)
 HOW_TO_REPLICA_SET = (
     "livejobs follows changes with MongoDB change streams, which need a replica set (a single "
     "member is enough) or a sharded cluster. Start one with: "
@@ -176,60 +166,14 @@ class MongoStore:
         )
 
     async def _follow(self, stream: AsyncChangeStream[dict[str, Any]] | None) -> None:
-        """Pump the change stream into the feed. After an error, resume from the last token
-        (which MongoDB advances even while nothing changes); when there is none to resume
-        from, or MongoDB cannot resume from it, open a fresh stream and publish a reset."""
-        token = stream.resume_token if stream is not None else None
-        lost, delay = False, 0.1
-        while True:
-            try:
-                if stream is None:
-                    lost = lost or token is None  # a fresh stream misses what happened meanwhile
-                    stream = await self._watch_changes(token)
-                    token = stream.resume_token or token
-                if lost:  # published only once the fresh stream covers what follows
-                    self._feed.publish([RESET])
-                    lost = False
-                async for event in stream:
-                    token = stream.resume_token
-                    if event.get("operationType") in STREAM_ENDS:
-                        raise _StreamEnded(event["operationType"])
-                    change = change_from_event(event, self.queue)
-                    if change is not None:
-                        self._feed.publish([change])
-                    delay = 0.1
-                raise _StreamEnded("end of stream")
-            except _StreamEnded as ended:
-                log.warning("change stream ended (%s); watchers will re-query", ended)
-                await _close(stream)
-                stream, token, lost = None, None, True
-                with suppress(PyMongoError):  # a dropped collection lost its unique key index
-                    await self._create_indexes()
-            except OperationFailure as exc:
-                token = _last_token(stream, token)
-                await _close(stream)
-                stream = None
-                if exc.code in RESUME_IMPOSSIBLE:
-                    log.warning("change stream cannot resume (%s); watchers will re-query", exc)
-                    token, lost = None, True
-                    continue
-                log.warning("change stream failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except PyMongoError as exc:
-                token = _last_token(stream, token)
-                await _close(stream)
-                stream = None
-                log.warning("change stream lost MongoDB (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except Exception:  # a bug translating one event must not stop the feed for good
-                log.exception("change stream event could not be handled; watchers will re-query")
-                token = _last_token(stream, token)  # resuming after the event skips it
-                await _close(stream)
-                stream, lost = None, True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        """Pump the change stream into the feed, recovering as ``stream.follow`` says."""
+        await follow(
+            stream,
+            reopen=self._watch_changes,
+            repair=self._create_indexes,
+            publish=self._feed.publish,
+            jobs=self.queue,
+        )
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -363,77 +307,11 @@ class MongoStore:
         return result.deleted_count == 1
 
     async def claim(self, request: ClaimRequest) -> list[Job]:
-        """One atomic find-and-update per job, best first. The types' rules are read first;
-        limited types reserve their room (``flow``), which narrows the types as it is
-        used up."""
-        reservations: dict[str, flow.Reservation] = {}
-        room: dict[str, int] = {}
+        """Best candidates first, each claimed by compare-and-set (``claim``)."""
+        if request.limit <= 0 or not request.types:
+            return []
         with _reachable():
-            rules = await self._rules_of(request.rules, request.types)
-            for job_type in dict.fromkeys(request.types):
-                limit = rules.get(job_type)
-                if limit is None or not limit.limited:
-                    continue
-                if limit.paused:
-                    room[job_type] = 0
-                    continue
-                held = await flow.reserve(
-                    self._flow, self._jobs, job_type, limit, request.limit, request.now
-                )
-                room[job_type] = 0 if held is None else held.count
-                if held is not None:
-                    reservations[job_type] = held
-        try:
-            return await self._claim_within(request, room)
-        finally:
-            with _reachable():
-                for job_type, held in reservations.items():
-                    used = held.count - room[job_type]  # _claim_within spends room per job
-                    await flow.settle(self._flow, held, used)
-
-    async def _rules_of(self, kind: str | None, job_types: Sequence[str]) -> dict[str, TypeRules]:
-        if kind is None:
-            return {}
-        keys = [record_key(kind, job_type) for job_type in job_types]
-        found = await self._records.find({"_id": {"$in": keys}}).to_list()
-        return {r["rid"]: TypeRules.from_record(r["doc"]) for r in found}
-
-    async def _claim_within(self, request: ClaimRequest, room: dict[str, int]) -> list[Job]:
-        """Read the best candidates, then write each one's claim (``ClaimRequest.claim``)
-        if it is still at the version read: a candidate another server took meanwhile is
-        skipped, and the next round reads afresh."""
-        claimed: list[Job] = []
-        for _round in range(CLAIM_ROUNDS):
-            types = [t for t in dict.fromkeys(request.types) if room.get(t, 1) > 0]
-            wanted = request.limit - len(claimed)
-            if not types or wanted <= 0:
-                break
-            try:
-                with _reachable():
-                    candidates = await self._jobs.find(
-                        claim_filter(request, types), sort=CLAIM_SORT, limit=wanted
-                    ).to_list()
-                    if not candidates:
-                        break
-                    for stored in candidates:
-                        if room.get(stored["type"], 1) <= 0:
-                            continue
-                        new = await self._claim_one(request, stored)
-                        if new is not None:
-                            if new["type"] in room:
-                                room[new["type"]] -= 1
-                            claimed.append(new)
-            except Unavailable:
-                if not claimed:
-                    raise
-                break  # hand out what is already leased rather than strand it until expiry
-        return claimed
-
-    async def _claim_one(self, request: ClaimRequest, stored: dict[str, Any]) -> Job | None:
-        """``stored`` claimed, or None when another claim changed it first."""
-        new, where, replacement = claim_write(request, stored)
-        result = await self._jobs.replace_one(where, replacement)
-        return new if result.matched_count == 1 else None
+            return await claiming.claim(self._jobs, self._flow, self._records, request)
 
     async def rate_opening(self, job_type: str, limit: TypeRules, now: float) -> float | None:
         with _reachable():
@@ -486,20 +364,3 @@ def _reachable() -> Iterator[None]:
         yield
     except ConnectionFailure as exc:
         raise Unavailable(f"MongoDB is unreachable: {exc}") from exc
-
-
-class _StreamEnded(Exception):
-    """The change stream ended or its collections were dropped: start a fresh one."""
-
-
-def _last_token(
-    stream: AsyncChangeStream[dict[str, Any]] | None, token: Mapping[str, Any] | None
-) -> Mapping[str, Any] | None:
-    """Where to resume: the stream's own token is ahead of the last event's while idle."""
-    return (stream.resume_token if stream is not None else None) or token
-
-
-async def _close(stream: AsyncChangeStream[dict[str, Any]] | None) -> None:
-    if stream is not None:
-        with suppress(PyMongoError):
-            await stream.close()

@@ -1,4 +1,4 @@
-"""The embedded SQLite store (the default; a path or ``sqlite://`` URL): see ``store.SQLiteStore``."""
+"""The embedded SQLite store (the default; a path or ``sqlite://`` URL): ``store.SQLiteStore``."""
 
 from livejobs.store.sqlite.store import SQLiteStore
 

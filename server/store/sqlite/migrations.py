@@ -13,8 +13,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from livejobs.store.sqlite import counts, flow, peers
 from livejobs.store.migrations import Migration, newest, plan
+from livejobs.store.sqlite import counts, flow, peers
 from livejobs.store.sqlite.sql import decode, live_key
 
 JOBS_0_1_0 = """

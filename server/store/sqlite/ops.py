@@ -16,8 +16,9 @@ from typing import Any, Literal
 from livejobs.errors import Conflict, Unavailable
 from livejobs.jobs import lifecycle
 from livejobs.jobs.model import Job
+from livejobs.jobs.rules import TypeRules
+from livejobs.store.base import ClaimRequest, Filter, Sort
 from livejobs.store.sqlite import counts, flow
-from livejobs.store.base import ClaimRequest, Filter, Sort, TypeRules
 from livejobs.store.sqlite.counts import Group
 from livejobs.store.sqlite.sql import (
     CLAIM,

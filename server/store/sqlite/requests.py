@@ -11,8 +11,8 @@ import sqlite3
 from collections.abc import Sequence
 
 from livejobs.jobs.model import Job
-from livejobs.store.sqlite import ops
 from livejobs.store.base import CreateRequest
+from livejobs.store.sqlite import ops
 from livejobs.store.sqlite.sql import decode, encode
 
 RECALL = "SELECT answer FROM requests WHERE owner = ? AND id = ? AND expires > ?"
