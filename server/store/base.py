@@ -147,8 +147,9 @@ class Store(Protocol):
     async def delete(self, job_id: str, expected_version: int) -> bool: ...
 
     async def claim(self, request: ClaimRequest) -> list[Job]:
-        """Atomically move up to ``request.limit`` ready jobs to running for one worker,
-        applying ``lifecycle.claim`` to each; return them as stored."""
+        """Atomically move up to ``request.limit`` ready jobs to running for one worker, each
+        stored as ``request.claim`` (``lifecycle.claim``) makes it, within the room
+        ``livejobs.jobs.rules.room`` gives each type; return them as stored."""
 
     async def rate_opening(self, job_type: str, rules: TypeRules, now: float) -> float | None:
         """When the type's rate window next has room (None: it has room now, or no rate)."""

@@ -19,7 +19,8 @@ import pytest
 from livejobs.jobs import lifecycle
 from livejobs.jobs.bounds import MAX_LOG_ENTRIES, append_log
 from livejobs.jobs.model import Job, blank_job
-from livejobs.store.base import ClaimRequest, Store, TypeRules
+from livejobs.jobs.rules import TypeRules
+from livejobs.store.base import ClaimRequest, Store
 from tests.integration.conftest import MONGODB_URI, _with_database
 from tests.pg import Cluster
 
