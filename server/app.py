@@ -33,7 +33,8 @@ from livejobs.permissions import Permissions, Rules
 from livejobs.scheduler import Scheduler
 from livejobs.session import Flusher, Session
 from livejobs.settings import Settings
-from livejobs.store.base import Store, open_store
+from livejobs.store import open_store
+from livejobs.store.base import Store
 
 log = logging.getLogger("livejobs")
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livejobs.errors import Conflict, Invalid
-from livejobs.store import sqlite_peers
-from livejobs.store.base import sqlite_path
+from livejobs.store import sqlite_path
+from livejobs.store.sqlite import peers as sqlite_peers
 
 #: pages copied per step (4 MB at SQLite's default 4 KB pages); see ``_copy``
 PAGES_PER_STEP = 1024

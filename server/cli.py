@@ -131,7 +131,7 @@ def _refuse_a_newer_store(url: str) -> None:
     would report it with a traceback (MongoDB's refusals come from the store's own open)."""
     import sqlite3
 
-    from livejobs.store.base import pending_migrations
+    from livejobs.store import pending_migrations
 
     if url.startswith(("mongodb://", "mongodb+srv://")):
         return
@@ -147,7 +147,7 @@ def _on_store(db: str | None, work: Callable[[Any], Awaitable[T]]) -> T:
     """Open the store, run ``work(auth)``, close; user mistakes become one line and exit 1."""
     from livejobs.auth import Auth
     from livejobs.clock import StoreClock
-    from livejobs.store.base import open_store
+    from livejobs.store import open_store
 
     settings = load_settings({"db": db})
 
@@ -176,7 +176,7 @@ def migrate(
     ),
 ) -> None:
     """Bring the store's schema up to this livejobs' version (serve does it at start too)."""
-    from livejobs.store.base import pending_migrations
+    from livejobs.store import pending_migrations
     from livejobs.store.migrations import describe
 
     url = load_settings({"db": db}).db

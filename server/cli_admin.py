@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
-from livejobs.store.base import sqlite_path
+from livejobs.store import sqlite_path
 
 URL = typer.Option(
     None,

@@ -2,7 +2,7 @@
 
 The rules live in the store (records of kind ``types``). Claims do not trust a server's memory
 of them: the store reads them, counts running jobs and recent starts, and claims, all within the
-claim itself (``livejobs.store.sqlite_flow``, ``livejobs.store.mongo_flow``), so a rule holds across
+claim itself (deciding with ``livejobs.jobs.rules``), so a rule holds across
 every server sharing the store from the moment it is written. Each server also keeps a copy,
 re-read whenever the change feed shows a server wrote the rules, for its timers and wake-ups.
 
@@ -13,19 +13,31 @@ next have room; one timer (``next_opening``) wakes the dispatcher then — no po
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
-from livejobs.store.base import Store, TypeRules
+from livejobs.jobs.rules import TypeRules
 
-__all__ = ["KIND", "FlowControl", "TypeRules"]
+__all__ = ["KIND", "FlowControl", "RulesStore", "TypeRules"]
 
 KIND = "types"
 NO_RULES = TypeRules()
 """A type without rules (asked for on every change of such a type: built once)."""
 
 
+class RulesStore(Protocol):
+    """The part of ``livejobs.store.base.Store`` flow control uses (jobs/ imports no store)."""
+
+    async def put_record(self, kind: str, record_id: str, doc: dict[str, Any]) -> None: ...
+
+    async def get_record(self, kind: str, record_id: str) -> dict[str, Any] | None: ...
+
+    async def list_records(self, kind: str) -> list[dict[str, Any]]: ...
+
+    async def rate_opening(self, job_type: str, rules: TypeRules, now: float) -> float | None: ...
+
+
 class FlowControl:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: RulesStore) -> None:
         self.store = store
         self._rules: dict[str, TypeRules] = {}
         #: per rate-limited type that ran out of room, when its window opens again

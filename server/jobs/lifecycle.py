@@ -14,8 +14,8 @@ from typing import Any
 
 from livejobs.errors import Conflict, Forbidden
 from livejobs.jobs import bounds, schedule
-from livejobs.jobs.bounds import MAX_LOG_ENTRIES, DocLimits, append_log, clip_error, clip_text
-from livejobs.jobs.model import FINISHED, UNFINISHED, Job, Status, random_hex
+from livejobs.jobs.bounds import DocLimits, append_log, clip_error, clip_text
+from livejobs.jobs.model import UNFINISHED, Job, Status, random_hex
 
 # the statuses as plain strings: an enum member costs an attribute lookup and a slower
 # comparison per use (3.11), and these run for every job at every step
@@ -86,49 +86,23 @@ def settle(doc: Job, now: float, default_retain: float | None) -> Job:
 
 
 def claim(doc: Job, *, worker_id: str, user: str, now: float, lease_seconds: float) -> Job:
-    """ready → running, leased to one worker. Stores use this (or ``claim_update``) atomically."""
+    """ready → running, leased to one worker. Every store applies this very document (a
+    conditional write on the version, or under the row's lock), so all store the same."""
     _require(doc, _ONLY_READY, "claim")
-    new = _next(
-        doc, now, worker_id, f"started by worker {worker_id} (attempt {doc['attempts'] + 1})"
-    )
-    new.update(claim_fields(worker_id=worker_id, now=now, lease_seconds=lease_seconds))
-    new["attempts"] = doc["attempts"] + 1
+    attempt = doc["attempts"] + 1
+    new = _next(doc, now, worker_id, f"started by worker {worker_id} (attempt {attempt})")
+    expires = now + lease_seconds
+    new.update(
+        status=_RUNNING, worker=worker_id, started=now, due=expires, attempts=attempt,
+        lease={"worker": worker_id, "token": random_hex(16), "expires": expires},
+        progress={"completed": 0, "total": 0, "percent": 0.0},
+    )  # fmt: skip
     return new
 
 
-def claim_fields(*, worker_id: str, now: float, lease_seconds: float) -> dict[str, Any]:
-    """The fields a claim sets, shared by ``claim`` and the Mongo ``claim_update``."""
-    expires = now + lease_seconds
-    return {
-        "status": _RUNNING,
-        "worker": worker_id,
-        "lease": {"worker": worker_id, "token": random_hex(16), "expires": expires},
-        "started": now,
-        "due": expires,
-        "updated": now,
-        "progress": {"completed": 0, "total": 0, "percent": 0.0},
-    }
-
-
-def claim_update(*, worker_id: str, user: str, now: float, lease_seconds: float) -> dict[str, Any]:
-    """``claim`` as MongoDB update operators, for a single ``find_one_and_update``.
-
-    The attempt number in the log message is not known inside one update, so it is left out.
-    """
-    entry = {
-        "time": now,
-        "level": "info",
-        "message": f"started by worker {worker_id}",
-        "data": None,
-        "by": worker_id,
-        "kind": "audit",
-    }
-    return {
-        "$set": claim_fields(worker_id=worker_id, now=now, lease_seconds=lease_seconds),
-        "$inc": {"attempts": 1, "version": 1},
-        # capped like append_log (which also keeps the creation entry; one update cannot)
-        "$push": {"log": {"$each": [entry], "$slice": -MAX_LOG_ENTRIES}},
-    }
+def claim_order(doc: Job) -> tuple[Any, ...]:
+    """Which ready job is claimed first: by priority, then the oldest, then the id."""
+    return (doc["priority"], doc["created"], doc["id"])
 
 
 def _require_lease(doc: Job, lease_token: str, action: str) -> None:
@@ -394,7 +368,3 @@ def next_repeat(doc: Job, *, now: float, new_id: str) -> Job | None:
     new["repeat"] = {**rep, "run": run}
     append_log(new, now=now, by="server", message=f"run {run} of repeating job, after {doc['id']}")
     return settle(new, now, None)
-
-
-def is_finished(doc: Job) -> bool:
-    return doc["status"] in FINISHED

@@ -6,7 +6,8 @@ that two racing transitions never both win.
 
 Implementations: ``livejobs.store.sqlite.SQLiteStore`` (embedded, default),
 ``livejobs.store.mongo.MongoStore`` and ``livejobs.store.postgres.PostgresStore``.
-``open_store(url)`` picks one and imports only that one.
+``livejobs.store.open_store(url)`` picks one and imports only that one; this module imports
+no backend.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
-from livejobs.errors import StoreRefused
+from livejobs.jobs import lifecycle
 from livejobs.jobs.model import Job
+from livejobs.jobs.rules import TypeRules
 
 if TYPE_CHECKING:
     from livejobs.store.feed import Watcher
-    from livejobs.store.migrations import Migration
 
 Filter = dict[str, Any]
 """A validated Mongo-style filter (see ``livejobs.query``)."""
@@ -48,45 +49,6 @@ class Change(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class TypeRules:
-    """A job type's flow rules, kept as a record (kind ``ClaimRequest.rules``, id the type).
-    The store reads them inside each claim, so a rule written through any server binds the
-    very next claim on every server: while ``paused`` nothing starts; at most ``rate_limit``
-    starts in any ``rate_per`` seconds; at most ``concurrency`` running in the whole cluster."""
-
-    paused: bool = False
-    rate_limit: int | None = None
-    rate_per: float | None = None
-    concurrency: int | None = None
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any] | None) -> TypeRules:
-        return cls(**{k: v for k, v in (record or {}).items() if k != "type"})
-
-    def to_dict(self, job_type: str) -> dict[str, Any]:
-        return {
-            "type": job_type,
-            "paused": self.paused,
-            "rate_limit": self.rate_limit,
-            "rate_per": self.rate_per,
-            "concurrency": self.concurrency,
-        }
-
-    @property
-    def rated(self) -> bool:
-        return self.rate_limit is not None and self.rate_per is not None
-
-    @property
-    def counted(self) -> bool:
-        """Whether a claim must count starts or running jobs."""
-        return self.rated or self.concurrency is not None
-
-    @property
-    def limited(self) -> bool:
-        return self.paused or self.counted
-
-
-@dataclass(frozen=True, slots=True)
 class ClaimRequest:
     """Ask for up to ``limit`` ready jobs of ``types`` for one worker.
 
@@ -104,6 +66,17 @@ class ClaimRequest:
     lease_seconds: float
     limit: int = 1
     rules: str | None = None
+
+    def claim(self, doc: Job) -> Job:
+        """``doc`` claimed for this request, as ``lifecycle.claim`` decides: what a store
+        writes for each candidate it takes."""
+        return lifecycle.claim(
+            doc,
+            worker_id=self.worker_id,
+            user=self.user,
+            now=self.now,
+            lease_seconds=self.lease_seconds,
+        )
 
 
 @dataclass(slots=True)
@@ -174,8 +147,9 @@ class Store(Protocol):
     async def delete(self, job_id: str, expected_version: int) -> bool: ...
 
     async def claim(self, request: ClaimRequest) -> list[Job]:
-        """Atomically move up to ``request.limit`` ready jobs to running for one worker,
-        applying ``lifecycle.claim`` to each; return them as stored."""
+        """Atomically move up to ``request.limit`` ready jobs to running for one worker, each
+        stored as ``request.claim`` (``lifecycle.claim``) makes it, within the room
+        ``livejobs.jobs.rules.room`` gives each type; return them as stored."""
 
     async def rate_opening(self, job_type: str, rules: TypeRules, now: float) -> float | None:
         """When the type's rate window next has room (None: it has room now, or no rate)."""
@@ -198,65 +172,3 @@ class Store(Protocol):
     async def list_records(self, kind: str) -> list[dict[str, Any]]: ...
 
     async def delete_record(self, kind: str, record_id: str) -> bool: ...
-
-
-async def pending_migrations(url: str) -> list[Migration]:
-    """The migrations opening the store at ``url`` would apply, read without changing it;
-    ``StoreRefused`` for a store of a newer livejobs."""
-    if is_postgres(url):
-        _need_asyncpg()
-        from livejobs.store.postgres.store import pending_at
-
-        return await pending_at(url)
-    path = sqlite_path(url)
-    if path is None:
-        from livejobs.store import mongo_migrations
-
-        return await mongo_migrations.pending_at(url)
-    from livejobs.store import sqlite_migrations
-
-    return sqlite_migrations.pending(path)
-
-
-def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
-    """``mongodb://...`` / ``mongodb+srv://...`` → MongoStore; ``postgresql://...`` /
-    ``postgres://...`` → PostgresStore; anything else is a SQLite path (``sqlite:///path``,
-    ``sqlite://:memory:`` or a bare path) opened with ``synchronous``."""
-    if is_postgres(url):
-        _need_asyncpg()
-        from livejobs.store.postgres import PostgresStore
-
-        return PostgresStore(url)
-    path = sqlite_path(url)
-    if path is None:
-        from livejobs.store.mongo import MongoStore
-
-        return MongoStore(url)
-    from livejobs.store.sqlite import SQLiteStore
-
-    mode = synchronous.upper()
-    if mode not in ("NORMAL", "FULL"):
-        raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
-    return SQLiteStore(path, synchronous=mode)  # type: ignore[arg-type]
-
-
-def sqlite_path(url: str) -> str | None:
-    """The SQLite file a store URL names, as ``open_store`` reads it; None for MongoDB and
-    PostgreSQL."""
-    if url.startswith(("mongodb://", "mongodb+srv://")) or is_postgres(url):
-        return None
-    return url.removeprefix("sqlite:///").removeprefix("sqlite://")
-
-
-def is_postgres(url: str) -> bool:
-    return url.startswith(("postgresql://", "postgres://"))
-
-
-def _need_asyncpg() -> None:
-    """The PostgreSQL store's driver is an extra (``livejobs[postgres]``): say so plainly."""
-    try:
-        import asyncpg  # noqa: F401
-    except ImportError as exc:
-        raise StoreRefused(
-            f"PostgreSQL needs the asyncpg driver ({exc}): pip install 'livejobs[postgres]'"
-        ) from exc

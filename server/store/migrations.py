@@ -1,10 +1,11 @@
 """Schema versions, shared by every store: which numbered migrations a store still needs.
 
-Each backend keeps its own list of migrations (``sqlite_migrations``, ``mongo_migrations``),
-numbered from 1 with no gap, and records in the store itself the number of the last one applied
-(0 for a store that records none: empty, or written by release 0.1.0, whose schema migration 1
-recreates without harm). At open, the backend reads that number and asks ``plan`` what to run;
-``plan`` alone decides, so every backend refuses the same way.
+Each backend keeps its own list of migrations (``sqlite.migrations``, ``mongo.migrations``,
+``postgres.migrations``), numbered from 1 with no gap, and records in the store itself the
+number of the last one applied (0 for a store that records none: empty, or written by release
+0.1.0, whose schema migration 1 recreates without harm). At open, the backend reads that
+number and asks ``plan`` what to run; ``plan`` alone decides, so every backend refuses the
+same way.
 """
 
 from __future__ import annotations

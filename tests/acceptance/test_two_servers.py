@@ -3,7 +3,7 @@ the other's workers, subscribers see every change, and every flow rule holds acr
 
 Both servers run in this event loop and share one driven clock; each has its own store
 connection, feed and dispatcher, and learns of the other's commits only through the store's
-cross-process feed (``livejobs.store.sqlite_peers``).
+cross-process feed (``livejobs.store.sqlite.peers``).
 
 A rule that holds is shown by what did not happen; so that "not yet" cannot pass for "never",
 each check first has both workers take a probe job of their own type: a worker's claim covers

@@ -17,8 +17,8 @@ from livejobs.clock import Clock
 from livejobs.dispatch import Dispatcher, Worker
 from livejobs.jobs.service import JobService
 from livejobs.session import Session
-from livejobs.store import sqlite_ops
 from livejobs.store.sqlite import SQLiteStore
+from livejobs.store.sqlite import ops as sqlite_ops
 
 JOB_OPERATIONS = {"insert", "claim", "replace", "delete"}
 

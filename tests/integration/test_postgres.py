@@ -14,7 +14,8 @@ import pytest
 
 from livejobs.errors import StoreRefused
 from livejobs.query import matches
-from livejobs.store.base import Change, open_store, pending_migrations
+from livejobs.store import open_store, pending_migrations
+from livejobs.store.base import Change
 from livejobs.store.postgres import PostgresStore
 from livejobs.store.postgres import feed as pg_feed
 from livejobs.store.postgres.migrations import MIGRATIONS

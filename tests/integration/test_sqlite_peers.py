@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 from livejobs.jobs.model import Job, blank_job
-from livejobs.store import sqlite_peers
 from livejobs.store.base import Change
 from livejobs.store.feed import Watcher
 from livejobs.store.sqlite import SQLiteStore
+from livejobs.store.sqlite import peers as sqlite_peers
 
 ROOT = Path(__file__).resolve().parents[2]
 Opener = Callable[[], Awaitable[SQLiteStore]]

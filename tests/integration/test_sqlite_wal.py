@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from livejobs.jobs.model import blank_job
-from livejobs.store import sqlite
 from livejobs.store.sqlite import SQLiteStore
+from livejobs.store.sqlite import batcher as sqlite
 
 
 async def test_the_wal_stops_growing_under_steady_writes(

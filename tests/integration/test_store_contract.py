@@ -24,8 +24,9 @@ import pytest
 
 from livejobs.errors import Conflict, StoreRefused, Unavailable
 from livejobs.jobs.model import Job, blank_job
+from livejobs.jobs.rules import TypeRules
 from livejobs.query import matches, parse_filter, resolve
-from livejobs.store.base import Change, ClaimRequest, CreateRequest, Store, TypeRules
+from livejobs.store.base import Change, ClaimRequest, CreateRequest, Store
 from livejobs.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:

@@ -19,10 +19,10 @@ import pytest
 
 from livejobs.clock import ManualClock
 from livejobs.errors import StoreRefused
-from livejobs.store import sqlite_migrations
 from livejobs.store.migrations import Migration
 from livejobs.store.sqlite import SQLiteStore
-from livejobs.store.sqlite_migrations import NEWEST
+from livejobs.store.sqlite import migrations as sqlite_migrations
+from livejobs.store.sqlite.migrations import NEWEST
 from tests.servers import ROOT, InProcessServer, free_port
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

@@ -9,8 +9,9 @@ import itertools
 from typing import Any
 
 from livejobs.dispatch import Dispatcher, Worker
+from livejobs.jobs.rules import TypeRules
 from livejobs.session import Session
-from livejobs.store.base import Change, TypeRules
+from livejobs.store.base import Change
 
 
 class FakeFlow:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from livejobs.errors import Conflict, Forbidden
-from livejobs.jobs import lifecycle
+from livejobs.jobs import bounds, lifecycle
 from livejobs.jobs.model import blank_job
 
 NOW = 1_000.0
@@ -134,7 +134,7 @@ def test_repeat_makes_the_next_run_until_times():
 
 def test_log_keeps_the_first_entry_and_the_newest():
     doc = job()
-    for i in range(lifecycle.MAX_LOG_ENTRIES + 10):
+    for i in range(bounds.MAX_LOG_ENTRIES + 10):
         lifecycle.append_log(doc, now=NOW, by="u", message=str(i))
-    assert len(doc["log"]) == lifecycle.MAX_LOG_ENTRIES
-    assert doc["log"][-1]["message"] == str(lifecycle.MAX_LOG_ENTRIES + 9)
+    assert len(doc["log"]) == bounds.MAX_LOG_ENTRIES
+    assert doc["log"][-1]["message"] == str(bounds.MAX_LOG_ENTRIES + 9)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from livejobs.errors import StoreRefused
-from livejobs.store import mongo_migrations, sqlite_migrations
 from livejobs.store.migrations import Migration, plan
+from livejobs.store.mongo import migrations as mongo_migrations
+from livejobs.store.sqlite import migrations as sqlite_migrations
 
 STEPS = [Migration(1, "one"), Migration(2, "two"), Migration(3, "three")]
 

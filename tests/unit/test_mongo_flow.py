@@ -1,4 +1,4 @@
-"""The MongoDB flow reservations (``livejobs.store.mongo_flow``) on an in-memory stand-in for the
+"""The MongoDB flow reservations (``livejobs.store.mongo.flow``) on an in-memory stand-in for the
 few collection calls they make, which yields between calls the way a network round trip does:
 racing reservations interleave, and the compare-and-set must keep them within the rules. (The
 contract suite runs the real thing when a replica set is at hand.)"""
@@ -11,8 +11,8 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from livejobs.store import mongo_flow
-from livejobs.store.base import TypeRules
+from livejobs.jobs.rules import TypeRules
+from livejobs.store.mongo import flow as mongo_flow
 
 
 class _Result:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from livejobs.query import matches, parse_filter
-from livejobs.store.mongo_shapes import filter_to_mongo
+from livejobs.store.mongo.shapes import filter_to_mongo
 
 SEGMENTS = ["a", "b", "0"]
 # Left out where mongomock differs from MongoDB itself: booleans (it takes True for 1) and

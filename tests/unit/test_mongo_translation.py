@@ -15,8 +15,7 @@ from livejobs.errors import Invalid, StoreRefused
 from livejobs.jobs.model import blank_job
 from livejobs.query import matches, parse_filter
 from livejobs.store.base import Change, ClaimRequest
-from livejobs.store.mongo import UNSTORABLE, MongoStore
-from livejobs.store.mongo_shapes import (
+from livejobs.store.mongo.shapes import (
     change_from_event,
     claim_filter,
     database_name,
@@ -27,6 +26,7 @@ from livejobs.store.mongo_shapes import (
     live_key_filter,
     sort_to_mongo,
 )
+from livejobs.store.mongo.store import UNSTORABLE, MongoStore
 
 
 def job(**fields: object) -> dict:

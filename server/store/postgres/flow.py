@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from livejobs.store.base import TypeRules
+from livejobs.jobs import rules
+from livejobs.jobs.rules import TypeRules
 
 
 async def rules_of(conn: Any, kind: str, job_types: Iterable[str]) -> dict[str, TypeRules]:
@@ -26,7 +27,7 @@ async def rules_of(conn: Any, kind: str, job_types: Iterable[str]) -> dict[str, 
         list(job_types),
     )
     found = {r["id"]: TypeRules.from_record(r["doc"]) for r in rows}
-    counted = sorted(t for t, rules in found.items() if rules.counted)
+    counted = sorted(t for t, found_rules in found.items() if found_rules.counted)
     if counted:
         await conn.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended('livejobs-flow:' || t, 7)) "
@@ -43,20 +44,20 @@ async def rules_of(conn: Any, kind: str, job_types: Iterable[str]) -> dict[str, 
     return found
 
 
-async def room(conn: Any, job_type: str, limit: TypeRules, now: float, wanted: int) -> int:
-    """How many jobs of ``job_type`` may start now, at most ``wanted``."""
+async def room(conn: Any, job_type: str, limit: TypeRules | None, now: float, wanted: int) -> int:
+    """How many jobs of ``job_type`` may start now, at most ``wanted`` (``rules.room``)."""
+    if limit is None or not rules.must_count(limit):
+        return rules.room(limit, wanted)
+    running = recent = 0
     if limit.concurrency is not None:
         running = await conn.fetchval(
             "SELECT count(*) FROM jobs WHERE status = 'running' AND type = $1", job_type
         )
-        wanted = min(wanted, limit.concurrency - int(running))
-    if limit.rate_limit is not None and limit.rate_per is not None and wanted > 0:
-        await conn.execute(
-            "DELETE FROM flow_starts WHERE type = $1 AND at <= $2", job_type, now - limit.rate_per
-        )
+    since = rules.window_start(limit, now)
+    if since is not None:
+        await conn.execute("DELETE FROM flow_starts WHERE type = $1 AND at <= $2", job_type, since)
         recent = await conn.fetchval("SELECT count(*) FROM flow_starts WHERE type = $1", job_type)
-        wanted = min(wanted, limit.rate_limit - int(recent))
-    return max(wanted, 0)
+    return rules.room(limit, wanted, running=int(running), recent=int(recent))
 
 
 async def record_starts(conn: Any, job_type: str, count: int, now: float) -> None:
@@ -66,13 +67,14 @@ async def record_starts(conn: Any, job_type: str, count: int, now: float) -> Non
 
 
 async def opening(conn: Any, job_type: str, limit: TypeRules, now: float) -> float | None:
-    """The rate window has room again once the ``rate_limit``-th latest start leaves it."""
-    if limit.rate_limit is None or limit.rate_per is None:
+    """When the type's full rate window has room again (``rules.opening``)."""
+    since, nth = rules.window_start(limit, now), rules.deciding_start(limit)
+    if since is None or nth is None:
         return None
     found = await conn.fetchval(
         "SELECT at FROM flow_starts WHERE type = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3",
         job_type,
-        now - limit.rate_per,
-        max(limit.rate_limit - 1, 0),
+        since,
+        nth,
     )
-    return None if found is None else float(found) + limit.rate_per
+    return rules.opening(limit, None if found is None else float(found))

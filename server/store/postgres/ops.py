@@ -100,27 +100,14 @@ async def claim(conn: Any, changes: list[Change], request: ClaimRequest) -> list
     candidates: list[Job] = []
     for job_type in types:
         limit = rules.get(job_type)
-        room = request.limit
-        if limit is not None:
-            if limit.paused:
-                continue
-            room = await flow.room(conn, job_type, limit, request.now, request.limit)
-            if room <= 0:
-                continue
+        room = await flow.room(conn, job_type, limit, request.now, request.limit)
+        if room <= 0:
+            continue
         rows = await conn.fetch(CLAIM, job_type, request.worker_id, room)
         candidates.extend(r["doc"] for r in rows)
     if len(types) > 1:
-        candidates.sort(key=lambda c: (c["priority"], c["created"], c["id"]))
-    claimed = [
-        lifecycle.claim(
-            doc,
-            worker_id=request.worker_id,
-            user=request.user,
-            now=request.now,
-            lease_seconds=request.lease_seconds,
-        )
-        for doc in candidates[: request.limit]
-    ]
+        candidates.sort(key=lifecycle.claim_order)
+    claimed = [request.claim(doc) for doc in candidates[: request.limit]]
     if claimed:  # the rows are locked: each is still at the version read
         rows = [(*row(new), old["version"]) for new, old in zip(claimed, candidates, strict=False)]
         await conn.execute(UPDATE_MANY, *columns(rows))

@@ -23,7 +23,8 @@ import msgspec
 
 from livejobs.errors import Conflict, Invalid, StoreRefused, Unavailable
 from livejobs.jobs.model import Job
-from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
+from livejobs.jobs.rules import TypeRules
+from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort
 from livejobs.store.feed import Feed, Watcher
 from livejobs.store.postgres import batch, counts, feed, flow, migrations, ops
 from livejobs.store.postgres.sql import (

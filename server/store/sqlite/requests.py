@@ -11,9 +11,9 @@ import sqlite3
 from collections.abc import Sequence
 
 from livejobs.jobs.model import Job
-from livejobs.store import sqlite_ops as ops
 from livejobs.store.base import CreateRequest
-from livejobs.store.sqlite_sql import decode, encode
+from livejobs.store.sqlite import ops
+from livejobs.store.sqlite.sql import decode, encode
 
 RECALL = "SELECT answer FROM requests WHERE owner = ? AND id = ? AND expires > ?"
 REMEMBER = "INSERT OR REPLACE INTO requests (owner, id, expires, answer) VALUES (?, ?, ?, ?)"
@@ -25,7 +25,7 @@ def insert(
     docs: Sequence[Job],
     request: CreateRequest | None,
 ) -> list[Job]:
-    """``sqlite_ops.insert``, answered from memory for a request already seen."""
+    """``ops.insert``, answered from memory for a request already seen."""
     if request is None:
         return ops.insert(conn, changes, docs)
     found = conn.execute(RECALL, (request.owner, request.id, request.at)).fetchone()

@@ -13,9 +13,9 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from livejobs.store import sqlite_counts, sqlite_flow, sqlite_peers
 from livejobs.store.migrations import Migration, newest, plan
-from livejobs.store.sqlite_sql import decode, live_key
+from livejobs.store.sqlite import counts, flow, peers
+from livejobs.store.sqlite.sql import decode, live_key
 
 JOBS_0_1_0 = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -67,7 +67,7 @@ def _script(conn: sqlite3.Connection, script: str) -> None:
 
 
 def _schema_0_1_0(conn: sqlite3.Connection) -> None:
-    _script(conn, JOBS_0_1_0 + sqlite_flow.SCHEMA + sqlite_peers.SCHEMA)
+    _script(conn, JOBS_0_1_0 + flow.SCHEMA + peers.SCHEMA)
     columns = {name for _, name, *_ in conn.execute("PRAGMA table_info(jobs)")}
     if "target" not in columns:  # a file of the first 0.1 builds: worker affinity columns
         conn.execute("ALTER TABLE jobs ADD COLUMN target TEXT")
@@ -78,7 +78,7 @@ def _schema_0_1_0(conn: sqlite3.Connection) -> None:
             "WHERE json_extract(doc, '$.target') IS NOT NULL "
             "OR json_array_length(doc, '$.exclude') > 0"
         )
-    sqlite_counts.create(conn)
+    counts.create(conn)
 
 
 def _keys_per_owner(conn: sqlite3.Connection) -> None:
@@ -118,7 +118,7 @@ def migrate(conn: sqlite3.Connection, where: str) -> list[Migration]:
         for migration in pending:
             steps[migration.version](conn)
             conn.execute(f"PRAGMA user_version = {migration.version:d}")
-        sqlite_counts.tidy(conn)
+        counts.tidy(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

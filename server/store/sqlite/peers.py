@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from livejobs.store.base import Change
-from livejobs.store.sqlite_ops import Changes
-from livejobs.store.sqlite_sql import decode, encode
+from livejobs.store.sqlite.ops import Changes
+from livejobs.store.sqlite.sql import decode, encode
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,7 @@
-"""The embedded store: SQLite on one connection, one thread, with group commit.
-
-Every call, read or write, is queued; a batcher hands everything queued so far to the store's
-thread, which runs it in one transaction and commits once (one fsync for many callers). Only
-then are callers answered and the changes published to watchers, so nothing is acknowledged or
-broadcast that was not committed. Documents returned and published are shared, not copied:
-treat them as read-only (``lifecycle`` functions copy before changing). SQL and the per-call
-operations live in ``sqlite_sql`` and ``sqlite_ops``; ``sqlite_peers`` brings the commits of
-other processes sharing the file onto this store's feed.
+"""The SQLite store's queue and group commit: every call, read or write, is queued; a batcher
+hands everything queued so far to the store's thread, which runs it in one transaction and
+commits once (one fsync for many callers). Only then are callers answered and the changes
+published to watchers, so nothing is acknowledged or broadcast that was not committed.
 """
 
 from __future__ import annotations
@@ -15,25 +10,22 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from livejobs.errors import Invalid, StoreRefused, Unavailable
-from livejobs.jobs.model import Job
-from livejobs.store import sqlite_migrations, sqlite_peers, sqlite_requests
-from livejobs.store import sqlite_ops as ops
-from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
-from livejobs.store.feed import Feed, Watcher
-from livejobs.store.sqlite_peers import Peers
+from livejobs.errors import Unavailable
+from livejobs.store.base import Change, ClaimRequest
+from livejobs.store.feed import Feed
+from livejobs.store.sqlite import ops
+from livejobs.store.sqlite import peers as peering
+from livejobs.store.sqlite.peers import Peers
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 2000
 """Calls per transaction: large enough to amortise the commit, small enough to keep latency."""
-
-COUNT_BY_FIELDS = ("status", "type", "owner")
 
 #: batches up to this many documents run inline in the event loop (see SQLiteStore._inline)
 INLINE_WEIGHT = 64
@@ -82,21 +74,11 @@ def _weight(call: _Call) -> int:
     return 1
 
 
-class SQLiteStore:
-    """SQLite in WAL mode; ``path`` may be ``":memory:"`` for quick tests.
+class Batcher:
+    """The queue, the batches and the checkpoints of one SQLite file (``SQLiteStore``'s base)."""
 
-    ``synchronous="NORMAL"`` (default) syncs only at checkpoints: a process crash loses nothing
-    committed, but a power loss or OS crash may lose the last transactions. ``"FULL"`` syncs the
-    WAL on every commit (group commit keeps that to one fsync per batch) and survives both.
-    """
-
-    ordered_writes = True
-
-    def __init__(self, path: str, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
-        if synchronous not in ("NORMAL", "FULL"):
-            raise ValueError("synchronous must be 'NORMAL' or 'FULL'")
+    def __init__(self, path: str) -> None:
         self.path = path
-        self.synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
         #: reads run on a second connection and thread, beside the writer (WAL allows it), so
@@ -117,67 +99,9 @@ class SQLiteStore:
         #: the other processes sharing the file; None for a file-less database
         self._peers: Peers | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def open(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livejobs-sqlite")
-        loop = asyncio.get_running_loop()
-        try:
-            self._conn = await loop.run_in_executor(self._executor, self._connect)
-        except (sqlite3.Error, StoreRefused) as exc:
-            self._executor.shutdown(wait=False)
-            if isinstance(exc, StoreRefused):
-                raise
-            raise StoreRefused(f"cannot open the SQLite database {self.path!r}: {exc}") from exc
-        self._wakeup = asyncio.Event()
-        if self.path != ":memory:" and not self.path.startswith("file::memory:"):
-            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livejobs-read")
-            self._read_conn = await loop.run_in_executor(self._reader, self._connect_reader)
-            try:
-                await self._join()
-            except (sqlite3.Error, OSError) as exc:
-                raise StoreRefused(
-                    f"cannot share the SQLite database {self.path!r} with other servers: {exc}"
-                ) from exc
-            # SQLite's own checkpoints are off: a commit that crossed the threshold paid for
-            # one; _checkpoint does it mostly beside the writer instead. And an inline batch
-            # never waits for another process's write lock in the loop: it moves to the
-            # writer's thread instead (see _execute)
-            self._inline = self.synchronous == "NORMAL"
-            if self._inline:
-                await loop.run_in_executor(
-                    self._executor,
-                    self._conn.executescript,
-                    "PRAGMA wal_autocheckpoint = 0; PRAGMA busy_timeout = 0;",
-                )
-        self._batcher = asyncio.create_task(self._run_batches(), name="livejobs-sqlite-batcher")
-
-    async def _join(self) -> None:
-        """Take a place among the processes sharing the file, to hear of their commits."""
-        peers = Peers(self._wake, lambda origin: self._read(sqlite_peers.peer_ports, origin))
-        port = await peers.listen()
-        conn = self._conn
-        assert conn is not None
-        try:
-            membership = await asyncio.get_running_loop().run_in_executor(
-                self._executor, sqlite_peers.register, conn, port
-            )
-        except BaseException:
-            peers.leave()
-            raise
-        peers.joined(membership)
-        self._peers = peers
-
     def _wake(self) -> None:
         if self._wakeup is not None:
             self._wakeup.set()
-
-    def _connect_reader(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, cached_statements=256)
-        conn.execute("PRAGMA query_only = ON")
-        conn.execute("PRAGMA busy_timeout = 5000")
-        conn.execute("PRAGMA cache_size = -32000")
-        return conn
 
     def _read(self, function: OpFunction[P, T], *args: P.args, **_: P.kwargs) -> asyncio.Future[T]:
         """A read on the reader connection: it sees every commit acknowledged before it."""
@@ -188,56 +112,6 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         reader, conn = self._reader, self._read_conn
         return loop.run_in_executor(reader, ops.run_read, conn, function, args)
-
-    def _connect(self) -> sqlite3.Connection:
-        # used from the loop for small batches, from the writer thread for large ones; the
-        # batcher never lets the two overlap
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, cached_statements=256, check_same_thread=False
-        )
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA temp_store = MEMORY")
-            conn.execute("PRAGMA cache_size = -32000")
-            sqlite_migrations.migrate(conn, f"the SQLite database {self.path!r}")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    async def close(self) -> None:
-        """Finish every queued call, then close the connection and stop the thread."""
-        if self._batcher is None or self._closing:
-            return
-        self._closing = True
-        assert self._wakeup is not None and self._executor is not None
-        self._wakeup.set()
-        await self._batcher
-        peers, self._peers = self._peers, None
-        if peers is not None:
-            try:
-                await self._on_writer(sqlite_peers.unregister, peers.origin)
-            except sqlite3.Error as exc:  # the next server to open drops the row of a dead pid
-                log.warning("could not leave the peers of %r: %s", self.path, exc)
-            peers.leave()
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
-        self._executor.shutdown(wait=True)
-        read_conn, self._read_conn = self._read_conn, None
-        if read_conn is not None and self._reader is not None:
-            await asyncio.get_running_loop().run_in_executor(self._reader, read_conn.close)
-            self._reader.shutdown(wait=True)
-        self._feed.close()
-
-    async def ping(self) -> None:
-        await self._run(ops.ping)
-
-    async def store_time(self) -> float:
-        # on the reader, beside the writer's queue, so that the round trip stays short
-        return await self._read(ops.store_time)
 
     # -- the queue ---------------------------------------------------------------------------
 
@@ -288,10 +162,10 @@ class SQLiteStore:
         if peers is not None:
             if peers.prune_due:
                 peers.prune_due = False
-                work.append((sqlite_peers.prune_log, (), False))
+                work.append((peering.prune_log, (), False))
                 inline = False  # deleting thousands of rows is no work for the loop
             # last, so that it sees every change of the batch
-            work.append((sqlite_peers.log_changes, (peers.origin,), False))
+            work.append((peering.log_changes, (peers.origin,), False))
         try:
             outcomes, changes = await self._execute(work, inline)
         except Exception as exc:  # noqa: BLE001 - reported to every caller below
@@ -329,18 +203,18 @@ class SQLiteStore:
 
     async def _catch_up(self, peers: Peers) -> None:
         """Publish what the other processes committed, between two of this store's batches
-        (so at its place in this store's commit order, see ``sqlite_peers``). A few rows are
+        (so at its place in this store's commit order, see ``peers``). A few rows are
         read inline, as small batches run: a thread hop would delay every change by one."""
         peers.behind = False
-        read, origin, cursor = sqlite_peers.read_since, peers.origin, peers.cursor
-        result: sqlite_peers.CatchUp | None = None
+        read, origin, cursor = peering.read_since, peers.origin, peers.cursor
+        result: peering.CatchUp | None = None
         if self._inline and not peers.deep:
             assert self._conn is not None
             with contextlib.suppress(sqlite3.Error):  # busy, say: the thread waits for it
                 result = read(self._conn, origin, cursor, INLINE_WEIGHT)
         try:
             if result is None:
-                result = await self._on_writer(read, origin, cursor, sqlite_peers.CATCH_UP_ROWS)
+                result = await self._on_writer(read, origin, cursor, peering.CATCH_UP_ROWS)
         except Exception as exc:  # noqa: BLE001 - the next datagram tries again
             log.warning("could not read the changes of the servers sharing %r: %s", self.path, exc)
             return
@@ -401,81 +275,3 @@ class SQLiteStore:
                 call.future.set_exception(value)
         if changes and self._feed.active:
             self._feed.publish([Change(op, job_id, doc) for op, job_id, doc in changes])
-
-    # -- jobs --------------------------------------------------------------------------------
-
-    async def insert(self, docs: Sequence[Job], request: CreateRequest | None = None) -> list[Job]:
-        if not docs:
-            return []
-        run = self._run_atomic if len(docs) > 1 or request is not None else self._run
-        return await run(sqlite_requests.insert, list(docs), request)
-
-    async def get(self, job_id: str) -> Job | None:
-        return await self._read(ops.get, job_id)
-
-    async def get_many(self, job_ids: Sequence[str]) -> list[Job]:
-        """The stored jobs among ``job_ids``, in that order (unknown ids are left out)."""
-        if not job_ids:
-            return []
-        return await self._read(ops.get_many, list(job_ids))
-
-    async def find(
-        self,
-        filter: Filter,
-        sort: Sort = (("created", 1),),
-        limit: int | None = None,
-        skip: int = 0,
-    ) -> list[Job]:
-        if limit is not None and limit <= 0:
-            return []
-        return await self._read(ops.find, filter, sort, limit, skip)
-
-    async def count(self, filter: Filter) -> int:
-        return await self._read(ops.count, filter)
-
-    async def count_by(self, field: str, filter: Filter) -> dict[str, int]:
-        if field not in COUNT_BY_FIELDS:
-            raise Invalid(f"counts can be grouped by {', '.join(COUNT_BY_FIELDS)}, not {field!r}")
-        return await self._read(ops.count_by, field, filter)
-
-    async def replace(self, doc: Job, expected_version: int, previous: Job | None = None) -> bool:
-        if doc.get("version") != expected_version + 1:
-            raise ValueError("replace: doc['version'] must be expected_version + 1")
-        if previous is not None and previous.get("version") != expected_version:
-            previous = None
-        return await self._run(ops.replace, doc, expected_version, previous)
-
-    async def delete(self, job_id: str, expected_version: int) -> bool:
-        return await self._run(ops.delete, job_id, expected_version)
-
-    async def claim(self, request: ClaimRequest) -> list[Job]:
-        if request.limit <= 0 or not request.types:
-            return []
-        return await self._run_atomic(ops.claim, request)
-
-    async def rate_opening(self, job_type: str, limit: TypeRules, now: float) -> float | None:
-        return await self._read(ops.rate_opening, job_type, limit, now)
-
-    async def due(self, now: float, limit: int = 500) -> list[Job]:
-        return await self._read(ops.due, now, limit)
-
-    async def next_due(self) -> float | None:
-        return await self._read(ops.next_due)
-
-    def watch(self) -> Watcher:
-        """Changes committed from now on, in commit order; ``aclose()`` it when done."""
-        return self._feed.watch()
-
-    # -- records -----------------------------------------------------------------------------
-
-    async def put_record(self, kind: str, record_id: str, doc: dict[str, Any]) -> None:
-        await self._run(ops.put_record, kind, record_id, doc)
-
-    async def get_record(self, kind: str, record_id: str) -> dict[str, Any] | None:
-        return await self._read(ops.get_record, kind, record_id)
-
-    async def list_records(self, kind: str) -> list[dict[str, Any]]:
-        return await self._read(ops.list_records, kind)
-
-    async def delete_record(self, kind: str, record_id: str) -> bool:
-        return await self._run(ops.delete_record, kind, record_id)

@@ -118,7 +118,7 @@ async def pending_at(url: str, queue: str = "jobs") -> list[Migration]:
     """``pending`` for ``livejobs migrate --check``: read-only, without opening the store."""
     from pymongo import AsyncMongoClient
 
-    from livejobs.store.mongo_shapes import database_name
+    from livejobs.store.mongo.shapes import database_name
 
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         url, serverSelectionTimeoutMS=10_000, tz_aware=False

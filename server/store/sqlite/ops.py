@@ -16,10 +16,11 @@ from typing import Any, Literal
 from livejobs.errors import Conflict, Unavailable
 from livejobs.jobs import lifecycle
 from livejobs.jobs.model import Job
-from livejobs.store import sqlite_counts, sqlite_flow
-from livejobs.store.base import ClaimRequest, Filter, Sort, TypeRules
-from livejobs.store.sqlite_counts import Group
-from livejobs.store.sqlite_sql import (
+from livejobs.jobs.rules import TypeRules
+from livejobs.store.base import ClaimRequest, Filter, Sort
+from livejobs.store.sqlite import counts, flow
+from livejobs.store.sqlite.counts import Group
+from livejobs.store.sqlite.sql import (
     CLAIM,
     GROUP_COLUMNS,
     INSERT,
@@ -41,7 +42,7 @@ Operation = Callable[..., Any]
 
 class Changes(list[tuple[ChangeOp, str, Job | None]]):
     """What a batch changed, as ``(op, id, doc)`` in order, and how its updates moved jobs
-    between counted groups (``sqlite_counts.moved`` writes those just before the commit)."""
+    between counted groups (``counts.moved`` writes those just before the commit)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -125,7 +126,7 @@ def _run_in_transaction(
         else:
             outcomes.append((True, result))
     try:
-        sqlite_counts.moved(conn, moves)
+        counts.moved(conn, moves)
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise BatchFailed(str(exc)) from exc
@@ -174,7 +175,7 @@ def insert(conn: sqlite3.Connection, changes: Changes, docs: Sequence[Job]) -> l
             conn.execute("ROLLBACK TO bulk")  # the loop below finds the id that clashed
         else:
             changes.extend(("insert", doc["id"], doc) for doc in docs)
-            sqlite_counts.added(conn, docs)
+            counts.added(conn, docs)
             return list(docs)
         finally:
             conn.execute("RELEASE bulk")
@@ -192,7 +193,7 @@ def insert(conn: sqlite3.Connection, changes: Changes, docs: Sequence[Job]) -> l
         else:  # the key is held by an unfinished job: that job is the answer
             held = conn.execute("SELECT doc FROM jobs WHERE live_key = ?", (values[LIVE_KEY],))
             stored.append(decode(held.fetchone()[0]))
-    sqlite_counts.added(conn, inserted)
+    counts.added(conn, inserted)
     return stored
 
 
@@ -225,8 +226,8 @@ def find(
 
 
 def count(conn: sqlite3.Connection, changes: Changes, filter: Filter) -> int:
-    if (wanted := sqlite_counts.equalities(filter)) is not None:
-        return sqlite_counts.count(conn, wanted)
+    if (wanted := counts.equalities(filter)) is not None:
+        return counts.count(conn, wanted)
     params: list[Any] = []
     sql = f"SELECT count(*) FROM jobs WHERE {where(filter, params)}"
     return int(conn.execute(sql, params).fetchone()[0])
@@ -235,8 +236,8 @@ def count(conn: sqlite3.Connection, changes: Changes, filter: Filter) -> int:
 def count_by(
     conn: sqlite3.Connection, changes: Changes, column: str, filter: Filter
 ) -> dict[str, int]:
-    if (wanted := sqlite_counts.equalities(filter)) is not None:
-        return sqlite_counts.count_by(conn, column, wanted)
+    if (wanted := counts.equalities(filter)) is not None:
+        return counts.count_by(conn, column, wanted)
     params: list[Any] = []
     sql = (
         f"SELECT {column}, count(*) FROM jobs WHERE {where(filter, params)} "
@@ -277,7 +278,7 @@ def replace(
 def _update(
     conn: sqlite3.Connection, changes: Changes, rowid: int, old: Sequence[Any], new: Job
 ) -> None:
-    """Write ``new`` over the row ``rowid`` whose columns are ``old`` (``sqlite_sql.STORED``'s
+    """Write ``new`` over the row ``rowid`` whose columns are ``old`` (``sql.STORED``'s
     order, without the id)."""
     sql, params = update(rowid, old, new)
     conn.execute(sql, params)
@@ -287,8 +288,8 @@ def _update(
 def _noted(changes: Changes, old: Sequence[Any], new: Job) -> None:
     """Note a written change, and its move between counted groups if it made one."""
     changes.append(("update", new["id"], new))
-    before = sqlite_counts.group([old[i] for i in GROUP_COLUMNS])
-    after = sqlite_counts.group((new.get("type"), new.get("status"), new.get("owner")))
+    before = counts.group([old[i] for i in GROUP_COLUMNS])
+    after = counts.group((new.get("type"), new.get("status"), new.get("owner")))
     if before != after:
         changes.moves.append((before, after))
 
@@ -308,45 +309,33 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
     index in order, so only ``limit`` rows per type are read, then the few are merged."""
     candidates: list[tuple[int, Job]] = []
     types = list(dict.fromkeys(request.types))
-    rules = sqlite_flow.rules_of(conn, request.rules, types) if request.rules else {}
+    rules = flow.rules_of(conn, request.rules, types) if request.rules else {}
     for job_type in types:
-        limit = rules.get(job_type)
-        if limit is None:
-            room = request.limit
-        elif limit.paused:
+        room = flow.room(conn, job_type, rules.get(job_type), request.now, request.limit)
+        if room <= 0:
             continue
-        else:
-            room = sqlite_flow.room(conn, job_type, limit, request.now, request.limit)
-            if room <= 0:
-                continue
         worker = request.worker_id
         for rowid, text in conn.execute(CLAIM, (job_type, worker, worker, room)):
             candidates.append((rowid, decode(text)))
     if len(types) > 1:  # each type's candidates come in order already
-        candidates.sort(key=lambda c: (c[1]["priority"], c[1]["created"], c[1]["id"]))
+        candidates.sort(key=lambda c: lifecycle.claim_order(c[1]))
     claimed: list[Job] = []
     for rowid, doc in candidates[: max(request.limit, 0)]:
-        new = lifecycle.claim(
-            doc,
-            worker_id=request.worker_id,
-            user=request.user,
-            now=request.now,
-            lease_seconds=request.lease_seconds,
-        )
+        new = request.claim(doc)
         _update(conn, changes, rowid, columns(doc)[1:], new)
         claimed.append(new)
     for job_type, limit in rules.items():
         if limit.rated:
             started = sum(1 for job in claimed if job["type"] == job_type)
             if started:
-                sqlite_flow.record_starts(conn, job_type, started, request.now)
+                flow.record_starts(conn, job_type, started, request.now)
     return claimed
 
 
 def rate_opening(
     conn: sqlite3.Connection, changes: Changes, job_type: str, limit: TypeRules, now: float
 ) -> float | None:
-    return sqlite_flow.opening(conn, job_type, limit, now)
+    return flow.opening(conn, job_type, limit, now)
 
 
 def due(conn: sqlite3.Connection, changes: Changes, now: float, limit: int) -> list[Job]:

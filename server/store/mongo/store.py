@@ -4,7 +4,7 @@ Because the feed is MongoDB's change stream, every server on the same replica se
 commit, whichever server made it: N servers behave like one. Claims are one atomic
 ``find_one_and_update`` per job, so racing servers never hand out the same job.
 
-The translation between job documents/filters and MongoDB's shapes is in ``mongo_shapes``
+The translation between job documents/filters and MongoDB's shapes is in ``shapes``
 (plain functions, tested without a server).
 """
 
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson.errors import InvalidDocument
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import (
@@ -26,19 +26,18 @@ from pymongo.errors import (
     ConnectionFailure,
     DocumentTooLarge,
     DuplicateKeyError,
-    OperationFailure,
     PyMongoError,
 )
 
 from livejobs.errors import Conflict, Invalid, StoreRefused, Unavailable
-from livejobs.jobs import lifecycle
 from livejobs.jobs.model import Job
-from livejobs.store import mongo_flow, mongo_migrations
-from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort, TypeRules
+from livejobs.jobs.rules import TypeRules
+from livejobs.store.base import ClaimRequest, CreateRequest, Filter, Sort
 from livejobs.store.feed import Feed, Watcher
-from livejobs.store.mongo_shapes import (
-    change_from_event,
-    claim_filter,
+from livejobs.store.mongo import claim as claiming
+from livejobs.store.mongo import flow, migrations
+from livejobs.store.mongo.feed import follow
+from livejobs.store.mongo.shapes import (
     database_name,
     doc_from_mongo,
     doc_to_mongo,
@@ -51,17 +50,11 @@ from livejobs.store.mongo_shapes import (
 
 log = logging.getLogger(__name__)
 
-CLAIM_SORT = [("priority", 1), ("created", 1), ("_id", 1)]
 COUNT_BY_FIELDS = ("status", "type", "owner")
 DUPLICATE_KEY = 11000
 # What BSON cannot hold though JSON and SQLite can: integers of 2**63 and more, NUL in keys,
 # documents over 16 MB.
 UNSTORABLE = (DocumentTooLarge, InvalidDocument, OverflowError)
-# The change stream cannot continue from its token: start afresh and tell watchers to re-query.
-RESUME_IMPOSSIBLE = frozenset({260, 280, 286})  # InvalidResumeToken, Fatal, HistoryLost
-# Events after which a database-level stream is invalidated or the jobs may have vanished.
-STREAM_ENDS = frozenset({"drop", "rename", "dropDatabase", "invalidate"})
-RESET = Change("reset", "", None)
 HOW_TO_REPLICA_SET = (
     "livejobs follows changes with MongoDB change streams, which need a replica set (a single "
     "member is enough) or a sharded cluster. Start one with: "
@@ -110,8 +103,8 @@ class MongoStore:
             db = client[self.database]
             self._jobs, self._records = db[self.queue], db["records"]
             self._flow = db[f"{self.queue}.flow"]
-            await mongo_migrations.migrate(db, self.queue)
-            self._requests = mongo_migrations.requests_of(db, self.queue)
+            await migrations.migrate(db, self.queue)
+            self._requests = migrations.requests_of(db, self.queue)
             # Open the stream now, so that it covers every change made after open() returns.
             stream = await self._watch_changes()
         except PyMongoError as exc:
@@ -124,7 +117,7 @@ class MongoStore:
         self._follower = asyncio.create_task(self._follow(stream), name="livejobs-mongo-feed")
 
     async def _create_indexes(self) -> None:  # every migration again: they are idempotent
-        await mongo_migrations.recreate(self._jobs.database, self.queue)
+        await migrations.recreate(self._jobs.database, self.queue)
 
     async def close(self) -> None:
         follower, self._follower = self._follower, None
@@ -173,60 +166,14 @@ class MongoStore:
         )
 
     async def _follow(self, stream: AsyncChangeStream[dict[str, Any]] | None) -> None:
-        """Pump the change stream into the feed. After an error, resume from the last token
-        (which MongoDB advances even while nothing changes); when there is none to resume
-        from, or MongoDB cannot resume from it, open a fresh stream and publish a reset."""
-        token = stream.resume_token if stream is not None else None
-        lost, delay = False, 0.1
-        while True:
-            try:
-                if stream is None:
-                    lost = lost or token is None  # a fresh stream misses what happened meanwhile
-                    stream = await self._watch_changes(token)
-                    token = stream.resume_token or token
-                if lost:  # published only once the fresh stream covers what follows
-                    self._feed.publish([RESET])
-                    lost = False
-                async for event in stream:
-                    token = stream.resume_token
-                    if event.get("operationType") in STREAM_ENDS:
-                        raise _StreamEnded(event["operationType"])
-                    change = change_from_event(event, self.queue)
-                    if change is not None:
-                        self._feed.publish([change])
-                    delay = 0.1
-                raise _StreamEnded("end of stream")
-            except _StreamEnded as ended:
-                log.warning("change stream ended (%s); watchers will re-query", ended)
-                await _close(stream)
-                stream, token, lost = None, None, True
-                with suppress(PyMongoError):  # a dropped collection lost its unique key index
-                    await self._create_indexes()
-            except OperationFailure as exc:
-                token = _last_token(stream, token)
-                await _close(stream)
-                stream = None
-                if exc.code in RESUME_IMPOSSIBLE:
-                    log.warning("change stream cannot resume (%s); watchers will re-query", exc)
-                    token, lost = None, True
-                    continue
-                log.warning("change stream failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except PyMongoError as exc:
-                token = _last_token(stream, token)
-                await _close(stream)
-                stream = None
-                log.warning("change stream lost MongoDB (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except Exception:  # a bug translating one event must not stop the feed for good
-                log.exception("change stream event could not be handled; watchers will re-query")
-                token = _last_token(stream, token)  # resuming after the event skips it
-                await _close(stream)
-                stream, lost = None, True
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        """Pump the change stream into the feed, recovering as ``stream.follow`` says."""
+        await follow(
+            stream,
+            reopen=self._watch_changes,
+            repair=self._create_indexes,
+            publish=self._feed.publish,
+            jobs=self.queue,
+        )
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -242,7 +189,7 @@ class MongoStore:
             request.replayed = True
             return await self.get_many(found["answer"])
         stored = await self._insert(docs)
-        answer = mongo_migrations.request_answer([doc["id"] for doc in stored], request.expires)
+        answer = migrations.request_answer([doc["id"] for doc in stored], request.expires)
         with _reachable():  # replaces an expired entry the TTL monitor has not deleted yet
             await self._requests.replace_one(key, answer, upsert=True)
         return stored
@@ -360,75 +307,15 @@ class MongoStore:
         return result.deleted_count == 1
 
     async def claim(self, request: ClaimRequest) -> list[Job]:
-        """One atomic find-and-update per job, best first. The types' rules are read first;
-        limited types reserve their room (``mongo_flow``), which narrows the types as it is
-        used up."""
-        reservations: dict[str, mongo_flow.Reservation] = {}
-        room: dict[str, int] = {}
+        """Best candidates first, each claimed by compare-and-set (``claim``)."""
+        if request.limit <= 0 or not request.types:
+            return []
         with _reachable():
-            rules = await self._rules_of(request.rules, request.types)
-            for job_type in dict.fromkeys(request.types):
-                limit = rules.get(job_type)
-                if limit is None or not limit.limited:
-                    continue
-                if limit.paused:
-                    room[job_type] = 0
-                    continue
-                held = await mongo_flow.reserve(
-                    self._flow, self._jobs, job_type, limit, request.limit, request.now
-                )
-                room[job_type] = 0 if held is None else held.count
-                if held is not None:
-                    reservations[job_type] = held
-        try:
-            return await self._claim_within(request, room)
-        finally:
-            with _reachable():
-                for job_type, held in reservations.items():
-                    used = held.count - room[job_type]  # _claim_within spends room per job
-                    await mongo_flow.settle(self._flow, held, used)
-
-    async def _rules_of(self, kind: str | None, job_types: Sequence[str]) -> dict[str, TypeRules]:
-        if kind is None:
-            return {}
-        keys = [record_key(kind, job_type) for job_type in job_types]
-        found = await self._records.find({"_id": {"$in": keys}}).to_list()
-        return {r["rid"]: TypeRules.from_record(r["doc"]) for r in found}
-
-    async def _claim_within(self, request: ClaimRequest, room: dict[str, int]) -> list[Job]:
-        claimed: list[Job] = []
-        while len(claimed) < request.limit:
-            types = [t for t in dict.fromkeys(request.types) if room.get(t, 1) > 0]
-            if not types:
-                break
-            update = lifecycle.claim_update(
-                worker_id=request.worker_id,
-                user=request.user,
-                now=request.now,
-                lease_seconds=request.lease_seconds,
-            )
-            try:
-                with _reachable():
-                    found = await self._jobs.find_one_and_update(
-                        claim_filter(request, types),
-                        update,
-                        sort=CLAIM_SORT,
-                        return_document=ReturnDocument.AFTER,
-                    )
-            except Unavailable:
-                if not claimed:
-                    raise
-                break  # hand out what is already leased rather than strand it until expiry
-            if found is None:
-                break
-            if found["type"] in room:
-                room[found["type"]] -= 1
-            claimed.append(doc_from_mongo(found))
-        return claimed
+            return await claiming.claim(self._jobs, self._flow, self._records, request)
 
     async def rate_opening(self, job_type: str, limit: TypeRules, now: float) -> float | None:
         with _reachable():
-            return await mongo_flow.opening(self._flow, job_type, limit, now)
+            return await flow.opening(self._flow, job_type, limit, now)
 
     async def due(self, now: float, limit: int = 500) -> list[Job]:
         with _reachable():
@@ -477,20 +364,3 @@ def _reachable() -> Iterator[None]:
         yield
     except ConnectionFailure as exc:
         raise Unavailable(f"MongoDB is unreachable: {exc}") from exc
-
-
-class _StreamEnded(Exception):
-    """The change stream ended or its collections were dropped: start a fresh one."""
-
-
-def _last_token(
-    stream: AsyncChangeStream[dict[str, Any]] | None, token: Mapping[str, Any] | None
-) -> Mapping[str, Any] | None:
-    """Where to resume: the stream's own token is ahead of the last event's while idle."""
-    return (stream.resume_token if stream is not None else None) or token
-
-
-async def _close(stream: AsyncChangeStream[dict[str, Any]] | None) -> None:
-    if stream is not None:
-        with suppress(PyMongoError):
-            await stream.close()

@@ -91,6 +91,15 @@ def claim_filter(request: ClaimRequest, types: Sequence[str] | None = None) -> d
     }
 
 
+def claim_write(
+    request: ClaimRequest, stored: dict[str, Any]
+) -> tuple[Job, dict[str, Any], dict[str, Any]]:
+    """A candidate's claim as MongoDB writes it: the claimed job (``ClaimRequest.claim``), the
+    filter that finds the candidate only while it is at the version read, and the document."""
+    new = request.claim(doc_from_mongo(stored))
+    return new, {"_id": stored["_id"], "version": stored["version"]}, doc_to_mongo(new)
+
+
 def record_key(kind: str, record_id: str) -> str:
     """A record's ``_id``: its change events then say which record changed, even deletes."""
     return f"{kind}/{record_id}"

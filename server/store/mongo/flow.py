@@ -17,7 +17,8 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from livejobs.store.base import TypeRules
+from livejobs.jobs import rules
+from livejobs.jobs.rules import TypeRules
 
 RESERVATION_SECONDS = 30.0
 """How long a claim in progress holds its places (a live claim settles in milliseconds)."""
@@ -37,8 +38,9 @@ def _current(
 ) -> tuple[list[float], list[dict[str, Any]]]:
     doc = doc or {}
     starts: list[float] = list(doc.get("starts", []))
-    if limit.rate_per is not None:
-        starts = [at for at in starts if at > now - limit.rate_per]
+    since = rules.window_start(limit, now)
+    if since is not None:
+        starts = [at for at in starts if at > since]
     pending = [p for p in doc.get("pending", []) if p["until"] > now]
     return starts, pending
 
@@ -56,12 +58,11 @@ async def reserve(
         doc = await flow.find_one({"_id": job_type})
         starts, pending = _current(doc, limit, now)
         held = sum(p["count"] for p in pending)
-        room = wanted
+        running = 0
         if limit.concurrency is not None:
             running = await jobs.count_documents({"status": "running", "type": job_type})
-            room = min(room, limit.concurrency - running - held)
-        if limit.rate_limit is not None:
-            room = min(room, limit.rate_limit - len(starts))  # pending starts are in starts
+        # reserved starts are in ``starts`` already: ``held`` counts against concurrency only
+        room = rules.room(limit, wanted, running=running, recent=len(starts), held=held)
         if room <= 0:
             return None
         token = uuid.uuid4().hex
@@ -93,12 +94,10 @@ async def settle(
 async def opening(
     flow: AsyncCollection[dict[str, Any]], job_type: str, limit: TypeRules, now: float
 ) -> float | None:
-    if limit.rate_limit is None or limit.rate_per is None:
+    if not limit.rated:
         return None
-    starts, _ = _current(await flow.find_one({"_id": job_type}), limit, now)
-    if len(starts) < limit.rate_limit:
-        return None
-    return float(sorted(starts)[-limit.rate_limit]) + limit.rate_per
+    found = await flow.find_one({"_id": job_type})
+    return rules.opening_of(limit, (found or {}).get("starts", []), now)
 
 
 async def _swap(

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 
 import msgspec
 
-from livejobs.store.base import TypeRules
+from livejobs.jobs import rules
+from livejobs.jobs.rules import TypeRules
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS flow_starts (type TEXT NOT NULL, at REAL NOT NULL);
@@ -34,22 +35,24 @@ def rules_of(conn: sqlite3.Connection, kind: str, job_types: Iterable[str]) -> d
     return found
 
 
-def room(conn: sqlite3.Connection, job_type: str, limit: TypeRules, now: float, wanted: int) -> int:
-    """How many jobs of ``job_type`` may start now, at most ``wanted``."""
+def room(
+    conn: sqlite3.Connection, job_type: str, limit: TypeRules | None, now: float, wanted: int
+) -> int:
+    """How many jobs of ``job_type`` may start now, at most ``wanted`` (``rules.room``)."""
+    if limit is None or not rules.must_count(limit):
+        return rules.room(limit, wanted)
+    running = recent = 0
     if limit.concurrency is not None:
         (running,) = conn.execute(
             "SELECT count(*) FROM jobs WHERE status = 'running' AND type = ?", (job_type,)
         ).fetchone()
-        wanted = min(wanted, limit.concurrency - running)
-    if limit.rate_limit is not None and limit.rate_per is not None and wanted > 0:
-        conn.execute(
-            "DELETE FROM flow_starts WHERE type = ? AND at <= ?", (job_type, now - limit.rate_per)
-        )
+    since = rules.window_start(limit, now)
+    if since is not None:
+        conn.execute("DELETE FROM flow_starts WHERE type = ? AND at <= ?", (job_type, since))
         (recent,) = conn.execute(
             "SELECT count(*) FROM flow_starts WHERE type = ?", (job_type,)
         ).fetchone()
-        wanted = min(wanted, limit.rate_limit - recent)
-    return max(wanted, 0)
+    return rules.room(limit, wanted, running=running, recent=recent)
 
 
 def record_starts(conn: sqlite3.Connection, job_type: str, count: int, now: float) -> None:
@@ -57,11 +60,12 @@ def record_starts(conn: sqlite3.Connection, job_type: str, count: int, now: floa
 
 
 def opening(conn: sqlite3.Connection, job_type: str, limit: TypeRules, now: float) -> float | None:
-    """The rate window has room again once the ``rate_limit``-th latest start leaves it."""
-    if limit.rate_limit is None or limit.rate_per is None:
+    """When the type's full rate window has room again (``rules.opening``)."""
+    since, nth = rules.window_start(limit, now), rules.deciding_start(limit)
+    if since is None or nth is None:
         return None
     found = conn.execute(
         "SELECT at FROM flow_starts WHERE type = ? AND at > ? ORDER BY at DESC LIMIT 1 OFFSET ?",
-        (job_type, now - limit.rate_per, max(limit.rate_limit - 1, 0)),
+        (job_type, since, nth),
     ).fetchone()
-    return None if found is None else float(found[0]) + limit.rate_per
+    return rules.opening(limit, None if found is None else float(found[0]))
