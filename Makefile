@@ -7,16 +7,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DB ?= livejobs.db
 
-.PHONY: serve test install install-test browser postgres bench lint clean
+.PHONY: serve test install install-test browser postgres bench lint dist clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml worker_sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e .
+	$(PIP) install -q -e ./worker_sdk -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PIP) install -q -e '.[test,lint,postgres,examples]'
+	$(PIP) install -q -e ./worker_sdk -e '.[test,lint,postgres,examples]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -50,8 +50,17 @@ lint: install-test
 test: install-test browser postgres lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Two wheels in $(DIST): livejobs (server, CLI, dashboard) and livejobs-sdk (the client only).
+# The SDK is built from a copy of worker_sdk/, so setuptools' build/ stays out of the package.
+DIST ?= dist
+dist: install
+	rm -rf build/sdk && mkdir -p build $(DIST) && cp -r worker_sdk build/sdk
+	$(PIP) wheel -q --no-deps -w $(DIST) . build/sdk
+	rm -rf build/sdk
+	@ls $(DIST)/*.whl
+
 bench: install
 	$(MAKE) -C bench run
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts build dist
