@@ -51,12 +51,13 @@ test: install-test browser postgres lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Two wheels in $(DIST): livejobs (server, CLI, dashboard) and livejobs-sdk (the client only).
-# The SDK is built from a copy of worker_sdk/, so setuptools' build/ stays out of the package.
+# setuptools leaves old modules in build/lib, which a later wheel would ship: start clean. The SDK
+# is built from a copy of worker_sdk/, so its build/ never lands beside its modules.
 DIST ?= dist
 dist: install
-	rm -rf build/sdk && mkdir -p build $(DIST) && cp -r worker_sdk build/sdk
-	$(PIP) wheel -q --no-deps -w $(DIST) . build/sdk
-	rm -rf build/sdk
+	rm -rf build/lib build/bdist.* $(DIST)/.sdk && mkdir -p $(DIST) && cp -r worker_sdk $(DIST)/.sdk
+	$(PIP) wheel -q --no-deps -w $(DIST) . $(DIST)/.sdk
+	rm -rf $(DIST)/.sdk
 	@ls $(DIST)/*.whl
 
 bench: install
