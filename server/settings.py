@@ -20,15 +20,14 @@ import msgspec
 from msgspec import Meta
 
 
-def _web_dir() -> Path:
+def find_web_dir(package: Path) -> Path:
     """The dashboard's files: inside the installed package (a wheel ships web/ as
     ``livejobs/web``), else the repository's web/ (an editable install maps only the modules)."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "web"
-    return packaged if packaged.is_dir() else here.parent / "web"
+    packaged = package / "web"
+    return packaged if packaged.is_dir() else package.parent / "web"
 
 
-WEB_DIR = _web_dir()
+WEB_DIR = find_web_dir(Path(__file__).resolve().parent)
 
 
 def has_dashboard(web_dir: str) -> bool:
