@@ -7,16 +7,16 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DB ?= livejobs.db
 
-.PHONY: serve test install install-test browser postgres bench lint clean
+.PHONY: serve test install install-test browser postgres bench lint dist clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml worker_sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e .
+	$(PIP) install -q -e ./worker_sdk -e .
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PIP) install -q -e '.[test,lint,postgres,examples]'
+	$(PIP) install -q -e ./worker_sdk -e '.[test,lint,postgres,examples]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -50,8 +50,18 @@ lint: install-test
 test: install-test browser postgres lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Two wheels in $(DIST): livejobs (server, CLI, dashboard) and livejobs-sdk (the client only).
+# setuptools leaves old modules in build/lib, which a later wheel would ship: start clean. The SDK
+# is built from a copy of worker_sdk/, so its build/ never lands beside its modules.
+DIST ?= dist
+dist: install
+	rm -rf build/lib build/bdist.* $(DIST)/.sdk && mkdir -p $(DIST) && cp -r worker_sdk $(DIST)/.sdk
+	$(PIP) wheel -q --no-deps -w $(DIST) . $(DIST)/.sdk
+	rm -rf $(DIST)/.sdk
+	@ls $(DIST)/*.whl
+
 bench: install
 	$(MAKE) -C bench run
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts build dist

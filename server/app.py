@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -32,7 +31,7 @@ from livejobs.methods import Services
 from livejobs.permissions import Permissions, Rules
 from livejobs.scheduler import Scheduler
 from livejobs.session import Flusher, Session
-from livejobs.settings import Settings
+from livejobs.settings import Settings, has_dashboard
 from livejobs.store import open_store
 from livejobs.store.base import Store
 
@@ -40,10 +39,14 @@ log = logging.getLogger("livejobs")
 
 
 def _announce(token: str, settings: Settings) -> None:
+    dashboard = (
+        f"Dashboard: http://{settings.host}:{settings.port}/"
+        if has_dashboard(settings.web_dir)
+        else f"No dashboard: {settings.web_dir} holds no index.html"
+    )
     print(
         f"\nlivejobs: created user 'admin' with token\n\n    {token}\n\n"
-        "Keep it: it is shown only this once.\n"
-        f"Dashboard: http://{settings.host}:{settings.port}/\n",
+        f"Keep it: it is shown only this once.\n{dashboard}\n",
         flush=True,
     )
 
@@ -171,8 +174,10 @@ def create_app(
         Route("/metrics", metrics.route),
         Mount("/api", routes=http_api.routes),
     ]
-    if Path(settings.web_dir).is_dir():
+    if has_dashboard(settings.web_dir):
         routes.append(Mount("/", StaticFiles(directory=settings.web_dir, html=True)))
+    else:
+        log.warning("no dashboard at /: %s holds no index.html", settings.web_dir)
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

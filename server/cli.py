@@ -131,11 +131,12 @@ def _refuse_a_newer_store(url: str) -> None:
     would report it with a traceback (MongoDB's refusals come from the store's own open)."""
     import sqlite3
 
-    from livejobs.store import pending_migrations
+    from livejobs.store import need_driver, pending_migrations
 
-    if url.startswith(("mongodb://", "mongodb+srv://")):
-        return
     try:
+        need_driver(url)  # a store whose driver is not installed: name the extra
+        if url.startswith(("mongodb://", "mongodb+srv://")):
+            return
         asyncio.run(pending_migrations(url))
     except LivejobsError as exc:
         fail(exc.message)

@@ -19,7 +19,21 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 import msgspec
 from msgspec import Meta
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+def find_web_dir(package: Path) -> Path:
+    """The dashboard's files: inside the installed package (a wheel ships web/ as
+    ``livejobs/web``), else the repository's web/ (an editable install maps only the modules)."""
+    packaged = package / "web"
+    return packaged if packaged.is_dir() else package.parent / "web"
+
+
+WEB_DIR = find_web_dir(Path(__file__).resolve().parent)
+
+
+def has_dashboard(web_dir: str) -> bool:
+    """Whether ``web_dir`` can serve the dashboard: the server prints its URL only then."""
+    return (Path(web_dir) / "index.html").is_file()
+
 
 Positive = Annotated[int, Meta(ge=1)]
 Seconds = Annotated[float, Meta(gt=0)]

@@ -6,6 +6,7 @@ sub-packages ``sqlite``, ``postgres`` and ``mongo``.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 from livejobs.errors import StoreRefused
@@ -14,14 +15,14 @@ from livejobs.store.base import Store
 if TYPE_CHECKING:
     from livejobs.store.migrations import Migration
 
-__all__ = ["is_postgres", "open_store", "pending_migrations", "sqlite_path"]
+__all__ = ["is_postgres", "need_driver", "open_store", "pending_migrations", "sqlite_path"]
 
 
 async def pending_migrations(url: str) -> list[Migration]:
     """The migrations opening the store at ``url`` would apply, read without changing it;
     ``StoreRefused`` for a store of a newer livejobs."""
+    need_driver(url)
     if is_postgres(url):
-        _need_asyncpg()
         from livejobs.store.postgres.store import pending_at
 
         return await pending_at(url)
@@ -39,8 +40,8 @@ def open_store(url: str, *, synchronous: str = "NORMAL") -> Store:
     """``mongodb://...`` / ``mongodb+srv://...`` → MongoStore; ``postgresql://...`` /
     ``postgres://...`` → PostgresStore; anything else is a SQLite path (``sqlite:///path``,
     ``sqlite://:memory:`` or a bare path) opened with ``synchronous``."""
+    need_driver(url)
     if is_postgres(url):
-        _need_asyncpg()
         from livejobs.store.postgres import PostgresStore
 
         return PostgresStore(url)
@@ -69,11 +70,18 @@ def is_postgres(url: str) -> bool:
     return url.startswith(("postgresql://", "postgres://"))
 
 
-def _need_asyncpg() -> None:
-    """The PostgreSQL store's driver is an extra (``livejobs[postgres]``): say so plainly."""
+def need_driver(url: str) -> None:
+    """The MongoDB and PostgreSQL stores' drivers are extras (``livejobs[mongo]``,
+    ``livejobs[postgres]``): a missing one is named with the command that installs it."""
+    if is_postgres(url):
+        module, store, extra = "asyncpg", "PostgreSQL", "postgres"
+    elif sqlite_path(url) is None:
+        module, store, extra = "pymongo", "MongoDB", "mongo"
+    else:
+        return
     try:
-        import asyncpg  # noqa: F401
+        importlib.import_module(module)
     except ImportError as exc:
         raise StoreRefused(
-            f"PostgreSQL needs the asyncpg driver ({exc}): pip install 'livejobs[postgres]'"
+            f"{store} needs the {module} driver ({exc}): pip install 'livejobs[{extra}]'"
         ) from exc
