@@ -26,11 +26,11 @@ from livejobs.credentials import Credentials
 from livejobs.dispatch import Dispatcher
 from livejobs.jobs.bounds import DocLimits
 from livejobs.jobs.flow import KIND as FLOW_RULES
-from livejobs.jobs.service import JobService
 from livejobs.live.subscriptions import Subscriptions
-from livejobs.methods import Services
+from livejobs.methods import Services, grants
 from livejobs.permissions import Permissions, Rules
 from livejobs.scheduler import Scheduler
+from livejobs.service import JobService
 from livejobs.session import Flusher, Session
 from livejobs.settings import Settings
 from livejobs.store.base import Store, open_store
@@ -91,7 +91,9 @@ def create_app(
             clock=clock,
             jobs=jobs,
             auth=auth,
-            permissions=Permissions(Rules.load(settings.rules, settings.extra.get("rules"))),
+            permissions=Permissions(
+                Rules.load(settings.rules, settings.extra.get("rules")), grants=grants()
+            ),
             subscriptions=Subscriptions(backend, flusher),
             dispatcher=Dispatcher(jobs),
         )

@@ -19,14 +19,13 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 import msgspec
 from msgspec import Meta
 
+from livejobs.roles import Role
+
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 Positive = Annotated[int, Meta(ge=1)]
 Seconds = Annotated[float, Meta(gt=0)]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
-Role = Literal[
-    "admin", "manager", "creator", "worker"
-]  # livejobs.auth.ROLES (a test keeps them equal)
 
 
 class Settings(msgspec.Struct, kw_only=True):
