@@ -17,7 +17,7 @@ from livejobs.jobs.model import Status
 
 #: statuses in the order a job moves through them
 STATUSES: tuple[str, ...] = tuple(Status)
-STYLES = {
+STYLES: dict[str, str] = {
     Status.WAITING: "yellow",
     Status.READY: "cyan",
     Status.RUNNING: "bold blue",
