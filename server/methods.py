@@ -18,6 +18,7 @@ from livejobs.auth import Identity
 from livejobs.context import Ctx, Handler, Services
 from livejobs.errors import NotFound
 from livejobs.roles import ROLE_GROUPS, Group
+from livejobs.service import ACTIONS
 from livejobs.session import Session
 
 __all__ = ["METHODS", "TABLE", "Ctx", "Method", "Services", "dispatch_call", "grants"]
@@ -57,7 +58,7 @@ TABLE: tuple[Method, ...] = (
     Method("jobs.find", p.Find, jobs.find, ("read",), retry_safe=True),
     Method("jobs.counts", p.Counts, jobs.counts, ("read",), retry_safe=True),
     # jobs: control (one id, or many for managers)
-    *(_control(a) for a in ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove")),
+    *(_control(action) for action in ACTIONS),
     # working
     Method("worker.start", p.WorkerStart, jobs.worker_start, ("work",), lease=True),
     Method("worker.stop", p.Empty, jobs.worker_stop, ("work",), lease=True),

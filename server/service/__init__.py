@@ -14,11 +14,11 @@ method layer converts a call's params.
 
 from __future__ import annotations
 
-from livejobs.service.core import LEASE_EXPIRED, Transition, Visible
+from livejobs.service.core import ACTIONS, LEASE_EXPIRED, Transition, Visible
 from livejobs.service.create import Creating, Debounce, NewJob
 from livejobs.service.work import Working
 
-__all__ = ["LEASE_EXPIRED", "Debounce", "JobService", "NewJob", "Transition", "Visible"]
+__all__ = ["ACTIONS", "LEASE_EXPIRED", "Debounce", "JobService", "NewJob", "Transition", "Visible"]
 
 
 class JobService(Creating, Working):

@@ -20,6 +20,8 @@ Transition = Callable[[Job], Job]
 #: whether the caller may know a job exists (``Ctx.may_read``)
 Visible = Callable[[Job], bool]
 CAS_ATTEMPTS = 5
+#: what a job's owner or a manager may do to it (``JobService.control``): one method each
+ACTIONS = ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove")
 
 
 log = logging.getLogger("livejobs.jobs")
