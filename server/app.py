@@ -25,11 +25,11 @@ from livejobs.credentials import Credentials
 from livejobs.dispatch import Dispatcher
 from livejobs.jobs.bounds import DocLimits
 from livejobs.jobs.flow import KIND as FLOW_RULES
-from livejobs.jobs.service import JobService
 from livejobs.live.subscriptions import Subscriptions
-from livejobs.methods import Services
+from livejobs.methods import Services, grants
 from livejobs.permissions import Permissions, Rules
 from livejobs.scheduler import Scheduler
+from livejobs.service import JobService
 from livejobs.session import Flusher, Session
 from livejobs.settings import Settings, has_dashboard
 from livejobs.store import open_store
@@ -95,7 +95,9 @@ def create_app(
             clock=clock,
             jobs=jobs,
             auth=auth,
-            permissions=Permissions(Rules.load(settings.rules, settings.extra.get("rules"))),
+            permissions=Permissions(
+                Rules.load(settings.rules, settings.extra.get("rules")), grants=grants()
+            ),
             subscriptions=Subscriptions(backend, flusher),
             dispatcher=Dispatcher(jobs),
         )

@@ -15,9 +15,9 @@ from typing import Any
 from livejobs.auth_limit import AuthLimiter
 from livejobs.clock import Clock
 from livejobs.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
+from livejobs.roles import ROLES
 from livejobs.store.base import Store
 
-ROLES = ("admin", "manager", "creator", "worker")
 USER_DELETED = "user deleted: the token's user no longer exists"
 
 

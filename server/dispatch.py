@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from livejobs import protocol
 from livejobs.errors import Unavailable
 from livejobs.jobs.model import Job, Status
-from livejobs.jobs.service import LEASE_EXPIRED, JobService
 from livejobs.logs import context
+from livejobs.service import LEASE_EXPIRED, JobService
 from livejobs.session import Session
 from livejobs.store.base import Change
 from livejobs.visibility import HOLDER, project

@@ -1,107 +1,103 @@
-"""One table: method name → params type and handler. Both edges call ``dispatch_call``.
+"""The method table, as data: every method's name, params type, handler and permission groups.
 
-A handler is a few lines: it receives typed params and a ``Ctx`` (who is calling, the services,
-the WebSocket session if any) and calls the job service. Method-level permission is checked
-before a handler runs; per-job permission is checked by ``Ctx.job`` once the job is loaded.
+Both edges (WebSocket and HTTP) call ``dispatch_call``, the single path of every call. Which
+methods a role may call (``grants``), what a client is told it may call, and the names the SDK
+and the dashboard know (``livejobs.names``) are all read off ``TABLE``.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from livejobs import methods_admin as admin
+from livejobs import methods_jobs as jobs
 from livejobs import params as p
-from livejobs.auth import Auth, Identity, bind_worker_id
-from livejobs.clock import Clock
-from livejobs.credentials import Credentials
-from livejobs.dispatch import Dispatcher, Worker
-from livejobs.errors import Invalid, LivejobsError, NotFound, RateLimited
-from livejobs.jobs.model import Job
-from livejobs.jobs.service import JobService
-from livejobs.live.subscriptions import Subscriptions
-from livejobs.permissions import Permissions
-from livejobs.query import filter_cost, parse_filter, parse_sort
+from livejobs.auth import Identity
+from livejobs.context import Ctx, Handler, Services
+from livejobs.errors import NotFound
+from livejobs.roles import ROLE_GROUPS, Group
+from livejobs.service import ACTIONS
 from livejobs.session import Session
-from livejobs.settings import Settings
-from livejobs.store.base import Store
-from livejobs.visibility import HOLDER, check_filter, check_sort, project, view
+
+__all__ = ["METHODS", "TABLE", "Ctx", "Method", "Services", "dispatch_call", "grants"]
 
 
-@dataclass(slots=True)
-class Services:
-    """Everything a method may use; built once by the app's lifespan."""
+@dataclass(frozen=True, slots=True)
+class Method:
+    name: str
+    params: type[p.Params]
+    #: None: answered by the connection itself (``auth``), never dispatched
+    handler: Handler | None
+    #: the permission groups it is in; a role granted any of them may call it (``livejobs.roles``)
+    groups: tuple[Group, ...]
+    #: safe to send again when its reply was lost: a read, or a create (by its ``request_id``)
+    retry_safe: bool = False
+    #: holds or ends a lease: a client keeps call slots for these, so work reports never wait
+    lease: bool = False
 
-    settings: Settings
-    store: Store
-    clock: Clock
-    jobs: JobService
-    auth: Auth
-    permissions: Permissions
-    subscriptions: Subscriptions
-    dispatcher: Dispatcher
-    credentials: Credentials | None = None  # set by the app's lifespan
-
-
-@dataclass(slots=True)
-class Ctx:
-    identity: Identity
-    services: Services
-    session: Session | None
-    method: str
-    raw: dict[str, Any]
-
-    async def job(self, job_id: str, method: str | None = None, *, cas: bool = False) -> Job:
-        """Load a job and check that this identity may call ``method`` on it.
-
-        ``cas``: the caller only uses the job for a compare-and-set write, so the dispatcher's
-        copy of a job it pushed will do (a stale copy just makes the write re-read)."""
-        held = self.services.dispatcher.held(job_id) if cas else None
-        doc = held or await self.services.store.get(job_id)
-        if doc is None or not self.may_read(doc):
-            raise NotFound(f"no job {job_id}")  # a job it may not read is one it never heard of
-        self.services.permissions.check(self.identity, method or self.method, self.raw, doc)
-        return doc
-
-    def may_read(self, doc: Job) -> bool:
-        return self.services.permissions.may_read(self.identity, doc)
-
-    def query(self, raw: Any) -> dict[str, Any]:
-        """A client's filter, checked against the fields this role may filter on (before any
-        job is read, so a refusal reveals nothing), then narrowed to the rows it may read."""
-        check_filter(filter := parse_filter(raw), self.identity.role)
-        scope = self.services.permissions.read_scope(self.identity)
-        if scope is None:
-            return filter
-        return {"$and": [filter, scope]} if filter else scope
-
-    def need_session(self) -> Session:
-        if self.session is None:
-            raise Invalid(f"{self.method} needs a WebSocket connection")
-        return self.session
-
-    def order(self, raw: Any) -> list[tuple[str, int]]:
-        check_sort(sort := parse_sort(raw), self.identity.role)
-        return sort
-
-    def show(self, doc: Job) -> Job:
-        """The job as this identity may read it (``livejobs.visibility``); a worker's own ids are
-        its user name (an HTTP claim's default) and the workers its connection started."""
-        mine = self.session.worker_ids() if self.session else []
-        return view(doc, self.identity.role, (self.identity.user, *mine), self.identity.user)
+    @property
+    def creates(self) -> bool:
+        """A create the server makes idempotent by ``request_id``."""
+        return "request_id" in self.params.__struct_fields__
 
 
-Handler = Callable[[Ctx, Any], Awaitable[Any]]
-METHODS: dict[str, tuple[type[p.Params], Handler]] = {}
+def _control(action: str) -> Method:
+    return Method(f"jobs.{action}", p.JobRefs, jobs.control(action), ("control",))
 
 
-def method(name: str, kind: type[p.Params]) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        METHODS[name] = (kind, fn)
-        return fn
+TABLE: tuple[Method, ...] = (
+    Method("auth", p.Auth, None, ("session",)),
+    Method("subscribe", p.Subscribe, jobs.subscribe, ("session",)),
+    Method("unsubscribe", p.Unsubscribe, jobs.unsubscribe, ("session",)),
+    # jobs: create and read
+    Method("jobs.create", p.CreateJob, jobs.create, ("create",), retry_safe=True),
+    Method("jobs.create_many", p.CreateMany, jobs.create_many, ("create",), retry_safe=True),
+    Method("jobs.get", p.JobRef, jobs.get, ("read",), retry_safe=True),
+    Method("jobs.find", p.Find, jobs.find, ("read",), retry_safe=True),
+    Method("jobs.counts", p.Counts, jobs.counts, ("read",), retry_safe=True),
+    # jobs: control (one id, or many for managers)
+    *(_control(action) for action in ACTIONS),
+    # working
+    Method("worker.start", p.WorkerStart, jobs.worker_start, ("work",), lease=True),
+    Method("worker.stop", p.Empty, jobs.worker_stop, ("work",), lease=True),
+    Method("jobs.claim", p.Claim, jobs.claim, ("work",)),
+    Method("jobs.heartbeat", p.Heartbeat, jobs.heartbeat, ("work",), lease=True),
+    # with a lease a worker's log line; without, a controller's note (``jobs.log``)
+    Method("jobs.log", p.Log, jobs.log, ("work", "control")),
+    Method("jobs.progress", p.Progress, jobs.progress, ("work",)),
+    Method("jobs.done", p.Done, jobs.done, ("work",), lease=True),
+    Method("jobs.fail", p.Fail, jobs.fail, ("work",), lease=True),
+    Method("jobs.snooze", p.Snooze, jobs.snooze, ("work",), lease=True),
+    Method("workers.list", p.Empty, jobs.workers_list, ("observe",), retry_safe=True),
+    # flow control per type
+    Method("types.list", p.Empty, jobs.types_list, ("read",), retry_safe=True),
+    Method("types.watch", p.Empty, jobs.types_watch, ("read",)),
+    Method("types.set_limits", p.TypeLimits, jobs.types_set_limits, ("types",)),
+    Method("types.pause", p.TypeRef, jobs.types_pause, ("types",)),
+    Method("types.resume", p.TypeRef, jobs.types_resume, ("types",)),
+    # users and tokens
+    Method("users.add", p.UserAdd, admin.users_add, ("admin",)),
+    Method("users.remove", p.UserRef, admin.users_remove, ("admin",)),
+    Method("users.list", p.Empty, admin.users_list, ("admin",), retry_safe=True),
+    Method("tokens.create", p.TokenCreate, admin.tokens_create, ("admin",)),
+    Method("tokens.list", p.TokenList, admin.tokens_list, ("admin",), retry_safe=True),
+    Method("tokens.revoke", p.TokenRevoke, admin.tokens_revoke, ("admin",)),
+)
 
-    return register
+#: name → (params type, handler) of every dispatched method
+METHODS: dict[str, tuple[type[p.Params], Handler]] = {
+    m.name: (m.params, m.handler) for m in TABLE if m.handler is not None
+}
+
+
+def grants() -> Mapping[str, frozenset[str]]:
+    """Role → the methods it may call: those in any of the role's groups."""
+    return {
+        role: frozenset(m.name for m in TABLE if groups.intersection(m.groups))
+        for role, groups in ROLE_GROUPS.items()
+    }
 
 
 async def dispatch_call(
@@ -109,7 +105,7 @@ async def dispatch_call(
 ) -> Any:
     """Permission, params, handler: the single path of every call from every edge."""
     entry = METHODS.get(name)
-    if entry is None or name == "auth":
+    if entry is None:
         raise NotFound(f"unknown method {name!r}")
     kind, handler = entry
     if session is not None and session.worker is not None and session.worker.suspect:
@@ -118,271 +114,3 @@ async def dispatch_call(
     services.permissions.check(identity, name, raw_params)
     params = p.decode_params(raw, kind)
     return await handler(Ctx(identity, services, session, name, raw_params), params)
-
-
-# -- jobs: create and read ----------------------------------------------------------------
-
-
-@method("jobs.create", p.CreateJob)
-async def create(ctx: Ctx, spec: p.CreateJob) -> Job:
-    jobs = ctx.services.jobs
-    return ctx.show(await jobs.create(spec, ctx.identity.user, spec.request_id, ctx.may_read))
-
-
-@method("jobs.create_many", p.CreateMany)
-async def create_many(ctx: Ctx, params: p.CreateMany) -> dict[str, list[str]]:
-    if len(params.jobs) > ctx.services.settings.max_batch:
-        raise RateLimited(f"at most {ctx.services.settings.max_batch} jobs per call")
-    for spec in params.jobs:
-        ctx.services.permissions.check(ctx.identity, "jobs.create", {"type": spec.type})
-    jobs = ctx.services.jobs
-    user, request_id = ctx.identity.user, params.request_id
-    return {"ids": await jobs.create_many(params.jobs, user, request_id, ctx.may_read)}
-
-
-@method("jobs.get", p.JobRef)
-async def get(ctx: Ctx, params: p.JobRef) -> Job:
-    return ctx.show(await ctx.job(params.id))
-
-
-@method("jobs.find", p.Find)
-async def find(ctx: Ctx, params: p.Find) -> list[Job]:
-    filter, sort = ctx.query(params.filter), ctx.order(params.sort)
-    docs = await ctx.services.store.find(filter, sort, limit=params.limit, skip=params.skip)
-    return [ctx.show(doc) for doc in docs]
-
-
-@method("jobs.counts", p.Counts)
-async def counts(ctx: Ctx, params: p.Counts) -> dict[str, dict[str, int]]:
-    filter = ctx.query(params.filter)
-    store = ctx.services.store
-    return {
-        "status": await store.count_by("status", filter),
-        "type": await store.count_by("type", filter),
-    }
-
-
-# -- jobs: control (one id, or many for managers) ------------------------------------------
-
-
-async def _control(ctx: Ctx, params: p.JobRefs, action: str) -> Any:
-    jobs = ctx.services.jobs
-    if (params.id is None) == (params.ids is None):
-        raise Invalid("give either 'id' or 'ids'")
-    if params.id is not None:
-        doc = await ctx.job(params.id)
-        result = await jobs.control(action, params.id, ctx.identity.user, doc, params.reason)
-        return ctx.show(result) if isinstance(result, dict) else result
-    ctx.services.permissions.check_bulk(ctx.identity, ctx.method)
-    done: list[str] = []
-    errors: dict[str, dict[str, str]] = {}
-    for job_id in dict.fromkeys(params.ids or []):
-        try:
-            doc = await ctx.job(job_id)
-            await jobs.control(action, job_id, ctx.identity.user, doc, params.reason)
-            done.append(job_id)
-        except LivejobsError as exc:
-            errors[job_id] = exc.to_dict()
-    return {"done": done, "errors": errors}
-
-
-def _register_control(action: str) -> None:
-    async def handler(ctx: Ctx, params: p.JobRefs) -> Any:
-        return await _control(ctx, params, action)
-
-    method(f"jobs.{action}", p.JobRefs)(handler)
-
-
-for _action in ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove"):
-    _register_control(_action)
-
-
-# -- working ------------------------------------------------------------------------------
-
-_worker_numbers = itertools.count(1)
-
-
-@method("worker.start", p.WorkerStart)
-async def worker_start(ctx: Ctx, params: p.WorkerStart) -> dict[str, str]:
-    session = ctx.need_session()
-    if session.worker is not None:
-        raise Invalid("this connection is already a worker; call worker.stop first")
-    ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
-    worker_id = bind_worker_id(ctx.identity.user, params.worker_id or str(next(_worker_numbers)))
-    worker = Worker(
-        session=session,
-        worker_id=worker_id,
-        user=ctx.identity.user,
-        types=tuple(dict.fromkeys(params.types)),
-        concurrency=params.concurrency,
-        prefetch=params.prefetch,
-        lease=params.lease,
-        since=ctx.services.clock.now(),
-    )
-    ctx.services.dispatcher.add(worker)  # refused while draining
-    session.worker = worker
-    return {"worker_id": worker_id}
-
-
-@method("worker.stop", p.Empty)
-async def worker_stop(ctx: Ctx, params: p.Empty) -> bool:
-    session = ctx.need_session()
-    worker, session.worker = session.worker, None
-    if worker is not None:
-        # running jobs stay leased to it (and are taken back if the socket goes); none are pushed
-        ctx.services.dispatcher.retire(worker)
-        session.retired_workers.append(worker)
-    return True
-
-
-@method("jobs.claim", p.Claim)
-async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
-    ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
-    ctx.services.dispatcher.check_open()  # no new work on a draining server
-    worker_id = bind_worker_id(ctx.identity.user, params.worker_id or ctx.identity.user)
-    jobs = await ctx.services.jobs.claim(
-        params.types, worker_id, ctx.identity.user, params.limit, params.lease
-    )
-    return [project(job, HOLDER) for job in jobs]  # the one reply that carries the token
-
-
-@method("jobs.heartbeat", p.Heartbeat)
-async def heartbeat(ctx: Ctx, params: p.Heartbeat) -> dict[str, float]:
-    doc = await ctx.job(params.id, cas=True)
-    lease = ctx.session.worker.lease if ctx.session and ctx.session.worker else None
-    return {"expires": await ctx.services.jobs.heartbeat(params.id, params.lease, lease, doc)}
-
-
-@method("jobs.log", p.Log)
-async def log(ctx: Ctx, params: p.Log) -> bool:
-    # without a lease this is a controller's note, which workers may not write
-    doc = await ctx.job(params.id, "jobs.log" if params.lease else "jobs.cancel")
-    await ctx.services.jobs.log(
-        params.id, params.lease, params.message, params.level, params.data, ctx.identity.user, doc
-    )
-    return True
-
-
-@method("jobs.progress", p.Progress)
-async def progress(ctx: Ctx, params: p.Progress) -> bool:
-    doc = await ctx.job(params.id, cas=True)
-    await ctx.services.jobs.progress(params.id, params.lease, params.completed, params.total, doc)
-    return True
-
-
-async def _final_report(ctx: Ctx, params: p.Leased) -> Job:
-    """The worker is done with the job either way: free its slot now, so the next claim joins
-    this report's write in one group commit."""
-    doc = await ctx.job(params.id, cas=True)
-    ctx.services.dispatcher.finishing(params.id, params.lease)
-    return doc
-
-
-@method("jobs.done", p.Done)
-async def done(ctx: Ctx, params: p.Done) -> bool:
-    doc = await _final_report(ctx, params)
-    await ctx.services.jobs.done(params.id, params.lease, params.result, ctx.identity.user, doc)
-    return True
-
-
-@method("jobs.fail", p.Fail)
-async def fail(ctx: Ctx, params: p.Fail) -> bool:
-    doc = await _final_report(ctx, params)
-    user = ctx.identity.user
-    await ctx.services.jobs.fail(params.id, params.lease, params.error, params.fatal, user, doc)
-    return True
-
-
-@method("jobs.snooze", p.Snooze)
-async def snooze(ctx: Ctx, params: p.Snooze) -> bool:
-    doc = await _final_report(ctx, params)
-    await ctx.services.jobs.snooze(params.id, params.lease, params.seconds, ctx.identity.user, doc)
-    return True
-
-
-@method("workers.list", p.Empty)
-async def workers_list(ctx: Ctx, params: p.Empty) -> list[dict[str, object]]:
-    return [w.describe() for w in ctx.services.dispatcher.workers]
-
-
-# -- live ---------------------------------------------------------------------------------
-
-
-@method("subscribe", p.Subscribe)
-async def subscribe(ctx: Ctx, params: p.Subscribe) -> dict[str, str]:
-    session = ctx.need_session()
-    if len(session.subscriptions) >= ctx.services.settings.max_subscriptions:
-        raise RateLimited(f"at most {ctx.services.settings.max_subscriptions} subscriptions")
-    sub_id = f"s{next(_sub_numbers)}"
-    filter = ctx.query(params.filter)
-    cost = filter_cost(parse_filter(params.filter))  # the client's own, not the role's scope
-    subscriptions, settings = ctx.services.subscriptions, ctx.services.settings
-    subscriptions.admit(session, ctx.identity.user, ctx.identity.role, filter, cost, settings)
-    # documents follow the reply: the snapshot starts once this result is queued
-    subscriptions.open(session, sub_id, filter, ctx.identity.role, cost)
-    return {"sub": sub_id}
-
-
-_sub_numbers = itertools.count(1)
-
-
-@method("unsubscribe", p.Unsubscribe)
-async def unsubscribe(ctx: Ctx, params: p.Unsubscribe) -> bool:
-    session = ctx.need_session()
-    sub = session.subscriptions.get(params.sub)
-    if sub is None:
-        raise NotFound(f"no subscription {params.sub}")
-    ctx.services.subscriptions.close(sub)
-    return True
-
-
-# -- flow control per type -----------------------------------------------------------------
-
-
-async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
-    flow = ctx.services.jobs.flow
-    rules = replace(await flow.stored(job_type), **changes)
-    result = await flow.set_rules(job_type, rules)
-    ctx.services.dispatcher.type_changed(job_type)
-    return result
-
-
-@method("types.set_limits", p.TypeLimits)
-async def types_set_limits(ctx: Ctx, params: p.TypeLimits) -> dict[str, Any]:
-    if (params.rate_limit is None) != (params.rate_per is None):
-        raise Invalid("give rate_limit and rate_per together (e.g. 100 per 60 seconds)")
-    return await _set_rules(
-        ctx,
-        params.type,
-        rate_limit=params.rate_limit,
-        rate_per=params.rate_per,
-        concurrency=params.concurrency,
-    )
-
-
-@method("types.pause", p.TypeRef)
-async def types_pause(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
-    return await _set_rules(ctx, params.type, paused=True)
-
-
-@method("types.resume", p.TypeRef)
-async def types_resume(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
-    return await _set_rules(ctx, params.type, paused=False)
-
-
-@method("types.list", p.Empty)
-async def types_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
-    return await ctx.services.jobs.flow.describe()
-
-
-@method("types.watch", p.Empty)
-async def types_watch(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
-    """``types.list``, then a ``types`` frame with the whole list whenever any server changes
-    a type's rules, for as long as the connection lasts."""
-    ctx.need_session().watching_types = True
-    return await ctx.services.jobs.flow.describe()
-
-
-# -- users and tokens: ``livejobs.methods_admin`` (registered on import) ----------------------
-
-from livejobs import methods_admin  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""The admins' methods: users and tokens. Registered in ``livejobs.methods``' table on import.
+"""The handlers of the admins' methods, users and tokens (``livejobs.methods`` lists them).
 
 Removing a user or revoking a token ends its open sessions on every server
 (``livejobs.credentials``); these handlers only write the records.
@@ -9,34 +9,28 @@ from __future__ import annotations
 from typing import Any
 
 from livejobs import params as p
-from livejobs.methods import Ctx, method
+from livejobs.context import Ctx
 
 
-@method("users.add", p.UserAdd)
 async def users_add(ctx: Ctx, params: p.UserAdd) -> dict[str, Any]:
     return await ctx.services.auth.add_user(params.name, params.role, params.types)
 
 
-@method("users.remove", p.UserRef)
 async def users_remove(ctx: Ctx, params: p.UserRef) -> bool:
     return await ctx.services.auth.remove_user(params.name)
 
 
-@method("users.list", p.Empty)
 async def users_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
     return await ctx.services.auth.list_users()
 
 
-@method("tokens.create", p.TokenCreate)
 async def tokens_create(ctx: Ctx, params: p.TokenCreate) -> dict[str, Any]:
     return await ctx.services.auth.create_token(params.user, params.expires)
 
 
-@method("tokens.list", p.TokenList)
 async def tokens_list(ctx: Ctx, params: p.TokenList) -> list[dict[str, Any]]:
     return await ctx.services.auth.list_tokens(params.user)
 
 
-@method("tokens.revoke", p.TokenRevoke)
 async def tokens_revoke(ctx: Ctx, params: p.TokenRevoke) -> bool:
     return await ctx.services.auth.revoke_token(params.id)

@@ -12,6 +12,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from livejobs.errors import Invalid
+from livejobs.roles import Role
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 JobId = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -186,7 +187,7 @@ class TypeLimits(Params):
 
 class UserAdd(Params):
     name: Name
-    role: Literal["admin", "manager", "creator", "worker"]
+    role: Role
     types: Annotated[list[Name], Meta(max_length=100)] | None = None
 
 

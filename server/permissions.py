@@ -1,8 +1,9 @@
 """May this identity make this call? Roles grant method groups; rules add allow and deny.
 
-As in job-collection: ``admin`` may do everything, ``manager`` controls any job, ``creator``
-creates jobs and reads and controls its own, ``worker`` claims work and reports on the jobs
-leased to it (the lease token itself is checked by the lifecycle). Extra rules are callables
+The roles are ``livejobs.roles``; which methods each may call (``grants``) is read off the
+method table by ``livejobs.methods.grants`` and given here, so this module names no method but
+the read every reference to a job is checked with. The lease token itself is checked by the
+lifecycle. Extra rules are callables
 ``(identity, method, params, job) -> bool`` or declarative ``{role?, method?, type?}`` tables
 from the settings; a matching deny always wins over any allow.
 """
@@ -10,49 +11,19 @@ from the settings; a matching deny always wins over any allow.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from livejobs.auth import Identity
 from livejobs.errors import Forbidden
 from livejobs.jobs.model import Job
+from livejobs.roles import STAFF
 
-SESSION = {"auth", "subscribe", "unsubscribe"}
-READ = {"jobs.get", "jobs.find", "jobs.counts", "types.list", "types.watch"}
-WORK = {
-    "worker.start",
-    "worker.stop",
-    "jobs.claim",
-    "jobs.heartbeat",
-    "jobs.log",
-    "jobs.progress",
-    "jobs.done",
-    "jobs.fail",
-    "jobs.snooze",
-}
-CREATE = {"jobs.create", "jobs.create_many"}
-CONTROL = {
-    "jobs.cancel",
-    "jobs.restart",
-    "jobs.pause",
-    "jobs.resume",
-    "jobs.ready",
-    "jobs.rerun",
-    "jobs.remove",
-    "jobs.log",
-}
-OBSERVE = {"workers.list"}
-TYPES = {"types.set_limits", "types.pause", "types.resume"}
-ADMIN = {"users.add", "users.remove", "users.list", "tokens.create", "tokens.list", "tokens.revoke"}
-
-ROLE_METHODS: dict[str, frozenset[str]] = {
-    "worker": frozenset(SESSION | READ | WORK),
-    "creator": frozenset(SESSION | READ | CREATE | CONTROL),
-    "manager": frozenset(SESSION | READ | CREATE | CONTROL | OBSERVE | TYPES),
-    "admin": frozenset(SESSION | READ | CREATE | CONTROL | OBSERVE | TYPES | WORK | ADMIN),
-}
-ALL_METHODS = ROLE_METHODS["admin"]
+#: role → the methods it may call (``livejobs.methods.grants()``)
+Grants = Mapping[str, frozenset[str]]
+#: the method whose permission says whether a caller may know a job exists
+READ_ONE = "jobs.get"
 
 Rule = Callable[[Identity, str, dict[str, Any], Job | None], bool]
 
@@ -101,15 +72,14 @@ def _as_rule(rule: Rule | dict[str, Any]) -> Rule:
 
 
 class Permissions:
-    def __init__(self, rules: Rules | None = None) -> None:
+    def __init__(self, rules: Rules | None = None, *, grants: Grants) -> None:
         self.rules = rules or Rules()
+        self.grants = grants
 
     def methods_for(self, identity: Identity) -> list[str]:
         """What to advertise to a client (the dashboard hides what it may not use)."""
-        granted = ROLE_METHODS.get(identity.role, frozenset())
-        return sorted(
-            m for m in ALL_METHODS if m in granted and not self._denied(identity, m, {}, None)
-        )
+        granted = self.grants.get(identity.role, frozenset())
+        return sorted(m for m in granted if not self._denied(identity, m, {}, None))
 
     def check(
         self, identity: Identity, method: str, params: dict[str, Any], job: Job | None = None
@@ -118,7 +88,7 @@ class Permissions:
         (Every call passes here, some twice: no rules to run costs no generator.)"""
         if self.rules.deny and self._denied(identity, method, params, job):
             raise Forbidden(f"{method} is denied for {identity.user}")
-        granted = method in ROLE_METHODS.get(identity.role, frozenset()) and self._owns(
+        granted = method in self.grants.get(identity.role, frozenset()) and self._owns(
             identity, method, job
         )
         if not granted and not any(
@@ -131,13 +101,13 @@ class Permissions:
         """Whether ``identity`` may know the job exists: every reference to a job it may not
         read (an id, ``depends``, bulk ids) answers as for an id that does not exist."""
         try:
-            self.check(identity, "jobs.get", {}, doc)
+            self.check(identity, READ_ONE, {}, doc)
         except Forbidden:
             return False
         return True
 
     def check_bulk(self, identity: Identity, method: str) -> None:
-        if identity.role not in ("admin", "manager"):
+        if identity.role not in STAFF:
             raise Forbidden(f"bulk {method} is for managers and admins")
 
     def _denied(
@@ -147,7 +117,7 @@ class Permissions:
 
     @staticmethod
     def _owns(identity: Identity, method: str, job: Job | None) -> bool:
-        if job is None or identity.role in ("admin", "manager"):
+        if job is None or identity.role in STAFF:
             return True
         if identity.role == "creator":
             return bool(job["owner"] == identity.user)

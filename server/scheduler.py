@@ -9,7 +9,7 @@ import logging
 import math
 
 from livejobs.clock import Clock
-from livejobs.jobs.service import JobService
+from livejobs.service import JobService
 from livejobs.store.base import Change, Store
 
 log = logging.getLogger("livejobs.scheduler")

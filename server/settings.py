@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 import msgspec
 from msgspec import Meta
 
+from livejobs.roles import Role
+
 
 def find_web_dir(package: Path) -> Path:
     """The dashboard's files: inside the installed package (a wheel ships web/ as
@@ -38,9 +40,6 @@ def has_dashboard(web_dir: str) -> bool:
 Positive = Annotated[int, Meta(ge=1)]
 Seconds = Annotated[float, Meta(gt=0)]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
-Role = Literal[
-    "admin", "manager", "creator", "worker"
-]  # livejobs.auth.ROLES (a test keeps them equal)
 
 
 class Settings(msgspec.Struct, kw_only=True):

@@ -21,15 +21,15 @@ from typing import Any
 
 from livejobs.errors import Forbidden, Invalid
 from livejobs.jobs.model import Job
+from livejobs.roles import ROLES, STAFF
 
-ROLES = ("admin", "manager", "creator", "worker")
 HOLDER = "holder"
 HELD = "held"
 READERS = (*ROLES, HELD, HOLDER)
 
 _ALL = frozenset(READERS)
 _OWNERS = frozenset({"admin", "manager", "creator", HELD, HOLDER})
-_STAFF = frozenset({"admin", "manager", HOLDER})
+_STAFF = STAFF | {HOLDER}
 #: what names other workers (earlier attempts, exclusions): not for a worker re-reading its job
 _OWNERS_NOT_HELD = _OWNERS - {HELD}
 _NOBODY: frozenset[str] = frozenset()

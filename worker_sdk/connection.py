@@ -29,6 +29,7 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from livejobs_sdk import names
 from livejobs_sdk.errors import CallError, ConnectionLost, LivejobsError, UnsupportedVersion
 from livejobs_sdk.limits import Slots, chunks
 
@@ -48,17 +49,9 @@ PROTOCOL_VERSION = 1
 server/, so this is a copy of server/protocol.py's; tests/unit/test_versions.py keeps them equal."""
 
 #: creates the server makes idempotent by ``request_id``: the SDK adds a fresh one to each
-CREATES = frozenset({"jobs.create", "jobs.create_many"})
+CREATES = frozenset(names.CREATES)
 #: calls safe to send again when their reply was lost: creates (by request id) and reads
-RETRY_SAFE = CREATES | {
-    "jobs.get",
-    "jobs.find",
-    "jobs.counts",
-    "types.list",
-    "users.list",
-    "tokens.list",
-    "workers.list",
-}
+RETRY_SAFE = frozenset(names.RETRY_SAFE)
 
 #: how often calls under the default deadline (``call_timeout``) are checked
 SWEEP_SECONDS = 1.0

@@ -8,13 +8,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from livejobs_sdk import names
 from livejobs_sdk.errors import JobFailed
 
 if TYPE_CHECKING:
     from livejobs_sdk.client import Client
     from livejobs_sdk.connection import Connection
 
-FINISHED = ("completed", "failed", "cancelled")
+#: the statuses of a finished job
+FINISHED = names.FINISHED
+COMPLETED = names.STATUS["COMPLETED"]
 
 
 def _epoch(when: datetime | float) -> float:
@@ -187,7 +190,7 @@ class Job:
         cancelled."""
         doc = await self._client.wait_finished(self.id, timeout)
         self.doc = doc
-        if doc["status"] != "completed":
+        if doc["status"] != COMPLETED:
             raise JobFailed(doc)
         return doc.get("result")  # absent for a role that may not read it
 

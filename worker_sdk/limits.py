@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 
+from livejobs_sdk import names
+
 #: the servers' default ``max_pending_calls`` (a server too old to say its limit has it)
 DEFAULT_LIMIT = 1000
 #: calls that hold or end leases: they queue behind each other, not behind ordinary calls
-LEASE_CALLS = frozenset(
-    {"jobs.heartbeat", "jobs.done", "jobs.fail", "jobs.snooze", "worker.start", "worker.stop"}
-)
+LEASE_CALLS = frozenset(names.LEASE_CALLS)
 
 
 class Slots:

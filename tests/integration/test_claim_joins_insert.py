@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from livejobs import params as p
 from livejobs.clock import Clock
 from livejobs.dispatch import Dispatcher, Worker
-from livejobs.jobs.service import JobService
+from livejobs.service import JobService, NewJob
 from livejobs.session import Session
 from livejobs.store.sqlite import SQLiteStore
 from livejobs.store.sqlite import ops as sqlite_ops
@@ -98,7 +97,7 @@ async def test_a_job_for_a_waiting_worker_is_claimed_in_its_inserts_commit(rig: 
     await rig.until(lambda: rig.claimed == [0])  # nothing to do yet: the worker waits
     rig.batches.clear()
 
-    job = await rig.service.create(p.JobSpec(type="email", data={"to": "bo"}), "ann")
+    job = await rig.service.create(NewJob(type="email", data={"to": "bo"}), "ann")
     await rig.until(lambda: job["id"] in worker.running)
 
     assert rig.batches == [["insert", "claim"]]
@@ -112,11 +111,11 @@ async def test_the_feed_showing_the_job_ready_starts_no_second_claim(rig: Rig) -
     await rig.until(lambda: rig.claimed == [0])
     rig.batches.clear()
 
-    job = await rig.service.create(p.JobSpec(type="email"), "ann")
+    job = await rig.service.create(NewJob(type="email"), "ann")
     await rig.until(lambda: (job["id"], "running") in rig.shown)
     # a job no worker takes, as a marker: once the feed shows it, any claim the feed's news of
     # the first job started would have run before it
-    marker = await rig.service.create(p.JobSpec(type="report"), "ann")
+    marker = await rig.service.create(NewJob(type="report"), "ann")
     await rig.until(lambda: (marker["id"], "ready") in rig.shown)
 
     assert (job["id"], "ready") in rig.shown  # the feed did show it ready
@@ -133,7 +132,7 @@ async def test_a_worker_still_gets_a_job_made_ready_later(rig: Rig) -> None:
     rig.dispatcher.add(worker)
     await rig.until(lambda: rig.claimed == [0])
 
-    job = await rig.service.create(p.JobSpec(type="email", delay=3600), "ann")
+    job = await rig.service.create(NewJob(type="email", delay=3600), "ann")
     assert job["status"] == "waiting"
     await rig.service.control("ready", job["id"], "ann", job)
     await rig.until(lambda: job["id"] in worker.running)

@@ -6,7 +6,7 @@ from typing import get_args
 
 import pytest
 
-from livejobs.auth import ROLES
+from livejobs.roles import ROLES
 from livejobs.settings import FIELDS, Settings, SettingsError
 
 

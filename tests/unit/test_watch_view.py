@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from livejobs.watch_view import WatchState, duration, error_message, render
+from livejobs.cli.watch_view import WatchState, duration, error_message, render
 
 NOW = 1_800_000_000.0
 

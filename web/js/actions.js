@@ -2,16 +2,15 @@
 // Only actions whose method is in the session's `methods` are ever offered.
 import { toast } from "./dom.js";
 import { shortId } from "./format.js";
-
-const UNFINISHED = ["waiting", "ready", "running", "paused"];
+import { STATUS as S, UNFINISHED } from "./names.js";
 
 export const ACTIONS = [
   { name: "cancel", label: "Cancel", method: "jobs.cancel", from: UNFINISHED, kind: "warning" },
-  { name: "pause", label: "Pause", method: "jobs.pause", from: ["waiting", "ready"] },
-  { name: "resume", label: "Resume", method: "jobs.resume", from: ["paused"] },
-  { name: "ready", label: "Run now", method: "jobs.ready", from: ["waiting"] },
-  { name: "restart", label: "Restart", method: "jobs.restart", from: ["failed", "cancelled"] },
-  { name: "rerun", label: "Rerun", method: "jobs.rerun", from: ["completed"] },
+  { name: "pause", label: "Pause", method: "jobs.pause", from: [S.WAITING, S.READY] },
+  { name: "resume", label: "Resume", method: "jobs.resume", from: [S.PAUSED] },
+  { name: "ready", label: "Run now", method: "jobs.ready", from: [S.WAITING] },
+  { name: "restart", label: "Restart", method: "jobs.restart", from: [S.FAILED, S.CANCELLED] },
+  { name: "rerun", label: "Rerun", method: "jobs.rerun", from: [S.COMPLETED] },
   { name: "remove", label: "Remove", method: "jobs.remove", from: null, kind: "danger", confirm: true },
 ];
 

@@ -3,6 +3,7 @@
 import { allowedActions, applies, runAction } from "./actions.js";
 import { $, el, setText } from "./dom.js";
 import { STATUSES, absTime, clockTime, jsonView, priorityLabel, relTime, workerOf } from "./format.js";
+import { STATUS } from "./names.js";
 import { rateText } from "./rules.js";
 
 const LEVELS = new Set(["info", "success", "warning", "danger"]);
@@ -112,7 +113,7 @@ export class DetailPanel extends EventTarget {
     this.#drawActions(doc);
     this.#drawFacts(doc);
     this.#drawJson("data", doc.data);
-    this.#drawJson("result", doc.result, doc.status !== "completed" && doc.result == null);
+    this.#drawJson("result", doc.result, doc.status !== STATUS.COMPLETED && doc.result == null);
     this.#drawFailures(doc);
     this.#drawDeps(doc);
     this.#drawLog(doc);
@@ -176,7 +177,7 @@ export class DetailPanel extends EventTarget {
       ["Started", timeFact(doc.started, now)],
       ["Finished", timeFact(doc.finished, now)],
     ];
-    if (doc.status === "waiting" && doc.after) facts.push(["Not before", timeFact(doc.after, now)]);
+    if (doc.status === STATUS.WAITING && doc.after) facts.push(["Not before", timeFact(doc.after, now)]);
     if (doc.reason) facts.push(["Reason", doc.reason]);
     if (doc.key) facts.push(["Key", doc.key]);
     if (doc.repeat) facts.push(["Repeat", doc.repeat.cron ? `cron ${doc.repeat.cron}` : `every ${doc.repeat.every}s (run ${doc.repeat.run || 1})`]);

@@ -1,11 +1,9 @@
 // Turning job fields into text: statuses, priorities, times, JSON.
 import { el } from "./dom.js";
+import { PRIORITIES, STATUSES } from "./names.js";
 
-/** The job statuses in lifecycle order (server/jobs/model.py). */
-export const STATUSES = ["waiting", "ready", "running", "paused", "completed", "failed", "cancelled"];
-
-/** Named priority levels; lower runs first. */
-export const PRIORITIES = { critical: -15, high: -10, medium: -5, normal: 0, low: 10 };
+// the statuses in lifecycle order and the named priorities, as the server declares them
+export { PRIORITIES, STATUSES };
 const PRIORITY_NAMES = new Map(Object.entries(PRIORITIES).map(([name, value]) => [value, name]));
 
 export function priorityLabel(value) {

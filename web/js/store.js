@@ -4,6 +4,8 @@
 // ("full" after a snapshot replaced everything) and "completed" with {doc} when a job turns
 // completed live, which the throughput chart counts.
 
+import { STATUS } from "./names.js";
+
 export class JobStore extends EventTarget {
   jobs = new Map();
   /** status -> count, type -> count, type -> (status -> count) */
@@ -55,7 +57,7 @@ export class JobStore extends EventTarget {
     }
     this.jobs.set(doc.id, doc);
     this.#count(doc, 1);
-    if (doc.status === "completed" && (!old || old.status !== "completed")) {
+    if (doc.status === STATUS.COMPLETED && (!old || old.status !== STATUS.COMPLETED)) {
       this.dispatchEvent(new CustomEvent("completed", { detail: { doc } }));
     }
     this.#emit(new Set([doc.id]), false);

@@ -1,6 +1,7 @@
-"""The client side of the ``livejobs`` command: ``jobs ...`` and ``watch``.
+"""The client side of the ``livejobs`` command: ``jobs ...``, and what ``watch`` (in
+``livejobs.cli.watch``) and ``worker`` (in ``livejobs.cli.worker``) share.
 
-These and ``worker`` (in ``livejobs.cli_worker``) talk to a running server through the SDK,
+These talk to a running server through the SDK,
 exactly like any other client, so they need nothing but ``--url`` and ``--token`` (or
 ``LIVEJOBS_URL`` / ``LIVEJOBS_TOKEN``). A user's mistake (bad JSON, unknown job, refused token,
 nothing listening) is one line on stderr and exit code 1, never a traceback.
@@ -9,25 +10,24 @@ nothing listening) is one line on stderr and exit code 1, never a traceback.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from rich import box
 from rich.console import Console
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 from websockets.exceptions import WebSocketException
 
+from livejobs.cli.common import fail
+from livejobs.cli.watch_view import STATUSES, clock_time, status_text
 from livejobs.failures import render_failure
-from livejobs.watch_view import STATUSES, WatchState, clock_time, render, status_text
 from livejobs_sdk import CallError, Client, ConnectionLost
 
 T = TypeVar("T")
@@ -41,17 +41,10 @@ URL = typer.Option(
     help="server address (http://, https://, ws:// or wss://)",
 )
 TOKEN = typer.Option(None, "--token", envvar="LIVEJOBS_TOKEN", help="an API token")
-#: how far back ``watch`` looks for failed jobs
-FAILURE_WINDOW = 3600.0
 
 
 class Failure(Exception):
     """A user-facing error: printed as one line, exit 1."""
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(code)
 
 
 def ws_url(url: str) -> str:
@@ -182,10 +175,34 @@ def jobs_show(
     fields = Table.grid(padding=(0, 2))
     fields.add_column(style="bold")
     fields.add_column()
+    for name, value in _facts(doc):
+        if value is not None:
+            # Text: a job's own strings (reason, data) are not rich markup
+            fields.add_row(
+                name, value if not isinstance(value, str | int | float) else Text(str(value))
+            )
+    console.print(fields)
+    entries = doc.get("log") or []
+    if entries:
+        console.print(_log_table(entries))
+    for failure in doc.get("failures") or []:
+        # each attempt's failure as Python prints it: the traceback, then "Type: message"
+        console.print(
+            Text(
+                f"\nfailure of attempt {failure.get('attempt', '?')} at "
+                f"{when(failure.get('time'))} on {failure.get('worker') or '-'}:",
+                style="bold",
+            )
+        )
+        console.print(Text(render_failure(failure.get("error"))), soft_wrap=True)
+
+
+def _facts(doc: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The name and value of each line ``jobs show`` prints above the log (None: no line)."""
     lease = doc.get("lease") or {}
     progress = doc.get("progress") or {}
     retry = doc.get("retry") or {}
-    rows: list[tuple[str, Any]] = [
+    return [
         ("id", doc["id"]),
         ("type", doc["type"]),
         ("status", status_text(doc["status"])),
@@ -210,36 +227,20 @@ def jobs_show(
         ("data", to_json(doc.get("data"))),
         ("result", to_json(doc.get("result")) if doc.get("result") is not None else None),
     ]
-    for name, value in rows:
-        if value is not None:
-            # Text: a job's own strings (reason, data) are not rich markup
-            fields.add_row(
-                name, value if not isinstance(value, str | int | float) else Text(str(value))
-            )
-    console.print(fields)
-    entries = doc.get("log") or []
-    if entries:
-        table = Table(title="log", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-        for name in ("time", "level", "by", "message"):
-            table.add_column(name, overflow="fold")
-        for entry in entries:
-            table.add_row(
-                when(entry.get("time")),
-                entry.get("level", ""),
-                str(entry.get("by", "")),
-                Text(str(entry.get("message", ""))),
-            )
-        console.print(table)
-    for failure in doc.get("failures") or []:
-        # each attempt's failure as Python prints it: the traceback, then "Type: message"
-        console.print(
-            Text(
-                f"\nfailure of attempt {failure.get('attempt', '?')} at "
-                f"{when(failure.get('time'))} on {failure.get('worker') or '-'}:",
-                style="bold",
-            )
+
+
+def _log_table(entries: list[dict[str, Any]]) -> Table:
+    table = Table(title="log", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("time", "level", "by", "message"):
+        table.add_column(name, overflow="fold")
+    for entry in entries:
+        table.add_row(
+            when(entry.get("time")),
+            entry.get("level", ""),
+            str(entry.get("by", "")),
+            Text(str(entry.get("message", ""))),
         )
-        console.print(Text(render_failure(failure.get("error"))), soft_wrap=True)
+    return table
 
 
 def _priority(value: str | None) -> int | str | None:
@@ -326,70 +327,3 @@ def _register_control(action: str) -> None:
 
 for _action in PAST:
     _register_control(_action)
-
-
-# -- watch ----------------------------------------------------------------------------------
-
-
-def watch(
-    job_type: str = typer.Option(None, "--type", help="only jobs of this type"),
-    once: bool = typer.Option(False, "--once", help="print one refresh and exit"),
-    url: str = URL,
-    token: str = TOKEN,
-) -> None:
-    """A live view: counts per status, running jobs with progress, recent failures."""
-    state = WatchState(url=url, job_type=job_type)
-    console = stdout()
-    with contextlib.suppress(KeyboardInterrupt):
-        run(url, token, lambda c: _watch(c, state, console, once), reconnect=not once)
-
-
-async def _watch(client: Client, state: WatchState, console: Console, once: bool) -> None:
-    """Running jobs and recent failures are live subscriptions; counts are re-read whenever
-    those move (debounced) and every two seconds, since new ready jobs move no subscription."""
-    base = {"type": state.job_type} if state.job_type else {}
-    running = client.subscribe({**base, "status": "running"})
-    failed = client.subscribe(
-        {**base, "status": "failed", "finished": {"$gte": time.time() - FAILURE_WINDOW}}
-    )
-    await asyncio.gather(running.start(), failed.start())
-    await asyncio.gather(running.ready.wait(), failed.ready.wait())
-    state.counts = (await client.counts(base))["status"]
-    state.running, state.failures = running.docs, failed.docs
-    if once:
-        console.print(render(state, time.time()))
-        return
-    moved = asyncio.Event()
-
-    async def follow(sub: Any) -> None:
-        async for _ in sub:
-            moved.set()
-
-    async def recount() -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(moved.wait(), 2.0)
-            moved.clear()
-            try:
-                state.counts = (await client.counts(base))["status"]
-                state.note = None
-            except (ConnectionLost, TimeoutError):
-                state.note = "reconnecting…"
-            await asyncio.sleep(0.25)  # at most four recounts a second, however busy
-
-    with Live(
-        console=console,
-        refresh_per_second=4,
-        transient=False,
-        get_renderable=lambda: render(state, time.time()),
-    ):
-        tasks = [
-            asyncio.create_task(follow(running)),
-            asyncio.create_task(follow(failed)),
-            asyncio.create_task(recount()),
-        ]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                task.cancel()

@@ -13,16 +13,18 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from livejobs.jobs.model import Status
+
 #: statuses in the order a job moves through them
-STATUSES = ("waiting", "ready", "running", "paused", "completed", "failed", "cancelled")
-STYLES = {
-    "waiting": "yellow",
-    "ready": "cyan",
-    "running": "bold blue",
-    "paused": "magenta",
-    "completed": "green",
-    "failed": "bold red",
-    "cancelled": "dim",
+STATUSES: tuple[str, ...] = tuple(Status)
+STYLES: dict[str, str] = {
+    Status.WAITING: "yellow",
+    Status.READY: "cyan",
+    Status.RUNNING: "bold blue",
+    Status.PAUSED: "magenta",
+    Status.COMPLETED: "green",
+    Status.FAILED: "bold red",
+    Status.CANCELLED: "dim",
 }
 MAX_RUNNING = 20
 MAX_FAILURES = 8

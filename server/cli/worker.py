@@ -17,7 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
-from livejobs.cli_client import TOKEN, URL, Failure, fail, run
+from livejobs.cli.client import TOKEN, URL, Failure, run
+from livejobs.cli.common import fail
 from livejobs.failures import describe_exception, render_failure
 from livejobs.logs import context
 from livejobs.settings import Settings, SettingsError

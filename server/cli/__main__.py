@@ -1,0 +1,5 @@
+"""``python -m livejobs.cli``: the same command as ``livejobs``."""
+
+from livejobs.cli import main
+
+main()

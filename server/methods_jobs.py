@@ -1,0 +1,283 @@
+"""The handlers of the job, worker, live and type methods (``livejobs.methods`` lists them).
+
+A handler is a few lines: it receives typed params and a ``Ctx`` (who is calling, the services,
+the WebSocket session if any), turns the params into domain values and calls the job service.
+Method-level permission is checked before a handler runs; per-job permission is checked by
+``Ctx.job`` once the job is loaded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from typing import Any
+
+import msgspec
+
+from livejobs import params as p
+from livejobs.auth import bind_worker_id
+from livejobs.context import Ctx, Handler
+from livejobs.dispatch import Worker
+from livejobs.errors import Invalid, LivejobsError, NotFound, RateLimited
+from livejobs.jobs.model import Job
+from livejobs.query import filter_cost, parse_filter
+from livejobs.service import Debounce, NewJob
+from livejobs.visibility import HOLDER, project
+
+# -- jobs: create and read ----------------------------------------------------------------
+
+
+def new_job(spec: p.JobSpec) -> NewJob:
+    """A create's params as the service takes them: ``retry`` and ``repeat`` keep only what
+    the caller gave (their defaults are the service's)."""
+    return NewJob(
+        type=spec.type,
+        data=spec.data,
+        priority=spec.priority,
+        retry=msgspec.to_builtins(spec.retry) if spec.retry is not None else None,
+        delay=spec.delay,
+        after=spec.after,
+        repeat=msgspec.to_builtins(spec.repeat) if spec.repeat is not None else None,
+        depends=spec.depends,
+        key=spec.key,
+        expire=spec.expire,
+        target=spec.target,
+        exclude=spec.exclude,
+        retain=spec.retain,
+        private=spec.private,
+        debounce=Debounce(spec.debounce.seconds, spec.debounce.max_wait)
+        if spec.debounce is not None
+        else None,
+    )
+
+
+async def create(ctx: Ctx, spec: p.CreateJob) -> Job:
+    jobs, user = ctx.services.jobs, ctx.identity.user
+    return ctx.show(await jobs.create(new_job(spec), user, spec.request_id, ctx.may_read))
+
+
+async def create_many(ctx: Ctx, params: p.CreateMany) -> dict[str, list[str]]:
+    if len(params.jobs) > ctx.services.settings.max_batch:
+        raise RateLimited(f"at most {ctx.services.settings.max_batch} jobs per call")
+    for spec in params.jobs:
+        ctx.services.permissions.check(ctx.identity, "jobs.create", {"type": spec.type})
+    jobs, specs = ctx.services.jobs, [new_job(spec) for spec in params.jobs]
+    user, request_id = ctx.identity.user, params.request_id
+    return {"ids": await jobs.create_many(specs, user, request_id, ctx.may_read)}
+
+
+async def get(ctx: Ctx, params: p.JobRef) -> Job:
+    return ctx.show(await ctx.job(params.id))
+
+
+async def find(ctx: Ctx, params: p.Find) -> list[Job]:
+    filter, sort = ctx.query(params.filter), ctx.order(params.sort)
+    docs = await ctx.services.jobs.find(filter, sort, limit=params.limit, skip=params.skip)
+    return [ctx.show(doc) for doc in docs]
+
+
+async def counts(ctx: Ctx, params: p.Counts) -> dict[str, dict[str, int]]:
+    return await ctx.services.jobs.counts(ctx.query(params.filter))
+
+
+# -- jobs: control (one id, or many for managers) ------------------------------------------
+
+
+async def _control(ctx: Ctx, params: p.JobRefs, action: str) -> Any:
+    jobs = ctx.services.jobs
+    if (params.id is None) == (params.ids is None):
+        raise Invalid("give either 'id' or 'ids'")
+    if params.id is not None:
+        doc = await ctx.job(params.id)
+        result = await jobs.control(action, params.id, ctx.identity.user, doc, params.reason)
+        return ctx.show(result) if isinstance(result, dict) else result
+    ctx.services.permissions.check_bulk(ctx.identity, ctx.method)
+    done: list[str] = []
+    errors: dict[str, dict[str, str]] = {}
+    for job_id in dict.fromkeys(params.ids or []):
+        try:
+            doc = await ctx.job(job_id)
+            await jobs.control(action, job_id, ctx.identity.user, doc, params.reason)
+            done.append(job_id)
+        except LivejobsError as exc:
+            errors[job_id] = exc.to_dict()
+    return {"done": done, "errors": errors}
+
+
+def control(action: str) -> Handler:
+    """The handler of ``jobs.<action>``, one of ``JobService.control``'s actions."""
+
+    async def handler(ctx: Ctx, params: p.JobRefs) -> Any:
+        return await _control(ctx, params, action)
+
+    handler.__name__ = f"jobs_{action}"
+    return handler
+
+
+# -- working ------------------------------------------------------------------------------
+
+_worker_numbers = itertools.count(1)
+
+
+async def worker_start(ctx: Ctx, params: p.WorkerStart) -> dict[str, str]:
+    session = ctx.need_session()
+    if session.worker is not None:
+        raise Invalid("this connection is already a worker; call worker.stop first")
+    ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
+    worker_id = bind_worker_id(ctx.identity.user, params.worker_id or str(next(_worker_numbers)))
+    worker = Worker(
+        session=session,
+        worker_id=worker_id,
+        user=ctx.identity.user,
+        types=tuple(dict.fromkeys(params.types)),
+        concurrency=params.concurrency,
+        prefetch=params.prefetch,
+        lease=params.lease,
+        since=ctx.services.clock.now(),
+    )
+    ctx.services.dispatcher.add(worker)  # refused while draining
+    session.worker = worker
+    return {"worker_id": worker_id}
+
+
+async def worker_stop(ctx: Ctx, params: p.Empty) -> bool:
+    session = ctx.need_session()
+    worker, session.worker = session.worker, None
+    if worker is not None:
+        # running jobs stay leased to it (and are taken back if the socket goes); none are pushed
+        ctx.services.dispatcher.retire(worker)
+        session.retired_workers.append(worker)
+    return True
+
+
+async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
+    ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
+    ctx.services.dispatcher.check_open()  # no new work on a draining server
+    worker_id = bind_worker_id(ctx.identity.user, params.worker_id or ctx.identity.user)
+    jobs = await ctx.services.jobs.claim(
+        params.types, worker_id, ctx.identity.user, params.limit, params.lease
+    )
+    return [project(job, HOLDER) for job in jobs]  # the one reply that carries the token
+
+
+async def heartbeat(ctx: Ctx, params: p.Heartbeat) -> dict[str, float]:
+    doc = await ctx.job(params.id, cas=True)
+    lease = ctx.session.worker.lease if ctx.session and ctx.session.worker else None
+    return {"expires": await ctx.services.jobs.heartbeat(params.id, params.lease, lease, doc)}
+
+
+async def log(ctx: Ctx, params: p.Log) -> bool:
+    # without a lease this is a controller's note, which workers may not write
+    doc = await ctx.job(params.id, "jobs.log" if params.lease else "jobs.cancel")
+    await ctx.services.jobs.log(
+        params.id, params.lease, params.message, params.level, params.data, ctx.identity.user, doc
+    )
+    return True
+
+
+async def progress(ctx: Ctx, params: p.Progress) -> bool:
+    doc = await ctx.job(params.id, cas=True)
+    await ctx.services.jobs.progress(params.id, params.lease, params.completed, params.total, doc)
+    return True
+
+
+async def _final_report(ctx: Ctx, params: p.Leased) -> Job:
+    """The worker is done with the job either way: free its slot now, so the next claim joins
+    this report's write in one group commit."""
+    doc = await ctx.job(params.id, cas=True)
+    ctx.services.dispatcher.finishing(params.id, params.lease)
+    return doc
+
+
+async def done(ctx: Ctx, params: p.Done) -> bool:
+    doc = await _final_report(ctx, params)
+    await ctx.services.jobs.done(params.id, params.lease, params.result, ctx.identity.user, doc)
+    return True
+
+
+async def fail(ctx: Ctx, params: p.Fail) -> bool:
+    doc = await _final_report(ctx, params)
+    user = ctx.identity.user
+    await ctx.services.jobs.fail(params.id, params.lease, params.error, params.fatal, user, doc)
+    return True
+
+
+async def snooze(ctx: Ctx, params: p.Snooze) -> bool:
+    doc = await _final_report(ctx, params)
+    await ctx.services.jobs.snooze(params.id, params.lease, params.seconds, ctx.identity.user, doc)
+    return True
+
+
+async def workers_list(ctx: Ctx, params: p.Empty) -> list[dict[str, object]]:
+    return [w.describe() for w in ctx.services.dispatcher.workers]
+
+
+# -- live ---------------------------------------------------------------------------------
+
+
+async def subscribe(ctx: Ctx, params: p.Subscribe) -> dict[str, str]:
+    session = ctx.need_session()
+    if len(session.subscriptions) >= ctx.services.settings.max_subscriptions:
+        raise RateLimited(f"at most {ctx.services.settings.max_subscriptions} subscriptions")
+    sub_id = f"s{next(_sub_numbers)}"
+    filter = ctx.query(params.filter)
+    cost = filter_cost(parse_filter(params.filter))  # the client's own, not the role's scope
+    subscriptions, settings = ctx.services.subscriptions, ctx.services.settings
+    subscriptions.admit(session, ctx.identity.user, ctx.identity.role, filter, cost, settings)
+    # documents follow the reply: the snapshot starts once this result is queued
+    subscriptions.open(session, sub_id, filter, ctx.identity.role, cost)
+    return {"sub": sub_id}
+
+
+_sub_numbers = itertools.count(1)
+
+
+async def unsubscribe(ctx: Ctx, params: p.Unsubscribe) -> bool:
+    session = ctx.need_session()
+    sub = session.subscriptions.get(params.sub)
+    if sub is None:
+        raise NotFound(f"no subscription {params.sub}")
+    ctx.services.subscriptions.close(sub)
+    return True
+
+
+# -- flow control per type -----------------------------------------------------------------
+
+
+async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
+    flow = ctx.services.jobs.flow
+    rules = replace(await flow.stored(job_type), **changes)
+    result = await flow.set_rules(job_type, rules)
+    ctx.services.dispatcher.type_changed(job_type)
+    return result
+
+
+async def types_set_limits(ctx: Ctx, params: p.TypeLimits) -> dict[str, Any]:
+    if (params.rate_limit is None) != (params.rate_per is None):
+        raise Invalid("give rate_limit and rate_per together (e.g. 100 per 60 seconds)")
+    return await _set_rules(
+        ctx,
+        params.type,
+        rate_limit=params.rate_limit,
+        rate_per=params.rate_per,
+        concurrency=params.concurrency,
+    )
+
+
+async def types_pause(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
+    return await _set_rules(ctx, params.type, paused=True)
+
+
+async def types_resume(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
+    return await _set_rules(ctx, params.type, paused=False)
+
+
+async def types_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
+    return await ctx.services.jobs.flow.describe()
+
+
+async def types_watch(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
+    """``types.list``, then a ``types`` frame with the whole list whenever any server changes
+    a type's rules, for as long as the connection lasts."""
+    ctx.need_session().watching_types = True
+    return await ctx.services.jobs.flow.describe()

@@ -1,0 +1,233 @@
+"""The core of ``JobService``: reads, the compare-and-set loop, control actions, what follows
+a finish, and the scheduler's timer (``on_due``). ``create`` and ``work`` build on it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from livejobs.clock import Clock
+from livejobs.errors import Conflict, NotFound
+from livejobs.jobs import bounds, lifecycle
+from livejobs.jobs.bounds import DocLimits
+from livejobs.jobs.flow import FlowControl
+from livejobs.jobs.model import FINISHED, Job, Status, new_id
+from livejobs.logs import context
+from livejobs.store.base import CreateRequest, Filter, Sort, Store
+
+Transition = Callable[[Job], Job]
+#: whether the caller may know a job exists (``Ctx.may_read``)
+Visible = Callable[[Job], bool]
+CAS_ATTEMPTS = 5
+#: what a job's owner or a manager may do to it (``JobService.control``): one method each
+ACTIONS = ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove")
+
+
+log = logging.getLogger("livejobs.jobs")
+
+#: the failure the server records when a lease runs out; the dispatcher knows a frozen worker by it
+LEASE_EXPIRED = "lease expired: worker lost"
+
+
+class JobCore:
+    """State and the operations every other part of the service builds on."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        retain: float | None,
+        lease: float,
+        max_data: int,
+        request_seconds: float = 86_400.0,
+        min_repeat: float = 0.0,
+        limits: DocLimits | None = None,
+    ) -> None:
+        self.store = store
+        #: how long the answer of a create's ``request_id`` is remembered
+        self.request_seconds = request_seconds
+        self.clock = clock
+        self.retain = retain
+        self.lease = lease
+        self.max_data = max_data
+        #: a repeating job runs at most once per this many seconds
+        self.min_repeat = min_repeat
+        #: caps on what log, fail and done may add to a document (``livejobs.jobs.bounds``)
+        self.limits = limits or DocLimits()
+        self.flow = FlowControl(store)
+        #: called with the documents of every insert just before it is queued (see ``_insert``)
+        self.inserting: list[Callable[[list[Job]], None]] = []
+
+    async def _insert(self, docs: list[Job], request: CreateRequest | None = None) -> list[Job]:
+        """Insert, telling the ``inserting`` hooks first, with no await in between: on a store
+        with ordered writes, a claim they queue for a ready job joins the insert's commit.
+        (A replayed request inserts nothing: a claim the hooks queued finds nothing new.)"""
+        for hook in self.inserting:
+            hook(docs)
+        return await self.store.insert(docs, request)
+
+    # -- reading -------------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> Job:
+        doc = await self.store.get(job_id)
+        if doc is None:
+            raise NotFound(f"no job {job_id}")
+        return doc
+
+    async def lookup(self, job_id: str) -> Job | None:
+        """The job, or None: the caller decides what a missing job means."""
+        return await self.store.get(job_id)
+
+    async def find(self, filter: Filter, sort: Sort, *, limit: int, skip: int) -> list[Job]:
+        """Jobs matching an already checked and scoped filter (``livejobs.query``)."""
+        return await self.store.find(filter, sort, limit=limit, skip=skip)
+
+    async def counts(self, filter: Filter) -> dict[str, dict[str, int]]:
+        """How many jobs match, per status and per type."""
+        return {
+            "status": await self.store.count_by("status", filter),
+            "type": await self.store.count_by("type", filter),
+        }
+
+    # -- transitions -----------------------------------------------------------------------
+
+    async def transition(self, job_id: str, change: Transition, doc: Job | None = None) -> Job:
+        """Apply ``change`` with compare-and-set, re-reading and retrying when another write
+        got in first; ``change`` raising ``Conflict`` (illegal from the new status) ends it."""
+        for _ in range(CAS_ATTEMPTS):
+            current = doc if doc is not None else await self.get(job_id)
+            doc = None
+            new = change(current)
+            if len(new["log"]) > self.limits.log_entries:  # audit entries count too
+                bounds.trim_log(new["log"], self.limits.log_entries, new["updated"])
+            if await self.store.replace(new, current["version"], previous=current):
+                if new["status"] in FINISHED and current["status"] not in FINISHED:
+                    await self._after_finish(new)
+                return new
+        raise Conflict(f"job {job_id} is changing too fast; try again")
+
+    async def control(
+        self, action: str, job_id: str, by: str, doc: Job | None = None, reason: str | None = None
+    ) -> Any:
+        """The manager/creator actions: cancel, restart, pause, resume, ready, rerun, remove."""
+        now = self.clock.now
+        if action == "remove":
+            return await self.remove(job_id, doc)
+        if action == "rerun":
+            source = doc or await self.get(job_id)
+            copy = lifecycle.rerun_copy(source, by=by, now=now(), new_id=new_id())
+            return (await self._insert([copy]))[0]
+        moves: dict[str, Transition] = {
+            "cancel": lambda d: lifecycle.cancel(
+                d, by=by, now=now(), reason=reason or "cancelled", default_retain=self.retain
+            ),
+            "restart": lambda d: lifecycle.restart(d, by=by, now=now()),
+            "pause": lambda d: lifecycle.pause(d, by=by, now=now()),
+            "resume": lambda d: lifecycle.resume(d, by=by, now=now()),
+            "ready": lambda d: lifecycle.ready_now(d, by=by, now=now()),
+        }
+        return await self.transition(job_id, moves[action], doc)
+
+    async def remove(self, job_id: str, doc: Job | None = None) -> bool:
+        current = doc or await self.get(job_id)
+        if current["status"] not in FINISHED:
+            raise Conflict(
+                f"cannot remove job {job_id}: it is {current['status']}; cancel it first"
+            )
+        if not await self.store.delete(job_id, current["version"]):
+            raise Conflict(f"job {job_id} changed while being removed; try again")
+        return True
+
+    # -- time-driven (the scheduler) ----------------------------------------------------------
+
+    async def on_due(self, doc: Job) -> None:
+        """Act on a job whose ``due`` time has come."""
+        now = self.clock.now()
+        status = doc["status"]
+        try:
+            if (
+                status in (Status.WAITING, Status.READY)
+                and doc["expire_at"] is not None
+                and doc["expire_at"] <= now
+            ):
+                await self.transition(doc["id"], lambda d: lifecycle.expire(d, now=now), doc)
+            elif status == Status.WAITING:
+                await self.transition(doc["id"], lambda d: lifecycle.promote(d, now=now), doc)
+            elif status == Status.RUNNING:
+                failed = await self.transition(
+                    doc["id"],
+                    lambda d: lifecycle.fail(
+                        d,
+                        error=LEASE_EXPIRED,
+                        by="server",
+                        now=now,
+                        reason="worker lost",
+                        default_retain=self.retain,
+                    ),
+                    doc,
+                )
+                log_failure(failed, "server")
+            elif status in (Status.COMPLETED, Status.CANCELLED):
+                await self.store.delete(doc["id"], doc["version"])
+            else:
+                await self.transition(doc["id"], self._clear_due, doc)
+        except (Conflict, NotFound):
+            pass  # someone else moved it first; the store's next_due reflects that
+
+    def _clear_due(self, doc: Job) -> Job:
+        new = dict(doc, version=doc["version"] + 1, due=None)
+        return new
+
+    # -- what follows a finish -------------------------------------------------------------
+
+    async def _after_finish(self, doc: Job) -> None:
+        now = self.clock.now()
+        if doc["status"] == Status.COMPLETED and doc["repeat"]:
+            following = lifecycle.next_repeat(doc, now=now, new_id=new_id())
+            if following is not None:
+                following["key"] = doc["key"]
+                await self._insert([following])
+        if doc.get("dependants"):
+            await self._release_dependants(doc, doc["dependants"])
+
+    async def _release_dependants(self, doc: Job, dependant_ids: list[str]) -> None:
+        """A dependency finished: completed → one dependency fewer; otherwise cancel them."""
+        now = self.clock.now()
+        reason = f"dependency {doc['id']} {doc['status']}"
+
+        def move(dependant: Job) -> Job:
+            if doc["status"] == Status.COMPLETED:
+                return lifecycle.dependencies_met(dependant, completed={doc["id"]}, now=now)
+            return lifecycle.cancel(
+                dependant, by="server", now=now, reason=reason, default_retain=self.retain
+            )
+
+        for dependant in await self.store.get_many(dependant_ids):
+            if dependant["status"] not in (Status.WAITING, Status.PAUSED):
+                continue
+            if doc["id"] not in dependant["depends"]:
+                continue
+            try:
+                await self.transition(dependant["id"], move, dependant)
+            except (Conflict, NotFound):
+                pass
+
+
+def log_failure(doc: Job, by: str) -> None:
+    """One line per failed attempt, with the job's id, type, worker and the user who failed it
+    (the traceback stays in the job: ``livejobs jobs show`` renders it)."""
+    failure = (doc.get("failures") or [{}])[-1]
+    error = failure.get("error")
+    message = f"{error.get('type')}: {error.get('message')}" if isinstance(error, dict) else error
+    then = "" if doc["status"] == Status.FAILED else ", will retry"
+    log.info(
+        "job %s (%s) attempt %s failed%s: %s",
+        doc["id"],
+        doc["type"],
+        failure.get("attempt"),
+        then,
+        message,
+        extra=context(job_id=doc["id"], type=doc["type"], worker=failure.get("worker"), user=by),
+    )

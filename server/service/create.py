@@ -1,0 +1,219 @@
+"""Creating jobs: a spec becomes a document (``build``), checked against its dependencies,
+inserted once per ``request_id``, merged into a pending job with the same key (debounce)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from livejobs.errors import Conflict, Invalid, NotFound, TooLarge
+from livejobs.jobs import bounds, lifecycle, schedule
+from livejobs.jobs.model import FINISHED, Job, Status, blank_job, priority_value
+from livejobs.service.core import JobCore, Visible
+from livejobs.store.base import CreateRequest
+
+DEFAULT_RETRY: dict[str, Any] = {"retries": 0, "wait": 0.0, "backoff": "constant", "max_wait": None}
+REPEAT_DEFAULTS: dict[str, Any] = {
+    "every": None,
+    "cron": None,
+    "tz": None,
+    "times": None,
+    "until": None,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Debounce:
+    """Saves with the same key merge; the job waits ``seconds`` after the last, at most
+    ``max_wait`` after the first."""
+
+    seconds: float
+    max_wait: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewJob:
+    """A job to create, as its creator asked for it (checked for types and bounds by the edge:
+    ``livejobs.params.JobSpec``); ``retry`` and ``repeat`` name only what differs from the
+    defaults. The service fills in the rest of the document."""
+
+    type: str
+    data: Any = None
+    priority: int | str = 0
+    retry: dict[str, Any] | None = None
+    delay: float | None = None
+    after: float | None = None
+    repeat: dict[str, Any] | None = None
+    depends: Sequence[str] = ()
+    key: str | None = None
+    expire: float | None = None
+    target: str | None = None
+    exclude: Sequence[str] = ()
+    retain: float | None = None
+    private: Any = None
+    debounce: Debounce | None = None
+
+
+class Creating(JobCore):
+    """The create half of ``JobService``."""
+
+    def build(self, spec: NewJob, owner: str) -> Job:
+        """A complete document from a checked spec (no I/O)."""
+        now = self.clock.now()
+        size = len(msgspec.json.encode(spec.data)) + len(msgspec.json.encode(spec.private))
+        if size > self.max_data:
+            raise TooLarge(f"job data is {size} bytes; the limit is {self.max_data}")
+        doc = blank_job(spec.type, spec.data, owner=owner, now=now)
+        try:
+            doc["priority"] = priority_value(spec.priority)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+        if spec.retry is not None:
+            doc["retry"] = {**DEFAULT_RETRY, **spec.retry}
+        if spec.delay is not None and spec.after is not None:
+            raise Invalid("give either 'delay' or 'after', not both")
+        doc["after"] = now + spec.delay if spec.delay is not None else max(spec.after or now, now)
+        if spec.repeat is not None:
+            repeat = {**REPEAT_DEFAULTS, **spec.repeat}
+            schedule.validate(repeat, now=now, min_seconds=self.min_repeat)
+            repeat["run"] = 1
+            doc["repeat"] = repeat
+            if repeat["cron"] is not None and spec.delay is None and spec.after is None:
+                # the first run is the next matching time, never "immediately"
+                doc["after"] = schedule.next_time(repeat, after=now)
+        doc["depends"] = list(dict.fromkeys(spec.depends))
+        doc["key"] = spec.key
+        doc["expire_at"] = now + spec.expire if spec.expire is not None else None
+        doc["target"] = spec.target
+        doc["exclude"] = list(spec.exclude)
+        doc["retain"] = spec.retain
+        doc["private"] = spec.private
+        if spec.debounce is not None:
+            if spec.key is None:
+                raise Invalid("debounce needs a key: saves with the same key are merged")
+            doc["after"] = now + spec.debounce.seconds
+            doc["debounce"] = {
+                "seconds": spec.debounce.seconds,
+                "max_wait": spec.debounce.max_wait,
+                "first": now,
+            }
+        bounds.append_log(doc, now=now, by=owner, message="created")
+        return lifecycle.settle(doc, now, self.retain)
+
+    async def create(
+        self,
+        spec: NewJob,
+        owner: str,
+        request_id: str | None = None,
+        may_see: Visible | None = None,
+    ) -> Job:
+        doc = self.build(spec, owner)
+        if doc["depends"]:
+            await self._check_dependencies(doc, may_see)
+        request = self._request(owner, request_id)
+        found = await self._insert([doc], request)
+        if request is not None and request.replayed:
+            if not found:
+                raise NotFound(f"the job created by request {request_id!r} was removed since")
+            return found[0]
+        stored = found[0]
+        if stored["id"] == doc["id"] and doc["depends"]:
+            await self._link_dependencies(stored)
+        elif stored["id"] != doc["id"] and doc.get("debounce") and stored.get("debounce"):
+            return await self._debounce(stored, doc, owner)
+        return stored
+
+    def _request(self, owner: str, request_id: str | None) -> CreateRequest | None:
+        if request_id is None:
+            return None
+        now = self.clock.now()
+        return CreateRequest(owner, request_id, now, now + self.request_seconds)
+
+    async def _debounce(self, pending: Job, new: Job, by: str) -> Job:
+        """Trailing debounce: the pending job takes the newest data and waits again, but never
+        past its first save plus ``max_wait``."""
+        now = self.clock.now()
+
+        def merge(doc: Job) -> Job:
+            if doc["status"] != Status.WAITING:
+                raise Conflict(f"job {doc['id']} with key {doc['key']!r} already started")
+            out = lifecycle.log(
+                doc,
+                lease_token=None,
+                message="debounced: data replaced",
+                level="info",
+                data=None,
+                by=by,
+                now=now,
+            )
+            out["data"] = new["data"]
+            after = now + doc["debounce"]["seconds"]
+            if doc["debounce"]["max_wait"] is not None:
+                after = min(after, doc["debounce"]["first"] + doc["debounce"]["max_wait"])
+            out["after"] = after
+            return lifecycle.settle(out, now, self.retain)
+
+        try:
+            return await self.transition(pending["id"], merge, pending)
+        except Conflict:
+            return pending
+
+    async def create_many(
+        self,
+        specs: list[NewJob],
+        owner: str,
+        request_id: str | None = None,
+        may_see: Visible | None = None,
+    ) -> list[str]:
+        docs = [self.build(spec, owner) for spec in specs]
+        if any(doc["depends"] for doc in docs):
+            for doc in docs:
+                if doc["depends"]:
+                    await self._check_dependencies(doc, may_see)
+        request = self._request(owner, request_id)
+        stored = await self._insert(docs, request)
+        if request is not None and request.replayed:
+            return [doc["id"] for doc in stored]
+        for doc, kept in zip(docs, stored, strict=True):
+            if doc["depends"] and kept["id"] == doc["id"]:
+                await self._link_dependencies(kept)
+            elif kept["id"] != doc["id"] and doc.get("debounce") and kept.get("debounce"):
+                await self._debounce(kept, doc, owner)  # a batch debounces as single saves do
+        return [doc["id"] for doc in stored]
+
+    async def _check_dependencies(self, doc: Job, may_see: Visible | None = None) -> None:
+        """Unknown ids are refused; finished ones are dropped or cancel the new job. A job the
+        creator may not see (``may_see``) counts as unknown: same answer, nothing learnt."""
+        deps = await self.store.get_many(doc["depends"])
+        found = {d["id"]: d for d in deps if may_see is None or may_see(d)}
+        missing = [d for d in doc["depends"] if d not in found]
+        if missing:
+            raise Invalid(f"unknown dependencies: {', '.join(missing)}")
+        now = self.clock.now()
+        for dep in found.values():
+            if dep["status"] == Status.COMPLETED:
+                doc["depends"].remove(dep["id"])
+            elif dep["status"] in (Status.FAILED, Status.CANCELLED):
+                doc.update(status=Status.CANCELLED.value, finished=now)
+                doc["reason"] = f"dependency {dep['id']} {dep['status']}"
+        lifecycle.settle(doc, now, self.retain)
+        if doc["status"] == Status.CANCELLED:
+            doc["due"] = lifecycle.due_at(doc, self.retain)
+
+    async def _link_dependencies(self, doc: Job) -> None:
+        """Record the new job in each dependency's ``dependants``, so that the dependency's
+        finish finds it without a search. A dependency that finished meanwhile (its write won
+        the race) is applied to the new job at once."""
+        for dep_id in doc["depends"]:
+            try:
+                await self.transition(
+                    dep_id,
+                    lambda d: lifecycle.add_dependant(d, dependant=doc["id"], now=self.clock.now()),
+                )
+            except Conflict:
+                dep = await self.store.get(dep_id)
+                if dep is not None and dep["status"] in FINISHED:
+                    await self._release_dependants(dep, [doc["id"]])
