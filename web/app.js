@@ -6,7 +6,9 @@ import { $, setText, toast } from "./js/dom.js";
 import { JobStore } from "./js/store.js";
 import { QueuesView } from "./js/queues.js";
 import { TypeRules } from "./js/rules.js";
+import { Router } from "./js/route.js";
 import { JobsTable } from "./js/table.js";
+import { allowedActions } from "./js/actions.js";
 import { Summary } from "./js/summary.js";
 import { ThroughputChart } from "./js/chart.js";
 import { WorkersView } from "./js/workers.js";
@@ -14,7 +16,7 @@ import { WorkersView } from "./js/workers.js";
 const TOKEN_KEY = "livejobs.token";
 const WS_URL = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 
-const conn = new Connection(WS_URL, null);
+const conn = new Connection(WS_URL, null, { probeUrl: `${location.origin}/readyz` });
 const store = new JobStore();
 conn.subscribe({}, (event) => store.apply(event));
 const rules = new TypeRules(conn);
@@ -43,6 +45,7 @@ function openFromElsewhere(id) {
 // -- sign-in ----------------------------------------------------------------------------------
 
 function signIn(token) {
+  router.start(); // a link followed before sign-in opens its view now
   sessionStorage.setItem(TOKEN_KEY, token);
   document.body.dataset.auth = "signed-in";
   conn.setToken(token);
@@ -55,7 +58,7 @@ function signOut(message = "") {
   store.apply({ kind: "snapshot", docs: new Map() });
   store.loaded = false;
   rules.clear();
-  detail.close();
+  quietly(() => detail.close()); // the URL keeps the view for the next sign-in
   showSignIn(message);
 }
 
@@ -84,7 +87,9 @@ conn.addEventListener("session", (e) => {
   $("#new-job").hidden = !conn.may("jobs.create");
   $("#tab-workers").hidden = !conn.may("workers.list");
   $("#tab-queues").hidden = !conn.may("types.list");
-  if (document.querySelector(`[data-view="${currentView}"]`).hidden) showView("jobs");
+  // no selection boxes for a role that may not act on the jobs it selects
+  document.body.classList.toggle("no-actions", allowedActions(conn).length === 0);
+  if (document.querySelector(`[data-view="${currentView}"]`).hidden) showView("jobs", { replace: true });
   detail.resetActions();
   table.redraw();
   $("#conn").dataset.sessions = String(conn.sessions);
@@ -139,8 +144,11 @@ window.addEventListener("online", () => conn.retryNow());
 
 let currentView = "jobs";
 
-function showView(name) {
+function showView(name, { replace = false } = {}) {
+  if (!["jobs", "workers", "queues"].includes(name)) name = "jobs";
+  const changed = name !== currentView;
   currentView = name;
+  if (changed) record(replace);
   $("#jobs-view").hidden = name !== "jobs";
   $("#workers-view").hidden = name !== "workers";
   $("#queues-view").hidden = name !== "queues";
@@ -153,14 +161,44 @@ function showView(name) {
 for (const tab of document.querySelectorAll("[data-view]")) {
   tab.addEventListener("click", () => showView(tab.dataset.view));
 }
+// Arrow keys move between the tabs (the tablist pattern).
+$(".tabs").addEventListener("keydown", (e) => {
+  if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
+  const tabs = [...document.querySelectorAll("[data-view]")].filter((t) => !t.hidden);
+  const at = tabs.indexOf(document.activeElement);
+  const next = tabs[(at + (e.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+  next.focus();
+  next.click();
+});
 $("#new-job").addEventListener("click", () => createForm.open());
 
-// The open job lives in the URL so a reload or a shared link shows it again.
+// -- the view in the URL (route.js) ------------------------------------------------------------
+
+let applying = false;
+function quietly(fn) {
+  applying = true;
+  try {
+    fn();
+  } finally {
+    applying = false;
+  }
+}
+const router = new Router({
+  read: () => ({ view: currentView, job: detail.id, table: table.state }),
+  apply: (state) =>
+    quietly(() => {
+      showView(state.view);
+      table.setState(state.table);
+      if (state.job) detail.show(state.job);
+      else if (detail.id) detail.close();
+    }),
+});
+const record = (replace) => applying || router.record({ replace });
+table.addEventListener("statechange", (e) => record(e.detail.typing));
 detail.addEventListener("open", (e) => {
   table.setActive(e.detail.id);
   document.body.classList.toggle("detail-open", Boolean(e.detail.id));
-  const hash = e.detail.id ? `#job=${encodeURIComponent(e.detail.id)}` : " ";
-  if (location.hash !== hash) history.replaceState(null, "", hash === " " ? location.pathname : hash);
+  record(false);
 });
 document.addEventListener("keydown", (e) => {
   if (e.key === "Escape" && detail.id && !document.querySelector("dialog[open]")) detail.close();
@@ -176,7 +214,6 @@ setInterval(() => {
 
 drawState();
 const saved = sessionStorage.getItem(TOKEN_KEY);
-const linked = /^#job=(.+)$/.exec(location.hash);
-if (linked) detail.show(decodeURIComponent(linked[1]));
+router.start();
 if (saved) signIn(saved);
 else showSignIn();
