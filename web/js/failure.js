@@ -22,7 +22,8 @@ export function retryText(doc) {
  * string as it is; anything else as JSON. Built from text nodes, never HTML.
  */
 export function failureBody(error) {
-  if (typeof error === "string") return [el("pre", { class: "error-text", text: error })];
+  // tabindex: a box that scrolls is reachable from the keyboard
+  if (typeof error === "string") return [el("pre", { class: "error-text", tabindex: 0, text: error })];
   if (!error || typeof error !== "object" || Array.isArray(error)) return [jsonView(error)];
   const { type, message, traceback, ...others } = error;
   const parts = [];
@@ -37,7 +38,8 @@ export function failureBody(error) {
     );
   }
   if (typeof traceback === "string" && traceback.trim()) {
-    parts.push(el("pre", { class: "error-text traceback", text: traceback.replace(/\n+$/, "") }));
+    const text = traceback.replace(/\n+$/, "");
+    parts.push(el("pre", { class: "error-text traceback", tabindex: 0, "aria-label": "Traceback", text }));
   }
   if (Object.keys(others).length) parts.push(jsonView(others));
   return parts;

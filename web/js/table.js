@@ -243,6 +243,7 @@ export class JobsTable extends EventTarget {
     }
     cells.id.title = doc.id;
     setText(cells.type, doc.type);
+    cells.type.title = doc.type; // cut short on a phone
     setText(cells.status, doc.status);
     const statusClass = `badge s-${STATUS_ORDER.has(doc.status) ? doc.status : "unknown"}`;
     if (cells.status.className !== statusClass) cells.status.className = statusClass;
