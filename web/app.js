@@ -108,6 +108,9 @@ let lastReason = "";
 function drawState() {
   const badge = $("#conn");
   badge.dataset.state = conn.state;
+  // when the next attempt is due (ms since epoch), while offline
+  if (conn.state === ConnState.OFFLINE) badge.dataset.retryAt = String(Math.round(conn.retryAt));
+  else delete badge.dataset.retryAt;
   clearInterval(countdown);
   countdown = null;
   if (conn.state === ConnState.OFFLINE) {
