@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DB ?= livejobs.db
 
-.PHONY: serve test install install-test browser postgres bench lint clean
+.PHONY: serve test install install-test browser postgres bench lint clean screenshots
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ lint: install-test
 
 test: install-test browser postgres lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Every dashboard view, desktop and phone, light and dark, into docs/screenshots/ (look at them).
+screenshots: install-test browser
+	LIVEJOBS_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/acceptance/test_dashboard_screenshots.py -q
 
 bench: install
 	$(MAKE) -C bench run
