@@ -105,6 +105,8 @@ const STATE_TEXT = {
 let countdown = null;
 let lastReason = "";
 
+const TRY_AGAIN_LATER = 1013; // the server refused a new session while draining (docs/protocol.md)
+
 function drawState() {
   const badge = $("#conn");
   badge.dataset.state = conn.state;
@@ -114,19 +116,7 @@ function drawState() {
   clearInterval(countdown);
   countdown = null;
   if (conn.state === ConnState.OFFLINE) {
-    const tick = () => {
-      const s = Math.max(0, Math.ceil((conn.retryAt - Date.now()) / 1000));
-      setText($("#conn-text"), s > 0 ? `Offline · retry in ${s}s` : "Offline · retrying…");
-    };
-    tick();
-    countdown = setInterval(tick, 500);
-    const why = conn.lastClose && conn.lastClose.reason;
-    badge.title = `Connection lost${why ? ` (server: ${why})` : ""}. Click to retry now.`;
-    // A server that closes with a reason (other than a restart) is telling the user something.
-    if (why && why !== "server shutting down" && why !== lastReason) {
-      toast(`Disconnected by the server: ${why}`, "warning", 8000);
-    }
-    lastReason = why || lastReason;
+    drawOffline(badge);
   } else if (conn.state === ConnState.ONLINE && conn.serverState === "draining") {
     // one server state, as /readyz and the protocol say it: shutting down, jobs finishing
     badge.dataset.state = "draining";
@@ -137,6 +127,28 @@ function drawState() {
     badge.title = conn.state === ConnState.ONLINE ? `Connected to ${WS_URL}` : "";
   }
   document.body.classList.toggle("stale", conn.state !== ConnState.ONLINE && document.body.dataset.auth === "signed-in");
+}
+
+/** Offline, with a countdown to the next attempt; "Draining" when a draining server refused us. */
+function drawOffline(badge) {
+  const draining = conn.lastClose && conn.lastClose.code === TRY_AGAIN_LATER;
+  if (draining) badge.dataset.state = "draining";
+  const label = draining ? "Draining" : "Offline";
+  const tick = () => {
+    const s = Math.max(0, Math.ceil((conn.retryAt - Date.now()) / 1000));
+    setText($("#conn-text"), s > 0 ? `${label} · retry in ${s}s` : `${label} · retrying…`);
+  };
+  tick();
+  countdown = setInterval(tick, 500);
+  const why = conn.lastClose && conn.lastClose.reason;
+  badge.title = draining
+    ? "The server is shutting down and takes no new session; this page reconnects once it is back."
+    : `Connection lost${why ? ` (server: ${why})` : ""}. Click to retry now.`;
+  // A server that closes with a reason (other than a restart) is telling the user something.
+  if (why && !draining && why !== "server shutting down" && why !== lastReason) {
+    toast(`Disconnected by the server: ${why}`, "warning", 8000);
+  }
+  lastReason = why || lastReason;
 }
 conn.addEventListener("state", drawState);
 conn.addEventListener("server", drawState);

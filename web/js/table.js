@@ -4,6 +4,7 @@
 // throttled for large stores, so thousands of changes per second cost a few frames.
 import { BulkBar } from "./bulk.js";
 import { $, el, setText } from "./dom.js";
+import { retryText } from "./failure.js";
 import { STATUSES, absTime, priorityLabel, relTime, shortId, workerOf } from "./format.js";
 
 const PAGE_SIZE = 50;
@@ -245,6 +246,7 @@ export class JobsTable extends EventTarget {
     setText(cells.type, doc.type);
     cells.type.title = doc.type; // cut short on a phone
     setText(cells.status, doc.status);
+    cells.status.title = retryText(doc); // "retry at 14:03:07 (attempt 2 of 5)" between attempts
     const statusClass = `badge s-${STATUS_ORDER.has(doc.status) ? doc.status : "unknown"}`;
     if (cells.status.className !== statusClass) cells.status.className = statusClass;
     setText(cells.priority, priorityLabel(doc.priority));
