@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DB ?= livejobs.db
 
-.PHONY: serve test install install-test browser postgres bench lint dist clean
+.PHONY: serve test install install-test browser postgres bench lint dist clean screenshots
 
 $(VENV)/.installed: pyproject.toml worker_sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ dist: install
 	$(PIP) wheel -q --no-deps -w $(DIST) . $(DIST)/.sdk
 	rm -rf $(DIST)/.sdk
 	@ls $(DIST)/*.whl
+
+# Every dashboard view, desktop and phone, light and dark, into docs/screenshots/ (look at them).
+screenshots: install-test browser
+	LIVEJOBS_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/acceptance/test_dashboard_screenshots.py -q
 
 bench: install
 	$(MAKE) -C bench run

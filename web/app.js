@@ -6,7 +6,9 @@ import { $, setText, toast } from "./js/dom.js";
 import { JobStore } from "./js/store.js";
 import { QueuesView } from "./js/queues.js";
 import { TypeRules } from "./js/rules.js";
+import { Router } from "./js/route.js";
 import { JobsTable } from "./js/table.js";
+import { allowedActions } from "./js/actions.js";
 import { Summary } from "./js/summary.js";
 import { ThroughputChart } from "./js/chart.js";
 import { WorkersView } from "./js/workers.js";
@@ -14,7 +16,7 @@ import { WorkersView } from "./js/workers.js";
 const TOKEN_KEY = "livejobs.token";
 const WS_URL = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 
-const conn = new Connection(WS_URL, null);
+const conn = new Connection(WS_URL, null, { probeUrl: `${location.origin}/readyz` });
 const store = new JobStore();
 conn.subscribe({}, (event) => store.apply(event));
 const rules = new TypeRules(conn);
@@ -43,6 +45,7 @@ function openFromElsewhere(id) {
 // -- sign-in ----------------------------------------------------------------------------------
 
 function signIn(token) {
+  router.start(); // a link followed before sign-in opens its view now
   sessionStorage.setItem(TOKEN_KEY, token);
   document.body.dataset.auth = "signed-in";
   conn.setToken(token);
@@ -55,7 +58,7 @@ function signOut(message = "") {
   store.apply({ kind: "snapshot", docs: new Map() });
   store.loaded = false;
   rules.clear();
-  detail.close();
+  quietly(() => detail.close()); // the URL keeps the view for the next sign-in
   showSignIn(message);
 }
 
@@ -84,7 +87,9 @@ conn.addEventListener("session", (e) => {
   $("#new-job").hidden = !conn.may("jobs.create");
   $("#tab-workers").hidden = !conn.may("workers.list");
   $("#tab-queues").hidden = !conn.may("types.list");
-  if (document.querySelector(`[data-view="${currentView}"]`).hidden) showView("jobs");
+  // no selection boxes for a role that may not act on the jobs it selects
+  document.body.classList.toggle("no-actions", allowedActions(conn).length === 0);
+  if (document.querySelector(`[data-view="${currentView}"]`).hidden) showView("jobs", { replace: true });
   detail.resetActions();
   table.redraw();
   $("#conn").dataset.sessions = String(conn.sessions);
@@ -100,25 +105,18 @@ const STATE_TEXT = {
 let countdown = null;
 let lastReason = "";
 
+const TRY_AGAIN_LATER = 1013; // the server refused a new session while draining (docs/protocol.md)
+
 function drawState() {
   const badge = $("#conn");
   badge.dataset.state = conn.state;
+  // when the next attempt is due (ms since epoch), while offline
+  if (conn.state === ConnState.OFFLINE) badge.dataset.retryAt = String(Math.round(conn.retryAt));
+  else delete badge.dataset.retryAt;
   clearInterval(countdown);
   countdown = null;
   if (conn.state === ConnState.OFFLINE) {
-    const tick = () => {
-      const s = Math.max(0, Math.ceil((conn.retryAt - Date.now()) / 1000));
-      setText($("#conn-text"), s > 0 ? `Offline · retry in ${s}s` : "Offline · retrying…");
-    };
-    tick();
-    countdown = setInterval(tick, 500);
-    const why = conn.lastClose && conn.lastClose.reason;
-    badge.title = `Connection lost${why ? ` (server: ${why})` : ""}. Click to retry now.`;
-    // A server that closes with a reason (other than a restart) is telling the user something.
-    if (why && why !== "server shutting down" && why !== lastReason) {
-      toast(`Disconnected by the server: ${why}`, "warning", 8000);
-    }
-    lastReason = why || lastReason;
+    drawOffline(badge);
   } else if (conn.state === ConnState.ONLINE && conn.serverState === "draining") {
     // one server state, as /readyz and the protocol say it: shutting down, jobs finishing
     badge.dataset.state = "draining";
@@ -130,6 +128,28 @@ function drawState() {
   }
   document.body.classList.toggle("stale", conn.state !== ConnState.ONLINE && document.body.dataset.auth === "signed-in");
 }
+
+/** Offline, with a countdown to the next attempt; "Draining" when a draining server refused us. */
+function drawOffline(badge) {
+  const draining = conn.lastClose && conn.lastClose.code === TRY_AGAIN_LATER;
+  if (draining) badge.dataset.state = "draining";
+  const label = draining ? "Draining" : "Offline";
+  const tick = () => {
+    const s = Math.max(0, Math.ceil((conn.retryAt - Date.now()) / 1000));
+    setText($("#conn-text"), s > 0 ? `${label} · retry in ${s}s` : `${label} · retrying…`);
+  };
+  tick();
+  countdown = setInterval(tick, 500);
+  const why = conn.lastClose && conn.lastClose.reason;
+  badge.title = draining
+    ? "The server is shutting down and takes no new session; this page reconnects once it is back."
+    : `Connection lost${why ? ` (server: ${why})` : ""}. Click to retry now.`;
+  // A server that closes with a reason (other than a restart) is telling the user something.
+  if (why && !draining && why !== "server shutting down" && why !== lastReason) {
+    toast(`Disconnected by the server: ${why}`, "warning", 8000);
+  }
+  lastReason = why || lastReason;
+}
 conn.addEventListener("state", drawState);
 conn.addEventListener("server", drawState);
 $("#conn").addEventListener("click", () => conn.retryNow());
@@ -139,8 +159,11 @@ window.addEventListener("online", () => conn.retryNow());
 
 let currentView = "jobs";
 
-function showView(name) {
+function showView(name, { replace = false } = {}) {
+  if (!["jobs", "workers", "queues"].includes(name)) name = "jobs";
+  const changed = name !== currentView;
   currentView = name;
+  if (changed) record(replace);
   $("#jobs-view").hidden = name !== "jobs";
   $("#workers-view").hidden = name !== "workers";
   $("#queues-view").hidden = name !== "queues";
@@ -153,14 +176,44 @@ function showView(name) {
 for (const tab of document.querySelectorAll("[data-view]")) {
   tab.addEventListener("click", () => showView(tab.dataset.view));
 }
+// Arrow keys move between the tabs (the tablist pattern).
+$(".tabs").addEventListener("keydown", (e) => {
+  if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
+  const tabs = [...document.querySelectorAll("[data-view]")].filter((t) => !t.hidden);
+  const at = tabs.indexOf(document.activeElement);
+  const next = tabs[(at + (e.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+  next.focus();
+  next.click();
+});
 $("#new-job").addEventListener("click", () => createForm.open());
 
-// The open job lives in the URL so a reload or a shared link shows it again.
+// -- the view in the URL (route.js) ------------------------------------------------------------
+
+let applying = false;
+function quietly(fn) {
+  applying = true;
+  try {
+    fn();
+  } finally {
+    applying = false;
+  }
+}
+const router = new Router({
+  read: () => ({ view: currentView, job: detail.id, table: table.state }),
+  apply: (state) =>
+    quietly(() => {
+      showView(state.view);
+      table.setState(state.table);
+      if (state.job) detail.show(state.job);
+      else if (detail.id) detail.close();
+    }),
+});
+const record = (replace) => applying || router.record({ replace });
+table.addEventListener("statechange", (e) => record(e.detail.typing));
 detail.addEventListener("open", (e) => {
   table.setActive(e.detail.id);
   document.body.classList.toggle("detail-open", Boolean(e.detail.id));
-  const hash = e.detail.id ? `#job=${encodeURIComponent(e.detail.id)}` : " ";
-  if (location.hash !== hash) history.replaceState(null, "", hash === " " ? location.pathname : hash);
+  record(false);
 });
 document.addEventListener("keydown", (e) => {
   if (e.key === "Escape" && detail.id && !document.querySelector("dialog[open]")) detail.close();
@@ -176,7 +229,6 @@ setInterval(() => {
 
 drawState();
 const saved = sessionStorage.getItem(TOKEN_KEY);
-const linked = /^#job=(.+)$/.exec(location.hash);
-if (linked) detail.show(decodeURIComponent(linked[1]));
+router.start();
 if (saved) signIn(saved);
 else showSignIn();

@@ -47,13 +47,16 @@ export class Connection extends EventTarget {
   #orphans = new Map(); // server sub id -> frames that came before the subscribe result
   #attempts = 0;
   #retryTimer = null;
+  #probeTimer = null;
   #opts;
 
-  constructor(url, token, { minDelay = 500, maxDelay = 10_000, callTimeout = 20_000 } = {}) {
+  /** `probeUrl`: an HTTP address that answers 2xx once the server is back (its /readyz); while
+   * offline it is asked every `probeEvery` ms, and a yes retries at once with the backoff reset. */
+  constructor(url, token, { minDelay = 500, maxDelay = 10_000, callTimeout = 20_000, probeUrl = null, probeEvery = 500 } = {}) {
     super();
     this.#url = url;
     this.#token = token;
-    this.#opts = { minDelay, maxDelay, callTimeout };
+    this.#opts = { minDelay, maxDelay, callTimeout, probeUrl, probeEvery };
   }
 
   /** Use another token from the next start() on. */
@@ -69,6 +72,8 @@ export class Connection extends EventTarget {
 
   stop() {
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = null;
     this.#setState(ConnState.STOPPED);
     const ws = this.#ws;
     this.#ws = null;
@@ -172,6 +177,29 @@ export class Connection extends EventTarget {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => this.#open(), delay);
     this.#setState(ConnState.OFFLINE);
+    this.#probe();
+  }
+
+  /** While offline, ask the server's readiness address; reachable again means retry now. */
+  #probe() {
+    const { probeUrl, probeEvery } = this.#opts;
+    if (!probeUrl || this.#probeTimer) return;
+    this.#probeTimer = setTimeout(async () => {
+      let ok = false;
+      try {
+        ok = (await fetch(probeUrl, { cache: "no-store" })).ok;
+      } catch {
+        ok = false; // refused or unreachable: still down
+      }
+      this.#probeTimer = null;
+      if (this.state !== ConnState.OFFLINE) return;
+      if (ok) {
+        this.#attempts = 0;
+        this.retryNow();
+      } else {
+        this.#probe();
+      }
+    }, probeEvery);
   }
 
   #dropSession(reason) {

@@ -3,6 +3,7 @@
 import { allowedActions, applies, runAction } from "./actions.js";
 import { $, el, setText } from "./dom.js";
 import { STATUSES, absTime, clockTime, jsonView, priorityLabel, relTime, workerOf } from "./format.js";
+import { failureBody, retryText } from "./failure.js";
 import { STATUS } from "./names.js";
 import { rateText } from "./rules.js";
 
@@ -177,7 +178,9 @@ export class DetailPanel extends EventTarget {
       ["Started", timeFact(doc.started, now)],
       ["Finished", timeFact(doc.finished, now)],
     ];
-    if (doc.status === STATUS.WAITING && doc.after) facts.push(["Not before", timeFact(doc.after, now)]);
+    const retry = retryText(doc);
+    if (retry) facts.push(["Next attempt", retry]);
+    else if (doc.status === STATUS.WAITING && doc.after) facts.push(["Not before", timeFact(doc.after, now)]);
     if (doc.reason) facts.push(["Reason", doc.reason]);
     if (doc.key) facts.push(["Key", doc.key]);
     if (doc.repeat) facts.push(["Repeat", doc.repeat.cron ? `cron ${doc.repeat.cron}` : `every ${doc.repeat.every}s (run ${doc.repeat.run || 1})`]);
@@ -211,6 +214,9 @@ export class DetailPanel extends EventTarget {
     const failures = doc.failures || [];
     section.hidden = failures.length === 0;
     setText($("h3 .n", section), failures.length);
+    const retry = $(".retry", section);
+    setText(retry, retryText(doc));
+    retry.hidden = !retry.textContent;
     const text = JSON.stringify(failures);
     if (this.#json.get("failures") === text) return;
     this.#json.set("failures", text);
@@ -348,21 +354,4 @@ const TRANSITION = /^(created|started by worker|completed$|failed: |will retry i
 function isAudit(entry) {
   if (entry.kind !== undefined && entry.kind !== null) return entry.kind === "audit";
   return TRANSITION.test(entry.message || "");
-}
-
-// A stored failure as server/failures.py renders it for the CLI: the SDK's {message, type,
-// traceback} as "Type: message" and the traceback as Python printed it; a string as it is;
-// anything else as JSON. The server hands over the fields; only the layout is done here.
-function failureBody(error) {
-  if (typeof error === "string") return [el("pre", { class: "error-text", text: error })];
-  if (!error || typeof error !== "object" || Array.isArray(error)) return [jsonView(error)];
-  const { type, message, traceback, ...others } = error;
-  const parts = [];
-  const head = type && message ? `${type}: ${message}` : String(message ?? type ?? "");
-  if (head) parts.push(el("div", { class: "error-head", text: head }));
-  if (typeof traceback === "string" && traceback.trim()) {
-    parts.push(el("pre", { class: "error-text traceback", text: traceback.replace(/\n+$/, "") }));
-  }
-  if (Object.keys(others).length) parts.push(jsonView(others));
-  return parts;
 }

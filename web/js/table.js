@@ -2,8 +2,9 @@
 //
 // Live changes only mark the view dirty; one requestAnimationFrame recomputes and redraws,
 // throttled for large stores, so thousands of changes per second cost a few frames.
-import { allowedActions, applies, runBulk } from "./actions.js";
+import { BulkBar } from "./bulk.js";
 import { $, el, setText } from "./dom.js";
+import { retryText } from "./failure.js";
 import { STATUSES, absTime, priorityLabel, relTime, shortId, workerOf } from "./format.js";
 
 const PAGE_SIZE = 50;
@@ -39,7 +40,7 @@ export class JobsTable extends EventTarget {
   #frame = 0;
   #lastCompute = 0;
   #throttleTimer = null;
-  #armedRemove = null;
+  #bulkBar;
 
   constructor(root, { store, conn, onOpen }) {
     super();
@@ -48,17 +49,45 @@ export class JobsTable extends EventTarget {
     this.#conn = conn;
     this.#onOpen = onOpen;
     this.#tbody = $("tbody", root);
+    this.#bulkBar = new BulkBar(root, { table: this, store, conn });
     this.#bind();
     store.addEventListener("change", () => this.invalidate());
   }
 
   setFilter(patch) {
     Object.assign(this.filter, patch);
-    $("#filter-type", this.#root).value = this.filter.type;
-    $("#filter-status", this.#root).value = this.filter.status;
+    this.#syncControls();
     this.page = 0;
     this.invalidate();
     this.dispatchEvent(new Event("filter"));
+    this.#changed();
+  }
+
+  /** What the URL keeps: filters, sort and page (see route.js). */
+  get state() {
+    return { ...this.filter, sort: this.sort.key, dir: this.sort.dir, page: this.page };
+  }
+
+  /** Show a state read from the URL (a link, back or forward) without recording it again. */
+  setState({ type = "", status = "", q = "", sort = "created", dir = -1, page = 0 }) {
+    this.filter = { type, status, q };
+    this.sort = { key: sort in SORT_KEYS ? sort : "created", dir: dir > 0 ? 1 : -1 };
+    this.page = Math.max(0, page | 0);
+    this.#syncControls();
+    this.invalidate();
+    this.dispatchEvent(new Event("filter"));
+  }
+
+  #syncControls() {
+    $("#filter-type", this.#root).value = this.filter.type;
+    $("#filter-status", this.#root).value = this.filter.status;
+    const search = $("#search", this.#root);
+    if (search.value !== this.filter.q) search.value = this.filter.q;
+  }
+
+  /** A person changed the view: "statechange" tells the router (typing says `typing`). */
+  #changed(typing = false) {
+    this.dispatchEvent(new CustomEvent("statechange", { detail: { typing } }));
   }
 
   setActive(id) {
@@ -96,7 +125,7 @@ export class JobsTable extends EventTarget {
     }
     this.#drawRows();
     this.#drawPager();
-    this.#drawBulk();
+    this.#bulkBar.draw();
     this.#drawSortMarks();
   }
 
@@ -124,10 +153,13 @@ export class JobsTable extends EventTarget {
     this.view = out;
     for (const id of this.selected) if (!this.#store.jobs.has(id)) this.selected.delete(id);
     const pages = Math.max(1, Math.ceil(out.length / PAGE_SIZE));
-    if (this.page >= pages) this.page = pages - 1;
+    // before the first snapshot a linked page number is kept, not clamped to the empty view
+    if (this.page >= pages && this.#store.loaded) this.page = pages - 1;
   }
 
   #drawRows() {
+    const focused = this.#tbody.contains(document.activeElement) ? document.activeElement.closest("tr") : null;
+    const focusedId = focused ? focused.dataset.id : null;
     const start = this.page * PAGE_SIZE;
     const docs = this.view.slice(start, start + PAGE_SIZE);
     while (this.#rows.length < docs.length) this.#rows.push(this.#makeRow());
@@ -139,6 +171,7 @@ export class JobsTable extends EventTarget {
       if (i < docs.length && !attached) this.#tbody.append(row.tr);
       if (i >= docs.length && attached) row.tr.remove();
     }
+    if (focusedId) this.#keepFocus(focused, focusedId);
     const empty = $("#jobs-empty", this.#root);
     empty.hidden = docs.length > 0;
     setText(empty, this.#store.loaded ? "No jobs match." : "Loading jobs…");
@@ -146,6 +179,17 @@ export class JobsTable extends EventTarget {
     const chosen = docs.filter((d) => this.selected.has(d.id)).length;
     pageBox.checked = docs.length > 0 && chosen === docs.length;
     pageBox.indeterminate = chosen > 0 && chosen < docs.length;
+  }
+
+  /** Rows are reused by position: when the focused job moved, focus the row that shows it now. */
+  #keepFocus(focused, id) {
+    if (focused.dataset.id === id && focused.parentNode) return;
+    const now = this.#rows.find((r) => r.tr.dataset.id === id && r.tr.parentNode === this.#tbody);
+    if (!now) return;
+    const cell = document.activeElement.closest("td");
+    const index = cell ? [...focused.children].indexOf(cell) : -1;
+    const target = document.activeElement.matches("input") && index >= 0 ? now.tr.children[index].querySelector("input") : now.tr;
+    (target || now.tr).focus({ preventScroll: true });
   }
 
   #makeRow() {
@@ -193,9 +237,16 @@ export class JobsTable extends EventTarget {
     tr.classList.toggle("selected", this.selected.has(doc.id));
     cells.check.checked = this.selected.has(doc.id);
     setText(cells.id, shortId(doc.id));
+    if (cells.check.dataset.for !== doc.id) {
+      cells.check.dataset.for = doc.id;
+      cells.check.setAttribute("aria-label", `Select job ${shortId(doc.id)}`);
+      tr.setAttribute("aria-label", `Job ${shortId(doc.id)}, ${doc.type}`);
+    }
     cells.id.title = doc.id;
     setText(cells.type, doc.type);
+    cells.type.title = doc.type; // cut short on a phone
     setText(cells.status, doc.status);
+    cells.status.title = retryText(doc); // "retry at 14:03:07 (attempt 2 of 5)" between attempts
     const statusClass = `badge s-${STATUS_ORDER.has(doc.status) ? doc.status : "unknown"}`;
     if (cells.status.className !== statusClass) cells.status.className = statusClass;
     setText(cells.priority, priorityLabel(doc.priority));
@@ -233,58 +284,6 @@ export class JobsTable extends EventTarget {
     }
   }
 
-  #drawBulk() {
-    const bar = $("#bulk", this.#root);
-    const n = this.selected.size;
-    bar.hidden = n === 0;
-    if (!n) return;
-    setText($("#bulk-count", this.#root), `${n.toLocaleString()} selected`);
-    const statuses = new Set();
-    for (const id of this.selected) {
-      const doc = this.#store.get(id);
-      if (doc) statuses.add(doc.status);
-    }
-    const box = $("#bulk-actions", this.#root);
-    for (const action of allowedActions(this.#conn)) {
-      let button = box.querySelector(`[data-action="${action.name}"]`);
-      if (!button) {
-        button = el("button", {
-          class: `btn ${action.kind ? `btn-${action.kind}` : ""}`,
-          dataset: { action: action.name },
-          text: action.label,
-          onclick: () => this.#bulk(action, button),
-        });
-        box.append(button);
-      }
-      button.disabled = ![...statuses].some((s) => applies(action, s));
-    }
-    for (const button of box.querySelectorAll("[data-action]")) {
-      if (!this.#conn.may(`jobs.${button.dataset.action}`)) button.remove();
-    }
-  }
-
-  async #bulk(action, button) {
-    if (action.confirm && this.#armedRemove !== button) {
-      this.#armedRemove = button;
-      setText(button, `Confirm ${action.label.toLowerCase()}?`);
-      setTimeout(() => {
-        if (this.#armedRemove === button) this.#armedRemove = null;
-        setText(button, action.label);
-      }, 4000);
-      return;
-    }
-    this.#armedRemove = null;
-    setText(button, action.label);
-    const ids = [...this.selected].filter((id) => {
-      const doc = this.#store.get(id);
-      return doc && applies(action, doc.status);
-    });
-    button.disabled = true;
-    const done = await runBulk(this.#conn, action, ids);
-    for (const id of done) this.selected.delete(id);
-    this.redraw();
-  }
-
   // -- events ------------------------------------------------------------------------------
 
   #bind() {
@@ -293,6 +292,7 @@ export class JobsTable extends EventTarget {
       this.filter.q = e.target.value;
       this.page = 0;
       this.invalidate();
+      this.#changed(true);
     });
     $("#filter-type", root).addEventListener("change", (e) => this.setFilter({ type: e.target.value }));
     $("#filter-status", root).addEventListener("change", (e) => this.setFilter({ status: e.target.value }));
@@ -301,11 +301,13 @@ export class JobsTable extends EventTarget {
         const key = th.dataset.sort;
         this.sort = { key, dir: this.sort.key === key ? -this.sort.dir : key === "created" || key === "updated" ? -1 : 1 };
         this.invalidate();
+        this.#changed();
       });
     }
     const go = (page) => {
       this.page = page;
       this.redraw();
+      this.#changed();
     };
     const pages = () => Math.max(1, Math.ceil(this.view.length / PAGE_SIZE));
     $("#pager-first", root).addEventListener("click", () => go(0));
@@ -341,9 +343,24 @@ export class JobsTable extends EventTarget {
       if (e.target.closest("td.sel")) return;
       this.#onOpen(id);
     });
-    this.#tbody.addEventListener("keydown", (e) => {
-      const tr = e.target.closest("tr");
-      if (tr && e.key === "Enter") this.#onOpen(tr.dataset.id);
-    });
+    this.#tbody.addEventListener("keydown", (e) => this.#onKey(e));
+  }
+
+  /** Keyboard on a row: Enter opens it, Space selects it, the arrows move between rows. */
+  #onKey(e) {
+    const tr = e.target.closest("tr");
+    if (!tr || e.target !== tr) return;
+    if (e.key === "Enter") this.#onOpen(tr.dataset.id);
+    else if (e.key === " ") {
+      e.preventDefault();
+      const box = tr.querySelector("td.sel input");
+      if (box && box.offsetParent) box.click();
+    } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      const next = e.key === "ArrowDown" ? tr.nextElementSibling : tr.previousElementSibling;
+      if (next) {
+        e.preventDefault();
+        next.focus();
+      }
+    }
   }
 }

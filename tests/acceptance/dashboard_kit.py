@@ -1,0 +1,46 @@
+"""What the dashboard's browser tests share besides their fixtures (tests/acceptance/conftest.py):
+how to find Chromium, the marks, sign-in, and locators for rows and the detail panel."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+WAIT = 10_000  # ms: the longest any single UI expectation may take
+DESKTOP = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+# The browser lives for the module (one Chromium launch); the tests share its event loop.
+# ``live_server`` drives a separate process with loop-independent calls, so it can serve them.
+MARKS = [
+    pytest.mark.browser,
+    pytest.mark.asyncio(loop_scope="module"),
+    # CI installs Chromium (make browser): there a missing browser must fail, not skip.
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+        reason="needs Debian's chromium (make browser)",
+    ),
+]
+
+
+async def sign_in(page: Page, server, token: str, path: str = "/") -> None:
+    await page.goto(server.http_url + path)
+    await page.fill("#signin-token", token)
+    await page.click("#signin-form button[type=submit]")
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT)
+
+
+def row(page: Page, job_id: str):
+    return page.locator(f'#jobs tbody tr[data-id="{job_id}"]')
+
+
+async def open_job(page: Page, job_id: str) -> None:
+    await row(page, job_id).locator("td.type").click()
+    await expect(page.locator("#detail-id")).to_have_text(job_id, timeout=WAIT)
