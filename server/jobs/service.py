@@ -100,6 +100,7 @@ class JobService:
         doc["exclude"] = list(spec.exclude)
         doc["retain"] = spec.retain
         doc["private"] = spec.private
+        doc["trace"] = None if spec.trace is None else msgspec.to_builtins(spec.trace)
         if spec.debounce is not None:
             if spec.key is None:
                 raise Invalid("debounce needs a key: saves with the same key are merged")
