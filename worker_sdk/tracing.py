@@ -91,9 +91,12 @@ def creating(job_type: str | None) -> Iterator[Creation]:
         yield Creation(None, None)
         return
     name = "livejobs.create_many" if job_type is None else f"livejobs.create {job_type}"
-    attributes = _attributes("create", job_type)
     kind = otel.trace.SpanKind.PRODUCER
-    with otel.tracer.start_as_current_span(name, kind=kind, attributes=attributes) as span:
+    span = otel.tracer.start_span(name, kind=kind, attributes=_attributes("create", job_type))
+    if not span.get_span_context().is_valid:  # no SDK, no trace to pass on: the cheap way
+        yield Creation(None, None)
+        return
+    with otel.trace.use_span(span, end_on_exit=True):
         carrier: dict[str, str] = {}
         otel.propagator.inject(carrier)
         trace = {k: carrier[k] for k in TRACE_KEYS if carrier.get(k)}
@@ -123,7 +126,7 @@ def claim(doc: dict[str, Any], worker_id: str | None) -> Claim:
         kind=otel.trace.SpanKind.CONSUMER,
         attributes=_job_attributes("receive", doc, worker_id),
     )
-    return Claim(span)
+    return Claim(span if span.get_span_context().is_valid else None)
 
 
 @contextlib.contextmanager
@@ -135,14 +138,17 @@ def running(doc: dict[str, Any], worker_id: str | None) -> Iterator[None]:
     if otel is None:
         yield
         return
-    with otel.tracer.start_as_current_span(
+    span = otel.tracer.start_span(
         f"livejobs.run {doc['type']}",
         context=otel.carried(doc),
         kind=otel.trace.SpanKind.CONSUMER,
         attributes=_job_attributes("process", doc, worker_id),
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
+    )
+    if not span.get_span_context().is_valid:  # no SDK, no trace to pass on
+        yield
+        return
+    quiet = {"record_exception": False, "set_status_on_exception": False}  # said below
+    with otel.trace.use_span(span, end_on_exit=True, **quiet):
         try:
             yield
         except Snooze as exc:

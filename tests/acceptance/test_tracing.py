@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from livejobs_sdk import CallError, SyncClient, WorkerJob, tracing
+from livejobs_sdk import CallError, Snooze, SyncClient, WorkerJob, tracing
 from tests.helpers import running_worker
 from tests.servers import ROOT
 
@@ -114,6 +114,31 @@ async def test_a_failed_run_is_an_error_span_and_a_batch_carries_one_trace(serve
         assert run.status.status_code == trace.StatusCode.ERROR
         assert run.parent is not None and run.parent.span_id == batch.context.span_id
         assert [event.name for event in run.events] == ["exception"]
+
+
+async def test_a_snoozed_run_is_an_event_not_an_error(server, spans):
+    runs: list[str] = []
+
+    async def handler(job: WorkerJob) -> str:
+        runs.append(job.id)
+        if len(runs) == 1:
+            raise Snooze(0)
+        return "ok"
+
+    async with server.client() as client, running_worker(client, "later", handler):
+        with spans.tracer.start_as_current_span("request"):
+            job = await client.job("later").save()
+        assert await job.result(timeout=10) == "ok"
+    first, second = [
+        s for s in spans.exporter.get_finished_spans() if s.name.startswith("livejobs.run")
+    ]
+    assert [e.name for e in first.events] == ["livejobs.snoozed"] and not second.events
+    assert {first.status.status_code, second.status.status_code} == {trace.StatusCode.UNSET}
+    assert (
+        first.context.trace_id
+        == second.context.trace_id
+        == spans.by_name()["request"].context.trace_id
+    )
 
 
 async def test_a_malformed_trace_is_refused_at_create(server):
