@@ -104,7 +104,7 @@ def creating(job_type: str | None) -> Iterator[Creation]:
 
 
 class Claim:
-    """The ``livejobs.claim`` span of a job handed to this worker; ``end`` it once."""
+    """The ``livejobs.claim`` span of a job handed to this worker (``end`` again: no-op)."""
 
     def __init__(self, span: Span | None) -> None:
         self._span = span
