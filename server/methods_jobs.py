@@ -45,6 +45,7 @@ def new_job(spec: p.JobSpec) -> NewJob:
         exclude=spec.exclude,
         retain=spec.retain,
         private=spec.private,
+        trace=None if spec.trace is None else msgspec.to_builtins(spec.trace),
         debounce=Debounce(spec.debounce.seconds, spec.debounce.max_wait)
         if spec.debounce is not None
         else None,

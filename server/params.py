@@ -12,6 +12,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from livejobs.errors import Invalid
+from livejobs.jobs.bounds import TRACEPARENT_CHARS, TRACESTATE_CHARS
 from livejobs.roles import Role
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -61,6 +62,22 @@ class DebounceSpec(Params):
     max_wait: Annotated[float, Meta(gt=0)] | None = None
 
 
+#: the very end of a string (``$`` also matches before a final newline, which would let one
+#: through to whoever copies the value into a header)
+_END = r"(?![\s\S])"
+#: version, trace id, parent span id, flags; a later version may add fields after a dash
+TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(-[!-~]*)?" + _END
+#: printable ASCII, as in an HTTP header
+TRACESTATE = r"^[ -~]*" + _END
+
+
+class TraceSpec(Params):
+    """A W3C trace context (www.w3.org/TR/trace-context): the creator's span, for the run."""
+
+    traceparent: Annotated[str, Meta(max_length=TRACEPARENT_CHARS, pattern=TRACEPARENT)]
+    tracestate: Annotated[str, Meta(max_length=TRACESTATE_CHARS, pattern=TRACESTATE)] | None = None
+
+
 class JobSpec(Params):
     type: Name
     data: Any = None
@@ -77,6 +94,7 @@ class JobSpec(Params):
     retain: Seconds | None = None
     private: Any = None
     debounce: DebounceSpec | None = None
+    trace: TraceSpec | None = None
 
 
 class CreateJob(JobSpec):

@@ -113,6 +113,12 @@ FIELDS: dict[str, Field] = {
         },
         doc="while running: its expiry and worker; its token for the holder only",
     ),
+    "trace": _f(
+        _OWNERS,
+        _STAFF,
+        doc="the creator's trace context, for the worker's spans: never in subscriptions",
+        live=False,
+    ),
     "worker": _f(_OWNERS, _STAFF, doc=_WORKERS),
     "target": _f(_OWNERS, _STAFF, doc=_WORKERS),
     "exclude": _f(_OWNERS_NOT_HELD, _STAFF, doc=_WORKERS),

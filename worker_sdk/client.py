@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from livejobs_sdk import tracing
 from livejobs_sdk.connection import Connection, Frame
 from livejobs_sdk.errors import ConnectionLost
 from livejobs_sdk.job import FINISHED, Job
@@ -188,7 +189,18 @@ class Client:
                 specs.append({"type": item[0], "data": item[1] if len(item) > 1 else None})
             else:
                 specs.append(item)
-        return list((await self.call("jobs.create_many", {"jobs": specs}, timeout))["ids"])
+        with tracing.creating(None) as creation:
+            specs = [self._with_trace(spec, creation.trace) for spec in specs]
+            ids = list((await self.call("jobs.create_many", {"jobs": specs}, timeout))["ids"])
+            creation.created(ids)
+        return ids
+
+    def _with_trace(self, spec: dict[str, Any], trace: dict[str, str] | None) -> dict[str, Any]:
+        """``spec`` with its creator's trace context, unless it has one or the server is too
+        old to take the field (release 0.1.0 has no ``protocol`` in its identity)."""
+        if trace is None or "trace" in spec or "protocol" not in self._conn.identity:
+            return spec
+        return {**spec, "trace": trace}
 
     async def get_job(self, job_id: str) -> dict[str, Any]:
         return dict(await self.call("jobs.get", {"id": job_id}))

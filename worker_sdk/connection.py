@@ -1,4 +1,5 @@
-"""One WebSocket to a livejobs server: calls with ids, pushed frames, and reconnection.
+"""One WebSocket to a livejobs server: the I/O around ``protocol.Calls`` (what a call's frame
+is, which reply answers it, where a push goes), plus deadlines and reconnection.
 
 Calls made in the same turn of the event loop leave together, as one JSON array message (a
 worker finishing ten jobs at once sends one message, not ten, and the server runs the ten
@@ -18,48 +19,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import random
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from livejobs_sdk import names
+from livejobs_sdk import protocol
 from livejobs_sdk.errors import CallError, ConnectionLost, LivejobsError, UnsupportedVersion
-from livejobs_sdk.limits import Slots, chunks
+from livejobs_sdk.limits import Slots
+from livejobs_sdk.protocol import PROTOCOL_VERSION, RETRY_SAFE, Frame
+
+__all__ = ["PROTOCOL_VERSION", "Connection", "Frame", "server_urls"]
 
 log = logging.getLogger("livejobs.sdk")
 
-Frame = dict[str, Any]
-_decode = msgspec.json.Decoder().decode
-_encoder = msgspec.json.Encoder()
-
-
-def _encode(obj: Any) -> str:
-    return _encoder.encode(obj).decode()
-
-
-PROTOCOL_VERSION = 1
-"""The protocol version this SDK speaks, sent at ``auth``. The SDK imports nothing from
-server/, so this is a copy of server/protocol.py's; tests/unit/test_versions.py keeps them equal."""
-
-#: creates the server makes idempotent by ``request_id``: the SDK adds a fresh one to each
-CREATES = frozenset(names.CREATES)
-#: calls safe to send again when their reply was lost: creates (by request id) and reads
-RETRY_SAFE = frozenset(names.RETRY_SAFE)
-
 #: how often calls under the default deadline (``call_timeout``) are checked
 SWEEP_SECONDS = 1.0
-
-
-def _expire(future: asyncio.Future[Any], limit: float | None) -> None:
-    if not future.done():
-        future.set_exception(TimeoutError(f"no reply from the server within {limit}s"))
 
 
 def server_urls(url: str | Sequence[str]) -> list[str]:
@@ -91,13 +69,9 @@ class Connection:
         self.protocol = PROTOCOL_VERSION
         self.identity: dict[str, Any] = {}
         self._ws: ClientConnection | None = None
-        self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[Any]] = {}
-        #: call id -> (deadline, limit) of calls under the default deadline, for ``_sweep``
-        self._due: dict[int, tuple[float, float | None]] = {}
+        #: the protocol without I/O: calls to send, calls waiting for replies, push handlers
+        self.calls = protocol.Calls()
         self._sweeper: asyncio.TimerHandle | None = None
-        #: (call id, frame) of calls waiting for this turn of the loop to end
-        self._outbox: list[tuple[int, str]] = []
         self._sends: set[asyncio.Task[None]] = set()
         #: calls in flight stay within the server's ``max_pending_calls`` (see ``slots``)
         self.slots = Slots()
@@ -109,7 +83,7 @@ class Connection:
         self._runner: asyncio.Task[None] | None = None
         self._rehook: asyncio.Task[None] | None = None
         #: frames without a call id, by their "msg" (job, cancel, added, changed, ...)
-        self.on_push: dict[str, Callable[[Frame], None]] = {}
+        self.on_push: dict[str, Callable[[Frame], None]] = self.calls.on_push
         self.on_reconnect: list[Callable[[], Awaitable[None]]] = []
         self.on_disconnect: list[Callable[[], None]] = []
         #: the worker running on this connection (the server takes one per connection)
@@ -165,6 +139,9 @@ class Connection:
                 await self._runner
         self._fail_pending()
 
+    def _fail_pending(self) -> None:
+        self.calls.fail_all(lambda: ConnectionLost("connection lost before the reply"))
+
     async def _open(self) -> None:
         ws = await connect(
             self.url, open_timeout=self.open_timeout, max_size=2**24, compression=None
@@ -176,32 +153,25 @@ class Connection:
             # reply: drop the socket now rather than leave it to the garbage collector
             ws.transport.abort()
             raise
-        if reply.get("msg") == "error":
+        refusal = protocol.auth_refusal(reply, self.protocol)
+        if refusal is not None:
             await ws.close()
-            code, message = reply["error"]["code"], reply["error"]["message"]
-            if code == UnsupportedVersion.code:
-                raise UnsupportedVersion(message, self.protocol)
-            raise CallError(code, message)
+            raise refusal
         self.identity = reply["result"]
-        if isinstance(limit := self.identity.get("max_pending_calls"), int) and limit > 0:
+        if (limit := protocol.max_pending(self.identity)) is not None:
             self.slots.resize(limit)
         self._ws = ws
         self._connected.set()
 
     async def _authenticate(self, ws: ClientConnection) -> Frame:
-        params: dict[str, Any] = {"token": self.token or "", "batch": True}
-        params["protocol"] = self.protocol
-        reply = await self._auth_call(ws, params)
-        error = reply.get("error") if reply.get("msg") == "error" else None
-        if error and error.get("code") == "invalid" and "`protocol`" in error.get("message", ""):
-            # a 0.1.0 server knows no versions (and rejects the field): it speaks version 1
-            del params["protocol"]
-            reply = await self._auth_call(ws, params)
+        reply = await self._auth_call(ws, self.protocol)
+        if protocol.legacy(reply):  # a 0.1.0 server: version 1 without the field
+            reply = await self._auth_call(ws, None)
         return reply
 
-    async def _auth_call(self, ws: ClientConnection, params: dict[str, Any]) -> Frame:
-        await ws.send(_encode({"msg": "call", "id": 0, "method": "auth", "params": params}))
-        reply: Frame = _decode(await asyncio.wait_for(ws.recv(), self.open_timeout))
+    async def _auth_call(self, ws: ClientConnection, version: int | None) -> Frame:
+        await ws.send(protocol.auth_frame(self.token, version))
+        reply: Frame = protocol.decode(await asyncio.wait_for(ws.recv(), self.open_timeout))
         return reply
 
     def _give_up(self, reason: LivejobsError) -> None:
@@ -215,12 +185,7 @@ class Connection:
             assert self._ws is not None
             try:
                 async for raw in self._ws:
-                    message = _decode(raw)
-                    if isinstance(message, list):  # a batch of frames (auth with batch)
-                        for frame in message:
-                            self._on_frame(frame)
-                    else:
-                        self._on_frame(message)
+                    self.calls.receive(raw)
             except ConnectionClosed:
                 pass
             self._connected.clear()
@@ -271,30 +236,6 @@ class Connection:
             except (LivejobsError, TimeoutError) as exc:
                 log.warning("re-establishing after reconnect failed: %s", exc)
 
-    def _on_frame(self, frame: Frame) -> None:
-        kind = frame.get("msg")
-        if kind in ("result", "error") and frame.get("id") is not None:
-            future = self._pending.pop(frame["id"], None)
-            if future is None or future.done():
-                return
-            if kind == "result":
-                future.set_result(frame.get("result"))
-            else:
-                future.set_exception(CallError(frame["error"]["code"], frame["error"]["message"]))
-            return
-        handler = self.on_push.get(str(kind))
-        if handler is not None:
-            handler(frame)
-        elif kind == "error":
-            log.warning("server error: %s", frame.get("error"))
-
-    def _fail_pending(self) -> None:
-        self._outbox = []  # their calls fail below: they must not reach the next connection
-        pending, self._pending = self._pending, {}
-        for future in pending.values():
-            if not future.done():
-                future.set_exception(ConnectionLost("connection lost before the reply"))
-
     async def call(
         self,
         method: str,
@@ -309,13 +250,10 @@ class Connection:
         a create carries a fresh ``request_id`` that its resends reuse. Beyond the server's
         ``max_pending_calls`` in flight, a call waits for a free slot before its deadline
         starts: slots free up as replies come, each within its own deadline."""
-        params = dict(params or {})
-        if method in CREATES and "request_id" not in params and "protocol" in self.identity:
-            params["request_id"] = uuid.uuid4().hex  # a 0.1.0 server would refuse the field
+        tail = protocol.call_tail(method, params, self.identity)  # encoded once
         if retry is None:
             retry = method in RETRY_SAFE
         limit = self.call_timeout if timeout is None else timeout
-        tail = f',"method":{_encode(method)},"params":{_encode(params)}}}'  # encoded once
         async with self.slots.of(method):
             loop = asyncio.get_running_loop()
             deadline = None if limit is None else loop.time() + limit
@@ -357,55 +295,42 @@ class Connection:
     async def _call_once(
         self, tail: str, deadline: float | None, limit: float | None, precise: bool
     ) -> Any:
-        """One send of a call; a resend gets a new call id, so a late reply to a lost send
-        could never be taken for its own. The default deadline (``call_timeout``) is checked
-        by one sweep a second for all calls: a timer per call cost a third of the call."""
+        """One send of a call, in this turn of the loop's message. The default deadline
+        (``call_timeout``) is checked by one sweep a second for all calls: a timer per call
+        cost a third of the call."""
         loop = asyncio.get_running_loop()
-        call_id = next(self._ids)
         future: asyncio.Future[Any] = loop.create_future()
-        self._pending[call_id] = future
-        self._outbox.append((call_id, f'{{"msg":"call","id":{call_id}{tail}'))
-        if len(self._outbox) == 1:
+        call_id = self.calls.add(tail, future)
+        if len(self.calls.outbox) == 1:
             loop.call_soon(self._flush)
         timer = None
         if deadline is not None and precise:
-            timer = loop.call_at(deadline, _expire, future, limit)
+            timer = loop.call_at(deadline, protocol.expire, future, limit)
         elif deadline is not None:
-            self._due[call_id] = (deadline, limit)
+            self.calls.due[call_id] = (deadline, limit)
             if self._sweeper is None:
                 self._sweeper = loop.call_later(SWEEP_SECONDS, self._sweep)
         try:
             return await future
         finally:
-            self._pending.pop(call_id, None)
+            self.calls.forget(call_id)
             if timer is not None:
                 timer.cancel()
-            else:
-                self._due.pop(call_id, None)
 
     def _sweep(self) -> None:
         """Fail the calls past their default deadline; again in a second while any wait."""
-        now = asyncio.get_running_loop().time()
-        for call_id, (deadline, limit) in list(self._due.items()):
-            if deadline <= now:
-                del self._due[call_id]
-                future = self._pending.get(call_id)
-                if future is not None:
-                    _expire(future, limit)
+        self.calls.expire_due(asyncio.get_running_loop().time())
         self._sweeper = None
-        if self._due:
+        if self.calls.due:
             self._sweeper = asyncio.get_running_loop().call_later(SWEEP_SECONDS, self._sweep)
 
     def _flush(self) -> None:
-        """Send the calls of this turn of the loop, as few messages as the server's limits
-        allow (a message it refused whole would leave every call in it unanswered)."""
-        batch, self._outbox = self._outbox, []
-        if not batch:
+        """Send the calls of this turn of the loop (``Calls.messages``)."""
+        messages = self.calls.messages()
+        if not messages:
             return
         assert self._ws is not None
-        for chunk in chunks(batch):
-            ids = [call_id for call_id, _ in chunk]
-            message = chunk[0][1] if len(chunk) == 1 else "[" + ",".join(f for _, f in chunk) + "]"
+        for message, ids in messages:
             task = asyncio.create_task(self._send(self._ws, message, ids))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
@@ -416,7 +341,4 @@ class Connection:
         except ConnectionClosed:
             if ws is self._ws:  # resends wait for the next connection, not this dead one
                 self._connected.clear()
-            for call_id in ids:
-                future = self._pending.pop(call_id, None)
-                if future is not None and not future.done():
-                    future.set_exception(ConnectionLost("connection lost while sending"))
+            self.calls.fail(ids, lambda: ConnectionLost("connection lost while sending"))

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from livejobs_sdk import names
+from livejobs_sdk import names, tracing
 from livejobs_sdk.errors import JobFailed
 
 if TYPE_CHECKING:
@@ -127,8 +127,12 @@ class Job:
     async def save(self, timeout: float | None = None) -> Job:
         """Store the job; ``id`` is set. With a key already held, this becomes that job.
         Survives a reconnect within ``timeout`` (default: the client's ``call_timeout``): the
-        create is sent again with the same request id, so it makes one job."""
-        self.doc = await self._client.call("jobs.create", self.spec, timeout)
+        create is sent again with the same request id, so it makes one job. With
+        OpenTelemetry, a ``livejobs.create`` span whose context the job carries (``tracing``)."""
+        with tracing.creating(self.spec["type"]) as creation:
+            spec = self._client._with_trace(self.spec, creation.trace)
+            self.doc = await self._client.call("jobs.create", spec, timeout)
+            creation.created([self.id])
         return self
 
     # -- handle (after save) ---------------------------------------------------------------

@@ -79,7 +79,9 @@ class LoopThread:
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the loop and wait for its result in this thread. Ctrl-C (or any
-        exception while waiting) cancels the coroutine instead of leaving it running."""
+        exception while waiting) cancels the coroutine instead of leaving it running. It runs
+        in a copy of this thread's context (``call_soon_threadsafe`` copies it here), so a
+        create made inside a span is traced under it (``tracing``)."""
         future = self.submit(coro)
         try:
             return future.result()

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
+import functools
 import inspect
 import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from livejobs_sdk.client import Client
 from livejobs_sdk.job import Job, WorkerJob
@@ -30,10 +31,23 @@ from livejobs_sdk.loop_thread import LoopThread
 from livejobs_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: a handler for ``SyncClient.process_jobs``: a plain function (run in a thread pool, given a
 #: ``SyncWorkerJob``) or an ``async def`` (run on the client's loop, given a ``WorkerJob``)
 SyncHandler = Callable[[SyncWorkerJob], Any] | Callable[[WorkerJob], Awaitable[Any]]
+
+
+def blocking(
+    method: Callable[Concatenate[Client, P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[SyncClient, P], T]:
+    """``SyncClient.<name>``: the async ``Client.<name>``, same arguments, without ``await``."""
+
+    def call(self: SyncClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._run(method(self._client, *args, **kwargs))
+
+    functools.update_wrapper(call, method)  # its name and docstring
+    return call
 
 
 def _shutdown(loop: LoopThread, client: Client) -> None:
@@ -169,50 +183,26 @@ class SyncClient:
         items = [item.job if isinstance(item, SyncJob) else item for item in jobs]
         return self._run(self._client.create_many(items, timeout))
 
-    def get_job(self, job_id: str) -> dict[str, Any]:
-        return self._run(self._client.get_job(job_id))
-
     def job_handle(self, job_id: str) -> SyncJob:
         return SyncJob(self, self._run(self._client.job_handle(job_id)))
 
-    def find(
-        self,
-        filter: dict[str, Any] | None = None,
-        sort: Any = None,
-        limit: int = 1000,
-        skip: int = 0,
-    ) -> list[dict[str, Any]]:
-        return self._run(self._client.find(filter, sort, limit, skip))
-
-    def counts(self, filter: dict[str, Any] | None = None) -> dict[str, dict[str, int]]:
-        return self._run(self._client.counts(filter))
+    # the async Client's methods that take and return plain values, run on the loop thread
+    get_job = blocking(Client.get_job)
+    find = blocking(Client.find)
+    counts = blocking(Client.counts)
+    wait_finished = blocking(Client.wait_finished)
+    control = blocking(Client.control)
+    cancel_jobs = blocking(Client.cancel_jobs)
+    restart_jobs = blocking(Client.restart_jobs)
+    pause_jobs = blocking(Client.pause_jobs)
+    resume_jobs = blocking(Client.resume_jobs)
+    remove_jobs = blocking(Client.remove_jobs)
 
     def run(
         self, job_type: str, data: Any = None, timeout: float | None = None, **options: Any
     ) -> Any:
         """Create a job and block until its result (``JobFailed`` if it fails)."""
         return self._run(self._client.run(job_type, data, timeout, **options))
-
-    def wait_finished(self, job_id: str, timeout: float | None = None) -> dict[str, Any]:
-        return self._run(self._client.wait_finished(job_id, timeout))
-
-    def control(self, action: str, ids: Iterable[str], reason: str | None = None) -> dict[str, Any]:
-        return self._run(self._client.control(action, list(ids), reason))
-
-    def cancel_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
-        return self.control("cancel", ids)
-
-    def restart_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
-        return self.control("restart", ids)
-
-    def pause_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
-        return self.control("pause", ids)
-
-    def resume_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
-        return self.control("resume", ids)
-
-    def remove_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
-        return self.control("remove", ids)
 
     # -- live ------------------------------------------------------------------------------
     def subscribe(self, filter: dict[str, Any] | None = None) -> SyncSubscription:

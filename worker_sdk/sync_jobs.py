@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Iterable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+import functools
+import inspect
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from livejobs_sdk.client import Event, Subscription
 from livejobs_sdk.errors import ConnectionLost
@@ -20,6 +21,9 @@ from livejobs_sdk.worker import Worker
 
 if TYPE_CHECKING:
     from livejobs_sdk.sync import SyncClient
+
+P = ParamSpec("P")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class EventView:
@@ -45,6 +49,50 @@ class EventView:
         return self._loop.run(wait())
 
 
+def _named_as(function: F, method: Callable[..., Any], returns: str) -> F:
+    """``function`` under ``method``'s name, docstring and signature (returning ``returns``)."""
+    functools.update_wrapper(function, method)
+    signature = inspect.signature(method).replace(return_annotation=returns)
+    setattr(function, "__signature__", signature)  # noqa: B010  (help() shows the new return)
+    return function
+
+
+def chained(
+    method: Callable[Concatenate[Job, P], Job],
+) -> Callable[Concatenate[SyncJob, P], SyncJob]:
+    """``SyncJob.<option>``: set on the ``Job`` underneath; this ``SyncJob`` for chaining."""
+
+    def option(self: SyncJob, /, *args: P.args, **kwargs: P.kwargs) -> SyncJob:
+        method(self.job, *args, **kwargs)
+        return self
+
+    return _named_as(option, method, returns="SyncJob")
+
+
+def controlled(
+    method: Callable[Concatenate[Job, P], Coroutine[Any, Any, Job]],
+) -> Callable[Concatenate[SyncJob, P], SyncJob]:
+    """``SyncJob.<call>``: the ``Job``'s call, blocking; this ``SyncJob`` for chaining."""
+
+    def call(self: SyncJob, /, *args: P.args, **kwargs: P.kwargs) -> SyncJob:
+        self._client._run(method(self.job, *args, **kwargs))
+        return self
+
+    return _named_as(call, method, returns="SyncJob")
+
+
+def reporting(
+    method: Callable[Concatenate[WorkerJob, P], Coroutine[Any, Any, None]],
+) -> Callable[Concatenate[SyncWorkerJob, P], None]:
+    """``SyncWorkerJob.<call>``: the ``WorkerJob``'s reporting call, blocking."""
+
+    def call(self: SyncWorkerJob, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        self._loop.run(method(self.job, *args, **kwargs))
+
+    functools.update_wrapper(call, method)  # its name and docstring
+    return call
+
+
 class SyncJob:
     """``Job`` without ``await``: chain options, ``save()``, then control it.
 
@@ -63,29 +111,19 @@ class SyncJob:
     def doc(self) -> dict[str, Any] | None:
         return self.job.doc
 
-    # -- builder (before save) ---------------------------------------------------------------
-    def priority(self, level: int | str) -> SyncJob:
-        self.job.priority(level)
-        return self
-
-    def retry(
-        self, retries: int = 0, wait: float = 0.0, backoff: str = "constant", max_wait: Any = None
-    ) -> SyncJob:
-        self.job.retry(retries, wait, backoff, max_wait)
-        return self
-
-    def delay(self, seconds: float) -> SyncJob:
-        self.job.delay(seconds)
-        return self
-
-    def after(self, when: datetime | float) -> SyncJob:
-        self.job.after(when)
-        return self
-
-    def repeat(self, **options: Any) -> SyncJob:
-        """``every``, ``cron``, ``tz``, ``times``, ``until``: as ``Job.repeat``."""
-        self.job.repeat(**options)
-        return self
+    # -- builder (before save): each option of ``Job``, returning this ``SyncJob`` ----------
+    priority = chained(Job.priority)
+    retry = chained(Job.retry)
+    delay = chained(Job.delay)
+    after = chained(Job.after)
+    repeat = chained(Job.repeat)
+    key = chained(Job.key)
+    debounce = chained(Job.debounce)
+    expire = chained(Job.expire)
+    target = chained(Job.target)
+    exclude = chained(Job.exclude)
+    retain = chained(Job.retain)
+    private = chained(Job.private)
 
     def depends(self, *jobs: SyncJob | Job | str | Iterable[SyncJob | Job | str]) -> SyncJob:
         ids: list[str] = []
@@ -95,38 +133,7 @@ class SyncJob:
         self.job.depends(ids)
         return self
 
-    def key(self, key: str) -> SyncJob:
-        self.job.key(key)
-        return self
-
-    def debounce(self, seconds: float, max_wait: float | None = None) -> SyncJob:
-        self.job.debounce(seconds, max_wait)
-        return self
-
-    def expire(self, seconds: float) -> SyncJob:
-        self.job.expire(seconds)
-        return self
-
-    def target(self, worker_id: str) -> SyncJob:
-        self.job.target(worker_id)
-        return self
-
-    def exclude(self, *worker_ids: str) -> SyncJob:
-        self.job.exclude(*worker_ids)
-        return self
-
-    def retain(self, seconds: float) -> SyncJob:
-        self.job.retain(seconds)
-        return self
-
-    def private(self, data: Any) -> SyncJob:
-        self.job.private(data)
-        return self
-
-    def save(self, timeout: float | None = None) -> SyncJob:
-        """Store the job (see ``Job.save``: one job even across a reconnect)."""
-        self._client._run(self.job.save(timeout))
-        return self
+    save = controlled(Job.save)
 
     # -- handle (after save) ---------------------------------------------------------------
     @property
@@ -141,29 +148,12 @@ class SyncJob:
     def data(self) -> Any:
         return self.job.data
 
-    def refresh(self) -> SyncJob:
-        self._client._run(self.job.refresh())
-        return self
-
-    def cancel(self) -> SyncJob:
-        self._client._run(self.job.cancel())
-        return self
-
-    def restart(self) -> SyncJob:
-        self._client._run(self.job.restart())
-        return self
-
-    def pause(self) -> SyncJob:
-        self._client._run(self.job.pause())
-        return self
-
-    def resume(self) -> SyncJob:
-        self._client._run(self.job.resume())
-        return self
-
-    def ready(self) -> SyncJob:
-        self._client._run(self.job.ready())
-        return self
+    refresh = controlled(Job.refresh)
+    cancel = controlled(Job.cancel)
+    restart = controlled(Job.restart)
+    pause = controlled(Job.pause)
+    resume = controlled(Job.resume)
+    ready = controlled(Job.ready)
 
     def rerun(self) -> SyncJob:
         return SyncJob(self._client, self._client._run(self.job.rerun()))
@@ -246,20 +236,11 @@ class SyncWorkerJob:
         #: long handler checks ``job.cancelled.is_set()`` (its result is then ignored)
         self.cancelled = EventView(loop, job.cancelled)
 
-    def log(self, message: str, level: str = "info", data: Any = None) -> None:
-        self._loop.run(self.job.log(message, level, data))
-
-    def progress(self, completed: float, total: float) -> None:
-        self._loop.run(self.job.progress(completed, total))
-
-    def fail(self, error: Any, fatal: bool = False) -> None:
-        self._loop.run(self.job.fail(error, fatal))
-
-    def done(self, result: Any = None) -> None:
-        self._loop.run(self.job.done(result))
-
-    def heartbeat(self) -> None:
-        self._loop.run(self.job.heartbeat())
+    log = reporting(WorkerJob.log)
+    progress = reporting(WorkerJob.progress)
+    fail = reporting(WorkerJob.fail)
+    done = reporting(WorkerJob.done)
+    heartbeat = reporting(WorkerJob.heartbeat)
 
     def __repr__(self) -> str:
         return f"<SyncWorkerJob {self.type} id={self.id} attempt={self.attempt}>"

@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from livejobs_sdk import tracing
 from livejobs_sdk.connection import Connection, Frame
 from livejobs_sdk.errors import Fatal, LivejobsError, Snooze
 from livejobs_sdk.job import WorkerJob
@@ -159,9 +160,12 @@ class Worker:
                 )
 
     async def _run(self, job: WorkerJob) -> None:
+        claim = tracing.claim(job.doc, self.worker_id)  # until a handler is free for it
         try:
             async with self._handlers:  # prefetched jobs wait here, their leases kept alive
-                result = await self.handler(job)
+                claim.end()
+                with tracing.running(job.doc, self.worker_id):
+                    result = await self.handler(job)
         except asyncio.CancelledError:
             if job.reported:  # cancelled by the server, or handed back: nothing to report
                 return
@@ -175,6 +179,7 @@ class Worker:
         else:
             await self._report(job, "jobs.done", result=result)
         finally:
+            claim.end()
             self.completed += 1
 
     async def _report(self, job: WorkerJob, method: str, **params: Any) -> None:

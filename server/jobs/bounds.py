@@ -20,6 +20,11 @@ from livejobs.jobs.model import Job
 MAX_LOG_ENTRIES = 1000
 #: failures a job keeps (the newest), each with its error cut to ``error_bytes``
 MAX_FAILURES = 20
+#: a job's W3C trace context (``trace``), refused past these: a ``traceparent`` is 55
+#: characters today (room for a future version's extra fields), and 512 characters of
+#: ``tracestate`` is what the W3C recommendation asks every vendor to pass on
+TRACEPARENT_CHARS = 128
+TRACESTATE_CHARS = 512
 
 _encode = msgspec.json.encode
 

@@ -338,7 +338,7 @@ def _fresh(doc: Job, *, new_id: str, now: float, after: float) -> Job:
     new.update(
         id=new_id, status=_WAITING, attempts=0, after=after, result=None,
         failures=[], lease=None, worker=None, reason=None, created=now, updated=now,
-        started=None, finished=None, version=1, dependants=[], log=[],
+        started=None, finished=None, version=1, dependants=[], log=[], trace=None,
         progress={"completed": 0, "total": 0, "percent": 0.0},
     )  # fmt: skip
     return new

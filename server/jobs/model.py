@@ -25,6 +25,10 @@ Fields (all times are seconds since the epoch, as floats):
 - ``target`` / ``exclude``  worker affinity: only that worker / never these workers.
 - ``retain``    float or None: seconds a finished job is kept (None: the server default).
 - ``debounce``  None or ``{"seconds", "max_wait", "first"}``: saves with the same key merge.
+- ``trace``     None or ``{"traceparent": str, "tracestate": str}`` (tracestate optional): the
+                 W3C trace context of the code that created the job, so that its run is traced
+                 under the same trace (the SDK's OpenTelemetry spans); repeats and reruns start
+                 without one. Bounds: ``livejobs.jobs.bounds``.
 - ``log``       list of ``{"time", "level", "message", "data", "by", "kind"}``: ``kind`` is
                  ``audit`` for transitions (who did what, when), ``log`` for ``jobs.log`` lines.
 - ``progress``  ``{"completed": float, "total": float, "percent": float}``.
@@ -152,6 +156,7 @@ def blank_job(job_type: str, data: Any, *, owner: str, now: float) -> Job:
         "exclude": [],
         "retain": None,
         "debounce": None,
+        "trace": None,
         "log": [],
         "progress": {"completed": 0, "total": 0, "percent": 0.0},
         "result": None,

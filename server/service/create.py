@@ -54,6 +54,8 @@ class NewJob:
     exclude: Sequence[str] = ()
     retain: float | None = None
     private: Any = None
+    #: the W3C trace context of the request that created it (``traceparent``, ``tracestate``)
+    trace: dict[str, str] | None = None
     debounce: Debounce | None = None
 
 
@@ -91,6 +93,7 @@ class Creating(JobCore):
         doc["exclude"] = list(spec.exclude)
         doc["retain"] = spec.retain
         doc["private"] = spec.private
+        doc["trace"] = spec.trace
         if spec.debounce is not None:
             if spec.key is None:
                 raise Invalid("debounce needs a key: saves with the same key are merged")

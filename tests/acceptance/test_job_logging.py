@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from livejobs_sdk import JobContext, JobLogHandler, SyncClient, current_job
+from livejobs_sdk import JobContext, JobLogHandler, SyncClient, Tasks, current_job
 from tests.helpers import running_worker, wait_status
 
 app_log = logging.getLogger("app.jobs")
@@ -75,3 +75,21 @@ def test_a_plain_handlers_logging_in_its_thread_lands_in_its_job(sync_server, ca
         doc = client.get_job(job.id)
     assert ("danger", "could not parse row 7") in lines(doc)
     assert captured.records[0].job_id == job.id
+
+
+def test_a_typed_tasks_logging_in_its_thread_lands_in_its_job(sync_server, captured):
+    """A plain function as a typed task runs in ``asyncio.to_thread``: the job goes along."""
+    with SyncClient(sync_server.ws_url, sync_server.admin_token) as client:
+        app = Tasks(client=client)
+
+        @app.task(name="logs.parse")
+        def parse(row: int) -> str:
+            app_log.warning("row %d looks odd", row)
+            return "ok"
+
+        with app.worker():
+            job = parse.enqueue(7)
+            assert job.result(timeout=10) == "ok"
+        doc = client.get_job(job.id)
+    assert ("warning", "row 7 looks odd") in lines(doc)
+    assert [(r.job_id, r.job_type) for r in captured.records] == [(job.id, "logs.parse")]

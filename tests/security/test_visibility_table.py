@@ -49,10 +49,11 @@ READ: dict[str, set[str]] = {
     "target": OWNERS,
     "due": STAFF,
     "private": {"admin"},
+    "trace": OWNERS,
 }
 
 #: fields no subscription frame carries, whoever subscribes
-NOT_LIVE = {"private"}
+NOT_LIVE = {"private", "trace"}
 
 #: field path → the roles that may filter and sort on it
 FILTER: dict[str, set[str]] = {
@@ -69,6 +70,7 @@ FILTER: dict[str, set[str]] = {
     "worker": STAFF,
     "target": STAFF,
     "failures.0.worker": STAFF,
+    "trace.traceparent": STAFF,
 }
 
 

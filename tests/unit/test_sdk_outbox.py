@@ -24,7 +24,9 @@ class RecordingSocket:
         decoded = json.loads(message)
         self.sent.append(decoded)
         for frame in decoded if isinstance(decoded, list) else [decoded]:
-            self.conn._on_frame({"msg": "result", "id": frame["id"], "result": frame["method"]})
+            self.conn.calls.receive_frame(
+                {"msg": "result", "id": frame["id"], "result": frame["method"]}
+            )
 
 
 def connected() -> tuple[Connection, RecordingSocket]:
@@ -96,8 +98,10 @@ async def test_calls_in_flight_stay_within_the_servers_max_pending_calls() -> No
     while not all(call.done() for call in calls):
         for frame in list(socket.sent):
             socket.sent.remove(frame)
-            conn._on_frame({"msg": "result", "id": frame["id"], "result": frame["method"]})
-            assert len(conn._pending) <= 40
+            conn.calls.receive_frame(
+                {"msg": "result", "id": frame["id"], "result": frame["method"]}
+            )
+            assert len(conn.calls.pending) <= 40
         await asyncio.sleep(0)
     assert [call.result() for call in calls] == ["jobs.create"] * 100
     assert await beat == "jobs.heartbeat"

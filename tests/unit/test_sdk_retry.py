@@ -36,7 +36,7 @@ class FlakySocket:
             return
         for frame in frames:
             result = {"method": frame["method"], "params": frame["params"]}
-            self.conn._on_frame({"msg": "result", "id": frame["id"], "result": result})
+            self.conn.calls.receive_frame({"msg": "result", "id": frame["id"], "result": result})
 
 
 def connected(drop: int = 0) -> tuple[Connection, FlakySocket]:
@@ -143,4 +143,4 @@ async def test_a_call_unanswered_within_its_deadline_times_out(given, monkeypatc
         else:
             conn.call_timeout = 0.05
             await conn.call("jobs.get", {"id": "x"})
-    assert not conn._pending and not conn._due  # a late reply has nothing left to wake
+    assert not conn.calls.pending and not conn.calls.due  # a late reply has nothing left to wake

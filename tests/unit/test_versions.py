@@ -10,12 +10,12 @@ import pytest
 from livejobs import protocol
 from livejobs.errors import UnsupportedVersion
 from livejobs.http_api import openapi
-from livejobs_sdk import connection
+from livejobs_sdk import protocol as sdk_protocol
 from tests.servers import ROOT
 
 
 def test_the_sdk_speaks_the_servers_protocol_version() -> None:
-    assert connection.PROTOCOL_VERSION == protocol.PROTOCOL_VERSION
+    assert sdk_protocol.PROTOCOL_VERSION == protocol.PROTOCOL_VERSION
     assert protocol.PROTOCOL_VERSION in protocol.SUPPORTED_PROTOCOLS
 
 
