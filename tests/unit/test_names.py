@@ -11,8 +11,8 @@ from livejobs.jobs.model import FINISHED, Status
 from livejobs.methods import METHODS, TABLE, grants
 from livejobs.roles import ROLE_GROUPS, ROLES, STAFF
 from livejobs_sdk import names as sdk_names
-from livejobs_sdk.connection import CREATES, RETRY_SAFE
 from livejobs_sdk.limits import LEASE_CALLS
+from livejobs_sdk.protocol import CREATES, RETRY_SAFE
 
 
 @pytest.mark.parametrize(
