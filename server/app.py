@@ -17,20 +17,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from livejobs import http_api, metrics, protocol, ws
+from livejobs import protocol
 from livejobs.auth import Auth
 from livejobs.auth_limit import AuthLimiter
 from livejobs.clock import Clock, StoreClock
 from livejobs.credentials import KINDS as CREDENTIALS
 from livejobs.credentials import Credentials
-from livejobs.dispatch import Dispatcher
+from livejobs.edges import http_api, ws
 from livejobs.jobs.bounds import DocLimits
 from livejobs.jobs.flow import KIND as FLOW_RULES
 from livejobs.jobs.service import JobService
-from livejobs.live.subscriptions import Subscriptions
 from livejobs.methods import Services
 from livejobs.permissions import Permissions, Rules
-from livejobs.scheduler import Scheduler
+from livejobs.runtime import metrics
+from livejobs.runtime.dispatch import Dispatcher
+from livejobs.runtime.scheduler import Scheduler
+from livejobs.runtime.subscriptions import Subscriptions
 from livejobs.session import Flusher, Session
 from livejobs.settings import Settings
 from livejobs.store.base import Store, open_store

@@ -16,13 +16,13 @@ from livejobs import params as p
 from livejobs.auth import Auth, Identity, bind_worker_id
 from livejobs.clock import Clock
 from livejobs.credentials import Credentials
-from livejobs.dispatch import Dispatcher, Worker
 from livejobs.errors import Invalid, LivejobsError, NotFound, RateLimited
 from livejobs.jobs.model import Job
 from livejobs.jobs.service import JobService
-from livejobs.live.subscriptions import Subscriptions
 from livejobs.permissions import Permissions
 from livejobs.query import filter_cost, parse_filter, parse_sort
+from livejobs.runtime.dispatch import Dispatcher, Worker
+from livejobs.runtime.subscriptions import Subscriptions
 from livejobs.session import Session
 from livejobs.settings import Settings
 from livejobs.store.base import Store

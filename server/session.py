@@ -9,13 +9,13 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from livejobs.auth import Identity
-from livejobs.live.runs import RunView
 from livejobs.protocol import Frame
+from livejobs.runtime.runs import RunView
 
 if TYPE_CHECKING:
-    from livejobs.dispatch import Worker
-    from livejobs.live.runs import Run
-    from livejobs.live.subscriptions import Subscription
+    from livejobs.runtime.dispatch import Worker
+    from livejobs.runtime.runs import Run
+    from livejobs.runtime.subscriptions import Subscription
 
 #: frames a slow client may have waiting before it is disconnected (it resyncs on reconnect)
 MAX_OUTBOX = 20_000

@@ -8,7 +8,7 @@ import asyncio
 import itertools
 from typing import Any
 
-from livejobs.dispatch import Dispatcher, Worker
+from livejobs.runtime.dispatch import Dispatcher, Worker
 from livejobs.session import Session
 from livejobs.store.base import Change, TypeRules
 

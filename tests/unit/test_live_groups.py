@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from livejobs import protocol
-from livejobs.live.subscriptions import Subscriptions
+from livejobs.runtime.subscriptions import Subscriptions
 from livejobs.session import Flusher, Session
 from livejobs.store.base import Change
 

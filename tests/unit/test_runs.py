@@ -9,8 +9,8 @@ import json
 import pytest
 
 from livejobs import protocol
-from livejobs.live import runs
-from livejobs.live.runs import Run, RunView
+from livejobs.runtime import runs
+from livejobs.runtime.runs import Run, RunView
 from livejobs.session import MAX_OUTBOX, SLOW, Flusher, Session
 
 

@@ -23,12 +23,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from livejobs.jobs.model import FINISHED, Status
+from livejobs.runtime.tallies import Tallies
 from livejobs.store.base import Change
-from livejobs.tallies import Tallies
 
 if TYPE_CHECKING:
-    from livejobs.dispatch import Worker
     from livejobs.methods import Services
+    from livejobs.runtime.dispatch import Worker
     from livejobs.session import Session
 
 #: a job's failures as last seen: how many, and the time of the newest
@@ -64,7 +64,7 @@ class Metrics:
         self.jobs = Gauge(
             "livejobs_jobs", "Jobs in the store by type and status", ["type", "status"], registry=r
         )
-        # fed per change: plain numbers, exported when scraped (see livejobs.tallies)
+        # fed per change: plain numbers, exported when scraped (see livejobs.runtime.tallies)
         t = Tallies()
         r.register(t)
         self.created = t.tally("livejobs_jobs_created", "Jobs created", "type")

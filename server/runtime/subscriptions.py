@@ -4,7 +4,7 @@ added/changed/removed. Fed only by the store's change feed.
 Subscriptions with the same filter share one group. Once live, every member of a group holds
 exactly the same set of matching ids, so a change is matched once per group, its kind decided
 once, its document encoded once, and its frame added to the group's shared run
-(``livejobs.live.runs``), which each member's writer renders at the next flush. Fan-out to a
+(``livejobs.runtime.runs``), which each member's writer renders at the next flush. Fan-out to a
 thousand subscribers then costs per subscriber per flush, not per change.
 
 A group is a filter *and* a view (the subscriber's role, ``livejobs.visibility``): members of a
@@ -22,8 +22,8 @@ from typing import Any
 from livejobs import protocol
 from livejobs.errors import RateLimited, TooLarge
 from livejobs.jobs.model import Job
-from livejobs.live.runs import Run, RunView
 from livejobs.query import matches
+from livejobs.runtime.runs import Run, RunView
 from livejobs.session import Flusher, Session
 from livejobs.settings import Settings
 from livejobs.store.base import Change, Store
