@@ -21,9 +21,10 @@ from livejobs.jobs.model import Job
 from livejobs.jobs.service import JobService
 from livejobs.permissions import Permissions
 from livejobs.query import filter_cost, parse_filter, parse_sort
-from livejobs.runtime.dispatch import Dispatcher, Worker
+from livejobs.runtime.connection import Connection as Session
+from livejobs.runtime.connection import Worker
+from livejobs.runtime.dispatch import Dispatcher
 from livejobs.runtime.subscriptions import Subscriptions
-from livejobs.session import Session
 from livejobs.settings import Settings
 from livejobs.store.base import Store
 from livejobs.visibility import HOLDER, check_filter, check_sort, project, view

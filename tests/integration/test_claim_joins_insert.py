@@ -15,7 +15,8 @@ import pytest
 from livejobs import params as p
 from livejobs.clock import Clock
 from livejobs.jobs.service import JobService
-from livejobs.runtime.dispatch import Dispatcher, Worker
+from livejobs.runtime.connection import Worker
+from livejobs.runtime.dispatch import Dispatcher
 from livejobs.session import Session
 from livejobs.store import sqlite_ops
 from livejobs.store.sqlite import SQLiteStore

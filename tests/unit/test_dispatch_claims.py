@@ -8,7 +8,8 @@ import asyncio
 import itertools
 from typing import Any
 
-from livejobs.runtime.dispatch import Dispatcher, Worker
+from livejobs.runtime.connection import Worker
+from livejobs.runtime.dispatch import Dispatcher
 from livejobs.session import Session
 from livejobs.store.base import Change, TypeRules
 

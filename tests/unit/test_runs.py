@@ -10,8 +10,9 @@ import pytest
 
 from livejobs import protocol
 from livejobs.runtime import runs
+from livejobs.runtime.flusher import Flusher
 from livejobs.runtime.runs import Run, RunView
-from livejobs.session import MAX_OUTBOX, SLOW, Flusher, Session
+from livejobs.session import MAX_OUTBOX, SLOW, Session
 
 
 def frame_parts(n: int) -> tuple[str, str]:
