@@ -299,8 +299,8 @@ class Dispatcher:
             self._wake.clear()
             while hungry := [w for w in self._workers if self._hungry(w)]:
                 if len(hungry) == 1:
-                    # no task in between: the claim is queued before the store's batcher runs,
-                    # so it commits with the reports that freed the slots
+                    # no task in between: the claim commits with the reports that freed the
+                    # slots (docs/performance.md, "A lone worker's claim joins the reports")
                     await self._feed(hungry[0])
                 else:
                     await asyncio.gather(*(self._feed(w) for w in hungry))
