@@ -81,7 +81,7 @@ class Dispatcher:
         try:
             while self.running and (remaining := deadline - loop.time()) > 0 and not abort():
                 left.clear()
-                # every way a job stops running passes here; re-check abort often
+                # every way a job leaves a worker sets it; re-check abort often
                 try:
                     await asyncio.wait_for(left.wait(), min(remaining, 0.2))
                 except TimeoutError:
