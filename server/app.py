@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import secrets
 from collections.abc import AsyncIterator, Callable
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -16,22 +19,25 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from livejobs import http_api, metrics, protocol, ws
 from livejobs.auth import Auth
 from livejobs.auth_limit import AuthLimiter
 from livejobs.clock import Clock, StoreClock
 from livejobs.credentials import KINDS as CREDENTIALS
 from livejobs.credentials import Credentials
-from livejobs.dispatch import Dispatcher
+from livejobs.edges import http_api, ws
 from livejobs.jobs.bounds import DocLimits
-from livejobs.jobs.flow import KIND as FLOW_RULES
-from livejobs.live.subscriptions import Subscriptions
 from livejobs.methods import Services, grants
 from livejobs.permissions import Permissions, Rules
-from livejobs.scheduler import Scheduler
+from livejobs.runtime.dispatch import Dispatcher
+from livejobs.runtime.fanout import Fanout
+from livejobs.runtime.flusher import Flusher
+from livejobs.runtime.metrics import Metrics, Sources
+from livejobs.runtime.scheduler import Scheduler
+from livejobs.runtime.subscriptions import Subscriptions
 from livejobs.service import JobService
-from livejobs.session import Flusher, Session
+from livejobs.session import Session
 from livejobs.settings import Settings, has_dashboard
+from livejobs.state import ATTRIBUTE, AppState, state_of
 from livejobs.store import open_store
 from livejobs.store.base import Store
 
@@ -57,115 +63,34 @@ def create_app(
     clock: Clock | None = None,
     announce: Callable[[str, Settings], None] = _announce,
 ) -> Starlette:
-    clock = clock or StoreClock()
-    app_metrics = metrics.Metrics(settings.max_metric_types)
+    store_clock = clock or StoreClock()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         backend = store or open_store_for(settings)
         await backend.open()
-        if isinstance(clock, StoreClock):  # before anything reads the time
-            await clock.sync(backend.store_time)
-        changes = backend.watch()
-        jobs = JobService(
-            backend,
-            clock,
-            retain=settings.retain_seconds,
-            lease=settings.lease_seconds,
-            max_data=settings.max_data_bytes,
-            request_seconds=settings.request_id_seconds,
-            min_repeat=settings.min_repeat_seconds,
-            limits=DocLimits(
-                log_entries=settings.max_log_entries,
-                log_entry_bytes=settings.max_log_entry_bytes,
-                error_bytes=settings.max_error_bytes,
-            ),
-        )
-        limiter = AuthLimiter(
-            clock,
-            settings.auth_free_failures,
-            settings.auth_backoff_seconds,
-            settings.auth_backoff_max,
-        )
-        auth = Auth(backend, clock, settings.anonymous_role, limiter)
-        flusher = Flusher()
-        services = Services(
-            settings=settings,
-            store=backend,
-            clock=clock,
-            jobs=jobs,
-            auth=auth,
-            permissions=Permissions(
-                Rules.load(settings.rules, settings.extra.get("rules")), grants=grants()
-            ),
-            subscriptions=Subscriptions(backend, flusher),
-            dispatcher=Dispatcher(jobs),
-        )
-        if backend.ordered_writes:  # claims for a new job join its insert's commit
-            jobs.inserting.append(services.dispatcher.announce)
-        scheduler = Scheduler(backend, jobs, clock)
-        app.state.services = services
-        app.state.scheduler = scheduler
-        app.state.sessions = set()
-        credentials = Credentials(auth, clock, app.state.sessions)
-        services.credentials = credentials
-        app.state.flusher = flusher
-        app_metrics.bind(services, app.state.sessions)
-        #: more readers of the feed (metrics, the shutdown drain), after the core three
-        app.state.feed_listeners = [app_metrics.on_change]
-        await jobs.flow.load()
-        token = await auth.bootstrap(settings.admin_token)
+        if isinstance(store_clock, StoreClock):  # before anything reads the time
+            await store_clock.sync(backend.store_time)
+        state = _build(settings, backend, store_clock)
+        setattr(app.state, ATTRIBUTE, state)
+        # edges/http_api.py still reads app.state.services (its content is rewritten on
+        # another branch): the lead points it at state_of(app) on merge and drops this line
+        app.state.services = state.services
+        await state.services.jobs.flow.load()
+        token = await state.services.auth.bootstrap(settings.admin_token)
         if token:
             announce(token, settings)
-
-        async def push_types(sessions: set[Session]) -> None:
-            """Every ``types.watch`` caller gets the whole list again (it is short)."""
-            watching = [s for s in sessions if s.watching_types and s.open]
-            if watching:
-                frame = protocol.types_pushed(await jobs.flow.describe())
-                for session in watching:
-                    session.send(frame)
-
-        async def feed() -> None:
-            listeners = app.state.feed_listeners  # one list, appended to in place
-            while batch := await changes.batch():
-                for change in batch:
-                    if change.op == "record":  # a record changed, maybe by another server
-                        kind, _, record_id = change.id.partition("/")
-                        if kind == FLOW_RULES:
-                            await jobs.flow.reload(record_id)
-                            services.dispatcher.type_changed(record_id)
-                            await push_types(app.state.sessions)
-                        elif kind in CREDENTIALS:  # sessions follow their tokens and users
-                            await credentials.changed(kind, record_id)
-                        continue
-                    services.subscriptions.on_change(change)
-                    services.dispatcher.on_change(change)
-                    scheduler.on_change(change)
-                    for listener in listeners:
-                        try:
-                            listener(change)
-                        except Exception:  # a reader's bug must never stop the feed
-                            log.exception("feed listener %r failed", listener)
-
-        tasks = [
-            asyncio.create_task(feed(), name="livejobs-feed"),
-            asyncio.create_task(services.dispatcher.run(), name="livejobs-dispatch"),
-            asyncio.create_task(services.dispatcher.run_openings(), name="livejobs-rate-timer"),
-            asyncio.create_task(scheduler.run(), name="livejobs-scheduler"),
-        ]
-        if isinstance(clock, StoreClock):
-            tasks.append(asyncio.create_task(clock.keep_synced(backend.store_time)))
-        app.state.tasks = tasks
+        state.tasks = _start(state)
+        if isinstance(store_clock, StoreClock):
+            state.tasks.append(asyncio.create_task(store_clock.keep_synced(backend.store_time)))
         try:
             yield
         finally:
-            sessions: set[Session] = app.state.sessions
-            for session in list(sessions):
+            for session in list(state.sessions):
                 session.close("server shutting down")
-            for task in tasks:
+            for task in state.tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*state.tasks, return_exceptions=True)
             await backend.close()
 
     routes = [
@@ -173,25 +98,93 @@ def create_app(
         Route("/openapi.json", http_api.openapi_route),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        Route("/metrics", metrics.route),
+        Route("/metrics", metrics),
         Mount("/api", routes=http_api.routes),
     ]
     if has_dashboard(settings.web_dir):
         routes.append(Mount("/", StaticFiles(directory=settings.web_dir, html=True)))
     else:
         log.warning("no dashboard at /: %s holds no index.html", settings.web_dir)
-    app = Starlette(
+    return Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(http_api.ProtocolHeader)],
         exception_handlers={HTTPException: http_api.routing_error},
     )
-    app.state.metrics = app_metrics
-    return app
 
 
 def open_store_for(settings: Settings) -> Store:
     return open_store(settings.db, synchronous=settings.sqlite_synchronous or "NORMAL")
+
+
+def _services(settings: Settings, backend: Store, clock: Clock, flusher: Flusher) -> Services:
+    jobs = JobService(
+        backend,
+        clock,
+        retain=settings.retain_seconds,
+        lease=settings.lease_seconds,
+        max_data=settings.max_data_bytes,
+        request_seconds=settings.request_id_seconds,
+        min_repeat=settings.min_repeat_seconds,
+        limits=DocLimits(
+            log_entries=settings.max_log_entries,
+            log_entry_bytes=settings.max_log_entry_bytes,
+            error_bytes=settings.max_error_bytes,
+        ),
+    )
+    limiter = AuthLimiter(
+        clock, settings.auth_free_failures, settings.auth_backoff_seconds, settings.auth_backoff_max
+    )
+    dispatcher = Dispatcher(jobs)
+    if backend.ordered_writes:  # claims for a new job join its insert's commit
+        jobs.inserting.append(dispatcher.announce)
+    return Services(
+        settings=settings,
+        store=backend,
+        clock=clock,
+        jobs=jobs,
+        auth=Auth(backend, clock, settings.anonymous_role, limiter),
+        permissions=Permissions(
+            Rules.load(settings.rules, settings.extra.get("rules")), grants=grants()
+        ),
+        subscriptions=Subscriptions(backend, flusher),
+        dispatcher=dispatcher,
+    )
+
+
+def _build(settings: Settings, backend: Store, clock: Clock) -> AppState:
+    """The services and the runtime around them, wired; nothing runs yet. The feed is watched
+    first, so that no change committed from here on is missed."""
+    changes = backend.watch()
+    flusher = Flusher()
+    services = _services(settings, backend, clock, flusher)
+    scheduler = Scheduler(backend, services.jobs, clock)
+    sessions: set[Session] = set()
+    credentials = services.credentials = Credentials(services.auth, clock, sessions)
+    fanout = Fanout(
+        changes,
+        services.jobs.flow,
+        services.dispatcher,
+        services.subscriptions,
+        scheduler,
+        sessions,
+    )
+    for kind in CREDENTIALS:  # sessions follow their tokens and users
+        fanout.records[kind] = functools.partial(credentials.changed, kind)
+    metrics = Metrics(settings.max_metric_types)
+    metrics.bind(Sources(clock, backend, services.dispatcher, services.subscriptions, sessions))
+    fanout.listeners.append(metrics.on_change)
+    return AppState(services, flusher, scheduler, fanout, metrics, sessions)
+
+
+def _start(state: AppState) -> list[asyncio.Task[None]]:
+    dispatcher = state.services.dispatcher
+    return [
+        asyncio.create_task(state.fanout.run(), name="livejobs-feed"),
+        asyncio.create_task(dispatcher.run(), name="livejobs-dispatch"),
+        asyncio.create_task(dispatcher.run_openings(), name="livejobs-rate-timer"),
+        asyncio.create_task(state.scheduler.run(), name="livejobs-scheduler"),
+    ]
 
 
 async def healthz(request: Request) -> Response:
@@ -201,18 +194,48 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     """Ready when the store answers and the change feed, dispatcher and timer are running; a
     draining server (shutting down, the listener still open) says so, for load balancers."""
-    if request.app.state.services.dispatcher.draining:
+    state = state_of(request.app)
+    if state.services.dispatcher.draining:
         return JSONResponse(
             {"ok": False, "status": "draining", "problems": ["shutting down"]}, status_code=503
         )
     problems = []
     try:
-        await request.app.state.services.store.ping()
+        await state.services.store.ping()
     except Exception as exc:
         problems.append(f"store unreachable: {type(exc).__name__}")
-    for task in request.app.state.tasks:
+    for task in state.tasks:
         if task.done():
             problems.append(f"{task.get_name()} stopped")
     if problems:
         return JSONResponse({"ok": False, "problems": problems}, status_code=503)
     return JSONResponse({"ok": True})
+
+
+def _metrics_allowed(request: Request, token: str | None) -> bool:
+    """With ``metrics_token`` set, a scrape must bear it (Prometheus: ``authorization``)."""
+    if token is None:
+        return True
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and secrets.compare_digest(given.strip(), token)
+
+
+async def metrics(request: Request) -> Response:
+    """``GET /metrics`` in the Prometheus text format (it holds no job data; a token is asked
+    only when ``metrics_token`` is set)."""
+    state = state_of(request.app)
+    if not _metrics_allowed(request, state.services.settings.metrics_token):
+        return Response(
+            b'{"error":{"code":"unauthenticated","message":"/metrics needs the metrics token"}}',
+            status_code=401,
+            media_type="application/json",
+            headers={"www-authenticate": "Bearer"},
+        )
+    try:
+        await state.metrics.refresh()
+    except Exception as exc:  # the store is down: still serve the counters, say why
+        return Response(
+            f"# store unreachable: {type(exc).__name__}\n".encode() + state.metrics.exposition(),
+            media_type=CONTENT_TYPE_LATEST,
+        )
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

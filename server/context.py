@@ -10,14 +10,14 @@ from typing import Any
 from livejobs.auth import Auth, Identity
 from livejobs.clock import Clock
 from livejobs.credentials import Credentials
-from livejobs.dispatch import Dispatcher
 from livejobs.errors import Invalid, NotFound
 from livejobs.jobs.model import Job
-from livejobs.live.subscriptions import Subscriptions
 from livejobs.permissions import Permissions
 from livejobs.query import parse_filter, parse_sort
+from livejobs.runtime.connection import Connection
+from livejobs.runtime.dispatch import Dispatcher
+from livejobs.runtime.subscriptions import Subscriptions
 from livejobs.service import JobService
-from livejobs.session import Session
 from livejobs.settings import Settings
 from livejobs.store.base import Store
 from livejobs.visibility import check_filter, check_sort, view
@@ -42,7 +42,7 @@ class Services:
 class Ctx:
     identity: Identity
     services: Services
-    session: Session | None
+    session: Connection | None
     method: str
     raw: dict[str, Any]
 
@@ -70,7 +70,7 @@ class Ctx:
             return filter
         return {"$and": [filter, scope]} if filter else scope
 
-    def need_session(self) -> Session:
+    def need_session(self) -> Connection:
         if self.session is None:
             raise Invalid(f"{self.method} needs a WebSocket connection")
         return self.session

@@ -18,8 +18,8 @@ from livejobs.auth import Identity
 from livejobs.context import Ctx, Handler, Services
 from livejobs.errors import NotFound
 from livejobs.roles import ROLE_GROUPS, Group
+from livejobs.runtime.connection import Connection
 from livejobs.service import ACTIONS
-from livejobs.session import Session
 
 __all__ = ["METHODS", "TABLE", "Ctx", "Method", "Services", "dispatch_call", "grants"]
 
@@ -101,7 +101,7 @@ def grants() -> Mapping[str, frozenset[str]]:
 
 
 async def dispatch_call(
-    services: Services, identity: Identity, name: str, raw: Any, session: Session | None
+    services: Services, identity: Identity, name: str, raw: Any, session: Connection | None
 ) -> Any:
     """Permission, params, handler: the single path of every call from every edge."""
     entry = METHODS.get(name)

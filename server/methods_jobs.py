@@ -17,10 +17,10 @@ import msgspec
 from livejobs import params as p
 from livejobs.auth import bind_worker_id
 from livejobs.context import Ctx, Handler
-from livejobs.dispatch import Worker
 from livejobs.errors import Invalid, LivejobsError, NotFound, RateLimited
 from livejobs.jobs.model import Job
 from livejobs.query import filter_cost, parse_filter
+from livejobs.runtime.connection import Worker
 from livejobs.service import Debounce, NewJob
 from livejobs.visibility import HOLDER, project
 

@@ -1,21 +1,19 @@
-"""One client connection's state: who it is, its subscriptions and worker registration, and
-the queue of frames waiting to be written. The WebSocket endpoint is a thin shell around it."""
+"""One client connection's state, sans I/O: who it is, how far it got (connected,
+authenticated, closed), and the queue of frames waiting to be written, with the caps that cut
+a client too slow to read them. The WebSocket endpoint is a thin shell around it; what the
+runtime attaches to a connection (its workers, its subscriptions) is
+``livejobs.runtime.connection.Connection``'s, not this module's."""
 
 from __future__ import annotations
 
 import asyncio
 import enum
 from collections import deque
-from typing import TYPE_CHECKING
 
 from livejobs.auth import Identity
-from livejobs.live.runs import RunView
 from livejobs.protocol import Frame
-
-if TYPE_CHECKING:
-    from livejobs.dispatch import Worker
-    from livejobs.live.runs import Run
-    from livejobs.live.subscriptions import Subscription
+from livejobs.runtime.flusher import Flusher
+from livejobs.runtime.runs import RunView
 
 #: frames a slow client may have waiting before it is disconnected (it resyncs on reconnect)
 MAX_OUTBOX = 20_000
@@ -33,68 +31,6 @@ def slow_bytes(limit: int) -> str:
 
 #: at most this many frames go into one WebSocket message for a client that batches
 MAX_BATCH = 500
-
-
-class Flusher:
-    """Wakes the writers of sessions that have new frames, together.
-
-    With few sessions waiting it wakes them on the next loop iteration. When many are waiting
-    (a change fanned out to hundreds of subscribers), it waits ``interval`` before the next
-    wake-up, so that the changes of that interval ride in one message per client instead of
-    one message per change: fewer, larger writes when the server is busiest. The shared runs
-    of subscription groups gather changes until then, and are sealed just before. Writers are
-    woken ``slice`` at a time, one slice per loop iteration."""
-
-    def __init__(self, interval: float = 0.025, crowd: int = 100, slice: int = 100) -> None:
-        self.interval = interval
-        self.crowd = crowd
-        self.slice = slice
-        self._dirty: list[Session] = []
-        self._runs: list[Run] = []
-        self._armed = False
-        self._busy = False
-        self._unswept = 0
-
-    def mark(self, session: Session) -> None:
-        self._dirty.append(session)
-        if not self._armed:
-            self._arm()
-
-    def seal_later(self, run: Run) -> None:
-        """Seal ``run`` at the next flush, before the writers wake."""
-        self._runs.append(run)
-        if not self._armed:
-            self._arm()
-
-    def _arm(self) -> None:
-        self._armed = True
-        loop = asyncio.get_running_loop()
-        if self._busy:
-            loop.call_later(self.interval, self._flush)
-        else:
-            loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._armed = False
-        runs, self._runs = self._runs, []
-        for run in runs:
-            run.seal()
-        dirty, self._dirty = self._dirty, []
-        # sessions still waiting for their slice of an earlier flush are just as busy
-        self._busy = len(dirty) + self._unswept >= self.crowd
-        self._unswept += len(dirty)
-        self._wake(dirty, 0)
-
-    def _wake(self, sessions: list[Session], start: int) -> None:
-        """Wake ``slice`` writers per loop iteration: between slices the loop reads sockets
-        and finishes calls, which a thousand writers in a row would hold up for milliseconds."""
-        end = start + self.slice
-        woken = sessions[start:end]
-        self._unswept -= len(woken)
-        for session in woken:
-            session.wake()
-        if end < len(sessions):
-            asyncio.get_running_loop().call_soon(self._wake, sessions, end)
 
 
 class SessionState(enum.Enum):
@@ -123,10 +59,6 @@ class Session:
         self._marked = False
         self.state = SessionState.CONNECTED
         self.identity: Identity | None = None
-        self.subscriptions: dict[str, Subscription] = {}
-        self.worker: Worker | None = None
-        #: workers stopped on this connection that may still hold running jobs
-        self.retired_workers: list[Worker] = []
         self.pending_calls = 0
         #: the client accepts several frames as one JSON array message (``auth`` with batch)
         self.batch = False
@@ -143,10 +75,6 @@ class Session:
         #: the writer waiting for frames (a bare future: the writer is its only waiter)
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-
-    def worker_ids(self) -> list[str]:
-        """The ids of the workers this connection started (a worker reads the jobs they ran)."""
-        return [w.worker_id for w in (self.worker, *self.retired_workers) if w is not None]
 
     @property
     def open(self) -> bool:

@@ -26,16 +26,15 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import FrameType
-from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
 from livejobs import protocol
-from livejobs.errors import LivejobsError
-from livejobs.store.base import Change
+from livejobs.session import Session
+from livejobs.state import started
 
 log = logging.getLogger("livejobs.shutdown")
 
@@ -144,68 +143,33 @@ def _overran() -> None:
 async def drain(app: Starlette, grace: float, abort: Callable[[], bool] = lambda: False) -> int:
     """Stop pushing jobs, wait up to ``grace`` s for running ones, hand back the rest, close
     every session with 1001. Returns how many jobs were handed back."""
-    state = app.state
-    services: Any = getattr(state, "services", None)
-    if services is None:  # the lifespan never started
+    state = started(app)
+    if state is None:  # the lifespan never started
         return 0
-    dispatcher = services.dispatcher
+    dispatcher = state.services.dispatcher
     dispatcher.drain()
-    announce_draining(app)
-    changed = asyncio.Event()
-
-    def listener(change: Change) -> None:
-        changed.set()
-
-    state.feed_listeners.append(listener)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + grace
-    handed = 0
-    try:
-        announced = False
-        while True:
-            changed.clear()
-            running = sum(len(w.running) for w in dispatcher.workers)
-            remaining = deadline - loop.time()
-            if not running or remaining <= 0 or abort():
-                break
-            if not announced:
-                log.info(
-                    "shutting down: waiting up to %.0fs for %d running jobs", remaining, running
-                )
-                announced = True
-            # every way a job stops running is a change on the feed; re-check abort often
-            try:
-                await asyncio.wait_for(changed.wait(), min(remaining, 0.2))
-            except TimeoutError:
-                pass
-        for worker in dispatcher.workers:
-            for job_id, token in list(worker.running.items()):
-                try:
-                    await services.jobs.snooze(job_id, token, 0, "server")
-                    handed += 1
-                except LivejobsError:
-                    pass  # it finished or was taken back meanwhile
-                worker.session.send(protocol.cancel_pushed(job_id))  # stop working on it
-        if handed:
-            log.info("shutting down: handed %d running jobs back", handed)
-        await close_sessions(app)
-    finally:
-        state.feed_listeners.remove(listener)
+    announce_draining(state.sessions)
+    running = dispatcher.running
+    if running and grace > 0 and not abort():
+        log.info("shutting down: waiting up to %.0fs for %d running jobs", grace, running)
+    handed = await dispatcher.settle(grace, abort)
+    if handed:
+        log.info("shutting down: handed %d running jobs back", handed)
+    await close_sessions(state.sessions)
     return handed
 
 
-def announce_draining(app: Starlette) -> None:
+def announce_draining(sessions: Iterable[Session]) -> None:
     """Tell every authenticated session (others have not seen the auth reply yet; ws.py tells
     them after it) that this server is draining."""
     frame = protocol.server_pushed("draining")
-    for session in list(app.state.sessions):
+    for session in list(sessions):
         if session.identity is not None and session.open:
             session.send(frame)
 
 
-async def close_sessions(app: Starlette, timeout: float = CLOSE_TIMEOUT) -> None:
+async def close_sessions(sessions: set[Session], timeout: float = CLOSE_TIMEOUT) -> None:
     """Close every WebSocket with 1001 and wait (bounded) until each has gone."""
-    sessions = app.state.sessions
     for session in list(sessions):
         session.close("server shutting down")
     deadline = asyncio.get_running_loop().time() + timeout

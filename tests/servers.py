@@ -20,6 +20,7 @@ import uvicorn
 from livejobs.app import create_app
 from livejobs.clock import Clock
 from livejobs.settings import Settings
+from livejobs.state import state_of
 from livejobs_sdk import Client
 
 ADMIN_TOKEN = "lj_testadmin_0123456789abcdef0123456789abcdef"
@@ -77,7 +78,7 @@ class InProcessServer(BaseServer):
 
     @property
     def services(self) -> Any:
-        return self.app.state.services
+        return state_of(self.app).services
 
     async def start(self) -> None:
         config = uvicorn.Config(

@@ -11,6 +11,7 @@ import sys
 import httpx
 import pytest
 
+from livejobs.state import state_of
 from livejobs_sdk import CallError, Client
 from tests.helpers import collect_until_ready, running_worker, wait_status
 from tests.servers import ADMIN_TOKEN, ROOT
@@ -333,7 +334,7 @@ async def test_a_subscriber_that_stops_reading_is_cut_off_and_told_why(server, m
         )
         while '"ready"' not in await ws.recv():
             pass
-        live = server.app.state.sessions
+        live = state_of(server.app).sessions
         async with server.client() as producer:
             for _ in range(200):  # the kernel's and the transport's buffers fill up first
                 await producer.create_many([("flood", {"pad": "x" * 8000})] * 50)

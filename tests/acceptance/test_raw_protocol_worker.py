@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from livejobs.http_api import JOB_ACTIONS
+from livejobs.edges.http_api import JOB_ACTIONS
 from livejobs.methods import METHODS
 from tests.servers import ROOT
 

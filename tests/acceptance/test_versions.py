@@ -14,6 +14,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from livejobs.protocol import API_VERSION, PROTOCOL_VERSION, SUPPORTED_PROTOCOLS
+from livejobs.state import state_of
 from livejobs_sdk import CallError, Client, UnsupportedVersion
 from livejobs_sdk import connection as sdk_connection
 
@@ -78,7 +79,7 @@ async def test_the_sdk_says_when_the_server_does_not_speak_its_version(server, m
 async def test_a_reconnect_refused_for_its_version_fails_waiting_calls_at_once(server):
     async with server.client() as client:
         client._conn.protocol = 999  # as if the server came back speaking another version
-        for session in list(server.app.state.sessions):
+        for session in list(state_of(server.app).sessions):
             session.close("server shutting down")
         with pytest.raises(UnsupportedVersion):
             await client.call("jobs.counts", {}, timeout=10)

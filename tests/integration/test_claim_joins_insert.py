@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from livejobs.clock import Clock
-from livejobs.dispatch import Dispatcher, Worker
+from livejobs.runtime.connection import Worker
+from livejobs.runtime.dispatch import Dispatcher
 from livejobs.service import JobService, NewJob
 from livejobs.session import Session
 from livejobs.store.sqlite import SQLiteStore

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from livejobs.state import state_of
 from livejobs_sdk import Fatal, JobFailed
 from tests.helpers import running_worker, wait_for_doc
 
@@ -118,7 +119,7 @@ async def test_readiness_fails_when_the_store_is_unreachable(server):
 
 
 async def test_readiness_fails_when_the_change_feed_stops(server):
-    feed = next(t for t in server.app.state.tasks if t.get_name() == "livejobs-feed")
+    feed = next(t for t in state_of(server.app).tasks if t.get_name() == "livejobs-feed")
     feed.cancel()
     async with httpx.AsyncClient(base_url=server.http_url) as http:
         ready = await http.get("/readyz")

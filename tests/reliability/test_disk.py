@@ -177,11 +177,11 @@ async def test_jobs_running_when_the_disk_fills_finish_once_space_returns(small_
         await server.stop()
 
 
-# Regression (fixed): server/dispatch.py Dispatcher._feed: when the claim itself fails (here: disk
-# full) it sets worker.seen as if the worker had been told there is no work, so the worker waits
-# for the next job to become ready; if none does, ready jobs and idle workers stay apart for good
-# after the disk recovers. A failed claim should be retried (with a backoff) instead of being
-# taken for an empty queue
+# Regression (fixed): server/runtime/dispatch.py Dispatcher._feed: when the claim itself fails
+# (here: disk full) it sets worker.seen as if the worker had been told there is no work, so the
+# worker waits for the next job to become ready; if none does, ready jobs and idle workers stay
+# apart for good after the disk recovers. A failed claim should be retried (with a backoff)
+# instead of being taken for an empty queue
 
 
 async def test_ready_jobs_reach_a_worker_whose_claim_failed_on_a_full_disk(small_disk, tmp_path):

@@ -62,7 +62,7 @@ def test_a_schedule_within_the_floor_is_valid() -> None:
 
 
 def test_failed_attempts_are_still_counted_once_a_job_keeps_only_its_newest_failures() -> None:
-    from livejobs.metrics import Metrics
+    from livejobs.runtime.metrics import Metrics
     from livejobs.store.base import Change
 
     metrics = Metrics()

@@ -8,8 +8,9 @@ import asyncio
 import itertools
 from typing import Any
 
-from livejobs.dispatch import Dispatcher, Worker
 from livejobs.jobs.rules import TypeRules
+from livejobs.runtime.connection import Worker
+from livejobs.runtime.dispatch import Dispatcher
 from livejobs.session import Session
 from livejobs.store.base import Change
 

@@ -8,8 +8,9 @@ import json
 from typing import Any
 
 from livejobs import protocol
-from livejobs.live.subscriptions import Subscriptions
-from livejobs.session import Flusher, Session
+from livejobs.runtime.connection import Connection
+from livejobs.runtime.flusher import Flusher
+from livejobs.runtime.subscriptions import Subscriptions
 from livejobs.store.base import Change
 
 
@@ -30,7 +31,7 @@ async def settled(subscriptions: Subscriptions) -> None:
         await asyncio.gather(*subscriptions._tasks)
 
 
-async def received(session: Session) -> list[tuple[str, str | None]]:
+async def received(session: Connection) -> list[tuple[str, str | None]]:
     """Everything queued for ``session``: (msg, job id) in order, as its writer would send."""
     frames: list[dict[str, Any]] = []
     while session._outbox:
@@ -47,7 +48,7 @@ async def test_members_joining_and_leaving_an_open_run_get_exactly_their_changes
     # until something else seals them
     flusher = Flusher(interval=3600, crowd=0)
     subscriptions = Subscriptions(EmptyStore(), flusher)  # type: ignore[arg-type]
-    first, second = Session(flusher=flusher), Session(flusher=flusher)
+    first, second = Connection(flusher=flusher), Connection(flusher=flusher)
     first.batch = second.batch = True
     leaving = subscriptions.open(first, "s1", {"type": "t"}, "admin")
     await settled(subscriptions)
@@ -79,7 +80,7 @@ async def test_members_joining_and_leaving_an_open_run_get_exactly_their_changes
 async def test_the_flush_seals_runs_so_later_changes_start_a_new_one():
     flusher = Flusher()
     subscriptions = Subscriptions(EmptyStore(), flusher)  # type: ignore[arg-type]
-    session = Session(flusher=flusher)
+    session = Connection(flusher=flusher)
     session.batch = True
     subscriptions.open(session, "s1", {}, "admin")
     await settled(subscriptions)

@@ -9,9 +9,10 @@ import json
 import pytest
 
 from livejobs import protocol
-from livejobs.live import runs
-from livejobs.live.runs import Run, RunView
-from livejobs.session import MAX_OUTBOX, SLOW, Flusher, Session
+from livejobs.runtime import runs
+from livejobs.runtime.flusher import Flusher
+from livejobs.runtime.runs import Run, RunView
+from livejobs.session import MAX_OUTBOX, SLOW, Session
 
 
 def frame_parts(n: int) -> tuple[str, str]:

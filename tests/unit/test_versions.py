@@ -8,8 +8,8 @@ import tomllib
 import pytest
 
 from livejobs import protocol
+from livejobs.edges.http_api import openapi
 from livejobs.errors import UnsupportedVersion
-from livejobs.http_api import openapi
 from livejobs_sdk import protocol as sdk_protocol
 from tests.servers import ROOT
 

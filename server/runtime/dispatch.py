@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from livejobs import protocol
-from livejobs.errors import Unavailable
+from livejobs.errors import LivejobsError, Unavailable
 from livejobs.jobs.model import Job, Status
 from livejobs.logs import context
+from livejobs.runtime.connection import Worker
 from livejobs.service import LEASE_EXPIRED, JobService
-from livejobs.session import Session
 from livejobs.store.base import Change
 from livejobs.visibility import HOLDER, project
 
@@ -33,53 +33,6 @@ CLAIM_RETRY_SECONDS = 1.0
 ANNOUNCED_MAX = 10_000
 # the statuses as plain strings: an enum member costs an attribute lookup per use (3.11)
 _READY, _RUNNING, _CANCELLED = Status.READY.value, Status.RUNNING.value, Status.CANCELLED.value
-
-
-@dataclass(eq=False, slots=True)
-class Worker:
-    session: Session
-    worker_id: str
-    user: str
-    types: tuple[str, ...]
-    concurrency: int
-    lease: float | None
-    since: float
-    #: job id → lease token of the jobs this worker holds
-    running: dict[str, str] = field(default_factory=dict)
-    #: per type, the ready-sequence number seen by the last short claim
-    seen: dict[str, int] = field(default_factory=dict)
-    stopped: bool = False
-    #: no claim is tried for a while after the store failed one
-    paused: bool = False
-    #: jobs held beyond ``concurrency``, waiting in the worker for a free handler
-    prefetch: int = 0
-    #: a lease of this worker ran out with its socket open (frozen, or a blocked event loop):
-    #: no work until it is heard from again (``Dispatcher.heard_from``)
-    suspect: bool = False
-
-    @property
-    def free(self) -> int:
-        return 0 if self.stopped else self.concurrency + self.prefetch - len(self.running)
-
-    @property
-    def claim_size(self) -> int:
-        """At most half the worker's slots per claim (rounded up). Filling every free slot
-        at once made the two take turns: the worker's jobs all came back together, the server
-        committed and claimed them all while the worker idled, then the worker ran them all
-        while the server idled. In two halves, the worker runs one while the server commits
-        the reports of the other and claims its successors (+22 % end to end, measured)."""
-        return (self.concurrency + self.prefetch + 1) // 2
-
-    def describe(self) -> dict[str, object]:
-        return {
-            "worker_id": self.worker_id,
-            "user": self.user,
-            "types": list(self.types),
-            "concurrency": self.concurrency,
-            "prefetch": self.prefetch,
-            "running": sorted(self.running),
-            "since": self.since,
-        }
 
 
 class Dispatcher:
@@ -98,6 +51,8 @@ class Dispatcher:
         self.on_dispatch: list[object] = []
         #: the server is shutting down (``livejobs.shutdown.drain``): no new worker, no claim
         self.draining = False
+        #: set whenever a job leaves a worker, while a drain waits for that (``settle``)
+        self._left: asyncio.Event | None = None
 
     @property
     def workers(self) -> list[Worker]:
@@ -109,6 +64,40 @@ class Dispatcher:
         self.draining = True
         for worker in self._workers:
             worker.stopped = True
+
+    @property
+    def running(self) -> int:
+        """The jobs our workers hold right now."""
+        return sum(len(w.running) for w in self._workers)
+
+    async def settle(self, grace: float, abort: Callable[[], bool] = lambda: False) -> int:
+        """The drain's end: wait up to ``grace`` seconds for running jobs to finish, then hand
+        the rest back without counting the attempt (as ``jobs.snooze`` with 0 seconds) and tell
+        their workers to stop. Returns how many were handed back."""
+        self.drain()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        left = self._left = asyncio.Event()
+        try:
+            while self.running and (remaining := deadline - loop.time()) > 0 and not abort():
+                left.clear()
+                # every way a job leaves a worker sets it; re-check abort often
+                try:
+                    await asyncio.wait_for(left.wait(), min(remaining, 0.2))
+                except TimeoutError:
+                    pass
+        finally:
+            self._left = None
+        handed = 0
+        for worker in self.workers:
+            for job_id, token in list(worker.running.items()):
+                try:
+                    await self.service.snooze(job_id, token, 0, "server")
+                    handed += 1
+                except LivejobsError:
+                    pass  # it finished or was taken back meanwhile
+                worker.session.send(protocol.cancel_pushed(job_id))  # stop working on it
+        return handed
 
     def check_open(self) -> None:
         """Refuse what would start work on a draining server, with a clear answer."""
@@ -142,6 +131,8 @@ class Dispatcher:
             self._docs.pop(job_id, None)
             await self.service.worker_lost(job_id, token, worker.worker_id)
         worker.running.clear()
+        if self._left is not None:
+            self._left.set()
 
     def type_changed(self, job_type: str) -> None:
         """A type's flow rules changed (resumed, limits raised): retry starved workers now."""
@@ -239,6 +230,8 @@ class Dispatcher:
             if worker.stopped and not worker.running and worker in self._workers:
                 self._workers.remove(worker)
             self._wake.set()
+            if self._left is not None:
+                self._left.set()
 
     def finishing(self, job_id: str, token: str) -> None:
         """The holder is reporting the job done (or failed, or snoozed): free its slot now, so
@@ -253,6 +246,8 @@ class Dispatcher:
         if worker.stopped and not worker.running and worker in self._workers:
             self._workers.remove(worker)
         self._wake.set()
+        if self._left is not None:
+            self._left.set()
 
     def held(self, job_id: str) -> Job | None:
         """A running job one of our workers holds, as last seen: saves the worker's reports a
@@ -304,8 +299,8 @@ class Dispatcher:
             self._wake.clear()
             while hungry := [w for w in self._workers if self._hungry(w)]:
                 if len(hungry) == 1:
-                    # no task in between: the claim is queued before the store's batcher runs,
-                    # so it commits with the reports that freed the slots
+                    # no task in between: the claim commits with the reports that freed the
+                    # slots (docs/performance.md, "A lone worker's claim joins the reports")
                     await self._feed(hungry[0])
                 else:
                     await asyncio.gather(*(self._feed(w) for w in hungry))

@@ -28,7 +28,9 @@ from livejobs.logs import context
 from livejobs.methods import Services, dispatch_call
 from livejobs.params import Auth as AuthParams
 from livejobs.params import decode_params
+from livejobs.runtime.connection import Connection
 from livejobs.session import Session, SessionState
+from livejobs.state import state_of
 
 log = logging.getLogger("livejobs.ws")
 
@@ -49,7 +51,8 @@ def origin_allowed(websocket: WebSocket, allowed: list[str] | None) -> bool:
 
 
 async def endpoint(websocket: WebSocket) -> None:
-    services: Services = websocket.app.state.services
+    state = state_of(websocket.app)
+    services = state.services
     settings = services.settings
     if not origin_allowed(websocket, settings.allowed_origins):
         await websocket.close(code=POLICY_VIOLATION, reason="origin not allowed")
@@ -59,13 +62,11 @@ async def endpoint(websocket: WebSocket) -> None:
         await _refuse_draining(websocket)
         return
     client = websocket.client
-    session = Session(
-        f"{client.host}:{client.port}" if client else "",
-        websocket.app.state.flusher,
-        settings.max_outbox_bytes,
+    session = Connection(
+        f"{client.host}:{client.port}" if client else "", state.flusher, settings.max_outbox_bytes
     )
     session.address = client.host if client else ""
-    websocket.app.state.sessions.add(session)
+    state.sessions.add(session)
     writer = asyncio.create_task(_write(websocket, session))
     calls = CallTasks()
     loop = asyncio.get_running_loop()
@@ -94,13 +95,13 @@ async def endpoint(websocket: WebSocket) -> None:
         session.close(session.close_reason or "client left")
         calls.cancel_all()
         await _release(services, session)
-        websocket.app.state.sessions.discard(session)
+        state.sessions.discard(session)
         if services.credentials is not None:
             services.credentials.forget(session)
         await writer
 
 
-async def _on_frame(services: Services, session: Session, text: str, calls: CallTasks) -> None:
+async def _on_frame(services: Services, session: Connection, text: str, calls: CallTasks) -> None:
     try:
         frames = protocol.decode_message(text, services.settings.max_frame_bytes)
     except LivejobsError as exc:
@@ -118,7 +119,7 @@ async def _on_frame(services: Services, session: Session, text: str, calls: Call
 
 
 async def _on_call(
-    services: Services, session: Session, call: protocol.Call, calls: CallTasks
+    services: Services, session: Connection, call: protocol.Call, calls: CallTasks
 ) -> None:
     if session.state is SessionState.CLOSED:
         return
@@ -176,7 +177,7 @@ async def _authenticate(services: Services, session: Session, call: protocol.Cal
         session.send(protocol.server_pushed("draining"))
 
 
-async def _run(services: Services, session: Session, call: protocol.Call) -> None:
+async def _run(services: Services, session: Connection, call: protocol.Call) -> None:
     assert session.identity is not None
     try:
         value = await dispatch_call(services, session.identity, call.method, call.params, session)
@@ -201,9 +202,11 @@ async def _refuse_draining(websocket: WebSocket) -> None:
         pass  # the client left first
 
 
-async def _release(services: Services, session: Session) -> None:
+async def _release(services: Services, session: Connection) -> None:
+    """The connection is gone: its subscriptions close, and the jobs its workers held are
+    lost attempts (retried per their policy)."""
     services.subscriptions.close_session(session)
-    workers = [*session.retired_workers, *([session.worker] if session.worker else [])]
+    workers = session.workers()
     session.worker, session.retired_workers = None, []
     for worker in workers:
         try:

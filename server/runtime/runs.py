@@ -1,10 +1,10 @@
 """Frames shared by every live member of a subscription group.
 
 A change that matches a group becomes, for each member, the same frame but for its sub id:
-``head + sub_json + tail``. Queueing that frame once per member per change made fan-out cost
-Python work per subscriber per change. Instead the group gathers its changes into one ``Run``
-while the flusher waits, queues the run once per member (a ``RunView``), and each member's
-writer renders it with one ``sub_json.join(segments)``: per subscriber, the work is per flush.
+``head + sub_json + tail``. The group gathers its changes into one ``Run`` while the flusher
+waits, queues the run once per member (a ``RunView``), and each member's writer renders it with
+one ``sub_json.join(segments)``, so fan-out costs per subscriber per flush, not per change
+(docs/performance.md, "Shared runs for subscription groups").
 
 A run is sealed (no more frames) at the next flush, when it is full, or when the group's
 membership changes, so that every member of a run gets exactly the changes made while it was a

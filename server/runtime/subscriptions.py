@@ -4,7 +4,7 @@ added/changed/removed. Fed only by the store's change feed.
 Subscriptions with the same filter share one group. Once live, every member of a group holds
 exactly the same set of matching ids, so a change is matched once per group, its kind decided
 once, its document encoded once, and its frame added to the group's shared run
-(``livejobs.live.runs``), which each member's writer renders at the next flush. Fan-out to a
+(``livejobs.runtime.runs``), which each member's writer renders at the next flush. Fan-out to a
 thousand subscribers then costs per subscriber per flush, not per change.
 
 A group is a filter *and* a view (the subscriber's role, ``livejobs.visibility``): members of a
@@ -22,30 +22,15 @@ from typing import Any
 from livejobs import protocol
 from livejobs.errors import RateLimited, TooLarge
 from livejobs.jobs.model import Job
-from livejobs.live.runs import Run, RunView
 from livejobs.query import matches
-from livejobs.session import Flusher, Session
+from livejobs.runtime.connection import Connection, Subscription
+from livejobs.runtime.flusher import Flusher
+from livejobs.runtime.runs import Run, RunView
 from livejobs.settings import Settings
 from livejobs.store.base import Change, Store
 from livejobs.visibility import project
 
 log = logging.getLogger("livejobs.live")
-
-
-@dataclass(eq=False, slots=True)
-class Subscription:
-    sub_id: str
-    session: Session
-    filter: dict[str, Any]
-    key: str
-    sub_json: str
-    #: the role whose fields it reads
-    view: str
-    #: the filter's evaluation cost (``livejobs.query.filter_cost``), counted against budgets
-    cost: int = 0
-    ids: set[str] = field(default_factory=set)
-    #: changes that arrived while the snapshot was being sent (None once live)
-    backlog: list[tuple[Change, bool]] | None = field(default_factory=list)
 
 
 @dataclass(eq=False, slots=True)
@@ -113,7 +98,7 @@ class Subscriptions:
 
     def admit(
         self,
-        session: Session,
+        session: Connection,
         user: str,
         view: str,
         filter: dict[str, Any],
@@ -149,7 +134,7 @@ class Subscriptions:
             )
 
     def open(
-        self, session: Session, sub_id: str, filter: dict[str, Any], view: str, cost: int = 0
+        self, session: Connection, sub_id: str, filter: dict[str, Any], view: str, cost: int = 0
     ) -> Subscription:
         """Register at once (changes are held back), then send the snapshot in a task so that
         the caller's reply goes out before the first document."""
@@ -237,7 +222,7 @@ class Subscriptions:
         if not group:
             del self._groups[sub.key]
 
-    def close_session(self, session: Session) -> None:
+    def close_session(self, session: Connection) -> None:
         for sub in list(session.subscriptions.values()):
             self.close(sub)
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics at ``/metrics``: one registry per app, no module-level collectors.
+"""Prometheus metrics (served at ``/metrics`` by the app): one registry per app, no
+module-level collectors.
 
 Counters and histograms are fed by the same change feed everyone else reads (so on N servers
 sharing one MongoDB each server counts every job, like every subscriber sees every change) and
@@ -12,24 +13,21 @@ a new series in every family); later ones are counted together as ``type="(other
 
 from __future__ import annotations
 
-import secrets
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sized
+from dataclasses import dataclass
+from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
-from starlette.requests import Request
-from starlette.responses import Response
 
+from livejobs.clock import Clock
 from livejobs.jobs.model import FINISHED, Status
-from livejobs.store.base import Change
-from livejobs.tallies import Tallies
-
-if TYPE_CHECKING:
-    from livejobs.dispatch import Worker
-    from livejobs.methods import Services
-    from livejobs.session import Session
+from livejobs.runtime.connection import Worker
+from livejobs.runtime.dispatch import Dispatcher
+from livejobs.runtime.tallies import Tallies
+from livejobs.store.base import Change, Store
 
 #: a job's failures as last seen: how many, and the time of the newest
 Failed = tuple[int, float | None]
@@ -50,8 +48,20 @@ LAG_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 
 OTHER = "(other)"
 
 
+@dataclass(slots=True)
+class Sources:
+    """What the metrics read besides the change feed, once the app's lifespan has built it."""
+
+    clock: Clock
+    store: Store
+    dispatcher: Dispatcher
+    #: the open subscriptions and the connected clients, counted at scrape time
+    subscriptions: Sized
+    sessions: Sized
+
+
 class Metrics:
-    """The app's metrics. ``bind`` it to the services once the lifespan has built them."""
+    """The app's metrics. ``bind`` it to its ``Sources`` once the lifespan has built them."""
 
     def __init__(self, max_types: int = 100) -> None:
         self.max_types = max_types
@@ -64,7 +74,7 @@ class Metrics:
         self.jobs = Gauge(
             "livejobs_jobs", "Jobs in the store by type and status", ["type", "status"], registry=r
         )
-        # fed per change: plain numbers, exported when scraped (see livejobs.tallies)
+        # fed per change: plain numbers, exported when scraped (see livejobs.runtime.tallies)
         t = Tallies()
         r.register(t)
         self.created = t.tally("livejobs_jobs_created", "Jobs created", "type")
@@ -96,15 +106,16 @@ class Metrics:
         self.clients = Gauge("livejobs_clients", "Connected WebSocket clients", registry=r)
         self.workers = Gauge("livejobs_workers", "Registered workers", registry=r)
         self.subscriptions = Gauge("livejobs_subscriptions", "Open subscriptions", registry=r)
-        self._services: Services | None = None
-        self._sessions: set[Session] = set()
+        self._sources: Sources | None = None
+        #: the clock of the sources, read per change
+        self._clock: Clock | None = None
         #: job id → (status, (number of failures, time of the last), when it became ready)
         self._seen: OrderedDict[str, tuple[str, Failed, float | None]] = OrderedDict()
 
-    def bind(self, services: Services, sessions: set[Session]) -> None:
-        self._services = services
-        self._sessions = sessions
-        services.dispatcher.on_dispatch.append(self.on_dispatch)
+    def bind(self, sources: Sources) -> None:
+        self._sources = sources
+        self._clock = sources.clock
+        sources.dispatcher.on_dispatch.append(self.on_dispatch)
 
     def label(self, job_type: str) -> str:
         """``job_type`` as a label: itself while fewer than ``max_types`` are known."""
@@ -128,8 +139,8 @@ class Metrics:
                 seen.pop(job_id, None)
             return
         updated = doc["updated"]
-        if self._services is not None:
-            self.feed_lag.observe(max(self._services.clock.now() - updated, 0.0))
+        if self._clock is not None:
+            self.feed_lag.observe(max(self._clock.now() - updated, 0.0))
         job_type, status = self.label(doc["type"]), doc["status"]
         failures = doc.get("failures") or []
         failed: Failed = (len(failures), failures[-1].get("time") if failures else None)
@@ -191,11 +202,11 @@ class Metrics:
 
     async def refresh(self) -> None:
         """Set the gauges that describe the store and the connections right now."""
-        services = self._services
-        if services is None:
+        sources = self._sources
+        if sources is None:
             return
         counts = {
-            status: await services.store.count_by("type", {"status": status.value})
+            status: await sources.store.count_by("type", {"status": status.value})
             for status in Status
         }
         self.jobs.clear()
@@ -208,39 +219,9 @@ class Metrics:
                 self.jobs.labels(label, status.value).set(n)
         if self.feed_lag.last is not None:
             self.feed_lag_last.set(self.feed_lag.last)
-        self.clients.set(len(self._sessions))
-        self.workers.set(len(services.dispatcher.workers))
-        self.subscriptions.set(len(services.subscriptions))
+        self.clients.set(len(sources.sessions))
+        self.workers.set(len(sources.dispatcher.workers))
+        self.subscriptions.set(len(sources.subscriptions))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def _allowed(request: Request) -> bool:
-    """With ``metrics_token`` set, a scrape must bear it (Prometheus: ``authorization``)."""
-    token = request.app.state.services.settings.metrics_token
-    if token is None:
-        return True
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and secrets.compare_digest(given.strip(), token)
-
-
-async def route(request: Request) -> Response:
-    """``GET /metrics`` in the Prometheus text format (it holds no job data; a token is asked
-    only when ``metrics_token`` is set)."""
-    if not _allowed(request):
-        return Response(
-            b'{"error":{"code":"unauthenticated","message":"/metrics needs the metrics token"}}',
-            status_code=401,
-            media_type="application/json",
-            headers={"www-authenticate": "Bearer"},
-        )
-    metrics: Metrics = request.app.state.metrics
-    try:
-        await metrics.refresh()
-    except Exception as exc:  # the store is down: still serve the counters, say why
-        return Response(
-            f"# store unreachable: {type(exc).__name__}\n".encode() + metrics.exposition(),
-            media_type=CONTENT_TYPE_LATEST,
-        )
-    return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -24,15 +24,11 @@ class Scheduler:
         self.clock = clock
         self._wake = asyncio.Event()
         self._armed: float | None = math.inf
-        self.runs = 0
 
     def on_change(self, change: Change) -> None:
         due = change.doc.get("due") if change.doc is not None else None
         if change.op == "reset" or (due is not None and (self._armed is None or due < self._armed)):
             self._wake.set()
-
-    def poke(self) -> None:
-        self._wake.set()
 
     async def run(self) -> None:
         while True:
@@ -42,7 +38,6 @@ class Scheduler:
                 docs = await self.store.due(self.clock.now(), BATCH)
                 for doc in docs:
                     await self.service.on_due(doc)
-                self.runs += 1
                 if len(docs) == BATCH:
                     continue
                 nxt = await self.store.next_due()

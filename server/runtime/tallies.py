@@ -1,9 +1,8 @@
 """Counters and histograms kept as plain numbers, turned into Prometheus families when scraped.
 
-The change feed counts three or four things per job change. ``prometheus_client``'s own
-metrics take a lock and walk their buckets in Python on every event, which was 7 % of the
-server's time at full load; these are a dict update and a ``bisect``. Only the event loop
-writes them, so they need no lock, and a scrape (also in the loop) reads a consistent view.
+Per job change a dict update and a ``bisect`` instead of ``prometheus_client``'s lock and
+bucket walk (docs/performance.md, "Metrics as plain numbers"). Only the event loop writes them,
+so they need no lock, and a scrape (also in the loop) reads a consistent view.
 """
 
 from __future__ import annotations
