@@ -140,8 +140,8 @@ async def _with_body(
     request: Request, method: str, extra: dict[str, Any] | None = None, status: int = 200
 ) -> Response:
     """Authenticate, read the body (a JSON object), add ``extra`` (the path's job id, the
-    Idempotency-Key), call. A body naming what the request already names is refused rather
-    than silently overridden."""
+    Idempotency-Key, which replaces a ``request_id`` in the body), call. A body naming another
+    job than the path is refused rather than silently overridden."""
     try:
         identity = await _identity(request)
         params = await _body(request, _limit(request))
@@ -161,8 +161,6 @@ def _check_not_given(params: dict[str, Any], extra: dict[str, Any]) -> None:
             "the path names the job: leave 'id' out of the body "
             "(for many jobs, POST /api/call/<method> with 'ids')"
         )
-    if "request_id" in extra and "request_id" in params:
-        raise Invalid("give the request id once: in Idempotency-Key or in the body")
 
 
 def _request_id(request: Request) -> dict[str, Any] | None:
@@ -184,10 +182,10 @@ async def list_jobs(request: Request) -> Response:
     params: dict[str, Any] = {}
     try:
         for name in ("filter", "sort"):
-            if name in query:
+            if query.get(name):  # empty: as if not given
                 params[name] = msgspec.json.decode(query[name])
         for name in ("limit", "skip"):
-            if name in query:
+            if query.get(name):
                 params[name] = int(query[name])
     except (msgspec.DecodeError, ValueError, RecursionError):
         return from_error(Invalid("filter and sort must be JSON; limit and skip integers"))
@@ -223,9 +221,13 @@ async def openapi_route(request: Request) -> Response:
     return Response(_encode(openapi()), media_type="application/json")
 
 
+async def jobs(request: Request) -> Response:
+    """One route for both verbs, so that a 405 on /api/jobs lists both in ``Allow``."""
+    return await (list_jobs(request) if request.method in ("GET", "HEAD") else create_job(request))
+
+
 routes = [
-    Route("/jobs", create_job, methods=["POST"]),
-    Route("/jobs", list_jobs, methods=["GET"]),
+    Route("/jobs", jobs, methods=["GET", "POST"]),
     Route("/jobs/batch", create_batch, methods=["POST"]),
     Route("/jobs/{id}", get_job, methods=["GET"]),
     Route("/jobs/{id}/{action}", job_action, methods=["POST"]),

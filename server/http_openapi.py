@@ -40,7 +40,10 @@ requests, for clients that cannot hold a socket. Each request is one call of one
 - Every answer carries `Livejobs-Protocol: {version}`; a request may send it too, and a version
   the server does not speak is refused with `unsupported_version`.
 - `POST /api/call/{{method}}` calls any method the WebSocket protocol has, except those that act
-  on the connection itself ({websocket_only}); the named routes are shortcuts for the common ones.
+  on the connection itself ({websocket_only}); its body is the method's params. It is listed
+  once per method (`/api/call/jobs.counts`, ...). The job routes are shortcuts for the common
+  calls, the job named by the path.
+- Integers are JSON numbers without a fraction or exponent: `5`, not `5.0`.
 """
 
 
@@ -70,6 +73,11 @@ class _Schemas:
         if one_job:
             return self.results[str(answer[0])]
         return {"anyOf": [self.results[str(kind)] for kind in answer]}
+
+    def requires(self, ref: dict[str, Any]) -> bool:
+        """Whether a body must be sent: its schema has required fields (else ``{}`` will do)."""
+        name = ref["$ref"].rsplit("/", 1)[-1]
+        return bool(self.components[name].get("required"))
 
     def body_without_id(self, kind: type[p.Params]) -> dict[str, Any]:
         """The params of a job action minus ``id`` (and ``ids``): the path names the job."""
@@ -116,7 +124,6 @@ def _op(
     *,
     status: str = "200",
     parameters: list[dict[str, Any]] | None = None,
-    body_required: bool = True,
     one_job: bool = False,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
@@ -129,26 +136,40 @@ def _op(
     }
     if body is not None:
         content = {"application/json": {"schema": body}}
-        op["requestBody"] = {"required": body_required, "content": content}
+        op["requestBody"] = {"required": schemas.requires(body), "content": content}
     return op
 
 
 _PATH_ID = {"name": "id", "in": "path", "required": True, "schema": {"$ref": REF.format(name="Id")}}
-_IDEMPOTENCY = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": "the create's `request_id`: a retry with the same key gets the first answer",
-    "schema": {"type": "string"},
-}
+
+
+def _idempotency(schemas: _Schemas) -> dict[str, Any]:
+    request_id = schemas.components["CreateJob"]["properties"]["request_id"]["anyOf"][0]
+    return {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "the create's `request_id` (it replaces one in the body): a retry with "
+        "the same key gets the first answer",
+        "schema": request_id,
+    }
 
 
 def _find_parameters(schemas: _Schemas) -> list[dict[str, Any]]:
     find = schemas.components["Find"]["properties"]
-    json_text = "JSON text, as `jobs.find` takes it (docs/protocol.md, Filters)"
+
+    def as_json(name: str) -> dict[str, Any]:
+        schema = {k: v for k, v in find[name].items() if k != "default"}
+        return {
+            "name": name,
+            "in": "query",
+            "description": f"`jobs.find`'s `{name}` as JSON text (docs/protocol.md)",
+            "content": {"application/json": {"schema": schema}},
+        }
+
     return [
-        {"name": "filter", "in": "query", "schema": {"type": "string"}, "description": json_text},
-        {"name": "sort", "in": "query", "schema": {"type": "string"}, "description": json_text},
+        as_json("filter"),
+        as_json("sort"),
         {"name": "limit", "in": "query", "schema": find["limit"]},
         {"name": "skip", "in": "query", "schema": find["skip"]},
     ]
@@ -164,7 +185,7 @@ def _job_paths(schemas: _Schemas) -> dict[str, Any]:
                 ref[p.CreateJob],
                 schemas,
                 status="201",
-                parameters=[_IDEMPOTENCY],
+                parameters=[_idempotency(schemas)],
             ),
             "get": _op(
                 "jobs.find", "Find jobs", None, schemas, parameters=_find_parameters(schemas)
@@ -177,7 +198,7 @@ def _job_paths(schemas: _Schemas) -> dict[str, Any]:
                 ref[p.CreateMany],
                 schemas,
                 status="201",
-                parameters=[_IDEMPOTENCY],
+                parameters=[_idempotency(schemas)],
             )
         },
         "/api/jobs/{id}": {
@@ -194,41 +215,23 @@ def _job_paths(schemas: _Schemas) -> dict[str, Any]:
             body,
             schemas,
             parameters=[_PATH_ID],
-            body_required=kind is not p.JobRefs,
             one_job=True,
         )
         paths[f"/api/jobs/{{id}}/{action}"] = {"post": operation}
     return paths
 
 
-def _call_path(schemas: _Schemas) -> dict[str, Any]:
-    """``/api/call/{method}``: any method, its body that method's params."""
-    names = [name for name in RESULTS if name in METHODS]
-    rows = "\n".join(f"| `{name}` | `{METHODS[name][0].__name__}` |" for name in names)
-    described = f"| method | params |\n|---|---|\n{rows}"
-    kinds = dict.fromkeys(METHODS[name][0] for name in names)
-    bodies = [schemas.params[kind] for kind in kinds]
-    results = list({str(v): v for v in (schemas.result(name) for name in names)}.values())
-    parameter = {
-        "name": "method",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "enum": names},
-    }
-    operation = {
-        "operationId": "call",
-        "summary": "Call any method; the body is its params",
-        "description": described,
-        "tags": ["call"],
-        "security": [{"bearer": []}],
-        "parameters": [{"$ref": "#/components/parameters/Protocol"}, parameter],
-        "requestBody": {
-            "required": False,
-            "content": {"application/json": {"schema": {"anyOf": bodies}}},
-        },
-        "responses": _envelope({"anyOf": results}),
-    }
-    return {"/api/call/{method}": {"post": operation}}
+def _call_paths(schemas: _Schemas) -> dict[str, Any]:
+    """``POST /api/call/{method}``, listed once per method: OpenAPI cannot tie a body's schema
+    to a path parameter, and each method's own params and result are what a client needs."""
+    paths: dict[str, Any] = {}
+    for name in RESULTS:
+        kind = METHODS[name][0]
+        operation = _op(name, f"Call {name}", schemas.params[kind], schemas)
+        operation["operationId"] = "call_" + operation["operationId"]
+        operation["tags"] = ["call"]
+        paths[f"/api/call/{name}"] = {"post": operation}
+    return paths
 
 
 def _plain_paths(schemas: _Schemas) -> dict[str, Any]:
@@ -292,7 +295,7 @@ def openapi() -> dict[str, Any]:
             "x-protocol-version": protocol.PROTOCOL_VERSION,
             "x-protocol-versions": list(protocol.SUPPORTED_PROTOCOLS),
         },
-        "paths": {**_job_paths(schemas), **_call_path(schemas), **_plain_paths(schemas)},
+        "paths": {**_job_paths(schemas), **_call_paths(schemas), **_plain_paths(schemas)},
         "components": {
             "schemas": schemas.components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
