@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DB ?= livejobs.db
 
-.PHONY: serve test install install-test browser postgres bench lint dist clean screenshots
+.PHONY: serve test install install-test browser postgres bench lint dist docs clean screenshots
 
 $(VENV)/.installed: pyproject.toml worker_sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml worker_sdk/pyproject.toml
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PIP) install -q -e ./worker_sdk -e '.[test,lint,postgres,examples]'
+	$(PIP) install -q -e ./worker_sdk -e '.[test,lint,postgres,examples,docs]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -46,6 +46,12 @@ lint: install-test
 	@mkdir -p build/typing && ln -sfn ../../server build/typing/livejobs \
 	  && ln -sfn ../../worker_sdk build/typing/livejobs_sdk
 	$(VENV)/bin/mypy
+
+# The documentation site, from docs/ (mkdocs.yml), into build/site; strict: a warning fails it.
+docs: install-test
+	@mkdir -p build/typing && ln -sfn ../../server build/typing/livejobs \
+	  && ln -sfn ../../worker_sdk build/typing/livejobs_sdk
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 test: install-test browser postgres lint
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -73,9 +73,6 @@ def create_app(
             await store_clock.sync(backend.store_time)
         state = _build(settings, backend, store_clock)
         setattr(app.state, ATTRIBUTE, state)
-        # edges/http_api.py still reads app.state.services (its content is rewritten on
-        # another branch): the lead points it at state_of(app) on merge and drops this line
-        app.state.services = state.services
         await state.services.jobs.flow.load()
         token = await state.services.auth.bootstrap(settings.admin_token)
         if token:

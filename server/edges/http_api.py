@@ -1,7 +1,10 @@
 """The HTTP edge: REST-shaped routes onto the same method table, for clients without WebSockets.
 
 Every request is authenticated with ``Authorization: Bearer <token>`` and becomes one call of
-``methods.dispatch_call``; errors come back as ``{"error": {"code", "message"}}``.
+``methods.dispatch_call``. One shape for every route: a success is ``{"result": ...}``, the
+WebSocket result frame's value; an error is an RFC 9457 problem (``livejobs.edges.http_problems``).
+A job route's path names the job: its body never carries the ``id``. The routes are listed
+in /openapi.json (``livejobs.edges.http_openapi``).
 """
 
 from __future__ import annotations
@@ -11,40 +14,21 @@ from typing import Any
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from livejobs import params as p
 from livejobs import protocol
 from livejobs.auth import Identity
-from livejobs.errors import Invalid, LivejobsError, TooLarge, UnsupportedVersion
-from livejobs.methods import METHODS, Services, dispatch_call
+from livejobs.edges.http_openapi import JOB_ACTIONS, openapi
+from livejobs.edges.http_problems import from_error, internal, problem
+from livejobs.errors import Invalid, LivejobsError, NotFound, TooLarge, UnsupportedVersion
+from livejobs.methods import Services, dispatch_call
+from livejobs.state import state_of
 
 log = logging.getLogger("livejobs.http")
 
-JOB_ACTIONS = (
-    "cancel",
-    "restart",
-    "pause",
-    "resume",
-    "ready",
-    "rerun",
-    "remove",
-    "log",
-    "progress",
-    "done",
-    "fail",
-    "heartbeat",
-    "snooze",
-)
-
-
-class MsgspecResponse(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return msgspec.json.encode(content)
+_encode = msgspec.json.Encoder().encode
 
 
 class ProtocolHeader:
@@ -70,7 +54,7 @@ class ProtocolHeader:
                 exc = UnsupportedVersion(
                     f"protocol version {asked!r} is not supported; this server speaks {spoken}"
                 )
-                await _error(exc)(scope, receive, self._stamped(send))
+                await from_error(exc)(scope, receive, self._stamped(send))
                 return
         await self.app(scope, receive, self._stamped(send))
 
@@ -84,20 +68,12 @@ class ProtocolHeader:
 
 
 async def routing_error(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404/405 answers in the API's error shape, not plain text."""
+    """Starlette's own 404/405 answers as problems too, not plain text."""
     status = getattr(exc, "status_code", 500)
     code = {404: "not_found", 405: "invalid"}.get(status, "invalid" if status < 500 else "internal")
     detail = getattr(exc, "detail", None) or "error"
     headers = getattr(exc, "headers", None)
-    return MsgspecResponse(
-        {"error": {"code": code, "message": f"{detail}: {request.method} {request.url.path}"}},
-        status_code=status,
-        headers=headers,
-    )
-
-
-def _error(exc: LivejobsError) -> Response:
-    return MsgspecResponse({"error": exc.to_dict()}, status_code=exc.http_status)
+    return problem(code, f"{detail}: {request.method} {request.url.path}", status, headers)
 
 
 async def _body(request: Request, limit: int) -> Any:
@@ -126,7 +102,7 @@ async def _body(request: Request, limit: int) -> Any:
 
 async def _identity(request: Request) -> Identity:
     """Who is calling, from ``Authorization: Bearer``: checked before any body is read."""
-    services: Services = request.app.state.services
+    services: Services = state_of(request.app).services
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     client = request.client
@@ -142,39 +118,50 @@ async def _call(
     status: int = 200,
     identity: Identity | None = None,
 ) -> Response:
-    services: Services = request.app.state.services
+    """One call through the method table, answered as ``{"result": ...}`` or a problem."""
+    services: Services = state_of(request.app).services
     if protocol.too_deep(params):
-        return _error(Invalid(f"the body is nested deeper than {protocol.MAX_DEPTH} levels"))
+        return from_error(Invalid(f"the body is nested deeper than {protocol.MAX_DEPTH} levels"))
     try:
         identity = identity or await _identity(request)
         result = await dispatch_call(services, identity, method, params, None)
     except LivejobsError as exc:
-        return _error(exc)
+        return from_error(exc)
     except Exception:
         log.exception("HTTP %s failed", method)
-        return MsgspecResponse(
-            {"error": {"code": "internal", "message": "internal server error"}}, status_code=500
-        )
-    return MsgspecResponse(result, status_code=status)
+        return internal()
+    return Response(_encode({"result": result}), status, media_type="application/json")
 
 
 def _limit(request: Request) -> int:
-    return int(request.app.state.services.settings.max_frame_bytes)
+    return int(state_of(request.app).services.settings.max_frame_bytes)
 
 
 async def _with_body(
     request: Request, method: str, extra: dict[str, Any] | None = None, status: int = 200
 ) -> Response:
+    """Authenticate, read the body (a JSON object), add ``extra`` (the path's job id, the
+    Idempotency-Key, which replaces a ``request_id`` in the body), call. A body naming another
+    job than the path is refused rather than silently overridden."""
     try:
         identity = await _identity(request)
         params = await _body(request, _limit(request))
+        if extra:
+            if not isinstance(params, dict):
+                raise Invalid("body must be a JSON object")
+            _check_not_given(params, extra)
+            params = {**params, **extra}
     except LivejobsError as exc:
-        return _error(exc)
-    if extra:
-        if not isinstance(params, dict):
-            return _error(Invalid("body must be a JSON object"))
-        params = {**params, **extra}
+        return from_error(exc)
     return await _call(request, method, params, status, identity)
+
+
+def _check_not_given(params: dict[str, Any], extra: dict[str, Any]) -> None:
+    if "id" in extra and ("id" in params or "ids" in params):
+        raise Invalid(
+            "the path names the job: leave 'id' out of the body "
+            "(for many jobs, POST /api/call/<method> with 'ids')"
+        )
 
 
 def _request_id(request: Request) -> dict[str, Any] | None:
@@ -196,13 +183,13 @@ async def list_jobs(request: Request) -> Response:
     params: dict[str, Any] = {}
     try:
         for name in ("filter", "sort"):
-            if name in query:
+            if query.get(name):  # empty: as if not given
                 params[name] = msgspec.json.decode(query[name])
         for name in ("limit", "skip"):
-            if name in query:
+            if query.get(name):
                 params[name] = int(query[name])
     except (msgspec.DecodeError, ValueError, RecursionError):
-        return _error(Invalid("filter and sort must be JSON; limit and skip integers"))
+        return from_error(Invalid("filter and sort must be JSON; limit and skip integers"))
     return await _call(request, "jobs.find", params)
 
 
@@ -213,7 +200,8 @@ async def get_job(request: Request) -> Response:
 async def job_action(request: Request) -> Response:
     action = request.path_params["action"]
     if action not in JOB_ACTIONS:
-        return _error(Invalid(f"unknown action {action!r}; one of {', '.join(JOB_ACTIONS)}"))
+        actions = ", ".join(JOB_ACTIONS)
+        return from_error(NotFound(f"no job action {action!r}; the actions are {actions}"))
     return await _with_body(request, f"jobs.{action}", {"id": request.path_params["id"]})
 
 
@@ -226,117 +214,24 @@ async def any_method(request: Request) -> Response:
         identity = await _identity(request)
         params = await _body(request, _limit(request))
     except LivejobsError as exc:
-        return _error(exc)
-    response = await _call(request, request.path_params["method"], params, identity=identity)
-    if response.status_code == 200:
-        return Response(b'{"result":' + bytes(response.body) + b"}", media_type="application/json")
-    return response
+        return from_error(exc)
+    return await _call(request, request.path_params["method"], params, identity=identity)
+
+
+async def openapi_route(request: Request) -> Response:
+    return Response(_encode(openapi()), media_type="application/json")
+
+
+async def jobs(request: Request) -> Response:
+    """One route for both verbs, so that a 405 on /api/jobs lists both in ``Allow``."""
+    return await (list_jobs(request) if request.method in ("GET", "HEAD") else create_job(request))
 
 
 routes = [
-    Route("/jobs", create_job, methods=["POST"]),
-    Route("/jobs", list_jobs, methods=["GET"]),
+    Route("/jobs", jobs, methods=["GET", "POST"]),
     Route("/jobs/batch", create_batch, methods=["POST"]),
     Route("/jobs/{id}", get_job, methods=["GET"]),
     Route("/jobs/{id}/{action}", job_action, methods=["POST"]),
     Route("/claim", claim, methods=["POST"]),
     Route("/call/{method:path}", any_method, methods=["POST"]),
 ]
-
-
-# -- OpenAPI ------------------------------------------------------------------------------
-
-
-def _op(
-    summary: str,
-    schema: str | None = None,
-    *,
-    status: str = "200",
-    path_id: bool = False,
-    query: list[str] | None = None,
-    body_required: bool = True,
-) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "security": [{"bearer": []}],
-        "responses": {
-            status: {"description": "the result", "content": {"application/json": {"schema": {}}}},
-            "default": {
-                "description": "an error",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
-        },
-    }
-    parameters = []
-    if path_id:
-        parameters.append(
-            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-        )
-    for name in query or []:
-        kind = "integer" if name in ("limit", "skip") else "string"
-        parameters.append(
-            {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
-        )
-    if parameters:
-        op["parameters"] = parameters
-    if schema:
-        op["requestBody"] = {
-            "required": body_required,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-        }
-    return op
-
-
-def openapi() -> dict[str, Any]:
-    """The document is derived from the params Structs, so it cannot drift from validation."""
-    kinds = sorted({kind for kind, _ in METHODS.values()}, key=lambda k: k.__name__)
-    _, components = msgspec.json.schema_components(
-        kinds, ref_template="#/components/schemas/{name}"
-    )
-    components["Error"] = {
-        "type": "object",
-        "properties": {
-            "error": {
-                "type": "object",
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            }
-        },
-    }
-    paths: dict[str, Any] = {
-        "/api/jobs": {
-            "post": _op("Create a job (jobs.create)", "CreateJob", status="201"),
-            "get": _op("Find jobs (jobs.find)", query=["filter", "sort", "limit", "skip"]),
-        },
-        "/api/jobs/batch": {
-            "post": _op("Create many jobs (jobs.create_many)", "CreateMany", status="201")
-        },
-        "/api/jobs/{id}": {"get": _op("Get a job (jobs.get)", path_id=True)},
-        "/api/claim": {"post": _op("Claim ready jobs (jobs.claim)", "Claim")},
-    }
-    for action in JOB_ACTIONS:
-        # the body is the method's params; the path's id replaces any id in it
-        kind = METHODS[f"jobs.{action}"][0]
-        paths[f"/api/jobs/{{id}}/{action}"] = {
-            "post": _op(
-                f"jobs.{action}", kind.__name__, path_id=True, body_required=kind is not p.JobRefs
-            )
-        }
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "livejobs",
-            "version": protocol.API_VERSION,
-            "description": "HTTP API of livejobs; see docs/protocol.md",
-            "x-protocol-version": protocol.PROTOCOL_VERSION,
-            "x-protocol-versions": list(protocol.SUPPORTED_PROTOCOLS),
-        },
-        "paths": paths,
-        "components": {
-            "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-    }
-
-
-async def openapi_route(request: Request) -> Response:
-    return JSONResponse(openapi())

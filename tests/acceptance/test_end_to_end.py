@@ -258,45 +258,47 @@ async def test_http_api_create_get_list_claim_report(server):
             "/api/jobs", json={"type": "web", "data": {"n": 1}, "priority": "high"}
         )
         assert created.status_code == 201
-        job_id = created.json()["id"]
-        assert (await http.get(f"/api/jobs/{job_id}")).json()["priority"] == -10
+        job_id = created.json()["result"]["id"]
+        assert (await http.get(f"/api/jobs/{job_id}")).json()["result"]["priority"] == -10
         listed = await http.get("/api/jobs", params={"filter": '{"type": "web"}', "limit": 5})
-        assert [d["id"] for d in listed.json()] == [job_id]
-        claimed = (await http.post("/api/claim", json={"types": ["web"], "lease": 60})).json()
+        assert [d["id"] for d in listed.json()["result"]] == [job_id]
+        claimed = (await http.post("/api/claim", json={"types": ["web"], "lease": 60})).json()[
+            "result"
+        ]
         assert [d["id"] for d in claimed] == [job_id]
         lease = claimed[0]["lease"]["token"]
         assert (
             await http.post(f"/api/jobs/{job_id}/log", json={"lease": lease, "message": "hi"})
-        ).json() is True
+        ).json() == {"result": True}
         assert (
             await http.post(
                 f"/api/jobs/{job_id}/progress", json={"lease": lease, "completed": 1, "total": 2}
             )
-        ).json() is True
+        ).json() == {"result": True}
         done = await http.post(f"/api/jobs/{job_id}/done", json={"lease": lease, "result": 42})
         assert done.status_code == 200
-        final = (await http.get(f"/api/jobs/{job_id}")).json()
+        final = (await http.get(f"/api/jobs/{job_id}")).json()["result"]
         assert final["status"] == "completed" and final["result"] == 42
 
-        second = (await http.post("/api/jobs", json={"type": "web"})).json()
-        lease2 = (await http.post("/api/claim", json={"types": ["web"]})).json()[0]["lease"][
-            "token"
-        ]
+        second = (await http.post("/api/jobs", json={"type": "web"})).json()["result"]
+        lease2 = (await http.post("/api/claim", json={"types": ["web"]})).json()["result"][0][
+            "lease"
+        ]["token"]
         failed = await http.post(
             f"/api/jobs/{second['id']}/fail", json={"lease": lease2, "error": "boom", "fatal": True}
         )
         assert failed.status_code == 200
-        assert (await http.get(f"/api/jobs/{second['id']}")).json()["status"] == "failed"
+        assert (await http.get(f"/api/jobs/{second['id']}")).json()["result"]["status"] == "failed"
 
         assert (await http.get("/api/jobs/nope")).status_code == 404
         bad = await http.post("/api/jobs", content=b"{nope")
-        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid"
+        assert bad.status_code == 400 and bad.json()["code"] == "invalid"
         spec = (await http.get("/openapi.json")).json()
         assert spec["openapi"].startswith("3.") and "/api/jobs" in spec["paths"]
         assert "JobSpec" in spec["components"]["schemas"]
     async with httpx.AsyncClient(base_url=server.http_url) as anonymous:
         refused = await anonymous.post("/api/jobs", json={"type": "web"})
-        assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthenticated"
+        assert refused.status_code == 401 and refused.json()["code"] == "unauthenticated"
 
 
 async def test_a_snapshot_larger_than_the_slow_client_cap_arrives_whole(server):

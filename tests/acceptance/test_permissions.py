@@ -120,11 +120,7 @@ async def http_call(srv, token, method, params):
             f"/api/call/{method}", json=params, headers={"Authorization": f"Bearer {token}"}
         )
         body = response.json()
-        return (
-            (body.get("result"), None)
-            if response.status_code == 200
-            else (None, body["error"]["code"])
-        )
+        return (body.get("result"), None) if response.status_code == 200 else (None, body["code"])
 
 
 @pytest.mark.parametrize("transport", [ws_call, http_call], ids=["ws", "http"])

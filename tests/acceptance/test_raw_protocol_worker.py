@@ -140,28 +140,28 @@ async def test_an_http_worker_from_the_document_alone(live_server):
         assert created.status_code == 201
         claimed = await http.post("/api/claim", json={"types": ["pdf"], "limit": 5}, headers=mine)
         assert claimed.status_code == 200
-        [job] = claimed.json()
+        [job] = claimed.json()["result"]
         lease = job["lease"]["token"]
         path = f"/api/jobs/{job['id']}"
         assert (
             await http.post(
                 f"{path}/progress", json={"lease": lease, "completed": 1, "total": 1}, headers=mine
             )
-        ).json()
+        ).json() == {"result": True}
         assert (
             await http.post(f"{path}/done", json={"lease": lease, "result": 3}, headers=mine)
-        ).json() is True
-        doc = (await http.get(path, headers=mine)).json()
+        ).json() == {"result": True}
+        doc = (await http.get(path, headers=mine)).json()["result"]
         assert doc["status"] == "completed" and doc["result"] == 3
         wrong = await http.post(f"{path}/done", json={"lease": lease}, headers=mine)
-        assert wrong.status_code == 409 and wrong.json()["error"]["code"] == "conflict"
+        assert wrong.status_code == 409 and wrong.json()["code"] == "conflict"
         any_method = await http.post(
             "/api/call/jobs.counts", json={"filter": {"type": "pdf"}}, headers=mine
         )
         assert any_method.json() == {"result": {"status": {"completed": 1}, "type": {"pdf": 1}}}
         anonymous = await http.get(path)
         assert anonymous.status_code == 401
-        assert anonymous.json()["error"]["code"] == "unauthenticated"
+        assert anonymous.json()["code"] == "unauthenticated"
 
 
 def test_the_document_names_every_method_and_action():

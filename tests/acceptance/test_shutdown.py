@@ -195,7 +195,7 @@ async def test_a_draining_server_says_so_and_a_second_sigterm_ends_it(tmp_path):
                 assert ready.status_code == 503 and ready.json()["status"] == "draining"
                 claim = await http.post("/api/claim", json={"types": ["block"]})
                 assert claim.status_code == 503
-                assert claim.json()["error"]["code"] == "unavailable"
+                assert claim.json()["code"] == "unavailable"
             latecomer = await connect(server.ws_url)
             refusal = json.loads(await asyncio.wait_for(latecomer.recv(), 10))
             assert refusal["error"]["code"] == "unavailable"

@@ -100,9 +100,11 @@ async def test_http_answers_carry_the_protocol_version(server):
             "/api/jobs", json={"type": "v"}, headers={"livejobs-protocol": "999"}
         )
         assert refused.status_code == 400
-        assert refused.json()["error"]["code"] == "unsupported_version"
-        assert "999" in refused.json()["error"]["message"]
-        assert len((await http.get("/api/jobs")).json()) == 1  # the refused create made nothing
+        assert refused.json()["code"] == "unsupported_version"
+        assert "999" in refused.json()["detail"]
+        assert (
+            len((await http.get("/api/jobs")).json()["result"]) == 1
+        )  # the refused create made nothing
 
 
 async def test_openapi_carries_the_api_and_protocol_versions(server):

@@ -85,17 +85,19 @@ async def test_a_create_retried_over_http_with_an_idempotency_key_makes_one_job(
     headers = {"authorization": f"Bearer {ann}", "idempotency-key": "job-1"}
     async with httpx.AsyncClient(base_url=server.http_url, headers=headers) as http:
         again = await http.post("/api/jobs", json={"type": "report", "data": "x"})
-        assert again.status_code == 201 and again.json()["id"] == first
+        assert again.status_code == 201 and again.json()["result"]["id"] == first
         batch = [{"type": "report"}, {"type": "report"}]
         key = {"idempotency-key": "batch-1"}
-        ids = (await http.post("/api/jobs/batch", json={"jobs": batch}, headers=key)).json()["ids"]
+        ids = (await http.post("/api/jobs/batch", json={"jobs": batch}, headers=key)).json()[
+            "result"
+        ]["ids"]
         retried = await http.post("/api/jobs/batch", json={"jobs": batch}, headers=key)
-        assert retried.json()["ids"] == ids and len(set(ids)) == 2
+        assert retried.json()["result"]["ids"] == ids and len(set(ids)) == 2
         bad = await http.post(
             "/api/jobs", json={"type": "report"}, headers={"idempotency-key": "no spaces"}
         )
-        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid"
-        assert "request_id" in bad.json()["error"]["message"]
+        assert bad.status_code == 400 and bad.json()["code"] == "invalid"
+        assert "request_id" in bad.json()["detail"]
     assert await server.services.store.count({}) == 3
 
 

@@ -92,7 +92,7 @@ async def _check_tokens_and_users(srv: InProcessServer) -> None:
             assert answer.status_code == 200, answer.text
         refused = await http.get("/api/jobs", headers=_bearer(TOKENS["revoked"]))
         assert refused.status_code == 401
-        assert refused.json()["error"]["code"] == "unauthenticated"
+        assert refused.json()["code"] == "unauthenticated"
     async with srv.client() as admin:
         users = {u["name"]: u["role"] for u in await admin.call("users.list")}
         assert users["alice"] == "creator" and users["wendy"] == "worker"

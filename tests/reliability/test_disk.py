@@ -114,7 +114,7 @@ async def http_write_is_refused(server: ProcessServer) -> None:
     async with httpx.AsyncClient(base_url=server.http_url, headers=headers) as http:
         response = await http.post("/api/jobs", json=body)
     assert response.status_code == 503, response.text
-    assert response.json()["error"]["code"] == "unavailable"
+    assert response.json()["code"] == "unavailable"
 
 
 async def wait_for_line(path: Path, needle: str, timeout: float = 15) -> None:

@@ -80,12 +80,12 @@ async def test_logs_and_errors_leave_a_bounded_document_over_http(small: InProce
     async with httpx.AsyncClient(base_url=small.http_url, headers=headers) as http:
         job = (
             await http.post("/api/jobs", json={"type": "chatty", "retry": {"retries": 5}})
-        ).json()
+        ).json()["result"]
         for n in range(200):
             assert (
                 await http.post(f"/api/jobs/{job['id']}/log", json={"message": f"{n}"})
             ).is_success
-        [claimed] = (await http.post("/api/claim", json={"types": ["chatty"]})).json()
+        [claimed] = (await http.post("/api/claim", json={"types": ["chatty"]})).json()["result"]
         fail = {"lease": claimed["lease"]["token"], "error": BIG}
         assert (await http.post(f"/api/jobs/{job['id']}/fail", json=fail)).is_success
-        _check(small, (await http.get(f"/api/jobs/{job['id']}")).json(), 200)
+        _check(small, (await http.get(f"/api/jobs/{job['id']}")).json()["result"], 200)

@@ -43,7 +43,7 @@ async def _ws_done(w: wd.World, role: str, token: str) -> str | None:
 async def _http_done(w: wd.World, role: str, token: str) -> str | None:
     body = {"lease": token, "result": "forged"}
     response = await wd.http(w, role, "POST", f"/jobs/{w.job_id}/done", body)
-    return None if response.status_code == 200 else str(response.json()["error"]["code"])
+    return None if response.status_code == 200 else str(response.json()["code"])
 
 
 DONE = {"ws": _ws_done, "http": _http_done}

@@ -32,7 +32,10 @@ async def _http(srv: InProcessServer, token: str, method: str, params: dict[str,
         response = await http.post(
             f"/api/call/{method}", json=params, headers={"Authorization": f"Bearer {token}"}
         )
-        return response.json()
+        body = response.json()
+        if response.is_error:  # a problem: compared with the WebSocket's error
+            return {"error": {"code": body["code"], "message": body["detail"]}}
+        return body["result"]
 
 
 def _masked(answer: Any, job_id: str) -> Any:

@@ -60,6 +60,6 @@ async def test_bad_schedules_are_invalid_over_http(floored: InProcessServer) -> 
         for n, (repeat, why) in enumerate(BAD):
             reply = await http.post("/api/jobs", json=_spec(n, repeat))
             assert reply.status_code == 400, reply.text
-            error = reply.json()["error"]
-            assert error["code"] == "invalid" and why in error["message"]
+            problem = reply.json()
+            assert problem["code"] == "invalid" and why in problem["detail"]
     assert await _stored(floored) == 0

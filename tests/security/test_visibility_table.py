@@ -143,7 +143,8 @@ async def _tries(
         response = await http.post(
             f"/api/call/{method}", json=params, headers={"Authorization": f"Bearer {token}"}
         )
-        error = None if response.status_code == 200 else str(response.json()["error"])
+        problem = None if response.status_code == 200 else response.json()
+        error = problem and f"{problem['code']}: {problem['detail']}"
         results.append((f"http {how}", error))
     sub_error = await _ws(client, "subscribe", {"filter": filter})
     results.append(("subscribe", sub_error))

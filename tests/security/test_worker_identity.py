@@ -74,9 +74,9 @@ async def test_the_targeted_job_goes_only_to_its_worker_over_http(server: InProc
         stolen = await http.post(
             "/api/claim", json=body, headers={"Authorization": f"Bearer {mallory}"}
         )
-        assert stolen.status_code == 403 and stolen.json()["error"]["code"] == "forbidden"
+        assert stolen.status_code == 403 and stolen.json()["code"] == "forbidden"
         own = await http.post("/api/claim", json=body, headers={"Authorization": f"Bearer {alice}"})
-        assert own.status_code == 200 and [j["id"] for j in own.json()] == [job_id]
+        assert own.status_code == 200 and [j["id"] for j in own.json()["result"]] == [job_id]
 
 
 async def test_a_user_name_cannot_contain_a_slash(server: InProcessServer) -> None:

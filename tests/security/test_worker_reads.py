@@ -43,7 +43,7 @@ async def test_the_dashboard_of_a_worker_shows_no_job_data(w):
 async def test_http_lists_show_a_worker_no_job_data(w, path):
     response = await wd.http(w, "worker", "GET", path)
     assert response.status_code == 200
-    docs = response.json()
+    docs = response.json()["result"]
     assert docs and all(not set(SECRETS) & set(doc) for doc in docs), docs
 
 

@@ -103,13 +103,13 @@ async def http(w: World, role: str, verb: str, path: str, body: Any = None) -> h
 async def http_get(w: World, role: str) -> dict[str, Any]:
     response = await http(w, role, "GET", f"/jobs/{w.job_id}")
     assert response.status_code == 200, response.text
-    return dict(response.json())
+    return dict(response.json()["result"])
 
 
 async def http_list(w: World, role: str) -> dict[str, Any]:
     response = await http(w, role, "GET", "/jobs")
     assert response.status_code == 200, response.text
-    [doc] = [d for d in response.json() if d["id"] == w.job_id]
+    [doc] = [d for d in response.json()["result"] if d["id"] == w.job_id]
     return dict(doc)
 
 
@@ -148,8 +148,8 @@ async def http_query(w: World, role: str, method: str, params: dict[str, Any]) -
     response = await http(w, role, "POST", f"/call/{method}", params)
     if response.status_code == 200:
         return None
-    error = response.json()["error"]
-    return f"{error['code']}: {error['message']}"
+    problem = response.json()
+    return f"{problem['code']}: {problem['detail']}"
 
 
 def leaks(value: Any, secret: str) -> bool:

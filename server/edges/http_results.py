@@ -1,0 +1,146 @@
+"""What each method answers, as msgspec types: the response half of the HTTP API's schemas.
+
+The request half is ``livejobs.params``; both feed ``msgspec.json.schema_components`` in
+``livejobs.edges.http_openapi``, so /openapi.json is derived from types, not written by hand. The
+handlers return plain dicts (a job document travels unchanged from the store to the wire);
+these types only describe them, and the schemathesis test checks real answers against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msgspec import Struct
+
+from livejobs.jobs.model import Status
+
+
+class Job(Struct, kw_only=True):
+    """A job document as a caller may read it (``livejobs.jobs.model`` documents each field):
+    a field the caller's role may not read is absent (``livejobs.visibility``), so none is
+    required. Times are seconds since the epoch."""
+
+    id: str = ""
+    type: str = ""
+    status: Status = Status.READY
+    #: lower runs first
+    priority: int = 0
+    data: Any = None
+    #: for the worker holding the job, and admins reading one job
+    private: Any = None
+    attempts: int = 0
+    after: float | None = None
+    retry: dict[str, Any] | None = None
+    repeat: dict[str, Any] | None = None
+    depends: list[str] = []
+    dependants: list[str] = []
+    key: str | None = None
+    expire_at: float | None = None
+    target: str | None = None
+    exclude: list[str] = []
+    retain: float | None = None
+    debounce: dict[str, Any] | None = None
+    #: ``{"time", "level", "message", "data", "by", "kind"}`` lines, oldest first
+    log: list[dict[str, Any]] = []
+    progress: dict[str, Any] | None = None
+    result: Any = None
+    #: ``{"time", "error", "worker", "attempt"}`` per failed attempt
+    failures: list[dict[str, Any]] = []
+    #: ``{"worker", "expires"}`` while running; ``token`` only in the holder's claim reply
+    lease: dict[str, Any] | None = None
+    worker: str | None = None
+    reason: str | None = None
+    owner: str = ""
+    created: float = 0.0
+    updated: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+    due: float | None = None
+    #: bumped by every change
+    version: int = 0
+
+
+class Created(Struct):
+    """``jobs.create_many``: the new jobs' ids, in the order of the request's ``jobs``."""
+
+    ids: list[str]
+
+
+class JobCounts(Struct):
+    """``jobs.counts``: how many jobs per status and per type match the filter."""
+
+    status: dict[str, int]
+    type: dict[str, int]
+
+
+class ErrorBody(Struct):
+    code: str
+    message: str
+
+
+class Bulk(Struct):
+    """A control method given ``ids``: the ids it changed, and why each other one was not."""
+
+    done: list[str]
+    errors: dict[str, ErrorBody]
+
+
+class Expires(Struct):
+    """``jobs.heartbeat``: when the extended lease now runs out."""
+
+    expires: float
+
+
+class WorkerInfo(Struct):
+    worker_id: str
+    user: str
+    types: list[str]
+    concurrency: int
+    prefetch: int
+    running: list[str]
+    since: float
+
+
+class Health(Struct, omit_defaults=True):
+    """``/healthz`` and ``/readyz``: ``ok``, and when not, what is wrong."""
+
+    ok: bool
+    #: ``draining`` while the server shuts down
+    status: str | None = None
+    problems: list[str] = []
+
+
+Record = dict[str, Any]
+"""A user, token or type-rules record, as ``livejobs.auth`` and ``livejobs.jobs.flow`` keep it."""
+
+CONTROLS = ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove")
+LEASED = ("log", "progress", "done", "fail", "snooze")
+
+RESULTS: dict[str, Any] = {
+    "jobs.create": Job,
+    "jobs.create_many": Created,
+    "jobs.get": Job,
+    "jobs.find": list[Job],
+    "jobs.counts": JobCounts,
+    "jobs.claim": list[Job],
+    "jobs.heartbeat": Expires,
+    **{f"jobs.{action}": (Job, Bulk) for action in CONTROLS if action != "remove"},
+    "jobs.remove": (bool, Bulk),
+    **{f"jobs.{action}": bool for action in LEASED},
+    "workers.list": list[WorkerInfo],
+    "types.set_limits": Record,
+    "types.pause": Record,
+    "types.resume": Record,
+    "types.list": list[Record],
+    "users.add": Record,
+    "users.remove": bool,
+    "users.list": list[Record],
+    "tokens.create": Record,
+    "tokens.list": list[Record],
+    "tokens.revoke": bool,
+}
+"""Each method callable over HTTP, and the type of its ``result``; a pair for a control
+method: what it answers for one ``id`` (the job route), and for ``ids`` (the bulk form)."""
+
+WEBSOCKET_ONLY = ("worker.start", "worker.stop", "subscribe", "unsubscribe", "types.watch")
+"""Methods that act on the connection itself (a worker, a subscription): refused over HTTP."""
