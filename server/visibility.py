@@ -87,6 +87,7 @@ FIELDS: dict[str, Field] = {
     "retain": _f(_OWNERS, doc=_OWNED),
     "depends": _f(_OWNERS, doc=_OWNED),
     "dependants": _f(_OWNERS, doc=_OWNED),
+    "results": _f(_OWNERS, doc=_OWNED + ": each completed dependency's result, for its worker"),
     "failures": _f(
         _OWNERS,
         _STAFF,

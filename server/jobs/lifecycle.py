@@ -188,6 +188,12 @@ def retries_left(doc: Job) -> int:
     return int(doc["retry"]["retries"]) + 1 - int(doc["attempts"])
 
 
+def will_retry(doc: Job, wait: float, now: float) -> bool:
+    """Attempts left, and the next one would start by the policy's ``until`` (if any)."""
+    until = doc["retry"].get("until")
+    return retries_left(doc) > 0 and (until is None or now + wait <= float(until))
+
+
 def fail(
     doc: Job,
     *,
@@ -220,8 +226,8 @@ def fail(
     )
     bounds.trim_failures(new["failures"])
     new["lease"] = None
-    if not fatal and retries_left(doc) > 0:
-        wait = _retry_wait(doc)
+    wait = _retry_wait(doc)
+    if not fatal and will_retry(doc, wait, now):
         new["status"] = _WAITING
         new["after"] = now + wait
         append_log(new, now=now, by="server", message=f"will retry in {wait:g}s", level="warning")
@@ -287,13 +293,27 @@ def resume(doc: Job, *, by: str, now: float) -> Job:
     return settle(new, now, None)
 
 
-def ready_now(doc: Job, *, by: str, now: float) -> Job:
+def ready_now(doc: Job, *, by: str, now: float, force: bool = False) -> Job:
     """A delayed (waiting) job runs now: ``after`` moves to now.
 
-    Unfinished dependencies still hold it."""
+    Unfinished dependencies still hold it, unless ``force``: then it no longer waits for them."""
     _require(doc, {Status.WAITING}, "make ready")
-    new = _next(doc, now, by, "made ready now")
+    dropped = doc["depends"] if force else []
+    message = f"made ready now despite {', '.join(dropped)}" if dropped else "made ready now"
+    new = _next(doc, now, by, message, "warning" if dropped else "info")
     new["after"] = now
+    if force:
+        new["depends"] = []
+    return settle(new, now, None)
+
+
+def revive(doc: Job, *, dependency: str, completed: set[str], by: str, now: float) -> Job:
+    """A dependant cancelled by ``dependency``'s failure waits again, now that the dependency
+    was restarted; the dependencies that completed meanwhile are dropped."""
+    if not (doc.get("reason") or "").startswith(f"dependency {dependency} "):
+        raise Conflict(f"job {doc['id']} was not cancelled by dependency {dependency}")
+    new = restart(doc, by=by, now=now)
+    new["depends"] = [d for d in new["depends"] if d not in completed]
     return settle(new, now, None)
 
 
@@ -306,11 +326,16 @@ def promote(doc: Job, *, now: float) -> Job:
     return settle(new, now, None)
 
 
-def dependencies_met(doc: Job, *, completed: set[str], now: float) -> Job:
-    """Drop finished dependencies; with none left the job settles to ready (or waits for after)."""
+def dependencies_met(
+    doc: Job, *, completed: set[str], now: float, results: dict[str, Any] | None = None
+) -> Job:
+    """Drop finished dependencies, keeping their ``results`` for the job's worker; with none
+    left the job settles to ready (or waits for after)."""
     _require(doc, {Status.WAITING, Status.PAUSED}, "resolve dependencies of")
     new = _next(doc, now, "server", f"dependencies done: {', '.join(sorted(completed))}")
     new["depends"] = [d for d in doc["depends"] if d not in completed]
+    if results:
+        new["results"] = {**(doc.get("results") or {}), **results}
     return settle(new, now, None)
 
 
@@ -338,7 +363,7 @@ def _fresh(doc: Job, *, new_id: str, now: float, after: float) -> Job:
     new.update(
         id=new_id, status=_WAITING, attempts=0, after=after, result=None,
         failures=[], lease=None, worker=None, reason=None, created=now, updated=now,
-        started=None, finished=None, version=1, dependants=[], log=[], trace=None,
+        started=None, finished=None, version=1, dependants=[], log=[], trace=None, results={},
         progress={"completed": 0, "total": 0, "percent": 0.0},
     )  # fmt: skip
     return new

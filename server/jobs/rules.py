@@ -23,6 +23,8 @@ class TypeRules:
     rate_limit: int | None = None
     rate_per: float | None = None
     concurrency: int | None = None
+    #: the retry policy of the type's jobs created without one (no flow rule: claims ignore it)
+    retry: dict[str, Any] | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any] | None) -> TypeRules:
@@ -35,6 +37,7 @@ class TypeRules:
             "rate_limit": self.rate_limit,
             "rate_per": self.rate_per,
             "concurrency": self.concurrency,
+            "retry": self.retry,
         }
 
     @property
