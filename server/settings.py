@@ -184,7 +184,7 @@ def _from_env(raw: str, name: str) -> Any:
         try:
             return msgspec.json.decode(raw)
         except msgspec.DecodeError:
-            raise SettingsError(f"LIVEJOBS_{name.upper()}: not JSON: {raw!r}") from None
+            raise SettingsError.invalid(name, f"LIVEJOBS_{name.upper()}", "not JSON") from None
     if RetryPolicy in args:
         return None
     if list in args or any(get_origin(a) is list for a in args):
