@@ -25,12 +25,12 @@ from livejobs.clock import Clock, StoreClock
 from livejobs.credentials import KINDS as CREDENTIALS
 from livejobs.credentials import Credentials
 from livejobs.edges import http_api, ws
+from livejobs.flusher import Flusher
 from livejobs.jobs.bounds import DocLimits
 from livejobs.methods import Services, grants
 from livejobs.permissions import Permissions, Rules
 from livejobs.runtime.dispatch import Dispatcher
 from livejobs.runtime.fanout import Fanout
-from livejobs.runtime.flusher import Flusher
 from livejobs.runtime.metrics import Metrics, Sources
 from livejobs.runtime.scheduler import Scheduler
 from livejobs.runtime.subscriptions import Subscriptions
