@@ -37,7 +37,8 @@ DURABILITY = (
     "Redis: AOF, appendfsync everysec, RDB off. livejobs: SQLite WAL, synchronous=NORMAL. "
     "Both survive a process crash; on power loss Redis may lose the last second, SQLite the "
     "transactions since the last checkpoint. livejobs-fsync (synchronous=FULL) loses nothing "
-    "it acknowledged, power loss included."
+    "it acknowledged, power loss included; so do the livejobs-postgres rows (PostgreSQL with "
+    "synchronous_commit=on, fsync=on)."
 )
 #: the livejobs servers a run may start, by backend name: the extra flags of each
 LIVEJOBS_BACKENDS = {"livejobs": (), "livejobs-fsync": ("--synchronous", "FULL")}

@@ -255,3 +255,12 @@ async def test_a_write_whose_append_is_lost_is_not_committed_either(
         assert await admin.fetchval(unlogged) == 0
     finally:
         await admin.close()
+
+
+async def test_changes_are_appended_only_inside_the_transaction_that_made_them(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        with pytest.raises(RuntimeError, match="inside the transaction"):
+            await pg_feed.append(conn, [Change("record", "kinds/one", None)])
+    finally:
+        await conn.close()

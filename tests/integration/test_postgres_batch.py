@@ -139,8 +139,8 @@ async def test_migration_3_keeps_the_logged_documents_readable(pg_cluster: Clust
     conn = await asyncpg.connect(url)
     try:  # back to schema 2, its log holding a document as JSONB
         await conn.execute(
-            "ALTER TABLE changes ALTER COLUMN doc TYPE jsonb USING convert_from(doc, 'UTF8')::jsonb;"
-            "UPDATE livejobs_schema SET version = 2"
+            "ALTER TABLE changes ALTER COLUMN doc TYPE jsonb "
+            "USING convert_from(doc, 'UTF8')::jsonb; UPDATE livejobs_schema SET version = 2"
         )
         await conn.execute(
             "INSERT INTO changes (op, id, doc) VALUES ('insert', 'old', $1::text::jsonb)",

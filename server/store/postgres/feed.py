@@ -1,6 +1,9 @@
 """The PostgreSQL store's change feed: a log table every server reads, woken by NOTIFY.
 
-Every write transaction ends by appending its changes to ``changes`` in one statement; a
+Every write transaction ends by appending its changes to ``changes`` in one statement (each
+document as the server's JSON bytes: the log is only read back whole, so PostgreSQL need not
+parse it as JSONB; migration 3), inside the transaction, so that no write commits without
+its changes in the log (a lost connection between the two lost a change once); a
 statement trigger first takes a transaction-level advisory lock (held until the commit), and
 another NOTIFYs ``livejobs_changes``. The lock serialises the appends with their commits, so
 ``seq`` order is commit order: a row with a lower seq is always committed, and visible, before
@@ -68,6 +71,14 @@ def append_args(changes: list[Change]) -> tuple[list[str], list[str], list[bytes
     """The parameters of ``APPEND``: each document as JSON bytes (migration 3)."""
     docs = [None if c.doc is None else _encode(c.doc) for c in changes]
     return [c.op for c in changes], [c.id for c in changes], docs
+
+
+async def append(conn: Any, changes: list[Change]) -> None:
+    """Log ``changes`` in the transaction open on ``conn``, the one that made them: appended
+    after its commit, a connection lost in between would commit changes nobody hears of."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("changes are appended inside the transaction that made them")
+    await conn.execute(APPEND, *append_args(changes))
 
 
 def _change(row: Any) -> Change:
