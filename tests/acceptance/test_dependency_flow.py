@@ -4,12 +4,13 @@ dependency options of job-collection (restart dependents, cancel antecedents, fo
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import httpx
 import pytest
 
-from livejobs_sdk import CallError, Client, Fatal, WorkerJob
+from livejobs_sdk import CallError, Client, Fatal, SyncClient, SyncWorkerJob, WorkerJob
 from tests.helpers import running_worker, wait_status
 from tests.servers import ADMIN_TOKEN, InProcessServer
 
@@ -149,3 +150,25 @@ async def test_dependency_options_over_http(server: InProcessServer):
         assert reply.json()["result"]["status"] == "cancelled"
         reply = await http.post(f"/api/jobs/{blocker.id}/pause", json={"force": True})
         assert reply.status_code == 400  # an option of another action is refused
+
+
+def test_the_sync_client_mirrors_fan_in_results_and_dependency_options(sync_server):
+    def part(job: SyncWorkerJob) -> Any:
+        return job.data + 1
+
+    def total(job: SyncWorkerJob) -> Any:
+        return sorted(job.dependency_results.values())
+
+    with SyncClient(sync_server.ws_url, sync_server.admin_token) as client:
+        ids = client.fan_in([client.job("part", 1), ("part", 2)], client.job("total"))
+        with client.worker("part", part), client.worker("total", total):
+            assert client.wait_finished(ids[-1], timeout=10)["result"] == [2, 3]
+        blocker = client.job("step").delay(3600).save()
+        held = client.job("held").depends(blocker).save().ready(force=True)
+        assert held.status == "ready"
+        leaf = client.job("step").depends(client.job("step").delay(3600).save()).save()
+        assert leaf.cancel(antecedents=True).status == "cancelled"
+        assert client.set_type_retry("mail", {"retries": 2})["retry"] == {"retries": 2}
+        assert client.job("mail").save().doc["retry"]["retries"] == 2  # type: ignore[index]
+        until = client.job("x").retry(retries=1, until=time.time() + 60).save()
+        assert until.doc["retry"]["until"] > time.time()  # type: ignore[index]
