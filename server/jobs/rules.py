@@ -31,14 +31,15 @@ class TypeRules:
         return cls(**{k: v for k, v in (record or {}).items() if k != "type"})
 
     def to_dict(self, job_type: str) -> dict[str, Any]:
-        return {
+        """The record; ``retry`` only when set (a record of a type without it is unchanged)."""
+        record = {
             "type": job_type,
             "paused": self.paused,
             "rate_limit": self.rate_limit,
             "rate_per": self.rate_per,
             "concurrency": self.concurrency,
-            "retry": self.retry,
         }
+        return record if self.retry is None else {**record, "retry": self.retry}
 
     @property
     def rated(self) -> bool:
