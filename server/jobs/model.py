@@ -79,6 +79,9 @@ PRIORITIES: dict[str, int] = {
 
 LOG_LEVELS = ("info", "success", "warning", "danger")
 
+#: how a retry's wait grows (``retry.backoff``)
+BACKOFFS = ("constant", "exponential")
+
 DEFAULT_RETRY: dict[str, Any] = {
     "retries": 0,
     "wait": 0.0,

@@ -57,6 +57,19 @@ class Working(JobCore):
             doc,
         )
 
+    async def update_data(
+        self, job_id: str, token: str, data: Any, merge: bool, doc: Job | None = None
+    ) -> Job:
+        if len(msgspec.json.encode(data)) > self.max_data:
+            raise TooLarge(f"data is larger than {self.max_data} bytes")
+        return await self.transition(
+            job_id,
+            lambda d: lifecycle.update_data(
+                d, lease_token=token, data=data, merge=merge, now=self.clock.now()
+            ),
+            doc,
+        )
+
     async def log(
         self,
         job_id: str,
