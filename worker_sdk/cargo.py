@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
-from livejobs_sdk.job import WorkerJob
 
-BatchHandler = Callable[[list[WorkerJob]], Awaitable[Any]]
+class WorkerJob(Protocol):
+    """What a batch needs of a job (``livejobs_sdk.job.WorkerJob``; not imported, which
+    would close an import cycle through the worker)."""
+
+    id: str
+
+
+#: a cargo handler: a list of ``WorkerJob`` in, their results out
+BatchHandler = Callable[[list[Any]], Awaitable[Any]]
 
 
 class Cargo:

@@ -67,6 +67,7 @@ def test_a_workers_and_a_creators_methods_are_what_they_were():
     read = {"jobs.get", "jobs.find", "jobs.counts", "types.list", "types.watch"}
     work = {"worker.start", "worker.stop", "jobs.claim", "jobs.heartbeat", "jobs.log"}
     work |= {"jobs.progress", "jobs.done", "jobs.fail", "jobs.snooze"}
+    work |= {"worker.pause", "worker.resume", "jobs.update_data"}  # issue 24
     control = {f"jobs.{a}" for a in ("cancel", "restart", "pause", "resume", "ready", "rerun")}
     control |= {"jobs.remove", "jobs.log"}
     assert grants()["worker"] == session | read | work
