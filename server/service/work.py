@@ -60,15 +60,15 @@ class Working(JobCore):
     async def update_data(
         self, job_id: str, token: str, data: Any, merge: bool, doc: Job | None = None
     ) -> Job:
-        if len(msgspec.json.encode(data)) > self.max_data:
-            raise TooLarge(f"data is larger than {self.max_data} bytes")
-        return await self.transition(
-            job_id,
-            lambda d: lifecycle.update_data(
-                d, lease_token=token, data=data, merge=merge, now=self.clock.now()
-            ),
-            doc,
-        )
+        def change(current: Job) -> Job:
+            new = lifecycle.update_data(
+                current, lease_token=token, data=data, merge=merge, now=self.clock.now()
+            )
+            if len(msgspec.json.encode(new["data"])) > self.max_data:  # merged, too
+                raise TooLarge(f"data is larger than {self.max_data} bytes")
+            return new
+
+        return await self.transition(job_id, change, doc)
 
     async def log(
         self,
