@@ -8,20 +8,16 @@ import threading
 from typing import Any
 
 import livejobs_sdk
-from livejobs.jobs.model import BACKOFFS, LOG_LEVELS, PRIORITIES, Status
-from livejobs_sdk import (
-    BACKOFF,
-    LOG_LEVEL,
-    PRIORITY,
-    STATUS,
-    SyncClient,
-    SyncWorkerJob,
-)
+from livejobs.jobs.model import PRIORITIES, Status
+from livejobs_sdk import SyncClient, SyncWorkerJob
 from tests.helpers import wait_status
 from tests.servers import InProcessServer, ProcessServer
 
 
 def test_the_sdk_exports_the_servers_constants() -> None:
+    from livejobs.jobs.model import BACKOFFS, LOG_LEVELS
+    from livejobs_sdk import BACKOFF, LOG_LEVEL, PRIORITY, STATUS
+
     assert STATUS["COMPLETED"] == Status.COMPLETED and set(STATUS.values()) == set(Status)
     assert PRIORITY["CRITICAL"] == PRIORITIES["critical"] and len(PRIORITY) == len(PRIORITIES)
     assert tuple(LOG_LEVEL.values()) == LOG_LEVELS and tuple(BACKOFF.values()) == BACKOFFS
@@ -30,24 +26,24 @@ def test_the_sdk_exports_the_servers_constants() -> None:
 
 async def test_get_jobs_ready_jobs_and_get_work(server: InProcessServer) -> None:
     async with server.client() as client:
-        later = await client.job("pull", {"n": 1}).delay(3600).priority(PRIORITY["HIGH"]).save()
+        later = await client.job("pull", {"n": 1}).delay(3600).priority("high").save()
         now = await client.job("pull", {"n": 2}).save()
         other = await client.job("elsewhere").delay(3600).save()
         got = await client.get_jobs([now.id, "0" * 32, later.id, now.id])
         assert [d["id"] for d in got] == [now.id, later.id]  # in order, unknown ids left out
-        assert got[1]["status"] == STATUS["WAITING"]
+        assert got[1]["status"] == Status.WAITING
 
         readied = await client.ready_jobs(type="pull")
         assert readied == {"done": [later.id], "errors": {}}
-        assert (await client.get_job(other.id))["status"] == STATUS["WAITING"]
+        assert (await client.get_job(other.id))["status"] == Status.WAITING
 
         work = await client.get_work("pull", max_jobs=5)
         assert [job.data["n"] for job in work] == [1, 2]  # the high priority first
-        assert all(job.doc["status"] == STATUS["RUNNING"] for job in work)
+        assert all(job.doc["status"] == Status.RUNNING for job in work)
         for job in work:
             await job.done({"pulled": job.data["n"]})
         assert await client.get_work("pull") == []
-        finished = await wait_status(client, later.id, STATUS["COMPLETED"])
+        finished = await wait_status(client, later.id, Status.COMPLETED)
     assert finished["result"] == {"pulled": 1}
 
 
