@@ -71,11 +71,14 @@ TABLE: tuple[Method, ...] = (
     # working
     Method("worker.start", p.WorkerStart, jobs.worker_start, ("work",), lease=True),
     Method("worker.stop", p.Empty, jobs.worker_stop, ("work",), lease=True),
+    Method("worker.pause", p.Empty, jobs.worker_pause, ("work",)),
+    Method("worker.resume", p.Empty, jobs.worker_resume, ("work",)),
     Method("jobs.claim", p.Claim, jobs.claim, ("work",)),
     Method("jobs.heartbeat", p.Heartbeat, jobs.heartbeat, ("work",), lease=True),
     # with a lease a worker's log line; without, a controller's note (``jobs.log``)
     Method("jobs.log", p.Log, jobs.log, ("work", "control")),
     Method("jobs.progress", p.Progress, jobs.progress, ("work",)),
+    Method("jobs.update_data", p.UpdateData, jobs.update_data, ("work",)),
     Method("jobs.done", p.Done, jobs.done, ("work",), lease=True),
     Method("jobs.fail", p.Fail, jobs.fail, ("work",), lease=True),
     Method("jobs.snooze", p.Snooze, jobs.snooze, ("work",), lease=True),

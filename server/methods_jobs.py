@@ -178,6 +178,23 @@ async def worker_stop(ctx: Ctx, params: p.Empty) -> bool:
     return True
 
 
+async def worker_pause(ctx: Ctx, params: p.Empty) -> bool:
+    """Push this worker nothing more until ``worker.resume``; its running jobs go on."""
+    return _rest(ctx, True)
+
+
+async def worker_resume(ctx: Ctx, params: p.Empty) -> bool:
+    return _rest(ctx, False)
+
+
+def _rest(ctx: Ctx, resting: bool) -> bool:
+    worker = ctx.need_session().worker
+    if worker is None:
+        raise Invalid("this connection is not a worker; call worker.start first")
+    ctx.services.dispatcher.rest(worker, resting)
+    return True
+
+
 async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
     ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
     ctx.services.dispatcher.check_open()  # no new work on a draining server
@@ -207,6 +224,12 @@ async def progress(ctx: Ctx, params: p.Progress) -> bool:
     doc = await ctx.job(params.id, cas=True)
     await ctx.services.jobs.progress(params.id, params.lease, params.completed, params.total, doc)
     return True
+
+
+async def update_data(ctx: Ctx, params: p.UpdateData) -> Job:
+    doc = await ctx.job(params.id, cas=True)
+    jobs = ctx.services.jobs
+    return ctx.show(await jobs.update_data(params.id, params.lease, params.data, params.merge, doc))
 
 
 async def _final_report(ctx: Ctx, params: p.Leased) -> Job:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from livejobs.jobs.model import FINISHED, PRIORITIES, Status
+from livejobs.jobs.model import BACKOFFS, FINISHED, LOG_LEVELS, PRIORITIES, Status
 from livejobs.methods import TABLE
 from livejobs.roles import ROLES
 
@@ -34,6 +34,11 @@ def shared() -> dict[str, tuple[str, Any]]:
         "UNFINISHED": ("statuses of jobs still to run", [s for s in statuses if s not in FINISHED]),
         "ROLES": ("a user's roles, most powerful first", list(ROLES)),
         "PRIORITIES": ("named priority levels (lower runs first)", dict(PRIORITIES)),
+        "PRIORITY": ("each priority level by name", {k.upper(): v for k, v in PRIORITIES.items()}),
+        "LOG_LEVELS": ("the levels of a job's log lines", list(LOG_LEVELS)),
+        "LOG_LEVEL": ("each log level by name", {v.upper(): v for v in LOG_LEVELS}),
+        "BACKOFFS": ("how a retry's wait grows", list(BACKOFFS)),
+        "BACKOFF": ("each backoff by name", {v.upper(): v for v in BACKOFFS}),
         "METHODS": ("every method a client may call", [m.name for m in TABLE]),
         "CREATES": (
             "creates the server makes idempotent by `request_id`",

@@ -196,6 +196,12 @@ class Progress(Leased):
     total: Annotated[float, Meta(ge=0)]
 
 
+class UpdateData(Leased):
+    data: Any
+    #: update the top-level keys of an object instead of replacing the data
+    merge: bool = False
+
+
 class Done(Leased):
     result: Any = None
 

@@ -22,12 +22,34 @@ from livejobs_sdk.errors import (
 )
 from livejobs_sdk.job import Job, WorkerJob
 from livejobs_sdk.joblog import JobContext, JobLogHandler, current_job
+from livejobs_sdk.names import (
+    BACKOFF,
+    BACKOFFS,
+    FINISHED,
+    LOG_LEVEL,
+    LOG_LEVELS,
+    PRIORITIES,
+    PRIORITY,
+    STATUS,
+    STATUSES,
+    UNFINISHED,
+)
 from livejobs_sdk.sync import SyncClient
 from livejobs_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
 from livejobs_sdk.tasks import InvalidArguments, Task, Tasks
 from livejobs_sdk.worker import Worker
 
 __all__ = [
+    "BACKOFF",
+    "BACKOFFS",
+    "FINISHED",
+    "LOG_LEVEL",
+    "LOG_LEVELS",
+    "PRIORITIES",
+    "PRIORITY",
+    "STATUS",
+    "STATUSES",
+    "UNFINISHED",
     "CallError",
     "Client",
     "ConnectionLost",

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from livejobs_sdk import tracing
+from livejobs_sdk.cargo import BatchHandler
 from livejobs_sdk.connection import Connection, Frame
 from livejobs_sdk.errors import ConnectionLost
-from livejobs_sdk.job import FINISHED, Job
-from livejobs_sdk.worker import Handler, Worker
+from livejobs_sdk.job import FINISHED, Job, WorkerJob
+from livejobs_sdk.worker import Handler, Hook, Worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +244,26 @@ class Client:
         doc = await self.get_job(job_id)
         return Job(self, doc["type"], doc.get("data"), doc)
 
+    async def get_jobs(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The jobs of ``ids`` that exist and this client may read, in the order given."""
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, dict[str, Any]] = {}
+        for at in range(0, len(wanted), 1000):
+            part = wanted[at : at + 1000]
+            for doc in await self.find({"id": {"$in": part}}, limit=len(part)):
+                found[doc["id"]] = doc
+        return [found[i] for i in wanted if i in found]
+
+    async def ready_jobs(
+        self, ids: Iterable[str] | None = None, *, type: str | None = None
+    ) -> dict[str, Any]:
+        """Make waiting jobs ready now (job-collection's ``readyJobs``): those of ``ids``, or
+        every waiting job (of ``type``); unfinished dependencies still hold a job back."""
+        if ids is None:
+            filter: dict[str, Any] = {"status": "waiting", **({"type": type} if type else {})}
+            ids = [doc["id"] for doc in await self.find(filter, limit=10_000)]
+        return await self.control("ready", ids)
+
     async def find(
         self,
         filter: dict[str, Any] | None = None,
@@ -334,15 +355,21 @@ class Client:
     def worker(
         self,
         types: str | Iterable[str],
-        handler: Handler,
+        handler: Handler | BatchHandler,
         *,
         concurrency: int = 1,
         prefetch: int = 0,
         worker_id: str | None = None,
         lease: float | None = None,
+        payload: int = 1,
+        on_success: Hook | None = None,
+        on_failure: Hook | None = None,
     ) -> Worker:
         """A worker to run as a task; ``worker.stop()`` ends it gracefully. ``prefetch`` jobs
-        beyond ``concurrency`` are held ready, so a finished handler starts the next at once."""
+        beyond ``concurrency`` are held ready, so a finished handler starts the next at once.
+        ``payload=N``: the handler gets a list of up to N jobs and returns a list (or a dict
+        by id) of their results; ``on_success(job, result)`` / ``on_failure(job, exc)`` run
+        after each report; ``worker.pause()`` / ``resume()`` stop and restart the pushes."""
         return Worker(
             self._conn,
             types,
@@ -351,24 +378,24 @@ class Client:
             prefetch=prefetch,
             worker_id=worker_id,
             lease=lease,
+            payload=payload,
+            on_success=on_success,
+            on_failure=on_failure,
         )
 
     async def process_jobs(
-        self,
-        types: str | Iterable[str],
-        handler: Handler,
-        *,
-        concurrency: int = 1,
-        prefetch: int = 0,
-        worker_id: str | None = None,
-        lease: float | None = None,
+        self, types: str | Iterable[str], handler: Handler | BatchHandler, **options: Any
     ) -> None:
-        """Run ``handler`` on pushed jobs of ``types`` until cancelled."""
-        await self.worker(
-            types,
-            handler,
-            concurrency=concurrency,
-            prefetch=prefetch,
-            worker_id=worker_id,
-            lease=lease,
-        ).run()
+        """Run ``handler`` on pushed jobs of ``types`` until cancelled (options: ``worker``)."""
+        await self.worker(types, handler, **options).run()
+
+    async def get_work(
+        self, types: str | Iterable[str], max_jobs: int = 1, *, lease: float | None = None
+    ) -> list[WorkerJob]:
+        """Claim up to ``max_jobs`` ready jobs now, for a worker that pulls instead of being
+        pushed to (job-collection's ``getWork``); report each with ``job.done()``/``fail()``."""
+        params: dict[str, Any] = {"types": [types] if isinstance(types, str) else list(types)}
+        params["limit"] = max_jobs
+        if lease is not None:
+            params["lease"] = lease
+        return [WorkerJob(self._conn, doc) for doc in await self.call("jobs.claim", params)]

@@ -257,6 +257,12 @@ class WorkerJob:
     async def progress(self, completed: float, total: float) -> None:
         await self._conn.call("jobs.progress", self._params(completed=completed, total=total))
 
+    async def update_data(self, data: Any, merge: bool = False) -> None:
+        """Change this running job's data (subscribers see the change): replace it, or with
+        ``merge`` update the top-level keys of an object."""
+        doc = await self._conn.call("jobs.update_data", self._params(data=data, merge=merge))
+        self.data = self.doc["data"] = doc["data"]
+
     async def fail(self, error: Any, fatal: bool = False) -> None:
         """Fail now (the handler's return value is then ignored)."""
         self.reported = True

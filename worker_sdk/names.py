@@ -52,6 +52,38 @@ PRIORITIES: dict[str, int] = {
     "high": -10,
     "critical": -15,
 }
+#: each priority level by name
+PRIORITY: dict[str, int] = {
+    "LOW": 10,
+    "NORMAL": 0,
+    "MEDIUM": -5,
+    "HIGH": -10,
+    "CRITICAL": -15,
+}
+#: the levels of a job's log lines
+LOG_LEVELS: tuple[str, ...] = (
+    "info",
+    "success",
+    "warning",
+    "danger",
+)
+#: each log level by name
+LOG_LEVEL: dict[str, str] = {
+    "INFO": "info",
+    "SUCCESS": "success",
+    "WARNING": "warning",
+    "DANGER": "danger",
+}
+#: how a retry's wait grows
+BACKOFFS: tuple[str, ...] = (
+    "constant",
+    "exponential",
+)
+#: each backoff by name
+BACKOFF: dict[str, str] = {
+    "CONSTANT": "constant",
+    "EXPONENTIAL": "exponential",
+}
 #: every method a client may call
 METHODS: tuple[str, ...] = (
     "auth",
@@ -71,10 +103,13 @@ METHODS: tuple[str, ...] = (
     "jobs.remove",
     "worker.start",
     "worker.stop",
+    "worker.pause",
+    "worker.resume",
     "jobs.claim",
     "jobs.heartbeat",
     "jobs.log",
     "jobs.progress",
+    "jobs.update_data",
     "jobs.done",
     "jobs.fail",
     "jobs.snooze",

@@ -29,6 +29,7 @@ from livejobs_sdk.client import Client
 from livejobs_sdk.job import Job, WorkerJob
 from livejobs_sdk.loop_thread import LoopThread
 from livejobs_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
+from livejobs_sdk.worker import Hook
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -210,6 +211,8 @@ class SyncClient:
 
     # the async Client's methods that take and return plain values, run on the loop thread
     get_job = blocking(Client.get_job)
+    get_jobs = blocking(Client.get_jobs)
+    ready_jobs = blocking(Client.ready_jobs)
     find = blocking(Client.find)
     counts = blocking(Client.counts)
     wait_finished = blocking(Client.wait_finished)
@@ -243,9 +246,14 @@ class SyncClient:
         prefetch: int = 0,
         worker_id: str | None = None,
         lease: float | None = None,
+        payload: int = 1,
+        on_success: Hook | None = None,
+        on_failure: Hook | None = None,
     ) -> SyncWorker:
         """A worker: ``run()`` it (blocking) or ``start()`` it in the background. A plain
-        handler runs in a pool of ``concurrency`` threads, so it may block."""
+        handler runs in a pool of ``concurrency`` threads, so it may block. ``payload``,
+        ``on_success`` and ``on_failure`` as ``Client.worker`` (hooks run on the loop
+        thread and get the async ``WorkerJob``)."""
         self.connect()
         pool = None
         run_one: Callable[[WorkerJob], Awaitable[Any]]
@@ -255,7 +263,7 @@ class SyncClient:
             pool = concurrent.futures.ThreadPoolExecutor(
                 concurrency, thread_name_prefix="livejobs-handler"
             )
-            run_one = _in_pool(self._loop, pool, handler)
+            run_one = _in_pool(self._loop, pool, handler, payload > 1)
         worker = self._client.worker(
             types,
             run_one,
@@ -263,29 +271,25 @@ class SyncClient:
             prefetch=prefetch,
             worker_id=worker_id,
             lease=lease,
+            payload=payload,
+            on_success=on_success,
+            on_failure=on_failure,
         )
         return SyncWorker(self._loop, worker, pool)
 
     def process_jobs(
-        self,
-        types: str | Iterable[str],
-        handler: SyncHandler,
-        *,
-        concurrency: int = 1,
-        prefetch: int = 0,
-        worker_id: str | None = None,
-        lease: float | None = None,
+        self, types: str | Iterable[str], handler: SyncHandler, **options: Any
     ) -> None:
         """Run ``handler`` on pushed jobs of ``types``; blocks until Ctrl-C (running jobs are
         handed back). Use ``worker(...).start()`` to work in the background instead."""
-        self.worker(
-            types,
-            handler,
-            concurrency=concurrency,
-            prefetch=prefetch,
-            worker_id=worker_id,
-            lease=lease,
-        ).run()
+        self.worker(types, handler, **options).run()
+
+    def get_work(
+        self, types: str | Iterable[str], max_jobs: int = 1, *, lease: float | None = None
+    ) -> list[SyncWorkerJob]:
+        """Claim up to ``max_jobs`` ready jobs now (``Client.get_work``)."""
+        jobs = self._run(self._client.get_work(types, max_jobs, lease=lease))
+        return [SyncWorkerJob(self._loop, job) for job in jobs]
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open" if self._opened else "not connected"
@@ -293,10 +297,14 @@ class SyncClient:
 
 
 def _in_pool(
-    loop: LoopThread, pool: concurrent.futures.ThreadPoolExecutor, handler: Callable[..., Any]
-) -> Callable[[WorkerJob], Coroutine[Any, Any, Any]]:
-    async def run_one(job: WorkerJob) -> Any:
+    loop: LoopThread,
+    pool: concurrent.futures.ThreadPoolExecutor,
+    handler: Callable[..., Any],
+    batches: bool = False,
+) -> Callable[[Any], Coroutine[Any, Any, Any]]:
+    async def run_one(job: Any) -> Any:
         context = contextvars.copy_context()  # current_job() and job logging in the thread
-        return await loop.loop.run_in_executor(pool, context.run, handler, SyncWorkerJob(loop, job))
+        arg = [SyncWorkerJob(loop, j) for j in job] if batches else SyncWorkerJob(loop, job)
+        return await loop.loop.run_in_executor(pool, context.run, handler, arg)
 
     return run_one

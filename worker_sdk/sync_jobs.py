@@ -240,6 +240,11 @@ class SyncWorkerJob:
     done = reporting(WorkerJob.done)
     heartbeat = reporting(WorkerJob.heartbeat)
 
+    def update_data(self, data: Any, merge: bool = False) -> None:
+        """Change this running job's data, as ``WorkerJob.update_data``."""
+        self._loop.run(self.job.update_data(data, merge))
+        self.data = self.job.data
+
     def __repr__(self) -> str:
         return f"<SyncWorkerJob {self.type} id={self.id} attempt={self.attempt}>"
 
@@ -266,6 +271,13 @@ class SyncWorker:
     @property
     def completed(self) -> int:
         return self.worker.completed
+
+    def pause(self) -> None:
+        """No new jobs until ``resume()``; running ones go on (``Worker.pause``)."""
+        self._loop.run(self.worker.pause())
+
+    def resume(self) -> None:
+        self._loop.run(self.worker.resume())
 
     def run(self) -> None:
         """Work until ``stop()`` from another thread; Ctrl-C hands running jobs back."""

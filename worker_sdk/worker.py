@@ -7,19 +7,25 @@ prefetched job is not available to other workers). While a job is held, the leas
 the job's policy), ``Fatal`` fails it for good, ``Snooze`` puts it back without counting the
 attempt. Cancelling the job cancels the handler's task. If the socket drops, the server takes
 the jobs back (they are retried), so running handlers are cancelled here too.
+
+``payload=N`` hands the handler a list of up to N jobs (``livejobs_sdk.cargo``); ``on_success``
+and ``on_failure`` are called after each job's report; ``pause()`` stops the server pushing
+more work to this worker until ``resume()``, while running jobs go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import math
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from livejobs_sdk import tracing
+from livejobs_sdk.cargo import BatchHandler, Cargo
 from livejobs_sdk.connection import Connection, Frame
 from livejobs_sdk.errors import Fatal, LivejobsError, Snooze
 from livejobs_sdk.job import WorkerJob
@@ -28,6 +34,8 @@ from livejobs_sdk.joblog import in_job_context
 log = logging.getLogger("livejobs.worker")
 
 Handler = Callable[[WorkerJob], Awaitable[Any]]
+#: ``on_success(job, result)`` / ``on_failure(job, exc)``: a function or a coroutine function
+Hook = Callable[[WorkerJob, Any], Any]
 
 
 class Worker:
@@ -35,18 +43,29 @@ class Worker:
         self,
         conn: Connection,
         types: Iterable[str],
-        handler: Handler,
+        handler: Handler | BatchHandler,
         *,
         concurrency: int = 1,
         prefetch: int = 0,
         worker_id: str | None = None,
         lease: float | None = None,
+        payload: int = 1,
+        on_success: Hook | None = None,
+        on_failure: Hook | None = None,
     ) -> None:
+        if payload < 1:
+            raise ValueError("payload is at least 1")
         self.conn = conn
         self.prefetch = prefetch
         self._handlers = asyncio.Semaphore(concurrency)
         self.types = [types] if isinstance(types, str) else list(types)
-        self.handler = in_job_context(handler)  # current_job() and logging know the job
+        self.handler = in_job_context(cast(Handler, handler))  # current_job() knows the job
+        self.payload = payload
+        self.cargo = None
+        if payload > 1:  # the handler takes a list of jobs
+            self.cargo = Cargo(cast(BatchHandler, handler), payload, self._handlers, self._spawn)
+        self.on_success, self.on_failure = on_success, on_failure
+        self.paused = False
         self.concurrency = concurrency
         self.worker_id = worker_id
         self.lease = lease
@@ -60,7 +79,9 @@ class Worker:
         self._background: set[asyncio.Task[None]] = set()
 
     async def _register(self) -> None:
-        params: dict[str, Any] = {"types": self.types, "concurrency": self.concurrency}
+        # in cargo mode each handler slot takes up to ``payload`` jobs
+        slots = self.concurrency * self.payload
+        params: dict[str, Any] = {"types": self.types, "concurrency": slots}
         if self.prefetch:
             params["prefetch"] = self.prefetch
         if self.worker_id:
@@ -68,6 +89,21 @@ class Worker:
         if self.lease:
             params["lease"] = self.lease
         self.worker_id = (await self.conn.call("worker.start", params))["worker_id"]
+        if self.paused:  # paused before it started, or before a reconnect
+            await self.conn.call("worker.pause", {})
+
+    async def pause(self) -> None:
+        """Take no new jobs (job-collection's ``q.pause()``); running ones go on."""
+        self.paused = True
+        await self._tell("worker.pause")
+
+    async def resume(self) -> None:
+        self.paused = False
+        await self._tell("worker.resume")
+
+    async def _tell(self, method: str) -> None:
+        if self.conn.worker is self and self.worker_id is not None and self.conn.connected:
+            await self.conn.call(method, {})
 
     def _on_job(self, frame: Frame) -> None:
         job = WorkerJob(self.conn, frame["job"])
@@ -162,29 +198,37 @@ class Worker:
     async def _run(self, job: WorkerJob) -> None:
         claim = tracing.claim(job.doc, self.worker_id)  # until a handler is free for it
         try:
-            async with self._handlers:  # prefetched jobs wait here, their leases kept alive
-                claim.end()
-                with tracing.running(job.doc, self.worker_id):
-                    result = await self.handler(job)
+            result = await self._handle(job, claim)
         except asyncio.CancelledError:
             if job.reported:  # cancelled by the server, or handed back: nothing to report
                 return
             raise
-        except Fatal as exc:
-            await self._report(job, "jobs.fail", error=_error(exc), fatal=True)
         except Snooze as exc:
             await self._report(job, "jobs.snooze", seconds=exc.seconds)
         except Exception as exc:
-            await self._report(job, "jobs.fail", error=_error(exc), fatal=False)
+            fatal = isinstance(exc, Fatal)
+            if await self._report(job, "jobs.fail", error=_error(exc), fatal=fatal):
+                await _call_hook(self.on_failure, job, exc)
         else:
-            await self._report(job, "jobs.done", result=result)
+            if await self._report(job, "jobs.done", result=result):
+                await _call_hook(self.on_success, job, result)
         finally:
             claim.end()
             self.completed += 1
 
-    async def _report(self, job: WorkerJob, method: str, **params: Any) -> None:
+    async def _handle(self, job: WorkerJob, claim: tracing.Claim) -> Any:
+        if self.cargo is not None:
+            return await self.cargo.run(job)
+        async with self._handlers:  # prefetched jobs wait here, their leases kept alive
+            claim.end()
+            with tracing.running(job.doc, self.worker_id):
+                return await self.handler(job)
+
+    async def _report(self, job: WorkerJob, method: str, **params: Any) -> bool:
+        """Send the job's final report; False if the handler had reported it itself, or
+        the result could not be sent (the job is then failed)."""
         if job.reported:
-            return
+            return False
         job.reported = True
         try:
             await self._send_report(job, method, params)
@@ -193,6 +237,8 @@ class Worker:
             # handler had raised, instead of dying in this task unseen while the lease runs out
             log.warning("job %s: its result cannot be sent: %s", job.id, exc)
             await self._send_report(job, "jobs.fail", {"error": _error(exc), "fatal": False})
+            return False
+        return True
 
     async def _send_report(self, job: WorkerJob, method: str, params: dict[str, Any]) -> None:
         try:
@@ -232,6 +278,18 @@ class Worker:
             await job.heartbeat()
         except (LivejobsError, TimeoutError) as exc:
             log.warning("heartbeat for job %s failed: %s", job.id, exc)
+
+
+async def _call_hook(hook: Hook | None, job: WorkerJob, value: Any) -> None:
+    """A success or failure hook; what it raises is logged, never the job's concern."""
+    if hook is None:
+        return
+    try:
+        outcome = hook(job, value)
+        if inspect.isawaitable(outcome):
+            await outcome
+    except Exception:
+        log.exception("the hook %r raised for job %s", hook, job.id)
 
 
 def _renewal_period(job: WorkerJob) -> float:

@@ -26,7 +26,7 @@ REF = "#/components/schemas/{name}"
 #: the job actions: POST /api/jobs/{id}/<action> calls jobs.<action> on the path's job
 JOB_ACTIONS = (
     *("cancel", "restart", "pause", "resume", "ready", "rerun", "remove"),
-    *("log", "progress", "done", "fail", "heartbeat", "snooze"),
+    *("log", "progress", "done", "fail", "heartbeat", "snooze", "update_data"),
 )
 
 DESCRIPTION = """\

@@ -126,6 +126,7 @@ RESULTS: dict[str, Any] = {
     "jobs.counts": JobCounts,
     "jobs.claim": list[Job],
     "jobs.heartbeat": Expires,
+    "jobs.update_data": Job,
     **{f"jobs.{action}": (Job, Bulk) for action in CONTROLS if action != "remove"},
     "jobs.remove": (bool, Bulk),
     **{f"jobs.{action}": bool for action in LEASED},
@@ -145,5 +146,8 @@ RESULTS: dict[str, Any] = {
 """Each method callable over HTTP, and the type of its ``result``; a pair for a control
 method: what it answers for one ``id`` (the job route), and for ``ids`` (the bulk form)."""
 
-WEBSOCKET_ONLY = ("worker.start", "worker.stop", "subscribe", "unsubscribe", "types.watch")
+WEBSOCKET_ONLY = (
+    *("worker.start", "worker.stop", "worker.pause", "worker.resume"),
+    *("subscribe", "unsubscribe", "types.watch"),
+)
 """Methods that act on the connection itself (a worker, a subscription): refused over HTTP."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from livejobs.errors import Conflict, Forbidden
+from livejobs.errors import Conflict, Forbidden, Invalid
 from livejobs.jobs import bounds, schedule
 from livejobs.jobs.bounds import DocLimits, append_log, clip_error, clip_text
 from livejobs.jobs.model import UNFINISHED, Job, Status, random_hex
@@ -130,6 +130,19 @@ def progress(doc: Job, *, lease_token: str, completed: float, total: float, now:
     new["updated"] = now
     percent = 100.0 * completed / total if total else 0.0
     new["progress"] = {"completed": completed, "total": total, "percent": round(percent, 2)}
+    return new
+
+
+def update_data(doc: Job, *, lease_token: str, data: Any, merge: bool, now: float) -> Job:
+    """The running job's data, changed by its handler (JobReactor's arguments on the fly,
+    BullMQ's ``updateData``): replaced, or with ``merge`` its top-level keys updated."""
+    _require_lease(doc, lease_token, "update the data of")
+    if merge and not (isinstance(doc["data"], dict) and isinstance(data, dict)):
+        raise Invalid(f"cannot merge into job {doc['id']}: its data and the update must be objects")
+    new = _copy(doc)
+    new["version"] = doc["version"] + 1
+    new["updated"] = now
+    new["data"] = {**doc["data"], **data} if merge else data
     return new
 
 

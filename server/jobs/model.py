@@ -80,6 +80,12 @@ PRIORITIES: dict[str, int] = {
     "critical": -15,
 }
 
+#: the levels of a log line, least severe first
+LOG_LEVELS = ("info", "success", "warning", "danger")
+
+#: how a retry's wait grows (``retry.backoff``)
+BACKOFFS = ("constant", "exponential")
+
 DEFAULT_RETRY: dict[str, Any] = {
     "retries": 0,
     "wait": 0.0,

@@ -37,10 +37,16 @@ class Worker:
     #: a lease of this worker ran out with its socket open (frozen, or a blocked event loop):
     #: no work until it is heard from again (``Dispatcher.heard_from``)
     suspect: bool = False
+    #: paused by its client (``worker.pause``): keeps its running jobs, is pushed no more
+    resting: bool = False
 
     @property
     def free(self) -> int:
-        return 0 if self.stopped else self.concurrency + self.prefetch - len(self.running)
+        return (
+            0
+            if self.stopped or self.resting
+            else self.concurrency + self.prefetch - len(self.running)
+        )
 
     @property
     def claim_size(self) -> int:
@@ -58,6 +64,7 @@ class Worker:
             "prefetch": self.prefetch,
             "running": sorted(self.running),
             "since": self.since,
+            "paused": self.resting,
         }
 
 

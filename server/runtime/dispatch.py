@@ -121,6 +121,13 @@ class Dispatcher:
         if not worker.running and worker in self._workers:
             self._workers.remove(worker)
 
+    def rest(self, worker: Worker, resting: bool) -> None:
+        """Pause (no free slots) or resume pushing to a worker; resuming looks for work now."""
+        worker.resting = resting
+        if not resting:
+            worker.seen.clear()  # what it skipped while paused is still waiting
+            self._wake.set()
+
     async def remove(self, worker: Worker) -> None:
         """The worker is gone: every job it held is a lost attempt, retried per its policy."""
         worker.stopped = True

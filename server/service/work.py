@@ -57,6 +57,19 @@ class Working(JobCore):
             doc,
         )
 
+    async def update_data(
+        self, job_id: str, token: str, data: Any, merge: bool, doc: Job | None = None
+    ) -> Job:
+        def change(current: Job) -> Job:
+            new = lifecycle.update_data(
+                current, lease_token=token, data=data, merge=merge, now=self.clock.now()
+            )
+            if len(msgspec.json.encode(new["data"])) > self.max_data:  # merged, too
+                raise TooLarge(f"data is larger than {self.max_data} bytes")
+            return new
+
+        return await self.transition(job_id, change, doc)
+
     async def log(
         self,
         job_id: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from livejobs.errors import Conflict, Forbidden
+from livejobs.errors import Conflict, Forbidden, Invalid
 from livejobs.jobs import bounds, lifecycle
 from livejobs.jobs.model import blank_job
 
@@ -138,3 +138,19 @@ def test_log_keeps_the_first_entry_and_the_newest():
         lifecycle.append_log(doc, now=NOW, by="u", message=str(i))
     assert len(doc["log"]) == bounds.MAX_LOG_ENTRIES
     assert doc["log"][-1]["message"] == str(bounds.MAX_LOG_ENTRIES + 9)
+
+
+def test_update_data_by_the_lease_holder_replaces_or_merges():
+    doc = running()
+    token = doc["lease"]["token"]
+    merged = lifecycle.update_data(doc, lease_token=token, data={"y": 2}, merge=True, now=NOW + 1)
+    assert merged["data"] == {"x": 1, "y": 2} and merged["version"] == doc["version"] + 1
+    assert doc["data"] == {"x": 1}  # the input is not touched
+    replaced = lifecycle.update_data(doc, lease_token=token, data=[3], merge=False, now=NOW)
+    assert replaced["data"] == [3]
+    with pytest.raises(Forbidden):
+        lifecycle.update_data(doc, lease_token="other", data=1, merge=False, now=NOW)
+    with pytest.raises(Invalid):
+        lifecycle.update_data(doc, lease_token=token, data=[1], merge=True, now=NOW)
+    with pytest.raises(Conflict):
+        lifecycle.update_data(job(), lease_token=token, data=1, merge=False, now=NOW)

@@ -67,7 +67,21 @@ def test_a_workers_and_a_creators_methods_are_what_they_were():
     read = {"jobs.get", "jobs.find", "jobs.counts", "types.list", "types.watch"}
     work = {"worker.start", "worker.stop", "jobs.claim", "jobs.heartbeat", "jobs.log"}
     work |= {"jobs.progress", "jobs.done", "jobs.fail", "jobs.snooze"}
+    work |= {"worker.pause", "worker.resume", "jobs.update_data"}  # issue 24
     control = {f"jobs.{a}" for a in ("cancel", "restart", "pause", "resume", "ready", "rerun")}
     control |= {"jobs.remove", "jobs.log"}
     assert grants()["worker"] == session | read | work
     assert grants()["creator"] == session | read | {"jobs.create", "jobs.create_many"} | control
+
+
+def test_the_wire_types_take_the_declared_log_levels_and_backoffs():
+    """``params`` spells them as ``Literal`` for msgspec; the SDK's constants come from the
+    model's tuples: the two must not drift."""
+    from typing import get_args, get_type_hints
+
+    from livejobs import params
+    from livejobs.jobs.model import BACKOFFS, LOG_LEVELS
+
+    assert get_args(get_type_hints(params.Log)["level"]) == LOG_LEVELS
+    assert get_args(get_type_hints(params.RetrySpec)["backoff"]) == BACKOFFS
+    assert tuple(sdk_names.LOG_LEVELS) == LOG_LEVELS and tuple(sdk_names.BACKOFFS) == BACKOFFS

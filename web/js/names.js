@@ -49,6 +49,38 @@ export const PRIORITIES = Object.freeze({
   "high": -10,
   "critical": -15
 });
+/** each priority level by name. */
+export const PRIORITY = Object.freeze({
+  "LOW": 10,
+  "NORMAL": 0,
+  "MEDIUM": -5,
+  "HIGH": -10,
+  "CRITICAL": -15
+});
+/** the levels of a job's log lines. */
+export const LOG_LEVELS = Object.freeze([
+  "info",
+  "success",
+  "warning",
+  "danger"
+]);
+/** each log level by name. */
+export const LOG_LEVEL = Object.freeze({
+  "INFO": "info",
+  "SUCCESS": "success",
+  "WARNING": "warning",
+  "DANGER": "danger"
+});
+/** how a retry's wait grows. */
+export const BACKOFFS = Object.freeze([
+  "constant",
+  "exponential"
+]);
+/** each backoff by name. */
+export const BACKOFF = Object.freeze({
+  "CONSTANT": "constant",
+  "EXPONENTIAL": "exponential"
+});
 /** every method a client may call. */
 export const METHODS = Object.freeze([
   "auth",
@@ -68,10 +100,13 @@ export const METHODS = Object.freeze([
   "jobs.remove",
   "worker.start",
   "worker.stop",
+  "worker.pause",
+  "worker.resume",
   "jobs.claim",
   "jobs.heartbeat",
   "jobs.log",
   "jobs.progress",
+  "jobs.update_data",
   "jobs.done",
   "jobs.fail",
   "jobs.snooze",

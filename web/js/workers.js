@@ -75,7 +75,13 @@ export class WorkersView {
             { dataset: { worker: w.worker_id } },
             el("td", {}, el("code", { class: "id", text: w.worker_id })),
             el("td", { text: w.user || "—" }),
-            el("td", {}, ...(w.types || []).map((t) => el("span", { class: "tag", text: t }))),
+            el(
+              "td",
+              {},
+              ...(w.types || []).map((t) => el("span", { class: "tag", text: t })),
+              // worker.pause: it keeps its running jobs and is pushed no new ones
+              ...(w.paused ? [el("span", { class: "tag paused", text: "paused" })] : []),
+            ),
             el(
               "td",
               { class: "load" },
