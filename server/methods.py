@@ -57,8 +57,11 @@ TABLE: tuple[Method, ...] = (
     Method("jobs.get", p.JobRef, jobs.get, ("read",), retry_safe=True),
     Method("jobs.find", p.Find, jobs.find, ("read",), retry_safe=True),
     Method("jobs.counts", p.Counts, jobs.counts, ("read",), retry_safe=True),
+    Method("schedules.list", p.Empty, jobs.schedules_list, ("read",), retry_safe=True),
     # jobs: control (one id, or many for managers)
     *(_control(action) for action in ACTIONS),
+    # finished jobs by filter, for managers and admins (``check_bulk``)
+    Method("jobs.clean", p.Clean, jobs.clean, ("control",)),
     # working
     Method("worker.start", p.WorkerStart, jobs.worker_start, ("work",), lease=True),
     Method("worker.stop", p.Empty, jobs.worker_stop, ("work",), lease=True),

@@ -95,6 +95,8 @@ class JobSpec(Params):
     private: Any = None
     debounce: DebounceSpec | None = None
     trace: TraceSpec | None = None
+    lifo: bool = False
+    unique_for: Seconds | None = None
 
 
 class CreateJob(JobSpec):
@@ -125,6 +127,13 @@ class Find(Params):
     sort: Any = None
     limit: Annotated[int, Meta(ge=1, le=10_000)] = 1000
     skip: Annotated[int, Meta(ge=0, le=2**63 - 1)] = 0
+
+
+class Clean(Params):
+    """``jobs.clean``: remove the finished jobs matching ``filter`` (at most ``limit``)."""
+
+    filter: dict[str, Any] = {}
+    limit: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None
 
 
 class Counts(Params):

@@ -50,7 +50,7 @@ class Settings(msgspec.Struct, kw_only=True):
     lease_seconds: Seconds = 30.0
     #: on SIGTERM, seconds running jobs may take to finish before they are handed back
     shutdown_grace: Annotated[float, Meta(ge=0)] = 20.0
-    #: seconds finished (completed/cancelled) jobs are kept; per-job ``retain`` overrides
+    #: seconds finished (completed/failed/cancelled) jobs are kept; per-job ``retain`` overrides
     retain_seconds: Seconds | None = 7 * 24 * 3600.0
     #: SQLite durability: NORMAL survives a process crash, FULL also a power loss
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"

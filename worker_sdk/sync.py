@@ -197,6 +197,8 @@ class SyncClient:
     pause_jobs = blocking(Client.pause_jobs)
     resume_jobs = blocking(Client.resume_jobs)
     remove_jobs = blocking(Client.remove_jobs)
+    clean = blocking(Client.clean)
+    schedules = blocking(Client.schedules)
 
     def run(
         self, job_type: str, data: Any = None, timeout: float | None = None, **options: Any

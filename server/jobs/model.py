@@ -21,6 +21,9 @@ Fields (all times are seconds since the epoch, as floats):
 - ``depends``   list of job ids that must complete first.
 - ``dependants`` list of job ids waiting for this one (kept so a finish needs no search).
 - ``key``       str or None: at most one unfinished job per key.
+- ``unique_for`` float or None: with ``key``, the key also blocks new jobs for this many seconds
+                 after its job finished (Oban's unique period).
+- ``lifo``      bool: claimed before the older ready jobs of its priority (``claim_rank``).
 - ``expire_at`` float or None: a job not started by then fails with reason "expired".
 - ``target`` / ``exclude``  worker affinity: only that worker / never these workers.
 - ``retain``    float or None: seconds a finished job is kept (None: the server default).
@@ -151,6 +154,8 @@ def blank_job(job_type: str, data: Any, *, owner: str, now: float) -> Job:
         "depends": [],
         "dependants": [],
         "key": None,
+        "unique_for": None,
+        "lifo": False,
         "expire_at": None,
         "target": None,
         "exclude": [],

@@ -3,6 +3,7 @@ a finish, and the scheduler's timer (``on_due``). ``create`` and ``work`` build 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,8 @@ Transition = Callable[[Job], Job]
 #: whether the caller may know a job exists (``Ctx.may_read``)
 Visible = Callable[[Job], bool]
 CAS_ATTEMPTS = 5
+#: jobs removed per store transaction by ``clean``
+CLEAN_CHUNK = 1000
 #: what a job's owner or a manager may do to it (``JobService.control``): one method each
 ACTIONS = ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove")
 
@@ -140,6 +143,23 @@ class JobCore:
             raise Conflict(f"job {job_id} changed while being removed; try again")
         return True
 
+    async def clean(self, filter: Filter, limit: int | None = None) -> int:
+        """Remove the finished jobs matching ``filter`` (at most ``limit``), oldest first, in
+        chunks of ``CLEAN_CHUNK`` per store transaction, yielding between chunks so that a
+        million rows never hold the server (or the store's writer) for long."""
+        finished = {"status": {"$in": sorted(FINISHED)}}
+        scoped = {"$and": [filter, finished]} if filter else finished
+        removed = 0
+        while limit is None or removed < limit:
+            chunk = CLEAN_CHUNK if limit is None else min(CLEAN_CHUNK, limit - removed)
+            docs = await self.store.find(scoped, (("created", 1),), limit=chunk)
+            deleted = await self.store.delete_many([(d["id"], d["version"]) for d in docs])
+            removed += deleted
+            if len(docs) < chunk or deleted == 0:
+                break
+            await asyncio.sleep(0)  # let calls and the feed in between chunks
+        return removed
+
     # -- time-driven (the scheduler) ----------------------------------------------------------
 
     async def on_due(self, doc: Job) -> None:
@@ -152,7 +172,11 @@ class JobCore:
                 and doc["expire_at"] is not None
                 and doc["expire_at"] <= now
             ):
-                await self.transition(doc["id"], lambda d: lifecycle.expire(d, now=now), doc)
+                await self.transition(
+                    doc["id"],
+                    lambda d: lifecycle.expire(d, now=now, default_retain=self.retain),
+                    doc,
+                )
             elif status == Status.WAITING:
                 await self.transition(doc["id"], lambda d: lifecycle.promote(d, now=now), doc)
             elif status == Status.RUNNING:
@@ -169,7 +193,7 @@ class JobCore:
                     doc,
                 )
                 log_failure(failed, "server")
-            elif status in (Status.COMPLETED, Status.CANCELLED):
+            elif status in FINISHED:
                 await self.store.delete(doc["id"], doc["version"])
             else:
                 await self.transition(doc["id"], self._clear_due, doc)

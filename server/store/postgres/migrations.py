@@ -14,6 +14,7 @@ from livejobs.store.migrations import Migration, plan
 MIGRATIONS = [
     Migration(1, "create the jobs, records, requests, flow and changes tables"),
     Migration(2, "count jobs by type, status and owner in job_counts, kept by triggers"),
+    Migration(3, "lifo: the claim orders by rank (created, negated for a LIFO job)"),
 ]
 
 #: pg_advisory_xact_lock key held while migrating (any constant: one per database)
@@ -109,7 +110,15 @@ CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs
     FOR EACH STATEMENT EXECUTE FUNCTION livejobs_count_update();
 """
 
-STEPS = {1: SCHEMA_1, 2: SCHEMA_2}
+# ``lifecycle.claim_rank`` as a generated column: no write path has to know of it
+SCHEMA_LIFO = """
+ALTER TABLE jobs ADD COLUMN rank float8
+    GENERATED ALWAYS AS (CASE WHEN doc->'lifo' = 'true' THEN -created ELSE created END) STORED;
+CREATE INDEX jobs_claim_rank ON jobs (type, priority, rank, id) WHERE status = 'ready';
+DROP INDEX jobs_claim;
+"""
+
+STEPS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_LIFO}
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS livejobs_schema (version integer NOT NULL)"
 

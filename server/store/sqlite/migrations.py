@@ -95,10 +95,19 @@ def _requests(conn: sqlite3.Connection) -> None:
     _script(conn, REQUESTS)
 
 
+def _lifo_rank(conn: sqlite3.Connection) -> None:
+    """The claim orders by ``rank`` (``lifecycle.claim_rank``): every stored job is FIFO."""
+    conn.execute("ALTER TABLE jobs ADD COLUMN rank REAL")
+    conn.execute("UPDATE jobs SET rank = created")
+    conn.execute("CREATE INDEX jobs_claim_rank ON jobs (status, type, priority, rank, id)")
+    conn.execute("DROP INDEX IF EXISTS jobs_claim")
+
+
 STEPS: list[tuple[Migration, Callable[[sqlite3.Connection], None]]] = [
     (Migration(1, "the 0.1.0 schema (jobs, records, counts, flow, peers)"), _schema_0_1_0),
     (Migration(2, "job keys unique per owner, not across owners"), _keys_per_owner),
     (Migration(3, "remembered create requests (request_id)"), _requests),
+    (Migration(4, "lifo: the claim orders by rank (created, negated for a LIFO job)"), _lifo_rank),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)
