@@ -35,6 +35,10 @@ class Job(Struct, kw_only=True):
     depends: list[str] = []
     dependants: list[str] = []
     key: str | None = None
+    #: with ``key``: seconds the key blocks new jobs after this one finished
+    unique_for: float | None = None
+    #: claimed before the older ready jobs of its priority
+    lifo: bool = False
     expire_at: float | None = None
     target: str | None = None
     exclude: list[str] = []
@@ -85,6 +89,25 @@ class Bulk(Struct):
     errors: dict[str, ErrorBody]
 
 
+class Cleaned(Struct):
+    """``jobs.clean``: how many finished jobs were removed."""
+
+    removed: int
+
+
+class Schedule(Struct):
+    """``schedules.list``: one repeating job (a field the caller may not read is null)."""
+
+    id: str
+    key: str | None
+    type: str
+    repeat: dict[str, Any] | None
+    status: Status
+    owner: str | None
+    #: when the next run is due
+    next: float | None
+
+
 class Expires(Struct):
     """``jobs.heartbeat``: when the extended lease now runs out."""
 
@@ -122,6 +145,8 @@ RESULTS: dict[str, Any] = {
     "jobs.get": Job,
     "jobs.find": list[Job],
     "jobs.counts": JobCounts,
+    "jobs.clean": Cleaned,
+    "schedules.list": list[Schedule],
     "jobs.claim": list[Job],
     "jobs.heartbeat": Expires,
     **{f"jobs.{action}": (Job, Bulk) for action in CONTROLS if action != "remove"},

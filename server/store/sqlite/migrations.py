@@ -96,10 +96,18 @@ def _requests(conn: sqlite3.Connection) -> None:
 
 
 def _lifo_rank(conn: sqlite3.Connection) -> None:
-    """The claim orders by ``rank`` (``lifecycle.claim_rank``): every stored job is FIFO."""
-    conn.execute("ALTER TABLE jobs ADD COLUMN rank REAL")
-    conn.execute("UPDATE jobs SET rank = created")
-    conn.execute("CREATE INDEX jobs_claim_rank ON jobs (status, type, priority, rank, id)")
+    """The claim orders by ``rank`` (``lifecycle.claim_rank``), recomputed from the documents
+    (so running twice changes nothing)."""
+    columns = {name for _, name, *_ in conn.execute("PRAGMA table_info(jobs)")}
+    if "rank" not in columns:
+        conn.execute("ALTER TABLE jobs ADD COLUMN rank REAL")
+    conn.execute(
+        "UPDATE jobs SET rank = CASE WHEN json_extract(doc, '$.lifo') = 1 THEN -created "
+        "ELSE created END"
+    )
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS jobs_claim_rank ON jobs (status, type, priority, rank, id)"
+    )
     conn.execute("DROP INDEX IF EXISTS jobs_claim")
 
 
