@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from livejobs.service import core
-from livejobs_sdk import CallError, Fatal
+from livejobs_sdk import CallError, Fatal, SyncClient
 from tests.helpers import collect_until_ready, running_worker, wait_count, wait_status
 from tests.servers import InProcessServer
 
@@ -161,3 +161,19 @@ async def test_a_unique_key_blocks_duplicates_for_its_period_after_the_job_finis
         assert info.value.code == "invalid"
     reply = await _post(clocked_server, "/api/jobs", {"type": "u", "key": "once", "unique_for": 60})
     assert reply.json()["result"]["id"] == newest.id
+
+
+def test_the_sync_client_mirrors_lifo_unique_for_schedules_and_clean(sync_server):
+    with SyncClient(sync_server.ws_url, sync_server.admin_token) as client:
+        older = client.job("s").save()
+        newer = client.job("s").lifo().save()
+        ticking = client.job("t").key("tick").repeat(every=60).delay(60).save()
+        client.job("t").key("tick").repeat(every=120).delay(120).save()
+        [listed] = client.schedules()
+        assert listed["id"] == ticking.id and listed["repeat"]["every"] == 120
+        once = client.job("u").key("u").unique_for(60).save()
+        once.cancel()
+        assert client.job("u").key("u").unique_for(60).save().id == once.id
+        assert client.clean({"type": "u"}) == 1
+        claimed = client.call("jobs.claim", {"types": ["s"]})
+        assert [job["id"] for job in claimed] == [newer.id] and older.id != newer.id
