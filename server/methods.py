@@ -79,6 +79,7 @@ TABLE: tuple[Method, ...] = (
     Method("types.watch", p.Empty, jobs.types_watch, ("read",)),
     Method("types.set_limits", p.TypeLimits, jobs.types_set_limits, ("types",)),
     Method("types.pause", p.TypeRef, jobs.types_pause, ("types",)),
+    Method("types.set_retain", p.TypeRetain, jobs.types_set_retain, ("types",)),
     Method("types.resume", p.TypeRef, jobs.types_resume, ("types",)),
     # users and tokens
     Method("users.add", p.UserAdd, admin.users_add, ("admin",)),

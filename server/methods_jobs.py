@@ -286,6 +286,12 @@ async def types_set_limits(ctx: Ctx, params: p.TypeLimits) -> dict[str, Any]:
     )
 
 
+async def types_set_retain(ctx: Ctx, params: p.TypeRetain) -> dict[str, Any]:
+    """A retention time per type, for jobs finishing from now on (as a job's own ``retain``,
+    which still wins)."""
+    return await _set_rules(ctx, params.type, retain=params.retain)
+
+
 async def types_pause(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
     return await _set_rules(ctx, params.type, paused=True)
 

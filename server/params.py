@@ -203,6 +203,13 @@ class TypeRef(Params):
     type: Name
 
 
+class TypeRetain(Params):
+    """``types.set_retain``: seconds finished jobs of ``type`` are kept (null: the server's)."""
+
+    type: Name
+    retain: Seconds | None = None
+
+
 class TypeLimits(Params):
     """Omitted limits are removed; ``rate_limit`` and ``rate_per`` go together."""
 

@@ -279,6 +279,10 @@ class Client:
             params["limit"] = limit
         return int((await self.call("jobs.clean", params))["removed"])
 
+    async def set_type_retain(self, job_type: str, seconds: float | None) -> dict[str, Any]:
+        """Keep finished jobs of ``job_type`` for ``seconds`` (None: the server's default)."""
+        return dict(await self.call("types.set_retain", {"type": job_type, "retain": seconds}))
+
     async def schedules(self) -> list[dict[str, Any]]:
         """The repeating jobs' schedules: ``key``, ``type``, ``repeat``, ``next`` run, ``id``."""
         return list(await self.call("schedules.list", {}))

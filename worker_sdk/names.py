@@ -85,6 +85,7 @@ METHODS: tuple[str, ...] = (
     "types.watch",
     "types.set_limits",
     "types.pause",
+    "types.set_retain",
     "types.resume",
     "users.add",
     "users.remove",

@@ -199,6 +199,7 @@ class SyncClient:
     remove_jobs = blocking(Client.remove_jobs)
     clean = blocking(Client.clean)
     schedules = blocking(Client.schedules)
+    set_type_retain = blocking(Client.set_type_retain)
 
     def run(
         self, job_type: str, data: Any = None, timeout: float | None = None, **options: Any

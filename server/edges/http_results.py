@@ -155,6 +155,7 @@ RESULTS: dict[str, Any] = {
     "workers.list": list[WorkerInfo],
     "types.set_limits": Record,
     "types.pause": Record,
+    "types.set_retain": Record,
     "types.resume": Record,
     "types.list": list[Record],
     "users.add": Record,

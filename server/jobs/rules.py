@@ -23,19 +23,22 @@ class TypeRules:
     rate_limit: int | None = None
     rate_per: float | None = None
     concurrency: int | None = None
+    #: seconds a finished job of the type is kept (None: the server's ``retain_seconds``)
+    retain: float | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any] | None) -> TypeRules:
         return cls(**{k: v for k, v in (record or {}).items() if k != "type"})
 
     def to_dict(self, job_type: str) -> dict[str, Any]:
-        return {
+        out = {
             "type": job_type,
             "paused": self.paused,
             "rate_limit": self.rate_limit,
             "rate_per": self.rate_per,
             "concurrency": self.concurrency,
         }
+        return out if self.retain is None else {**out, "retain": self.retain}
 
     @property
     def rated(self) -> bool:

@@ -63,6 +63,11 @@ class JobCore:
         #: called with the documents of every insert just before it is queued (see ``_insert``)
         self.inserting: list[Callable[[list[Job]], None]] = []
 
+    def retain_for(self, job_type: str) -> float | None:
+        """Seconds a finished job of ``job_type`` is kept: its type's rule, else the server's."""
+        typed = self.flow.retain_of(job_type)
+        return typed if typed is not None else self.retain
+
     async def _insert(self, docs: list[Job], request: CreateRequest | None = None) -> list[Job]:
         """Insert, telling the ``inserting`` hooks first, with no await in between: on a store
         with ordered writes, a claim they queue for a ready job joins the insert's commit.
@@ -124,7 +129,11 @@ class JobCore:
             return (await self._insert([copy]))[0]
         moves: dict[str, Transition] = {
             "cancel": lambda d: lifecycle.cancel(
-                d, by=by, now=now(), reason=reason or "cancelled", default_retain=self.retain
+                d,
+                by=by,
+                now=now(),
+                reason=reason or "cancelled",
+                default_retain=self.retain_for(d["type"]),
             ),
             "restart": lambda d: lifecycle.restart(d, by=by, now=now()),
             "pause": lambda d: lifecycle.pause(d, by=by, now=now()),
@@ -174,7 +183,9 @@ class JobCore:
             ):
                 await self.transition(
                     doc["id"],
-                    lambda d: lifecycle.expire(d, now=now, default_retain=self.retain),
+                    lambda d: lifecycle.expire(
+                        d, now=now, default_retain=self.retain_for(d["type"])
+                    ),
                     doc,
                 )
             elif status == Status.WAITING:
@@ -188,7 +199,7 @@ class JobCore:
                         by="server",
                         now=now,
                         reason="worker lost",
-                        default_retain=self.retain,
+                        default_retain=self.retain_for(d["type"]),
                     ),
                     doc,
                 )
@@ -225,7 +236,11 @@ class JobCore:
             if doc["status"] == Status.COMPLETED:
                 return lifecycle.dependencies_met(dependant, completed={doc["id"]}, now=now)
             return lifecycle.cancel(
-                dependant, by="server", now=now, reason=reason, default_retain=self.retain
+                dependant,
+                by="server",
+                now=now,
+                reason=reason,
+                default_retain=self.retain_for(dependant["type"]),
             )
 
         for dependant in await self.store.get_many(dependant_ids):

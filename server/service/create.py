@@ -126,7 +126,7 @@ class Creating(JobCore):
                 "first": now,
             }
         bounds.append_log(doc, now=now, by=owner, message="created")
-        return lifecycle.settle(doc, now, self.retain)
+        return lifecycle.settle(doc, now, self.retain_for(doc["type"]))
 
     async def create(
         self,
@@ -183,7 +183,7 @@ class Creating(JobCore):
             if doc["debounce"]["max_wait"] is not None:
                 after = min(after, doc["debounce"]["first"] + doc["debounce"]["max_wait"])
             out["after"] = after
-            return lifecycle.settle(out, now, self.retain)
+            return lifecycle.settle(out, now, self.retain_for(out["type"]))
 
         try:
             return await self.transition(pending["id"], merge, pending)
@@ -270,9 +270,9 @@ class Creating(JobCore):
             elif dep["status"] in (Status.FAILED, Status.CANCELLED):
                 doc.update(status=Status.CANCELLED.value, finished=now)
                 doc["reason"] = f"dependency {dep['id']} {dep['status']}"
-        lifecycle.settle(doc, now, self.retain)
+        lifecycle.settle(doc, now, self.retain_for(doc["type"]))
         if doc["status"] == Status.CANCELLED:
-            doc["due"] = lifecycle.due_at(doc, self.retain)
+            doc["due"] = lifecycle.due_at(doc, self.retain_for(doc["type"]))
 
     async def _link_dependencies(self, doc: Job) -> None:
         """Record the new job in each dependency's ``dependants``, so that the dependency's

@@ -95,7 +95,7 @@ class Working(JobCore):
                 result=result,
                 by=by,
                 now=self.clock.now(),
-                default_retain=self.retain,
+                default_retain=self.retain_for(d["type"]),
             ),
             doc,
         )
@@ -112,7 +112,7 @@ class Working(JobCore):
                 now=self.clock.now(),
                 fatal=fatal,
                 lease_token=token,
-                default_retain=self.retain,
+                default_retain=self.retain_for(d["type"]),
                 limits=self.limits,
             ),
             doc,
@@ -149,7 +149,7 @@ class Working(JobCore):
                     now=self.clock.now(),
                     lease_token=token,
                     reason="worker lost",
-                    default_retain=self.retain,
+                    default_retain=self.retain_for(d["type"]),
                 ),
             )
         except (Conflict, NotFound):

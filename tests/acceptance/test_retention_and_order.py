@@ -45,6 +45,26 @@ async def test_failed_jobs_are_pruned_after_their_retain_time(clocked_server):
         await wait_count(client, {"type": "kept"}, 0)
 
 
+async def test_a_types_retain_rule_prunes_its_finished_jobs_sooner(clocked_server):
+    clock = clocked_server.clock
+    async with clocked_server.client() as client:
+        rules = await client.set_type_retain("brief", 30)
+        assert rules["retain"] == 30
+        assert [r["type"] for r in await client.call("types.list")] == ["brief"]
+        brief, own, other = (
+            await client.job("brief").save(),
+            await client.job("brief").retain(3600).save(),  # a job's own retain wins
+            await client.job("long").save(),
+        )
+        for job in (brief, own, other):
+            await job.cancel()
+        clock.advance(31)
+        await wait_count(client, {"type": "brief"}, 1)
+        assert {d["id"] for d in await client.find({})} == {own.id, other.id}
+    reply = await _post(clocked_server, "/api/call/types.set_retain", {"type": "brief"})
+    assert "retain" not in reply.json()["result"]
+
+
 async def test_clean_removes_finished_jobs_by_filter_in_chunks(server, monkeypatch):
     monkeypatch.setattr(core, "CLEAN_CHUNK", 2)
     store = server.services.jobs.store
@@ -73,10 +93,8 @@ async def test_clean_removes_finished_jobs_by_filter_in_chunks(server, monkeypat
                     removed.add(event.id)
         assert removed == set(ids)
         assert chunks == [1, 2, 2, 0]  # at most CLEAN_CHUNK per store transaction
-        assert [d["id"] for d in await client.find({"type": {"$in": ["c", "d"]}})] == [
-            running.id,
-            other.id,
-        ]
+        left = await client.find({"type": {"$in": ["c", "d"]}})
+        assert {d["id"] for d in left} == {running.id, other.id}
     reply = await _post(server, "/api/call/jobs.clean", {"filter": {"type": "d"}})
     assert reply.status_code == 200 and reply.json() == {"result": {"removed": 1}}
 

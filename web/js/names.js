@@ -82,6 +82,7 @@ export const METHODS = Object.freeze([
   "types.watch",
   "types.set_limits",
   "types.pause",
+  "types.set_retain",
   "types.resume",
   "users.add",
   "users.remove",
