@@ -110,12 +110,13 @@ CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs
     FOR EACH STATEMENT EXECUTE FUNCTION livejobs_count_update();
 """
 
-# ``lifecycle.claim_rank`` as a generated column: no write path has to know of it
+# ``lifecycle.claim_rank`` as a generated column: no write path has to know of it (each
+# statement may run again on a database an earlier step was re-applied to)
 SCHEMA_LIFO = """
-ALTER TABLE jobs ADD COLUMN rank float8
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS rank float8
     GENERATED ALWAYS AS (CASE WHEN doc->'lifo' = 'true' THEN -created ELSE created END) STORED;
-CREATE INDEX jobs_claim_rank ON jobs (type, priority, rank, id) WHERE status = 'ready';
-DROP INDEX jobs_claim;
+CREATE INDEX IF NOT EXISTS jobs_claim_rank ON jobs (type, priority, rank, id) WHERE status = 'ready';
+DROP INDEX IF EXISTS jobs_claim;
 """
 
 STEPS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_LIFO}
