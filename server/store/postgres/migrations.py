@@ -115,7 +115,8 @@ CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs
 SCHEMA_LIFO = """
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS rank float8
     GENERATED ALWAYS AS (CASE WHEN doc->'lifo' = 'true' THEN -created ELSE created END) STORED;
-CREATE INDEX IF NOT EXISTS jobs_claim_rank ON jobs (type, priority, rank, id) WHERE status = 'ready';
+CREATE INDEX IF NOT EXISTS jobs_claim_rank ON jobs (type, priority, rank, id)
+    WHERE status = 'ready';
 DROP INDEX IF EXISTS jobs_claim;
 """
 
