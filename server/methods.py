@@ -66,8 +66,11 @@ TABLE: tuple[Method, ...] = (
     Method("jobs.get", p.JobRef, jobs.get, ("read",), retry_safe=True),
     Method("jobs.find", p.Find, jobs.find, ("read",), retry_safe=True),
     Method("jobs.counts", p.Counts, jobs.counts, ("read",), retry_safe=True),
+    Method("schedules.list", p.Empty, jobs.schedules_list, ("read",), retry_safe=True),
     # jobs: control (one id, or many for managers)
     *(_control(action) for action in ACTIONS),
+    # finished jobs by filter, for managers and admins (``check_bulk``)
+    Method("jobs.clean", p.Clean, jobs.clean, ("control",)),
     # working
     Method("worker.start", p.WorkerStart, jobs.worker_start, ("work",), lease=True),
     Method("worker.stop", p.Empty, jobs.worker_stop, ("work",), lease=True),
@@ -88,6 +91,7 @@ TABLE: tuple[Method, ...] = (
     Method("types.watch", p.Empty, jobs.types_watch, ("read",)),
     Method("types.set_limits", p.TypeLimits, jobs.types_set_limits, ("types",)),
     Method("types.pause", p.TypeRef, jobs.types_pause, ("types",)),
+    Method("types.set_retain", p.TypeRetain, jobs.types_set_retain, ("types",)),
     Method("types.resume", p.TypeRef, jobs.types_resume, ("types",)),
     Method("types.set_retry", p.TypeRetry, jobs.types_set_retry, ("types",)),
     # users and tokens

@@ -19,11 +19,14 @@ from livejobs import params as p
 from livejobs.auth import bind_worker_id
 from livejobs.context import Ctx, Handler
 from livejobs.errors import Invalid, LivejobsError, NotFound, RateLimited
-from livejobs.jobs.model import Job
+from livejobs.jobs.model import UNFINISHED, Job
 from livejobs.query import filter_cost, parse_filter
 from livejobs.runtime.connection import Worker
 from livejobs.service import Debounce, NewJob
 from livejobs.visibility import HOLDER, project
+
+#: at most this many schedules are listed
+SCHEDULES = 10_000
 
 # -- jobs: create and read ----------------------------------------------------------------
 
@@ -50,6 +53,8 @@ def new_job(spec: p.JobSpec) -> NewJob:
         debounce=Debounce(spec.debounce.seconds, spec.debounce.max_wait)
         if spec.debounce is not None
         else None,
+        lifo=spec.lifo,
+        unique_for=spec.unique_for,
     )
 
 
@@ -130,6 +135,22 @@ async def _control(ctx: Ctx, params: p.JobRefs, action: str) -> Any:
         except LivejobsError as exc:
             errors[job_id] = exc.to_dict()
     return {"done": done, "errors": errors}
+
+
+async def clean(ctx: Ctx, params: p.Clean) -> dict[str, int]:
+    """Remove finished jobs by filter; each removal reaches subscribers as ``removed``."""
+    ctx.services.permissions.check_bulk(ctx.identity, ctx.method)
+    return {"removed": await ctx.services.jobs.clean(ctx.query(params.filter), params.limit)}
+
+
+async def schedules_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
+    """The unfinished repeating jobs this caller may read, the next run first."""
+    scope = ctx.services.permissions.read_scope(ctx.identity)
+    repeating = {"repeat": {"$ne": None}, "status": {"$in": sorted(UNFINISHED)}}
+    filter = {"$and": [repeating, scope]} if scope else repeating
+    docs = await ctx.services.jobs.find(filter, (("after", 1),), limit=SCHEDULES, skip=0)
+    fields = ("id", "key", "type", "repeat", "status", "owner")
+    return [{"next": d.get("after"), **{f: d.get(f) for f in fields}} for d in map(ctx.show, docs)]
 
 
 def control(action: str) -> Handler:
@@ -313,6 +334,12 @@ async def types_set_limits(ctx: Ctx, params: p.TypeLimits) -> dict[str, Any]:
         rate_per=params.rate_per,
         concurrency=params.concurrency,
     )
+
+
+async def types_set_retain(ctx: Ctx, params: p.TypeRetain) -> dict[str, Any]:
+    """A retention time per type, for jobs finishing from now on (as a job's own ``retain``,
+    which still wins)."""
+    return await _set_rules(ctx, params.type, retain=params.retain)
 
 
 async def types_pause(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:

@@ -97,6 +97,8 @@ class JobSpec(Params):
     private: Any = None
     debounce: DebounceSpec | None = None
     trace: TraceSpec | None = None
+    lifo: bool = False
+    unique_for: Seconds | None = None
 
 
 class CreateJob(JobSpec):
@@ -144,6 +146,13 @@ class Find(Params):
     sort: Any = None
     limit: Annotated[int, Meta(ge=1, le=10_000)] = 1000
     skip: Annotated[int, Meta(ge=0, le=2**63 - 1)] = 0
+
+
+class Clean(Params):
+    """``jobs.clean``: remove the finished jobs matching ``filter`` (at most ``limit``)."""
+
+    filter: dict[str, Any] = {}
+    limit: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None
 
 
 class Counts(Params):
@@ -217,6 +226,13 @@ class Snooze(Leased):
 
 class TypeRef(Params):
     type: Name
+
+
+class TypeRetain(Params):
+    """``types.set_retain``: seconds finished jobs of ``type`` are kept (null: the server's)."""
+
+    type: Name
+    retain: Seconds | None = None
 
 
 class TypeLimits(Params):

@@ -59,7 +59,7 @@ class Settings(msgspec.Struct, kw_only=True):
     lease_seconds: Seconds = 30.0
     #: on SIGTERM, seconds running jobs may take to finish before they are handed back
     shutdown_grace: Annotated[float, Meta(ge=0)] = 20.0
-    #: seconds finished (completed/cancelled) jobs are kept; per-job ``retain`` overrides
+    #: seconds finished (completed/failed/cancelled) jobs are kept; per-job ``retain`` overrides
     retain_seconds: Seconds | None = 7 * 24 * 3600.0
     #: the retry policy of jobs created without one whose type has none (``types.set_retry``);
     #: in the environment as JSON, e.g. {"retries": 3, "wait": 5, "backoff": "exponential"}

@@ -12,6 +12,7 @@ import { allowedActions } from "./js/actions.js";
 import { Summary } from "./js/summary.js";
 import { ThroughputChart } from "./js/chart.js";
 import { WorkersView } from "./js/workers.js";
+import { SchedulesView } from "./js/schedules.js";
 
 const TOKEN_KEY = "livejobs.token";
 const WS_URL = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
@@ -26,6 +27,7 @@ const table = new JobsTable($("#jobs-view"), { store, conn, onOpen: (id) => deta
 new Summary({ store, table, rules });
 new ThroughputChart($("#throughput canvas"), $("#throughput-rate"), store);
 const workers = new WorkersView($("#workers-view"), { conn, store, onOpen: openFromElsewhere });
+const schedules = new SchedulesView($("#schedules-view"), { conn, store, onOpen: openFromElsewhere });
 const queues = new QueuesView($("#queues-view"), {
   conn,
   store,
@@ -87,6 +89,7 @@ conn.addEventListener("session", (e) => {
   $("#new-job").hidden = !conn.may("jobs.create");
   $("#tab-workers").hidden = !conn.may("workers.list");
   $("#tab-queues").hidden = !conn.may("types.list");
+  $("#tab-schedules").hidden = !conn.may("schedules.list");
   // no selection boxes for a role that may not act on the jobs it selects
   document.body.classList.toggle("no-actions", allowedActions(conn).length === 0);
   if (document.querySelector(`[data-view="${currentView}"]`).hidden) showView("jobs", { replace: true });
@@ -160,18 +163,20 @@ window.addEventListener("online", () => conn.retryNow());
 let currentView = "jobs";
 
 function showView(name, { replace = false } = {}) {
-  if (!["jobs", "workers", "queues"].includes(name)) name = "jobs";
+  if (!["jobs", "workers", "queues", "schedules"].includes(name)) name = "jobs";
   const changed = name !== currentView;
   currentView = name;
   if (changed) record(replace);
   $("#jobs-view").hidden = name !== "jobs";
   $("#workers-view").hidden = name !== "workers";
   $("#queues-view").hidden = name !== "queues";
+  $("#schedules-view").hidden = name !== "schedules";
   for (const tab of document.querySelectorAll("[data-view]")) {
     tab.setAttribute("aria-selected", String(tab.dataset.view === name));
   }
   workers.setVisible(name === "workers");
   queues.setVisible(name === "queues");
+  schedules.setVisible(name === "schedules");
 }
 for (const tab of document.querySelectorAll("[data-view]")) {
   tab.addEventListener("click", () => showView(tab.dataset.view));

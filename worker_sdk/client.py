@@ -326,6 +326,21 @@ class Client:
     async def remove_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
         return await self.control("remove", ids)
 
+    async def clean(self, filter: dict[str, Any] | None = None, limit: int | None = None) -> int:
+        """Remove finished jobs matching ``filter`` (managers); how many were removed."""
+        params: dict[str, Any] = {"filter": filter or {}}
+        if limit is not None:
+            params["limit"] = limit
+        return int((await self.call("jobs.clean", params))["removed"])
+
+    async def set_type_retain(self, job_type: str, seconds: float | None) -> dict[str, Any]:
+        """Keep finished jobs of ``job_type`` for ``seconds`` (None: the server's default)."""
+        return dict(await self.call("types.set_retain", {"type": job_type, "retain": seconds}))
+
+    async def schedules(self) -> list[dict[str, Any]]:
+        """The repeating jobs' schedules: ``key``, ``type``, ``repeat``, ``next`` run, ``id``."""
+        return list(await self.call("schedules.list", {}))
+
     # -- live ------------------------------------------------------------------------------
     def subscribe(self, filter: dict[str, Any] | None = None) -> Subscription:
         """Live jobs matching ``filter``: iterate it, or use ``async with``."""

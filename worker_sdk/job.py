@@ -125,6 +125,17 @@ class Job:
             self.spec["debounce"]["max_wait"] = max_wait
         return self
 
+    def lifo(self, lifo: bool = True) -> Job:
+        """Claimed before the older ready jobs of its priority (last in, first out)."""
+        self.spec["lifo"] = lifo
+        return self
+
+    def unique_for(self, seconds: float) -> Job:
+        """With ``key``: the key also blocks a new job for ``seconds`` after its job finished
+        (saving again returns the finished job)."""
+        self.spec["unique_for"] = seconds
+        return self
+
     def expire(self, seconds: float) -> Job:
         self.spec["expire"] = seconds
         return self

@@ -223,6 +223,9 @@ class SyncClient:
     resume_jobs = blocking(Client.resume_jobs)
     remove_jobs = blocking(Client.remove_jobs)
     set_type_retry = blocking(Client.set_type_retry)
+    clean = blocking(Client.clean)
+    schedules = blocking(Client.schedules)
+    set_type_retain = blocking(Client.set_type_retain)
 
     def run(
         self, job_type: str, data: Any = None, timeout: float | None = None, **options: Any

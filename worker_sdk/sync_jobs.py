@@ -120,6 +120,8 @@ class SyncJob:
     target = chained(Job.target)
     exclude = chained(Job.exclude)
     retain = chained(Job.retain)
+    lifo = chained(Job.lifo)
+    unique_for = chained(Job.unique_for)
     private = chained(Job.private)
 
     def depends(self, *jobs: SyncJob | Job | str | Iterable[SyncJob | Job | str]) -> SyncJob:

@@ -37,6 +37,10 @@ class Job(Struct, kw_only=True):
     #: ``{dependency id: result}``: what each completed dependency returned
     results: dict[str, Any] = {}
     key: str | None = None
+    #: with ``key``: seconds the key blocks new jobs after this one finished
+    unique_for: float | None = None
+    #: claimed before the older ready jobs of its priority
+    lifo: bool = False
     expire_at: float | None = None
     target: str | None = None
     exclude: list[str] = []
@@ -87,6 +91,25 @@ class Bulk(Struct):
     errors: dict[str, ErrorBody]
 
 
+class Cleaned(Struct):
+    """``jobs.clean``: how many finished jobs were removed."""
+
+    removed: int
+
+
+class Schedule(Struct):
+    """``schedules.list``: one repeating job (a field the caller may not read is null)."""
+
+    id: str
+    key: str | None
+    type: str
+    repeat: dict[str, Any] | None
+    status: Status
+    owner: str | None
+    #: when the next run is due
+    next: float | None
+
+
 class Expires(Struct):
     """``jobs.heartbeat``: when the extended lease now runs out."""
 
@@ -124,6 +147,8 @@ RESULTS: dict[str, Any] = {
     "jobs.get": Job,
     "jobs.find": list[Job],
     "jobs.counts": JobCounts,
+    "jobs.clean": Cleaned,
+    "schedules.list": list[Schedule],
     "jobs.claim": list[Job],
     "jobs.heartbeat": Expires,
     "jobs.update_data": Job,
@@ -133,6 +158,7 @@ RESULTS: dict[str, Any] = {
     "workers.list": list[WorkerInfo],
     "types.set_limits": Record,
     "types.pause": Record,
+    "types.set_retain": Record,
     "types.resume": Record,
     "types.set_retry": Record,
     "types.list": list[Record],

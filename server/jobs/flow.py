@@ -40,12 +40,14 @@ class FlowControl:
     def __init__(self, store: RulesStore) -> None:
         self.store = store
         self._rules: dict[str, TypeRules] = {}
+        #: per type with a retention rule, its seconds (``TypeRules.retain``)
+        self._retain: dict[str, float] = {}
         #: per rate-limited type that ran out of room, when its window opens again
         self._openings: dict[str, float] = {}
 
     async def load(self) -> None:
         for record in await self.store.list_records(KIND):
-            self._rules[record["type"]] = TypeRules.from_record(record)
+            self._install(record["type"], TypeRules.from_record(record))
 
     async def stored(self, job_type: str) -> TypeRules:
         """The type's rules in the store (newer than this server's copy, if another server has
@@ -63,10 +65,18 @@ class FlowControl:
 
     def _install(self, job_type: str, rules: TypeRules) -> None:
         self._openings.pop(job_type, None)
+        if rules.retain is not None:
+            self._retain[job_type] = rules.retain
+        else:
+            self._retain.pop(job_type, None)
         if rules.limited or rules.retry is not None:
             self._rules[job_type] = rules
         else:
             self._rules.pop(job_type, None)
+
+    def retain_of(self, job_type: str) -> float | None:
+        """The type's retention rule, if it has one."""
+        return self._retain.get(job_type)
 
     def rules(self, job_type: str) -> TypeRules:
         return self._rules.get(job_type) or NO_RULES
@@ -75,7 +85,7 @@ class FlowControl:
         """Every type with rules, as stored (another server may have just changed them)."""
         records = await self.store.list_records(KIND)
         rules = [(r["type"], TypeRules.from_record(r)) for r in records]
-        return [r.to_dict(t) for t, r in rules if r.limited or r.retry is not None]
+        return [r.to_dict(t) for t, r in rules if r.stored]
 
     # -- the rate timer --------------------------------------------------------------------
 

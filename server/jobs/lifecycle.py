@@ -65,7 +65,7 @@ def due_at(doc: Job, default_retain: float | None) -> float | None:
         return expire_at
     if status == _RUNNING:
         return float(doc["lease"]["expires"]) if doc["lease"] else None
-    if status in (_COMPLETED, _CANCELLED):
+    if status in (_COMPLETED, _FAILED, _CANCELLED):  # every finished job is pruned alike
         retain = doc["retain"] if doc["retain"] is not None else default_retain
         return None if retain is None else float(doc["finished"] or doc["updated"]) + retain
     return None
@@ -98,9 +98,16 @@ def claim(doc: Job, *, worker_id: str, user: str, now: float, lease_seconds: flo
     return new
 
 
+def claim_rank(doc: Job) -> float:
+    """A job's place among the ready jobs of its priority, stored as each store's ``rank``:
+    its creation time, negated for a LIFO job, so that LIFO jobs come first, newest first."""
+    created = float(doc["created"])
+    return -created if doc.get("lifo") else created
+
+
 def claim_order(doc: Job) -> tuple[Any, ...]:
-    """Which ready job is claimed first: by priority, then the oldest, then the id."""
-    return (doc["priority"], doc["created"], doc["id"])
+    """Which ready job is claimed first: by priority, then ``claim_rank``, then the id."""
+    return (doc["priority"], claim_rank(doc), doc["id"])
 
 
 def _require_lease(doc: Job, lease_token: str, action: str) -> None:
@@ -244,7 +251,7 @@ def fail(
         append_log(new, now=now, by="server", message=f"will retry in {wait:g}s", level="warning")
         return settle(new, now, default_retain)
     new.update(status=_FAILED, finished=now, reason=reason or headline)
-    new["due"] = None
+    new["due"] = due_at(new, default_retain)
     return new
 
 
@@ -361,10 +368,11 @@ def add_dependant(doc: Job, *, dependant: str, now: float) -> Job:
     return new
 
 
-def expire(doc: Job, *, now: float) -> Job:
+def expire(doc: Job, *, now: float, default_retain: float | None = None) -> Job:
     _require(doc, {Status.WAITING, Status.READY}, "expire")
     new = _next(doc, now, "server", "expired: nobody started it in time", "danger")
-    new.update(status=_FAILED, finished=now, reason="expired", due=None)
+    new.update(status=_FAILED, finished=now, reason="expired")
+    new["due"] = due_at(new, default_retain)
     return new
 
 

@@ -24,6 +24,9 @@ Fields (all times are seconds since the epoch, as floats):
 - ``results``   ``{dependency id: its result}``: what each completed dependency returned,
                  copied in as it completes, so the job's worker gets them with its work.
 - ``key``       str or None: at most one unfinished job per key.
+- ``unique_for`` float or None: with ``key``, the key also blocks new jobs for this many seconds
+                 after its job finished (Oban's unique period).
+- ``lifo``      bool: claimed before the older ready jobs of its priority (``claim_rank``).
 - ``expire_at`` float or None: a job not started by then fails with reason "expired".
 - ``target`` / ``exclude``  worker affinity: only that worker / never these workers.
 - ``retain``    float or None: seconds a finished job is kept (None: the server default).
@@ -159,6 +162,8 @@ def blank_job(job_type: str, data: Any, *, owner: str, now: float) -> Job:
         "dependants": [],
         "results": {},
         "key": None,
+        "unique_for": None,
+        "lifo": False,
         "expire_at": None,
         "target": None,
         "exclude": [],

@@ -25,21 +25,33 @@ class TypeRules:
     concurrency: int | None = None
     #: the retry policy of the type's jobs created without one (no flow rule: claims ignore it)
     retry: dict[str, Any] | None = None
+    #: seconds a finished job of the type is kept (None: the server's ``retain_seconds``)
+    retain: float | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any] | None) -> TypeRules:
         return cls(**{k: v for k, v in (record or {}).items() if k != "type"})
 
     def to_dict(self, job_type: str) -> dict[str, Any]:
-        """The record; ``retry`` only when set (a record of a type without it is unchanged)."""
-        record = {
+        """The record; ``retry`` and ``retain`` only when set (a record of a type without them
+        is unchanged, so an older server still reads it)."""
+        record: dict[str, Any] = {
             "type": job_type,
             "paused": self.paused,
             "rate_limit": self.rate_limit,
             "rate_per": self.rate_per,
             "concurrency": self.concurrency,
         }
-        return record if self.retry is None else {**record, "retry": self.retry}
+        if self.retry is not None:
+            record["retry"] = self.retry
+        if self.retain is not None:
+            record["retain"] = self.retain
+        return record
+
+    @property
+    def stored(self) -> bool:
+        """Whether the type has any rule worth a record (flow, a default retry, a retain)."""
+        return self.limited or self.retry is not None or self.retain is not None
 
     @property
     def rated(self) -> bool:

@@ -3,6 +3,7 @@ a finish, and the scheduler's timer (``on_due``). ``create`` and ``work`` build 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Callable
@@ -21,6 +22,8 @@ Transition = Callable[[Job], Job]
 #: whether the caller may know a job exists (``Ctx.may_read``)
 Visible = Callable[[Job], bool]
 CAS_ATTEMPTS = 5
+#: jobs removed per store transaction by ``clean``
+CLEAN_CHUNK = 1000
 #: what a job's owner or a manager may do to it (``JobService.control``): one method each
 ACTIONS = ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove")
 
@@ -63,6 +66,11 @@ class JobCore:
         self.default_retry = default_retry
         #: called with the documents of every insert just before it is queued (see ``_insert``)
         self.inserting: list[Callable[[list[Job]], None]] = []
+
+    def retain_for(self, job_type: str) -> float | None:
+        """Seconds a finished job of ``job_type`` is kept: its type's rule, else the server's."""
+        typed = self.flow.retain_of(job_type)
+        return typed if typed is not None else self.retain
 
     async def _insert(self, docs: list[Job], request: CreateRequest | None = None) -> list[Job]:
         """Insert, telling the ``inserting`` hooks first, with no await in between: on a store
@@ -147,7 +155,11 @@ class JobCore:
             return (await self._insert([copy]))[0]
         moves: dict[str, Transition] = {
             "cancel": lambda d: lifecycle.cancel(
-                d, by=by, now=now(), reason=reason or "cancelled", default_retain=self.retain
+                d,
+                by=by,
+                now=now(),
+                reason=reason or "cancelled",
+                default_retain=self.retain_for(d["type"]),
             ),
             "restart": lambda d: lifecycle.restart(d, by=by, now=now()),
             "pause": lambda d: lifecycle.pause(d, by=by, now=now()),
@@ -199,6 +211,23 @@ class JobCore:
             raise Conflict(f"job {job_id} changed while being removed; try again")
         return True
 
+    async def clean(self, filter: Filter, limit: int | None = None) -> int:
+        """Remove the finished jobs matching ``filter`` (at most ``limit``), oldest first, in
+        chunks of ``CLEAN_CHUNK`` per store transaction, yielding between chunks so that a
+        million rows never hold the server (or the store's writer) for long."""
+        finished = {"status": {"$in": sorted(FINISHED)}}
+        scoped = {"$and": [filter, finished]} if filter else finished
+        removed = 0
+        while limit is None or removed < limit:
+            chunk = CLEAN_CHUNK if limit is None else min(CLEAN_CHUNK, limit - removed)
+            docs = await self.store.find(scoped, (("created", 1),), limit=chunk)
+            deleted = await self.store.delete_many([(d["id"], d["version"]) for d in docs])
+            removed += deleted
+            if len(docs) < chunk or deleted == 0:
+                break
+            await asyncio.sleep(0)  # let calls and the feed in between chunks
+        return removed
+
     # -- time-driven (the scheduler) ----------------------------------------------------------
 
     async def on_due(self, doc: Job) -> None:
@@ -211,7 +240,13 @@ class JobCore:
                 and doc["expire_at"] is not None
                 and doc["expire_at"] <= now
             ):
-                await self.transition(doc["id"], lambda d: lifecycle.expire(d, now=now), doc)
+                await self.transition(
+                    doc["id"],
+                    lambda d: lifecycle.expire(
+                        d, now=now, default_retain=self.retain_for(d["type"])
+                    ),
+                    doc,
+                )
             elif status == Status.WAITING:
                 await self.transition(doc["id"], lambda d: lifecycle.promote(d, now=now), doc)
             elif status == Status.RUNNING:
@@ -223,12 +258,12 @@ class JobCore:
                         by="server",
                         now=now,
                         reason="worker lost",
-                        default_retain=self.retain,
+                        default_retain=self.retain_for(d["type"]),
                     ),
                     doc,
                 )
                 log_failure(failed, "server")
-            elif status in (Status.COMPLETED, Status.CANCELLED):
+            elif status in FINISHED:
                 await self.store.delete(doc["id"], doc["version"])
             else:
                 await self.transition(doc["id"], self._clear_due, doc)
@@ -262,7 +297,11 @@ class JobCore:
                     dependant, completed={doc["id"]}, now=now, results={doc["id"]: doc["result"]}
                 )
             return lifecycle.cancel(
-                dependant, by="server", now=now, reason=reason, default_retain=self.retain
+                dependant,
+                by="server",
+                now=now,
+                reason=reason,
+                default_retain=self.retain_for(dependant["type"]),
             )
 
         for dependant in await self.store.get_many(dependant_ids):

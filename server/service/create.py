@@ -57,6 +57,24 @@ class NewJob:
     #: the W3C trace context of the request that created it (``traceparent``, ``tracestate``)
     trace: dict[str, str] | None = None
     debounce: Debounce | None = None
+    lifo: bool = False
+    #: with ``key``: seconds the key still blocks new jobs after its job finished
+    unique_for: float | None = None
+
+
+def reschedule(doc: Job, new: Job, by: str, now: float) -> Job:
+    """``doc`` with ``new``'s schedule (pure): the upsert of a repeating job by key."""
+    if doc["status"] in FINISHED:
+        raise Conflict(f"job {doc['id']} with key {doc['key']!r} has finished")
+    out = lifecycle.log(
+        doc, lease_token=None, message="schedule replaced", level="info", data=None, by=by, now=now
+    )
+    run = int((doc.get("repeat") or {}).get("run", 1))
+    out.update(repeat={**new["repeat"], "run": run}, data=new["data"], priority=new["priority"])
+    out["retry"] = dict(new["retry"])
+    if doc["status"] in (Status.WAITING, Status.READY, Status.PAUSED):
+        out["after"] = new["after"]
+    return lifecycle.settle(out, now, None)
 
 
 class Creating(JobCore):
@@ -95,6 +113,10 @@ class Creating(JobCore):
         doc["target"] = spec.target
         doc["exclude"] = list(spec.exclude)
         doc["retain"] = spec.retain
+        doc["lifo"] = spec.lifo
+        if spec.unique_for is not None and spec.key is None:
+            raise Invalid("unique_for needs a key: it is how long the key blocks new jobs")
+        doc["unique_for"] = spec.unique_for
         doc["private"] = spec.private
         doc["trace"] = spec.trace
         if spec.debounce is not None:
@@ -107,7 +129,7 @@ class Creating(JobCore):
                 "first": now,
             }
         bounds.append_log(doc, now=now, by=owner, message="created")
-        return lifecycle.settle(doc, now, self.retain)
+        return lifecycle.settle(doc, now, self.retain_for(doc["type"]))
 
     async def create(
         self,
@@ -117,6 +139,8 @@ class Creating(JobCore):
         may_see: Visible | None = None,
     ) -> Job:
         doc = self.build(spec, owner)
+        if doc["unique_for"] is not None and (held := await self._finished_holder(doc)):
+            return held
         if doc["depends"]:
             await self._check_dependencies(doc, may_see)
         request = self._request(owner, request_id)
@@ -130,6 +154,8 @@ class Creating(JobCore):
             await self._link_dependencies(stored)
         elif stored["id"] != doc["id"] and doc.get("debounce") and stored.get("debounce"):
             return await self._debounce(stored, doc, owner)
+        elif stored["id"] != doc["id"] and doc["repeat"]:
+            return await self._reschedule(stored, doc, owner)
         return stored
 
     def _request(self, owner: str, request_id: str | None) -> CreateRequest | None:
@@ -160,12 +186,23 @@ class Creating(JobCore):
             if doc["debounce"]["max_wait"] is not None:
                 after = min(after, doc["debounce"]["first"] + doc["debounce"]["max_wait"])
             out["after"] = after
-            return lifecycle.settle(out, now, self.retain)
+            return lifecycle.settle(out, now, self.retain_for(out["type"]))
 
         try:
             return await self.transition(pending["id"], merge, pending)
         except Conflict:
             return pending
+
+    async def _reschedule(self, held: Job, new: Job, by: str) -> Job:
+        """A repeating job saved again under the key of an unfinished job: the new schedule,
+        data and priority replace the held job's (BullMQ's ``upsertJobScheduler``); a job
+        not started yet also takes the new first run time."""
+        try:
+            return await self.transition(
+                held["id"], lambda doc: reschedule(doc, new, by, self.clock.now()), held
+            )
+        except Conflict:
+            return held  # it finished meanwhile: its next run (if any) keeps the old schedule
 
     async def create_many(
         self,
@@ -176,7 +213,25 @@ class Creating(JobCore):
         then: NewJob | None = None,
     ) -> list[str]:
         """Insert ``specs`` together; ``then``: a fan-in job, last, that depends on them all."""
-        docs = [self.build(spec, owner) for spec in specs]
+        built = [self.build(spec, owner) for spec in specs]
+        held = {
+            i: found
+            for i, doc in enumerate(built)
+            if doc["unique_for"] is not None and (found := await self._finished_holder(doc))
+        }
+        # keys still blocked by a job that finished lately: that job is the answer (a fan-in
+        # refuses keyed jobs below)
+        if held and then is None:
+            ids = (
+                await self.create_many(
+                    [s for i, s in enumerate(specs) if i not in held], owner, request_id, may_see
+                )
+                if len(held) < len(specs)
+                else []
+            )
+            rest = iter(ids)
+            return [held[i]["id"] if i in held else next(rest) for i in range(len(specs))]
+        docs = built
         if then is not None:
             docs.append(self.build(then, owner))
         if any(doc["depends"] for doc in docs):
@@ -194,6 +249,8 @@ class Creating(JobCore):
                 await self._link_dependencies(kept)
             elif kept["id"] != doc["id"] and doc.get("debounce") and kept.get("debounce"):
                 await self._debounce(kept, doc, owner)  # a batch debounces as single saves do
+            elif kept["id"] != doc["id"] and doc["repeat"]:
+                await self._reschedule(kept, doc, owner)
         return [doc["id"] for doc in stored]
 
     def _fan_in(self, jobs: list[Job], then: Job) -> None:
@@ -205,6 +262,19 @@ class Creating(JobCore):
         then["depends"] = list(dict.fromkeys([*then["depends"], *(d["id"] for d in jobs)]))
         then["status"] = Status.WAITING.value
         lifecycle.settle(then, self.clock.now(), self.retain)
+
+    async def _finished_holder(self, doc: Job) -> Job | None:
+        """The owner's latest job with ``doc``'s key that finished within ``doc["unique_for"]``
+        seconds (Oban's unique period) and still holds the key, unless an unfinished one holds
+        it: the store's insert finds that one atomically. Runs only for ``unique_for``."""
+        since = self.clock.now() - float(doc["unique_for"])
+        held = {"$or": [{"finished": None}, {"finished": {"$gte": since}}]}
+        found = await self.store.find(
+            {"key": doc["key"], "owner": doc["owner"], **held}, (("created", -1),), limit=10
+        )
+        if not found or any(d["status"] not in FINISHED for d in found):
+            return None  # unfinished: the insert returns it (and debounces or reschedules)
+        return max(found, key=lambda d: float(d["finished"]))
 
     async def _check_dependencies(self, doc: Job, may_see: Visible | None = None) -> None:
         """Unknown ids are refused; finished ones are dropped or cancel the new job. A job the
@@ -222,9 +292,9 @@ class Creating(JobCore):
             elif dep["status"] in (Status.FAILED, Status.CANCELLED):
                 doc.update(status=Status.CANCELLED.value, finished=now)
                 doc["reason"] = f"dependency {dep['id']} {dep['status']}"
-        lifecycle.settle(doc, now, self.retain)
+        lifecycle.settle(doc, now, self.retain_for(doc["type"]))
         if doc["status"] == Status.CANCELLED:
-            doc["due"] = lifecycle.due_at(doc, self.retain)
+            doc["due"] = lifecycle.due_at(doc, self.retain_for(doc["type"]))
 
     async def _link_dependencies(self, doc: Job) -> None:
         """Record the new job in each dependency's ``dependants``, so that the dependency's

@@ -108,7 +108,7 @@ class Working(JobCore):
                 result=result,
                 by=by,
                 now=self.clock.now(),
-                default_retain=self.retain,
+                default_retain=self.retain_for(d["type"]),
             ),
             doc,
         )
@@ -125,7 +125,7 @@ class Working(JobCore):
                 now=self.clock.now(),
                 fatal=fatal,
                 lease_token=token,
-                default_retain=self.retain,
+                default_retain=self.retain_for(d["type"]),
                 limits=self.limits,
             ),
             doc,
@@ -162,7 +162,7 @@ class Working(JobCore):
                     now=self.clock.now(),
                     lease_token=token,
                     reason="worker lost",
-                    default_retain=self.retain,
+                    default_retain=self.retain_for(d["type"]),
                 ),
             )
         except (Conflict, NotFound):

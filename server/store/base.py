@@ -127,6 +127,11 @@ class Store(Protocol):
 
     async def delete(self, job_id: str, expected_version: int) -> bool: ...
 
+    async def delete_many(self, jobs: Sequence[tuple[str, int]]) -> int:
+        """Delete each ``(id, expected_version)`` still at that version, in one transaction
+        (``jobs.clean`` sends chunks of ``CLEAN_CHUNK``); return how many were deleted. Each
+        deletion is a ``delete`` change on the feed, as ``delete``'s."""
+
     async def claim(self, request: ClaimRequest) -> list[Job]:
         """Atomically move up to ``request.limit`` ready jobs to running for one worker, each
         stored as ``request.claim`` (``lifecycle.claim``) makes it, within the room

@@ -65,11 +65,12 @@ def test_grants_read_off_the_table():
 def test_a_workers_and_a_creators_methods_are_what_they_were():
     session = {"auth", "subscribe", "unsubscribe"}
     read = {"jobs.get", "jobs.find", "jobs.counts", "types.list", "types.watch"}
+    read |= {"schedules.list"}
     work = {"worker.start", "worker.stop", "jobs.claim", "jobs.heartbeat", "jobs.log"}
     work |= {"jobs.progress", "jobs.done", "jobs.fail", "jobs.snooze"}
     work |= {"worker.pause", "worker.resume", "jobs.update_data"}  # issue 24
     control = {f"jobs.{a}" for a in ("cancel", "restart", "pause", "resume", "ready", "rerun")}
-    control |= {"jobs.remove", "jobs.log"}
+    control |= {"jobs.remove", "jobs.log", "jobs.clean"}  # clean: managers' (check_bulk)
     assert grants()["worker"] == session | read | work
     assert grants()["creator"] == session | read | {"jobs.create", "jobs.create_many"} | control
 

@@ -24,7 +24,7 @@ from livejobs.store.mongo.shapes import claim_filter, claim_write, record_key
 
 Collection = AsyncCollection[dict[str, Any]]
 
-CLAIM_SORT = [("priority", 1), ("created", 1), ("_id", 1)]  # lifecycle.claim_order
+CLAIM_SORT = [("priority", 1), ("_rank", 1), ("_id", 1)]  # lifecycle.claim_order
 CLAIM_ROUNDS = 5
 """Reads of candidates per claim: each round but the first follows candidates lost to other
 servers' claims."""

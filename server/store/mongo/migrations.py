@@ -77,11 +77,22 @@ async def _requests(db: AsyncDatabase[dict[str, Any]], queue: str) -> None:
     await requests_of(db, queue).create_index("purge_at", name="purge_at", expireAfterSeconds=0)
 
 
+async def _lifo_rank(db: AsyncDatabase[dict[str, Any]], queue: str) -> None:
+    """The claim sorts by ``_rank`` (``lifecycle.claim_rank``): every stored job is FIFO."""
+    jobs = db[queue]
+    await jobs.update_many({"_rank": {"$exists": False}}, [{"$set": {"_rank": "$created"}}])
+    keys = [("status", 1), ("type", 1), ("priority", 1), ("_rank", 1), ("_id", 1)]
+    await jobs.create_index(keys, name="claim_rank")
+    with suppress(OperationFailure):  # gone already
+        await jobs.drop_index("claim")
+
+
 Step = Callable[[AsyncDatabase[dict[str, Any]], str], Awaitable[None]]
 STEPS: list[tuple[Migration, Step]] = [
     (Migration(1, "the 0.1.0 indexes (claim, due, owner, updated, key, records)"), _schema_0_1_0),
     (Migration(2, "job keys unique per owner, not across owners"), _keys_per_owner),
     (Migration(3, "remembered create requests (request_id), expiring"), _requests),
+    (Migration(4, "lifo: the claim sorts by _rank (created, negated for LIFO)"), _lifo_rank),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)

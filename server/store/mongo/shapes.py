@@ -10,12 +10,13 @@ from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
 from livejobs.errors import Invalid
+from livejobs.jobs.lifecycle import claim_rank
 from livejobs.jobs.model import FINISHED, Job
 from livejobs.query import INDEX_RE, matches
 from livejobs.store.base import Change, ClaimRequest, Filter, Sort
 
 DEFAULT_DATABASE = "livejobs"
-INTERNAL = ("_id", "_live_key")
+INTERNAL = ("_id", "_live_key", "_rank")
 
 
 def doc_to_mongo(doc: Job) -> dict[str, Any]:
@@ -23,6 +24,8 @@ def doc_to_mongo(doc: Job) -> dict[str, Any]:
     partial unique index on (owner, _live_key) allows one unfinished job per owner and key."""
     stored: dict[str, Any] = {"_id": doc["id"]}
     stored.update((k, v) for k, v in doc.items() if k != "id" and k not in INTERNAL)
+    if doc.get("created") is not None:
+        stored["_rank"] = claim_rank(doc)  # the claim's order (CLAIM_SORT)
     key = doc.get("key")
     if isinstance(key, str) and doc.get("status") not in FINISHED:
         stored["_live_key"] = key

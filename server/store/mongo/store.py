@@ -306,6 +306,14 @@ class MongoStore:
             result = await self._jobs.delete_one({"_id": job_id, "version": expected_version})
         return result.deleted_count == 1
 
+    async def delete_many(self, jobs: Sequence[tuple[str, int]]) -> int:
+        if not jobs:
+            return 0
+        either = [{"_id": job_id, "version": version} for job_id, version in jobs]
+        with _reachable():
+            result = await self._jobs.delete_many({"$or": either})
+        return int(result.deleted_count)
+
     async def claim(self, request: ClaimRequest) -> list[Job]:
         """Best candidates first, each claimed by compare-and-set (``claim``)."""
         if request.limit <= 0 or not request.types:

@@ -15,6 +15,7 @@ MIGRATIONS = [
     Migration(1, "create the jobs, records, requests, flow and changes tables"),
     Migration(2, "count jobs by type, status and owner in job_counts, kept by triggers"),
     Migration(3, "the change log keeps each document as JSON bytes, not JSONB"),
+    Migration(4, "lifo: the claim orders by rank (created, negated for a LIFO job)"),
 ]
 
 #: pg_advisory_xact_lock key held while migrating (any constant: one per database)
@@ -117,7 +118,17 @@ SCHEMA_3 = """
 ALTER TABLE changes ALTER COLUMN doc TYPE bytea USING convert_to(doc::text, 'UTF8');
 """
 
-STEPS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_3}
+# ``lifecycle.claim_rank`` as a generated column: no write path has to know of it (each
+# statement may run again on a database an earlier step was re-applied to)
+SCHEMA_LIFO = """
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS rank float8
+    GENERATED ALWAYS AS (CASE WHEN doc->'lifo' = 'true' THEN -created ELSE created END) STORED;
+CREATE INDEX IF NOT EXISTS jobs_claim_rank ON jobs (type, priority, rank, id)
+    WHERE status = 'ready';
+DROP INDEX IF EXISTS jobs_claim;
+"""
+
+STEPS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_3, 4: SCHEMA_LIFO}
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS livejobs_schema (version integer NOT NULL)"
 

@@ -63,14 +63,21 @@ UPDATE_MANY = (
     "WHERE j.id = v.id AND j.version = v.expected RETURNING j.id"
 )
 
-# Claim candidates of one type, in the order of the jobs_claim index, locked for this claim;
+# each (id, version) still at that version, in one statement: the ids deleted (jobs.clean)
+DELETE_MANY = (
+    "DELETE FROM jobs AS j USING unnest($1::text[], $2::int8[]) AS v(id, expected) "
+    "WHERE j.id = v.id AND j.version = v.expected RETURNING j.id"
+)
+
+# Claim candidates of one type, in the order of the jobs_claim_rank index (``rank`` is
+# ``lifecycle.claim_rank``, generated from the document), locked for this claim;
 # rows another claim holds are skipped, not waited for.
 CLAIM = """
 SELECT doc FROM jobs
 WHERE status = 'ready' AND type = $1
   AND (target IS NULL OR target = $2)
   AND (exclude IS NULL OR NOT exclude ? $2)
-ORDER BY priority, created, id
+ORDER BY priority, rank, id
 LIMIT $3
 FOR UPDATE SKIP LOCKED
 """

@@ -28,6 +28,7 @@ from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sor
 from livejobs.store.feed import Feed, Watcher
 from livejobs.store.postgres import batch, counts, feed, flow, migrations, ops
 from livejobs.store.postgres.sql import (
+    DELETE_MANY,
     Params,
     order_by,
     where,
@@ -305,6 +306,14 @@ class PostgresStore:
             return True
 
         return await self._write(work)
+
+    async def delete_many(self, jobs: Sequence[tuple[str, int]]) -> int:
+        async def work(conn: Any, changes: list[Change]) -> int:
+            rows = await conn.fetch(DELETE_MANY, [i for i, _ in jobs], [v for _, v in jobs])
+            changes.extend(Change("delete", r["id"], None) for r in rows)
+            return len(rows)
+
+        return await self._write(work) if jobs else 0
 
     async def claim(self, request: ClaimRequest) -> list[Job]:
         if request.limit <= 0 or not request.types:

@@ -95,10 +95,27 @@ def _requests(conn: sqlite3.Connection) -> None:
     _script(conn, REQUESTS)
 
 
+def _lifo_rank(conn: sqlite3.Connection) -> None:
+    """The claim orders by ``rank`` (``lifecycle.claim_rank``), recomputed from the documents
+    (so running twice changes nothing)."""
+    columns = {name for _, name, *_ in conn.execute("PRAGMA table_info(jobs)")}
+    if "rank" not in columns:
+        conn.execute("ALTER TABLE jobs ADD COLUMN rank REAL")
+    conn.execute(
+        "UPDATE jobs SET rank = CASE WHEN json_extract(doc, '$.lifo') = 1 THEN -created "
+        "ELSE created END"
+    )
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS jobs_claim_rank ON jobs (status, type, priority, rank, id)"
+    )
+    conn.execute("DROP INDEX IF EXISTS jobs_claim")
+
+
 STEPS: list[tuple[Migration, Callable[[sqlite3.Connection], None]]] = [
     (Migration(1, "the 0.1.0 schema (jobs, records, counts, flow, peers)"), _schema_0_1_0),
     (Migration(2, "job keys unique per owner, not across owners"), _keys_per_owner),
     (Migration(3, "remembered create requests (request_id)"), _requests),
+    (Migration(4, "lifo: the claim orders by rank (created, negated for a LIFO job)"), _lifo_rank),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from livejobs.errors import Invalid
+from livejobs.jobs.lifecycle import claim_rank
 from livejobs.jobs.model import FINISHED, Job
 from livejobs.query import COMPARISONS, INDEX_RE, check_path
 
@@ -37,7 +38,8 @@ AFFINITY = ("target", "exclude")
 empty): reading both from the document parsed it three times per candidate row. Filters on
 these fields read the document, as they always did."""
 
-_ROW = (*COLUMNS, "live_key", *AFFINITY, "doc")
+_ROW = (*COLUMNS, "live_key", *AFFINITY, "rank", "doc")
+"""``rank``: ``lifecycle.claim_rank``, the claim's order within a priority (LIFO first)."""
 LIVE_KEY = _ROW.index("live_key")
 INSERT = (
     f"INSERT INTO jobs ({', '.join(_ROW)}) VALUES ({', '.join('?' * len(_ROW))}) "
@@ -48,13 +50,13 @@ STORED = f"SELECT rowid, {', '.join(_ROW[1:-1])} FROM jobs WHERE id = ? AND vers
 #: where a counted group's columns sit in ``STORED``'s columns (after the rowid)
 GROUP_COLUMNS = tuple(_ROW.index(c) - 1 for c in ("type", "status", "owner"))
 
-# Claim candidates of one type, in the order of the jobs_claim index (no sort step).
+# Claim candidates of one type, in the order of the jobs_claim_rank index (no sort step).
 CLAIM = """
 SELECT rowid, doc FROM jobs
 WHERE status = 'ready' AND type = ?
   AND (target IS NULL OR target = ?)
   AND (exclude IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(exclude) WHERE value = ?))
-ORDER BY priority, created, id
+ORDER BY priority, rank, id
 LIMIT ?
 """
 
@@ -90,6 +92,7 @@ def columns(doc: Job) -> tuple[Any, ...]:
         live,
         doc.get("target"),
         encode(excluded).decode() if (excluded := doc.get("exclude")) else None,
+        claim_rank(doc) if doc.get("created") is not None else None,
     )
 
 

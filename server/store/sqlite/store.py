@@ -20,7 +20,7 @@ from livejobs.jobs.model import Job
 from livejobs.jobs.rules import TypeRules
 from livejobs.store.base import ClaimRequest, CreateRequest, Filter, Sort
 from livejobs.store.feed import Watcher
-from livejobs.store.sqlite import migrations, ops, requests
+from livejobs.store.sqlite import migrations, ops, purge, requests
 from livejobs.store.sqlite import peers as peering
 from livejobs.store.sqlite.batcher import BUSY_TIMEOUT_MS, Batcher
 from livejobs.store.sqlite.peers import Peers
@@ -199,6 +199,9 @@ class SQLiteStore(Batcher):
 
     async def delete(self, job_id: str, expected_version: int) -> bool:
         return await self._run(ops.delete, job_id, expected_version)
+
+    async def delete_many(self, jobs: Sequence[tuple[str, int]]) -> int:
+        return await self._run_atomic(purge.delete_many, list(jobs)) if jobs else 0
 
     async def claim(self, request: ClaimRequest) -> list[Job]:
         if request.limit <= 0 or not request.types:
