@@ -16,6 +16,7 @@ from livejobs.permissions import Permissions
 from livejobs.query import parse_filter, parse_sort
 from livejobs.runtime.connection import Connection
 from livejobs.runtime.dispatch import Dispatcher
+from livejobs.runtime.history import History
 from livejobs.runtime.subscriptions import Subscriptions
 from livejobs.service import JobService
 from livejobs.settings import Settings
@@ -36,6 +37,7 @@ class Services:
     subscriptions: Subscriptions
     dispatcher: Dispatcher
     credentials: Credentials | None = None  # set by the app's lifespan
+    history: History | None = None  # set by the app's lifespan
 
 
 @dataclass(slots=True)

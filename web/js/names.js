@@ -76,6 +76,7 @@ export const METHODS = Object.freeze([
   "jobs.fail",
   "jobs.snooze",
   "workers.list",
+  "stats.history",
   "types.list",
   "types.watch",
   "types.set_limits",
@@ -101,6 +102,7 @@ export const RETRY_SAFE = Object.freeze([
   "jobs.find",
   "jobs.counts",
   "workers.list",
+  "stats.history",
   "types.list",
   "users.list",
   "tokens.list"

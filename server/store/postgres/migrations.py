@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from livejobs.store.migrations import Migration, plan
+from livejobs.store.postgres.rollups import SCHEMA_3
 
 MIGRATIONS = [
     Migration(1, "create the jobs, records, requests, flow and changes tables"),
     Migration(2, "count jobs by type, status and owner in job_counts, kept by triggers"),
+    Migration(3, "history rollups per type, minute and hour"),
 ]
 
 #: pg_advisory_xact_lock key held while migrating (any constant: one per database)
@@ -109,7 +111,7 @@ CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs
     FOR EACH STATEMENT EXECUTE FUNCTION livejobs_count_update();
 """
 
-STEPS = {1: SCHEMA_1, 2: SCHEMA_2}
+STEPS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_3}
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS livejobs_schema (version integer NOT NULL)"
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from livejobs.store.migrations import Migration, newest, plan
-from livejobs.store.sqlite import counts, flow, peers
+from livejobs.store.sqlite import counts, flow, peers, rollups
 from livejobs.store.sqlite.sql import decode, live_key
 
 JOBS_0_1_0 = """
@@ -99,6 +99,7 @@ STEPS: list[tuple[Migration, Callable[[sqlite3.Connection], None]]] = [
     (Migration(1, "the 0.1.0 schema (jobs, records, counts, flow, peers)"), _schema_0_1_0),
     (Migration(2, "job keys unique per owner, not across owners"), _keys_per_owner),
     (Migration(3, "remembered create requests (request_id)"), _requests),
+    (Migration(4, "history rollups per type, minute and hour"), rollups.create),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)
