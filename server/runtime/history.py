@@ -52,6 +52,8 @@ class History:
         self.keep = keep or {"minute": 86_400.0, "hour": 30 * 86_400.0}
         self._pending: dict[Key, Counts] = {}
         self._wake = asyncio.Event()
+        #: set after each pass of the timer (tests wait on it instead of sleeping)
+        self.passed = asyncio.Event()
 
     # -- counting ------------------------------------------------------------------------------
 
@@ -116,6 +118,7 @@ class History:
                 raise
             except Exception as exc:  # the store is away: the counts wait in memory
                 log.warning("could not store the history: %s", exc)
+            self.passed.set()
 
     # -- reading -----------------------------------------------------------------------------
 
