@@ -24,7 +24,7 @@ const rules = new TypeRules(conn);
 const detail = new DetailPanel($("#detail"), { store, conn, rules });
 const table = new JobsTable($("#jobs-view"), { store, conn, onOpen: (id) => detail.show(id) });
 new Summary({ store, table, rules });
-new ThroughputChart($("#throughput canvas"), $("#throughput-rate"), store);
+new ThroughputChart($("#throughput canvas"), $("#throughput-rate"), store, conn);
 const workers = new WorkersView($("#workers-view"), { conn, store, onOpen: openFromElsewhere });
 const queues = new QueuesView($("#queues-view"), {
   conn,
