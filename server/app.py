@@ -35,6 +35,7 @@ from livejobs.runtime.history import History
 from livejobs.runtime.metrics import Metrics, Sources
 from livejobs.runtime.scheduler import Scheduler
 from livejobs.runtime.subscriptions import Subscriptions
+from livejobs.runtime.workers import WorkerWatch
 from livejobs.service import JobService
 from livejobs.session import Session
 from livejobs.settings import Settings, has_dashboard
@@ -183,6 +184,8 @@ def _build(settings: Settings, backend: Store, clock: Clock) -> AppState:
         Sources(clock, backend, services.dispatcher, services.subscriptions, sessions, history)
     )
     fanout.listeners.append(metrics.on_change)
+    services.workers = WorkerWatch(services.dispatcher)
+    fanout.listeners.append(services.workers.on_change)
     return AppState(services, flusher, scheduler, fanout, metrics, sessions)
 
 

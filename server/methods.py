@@ -72,6 +72,7 @@ TABLE: tuple[Method, ...] = (
     Method("jobs.fail", p.Fail, jobs.fail, ("work",), lease=True),
     Method("jobs.snooze", p.Snooze, jobs.snooze, ("work",), lease=True),
     Method("workers.list", p.Empty, jobs.workers_list, ("observe",), retry_safe=True),
+    Method("workers.watch", p.Empty, stats.workers_watch, ("observe",)),
     Method("stats.history", p.StatsHistory, stats.history, ("stats",), retry_safe=True),
     # flow control per type
     Method("types.list", p.Empty, jobs.types_list, ("read",), retry_safe=True),

@@ -1,4 +1,5 @@
-"""The handlers of the statistics methods (``livejobs.methods`` lists them).
+"""The handlers of the statistics methods and of ``workers.watch`` (``livejobs.methods``
+lists them).
 
 History sums every owner's jobs of a type, so it is for the roles that may read every job of
 a type (the ``stats`` group): admins and managers see every type, a worker restricted to some
@@ -25,3 +26,12 @@ async def history(ctx: Ctx, params: p.StatsHistory) -> dict[str, Any]:
     if services.history is None:
         raise Unavailable("the server keeps no history yet")
     return await services.history.series(params.resolution, params.since, types)
+
+
+async def workers_watch(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
+    """``workers.list``, then a ``workers`` frame with the whole list whenever it changes, for
+    as long as the connection lasts."""
+    session = ctx.need_session()
+    if ctx.services.workers is None:
+        raise Unavailable("the server is starting")
+    return ctx.services.workers.watch(session)

@@ -79,6 +79,7 @@ METHODS: tuple[str, ...] = (
     "jobs.fail",
     "jobs.snooze",
     "workers.list",
+    "workers.watch",
     "stats.history",
     "types.list",
     "types.watch",

@@ -76,6 +76,7 @@ export const METHODS = Object.freeze([
   "jobs.fail",
   "jobs.snooze",
   "workers.list",
+  "workers.watch",
   "stats.history",
   "types.list",
   "types.watch",
