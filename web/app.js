@@ -85,7 +85,7 @@ conn.addEventListener("session", (e) => {
   setText($("#who-user"), user);
   setText($("#who-role"), role);
   $("#new-job").hidden = !conn.may("jobs.create");
-  $("#tab-workers").hidden = !conn.may("workers.list");
+  $("#tab-workers").hidden = !conn.may("workers.watch");
   $("#tab-queues").hidden = !conn.may("types.list");
   // no selection boxes for a role that may not act on the jobs it selects
   document.body.classList.toggle("no-actions", allowedActions(conn).length === 0);
