@@ -227,7 +227,8 @@ class TokenRevoke(Params):
 
 
 class StatsHistory(Params):
-    """``since`` (epoch seconds) defaults to 60 steps back (an hour of minutes, 60 hours)."""
+    """``since`` (epoch seconds) defaults to 60 steps back (an hour of minutes, 60 hours),
+    and goes at most 1,488 steps back (``runtime.history.MAX_STEPS``)."""
 
     type: Name | None = None
     resolution: Literal["minute", "hour"] = "minute"

@@ -27,6 +27,9 @@ from livejobs.store.base import Rollup, Store
 log = logging.getLogger("livejobs.history")
 
 Key = tuple[str, float, str]
+#: steps ``stats.history`` goes back by default, and at most (a day of minutes, 62 days of hours)
+DEFAULT_STEPS = 60
+MAX_STEPS = 1_488
 
 
 class History:
@@ -139,7 +142,8 @@ class History:
     ) -> dict[str, Any]:
         """``stats.history``'s answer: per type, one point per bucket that has counts."""
         step, now = STEP[resolution], self.clock.now()
-        start = rollups.start_of(now - 60 * step if since is None else since, resolution)
+        since = now - DEFAULT_STEPS * step if since is None else max(since, now - MAX_STEPS * step)
+        start = rollups.start_of(since, resolution)
         by_type: dict[str, list[dict[str, Any]]] = {}
         for (at, job_type), counts in sorted((await self.merged(resolution, start, types)).items()):
             by_type.setdefault(job_type, []).append(rollups.point(at, counts, step))

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from livejobs.clock import ManualClock
+from livejobs.errors import Unavailable
 from livejobs_sdk import CallError, Client
 from tests.integration.test_metrics import scrape, value
 from tests.servers import InProcessServer, started
@@ -165,3 +166,23 @@ async def test_metrics_show_the_last_complete_minute(srv):
     for q in ("0.5", "0.9", "0.99"):
         got = value(samples, "livejobs_minute_wait_seconds", type="mail", quantile=q)
         assert got == pytest.approx(point["wait"][f"p{round(float(q) * 100)}"])
+
+
+async def test_counts_wait_in_memory_while_the_store_fails(srv, monkeypatch):
+    store, history = srv.services.store, srv.services.history
+    async with srv.client() as admin:
+        await run_one(admin, srv.clock, "mail", wait=1, run=1)
+
+        async def down(rows):
+            raise Unavailable("the store is away")
+
+        monkeypatch.setattr(store, "add_rollups", down)
+        with pytest.raises(Unavailable):
+            await history.flush()
+        monkeypatch.undo()
+        await run_one(admin, srv.clock, "mail", wait=1, run=1)
+        await history.flush()
+        assert [r.counts["completed"] for r in await store.rollups("minute", 0)] == [2]
+        await history.flush()  # nothing pending: nothing added twice
+        answer = await admin.call("stats.history", {"since": 0})
+    assert points(answer, "mail")[T0]["completed"] == 2
