@@ -190,18 +190,16 @@ def _build(settings: Settings, backend: Store, clock: Clock) -> AppState:
 
 
 def _start(state: AppState) -> list[asyncio.Task[None]]:
-    dispatcher = state.services.dispatcher
-    return [
+    dispatcher, history = state.services.dispatcher, state.services.history
+    tasks = [
         asyncio.create_task(state.fanout.run(), name="livejobs-feed"),
         asyncio.create_task(dispatcher.run(), name="livejobs-dispatch"),
         asyncio.create_task(dispatcher.run_openings(), name="livejobs-rate-timer"),
         asyncio.create_task(state.scheduler.run(), name="livejobs-scheduler"),
-        *(
-            [asyncio.create_task(history.run(), name="livejobs-history")]
-            if (history := state.services.history)
-            else []
-        ),
     ]
+    if history is not None:
+        tasks.append(asyncio.create_task(history.run(), name="livejobs-history"))
+    return tasks
 
 
 async def _last_history(state: AppState) -> None:
