@@ -33,9 +33,11 @@ from livejobs.methods import Services, grants
 from livejobs.permissions import Permissions, Rules
 from livejobs.runtime.dispatch import Dispatcher
 from livejobs.runtime.fanout import Fanout
+from livejobs.runtime.history import History
 from livejobs.runtime.metrics import Metrics, Sources
 from livejobs.runtime.scheduler import Scheduler
 from livejobs.runtime.subscriptions import Subscriptions
+from livejobs.runtime.workers import WorkerWatch
 from livejobs.service import JobService
 from livejobs.session import Session
 from livejobs.settings import Settings, has_dashboard
@@ -90,6 +92,7 @@ def create_app(
             for task in state.tasks:
                 task.cancel()
             await asyncio.gather(*state.tasks, return_exceptions=True)
+            await _last_history(state)
             await backend.close()
 
     routes = [
@@ -172,19 +175,43 @@ def _build(settings: Settings, backend: Store, clock: Clock) -> AppState:
     for kind in CREDENTIALS:  # sessions follow their tokens and users
         fanout.records[kind] = functools.partial(credentials.changed, kind)
     metrics = Metrics(settings.max_metric_types)
-    metrics.bind(Sources(clock, backend, services.dispatcher, services.subscriptions, sessions))
+    history = services.history = History(
+        backend,
+        clock,
+        metrics.label,
+        flush_seconds=settings.history_flush_seconds,
+        keep={"minute": settings.history_minutes_seconds, "hour": settings.history_hours_seconds},
+    )
+    services.jobs.wrote.append(history.wrote)
+    metrics.bind(
+        Sources(clock, backend, services.dispatcher, services.subscriptions, sessions, history)
+    )
     fanout.listeners.append(metrics.on_change)
+    services.workers = WorkerWatch(services.dispatcher)
+    fanout.listeners.append(services.workers.on_change)
     return AppState(services, flusher, scheduler, fanout, metrics, sessions)
 
 
 def _start(state: AppState) -> list[asyncio.Task[None]]:
-    dispatcher = state.services.dispatcher
-    return [
+    dispatcher, history = state.services.dispatcher, state.services.history
+    tasks = [
         asyncio.create_task(state.fanout.run(), name="livejobs-feed"),
         asyncio.create_task(dispatcher.run(), name="livejobs-dispatch"),
         asyncio.create_task(dispatcher.run_openings(), name="livejobs-rate-timer"),
         asyncio.create_task(state.scheduler.run(), name="livejobs-scheduler"),
     ]
+    if history is not None:
+        tasks.append(asyncio.create_task(history.run(), name="livejobs-history"))
+    return tasks
+
+
+async def _last_history(state: AppState) -> None:
+    """The counts not yet stored, stored before the store closes (best effort)."""
+    if state.services.history is not None:
+        try:
+            await state.services.history.flush()
+        except Exception as exc:
+            log.warning("could not store the last history counts: %s", exc)
 
 
 async def healthz(request: Request) -> Response:

@@ -16,7 +16,9 @@ from livejobs.permissions import Permissions
 from livejobs.query import parse_filter, parse_sort
 from livejobs.runtime.connection import Connection
 from livejobs.runtime.dispatch import Dispatcher
+from livejobs.runtime.history import History
 from livejobs.runtime.subscriptions import Subscriptions
+from livejobs.runtime.workers import WorkerWatch
 from livejobs.service import JobService
 from livejobs.settings import Settings
 from livejobs.store.base import Store
@@ -36,6 +38,8 @@ class Services:
     subscriptions: Subscriptions
     dispatcher: Dispatcher
     credentials: Credentials | None = None  # set by the app's lifespan
+    history: History | None = None  # set by the app's lifespan
+    workers: WorkerWatch | None = None  # set by the app's lifespan
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from livejobs import methods_admin as admin
 from livejobs import methods_jobs as jobs
+from livejobs import methods_stats as stats
 from livejobs import params as p
 from livejobs.auth import Identity
 from livejobs.context import Ctx, Handler, Services
@@ -86,6 +87,8 @@ TABLE: tuple[Method, ...] = (
     Method("jobs.fail", p.Fail, jobs.fail, ("work",), lease=True),
     Method("jobs.snooze", p.Snooze, jobs.snooze, ("work",), lease=True),
     Method("workers.list", p.Empty, jobs.workers_list, ("observe",), retry_safe=True),
+    Method("workers.watch", p.Empty, stats.workers_watch, ("observe",)),
+    Method("stats.history", p.StatsHistory, stats.history, ("stats",), retry_safe=True),
     # flow control per type
     Method("types.list", p.Empty, jobs.types_list, ("read",), retry_safe=True),
     Method("types.watch", p.Empty, jobs.types_watch, ("read",)),

@@ -281,6 +281,8 @@ async def snooze(ctx: Ctx, params: p.Snooze) -> bool:
 
 
 async def workers_list(ctx: Ctx, params: p.Empty) -> list[dict[str, object]]:
+    if ctx.services.workers is not None:  # with the jobs each holds (``runtime.workers``)
+        return ctx.services.workers.describe()
     return [w.describe() for w in ctx.services.dispatcher.workers]
 
 

@@ -274,6 +274,15 @@ class TokenRevoke(Params):
     id: Annotated[str, Meta(max_length=64)]
 
 
+class StatsHistory(Params):
+    """``since`` (epoch seconds) defaults to 60 steps back (an hour of minutes, 60 hours),
+    and goes at most 1,488 steps back (``runtime.history.MAX_STEPS``)."""
+
+    type: Name | None = None
+    resolution: Literal["minute", "hour"] = "minute"
+    since: Annotated[float, Meta(ge=0)] | None = None
+
+
 P = TypeVar("P", bound=Params)
 
 

@@ -237,6 +237,10 @@ def types_pushed(rules: list[dict[str, Any]]) -> str:
     return encode({"msg": "types", "types": rules})
 
 
+def workers_pushed(workers: list[dict[str, Any]]) -> str:
+    return encode({"msg": "workers", "workers": workers})
+
+
 def job_pushed(doc: dict[str, Any]) -> str:
     return encode({"msg": "job", "job": doc})
 

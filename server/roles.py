@@ -14,14 +14,17 @@ Role = Literal["admin", "manager", "creator", "worker"]
 #: every role, most powerful first
 ROLES: tuple[Role, ...] = get_args(Role)
 
-Group = Literal["session", "read", "work", "create", "control", "observe", "types", "admin"]
+Group = Literal[
+    "session", "read", "work", "create", "control", "observe", "types", "stats", "admin"
+]
 GROUPS: tuple[Group, ...] = get_args(Group)
 
 #: the method groups each role is granted
 ROLE_GROUPS: dict[Role, frozenset[Group]] = {
-    "worker": frozenset({"session", "read", "work"}),
+    # stats: totals over every owner's jobs of a type, for those who read every job of a type
+    "worker": frozenset({"session", "read", "work", "stats"}),
     "creator": frozenset({"session", "read", "create", "control"}),
-    "manager": frozenset({"session", "read", "create", "control", "observe", "types"}),
+    "manager": frozenset({"session", "read", "create", "control", "observe", "types", "stats"}),
     "admin": frozenset(GROUPS),
 }
 #: roles that act on any job (and in bulk), not only their own

@@ -117,6 +117,11 @@ class Settings(msgspec.Struct, kw_only=True):
     max_metric_types: Positive = 100
     #: when set, /metrics needs ``Authorization: Bearer <metrics_token>``
     metrics_token: Annotated[str, Meta(min_length=16)] | None = None
+    #: seconds between two additions of this server's history counts to the store
+    history_flush_seconds: Seconds = 10.0
+    #: seconds the per-minute and the per-hour history (``stats.history``) are kept
+    history_minutes_seconds: Seconds = 86_400.0
+    history_hours_seconds: Seconds = 30 * 86_400.0
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @classmethod

@@ -25,7 +25,7 @@ const rules = new TypeRules(conn);
 const detail = new DetailPanel($("#detail"), { store, conn, rules });
 const table = new JobsTable($("#jobs-view"), { store, conn, onOpen: (id) => detail.show(id) });
 new Summary({ store, table, rules });
-new ThroughputChart($("#throughput canvas"), $("#throughput-rate"), store);
+new ThroughputChart($("#throughput canvas"), $("#throughput-rate"), store, conn);
 const workers = new WorkersView($("#workers-view"), { conn, store, onOpen: openFromElsewhere });
 const schedules = new SchedulesView($("#schedules-view"), { conn, store, onOpen: openFromElsewhere });
 const queues = new QueuesView($("#queues-view"), {
@@ -87,7 +87,7 @@ conn.addEventListener("session", (e) => {
   setText($("#who-user"), user);
   setText($("#who-role"), role);
   $("#new-job").hidden = !conn.may("jobs.create");
-  $("#tab-workers").hidden = !conn.may("workers.list");
+  $("#tab-workers").hidden = !conn.may("workers.watch");
   $("#tab-queues").hidden = !conn.may("types.list");
   $("#tab-schedules").hidden = !conn.may("schedules.list");
   // no selection boxes for a role that may not act on the jobs it selects

@@ -116,6 +116,15 @@ class Expires(Struct):
     expires: float
 
 
+class HeldJob(Struct):
+    """A job a worker holds, as last seen: ``expires`` is its lease's end (heartbeats move it)."""
+
+    id: str
+    type: str | None = None
+    started: float | None = None
+    expires: float | None = None
+
+
 class WorkerInfo(Struct):
     worker_id: str
     user: str
@@ -124,6 +133,49 @@ class WorkerInfo(Struct):
     prefetch: int
     running: list[str]
     since: float
+    jobs: list[HeldJob] = []
+
+
+class Spread(Struct):
+    """Wait or run times in seconds (``None`` without an observation)."""
+
+    count: int
+    mean: float | None
+    p50: float | None
+    p90: float | None
+    p99: float | None
+
+
+class HistoryPoint(Struct):
+    """One type's minute or hour (docs/protocol.md, "History")."""
+
+    t: float
+    created: int
+    started: int
+    completed: int
+    failed: int
+    retried: int
+    cancelled: int
+    throughput: float
+    failure_rate: float | None
+    depth: float | None
+    wait: Spread
+    run: Spread
+
+
+class HistorySeries(Struct):
+    type: str
+    points: list[HistoryPoint]
+
+
+class History(Struct):
+    """``stats.history``: per type, a point per step that has counts."""
+
+    resolution: str
+    step: float
+    since: float
+    now: float
+    series: list[HistorySeries]
 
 
 class Health(Struct, omit_defaults=True):
@@ -156,6 +208,7 @@ RESULTS: dict[str, Any] = {
     "jobs.remove": (bool, Bulk),
     **{f"jobs.{action}": bool for action in LEASED},
     "workers.list": list[WorkerInfo],
+    "stats.history": History,
     "types.set_limits": Record,
     "types.pause": Record,
     "types.set_retain": Record,
@@ -174,6 +227,6 @@ method: what it answers for one ``id`` (the job route), and for ``ids`` (the bul
 
 WEBSOCKET_ONLY = (
     *("worker.start", "worker.stop", "worker.pause", "worker.resume"),
-    *("subscribe", "unsubscribe", "types.watch"),
+    *("subscribe", "unsubscribe", "types.watch", "workers.watch"),
 )
 """Methods that act on the connection itself (a worker, a subscription): refused over HTTP."""

@@ -49,6 +49,8 @@ class Dispatcher:
         self._opening = asyncio.Event()
         #: called with (job, worker) when a job is pushed; metrics hook
         self.on_dispatch: list[object] = []
+        #: called when a worker starts, stops or leaves (``runtime.workers``)
+        self.on_workers: list[Callable[[], None]] = []
         #: the server is shutting down (``livejobs.shutdown.drain``): no new worker, no claim
         self.draining = False
         #: set whenever a job leaves a worker, while a drain waits for that (``settle``)
@@ -108,6 +110,7 @@ class Dispatcher:
         self.check_open()
         self._workers.append(worker)
         self._wake.set()
+        self._workers_changed()
         log.info(
             "worker %s started on %s",
             worker.worker_id,
@@ -120,6 +123,7 @@ class Dispatcher:
         worker.stopped = True
         if not worker.running and worker in self._workers:
             self._workers.remove(worker)
+        self._workers_changed()
 
     def rest(self, worker: Worker, resting: bool) -> None:
         """Pause (no free slots) or resume pushing to a worker; resuming looks for work now."""
@@ -140,6 +144,11 @@ class Dispatcher:
         worker.running.clear()
         if self._left is not None:
             self._left.set()
+        self._workers_changed()
+
+    def _workers_changed(self) -> None:
+        for hook in self.on_workers:
+            hook()
 
     def type_changed(self, job_type: str) -> None:
         """A type's flow rules changed (resumed, limits raised): retry starved workers now."""

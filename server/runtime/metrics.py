@@ -23,9 +23,11 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from livejobs.clock import Clock
+from livejobs.jobs import rollups
 from livejobs.jobs.model import FINISHED, Status
 from livejobs.runtime.connection import Worker
 from livejobs.runtime.dispatch import Dispatcher
+from livejobs.runtime.history import History
 from livejobs.runtime.tallies import Tallies
 from livejobs.store.base import Change, Store
 
@@ -58,6 +60,7 @@ class Sources:
     #: the open subscriptions and the connected clients, counted at scrape time
     subscriptions: Sized
     sessions: Sized
+    history: History | None = None
 
 
 class Metrics:
@@ -106,6 +109,7 @@ class Metrics:
         self.clients = Gauge("livejobs_clients", "Connected WebSocket clients", registry=r)
         self.workers = Gauge("livejobs_workers", "Registered workers", registry=r)
         self.subscriptions = Gauge("livejobs_subscriptions", "Open subscriptions", registry=r)
+        self.minute = _MinuteGauges(r)
         self._sources: Sources | None = None
         #: the clock of the sources, read per change
         self._clock: Clock | None = None
@@ -222,6 +226,57 @@ class Metrics:
         self.clients.set(len(sources.sessions))
         self.workers.set(len(sources.dispatcher.workers))
         self.subscriptions.set(len(sources.subscriptions))
+        if sources.history is not None:
+            self.minute.set(await sources.history.last_minute(), self.label)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _MinuteGauges:
+    """The last complete minute of ``stats.history``, all servers' counts together: the same
+    numbers as its last point (types folded as the other families' labels)."""
+
+    def __init__(self, r: CollectorRegistry) -> None:
+        about = "in the last complete minute, all servers (as stats.history)"
+        self.events = Gauge(
+            "livejobs_minute_jobs", f"Jobs per event {about}", ["type", "event"], registry=r
+        )
+        self.depth = Gauge(
+            "livejobs_minute_queue_depth", f"Mean ready jobs {about}", ["type"], registry=r
+        )
+        self.failure_rate = Gauge(
+            "livejobs_minute_failure_rate",
+            f"Failed attempts per attempt {about}",
+            ["type"],
+            registry=r,
+        )
+        self.times = {
+            name: Gauge(
+                f"livejobs_minute_{name}_seconds",
+                f"{title} time quantiles {about}",
+                ["type", "quantile"],
+                registry=r,
+            )
+            for name, title in (("wait", "Wait"), ("run", "Run"))
+        }
+
+    def set(self, by_type: dict[str, rollups.Counts], label: Any) -> None:
+        folded: dict[str, rollups.Counts] = {}
+        for job_type, counts in by_type.items():
+            rollups.add(folded.setdefault(label(job_type), {}), counts)
+        for gauge in (self.events, self.depth, self.failure_rate, *self.times.values()):
+            gauge.clear()
+        for job_type, counts in folded.items():
+            point = rollups.point(0.0, counts, rollups.STEP["minute"])
+            for event in rollups.EVENTS:
+                self.events.labels(job_type, event).set(point[event])
+            if point["depth"] is not None:
+                self.depth.labels(job_type).set(point["depth"])
+            if point["failure_rate"] is not None:
+                self.failure_rate.labels(job_type).set(point["failure_rate"])
+            for name, gauge in self.times.items():
+                for q in rollups.QUANTILES:
+                    value = point[name][f"p{round(q * 100)}"]
+                    if value is not None:
+                        gauge.labels(job_type, str(q)).set(value)

@@ -19,6 +19,8 @@ from livejobs.logs import context
 from livejobs.store.base import CreateRequest, Filter, Sort, Store
 
 Transition = Callable[[Job], Job]
+#: told of every write this server made: (the status before, or None for a new job; the job)
+Wrote = Callable[[str | None, Job], None]
 #: whether the caller may know a job exists (``Ctx.may_read``)
 Visible = Callable[[Job], bool]
 CAS_ATTEMPTS = 5
@@ -66,6 +68,13 @@ class JobCore:
         self.default_retry = default_retry
         #: called with the documents of every insert just before it is queued (see ``_insert``)
         self.inserting: list[Callable[[list[Job]], None]] = []
+        #: called after every write this server committed (``runtime.history`` counts them)
+        self.wrote: list[Wrote] = []
+
+    def _wrote(self, before: str | None, docs: list[Job]) -> None:
+        for hook in self.wrote:
+            for doc in docs:
+                hook(before, doc)
 
     def retain_for(self, job_type: str) -> float | None:
         """Seconds a finished job of ``job_type`` is kept: its type's rule, else the server's."""
@@ -78,7 +87,11 @@ class JobCore:
         (A replayed request inserts nothing: a claim the hooks queued finds nothing new.)"""
         for hook in self.inserting:
             hook(docs)
-        return await self.store.insert(docs, request)
+        stored = await self.store.insert(docs, request)
+        if self.wrote and not (request is not None and request.replayed):
+            ids = {doc["id"] for doc in docs}  # not a job its key or request answered with
+            self._wrote(None, [doc for doc in stored if doc["id"] in ids])
+        return stored
 
     # -- reading -------------------------------------------------------------------------
 
@@ -115,6 +128,7 @@ class JobCore:
             if len(new["log"]) > self.limits.log_entries:  # audit entries count too
                 bounds.trim_log(new["log"], self.limits.log_entries, new["updated"])
             if await self.store.replace(new, current["version"], previous=current):
+                self._wrote(current["status"], [new])
                 if new["status"] in FINISHED and current["status"] not in FINISHED:
                     await self._after_finish(new)
                 return new

@@ -31,7 +31,9 @@ class Working(JobCore):
             limit=limit,
             rules=FLOW_RULES,
         )
-        return await self.store.claim(request)
+        claimed = await self.store.claim(request)
+        self._wrote("ready", claimed)
+        return claimed
 
     async def heartbeat(
         self, job_id: str, token: str, lease: float | None = None, doc: Job | None = None

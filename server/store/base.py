@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from livejobs.jobs import lifecycle
 from livejobs.jobs.model import Job
@@ -27,6 +27,16 @@ Filter = dict[str, Any]
 
 Sort = Sequence[tuple[str, int]]
 """``[(field, 1 | -1), ...]``."""
+
+
+class Rollup(NamedTuple):
+    """One type's history in one minute or hour (``livejobs.jobs.rollups``): ``counts`` are
+    numbers that merge by adding."""
+
+    resolution: str
+    start: float
+    type: str
+    counts: dict[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +159,21 @@ class Store(Protocol):
     def watch(self) -> Watcher:
         """Every committed change, in commit order, from now on, one at a time or as many as
         are waiting (``Watcher.batch``). One consumer per server."""
+
+    # -- history (``livejobs.runtime.history``) -------------------------------------------------
+    async def add_rollups(self, rows: Sequence[Rollup]) -> None:
+        """Add each row's counts to the stored row of its (resolution, start, type), creating
+        it: rows merge by adding, so every server sharing the store adds its own counts.
+        ``rows`` holds each key once."""
+
+    async def rollups(
+        self, resolution: str, since: float, types: Sequence[str] | None = None
+    ) -> list[Rollup]:
+        """The rows of ``resolution`` from ``since`` on (of ``types`` only, if given), by
+        start then type."""
+
+    async def prune_rollups(self, resolution: str, before: float) -> int:
+        """Delete the rows of ``resolution`` that start before ``before``; how many."""
 
     # -- small records: users, tokens, settings ---------------------------------------------
     async def put_record(self, kind: str, record_id: str, doc: dict[str, Any]) -> None: ...

@@ -306,6 +306,10 @@ export class Connection extends EventTarget {
         // the flow rules changed (after `types.watch`): the whole list as it is now
         this.dispatchEvent(new CustomEvent("types", { detail: frame.types }));
         return;
+      case "workers":
+        // this server's workers changed (after `workers.watch`): the whole list as it is now
+        this.dispatchEvent(new CustomEvent("workers", { detail: frame.workers }));
+        return;
       default:
         // "job" and "cancel" frames are for workers; the dashboard never starts one.
         return;

@@ -113,6 +113,8 @@ export const METHODS = Object.freeze([
   "jobs.fail",
   "jobs.snooze",
   "workers.list",
+  "workers.watch",
+  "stats.history",
   "types.list",
   "types.watch",
   "types.set_limits",
@@ -141,6 +143,7 @@ export const RETRY_SAFE = Object.freeze([
   "jobs.counts",
   "schedules.list",
   "workers.list",
+  "stats.history",
   "types.list",
   "users.list",
   "tokens.list"

@@ -1,17 +1,19 @@
-// The workers view: who is connected, for which types, how busy. Refreshed with `workers.list`
-// every few seconds while the view is open, and soon after a job starts or stops running.
+// The workers view: who is connected to this server, for which types, how busy, and each job
+// it holds with its lease's expiry. Live without polling: `workers.watch` when a session starts
+// gives the list, and the server pushes the whole list again (a `workers` frame) whenever a
+// worker starts or stops, a job starts or ends, or a heartbeat moves a lease. While the view is
+// open a local one-second tick only redraws the times ("lease expires in 20s").
 import { $, el, setText } from "./dom.js";
 import { absTime, relTime, shortId } from "./format.js";
-
-const REFRESH_MS = 3000;
 
 export class WorkersView {
   #root;
   #conn;
   #store;
   #onOpen;
-  #timer = null;
-  #soon = null;
+  #workers = null; // the last list, or null before the first
+  #received = 0; // when it arrived (ms)
+  #tick = null;
   #visible = false;
 
   constructor(root, { conn, store, onOpen }) {
@@ -19,11 +21,8 @@ export class WorkersView {
     this.#conn = conn;
     this.#store = store;
     this.#onOpen = onOpen;
-    store.addEventListener("change", (e) => {
-      if (!this.#visible || e.detail.full) return;
-      // A job started or finished: the running lists changed. Coalesce into one call.
-      if (!this.#soon) this.#soon = setTimeout(() => this.refresh(), 300);
-    });
+    conn.addEventListener("session", () => this.watch());
+    conn.addEventListener("workers", (e) => this.#apply(e.detail));
     $("tbody", root).addEventListener("click", (e) => {
       const link = e.target.closest("[data-id]");
       if (link) this.#onOpen(link.dataset.id);
@@ -32,84 +31,99 @@ export class WorkersView {
 
   setVisible(visible) {
     this.#visible = visible;
-    clearInterval(this.#timer);
-    this.#timer = null;
+    clearInterval(this.#tick);
+    this.#tick = null;
     if (visible) {
-      this.refresh();
-      this.#timer = setInterval(() => this.refresh(), REFRESH_MS);
+      this.#draw();
+      this.#tick = setInterval(() => this.#draw(), 1000);
     }
   }
 
-  async refresh() {
-    clearTimeout(this.#soon);
-    this.#soon = null;
-    if (!this.#visible || !this.#conn.may("workers.list")) return;
-    let workers;
+  /** Fetch the list and watch it (again after every reconnect: a session starts afresh). */
+  async watch() {
+    if (!this.#conn.may("workers.watch")) return;
     try {
-      workers = await this.#conn.call("workers.list", {});
+      this.#apply(await this.#conn.call("workers.watch", {}));
     } catch (err) {
       setText($("#workers-note", this.#root), err.code === "unavailable" ? "Waiting for the connection…" : `Could not list workers: ${err.message}`);
-      return;
     }
-    this.#draw(workers);
   }
 
-  #draw(workers) {
+  #apply(workers) {
+    this.#workers = workers;
+    this.#received = Date.now();
+    this.#root.dataset.updates = String(Number(this.#root.dataset.updates || 0) + 1);
+    if (this.#visible) this.#draw();
+  }
+
+  #draw() {
+    const workers = this.#workers;
+    if (!workers) return;
     const now = Date.now() / 1000;
     const running = workers.reduce((n, w) => n + (w.running || []).length, 0);
     const slots = workers.reduce((n, w) => n + (w.concurrency || 0), 0);
     setText(
       $("#workers-note", this.#root),
-      `${workers.length} connected · ${running} of ${slots} slots busy · updated ${new Date().toLocaleTimeString()}`,
+      `${workers.length} connected · ${running} of ${slots} slots busy · live, changed ${relTime(this.#received / 1000, now)}`,
     );
     $("#workers-empty", this.#root).hidden = workers.length > 0;
     $("tbody", this.#root).replaceChildren(
       ...workers
         .slice()
         .sort((a, b) => (a.worker_id < b.worker_id ? -1 : 1))
-        .map((w) => {
-          const busy = (w.running || []).length;
-          const load = w.concurrency ? Math.min(100, (100 * busy) / w.concurrency) : 0;
-          return el(
-            "tr",
-            { dataset: { worker: w.worker_id } },
-            el("td", {}, el("code", { class: "id", text: w.worker_id })),
-            el("td", { text: w.user || "—" }),
-            el(
-              "td",
-              {},
-              ...(w.types || []).map((t) => el("span", { class: "tag", text: t })),
-              // worker.pause: it keeps its running jobs and is pushed no new ones
-              ...(w.paused ? [el("span", { class: "tag paused", text: "paused" })] : []),
-            ),
-            el(
-              "td",
-              { class: "load" },
-              el(
-                "div",
-                { class: "meter" },
-                el("div", { class: "bar" }, el("div", { class: "fill", style: `width:${load}%` })),
-                el("span", { class: "num", text: `${busy} / ${w.concurrency}` }),
-              ),
-            ),
-            el(
-              "td",
-              { class: "running" },
-              busy
-                ? (w.running || []).map((id) => {
-                    const job = this.#store.get(id);
-                    return el(
-                      "button",
-                      { class: "link", type: "button", dataset: { id }, title: id },
-                      el("code", { class: "id", text: shortId(id) }),
-                      job ? ` ${job.type}` : "",
-                    );
-                  })
-                : el("span", { class: "muted", text: "idle" }),
-            ),
-            el("td", { class: "time", text: relTime(w.since, now), title: absTime(w.since) }),
-          );
-        }),
+        .map((w) => this.#row(w, now)),
+    );
+  }
+
+  #row(w, now) {
+    const busy = (w.running || []).length;
+    const load = w.concurrency ? Math.min(100, (100 * busy) / w.concurrency) : 0;
+    const jobs = w.jobs || (w.running || []).map((id) => ({ id }));
+    return el(
+      "tr",
+      { dataset: { worker: w.worker_id } },
+      el("td", {}, el("code", { class: "id", text: w.worker_id })),
+      el("td", { text: w.user || "—" }),
+      el(
+        "td",
+        {},
+        ...(w.types || []).map((t) => el("span", { class: "tag", text: t })),
+        // worker.pause: it keeps its running jobs and is pushed no new ones
+        ...(w.paused ? [el("span", { class: "tag paused", text: "paused" })] : []),
+      ),
+      el(
+        "td",
+        { class: "load" },
+        el(
+          "div",
+          { class: "meter" },
+          el("div", { class: "bar" }, el("div", { class: "fill", style: `width:${load}%` })),
+          el("span", { class: "num", text: `${busy} / ${w.concurrency}` }),
+        ),
+      ),
+      el(
+        "td",
+        { class: "running" },
+        jobs.length
+          ? jobs.map((job) => {
+              const type = job.type || this.#store.get(job.id)?.type || "";
+              const lease = job.expires ? `lease ${relTime(job.expires, now)}` : "";
+              return el(
+                "button",
+                {
+                  class: "link",
+                  type: "button",
+                  dataset: { id: job.id, expires: job.expires ?? "" },
+                  title: `${job.id}${job.started ? `, started ${absTime(job.started)}` : ""}${job.expires ? `, lease expires ${absTime(job.expires)}` : ""}`,
+                },
+                el("code", { class: "id", text: shortId(job.id) }),
+                type ? ` ${type}` : "",
+                lease ? el("span", { class: "muted small lease", text: ` · ${lease}` }) : "",
+              );
+            })
+          : el("span", { class: "muted", text: "idle" }),
+      ),
+      el("td", { class: "time", text: relTime(w.since, now), title: absTime(w.since) }),
     );
   }
 }

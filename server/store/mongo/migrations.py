@@ -87,12 +87,17 @@ async def _lifo_rank(db: AsyncDatabase[dict[str, Any]], queue: str) -> None:
         await jobs.drop_index("claim")
 
 
+async def _rollups(db: AsyncDatabase[dict[str, Any]], queue: str) -> None:
+    await db[f"{queue}.rollups"].create_index([("res", 1), ("start", 1)], name="res_start")
+
+
 Step = Callable[[AsyncDatabase[dict[str, Any]], str], Awaitable[None]]
 STEPS: list[tuple[Migration, Step]] = [
     (Migration(1, "the 0.1.0 indexes (claim, due, owner, updated, key, records)"), _schema_0_1_0),
     (Migration(2, "job keys unique per owner, not across owners"), _keys_per_owner),
     (Migration(3, "remembered create requests (request_id), expiring"), _requests),
     (Migration(4, "lifo: the claim sorts by _rank (created, negated for LIFO)"), _lifo_rank),
+    (Migration(5, "history rollups per type, minute and hour"), _rollups),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)

@@ -37,6 +37,7 @@ from livejobs.store.feed import Feed, Watcher
 from livejobs.store.mongo import claim as claiming
 from livejobs.store.mongo import flow, migrations
 from livejobs.store.mongo.feed import follow
+from livejobs.store.mongo.rollups import MongoRollups
 from livejobs.store.mongo.shapes import (
     database_name,
     doc_from_mongo,
@@ -65,7 +66,7 @@ HOW_TO_REPLICA_SET = (
 # -- the store -------------------------------------------------------------------------------
 
 
-class MongoStore:
+class MongoStore(MongoRollups):
     """Jobs in collection ``queue`` (default ``jobs``) and small records in ``records``."""
 
     ordered_writes = False  # concurrent calls run concurrently on the server

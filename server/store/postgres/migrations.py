@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from livejobs.store.migrations import Migration, plan
+from livejobs.store.postgres.rollups import SCHEMA as SCHEMA_ROLLUPS
 
 MIGRATIONS = [
     Migration(1, "create the jobs, records, requests, flow and changes tables"),
     Migration(2, "count jobs by type, status and owner in job_counts, kept by triggers"),
     Migration(3, "the change log keeps each document as JSON bytes, not JSONB"),
     Migration(4, "lifo: the claim orders by rank (created, negated for a LIFO job)"),
+    Migration(5, "history rollups per type, minute and hour"),
 ]
 
 #: pg_advisory_xact_lock key held while migrating (any constant: one per database)
@@ -128,7 +130,7 @@ CREATE INDEX IF NOT EXISTS jobs_claim_rank ON jobs (type, priority, rank, id)
 DROP INDEX IF EXISTS jobs_claim;
 """
 
-STEPS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_3, 4: SCHEMA_LIFO}
+STEPS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_3, 4: SCHEMA_LIFO, 5: SCHEMA_ROLLUPS}
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS livejobs_schema (version integer NOT NULL)"
 

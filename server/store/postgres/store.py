@@ -27,6 +27,7 @@ from livejobs.jobs.rules import TypeRules
 from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort
 from livejobs.store.feed import Feed, Watcher
 from livejobs.store.postgres import batch, counts, feed, flow, migrations, ops
+from livejobs.store.postgres.rollups import PostgresRollups
 from livejobs.store.postgres.sql import (
     DELETE_MANY,
     Params,
@@ -125,7 +126,7 @@ def _redacted(url: str) -> str:
     return f"{scheme}{sep}{userinfo.partition(':')[0]}{at}{host}" if at else url
 
 
-class PostgresStore:
+class PostgresStore(PostgresRollups):
     """Jobs, records and the change log in one PostgreSQL database named by ``url``."""
 
     ordered_writes = False  # concurrent calls run concurrently on several connections

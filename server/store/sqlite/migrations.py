@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from livejobs.store.migrations import Migration, newest, plan
-from livejobs.store.sqlite import counts, flow, peers
+from livejobs.store.sqlite import counts, flow, peers, rollups
 from livejobs.store.sqlite.sql import decode, live_key
 
 JOBS_0_1_0 = """
@@ -116,6 +116,7 @@ STEPS: list[tuple[Migration, Callable[[sqlite3.Connection], None]]] = [
     (Migration(2, "job keys unique per owner, not across owners"), _keys_per_owner),
     (Migration(3, "remembered create requests (request_id)"), _requests),
     (Migration(4, "lifo: the claim orders by rank (created, negated for a LIFO job)"), _lifo_rank),
+    (Migration(5, "history rollups per type, minute and hour"), rollups.create),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)

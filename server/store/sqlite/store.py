@@ -22,15 +22,16 @@ from livejobs.store.base import ClaimRequest, CreateRequest, Filter, Sort
 from livejobs.store.feed import Watcher
 from livejobs.store.sqlite import migrations, ops, purge, requests
 from livejobs.store.sqlite import peers as peering
-from livejobs.store.sqlite.batcher import BUSY_TIMEOUT_MS, Batcher
+from livejobs.store.sqlite.batcher import BUSY_TIMEOUT_MS
 from livejobs.store.sqlite.peers import Peers
+from livejobs.store.sqlite.rollups import SQLiteRollups
 
 log = logging.getLogger(__name__)
 
 COUNT_BY_FIELDS = ("status", "type", "owner")
 
 
-class SQLiteStore(Batcher):
+class SQLiteStore(SQLiteRollups):
     """SQLite in WAL mode; ``path`` may be ``":memory:"`` for quick tests.
 
     ``synchronous="NORMAL"`` (default) syncs only at checkpoints: a process crash loses nothing
