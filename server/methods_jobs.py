@@ -8,6 +8,8 @@ Method-level permission is checked before a handler runs; per-job permission is 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 from dataclasses import replace
 from typing import Any
@@ -155,10 +157,19 @@ async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
     ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
     ctx.services.dispatcher.check_open()  # no new work on a draining server
     worker_id = bind_worker_id(ctx.identity.user, params.worker_id or ctx.identity.user)
-    jobs = await ctx.services.jobs.claim(
-        params.types, worker_id, ctx.identity.user, params.limit, params.lease
-    )
-    return [project(job, HOLDER) for job in jobs]  # the one reply that carries the token
+    dispatcher, loop = ctx.services.dispatcher, asyncio.get_running_loop()
+    deadline = loop.time() + params.wait
+    while True:  # with ``wait``: woken by the push path, not by polling
+        with dispatcher.watching(params.types) as readied:
+            jobs = await ctx.services.jobs.claim(
+                params.types, worker_id, ctx.identity.user, params.limit, params.lease
+            )
+            if jobs or (left := deadline - loop.time()) <= 0:
+                return [project(job, HOLDER) for job in jobs]  # the one reply with the token
+            await dispatcher.claimed_short(params.types)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(readied.wait(), left)
+        dispatcher.check_open()
 
 
 async def heartbeat(ctx: Ctx, params: p.Heartbeat) -> dict[str, float]:

@@ -153,6 +153,8 @@ class Claim(Params):
     limit: Annotated[int, Meta(ge=1, le=1000)] = 1
     lease: Annotated[float, Meta(ge=1, le=86400)] | None = None
     worker_id: Name | None = None
+    #: seconds to wait for work when none is ready (a blocking claim), woken as pushes are
+    wait: Annotated[float, Meta(ge=0, le=60)] = 0.0
 
 
 class Leased(Params):

@@ -12,9 +12,10 @@ when the feed shows its jobs leaving ``running``, whichever server or call made 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from livejobs import protocol
 from livejobs.errors import LivejobsError, Unavailable
@@ -43,6 +44,8 @@ class Dispatcher:
         #: the latest document of every job our workers hold, kept by the change feed
         self._docs: dict[str, Job] = {}
         self._ready_seq: defaultdict[str, int] = defaultdict(int)
+        #: per type, the events of claims waiting for work (``watching``)
+        self._waiting: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         #: ids of ready jobs counted before their insert was committed (see ``announce``)
         self._announced: set[str] = set()
         self._wake = asyncio.Event()
@@ -134,9 +137,37 @@ class Dispatcher:
         if self._left is not None:
             self._left.set()
 
+    def _ready(self, job_type: str) -> None:
+        """A job of ``job_type`` may have become ready: starved workers and waiting claims may
+        claim again."""
+        self._ready_seq[job_type] += 1
+        for event in self._waiting.get(job_type, ()):
+            event.set()
+
+    @contextlib.contextmanager
+    def watching(self, types: Iterable[str]) -> Iterator[asyncio.Event]:
+        """An event set when a job of one of ``types`` may have become ready, by the same
+        change feed and announcements that feed pushed workers: a claim that waits for work
+        (``jobs.claim`` with ``wait``) watches before it claims, so no job slips between."""
+        event, watched = asyncio.Event(), list(dict.fromkeys(types))
+        for job_type in watched:
+            self._waiting[job_type].add(event)
+        try:
+            yield event
+        finally:
+            for job_type in watched:
+                self._waiting[job_type].discard(event)
+                if not self._waiting[job_type]:
+                    del self._waiting[job_type]
+
+    async def claimed_short(self, types: Iterable[str]) -> None:
+        """A claim came back short: a rate limit may have cut it, so arm the window's timer."""
+        await self.service.flow.note_short(types, self.service.clock.now())
+        self._opening.set()
+
     def type_changed(self, job_type: str) -> None:
         """A type's flow rules changed (resumed, limits raised): retry starved workers now."""
-        self._ready_seq[job_type] += 1
+        self._ready(job_type)
         self._wake.set()
         self._opening.set()
 
@@ -152,7 +183,7 @@ class Dispatcher:
             await clock.sleep_until(opening, self._opening)
             if opened := flow.opened(clock.now()):
                 for job_type in opened:
-                    self._ready_seq[job_type] += 1
+                    self._ready(job_type)
                 self._wake.set()
 
     def announce(self, docs: list[Job]) -> None:
@@ -175,7 +206,7 @@ class Dispatcher:
                 self._announced.add(doc["id"])
         if ready:
             for job_type in ready:
-                self._ready_seq[job_type] += 1
+                self._ready(job_type)
             self._wake.set()
 
     def on_change(self, change: Change) -> None:
@@ -187,11 +218,11 @@ class Dispatcher:
             and status != _RUNNING
             and self.service.flow.rules(doc["type"]).concurrency is not None
         ):
-            self._ready_seq[doc["type"]] += 1  # a running slot of a limited type may be free
+            self._ready(doc["type"])  # a running slot of a limited type may be free
             self._wake.set()
         if op == "reset":
-            for t in list(self._ready_seq):
-                self._ready_seq[t] += 1
+            for t in {*self._ready_seq, *self._waiting}:
+                self._ready(t)
             for w in self._workers:
                 w.seen.clear()
             self._wake.set()
@@ -200,7 +231,7 @@ class Dispatcher:
             if job_id in self._announced:
                 self._announced.discard(job_id)
             else:
-                self._ready_seq[doc["type"]] += 1
+                self._ready(doc["type"])
                 self._wake.set()
         worker = self._by_job.get(job_id)
         if worker is None:
@@ -330,8 +361,7 @@ class Dispatcher:
         if len(jobs) < wanted:
             worker.seen = seen
             # a rate limit may have cut the claim short: arm the timer for its window
-            await self.service.flow.note_short(worker.types, self.service.clock.now())
-            self._opening.set()
+            await self.claimed_short(worker.types)
         for job in jobs:
             token = job["lease"]["token"]
             if worker.stopped or not worker.session.open:
