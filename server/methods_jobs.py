@@ -48,6 +48,8 @@ def new_job(spec: p.JobSpec) -> NewJob:
         retain=spec.retain,
         private=spec.private,
         trace=None if spec.trace is None else msgspec.to_builtins(spec.trace),
+        time_limit=spec.time_limit,
+        group=spec.group,
         debounce=Debounce(spec.debounce.seconds, spec.debounce.max_wait)
         if spec.debounce is not None
         else None,

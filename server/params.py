@@ -95,6 +95,8 @@ class JobSpec(Params):
     private: Any = None
     debounce: DebounceSpec | None = None
     trace: TraceSpec | None = None
+    time_limit: Annotated[float, Meta(gt=0, le=86400 * 31)] | None = None
+    group: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
 
 
 class CreateJob(JobSpec):

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from livejobs import protocol
 from livejobs.errors import LivejobsError, Unavailable
+from livejobs.jobs import timelimit
 from livejobs.jobs.model import Job, Status
 from livejobs.logs import context
 from livejobs.runtime.connection import Worker
@@ -34,6 +35,16 @@ CLAIM_RETRY_SECONDS = 1.0
 ANNOUNCED_MAX = 10_000
 # the statuses as plain strings: an enum member costs an attribute lookup per use (3.11)
 _READY, _RUNNING, _CANCELLED = Status.READY.value, Status.RUNNING.value, Status.CANCELLED.value
+
+
+def _stopped(doc: Job | None, worker: Worker) -> bool:
+    """The job left ``worker`` because the server stopped its attempt at the time limit."""
+    failures = doc.get("failures") if doc is not None else None
+    if not failures or not timelimit.is_stop(failures[-1]):
+        return False
+    assert doc is not None
+    last = failures[-1]
+    return last.get("worker") == worker.worker_id and last.get("attempt") == doc["attempts"]
 
 
 class Dispatcher:
@@ -256,8 +267,8 @@ class Dispatcher:
             worker.running.pop(job_id, None)
             if status != _RUNNING:
                 self._suspect(worker, doc)
-            if status == _CANCELLED:
-                worker.session.send(protocol.cancel_pushed(job_id))
+            if status == _CANCELLED or _stopped(doc, worker):
+                worker.session.send(protocol.cancel_pushed(job_id))  # stop the handler
             if worker.stopped and not worker.running and worker in self._workers:
                 self._workers.remove(worker)
             self._wake.set()

@@ -57,6 +57,8 @@ class NewJob:
     #: the W3C trace context of the request that created it (``traceparent``, ``tracestate``)
     trace: dict[str, str] | None = None
     debounce: Debounce | None = None
+    time_limit: float | None = None
+    group: str | None = None
 
 
 class Creating(JobCore):
@@ -94,6 +96,7 @@ class Creating(JobCore):
         doc["retain"] = spec.retain
         doc["private"] = spec.private
         doc["trace"] = spec.trace
+        doc["time_limit"], doc["group"] = spec.time_limit, spec.group
         if spec.debounce is not None:
             if spec.key is None:
                 raise Invalid("debounce needs a key: saves with the same key are merged")
