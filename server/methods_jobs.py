@@ -269,13 +269,11 @@ async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
 async def types_set_limits(ctx: Ctx, params: p.TypeLimits) -> dict[str, Any]:
     if (params.rate_limit is None) != (params.rate_per is None):
         raise Invalid("give rate_limit and rate_per together (e.g. 100 per 60 seconds)")
-    return await _set_rules(
-        ctx,
-        params.type,
-        rate_limit=params.rate_limit,
-        rate_per=params.rate_per,
-        concurrency=params.concurrency,
-    )
+    if (params.group_rate_limit is None) != (params.group_rate_per is None):
+        raise Invalid("give group_rate_limit and group_rate_per together")
+    limits = msgspec.structs.asdict(params)
+    del limits["type"]
+    return await _set_rules(ctx, params.type, **limits)
 
 
 async def types_pause(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:

@@ -205,6 +205,10 @@ class TypeLimits(Params):
     rate_limit: Annotated[int, Meta(ge=1)] | None = None
     rate_per: Annotated[float, Meta(gt=0, le=86400 * 31)] | None = None
     concurrency: Annotated[int, Meta(ge=0)] | None = None
+    #: the same limits for each group of the type's jobs (a job's ``group``: a tenant, say)
+    group_concurrency: Annotated[int, Meta(ge=0)] | None = None
+    group_rate_limit: Annotated[int, Meta(ge=1)] | None = None
+    group_rate_per: Annotated[float, Meta(gt=0, le=86400 * 31)] | None = None
 
 
 class UserAdd(Params):

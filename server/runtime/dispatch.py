@@ -227,7 +227,7 @@ class Dispatcher:
         if (
             doc is not None
             and status != _RUNNING
-            and self.service.flow.rules(doc["type"]).concurrency is not None
+            and self.service.flow.rules(doc["type"]).counts_running
         ):
             self._ready(doc["type"])  # a running slot of a limited type may be free
             self._wake.set()
