@@ -137,6 +137,16 @@ def group_key(job_type: str, group: str) -> str:
     return f"{job_type}\x1f{group}"
 
 
+def for_group(rules: TypeRules) -> TypeRules:
+    """A type's group limits as the rules of one group, for a store that admits each group as
+    it admits a type (MongoDB's reservations)."""
+    return TypeRules(
+        concurrency=rules.group_concurrency,
+        rate_limit=rules.group_rate_limit,
+        rate_per=rules.group_rate_per,
+    )
+
+
 def group_window_start(rules: TypeRules, now: float) -> float | None:
     """``window_start`` for each group's rate window."""
     return None if not rules.group_rated else now - float(rules.group_rate_per or 0)
