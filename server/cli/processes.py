@@ -50,11 +50,15 @@ def run_in_child(target: str, types: tuple[str, ...], doc: dict[str, Any]) -> tu
     since an exception with its own arguments does not survive pickling as it was."""
     job = WorkerJob(_NoConnection(), doc)  # type: ignore[arg-type]
     try:
-        return "done", asyncio.run(_handler(target, types)(job))
+        return "done", asyncio.run(_awaited(_handler(target, types)(job)))
     except Fatal as exc:
         return "fatal", str(exc)
     except Snooze as exc:
         return "snooze", exc.seconds
+
+
+async def _awaited(work: Awaitable[Any]) -> Any:
+    return await work
 
 
 class ProcessSlots:

@@ -44,7 +44,7 @@ def _stopped(doc: Job | None, worker: Worker) -> bool:
         return False
     assert doc is not None
     last = failures[-1]
-    return last.get("worker") == worker.worker_id and last.get("attempt") == doc["attempts"]
+    return bool(last.get("worker") == worker.worker_id and last.get("attempt") == doc["attempts"])
 
 
 class Dispatcher:
