@@ -19,7 +19,7 @@ CONCURRENCY = 10
 class Peer:
     name: str
     command: tuple[str, ...]
-    backend: str  # "redis", "livejobs" or "livejobs-fsync"
+    backend: str  # "redis", "livejobs", "livejobs-fsync", "livejobs-postgres" or "...-2"
     config: str
     scenarios: tuple[str, ...] = ("throughput", "latency")
 
@@ -50,6 +50,20 @@ PEERS = [
         "the same with `--synchronous FULL`: every acknowledged commit is on disk (fsync), "
         "so it survives power loss as well as a crash; throughput only, to keep the run short",
         scenarios=("throughput",),
+    ),
+    Peer(
+        "livejobs-postgres",
+        _python(".venv", "livejobs_peer.py"),
+        "livejobs-postgres",
+        "the same on the PostgreSQL store: one server, one local PostgreSQL with "
+        "`synchronous_commit=on` and `fsync=on` (every acknowledged commit flushed)",
+    ),
+    Peer(
+        "livejobs-postgres-2",
+        _python(".venv", "livejobs_peer.py"),
+        "livejobs-postgres-2",
+        "two servers on that PostgreSQL (a database of their own): the producer on one, the "
+        "worker on the other, so every job crosses servers through the change feed",
     ),
     Peer(
         "rq",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import signal
 import statistics
@@ -50,7 +51,14 @@ def _serve(tree: Path, db: str, log: Path) -> tuple[subprocess.Popen[bytes], str
         argv = [str(Path(sys.executable).parent / "py-spy"), "record", "-r", "200", "-f", "raw",
                 "-o", SPY, "--", *argv]  # fmt: skip
     argv += ["--port", str(port), "--admin-token", token]
-    proc = subprocess.Popen(argv, cwd=tree, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    # the tree's server/ as ``livejobs``, ahead of the editable install of this tree
+    path = log.parent / f"path-{tree.resolve().name}-{port}"
+    path.mkdir()
+    (path / "livejobs").symlink_to(tree.resolve() / "server")
+    env = {**os.environ, "PYTHONPATH": str(path)}
+    proc = subprocess.Popen(
+        argv, cwd=tree, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 30
     while not _healthy(f"http://127.0.0.1:{port}/healthz"):
         if proc.poll() is not None or time.monotonic() > deadline:

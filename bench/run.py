@@ -31,16 +31,19 @@ import scenarios
 import sync_overhead
 from lineup import BENCH, PEERS, Peer
 from procs import Processes
-from services import Backend, start_livejobs, start_redis
+from services import Backend, start_livejobs, start_postgres, start_redis
 
 DURABILITY = (
     "Redis: AOF, appendfsync everysec, RDB off. livejobs: SQLite WAL, synchronous=NORMAL. "
     "Both survive a process crash; on power loss Redis may lose the last second, SQLite the "
     "transactions since the last checkpoint. livejobs-fsync (synchronous=FULL) loses nothing "
-    "it acknowledged, power loss included."
+    "it acknowledged, power loss included; so do the livejobs-postgres rows (PostgreSQL with "
+    "synchronous_commit=on, fsync=on)."
 )
 #: the livejobs servers a run may start, by backend name: the extra flags of each
 LIVEJOBS_BACKENDS = {"livejobs": (), "livejobs-fsync": ("--synchronous", "FULL")}
+#: the livejobs servers on one local PostgreSQL, by backend name: how many share a database
+POSTGRES_BACKENDS = {"livejobs-postgres": 1, "livejobs-postgres-2": 2}
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ def _measure_peers(
         except RuntimeError as exc:
             run.notes.append(f"{name} left out: its server did not start ({exc})")
             peers = [p for p in peers if p.backend != name]
+    peers = _start_postgres_backends(procs, run, peers, workdir, backends)
     plan = run.plan
     for scenario in ("throughput", "latency"):
         if scenario not in wanted:
@@ -171,8 +175,39 @@ def _measure_peers(
                         f"{result['n']:,} jobs done; its rate is those ÷ that time"
                     )
                 results[scenario].setdefault(peer.name, []).append(result)
-    for backend in backends.values():
-        procs.stop(backend.proc)
+    for backend in backends.values():  # servers before their database
+        for proc in (backend.proc, *backend.also):
+            procs.stop(proc)
+    return peers
+
+
+def _start_postgres_backends(
+    procs: Processes, run: Run, peers: list[Peer], workdir: Path, backends: dict[str, Backend]
+) -> list[Peer]:
+    """One PostgreSQL for the rows that want it, a database and its servers per row: the
+    two-server row's producer talks to one server and its worker to the other."""
+    wanted = [name for name in POSTGRES_BACKENDS if any(p.backend == name for p in peers)]
+    if not wanted:
+        return peers
+    try:
+        postgres = start_postgres(procs, workdir)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        run.notes.append(f"{', '.join(wanted)} left out: PostgreSQL did not start ({exc})")
+        return [p for p in peers if p.backend not in wanted]
+    for name in wanted:
+        try:
+            db = postgres.create_database()
+            servers = [start_livejobs(procs, workdir, name, db=db)]
+            for i in range(1, POSTGRES_BACKENDS[name]):
+                token = servers[0].token
+                servers.append(start_livejobs(procs, workdir, f"{name}-{i}", db=db, token=token))
+        except (RuntimeError, subprocess.SubprocessError) as exc:
+            run.notes.append(f"{name} left out: its server did not start ({exc})")
+            peers = [p for p in peers if p.backend != name]
+            continue
+        first, last = servers[0], servers[-1]
+        also = (*(s.proc for s in servers[1:]), postgres.proc)
+        backends[name] = Backend(name, first.proc, first.url, first.token, last.url, also)
     return peers
 
 

@@ -62,13 +62,14 @@ def _run(
     queue = f"bench-{tag}"
     worker = procs.start(
         f"{tag}-worker",
-        peer.argv("worker", queue, backend.url, backend.token),
+        peer.argv("worker", queue, backend.worker_url or backend.url, backend.token),
         cwd=BENCH,
         ready_line="READY",
         timeout=60,
     )
     try:
         meters = [psutil.Process(worker.pid), psutil.Process(backend.proc.pid)]
+        meters += [psutil.Process(p.pid) for p in backend.also]
         cpu_before = [_cpu(m) for m in meters]
         wall = time.perf_counter()
         line = run_json(
@@ -82,10 +83,25 @@ def _run(
     finally:
         procs.stop(worker)
     result: dict[str, Any] = json.loads(line)
-    result.update(wall_s=wall, worker_cpu_s=cpu[0], backend_cpu_s=cpu[1])
+    result.update(wall_s=wall, worker_cpu_s=cpu[0], backend_cpu_s=sum(cpu[1:]))
     return result
 
 
 def _cpu(proc: psutil.Process) -> float:
-    times = proc.cpu_times()
-    return float(times.user + times.system)
+    """CPU seconds of ``proc`` and of its children alive now (PostgreSQL's backends are
+    children of its postmaster; they live as long as the servers' pooled connections)."""
+    total = 0.0
+    for one in [proc, *_children(proc)]:
+        try:
+            times = one.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _children(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return list(proc.children(recursive=True))
+    except psutil.Error:
+        return []

@@ -25,12 +25,13 @@ from livejobs.clock import Clock, StoreClock
 from livejobs.credentials import KINDS as CREDENTIALS
 from livejobs.credentials import Credentials
 from livejobs.edges import http_api, ws
+from livejobs.edges.http_problems import problem
+from livejobs.flusher import Flusher
 from livejobs.jobs.bounds import DocLimits
 from livejobs.methods import Services, grants
 from livejobs.permissions import Permissions, Rules
 from livejobs.runtime.dispatch import Dispatcher
 from livejobs.runtime.fanout import Fanout
-from livejobs.runtime.flusher import Flusher
 from livejobs.runtime.metrics import Metrics, Sources
 from livejobs.runtime.scheduler import Scheduler
 from livejobs.runtime.subscriptions import Subscriptions
@@ -222,10 +223,10 @@ async def metrics(request: Request) -> Response:
     only when ``metrics_token`` is set)."""
     state = state_of(request.app)
     if not _metrics_allowed(request, state.services.settings.metrics_token):
-        return Response(
-            b'{"error":{"code":"unauthenticated","message":"/metrics needs the metrics token"}}',
-            status_code=401,
-            media_type="application/json",
+        return problem(
+            "unauthenticated",
+            "/metrics needs the metrics token",
+            401,
             headers={"www-authenticate": "Bearer"},
         )
     try:

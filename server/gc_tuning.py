@@ -1,11 +1,7 @@
-"""The garbage collector's pace for a serving process.
-
-The live fan-out allocates a small frame per subscriber per change: half a million a second at
-1,000 subscribers × 500 changes/s. At Python's default threshold (700 allocations) the cyclic
-collector then ran hundreds of times a second, and its full passes over the heap stalled every
-subscriber at once: measured at that load, p50/p99 delivery went from 42/155 ms to 32/55 ms and
-server CPU from 71 % to 46 % of a core with the settings below. Nearly nothing the server
-allocates forms reference cycles (reference counting frees it), so collecting rarely costs no
+"""The garbage collector's pace for a serving process: the live fan-out allocates a small
+frame per subscriber per change, and at Python's default threshold the cyclic collector's full
+passes stalled every subscriber at once (docs/performance.md, "The garbage collector's pace").
+Nearly nothing the server allocates forms reference cycles, so collecting rarely costs no
 memory worth speaking of.
 """
 

@@ -16,7 +16,7 @@ import msgspec
 from livejobs.errors import Invalid, LivejobsError, TooLarge, UnsupportedVersion
 
 if TYPE_CHECKING:
-    from livejobs.runtime.runs import RunView
+    from livejobs.runs import RunView
 
 PROTOCOL_VERSION = 1
 """The protocol this server speaks: an integer raised only by a change an existing client
@@ -212,7 +212,7 @@ def sub_marker(kind: str, sub_json: str) -> str:
 
 def join(frames: list[Frame | RunView]) -> str:
     """One WebSocket message: a single frame, or a JSON array of several (batching clients).
-    A shared run (``livejobs.runtime.runs``) is several frames already joined by commas."""
+    A shared run (``livejobs.runs``) is several frames already joined by commas."""
     if len(frames) == 1:
         frame = frames[0]
         if isinstance(frame, str):

@@ -11,9 +11,9 @@ import enum
 from collections import deque
 
 from livejobs.auth import Identity
+from livejobs.flusher import Flusher
 from livejobs.protocol import Frame
-from livejobs.runtime.flusher import Flusher
-from livejobs.runtime.runs import RunView
+from livejobs.runs import RunView
 
 #: frames a slow client may have waiting before it is disconnected (it resyncs on reconnect)
 MAX_OUTBOX = 20_000

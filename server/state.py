@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 
+from livejobs.flusher import Flusher
 from livejobs.methods import Services
 from livejobs.runtime.fanout import Fanout
-from livejobs.runtime.flusher import Flusher
 from livejobs.runtime.metrics import Metrics
 from livejobs.runtime.scheduler import Scheduler
 from livejobs.session import Session

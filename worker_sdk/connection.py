@@ -13,6 +13,9 @@ which re-open subscriptions and worker registrations, so callers see one long-li
 A call made while the connection is down waits for it (up to the call's deadline); a create or
 a read whose reply was lost is sent again on the next connection, a create with the same
 request id so the server answers the retry with the first job instead of making another.
+
+The reconnect loop is ours, not websockets' own (``async for ws in connect(uri)``): that one
+follows a single URI and knows nothing of re-authenticating or of the hooks above.
 """
 
 from __future__ import annotations

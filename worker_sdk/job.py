@@ -6,18 +6,36 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from livejobs_sdk import names, tracing
 from livejobs_sdk.errors import JobFailed
 
 if TYPE_CHECKING:
-    from livejobs_sdk.client import Client
     from livejobs_sdk.connection import Connection
 
 #: the statuses of a finished job
 FINISHED = names.FINISHED
 COMPLETED = names.STATUS["COMPLETED"]
+
+
+class JobClient(Protocol):
+    """What a ``Job`` needs of its client (``livejobs_sdk.Client`` is one)."""
+
+    async def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        *,
+        retry: bool | None = None,
+    ) -> Any: ...
+
+    async def get_job(self, job_id: str) -> dict[str, Any]: ...
+
+    async def wait_finished(self, job_id: str, timeout: float | None = None) -> dict[str, Any]: ...
+
+    def _with_trace(self, spec: dict[str, Any], trace: dict[str, str] | None) -> dict[str, Any]: ...
 
 
 def _epoch(when: datetime | float) -> float:
@@ -32,7 +50,7 @@ class Job:
     """
 
     def __init__(
-        self, client: Client, job_type: str, data: Any = None, doc: dict[str, Any] | None = None
+        self, client: JobClient, job_type: str, data: Any = None, doc: dict[str, Any] | None = None
     ) -> None:
         self._client = client
         self.spec: dict[str, Any] = {"type": job_type, "data": data}

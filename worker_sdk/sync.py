@@ -65,6 +65,16 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+class _Connecting:
+    """The ``Runner`` a ``SyncJob`` blocks on: its client's loop, connecting it first."""
+
+    def __init__(self, client: SyncClient) -> None:
+        self.client = client
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.client._run(coro)
+
+
 class SyncClient:
     """A blocking, thread-safe client. ``call_timeout`` bounds each call as in ``Client``."""
 
@@ -79,6 +89,7 @@ class SyncClient:
     ) -> None:
         self._settings = (url, token, reconnect, open_timeout, call_timeout)
         self._opening = threading.Lock()
+        self._runner = _Connecting(self)  #: what its SyncJobs block on
         self._start()
         _clients.add(self)
 
@@ -173,7 +184,7 @@ class SyncClient:
     def job(self, job_type: str, data: Any = None) -> SyncJob:
         """A job builder; nothing is stored until ``job.save()``."""
         self._fresh()
-        return SyncJob(self, Job(self._client, job_type, data))
+        return SyncJob(self._runner, Job(self._client, job_type, data))
 
     def create_many(
         self,
@@ -184,7 +195,7 @@ class SyncClient:
         return self._run(self._client.create_many(items, timeout))
 
     def job_handle(self, job_id: str) -> SyncJob:
-        return SyncJob(self, self._run(self._client.job_handle(job_id)))
+        return SyncJob(self._runner, self._run(self._client.job_handle(job_id)))
 
     # the async Client's methods that take and return plain values, run on the loop thread
     get_job = blocking(Client.get_job)

@@ -11,16 +11,13 @@ import concurrent.futures
 import functools
 import inspect
 from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from livejobs_sdk.client import Event, Subscription
 from livejobs_sdk.errors import ConnectionLost
 from livejobs_sdk.job import Job, WorkerJob
 from livejobs_sdk.loop_thread import LoopThread, Runner
 from livejobs_sdk.worker import Worker
-
-if TYPE_CHECKING:
-    from livejobs_sdk.sync import SyncClient
 
 P = ParamSpec("P")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,7 +72,7 @@ def controlled(
     """``SyncJob.<call>``: the ``Job``'s call, blocking; this ``SyncJob`` for chaining."""
 
     def call(self: SyncJob, /, *args: P.args, **kwargs: P.kwargs) -> SyncJob:
-        self._client._run(method(self.job, *args, **kwargs))
+        self._runner.run(method(self.job, *args, **kwargs))
         return self
 
     return _named_as(call, method, returns="SyncJob")
@@ -99,8 +96,8 @@ class SyncJob:
     >>> job = client.job("email", {"to": "a@b.c"}).priority("high").retry(retries=3).save()
     """
 
-    def __init__(self, client: SyncClient, job: Job) -> None:
-        self._client = client
+    def __init__(self, runner: Runner, job: Job) -> None:
+        self._runner = runner  #: the client's: connects it first, then blocks on the call
         self.job = job  #: the async ``Job`` underneath
 
     @property
@@ -156,14 +153,14 @@ class SyncJob:
     ready = controlled(Job.ready)
 
     def rerun(self) -> SyncJob:
-        return SyncJob(self._client, self._client._run(self.job.rerun()))
+        return SyncJob(self._runner, self._runner.run(self.job.rerun()))
 
     def remove(self) -> bool:
-        return self._client._run(self.job.remove())
+        return self._runner.run(self.job.remove())
 
     def result(self, timeout: float | None = None) -> Any:
         """Block until the job finishes: its result, or ``JobFailed``."""
-        return self._client._run(self.job.result(timeout))
+        return self._runner.run(self.job.result(timeout))
 
     def __repr__(self) -> str:
         return repr(self.job)

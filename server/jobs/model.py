@@ -81,8 +81,6 @@ PRIORITIES: dict[str, int] = {
     "critical": -15,
 }
 
-LOG_LEVELS = ("info", "success", "warning", "danger")
-
 DEFAULT_RETRY: dict[str, Any] = {
     "retries": 0,
     "wait": 0.0,

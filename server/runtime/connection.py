@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from livejobs.runtime.flusher import Flusher
+from livejobs.flusher import Flusher
 from livejobs.session import MAX_OUTBOX_BYTES, Session
 from livejobs.store.base import Change
 

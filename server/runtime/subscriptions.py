@@ -4,7 +4,7 @@ added/changed/removed. Fed only by the store's change feed.
 Subscriptions with the same filter share one group. Once live, every member of a group holds
 exactly the same set of matching ids, so a change is matched once per group, its kind decided
 once, its document encoded once, and its frame added to the group's shared run
-(``livejobs.runtime.runs``), which each member's writer renders at the next flush. Fan-out to a
+(``livejobs.runs``), which each member's writer renders at the next flush. Fan-out to a
 thousand subscribers then costs per subscriber per flush, not per change.
 
 A group is a filter *and* a view (the subscriber's role, ``livejobs.visibility``): members of a
@@ -21,11 +21,11 @@ from typing import Any
 
 from livejobs import protocol
 from livejobs.errors import RateLimited, TooLarge
+from livejobs.flusher import Flusher
 from livejobs.jobs.model import Job
 from livejobs.query import matches
+from livejobs.runs import Run, RunView
 from livejobs.runtime.connection import Connection, Subscription
-from livejobs.runtime.flusher import Flusher
-from livejobs.runtime.runs import Run, RunView
 from livejobs.settings import Settings
 from livejobs.store.base import Change, Store
 from livejobs.visibility import project

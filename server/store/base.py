@@ -14,38 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from livejobs.jobs import lifecycle
 from livejobs.jobs.model import Job
 from livejobs.jobs.rules import TypeRules
-
-if TYPE_CHECKING:
-    from livejobs.store.feed import Watcher
+from livejobs.store.feed import Change as Change
+from livejobs.store.feed import Watcher
 
 Filter = dict[str, Any]
 """A validated Mongo-style filter (see ``livejobs.query``)."""
 
 Sort = Sequence[tuple[str, int]]
 """``[(field, 1 | -1), ...]``."""
-
-
-class Change(NamedTuple):
-    """One committed change, as every watcher sees it.
-
-    ``op`` is ``insert``, ``update`` or ``delete``; ``doc`` is the full document after the change
-    (``None`` for a delete). ``reset`` means the feed lost continuity (a change stream could not
-    resume): watchers must rebuild their state from a fresh query. ``record`` says a small
-    record was written or deleted (``id`` is ``"kind/record_id"``, ``doc`` is None), so that
-    every server sharing the store re-reads rules another one changed.
-
-    A named tuple, not a frozen dataclass: three are made per job, and a frozen dataclass
-    costs three times as much to build.
-    """
-
-    op: Literal["insert", "update", "delete", "reset", "record"]
-    id: str
-    doc: Job | None = None
 
 
 @dataclass(frozen=True, slots=True)

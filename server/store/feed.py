@@ -12,8 +12,27 @@ import asyncio
 import weakref
 from collections import deque
 from collections.abc import Iterable
+from typing import Literal, NamedTuple
 
-from livejobs.store.base import Change
+from livejobs.jobs.model import Job
+
+
+class Change(NamedTuple):
+    """One committed change, as every watcher sees it.
+
+    ``op`` is ``insert``, ``update`` or ``delete``; ``doc`` is the full document after the change
+    (``None`` for a delete). ``reset`` means the feed lost continuity (a change stream could not
+    resume): watchers must rebuild their state from a fresh query. ``record`` says a small
+    record was written or deleted (``id`` is ``"kind/record_id"``, ``doc`` is None), so that
+    every server sharing the store re-reads rules another one changed.
+
+    A named tuple, not a frozen dataclass: three are made per job, and a frozen dataclass
+    costs three times as much to build.
+    """
+
+    op: Literal["insert", "update", "delete", "reset", "record"]
+    id: str
+    doc: Job | None = None
 
 
 class Watcher:

@@ -143,11 +143,6 @@ async def produce_through(client: Client) -> list[str]:
     return ids
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, issue 23: in about 1 run in 8 the subscribers that stayed on their server "
-    "miss a change committed around the PostgreSQL restart (docs/guarantees.md)",
-)
 async def test_a_server_killed_and_the_database_restarted_midway_lose_nothing(
     serve: Serve,  # noqa: F811
     pg_cluster: Cluster,

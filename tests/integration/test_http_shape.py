@@ -9,7 +9,7 @@ import httpx
 import pytest
 from starlette.routing import Mount, Route
 
-from livejobs import http_api
+from livejobs.edges import http_api
 from livejobs.edges.http_openapi import openapi
 from livejobs.edges.http_results import RESULTS, WEBSOCKET_ONLY
 from livejobs.methods import METHODS

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from livejobs.errors import StoreRefused
+from livejobs.errors import StoreRefused, Unavailable
 from livejobs.query import matches
 from livejobs.store import open_store, pending_migrations
 from livejobs.store.base import Change
@@ -217,3 +217,51 @@ async def test_a_non_canonical_numeric_segment_reads_object_keys_only(
     for filter in ({"data.a.01": 1}, {"data.b.01": 6}, {"data.b.1": 6}, {"data.b.01": None}):
         expected = [d["id"] for d in docs if matches(d, filter)]
         assert [d["id"] for d in await one.find(filter)] == expected, filter
+
+
+# the connection dies at the append of a change to the job with id 'doomed', as when the
+# database restarts between a write's statements and its append
+DIE_AT_APPEND = """
+CREATE FUNCTION die_at_append() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT FROM appended WHERE id = 'doomed') THEN
+    PERFORM pg_terminate_backend(pg_backend_pid());
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER die_at_append AFTER INSERT ON changes REFERENCING NEW TABLE AS appended
+    FOR EACH STATEMENT EXECUTE FUNCTION die_at_append();
+"""
+
+
+async def test_a_write_whose_append_is_lost_is_not_committed_either(
+    two: tuple[PostgresStore, PostgresStore], url: str
+) -> None:
+    """A job committed without its row in the log reaches no other server's feed: the write
+    and its append are one transaction, so a connection lost between them loses both."""
+    one, other = two
+    feed = other.watch()
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute(DIE_AT_APPEND)
+        doomed = job()
+        doomed["id"] = "doomed"
+        with pytest.raises(Unavailable):
+            await one.insert([doomed])
+        after = job()
+        await one.insert([after])
+        assert [c.id for c in await changes(feed, 1)] == [after["id"]]
+        assert await other.get("doomed") is None  # the write went with its append
+        unlogged = "SELECT count(*) FROM jobs WHERE id NOT IN (SELECT id FROM changes)"
+        assert await admin.fetchval(unlogged) == 0
+    finally:
+        await admin.close()
+
+
+async def test_changes_are_appended_only_inside_the_transaction_that_made_them(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        with pytest.raises(RuntimeError, match="inside the transaction"):
+            await pg_feed.append(conn, [Change("record", "kinds/one", None)])
+    finally:
+        await conn.close()

@@ -4,6 +4,7 @@ still gets its own answer (a stale version, a clashing key) as if it had run alo
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -125,5 +126,37 @@ async def test_migration_2_counts_the_jobs_already_stored(pg_cluster: Cluster) -
     await again.open()
     try:
         assert await again.count_by("status", {"type": "m"}) == {"ready": 6, "completed": 1}
+    finally:
+        await again.close()
+
+
+async def test_migration_3_keeps_the_logged_documents_readable(pg_cluster: Cluster) -> None:
+    url = pg_cluster.create_database()
+    first = PostgresStore(url)
+    await first.open()
+    await first.close()
+    logged = {"id": "old", "data": {"x": 1.5, "y": [1, "é", None]}, "status": "ready"}
+    conn = await asyncpg.connect(url)
+    try:  # back to schema 2, its log holding a document as JSONB
+        await conn.execute(
+            "ALTER TABLE changes ALTER COLUMN doc TYPE jsonb "
+            "USING convert_from(doc, 'UTF8')::jsonb; UPDATE livejobs_schema SET version = 2"
+        )
+        await conn.execute(
+            "INSERT INTO changes (op, id, doc) VALUES ('insert', 'old', $1::text::jsonb)",
+            json.dumps(logged),
+        )
+    finally:
+        await conn.close()
+    again = PostgresStore(url)
+    await again.open()
+    try:
+        feed, follower = again.watch(), again._follower
+        assert follower is not None
+        follower.seen -= 1  # as if this server had not read the last change yet
+        new = job("m")
+        await again.insert([new])
+        got = await asyncio.wait_for(feed.batch(), 10)
+        assert [(c.id, c.doc) for c in got] == [("old", logged), (new["id"], new)]
     finally:
         await again.close()

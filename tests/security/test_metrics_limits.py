@@ -55,7 +55,8 @@ async def test_metrics_token_is_required_when_set(tmp_path: Path) -> None:
     try:
         missing = await _scrape(srv)
         assert missing.status_code == 401
-        assert missing.json()["error"]["code"] == "unauthenticated"
+        assert missing.json()["code"] == "unauthenticated"
+        assert missing.headers["content-type"].startswith("application/problem+json")
         assert (await _scrape(srv, "wrong-token-0123456789")).status_code == 401
         assert (await _scrape(srv, srv.admin_token)).status_code == 401
         allowed = await _scrape(srv, METRICS_TOKEN)

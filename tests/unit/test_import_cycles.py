@@ -12,29 +12,6 @@ ROOT = Path(__file__).resolve().parents[2]
 #: import name → folder (pyproject.toml's package-dir)
 PACKAGES = {"livejobs": ROOT / "server", "livejobs_sdk": ROOT / "worker_sdk"}
 
-#: cycles known and being removed on other branches this round (issue 22): a cycle found is
-#: excused when all its modules are among one entry's. The lead removes each entry on merge.
-KNOWN: list[frozenset[str]] = [
-    # store/base.py's open_store imports the backends, which import store.base (the store
-    # helper moves open_store into store/__init__)
-    frozenset(
-        ["livejobs.store.base", "livejobs.store.feed", "livejobs.store.postgres"]
-        + [f"livejobs.store.{m}" for m in ("mongo", "mongo_flow", "mongo_migrations")]
-        + [f"livejobs.store.{m}" for m in ("mongo_shapes", "sqlite", "sqlite_counts")]
-        + [f"livejobs.store.{m}" for m in ("sqlite_flow", "sqlite_migrations", "sqlite_ops")]
-        + [f"livejobs.store.{m}" for m in ("sqlite_peers", "sqlite_requests")]
-        + [f"livejobs.store.postgres.{m}" for m in ("batch", "counts", "feed", "flow")]
-        + [f"livejobs.store.postgres.{m}" for m in ("ops", "store")]
-    ),
-    # methods_admin registers into methods' table, which imports it (the methods helper)
-    frozenset(["livejobs.methods", "livejobs.methods_admin"]),
-    # the SDK's job and log objects know their client and worker back (the SDK helper)
-    frozenset(
-        ["livejobs_sdk.client", "livejobs_sdk.job", "livejobs_sdk.joblog", "livejobs_sdk.worker"]
-    ),
-    frozenset(["livejobs_sdk.sync", "livejobs_sdk.sync_jobs"]),
-]
-
 
 def modules() -> dict[str, Path]:
     found: dict[str, Path] = {}
@@ -135,5 +112,5 @@ def test_the_graph_reads_typing_only_imports(tmp_path: Path) -> None:
 
 
 def test_no_import_cycles() -> None:
-    found = [c for c in cycles(import_graph()) if not any(known >= set(c) for known in KNOWN)]
+    found = cycles(import_graph())
     assert found == [], "import cycles (typing-only imports count)"

@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 from livejobs import protocol
+from livejobs.flusher import Flusher
 from livejobs.runtime.connection import Connection
-from livejobs.runtime.flusher import Flusher
 from livejobs.runtime.subscriptions import Subscriptions
 from livejobs.store.base import Change
 

@@ -8,10 +8,9 @@ import json
 
 import pytest
 
-from livejobs import protocol
-from livejobs.runtime import runs
-from livejobs.runtime.flusher import Flusher
-from livejobs.runtime.runs import Run, RunView
+from livejobs import protocol, runs
+from livejobs.flusher import Flusher
+from livejobs.runs import Run, RunView
 from livejobs.session import MAX_OUTBOX, SLOW, Session
 
 

@@ -1,6 +1,9 @@
 """The PostgreSQL store's change feed: a log table every server reads, woken by NOTIFY.
 
-Every write transaction ends by appending its changes to ``changes`` in one statement; a
+Every write transaction ends by appending its changes to ``changes`` in one statement (each
+document as the server's JSON bytes: the log is only read back whole, so PostgreSQL need not
+parse it as JSONB; migration 3), inside the transaction, so that no write commits without
+its changes in the log (a lost connection between the two lost a change once); a
 statement trigger first takes a transaction-level advisory lock (held until the commit), and
 another NOTIFYs ``livejobs_changes``. The lock serialises the appends with their commits, so
 ``seq`` order is commit order: a row with a lower seq is always committed, and visible, before
@@ -26,6 +29,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from livejobs.store.base import Change
 from livejobs.store.feed import Feed
@@ -36,13 +40,13 @@ log = logging.getLogger(__name__)
 CHANNEL = "livejobs_changes"
 APPEND = (
     "INSERT INTO changes (op, id, doc) "
-    "SELECT op, id, doc FROM unnest($1::text[], $2::text[], $3::jsonb[]) "
+    "SELECT op, id, doc FROM unnest($1::text[], $2::text[], $3::bytea[]) "
     "WITH ORDINALITY AS c(op, id, doc, n) ORDER BY n"
 )
 TRIMMED = "trimmed"
 # the rows after $1, after a row saying how far the log was trimmed if that is past $1
 READ = f"""
-SELECT * FROM (SELECT upto AS seq, '{TRIMMED}' AS op, '' AS id, NULL::jsonb AS doc, 0 AS k
+SELECT * FROM (SELECT upto AS seq, '{TRIMMED}' AS op, '' AS id, NULL::bytea AS doc, 0 AS k
                FROM changes_trimmed WHERE upto > $1
                UNION ALL
                (SELECT seq, op, id, doc, 1 FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2)) r
@@ -59,8 +63,27 @@ RESET = Change("reset", "", None)
 Connect = Callable[[], Coroutine[Any, Any, Any]]
 
 
-def append_args(changes: list[Change]) -> tuple[list[str], list[str], list[Any]]:
-    return [c.op for c in changes], [c.id for c in changes], [c.doc for c in changes]
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+def append_args(changes: list[Change]) -> tuple[list[str], list[str], list[bytes | None]]:
+    """The parameters of ``APPEND``: each document as JSON bytes (migration 3)."""
+    docs = [None if c.doc is None else _encode(c.doc) for c in changes]
+    return [c.op for c in changes], [c.id for c in changes], docs
+
+
+async def append(conn: Any, changes: list[Change]) -> None:
+    """Log ``changes`` in the transaction open on ``conn``, the one that made them: appended
+    after its commit, a connection lost in between would commit changes nobody hears of."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("changes are appended inside the transaction that made them")
+    await conn.execute(APPEND, *append_args(changes))
+
+
+def _change(row: Any) -> Change:
+    doc = row["doc"]
+    return Change(row["op"], row["id"], None if doc is None else _decode(doc))
 
 
 class Follower:
@@ -140,7 +163,7 @@ class Follower:
                 rows = [r for r in rows[1:] if r["seq"] > self.seen]
             if rows:
                 self.seen = rows[-1]["seq"]
-                self._feed.publish([Change(r["op"], r["id"], r["doc"]) for r in rows])
+                self._feed.publish([_change(r) for r in rows])
             if len(rows) < READ_ROWS:
                 break
         if time.monotonic() - self._compacted_at > COMPACT_EVERY:

@@ -195,8 +195,8 @@ class PostgresStore:
                 async with conn.transaction():
                     changes: list[Change] = []
                     results = await ops.run_all(conn, changes, works)
-                if changes:
-                    await conn.execute(feed.APPEND, *feed.append_args(changes))
+                    if changes:
+                        await feed.append(conn, changes)
                 return results
 
     async def _read(self, method: str, sql: str, *args: Any) -> Any:

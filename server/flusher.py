@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from livejobs.runtime.runs import Run
+from livejobs.runs import Run
 
 
 class Writer(Protocol):
