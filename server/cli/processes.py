@@ -36,21 +36,25 @@ class _NoConnection:
         raise RuntimeError(f"{method} is not available in a process-isolated handler")
 
 
-def _handler(target: str, types: tuple[str, ...]) -> Handler:
-    from livejobs.cli.worker import load_handler, load_tasks
+Load = Callable[[str, tuple[str, ...]], Handler]
 
+
+def _handler(load: Load, target: str, types: tuple[str, ...]) -> Handler:
     key = (target, types)
     if key not in _loaded:
-        _loaded[key] = load_handler(target) if ":" in target else load_tasks(target, [*types])[0]
+        _loaded[key] = load(target, types)
     return _loaded[key]
 
 
-def run_in_child(target: str, types: tuple[str, ...], doc: dict[str, Any]) -> tuple[str, Any]:
-    """In the child: run the handler on one job. ``Fatal`` and ``Snooze`` come back as values,
+def run_in_child(
+    load: Load, target: str, types: tuple[str, ...], doc: dict[str, Any]
+) -> tuple[str, Any]:
+    """In the child: run the handler ``load`` gives (a module-level function, sent by name)
+    on one job. ``Fatal`` and ``Snooze`` come back as values,
     since an exception with its own arguments does not survive pickling as it was."""
     job = WorkerJob(_NoConnection(), doc)  # type: ignore[arg-type]
     try:
-        return "done", asyncio.run(_awaited(_handler(target, types)(job)))
+        return "done", asyncio.run(_awaited(_handler(load, target, types)(job)))
     except Fatal as exc:
         return "fatal", str(exc)
     except Snooze as exc:
@@ -64,8 +68,8 @@ async def _awaited(work: Awaitable[Any]) -> Any:
 class ProcessSlots:
     """An async handler that runs each job in a child process, ``size`` at a time."""
 
-    def __init__(self, target: str, types: list[str], size: int) -> None:
-        self.target, self.types = target, tuple(types)
+    def __init__(self, load: Load, target: str, types: list[str], size: int) -> None:
+        self.load, self.target, self.types = load, target, tuple(types)
         self._context = multiprocessing.get_context("spawn")
         self._free: asyncio.Queue[ProcessPoolExecutor] = asyncio.Queue()
         for _ in range(size):
@@ -79,7 +83,7 @@ class ProcessSlots:
         loop = asyncio.get_running_loop()
         try:
             kind, value = await loop.run_in_executor(
-                pool, run_in_child, self.target, self.types, job.doc
+                pool, run_in_child, self.load, self.target, self.types, job.doc
             )
         except BrokenProcessPool:
             pool = self._replace(pool)

@@ -77,6 +77,11 @@ def load_handler(target: str) -> Callable[[WorkerJob], Awaitable[Any]]:
     return in_thread
 
 
+def load_any(target: str, types: tuple[str, ...]) -> Callable[[WorkerJob], Awaitable[Any]]:
+    """A handler as ``worker`` loads it, in a child of ``--processes``."""
+    return load_handler(target) if ":" in target else load_tasks(target, [*types])[0]
+
+
 def worker(
     target: Annotated[str, typer.Argument(metavar="MODULE[:FUNCTION]")],
     types: Annotated[
@@ -125,7 +130,10 @@ def worker(
     except Failure as exc:
         fail(str(exc))
     if processes:  # loaded above too, so that a bad target fails here, not in every child
-        handler, concurrency = ProcessSlots(target, list(types or []), processes), processes
+        handler, concurrency = (
+            ProcessSlots(load_any, target, list(types or []), processes),
+            processes,
+        )
     run(
         url,
         token,
