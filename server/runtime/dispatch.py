@@ -78,6 +78,9 @@ class Dispatcher:
         self.draining = True
         for worker in self._workers:
             worker.stopped = True
+        for events in self._waiting.values():  # waiting claims answer now (``check_open``)
+            for event in events:
+                event.set()
 
     @property
     def running(self) -> int:

@@ -7,7 +7,9 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
+from livejobs_sdk import CallError
 from tests.servers import InProcessServer
 
 
@@ -49,3 +51,14 @@ async def test_sdk_claim_waits_and_a_bounded_wait_returns_empty(server: InProces
 async def test_wait_is_bounded(server: InProcessServer) -> None:
     answer = await _claim_http(server, {"types": ["pull"], "wait": 3600})
     assert answer.status_code == 400 and answer.json()["code"] == "invalid"
+
+
+async def test_a_draining_server_answers_waiting_claims_at_once(server: InProcessServer) -> None:
+    async with server.client() as worker:
+        waiting = asyncio.create_task(worker.call("jobs.claim", {"types": ["pull"], "wait": 50}))
+        while not server.services.dispatcher._waiting:
+            await asyncio.sleep(0.01)
+        server.services.dispatcher.drain()
+        with pytest.raises(CallError) as refused:
+            await asyncio.wait_for(waiting, 5)
+    assert refused.value.code == "unavailable" and "draining" in refused.value.message
