@@ -10,6 +10,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
 
+import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -124,6 +125,7 @@ def _services(settings: Settings, backend: Store, clock: Clock, flusher: Flusher
         max_data=settings.max_data_bytes,
         request_seconds=settings.request_id_seconds,
         min_repeat=settings.min_repeat_seconds,
+        default_retry=msgspec.to_builtins(settings.default_retry),
         limits=DocLimits(
             log_entries=settings.max_log_entries,
             log_entry_bytes=settings.max_log_entry_bytes,

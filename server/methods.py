@@ -43,8 +43,17 @@ class Method:
         return "request_id" in self.params.__struct_fields__
 
 
+#: the control actions with options of their own
+_CONTROL_PARAMS: dict[str, type[p.JobRefs]] = {
+    "cancel": p.CancelRefs,
+    "restart": p.RestartRefs,
+    "ready": p.ReadyRefs,
+}
+
+
 def _control(action: str) -> Method:
-    return Method(f"jobs.{action}", p.JobRefs, jobs.control(action), ("control",))
+    kind = _CONTROL_PARAMS.get(action, p.JobRefs)
+    return Method(f"jobs.{action}", kind, jobs.control(action), ("control",))
 
 
 TABLE: tuple[Method, ...] = (
@@ -77,6 +86,7 @@ TABLE: tuple[Method, ...] = (
     Method("types.set_limits", p.TypeLimits, jobs.types_set_limits, ("types",)),
     Method("types.pause", p.TypeRef, jobs.types_pause, ("types",)),
     Method("types.resume", p.TypeRef, jobs.types_resume, ("types",)),
+    Method("types.set_retry", p.TypeRetry, jobs.types_set_retry, ("types",)),
     # users and tokens
     Method("users.add", p.UserAdd, admin.users_add, ("admin",)),
     Method("users.remove", p.UserRef, admin.users_remove, ("admin",)),

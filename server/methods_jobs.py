@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -64,11 +65,13 @@ async def create(ctx: Ctx, spec: p.CreateJob) -> Job:
 async def create_many(ctx: Ctx, params: p.CreateMany) -> dict[str, list[str]]:
     if len(params.jobs) > ctx.services.settings.max_batch:
         raise RateLimited(f"at most {ctx.services.settings.max_batch} jobs per call")
-    for spec in params.jobs:
+    then = [] if params.then is None else [params.then]
+    for spec in [*params.jobs, *then]:
         ctx.services.permissions.check(ctx.identity, "jobs.create", {"type": spec.type})
     jobs, specs = ctx.services.jobs, [new_job(spec) for spec in params.jobs]
     user, request_id = ctx.identity.user, params.request_id
-    return {"ids": await jobs.create_many(specs, user, request_id, ctx.may_read)}
+    fan_in = new_job(then[0]) if then else None
+    return {"ids": await jobs.create_many(specs, user, request_id, ctx.may_read, then=fan_in)}
 
 
 async def get(ctx: Ctx, params: p.JobRef) -> Job:
@@ -88,13 +91,37 @@ async def counts(ctx: Ctx, params: p.Counts) -> dict[str, dict[str, int]]:
 # -- jobs: control (one id, or many for managers) ------------------------------------------
 
 
+def _may_follow(ctx: Ctx) -> Callable[[Job], bool]:
+    """Whether a control call may also act on a related job: it must be one the caller may
+    read and call the same method on."""
+
+    def may(doc: Job) -> bool:
+        try:
+            ctx.services.permissions.check(ctx.identity, ctx.method, ctx.raw, doc)
+        except LivejobsError:
+            return False
+        return ctx.may_read(doc)
+
+    return may
+
+
+def _options(ctx: Ctx, params: p.JobRefs) -> dict[str, Any]:
+    """The options of cancel, restart and ready, as ``JobService.control`` takes them."""
+    follow = getattr(params, "antecedents", False) or getattr(params, "dependents", False)
+    return {
+        "follow": _may_follow(ctx) if follow else None,
+        "force": getattr(params, "force", False),
+    }
+
+
 async def _control(ctx: Ctx, params: p.JobRefs, action: str) -> Any:
-    jobs = ctx.services.jobs
+    jobs, options = ctx.services.jobs, _options(ctx, params)
     if (params.id is None) == (params.ids is None):
         raise Invalid("give either 'id' or 'ids'")
     if params.id is not None:
         doc = await ctx.job(params.id)
-        result = await jobs.control(action, params.id, ctx.identity.user, doc, params.reason)
+        user = ctx.identity.user
+        result = await jobs.control(action, params.id, user, doc, params.reason, **options)
         return ctx.show(result) if isinstance(result, dict) else result
     ctx.services.permissions.check_bulk(ctx.identity, ctx.method)
     done: list[str] = []
@@ -102,7 +129,7 @@ async def _control(ctx: Ctx, params: p.JobRefs, action: str) -> Any:
     for job_id in dict.fromkeys(params.ids or []):
         try:
             doc = await ctx.job(job_id)
-            await jobs.control(action, job_id, ctx.identity.user, doc, params.reason)
+            await jobs.control(action, job_id, ctx.identity.user, doc, params.reason, **options)
             done.append(job_id)
         except LivejobsError as exc:
             errors[job_id] = exc.to_dict()
@@ -282,6 +309,11 @@ async def types_pause(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
 
 async def types_resume(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
     return await _set_rules(ctx, params.type, paused=False)
+
+
+async def types_set_retry(ctx: Ctx, params: p.TypeRetry) -> dict[str, Any]:
+    retry = None if params.retry is None else msgspec.to_builtins(params.retry)
+    return await _set_rules(ctx, params.type, retry=retry)
 
 
 async def types_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:

@@ -47,6 +47,8 @@ class RetrySpec(Params):
     wait: Seconds = 0.0
     backoff: Literal["constant", "exponential"] = "constant"
     max_wait: Seconds | None = None
+    #: no retry starts after this time (seconds since the epoch)
+    until: float | None = None
 
 
 class RepeatSpec(Params):
@@ -108,6 +110,8 @@ class CreateJob(JobSpec):
 class CreateMany(Params):
     jobs: Annotated[list[JobSpec], Meta(min_length=1)]
     request_id: RequestId | None = None
+    #: a fan-in (chord): one more job that depends on all of ``jobs``; its id comes last
+    then: JobSpec | None = None
 
 
 class JobRef(Params):
@@ -120,6 +124,21 @@ class JobRefs(Params):
     id: JobId | None = None
     ids: Ids | None = None
     reason: Annotated[str, Meta(max_length=1000)] | None = None
+
+
+class CancelRefs(JobRefs):
+    #: also cancel the unfinished jobs it depends on, and theirs
+    antecedents: bool = False
+
+
+class RestartRefs(JobRefs):
+    #: also bring back the dependants its failure cancelled, and theirs
+    dependents: bool = False
+
+
+class ReadyRefs(JobRefs):
+    #: run even though dependencies are unfinished: it no longer waits for them
+    force: bool = False
 
 
 class Find(Params):
@@ -209,6 +228,13 @@ class TypeLimits(Params):
     group_concurrency: Annotated[int, Meta(ge=0)] | None = None
     group_rate_limit: Annotated[int, Meta(ge=1)] | None = None
     group_rate_per: Annotated[float, Meta(gt=0, le=86400 * 31)] | None = None
+
+
+class TypeRetry(Params):
+    """The retry policy of the type's jobs created without one; None removes it."""
+
+    type: Name
+    retry: RetrySpec | None = None
 
 
 class UserAdd(Params):

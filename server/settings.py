@@ -42,6 +42,15 @@ Seconds = Annotated[float, Meta(gt=0)]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
+class RetryPolicy(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A retry policy as a job's ``retry`` takes it (``livejobs.params.RetrySpec``)."""
+
+    retries: Annotated[int, Meta(ge=0, le=1_000_000)] = 0
+    wait: Annotated[float, Meta(ge=0)] = 0.0
+    backoff: Literal["constant", "exponential"] = "constant"
+    max_wait: Annotated[float, Meta(ge=0)] | None = None
+
+
 class Settings(msgspec.Struct, kw_only=True):
     db: Annotated[str, Meta(min_length=1)] = "livejobs.db"
     host: Annotated[str, Meta(min_length=1)] = "127.0.0.1"
@@ -52,6 +61,9 @@ class Settings(msgspec.Struct, kw_only=True):
     shutdown_grace: Annotated[float, Meta(ge=0)] = 20.0
     #: seconds finished (completed/cancelled) jobs are kept; per-job ``retain`` overrides
     retain_seconds: Seconds | None = 7 * 24 * 3600.0
+    #: the retry policy of jobs created without one whose type has none (``types.set_retry``);
+    #: in the environment as JSON, e.g. {"retries": 3, "wait": 5, "backoff": "exponential"}
+    default_retry: RetryPolicy | None = None
     #: SQLite durability: NORMAL survives a process crash, FULL also a power loss
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     anonymous_role: Role | None = None
@@ -168,6 +180,13 @@ def _from_env(raw: str, name: str) -> Any:
     """An environment string as the field expects it; msgspec converts numbers (strict=False),
     this handles what it does not: comma lists, yes/on/no/off, and "forever" for none."""
     args = _flat_args(FIELDS[name])
+    if RetryPolicy in args and raw.lower() not in ("", "none"):
+        try:
+            return msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            raise SettingsError.invalid(name, f"LIVEJOBS_{name.upper()}", "not JSON") from None
+    if RetryPolicy in args:
+        return None
     if list in args or any(get_origin(a) is list for a in args):
         return [part.strip() for part in raw.split(",") if part.strip()]
     if bool in args:

@@ -89,6 +89,7 @@ FIELDS: dict[str, Field] = {
     "dependants": _f(_OWNERS, doc=_OWNED),
     "time_limit": _f(_ALL, doc=_QUEUE),
     "group": _f(_OWNERS, doc=_OWNED),
+    "results": _f(_OWNERS, doc=_OWNED + ": each completed dependency's result, for its worker"),
     "failures": _f(
         _OWNERS,
         _STAFF,

@@ -23,6 +23,15 @@ class Event:
     id: str | None = None
 
 
+def _spec(item: Job | tuple[str, Any] | dict[str, Any]) -> dict[str, Any]:
+    """A job to create as its spec: a ``Job`` builder, ``(type, data)`` or a spec dict."""
+    if isinstance(item, Job):
+        return item.spec
+    if isinstance(item, tuple):
+        return {"type": item[0], "data": item[1] if len(item) > 1 else None}
+    return item
+
+
 class Subscription:
     """Live results of a filter: ``async for event in sub`` and ``sub.docs`` (id → doc).
 
@@ -181,19 +190,43 @@ class Client:
     ) -> list[str]:
         """Create many jobs in one call; returns their ids in order. Like ``Job.save``, it
         survives a reconnect within ``timeout`` and makes each job once."""
-        specs = []
-        for item in jobs:
-            if isinstance(item, Job):
-                specs.append(item.spec)
-            elif isinstance(item, tuple):
-                specs.append({"type": item[0], "data": item[1] if len(item) > 1 else None})
-            else:
-                specs.append(item)
+        return await self._create_many(jobs, None, timeout)
+
+    async def fan_in(
+        self,
+        jobs: Iterable[Job | tuple[str, Any] | dict[str, Any]],
+        then: Job | tuple[str, Any] | dict[str, Any],
+        timeout: float | None = None,
+    ) -> list[str]:
+        """A chord: ``jobs``, and ``then`` depending on them all, created in one call. ``then``
+        runs once all completed, with their results in ``WorkerJob.dependency_results``.
+        Returns the ids in order, ``then``'s last."""
+        return await self._create_many(jobs, then, timeout)
+
+    async def _create_many(
+        self,
+        jobs: Iterable[Job | tuple[str, Any] | dict[str, Any]],
+        then: Job | tuple[str, Any] | dict[str, Any] | None,
+        timeout: float | None,
+    ) -> list[str]:
+        specs = [_spec(item) for item in jobs]
         with tracing.creating(None) as creation:
-            specs = [self._with_trace(spec, creation.trace) for spec in specs]
-            ids = list((await self.call("jobs.create_many", {"jobs": specs}, timeout))["ids"])
+            params: dict[str, Any] = {
+                "jobs": [self._with_trace(spec, creation.trace) for spec in specs]
+            }
+            if then is not None:
+                params["then"] = self._with_trace(_spec(then), creation.trace)
+            ids = list((await self.call("jobs.create_many", params, timeout))["ids"])
             creation.created(ids)
         return ids
+
+    async def set_type_retry(self, job_type: str, policy: dict[str, Any] | None) -> dict[str, Any]:
+        """The retry policy (``{"retries", "wait", "backoff", "max_wait"}``) of the type's
+        jobs created without one; None removes it. Returns the type's rules."""
+        params: dict[str, Any] = {"type": job_type}
+        if policy is not None:
+            params["retry"] = policy
+        return dict(await self.call("types.set_retry", params))
 
     def _with_trace(self, spec: dict[str, Any], trace: dict[str, str] | None) -> dict[str, Any]:
         """``spec`` with its creator's trace context, unless it has one or the server is too

@@ -67,10 +67,16 @@ class Job:
         wait: float = 0.0,
         backoff: str = "constant",
         max_wait: float | None = None,
+        until: datetime | float | None = None,
     ) -> Job:
+        """Retry failed attempts ``retries`` times, but none that would start after ``until``.
+        Without this, the type's default policy applies (``Client.set_type_retry``), else the
+        server's (setting ``default_retry``)."""
         self.spec["retry"] = {"retries": retries, "wait": wait, "backoff": backoff}
         if max_wait is not None:
             self.spec["retry"]["max_wait"] = max_wait
+        if until is not None:
+            self.spec["retry"]["until"] = _epoch(until)
         return self
 
     def delay(self, seconds: float) -> Job:
@@ -184,18 +190,21 @@ class Job:
         self.doc = await self._client.get_job(self.id)
         return self
 
-    async def _control(self, action: str) -> Any:
-        result = await self._client.call(f"jobs.{action}", {"id": self.id})
+    async def _control(self, action: str, **options: bool) -> Any:
+        params = {"id": self.id, **{k: v for k, v in options.items() if v}}
+        result = await self._client.call(f"jobs.{action}", params)
         if isinstance(result, dict) and result.get("id") == self.id:
             self.doc = result
         return result
 
-    async def cancel(self) -> Job:
-        await self._control("cancel")
+    async def cancel(self, antecedents: bool = False) -> Job:
+        """``antecedents``: also cancel the unfinished jobs it depends on (and theirs)."""
+        await self._control("cancel", antecedents=antecedents)
         return self
 
-    async def restart(self) -> Job:
-        await self._control("restart")
+    async def restart(self, dependents: bool = False) -> Job:
+        """``dependents``: also bring back the dependants its failure cancelled."""
+        await self._control("restart", dependents=dependents)
         return self
 
     async def pause(self) -> Job:
@@ -206,9 +215,9 @@ class Job:
         await self._control("resume")
         return self
 
-    async def ready(self) -> Job:
-        """Run a delayed job now."""
-        await self._control("ready")
+    async def ready(self, force: bool = False) -> Job:
+        """Run a delayed job now; ``force``: even though its dependencies are unfinished."""
+        await self._control("ready", force=force)
         return self
 
     async def rerun(self) -> Job:
@@ -245,6 +254,8 @@ class WorkerJob:
         self.private: Any = doc.get("private")
         self.attempt: int = doc["attempts"]
         self.lease_token: str = doc["lease"]["token"]
+        #: what each of its dependencies returned, by dependency id, sent with the job
+        self.dependency_results: dict[str, Any] = dict(doc.get("results") or {})
         #: set when the job is cancelled while running (for cooperative handlers)
         self.cancelled = asyncio.Event()
         self.reported = False

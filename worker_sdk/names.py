@@ -84,6 +84,7 @@ METHODS: tuple[str, ...] = (
     "types.set_limits",
     "types.pause",
     "types.resume",
+    "types.set_retry",
     "users.add",
     "users.remove",
     "users.list",

@@ -194,6 +194,17 @@ class SyncClient:
         items = [item.job if isinstance(item, SyncJob) else item for item in jobs]
         return self._run(self._client.create_many(items, timeout))
 
+    def fan_in(
+        self,
+        jobs: Iterable[SyncJob | Job | tuple[str, Any] | dict[str, Any]],
+        then: SyncJob | Job | tuple[str, Any] | dict[str, Any],
+        timeout: float | None = None,
+    ) -> list[str]:
+        """A chord: ``jobs`` and ``then`` depending on them all, in one call (``Client.fan_in``)."""
+        items = [item.job if isinstance(item, SyncJob) else item for item in jobs]
+        last = then.job if isinstance(then, SyncJob) else then
+        return self._run(self._client.fan_in(items, last, timeout))
+
     def job_handle(self, job_id: str) -> SyncJob:
         return SyncJob(self._runner, self._run(self._client.job_handle(job_id)))
 
@@ -208,6 +219,7 @@ class SyncClient:
     pause_jobs = blocking(Client.pause_jobs)
     resume_jobs = blocking(Client.resume_jobs)
     remove_jobs = blocking(Client.remove_jobs)
+    set_type_retry = blocking(Client.set_type_retry)
 
     def run(
         self, job_type: str, data: Any = None, timeout: float | None = None, **options: Any

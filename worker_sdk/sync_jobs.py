@@ -229,6 +229,7 @@ class SyncWorkerJob:
         self.doc, self.id, self.type = job.doc, job.id, job.type
         self.data, self.private, self.attempt = job.data, job.private, job.attempt
         self.lease_token = job.lease_token
+        self.dependency_results = job.dependency_results
         #: set when the job is cancelled while running: a thread cannot be interrupted, so a
         #: long handler checks ``job.cancelled.is_set()`` (its result is then ignored)
         self.cancelled = EventView(loop, job.cancelled)

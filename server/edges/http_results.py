@@ -34,6 +34,8 @@ class Job(Struct, kw_only=True):
     repeat: dict[str, Any] | None = None
     depends: list[str] = []
     dependants: list[str] = []
+    #: ``{dependency id: result}``: what each completed dependency returned
+    results: dict[str, Any] = {}
     key: str | None = None
     expire_at: float | None = None
     target: str | None = None
@@ -133,6 +135,7 @@ RESULTS: dict[str, Any] = {
     "types.set_limits": Record,
     "types.pause": Record,
     "types.resume": Record,
+    "types.set_retry": Record,
     "types.list": list[Record],
     "users.add": Record,
     "users.remove": bool,

@@ -63,7 +63,7 @@ class FlowControl:
 
     def _install(self, job_type: str, rules: TypeRules) -> None:
         self._openings.pop(job_type, None)
-        if rules.limited:
+        if rules.limited or rules.retry is not None:
             self._rules[job_type] = rules
         else:
             self._rules.pop(job_type, None)
@@ -75,7 +75,7 @@ class FlowControl:
         """Every type with rules, as stored (another server may have just changed them)."""
         records = await self.store.list_records(KIND)
         rules = [(r["type"], TypeRules.from_record(r)) for r in records]
-        return [r.to_dict(t) for t, r in rules if r.limited]
+        return [r.to_dict(t) for t, r in rules if r.limited or r.retry is not None]
 
     # -- the rate timer --------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import secrets
 from typing import Any
 
 from livejobs.errors import Conflict, Forbidden
-from livejobs.jobs import bounds, schedule
+from livejobs.jobs import bounds, schedule, timelimit
 from livejobs.jobs.bounds import DocLimits, append_log, clip_error, clip_text
 from livejobs.jobs.model import UNFINISHED, Job, Status, random_hex
 from livejobs.jobs.timelimit import stopped_note
@@ -98,9 +98,7 @@ def claim(doc: Job, *, worker_id: str, user: str, now: float, lease_seconds: flo
         lease={"worker": worker_id, "token": random_hex(16), "expires": expires},
         progress={"completed": 0, "total": 0, "percent": 0.0},
     )  # fmt: skip
-    if limit := doc.get("time_limit"):  # heart-beating does not move it
-        new["lease"]["deadline"] = now + limit
-        new["due"] = min(expires, now + limit)
+    timelimit.start(new, now)
     return new
 
 
@@ -113,15 +111,11 @@ def _require_lease(doc: Job, lease_token: str, action: str) -> None:
     """Only the holder of the current lease may report on a running job."""
     lease = doc.get("lease")
     if doc["status"] != _RUNNING or not lease:
-        raise Conflict(
-            f"cannot {action} job {doc['id']}: it is {doc['status']}, not running"
-            + stopped_note(doc)
-        )
+        state = f"it is {doc['status']}, not running"
+        raise Conflict(f"cannot {action} job {doc['id']}: {state}{stopped_note(doc)}")
     if not secrets.compare_digest(lease["token"].encode(), lease_token.encode()):
-        raise Forbidden(
-            f"cannot {action} job {doc['id']}: the lease token is not the current one"
-            + stopped_note(doc)
-        )
+        stale = "the lease token is not the current one"
+        raise Forbidden(f"cannot {action} job {doc['id']}: {stale}{stopped_note(doc)}")
 
 
 def heartbeat(doc: Job, *, lease_token: str, now: float, lease_seconds: float) -> Job:
@@ -198,6 +192,12 @@ def retries_left(doc: Job) -> int:
     return int(doc["retry"]["retries"]) + 1 - int(doc["attempts"])
 
 
+def will_retry(doc: Job, wait: float, now: float) -> bool:
+    """Attempts left, and the next one would start by the policy's ``until`` (if any)."""
+    until = doc["retry"].get("until")
+    return retries_left(doc) > 0 and (until is None or now + wait <= float(until))
+
+
 def fail(
     doc: Job,
     *,
@@ -230,8 +230,8 @@ def fail(
     )
     bounds.trim_failures(new["failures"])
     new["lease"] = None
-    if not fatal and retries_left(doc) > 0:
-        wait = _retry_wait(doc)
+    wait = _retry_wait(doc)
+    if not fatal and will_retry(doc, wait, now):
         new["status"] = _WAITING
         new["after"] = now + wait
         append_log(new, now=now, by="server", message=f"will retry in {wait:g}s", level="warning")
@@ -297,13 +297,27 @@ def resume(doc: Job, *, by: str, now: float) -> Job:
     return settle(new, now, None)
 
 
-def ready_now(doc: Job, *, by: str, now: float) -> Job:
+def ready_now(doc: Job, *, by: str, now: float, force: bool = False) -> Job:
     """A delayed (waiting) job runs now: ``after`` moves to now.
 
-    Unfinished dependencies still hold it."""
+    Unfinished dependencies still hold it, unless ``force``: then it no longer waits for them."""
     _require(doc, {Status.WAITING}, "make ready")
-    new = _next(doc, now, by, "made ready now")
+    dropped = doc["depends"] if force else []
+    message = f"made ready now despite {', '.join(dropped)}" if dropped else "made ready now"
+    new = _next(doc, now, by, message, "warning" if dropped else "info")
     new["after"] = now
+    if force:
+        new["depends"] = []
+    return settle(new, now, None)
+
+
+def revive(doc: Job, *, dependency: str, completed: set[str], by: str, now: float) -> Job:
+    """A dependant cancelled by ``dependency``'s failure waits again, now that the dependency
+    was restarted; the dependencies that completed meanwhile are dropped."""
+    if not (doc.get("reason") or "").startswith(f"dependency {dependency} "):
+        raise Conflict(f"job {doc['id']} was not cancelled by dependency {dependency}")
+    new = restart(doc, by=by, now=now)
+    new["depends"] = [d for d in new["depends"] if d not in completed]
     return settle(new, now, None)
 
 
@@ -316,11 +330,16 @@ def promote(doc: Job, *, now: float) -> Job:
     return settle(new, now, None)
 
 
-def dependencies_met(doc: Job, *, completed: set[str], now: float) -> Job:
-    """Drop finished dependencies; with none left the job settles to ready (or waits for after)."""
+def dependencies_met(
+    doc: Job, *, completed: set[str], now: float, results: dict[str, Any] | None = None
+) -> Job:
+    """Drop finished dependencies, keeping their ``results`` for the job's worker; with none
+    left the job settles to ready (or waits for after)."""
     _require(doc, {Status.WAITING, Status.PAUSED}, "resolve dependencies of")
     new = _next(doc, now, "server", f"dependencies done: {', '.join(sorted(completed))}")
     new["depends"] = [d for d in doc["depends"] if d not in completed]
+    if results:
+        new["results"] = {**(doc.get("results") or {}), **results}
     return settle(new, now, None)
 
 
@@ -348,7 +367,7 @@ def _fresh(doc: Job, *, new_id: str, now: float, after: float) -> Job:
     new.update(
         id=new_id, status=_WAITING, attempts=0, after=after, result=None,
         failures=[], lease=None, worker=None, reason=None, created=now, updated=now,
-        started=None, finished=None, version=1, dependants=[], log=[], trace=None,
+        started=None, finished=None, version=1, dependants=[], log=[], trace=None, results={},
         progress={"completed": 0, "total": 0, "percent": 0.0},
     )  # fmt: skip
     return new

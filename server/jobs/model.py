@@ -13,13 +13,16 @@ Fields (all times are seconds since the epoch, as floats):
 - ``status``    one of ``Status``.
 - ``priority``  int, lower runs first (job-collection's levels: see ``PRIORITIES``).
 - ``retry``     ``{"retries": int, "wait": float, "backoff": "constant"|"exponential",
-                 "max_wait": float|None}``: ``retries`` failed attempts are retried.
+                 "max_wait": float|None}``, optionally ``"until": float``: ``retries`` failed
+                 attempts are retried, none that would start after ``until``.
 - ``attempts``  int, how many times the job was started.
 - ``after``     float, not to start before this time.
 - ``repeat``    ``None`` or ``{"every": float|None, "cron": str|None, "tz": str|None,
                  "times": int|None, "until": float|None, "run": int}``.
 - ``depends``   list of job ids that must complete first.
 - ``dependants`` list of job ids waiting for this one (kept so a finish needs no search).
+- ``results``   ``{dependency id: its result}``: what each completed dependency returned,
+                 copied in as it completes, so the job's worker gets them with its work.
 - ``key``       str or None: at most one unfinished job per key.
 - ``expire_at`` float or None: a job not started by then fails with reason "expired".
 - ``target`` / ``exclude``  worker affinity: only that worker / never these workers.
@@ -152,6 +155,7 @@ def blank_job(job_type: str, data: Any, *, owner: str, now: float) -> Job:
         "repeat": None,
         "depends": [],
         "dependants": [],
+        "results": {},
         "key": None,
         "expire_at": None,
         "target": None,

@@ -29,22 +29,27 @@ class TypeRules:
     group_concurrency: int | None = None
     group_rate_limit: int | None = None
     group_rate_per: float | None = None
+    #: the retry policy of the type's jobs created without one (no flow rule: claims ignore it)
+    retry: dict[str, Any] | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any] | None) -> TypeRules:
         return cls(**{k: v for k, v in (record or {}).items() if k != "type"})
 
     def to_dict(self, job_type: str) -> dict[str, Any]:
-        return {
+        """The record; the group limits and ``retry`` only when set (a record of a type
+        without them is unchanged)."""
+        record = {
             "type": job_type,
             "paused": self.paused,
             "rate_limit": self.rate_limit,
             "rate_per": self.rate_per,
             "concurrency": self.concurrency,
-            "group_concurrency": self.group_concurrency,
-            "group_rate_limit": self.group_rate_limit,
-            "group_rate_per": self.group_rate_per,
         }
+        for name in ("group_concurrency", "group_rate_limit", "group_rate_per"):
+            if (value := getattr(self, name)) is not None:
+                record[name] = value
+        return record if self.retry is None else {**record, "retry": self.retry}
 
     @property
     def rated(self) -> bool:

@@ -16,6 +16,14 @@ from livejobs.jobs.model import Job
 TIME_LIMIT = "time limit exceeded"
 
 
+def start(new: Job, now: float) -> None:
+    """A claimed attempt of a time-limited job gets its ``lease.deadline`` (heart-beating does
+    not move it), and the scheduler looks at it then. In place."""
+    if limit := new.get("time_limit"):
+        new["lease"]["deadline"] = now + limit
+        new["due"] = min(new["due"], now + limit)
+
+
 def over_time(doc: Job, now: float) -> bool:
     """Whether a running job's attempt has run past its ``time_limit``."""
     lease = doc.get("lease")

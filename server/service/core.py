@@ -3,6 +3,7 @@ a finish, and the scheduler's timer (``on_due``). ``create`` and ``work`` build 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +45,7 @@ class JobCore:
         request_seconds: float = 86_400.0,
         min_repeat: float = 0.0,
         limits: DocLimits | None = None,
+        default_retry: dict[str, Any] | None = None,
     ) -> None:
         self.store = store
         #: how long the answer of a create's ``request_id`` is remembered
@@ -57,6 +59,8 @@ class JobCore:
         #: caps on what log, fail and done may add to a document (``livejobs.jobs.bounds``)
         self.limits = limits or DocLimits()
         self.flow = FlowControl(store)
+        #: the retry policy of jobs created without one, when their type has none
+        self.default_retry = default_retry
         #: called with the documents of every insert just before it is queued (see ``_insert``)
         self.inserting: list[Callable[[list[Job]], None]] = []
 
@@ -109,9 +113,31 @@ class JobCore:
         raise Conflict(f"job {job_id} is changing too fast; try again")
 
     async def control(
-        self, action: str, job_id: str, by: str, doc: Job | None = None, reason: str | None = None
+        self,
+        action: str,
+        job_id: str,
+        by: str,
+        doc: Job | None = None,
+        reason: str | None = None,
+        *,
+        follow: Visible | None = None,
+        force: bool = False,
     ) -> Any:
-        """The manager/creator actions: cancel, restart, pause, resume, ready, rerun, remove."""
+        """The manager/creator actions: cancel, restart, pause, resume, ready, rerun, remove.
+
+        ``follow``: a restart also revives the dependants its failure cancelled, a cancel also
+        cancels the unfinished jobs it depends on: those ``follow`` allows. ``force``: a ready
+        job no longer waits for its dependencies."""
+        result = await self._control(action, job_id, by, doc, reason, force)
+        if follow is not None and action == "restart":
+            await self._revive_dependants(result, by, follow)
+        elif follow is not None and action == "cancel":
+            await self._cancel_antecedents(result, by, reason, follow)
+        return result
+
+    async def _control(
+        self, action: str, job_id: str, by: str, doc: Job | None, reason: str | None, force: bool
+    ) -> Any:
         now = self.clock.now
         if action == "remove":
             return await self.remove(job_id, doc)
@@ -126,9 +152,42 @@ class JobCore:
             "restart": lambda d: lifecycle.restart(d, by=by, now=now()),
             "pause": lambda d: lifecycle.pause(d, by=by, now=now()),
             "resume": lambda d: lifecycle.resume(d, by=by, now=now()),
-            "ready": lambda d: lifecycle.ready_now(d, by=by, now=now()),
+            "ready": lambda d: lifecycle.ready_now(d, by=by, now=now(), force=force),
         }
         return await self.transition(job_id, moves[action], doc)
+
+    async def _revive_dependants(self, doc: Job, by: str, follow: Visible) -> None:
+        """``restart(dependents=True)``: the dependants (and theirs, in turn) that this job's
+        failure cancelled wait for it again."""
+        for dependant in await self.store.get_many(doc.get("dependants") or []):
+            if not follow(dependant) or dependant["status"] != Status.CANCELLED:
+                continue
+            deps = await self.store.get_many(dependant["depends"])
+            if any(d["status"] in (Status.FAILED, Status.CANCELLED) for d in deps):
+                continue  # another dependency still fails it
+            completed = {d["id"] for d in deps if d["status"] == Status.COMPLETED}
+            now = self.clock.now()
+            try:
+                move = functools.partial(
+                    lifecycle.revive, dependency=doc["id"], completed=completed, by=by, now=now
+                )
+                revived = await self.transition(dependant["id"], move, dependant)
+            except (Conflict, NotFound):
+                continue
+            await self._revive_dependants(revived, by, follow)
+
+    async def _cancel_antecedents(
+        self, doc: Job, by: str, reason: str | None, follow: Visible
+    ) -> None:
+        """``cancel(antecedents=True)``: the unfinished jobs it depends on (and theirs)."""
+        for dep in await self.store.get_many(doc["depends"]):
+            if not follow(dep) or dep["status"] in FINISHED:
+                continue
+            try:
+                cancelled = await self.control("cancel", dep["id"], by, dep, reason)
+            except (Conflict, NotFound):
+                continue
+            await self._cancel_antecedents(cancelled, by, reason, follow)
 
     async def remove(self, job_id: str, doc: Job | None = None) -> bool:
         current = doc or await self.get(job_id)
@@ -200,7 +259,9 @@ class JobCore:
 
         def move(dependant: Job) -> Job:
             if doc["status"] == Status.COMPLETED:
-                return lifecycle.dependencies_met(dependant, completed={doc["id"]}, now=now)
+                return lifecycle.dependencies_met(
+                    dependant, completed={doc["id"]}, now=now, results={doc["id"]: doc["result"]}
+                )
             return lifecycle.cancel(
                 dependant, by="server", now=now, reason=reason, default_retain=self.retain
             )

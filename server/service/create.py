@@ -75,8 +75,11 @@ class Creating(JobCore):
             doc["priority"] = priority_value(spec.priority)
         except ValueError as exc:
             raise Invalid(str(exc)) from None
-        if spec.retry is not None:
-            doc["retry"] = {**DEFAULT_RETRY, **spec.retry}
+        retry = spec.retry
+        if retry is None:  # the type's default, else the server's
+            retry = self.flow.rules(spec.type).retry or self.default_retry
+        if retry is not None:
+            doc["retry"] = {**DEFAULT_RETRY, **retry}
         if spec.delay is not None and spec.after is not None:
             raise Invalid("give either 'delay' or 'after', not both")
         doc["after"] = now + spec.delay if spec.delay is not None else max(spec.after or now, now)
@@ -173,12 +176,18 @@ class Creating(JobCore):
         owner: str,
         request_id: str | None = None,
         may_see: Visible | None = None,
+        then: NewJob | None = None,
     ) -> list[str]:
+        """Insert ``specs`` together; ``then``: a fan-in job, last, that depends on them all."""
         docs = [self.build(spec, owner) for spec in specs]
+        if then is not None:
+            docs.append(self.build(then, owner))
         if any(doc["depends"] for doc in docs):
             for doc in docs:
                 if doc["depends"]:
                     await self._check_dependencies(doc, may_see)
+        if then is not None:
+            self._fan_in(docs[:-1], docs[-1])
         request = self._request(owner, request_id)
         stored = await self._insert(docs, request)
         if request is not None and request.replayed:
@@ -189,6 +198,16 @@ class Creating(JobCore):
             elif kept["id"] != doc["id"] and doc.get("debounce") and kept.get("debounce"):
                 await self._debounce(kept, doc, owner)  # a batch debounces as single saves do
         return [doc["id"] for doc in stored]
+
+    def _fan_in(self, jobs: list[Job], then: Job) -> None:
+        """``then`` waits for all of ``jobs`` (new in the same insert: none has finished)."""
+        if any(doc["key"] is not None for doc in jobs):
+            raise Invalid("the jobs of a fan-in take no key: each must be a new job")
+        if then["status"] == Status.CANCELLED:
+            return  # one of its own dependencies already failed
+        then["depends"] = list(dict.fromkeys([*then["depends"], *(d["id"] for d in jobs)]))
+        then["status"] = Status.WAITING.value
+        lifecycle.settle(then, self.clock.now(), self.retain)
 
     async def _check_dependencies(self, doc: Job, may_see: Visible | None = None) -> None:
         """Unknown ids are refused; finished ones are dropped or cancel the new job. A job the
@@ -202,6 +221,7 @@ class Creating(JobCore):
         for dep in found.values():
             if dep["status"] == Status.COMPLETED:
                 doc["depends"].remove(dep["id"])
+                doc["results"][dep["id"]] = dep["result"]
             elif dep["status"] in (Status.FAILED, Status.CANCELLED):
                 doc.update(status=Status.CANCELLED.value, finished=now)
                 doc["reason"] = f"dependency {dep['id']} {dep['status']}"

@@ -397,7 +397,6 @@ async def test_a_manager_sets_limits_from_the_queues_view(page: Page, live_serve
         await expect(queue.locator(".concurrency")).to_have_text("≤ 3 running")
         assert await m.call("types.list") == [
             {"type": "render", "paused": False, "rate_limit": 100, "rate_per": 60, "concurrency": 3}
-            | {"group_concurrency": None, "group_rate_limit": None, "group_rate_per": None}
         ]
 
         # Emptying a field removes that limit and keeps the others.

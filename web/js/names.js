@@ -81,6 +81,7 @@ export const METHODS = Object.freeze([
   "types.set_limits",
   "types.pause",
   "types.resume",
+  "types.set_retry",
   "users.add",
   "users.remove",
   "users.list",
