@@ -8,6 +8,8 @@ Method-level permission is checked before a handler runs; per-job permission is 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 from collections.abc import Callable
 from dataclasses import replace
@@ -50,6 +52,8 @@ def new_job(spec: p.JobSpec) -> NewJob:
         retain=spec.retain,
         private=spec.private,
         trace=None if spec.trace is None else msgspec.to_builtins(spec.trace),
+        time_limit=spec.time_limit,
+        group=spec.group,
         debounce=Debounce(spec.debounce.seconds, spec.debounce.max_wait)
         if spec.debounce is not None
         else None,
@@ -220,10 +224,19 @@ async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
     ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
     ctx.services.dispatcher.check_open()  # no new work on a draining server
     worker_id = bind_worker_id(ctx.identity.user, params.worker_id or ctx.identity.user)
-    jobs = await ctx.services.jobs.claim(
-        params.types, worker_id, ctx.identity.user, params.limit, params.lease
-    )
-    return [project(job, HOLDER) for job in jobs]  # the one reply that carries the token
+    dispatcher, loop = ctx.services.dispatcher, asyncio.get_running_loop()
+    deadline = loop.time() + params.wait
+    while True:  # with ``wait``: woken by the push path, not by polling
+        with dispatcher.watching(params.types) as readied:
+            jobs = await ctx.services.jobs.claim(
+                params.types, worker_id, ctx.identity.user, params.limit, params.lease
+            )
+            if jobs or (left := deadline - loop.time()) <= 0:
+                return [project(job, HOLDER) for job in jobs]  # the one reply with the token
+            await dispatcher.claimed_short(params.types)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(readied.wait(), left)
+        dispatcher.check_open()
 
 
 async def heartbeat(ctx: Ctx, params: p.Heartbeat) -> dict[str, float]:
@@ -329,13 +342,11 @@ async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
 async def types_set_limits(ctx: Ctx, params: p.TypeLimits) -> dict[str, Any]:
     if (params.rate_limit is None) != (params.rate_per is None):
         raise Invalid("give rate_limit and rate_per together (e.g. 100 per 60 seconds)")
-    return await _set_rules(
-        ctx,
-        params.type,
-        rate_limit=params.rate_limit,
-        rate_per=params.rate_per,
-        concurrency=params.concurrency,
-    )
+    if (params.group_rate_limit is None) != (params.group_rate_per is None):
+        raise Invalid("give group_rate_limit and group_rate_per together")
+    limits = msgspec.structs.asdict(params)
+    del limits["type"]
+    return await _set_rules(ctx, params.type, **limits)
 
 
 async def types_set_retain(ctx: Ctx, params: p.TypeRetain) -> dict[str, Any]:

@@ -99,6 +99,8 @@ class JobSpec(Params):
     trace: TraceSpec | None = None
     lifo: bool = False
     unique_for: Seconds | None = None
+    time_limit: Annotated[float, Meta(gt=0, le=86400 * 31)] | None = None
+    group: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
 
 
 class CreateJob(JobSpec):
@@ -181,6 +183,8 @@ class Claim(Params):
     limit: Annotated[int, Meta(ge=1, le=1000)] = 1
     lease: Annotated[float, Meta(ge=1, le=86400)] | None = None
     worker_id: Name | None = None
+    #: seconds to wait for work when none is ready (a blocking claim), woken as pushes are
+    wait: Annotated[float, Meta(ge=0, le=60)] = 0.0
 
 
 class Leased(Params):
@@ -242,6 +246,10 @@ class TypeLimits(Params):
     rate_limit: Annotated[int, Meta(ge=1)] | None = None
     rate_per: Annotated[float, Meta(gt=0, le=86400 * 31)] | None = None
     concurrency: Annotated[int, Meta(ge=0)] | None = None
+    #: the same limits for each group of the type's jobs (a job's ``group``: a tenant, say)
+    group_concurrency: Annotated[int, Meta(ge=0)] | None = None
+    group_rate_limit: Annotated[int, Meta(ge=1)] | None = None
+    group_rate_per: Annotated[float, Meta(gt=0, le=86400 * 31)] | None = None
 
 
 class TypeRetry(Params):

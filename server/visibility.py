@@ -89,6 +89,8 @@ FIELDS: dict[str, Field] = {
     "retain": _f(_OWNERS, doc=_OWNED),
     "depends": _f(_OWNERS, doc=_OWNED),
     "dependants": _f(_OWNERS, doc=_OWNED),
+    "time_limit": _f(_ALL, doc=_QUEUE),
+    "group": _f(_OWNERS, doc=_OWNED),
     "results": _f(_OWNERS, doc=_OWNED + ": each completed dependency's result, for its worker"),
     "failures": _f(
         _OWNERS,
@@ -112,6 +114,7 @@ FIELDS: dict[str, Field] = {
         sub={
             "worker": _f(_OWNERS, _STAFF),
             "expires": _f(_OWNERS, _STAFF),
+            "deadline": _f(_OWNERS, _STAFF, doc="when a time-limited attempt is stopped"),
             "token": _f(frozenset({HOLDER}), doc="proves the holder: nobody else, ever"),
         },
         doc="while running: its expiry and worker; its token for the holder only",

@@ -159,6 +159,18 @@ class Job:
         self.spec["private"] = data
         return self
 
+    def time_limit(self, seconds: float) -> Job:
+        """An attempt running longer is stopped (its handler cancelled) and failed, then
+        retried per ``retry``, however its worker heart-beats."""
+        self.spec["time_limit"] = seconds
+        return self
+
+    def group(self, name: str) -> Job:
+        """The group (a tenant, say) whose limits within the type (``types.set_limits``'s
+        ``group_concurrency``, ``group_rate_limit``) this job counts against."""
+        self.spec["group"] = name
+        return self
+
     async def save(self, timeout: float | None = None) -> Job:
         """Store the job; ``id`` is set. With a key already held, this becomes that job.
         Survives a reconnect within ``timeout`` (default: the client's ``call_timeout``): the

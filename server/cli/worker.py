@@ -19,6 +19,7 @@ import typer
 
 from livejobs.cli.client import TOKEN, URL, Failure, run
 from livejobs.cli.common import fail
+from livejobs.cli.processes import ProcessSlots
 from livejobs.failures import describe_exception, render_failure
 from livejobs.logs import context
 from livejobs.settings import Settings, SettingsError
@@ -76,6 +77,11 @@ def load_handler(target: str) -> Callable[[WorkerJob], Awaitable[Any]]:
     return in_thread
 
 
+def load_any(target: str, types: tuple[str, ...]) -> Callable[[WorkerJob], Awaitable[Any]]:
+    """A handler as ``worker`` loads it, in a child of ``--processes``."""
+    return load_handler(target) if ":" in target else load_tasks(target, [*types])[0]
+
+
 def worker(
     target: Annotated[str, typer.Argument(metavar="MODULE[:FUNCTION]")],
     types: Annotated[
@@ -83,6 +89,12 @@ def worker(
         typer.Option("--type", help="job type to take (repeatable; for MODULE: its tasks')"),
     ] = None,
     concurrency: int = typer.Option(1, "--concurrency", min=1, help="jobs at once"),
+    processes: int = typer.Option(
+        0,
+        "--processes",
+        min=0,
+        help="run each job in a child process, this many at once (implies --concurrency)",
+    ),
     worker_id: str = typer.Option(None, "--worker-id", help="a stable name for this worker"),
     grace: float = typer.Option(
         30.0,
@@ -117,6 +129,11 @@ def worker(
             handler, types = load_tasks(target, types)
     except Failure as exc:
         fail(str(exc))
+    if processes:  # loaded above too, so that a bad target fails here, not in every child
+        handler, concurrency = (
+            ProcessSlots(load_any, target, list(types or []), processes),
+            processes,
+        )
     run(
         url,
         token,
@@ -175,6 +192,8 @@ async def _work(
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
         loop.remove_signal_handler(signal.SIGINT)
+        if isinstance(handler, ProcessSlots):
+            handler.close()
     if not task.cancelled():
         task.result()  # a refused worker.start (e.g. forbidden) becomes the error line
     log.info("worker %s stopped", work.worker_id)

@@ -46,6 +46,8 @@ class Job(Struct, kw_only=True):
     exclude: list[str] = []
     retain: float | None = None
     debounce: dict[str, Any] | None = None
+    time_limit: float | None = None
+    group: str | None = None
     #: ``{"time", "level", "message", "data", "by", "kind"}`` lines, oldest first
     log: list[dict[str, Any]] = []
     progress: dict[str, Any] | None = None

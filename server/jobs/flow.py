@@ -93,7 +93,7 @@ class FlowControl:
         """A claim came back short: learn when each full rate window opens again."""
         for job_type in types:
             rules = self._rules.get(job_type)
-            if rules is None or rules.paused or not rules.rated:
+            if rules is None or rules.paused or not (rules.rated or rules.group_rated):
                 continue
             opening = await self.store.rate_opening(job_type, rules, now)
             if opening is not None and opening > now:

@@ -9,13 +9,15 @@ old version.
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Any
 
 from livejobs.errors import Conflict, Forbidden, Invalid
-from livejobs.jobs import bounds, schedule
+from livejobs.jobs import bounds, schedule, timelimit
 from livejobs.jobs.bounds import DocLimits, append_log, clip_error, clip_text
 from livejobs.jobs.model import UNFINISHED, Job, Status, random_hex
+from livejobs.jobs.timelimit import stopped_note
 
 # the statuses as plain strings, read off the enum: an enum member costs an attribute lookup
 # and a slower comparison per use (3.11), and these run for every job at every step
@@ -64,7 +66,8 @@ def due_at(doc: Job, default_retain: float | None) -> float | None:
     if status == _READY:
         return expire_at
     if status == _RUNNING:
-        return float(doc["lease"]["expires"]) if doc["lease"] else None
+        lease = doc["lease"]
+        return None if not lease else min(lease["expires"], lease.get("deadline") or math.inf)
     if status in (_COMPLETED, _FAILED, _CANCELLED):  # every finished job is pruned alike
         retain = doc["retain"] if doc["retain"] is not None else default_retain
         return None if retain is None else float(doc["finished"] or doc["updated"]) + retain
@@ -95,6 +98,7 @@ def claim(doc: Job, *, worker_id: str, user: str, now: float, lease_seconds: flo
         lease={"worker": worker_id, "token": random_hex(16), "expires": expires},
         progress={"completed": 0, "total": 0, "percent": 0.0},
     )  # fmt: skip
+    timelimit.start(new, now)
     return new
 
 
@@ -114,9 +118,11 @@ def _require_lease(doc: Job, lease_token: str, action: str) -> None:
     """Only the holder of the current lease may report on a running job."""
     lease = doc.get("lease")
     if doc["status"] != _RUNNING or not lease:
-        raise Conflict(f"cannot {action} job {doc['id']}: it is {doc['status']}, not running")
+        state = f"it is {doc['status']}, not running"
+        raise Conflict(f"cannot {action} job {doc['id']}: {state}{stopped_note(doc)}")
     if not secrets.compare_digest(lease["token"].encode(), lease_token.encode()):
-        raise Forbidden(f"cannot {action} job {doc['id']}: the lease token is not the current one")
+        stale = "the lease token is not the current one"
+        raise Forbidden(f"cannot {action} job {doc['id']}: {stale}{stopped_note(doc)}")
 
 
 def heartbeat(doc: Job, *, lease_token: str, now: float, lease_seconds: float) -> Job:
@@ -126,7 +132,7 @@ def heartbeat(doc: Job, *, lease_token: str, now: float, lease_seconds: float) -
     new["version"] = doc["version"] + 1
     new["updated"] = now
     new["lease"]["expires"] = now + lease_seconds
-    new["due"] = new["lease"]["expires"]
+    new["due"] = due_at(new, None)
     return new
 
 

@@ -31,6 +31,10 @@ Fields (all times are seconds since the epoch, as floats):
 - ``target`` / ``exclude``  worker affinity: only that worker / never these workers.
 - ``retain``    float or None: seconds a finished job is kept (None: the server default).
 - ``debounce``  None or ``{"seconds", "max_wait", "first"}``: saves with the same key merge.
+- ``time_limit`` float or None: seconds an attempt may run; then the server stops and fails it
+                 (retried per ``retry``), however its worker heart-beats (``jobs.timelimit``).
+- ``group``     str or None: the group (a tenant, say) whose per-group limits of the type's flow
+                 rules (``jobs.rules``) the job counts against.
 - ``trace``     None or ``{"traceparent": str, "tracestate": str}`` (tracestate optional): the
                  W3C trace context of the code that created the job, so that its run is traced
                  under the same trace (the SDK's OpenTelemetry spans); repeats and reruns start
@@ -170,6 +174,8 @@ def blank_job(job_type: str, data: Any, *, owner: str, now: float) -> Job:
         "retain": None,
         "debounce": None,
         "trace": None,
+        "time_limit": None,
+        "group": None,
         "log": [],
         "progress": {"completed": 0, "total": 0, "percent": 0.0},
         "result": None,

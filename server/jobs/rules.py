@@ -7,9 +7,11 @@ window opens again, is decided here once, so SQLite, PostgreSQL and MongoDB admi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+Job = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,10 @@ class TypeRules:
     rate_limit: int | None = None
     rate_per: float | None = None
     concurrency: int | None = None
+    #: the same limits per group within the type (a job's ``group``: a tenant, say)
+    group_concurrency: int | None = None
+    group_rate_limit: int | None = None
+    group_rate_per: float | None = None
     #: the retry policy of the type's jobs created without one (no flow rule: claims ignore it)
     retry: dict[str, Any] | None = None
     #: seconds a finished job of the type is kept (None: the server's ``retain_seconds``)
@@ -33,8 +39,8 @@ class TypeRules:
         return cls(**{k: v for k, v in (record or {}).items() if k != "type"})
 
     def to_dict(self, job_type: str) -> dict[str, Any]:
-        """The record; ``retry`` and ``retain`` only when set (a record of a type without them
-        is unchanged, so an older server still reads it)."""
+        """The record; the group limits, ``retry`` and ``retain`` only when set (a record of a
+        type without them is unchanged, so an older server still reads it)."""
         record: dict[str, Any] = {
             "type": job_type,
             "paused": self.paused,
@@ -42,10 +48,9 @@ class TypeRules:
             "rate_per": self.rate_per,
             "concurrency": self.concurrency,
         }
-        if self.retry is not None:
-            record["retry"] = self.retry
-        if self.retain is not None:
-            record["retain"] = self.retain
+        for name in ("group_concurrency", "group_rate_limit", "group_rate_per", "retry", "retain"):
+            if (value := getattr(self, name)) is not None:
+                record[name] = value
         return record
 
     @property
@@ -58,9 +63,23 @@ class TypeRules:
         return self.rate_limit is not None and self.rate_per is not None
 
     @property
+    def counts_running(self) -> bool:
+        """Whether a job leaving ``running`` may make room for another."""
+        return self.concurrency is not None or self.group_concurrency is not None
+
+    @property
+    def grouped(self) -> bool:
+        """Whether the type limits each group of its jobs."""
+        return self.group_concurrency is not None or self.group_rated
+
+    @property
+    def group_rated(self) -> bool:
+        return self.group_rate_limit is not None and self.group_rate_per is not None
+
+    @property
     def counted(self) -> bool:
         """Whether a claim must count starts or running jobs."""
-        return self.rated or self.concurrency is not None
+        return self.rated or self.concurrency is not None or self.grouped
 
     @property
     def limited(self) -> bool:
@@ -120,3 +139,88 @@ def opening_of(rules: TypeRules, starts: Sequence[float], now: float) -> float |
         return None
     recent = sorted((at for at in starts if at > since), reverse=True)
     return opening(rules, recent[nth] if nth < len(recent) else None)
+
+
+# -- groups within a type: each group is admitted as a type would be, job by job ------------
+
+
+def group_key(job_type: str, group: str) -> str:
+    """The key a group's starts are kept under, next to its type's (``flow_starts.type``)."""
+    return f"{job_type}\x1f{group}"
+
+
+def for_group(rules: TypeRules) -> TypeRules:
+    """A type's group limits as the rules of one group, for a store that admits each group as
+    it admits a type (MongoDB's reservations)."""
+    return TypeRules(
+        concurrency=rules.group_concurrency,
+        rate_limit=rules.group_rate_limit,
+        rate_per=rules.group_rate_per,
+    )
+
+
+def group_window_start(rules: TypeRules, now: float) -> float | None:
+    """``window_start`` for each group's rate window."""
+    return None if not rules.group_rated else now - float(rules.group_rate_per or 0)
+
+
+def group_room(rules: TypeRules, *, running: int = 0, recent: int = 0) -> int:
+    """How many more jobs of one group may start (large without group limits)."""
+    left = 1 << 30
+    if rules.group_concurrency is not None:
+        left = min(left, rules.group_concurrency - running)
+    if rules.group_rated:
+        left = min(left, int(rules.group_rate_limit or 0) - recent)
+    return max(left, 0)
+
+
+def full_groups(
+    rules: TypeRules, running: Mapping[str, int], recent: Mapping[str, int]
+) -> set[str]:
+    """The groups that may start nothing now: a claim leaves their jobs out."""
+    return {
+        g
+        for g in {*running, *recent}
+        if group_room(rules, running=running.get(g, 0), recent=recent.get(g, 0)) <= 0
+    }
+
+
+def admit(
+    rules: TypeRules | None,
+    candidates: Iterable[Job],
+    room: int,
+    running: Mapping[str, int],
+    recent: Mapping[str, int],
+    taken: MutableMapping[str, int],
+) -> tuple[list[Job], set[str]]:
+    """From ready ``candidates`` in claim order, those that may start, at most ``room``: a
+    job without a group counts only against its type; one with a group also against its
+    group's running jobs, recent starts and the places this claim has ``taken`` (updated).
+    Also returns the groups this claim has filled, which the next batch leaves out."""
+    admitted: list[Job] = []
+    filled: set[str] = set()
+    for doc in candidates:
+        if len(admitted) >= room:
+            break
+        group = doc.get("group")
+        if rules is None or not rules.grouped or group is None:
+            admitted.append(doc)
+            continue
+        used = running.get(group, 0) + taken.get(group, 0)
+        left = group_room(rules, running=used, recent=recent.get(group, 0) + taken.get(group, 0))
+        if left <= 0:
+            filled.add(group)
+            continue
+        admitted.append(doc)
+        taken[group] = taken.get(group, 0) + 1
+        if left == 1:
+            filled.add(group)
+    return admitted, filled
+
+
+def group_opening(rules: TypeRules, earliest: float | None) -> float | None:
+    """When some group's rate window may have room again: once the earliest start in any
+    group's window leaves it (early rather than late: a claim then finds out)."""
+    if earliest is None or not rules.group_rated:
+        return None
+    return float(earliest) + float(rules.group_rate_per or 0)

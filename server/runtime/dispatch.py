@@ -12,12 +12,14 @@ when the feed shows its jobs leaving ``running``, whichever server or call made 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from livejobs import protocol
 from livejobs.errors import LivejobsError, Unavailable
+from livejobs.jobs import timelimit
 from livejobs.jobs.model import Job, Status
 from livejobs.logs import context
 from livejobs.runtime.connection import Worker
@@ -35,6 +37,16 @@ ANNOUNCED_MAX = 10_000
 _READY, _RUNNING, _CANCELLED = Status.READY.value, Status.RUNNING.value, Status.CANCELLED.value
 
 
+def _stopped(doc: Job | None, worker: Worker) -> bool:
+    """The job left ``worker`` because the server stopped its attempt at the time limit."""
+    failures = doc.get("failures") if doc is not None else None
+    if not failures or not timelimit.is_stop(failures[-1]):
+        return False
+    assert doc is not None
+    last = failures[-1]
+    return bool(last.get("worker") == worker.worker_id and last.get("attempt") == doc["attempts"])
+
+
 class Dispatcher:
     def __init__(self, service: JobService) -> None:
         self.service = service
@@ -43,6 +55,8 @@ class Dispatcher:
         #: the latest document of every job our workers hold, kept by the change feed
         self._docs: dict[str, Job] = {}
         self._ready_seq: defaultdict[str, int] = defaultdict(int)
+        #: per type, the events of claims waiting for work (``watching``)
+        self._waiting: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         #: ids of ready jobs counted before their insert was committed (see ``announce``)
         self._announced: set[str] = set()
         self._wake = asyncio.Event()
@@ -66,6 +80,9 @@ class Dispatcher:
         self.draining = True
         for worker in self._workers:
             worker.stopped = True
+        for events in self._waiting.values():  # waiting claims answer now (``check_open``)
+            for event in events:
+                event.set()
 
     @property
     def running(self) -> int:
@@ -150,9 +167,37 @@ class Dispatcher:
         for hook in self.on_workers:
             hook()
 
+    def _ready(self, job_type: str) -> None:
+        """A job of ``job_type`` may have become ready: starved workers and waiting claims may
+        claim again."""
+        self._ready_seq[job_type] += 1
+        for event in self._waiting.get(job_type, ()):
+            event.set()
+
+    @contextlib.contextmanager
+    def watching(self, types: Iterable[str]) -> Iterator[asyncio.Event]:
+        """An event set when a job of one of ``types`` may have become ready, by the same
+        change feed and announcements that feed pushed workers: a claim that waits for work
+        (``jobs.claim`` with ``wait``) watches before it claims, so no job slips between."""
+        event, watched = asyncio.Event(), list(dict.fromkeys(types))
+        for job_type in watched:
+            self._waiting[job_type].add(event)
+        try:
+            yield event
+        finally:
+            for job_type in watched:
+                self._waiting[job_type].discard(event)
+                if not self._waiting[job_type]:
+                    del self._waiting[job_type]
+
+    async def claimed_short(self, types: Iterable[str]) -> None:
+        """A claim came back short: a rate limit may have cut it, so arm the window's timer."""
+        await self.service.flow.note_short(types, self.service.clock.now())
+        self._opening.set()
+
     def type_changed(self, job_type: str) -> None:
         """A type's flow rules changed (resumed, limits raised): retry starved workers now."""
-        self._ready_seq[job_type] += 1
+        self._ready(job_type)
         self._wake.set()
         self._opening.set()
 
@@ -168,7 +213,7 @@ class Dispatcher:
             await clock.sleep_until(opening, self._opening)
             if opened := flow.opened(clock.now()):
                 for job_type in opened:
-                    self._ready_seq[job_type] += 1
+                    self._ready(job_type)
                 self._wake.set()
 
     def announce(self, docs: list[Job]) -> None:
@@ -191,7 +236,7 @@ class Dispatcher:
                 self._announced.add(doc["id"])
         if ready:
             for job_type in ready:
-                self._ready_seq[job_type] += 1
+                self._ready(job_type)
             self._wake.set()
 
     def on_change(self, change: Change) -> None:
@@ -201,13 +246,13 @@ class Dispatcher:
         if (
             doc is not None
             and status != _RUNNING
-            and self.service.flow.rules(doc["type"]).concurrency is not None
+            and self.service.flow.rules(doc["type"]).counts_running
         ):
-            self._ready_seq[doc["type"]] += 1  # a running slot of a limited type may be free
+            self._ready(doc["type"])  # a running slot of a limited type may be free
             self._wake.set()
         if op == "reset":
-            for t in list(self._ready_seq):
-                self._ready_seq[t] += 1
+            for t in {*self._ready_seq, *self._waiting}:
+                self._ready(t)
             for w in self._workers:
                 w.seen.clear()
             self._wake.set()
@@ -216,7 +261,7 @@ class Dispatcher:
             if job_id in self._announced:
                 self._announced.discard(job_id)
             else:
-                self._ready_seq[doc["type"]] += 1
+                self._ready(doc["type"])
                 self._wake.set()
         worker = self._by_job.get(job_id)
         if worker is None:
@@ -241,8 +286,8 @@ class Dispatcher:
             worker.running.pop(job_id, None)
             if status != _RUNNING:
                 self._suspect(worker, doc)
-            if status == _CANCELLED:
-                worker.session.send(protocol.cancel_pushed(job_id))
+            if status == _CANCELLED or _stopped(doc, worker):
+                worker.session.send(protocol.cancel_pushed(job_id))  # stop the handler
             if worker.stopped and not worker.running and worker in self._workers:
                 self._workers.remove(worker)
             self._wake.set()
@@ -346,8 +391,7 @@ class Dispatcher:
         if len(jobs) < wanted:
             worker.seen = seen
             # a rate limit may have cut the claim short: arm the timer for its window
-            await self.service.flow.note_short(worker.types, self.service.clock.now())
-            self._opening.set()
+            await self.claimed_short(worker.types)
         for job in jobs:
             token = job["lease"]["token"]
             if worker.stopped or not worker.session.open:

@@ -11,7 +11,7 @@ from typing import Any
 
 from livejobs.clock import Clock
 from livejobs.errors import Conflict, NotFound
-from livejobs.jobs import bounds, lifecycle
+from livejobs.jobs import bounds, lifecycle, timelimit
 from livejobs.jobs.bounds import DocLimits
 from livejobs.jobs.flow import FlowControl
 from livejobs.jobs.model import FINISHED, Job, Status, new_id
@@ -264,14 +264,15 @@ class JobCore:
             elif status == Status.WAITING:
                 await self.transition(doc["id"], lambda d: lifecycle.promote(d, now=now), doc)
             elif status == Status.RUNNING:
+                over = timelimit.over_time(doc, now)
                 failed = await self.transition(
                     doc["id"],
                     lambda d: lifecycle.fail(
                         d,
-                        error=LEASE_EXPIRED,
+                        error=timelimit.error(d) if over else LEASE_EXPIRED,
                         by="server",
                         now=now,
-                        reason="worker lost",
+                        reason="time limit" if over else "worker lost",
                         default_retain=self.retain_for(d["type"]),
                     ),
                     doc,

@@ -60,6 +60,8 @@ class NewJob:
     lifo: bool = False
     #: with ``key``: seconds the key still blocks new jobs after its job finished
     unique_for: float | None = None
+    time_limit: float | None = None
+    group: str | None = None
 
 
 def reschedule(doc: Job, new: Job, by: str, now: float) -> Job:
@@ -119,6 +121,7 @@ class Creating(JobCore):
         doc["unique_for"] = spec.unique_for
         doc["private"] = spec.private
         doc["trace"] = spec.trace
+        doc["time_limit"], doc["group"] = spec.time_limit, spec.group
         if spec.debounce is not None:
             if spec.key is None:
                 raise Invalid("debounce needs a key: saves with the same key are merged")

@@ -5,8 +5,15 @@
 
 /** A type with no rule left is dropped from `types.list`; keep the same view locally. */
 export function limited(rule) {
-  return Boolean(rule && (rule.paused || rule.rate_limit != null || rule.concurrency != null));
+  return Boolean(
+    rule &&
+      (rule.paused || rule.rate_limit != null || rule.concurrency != null ||
+        GROUP_LIMITS.some((k) => rule[k] != null)),
+  );
 }
+
+/** Limits per group within a type (a job's `group`): kept when the type's limits are edited. */
+export const GROUP_LIMITS = ["group_concurrency", "group_rate_limit", "group_rate_per"];
 
 /** "100 / 60 s", or "" without a rate limit. */
 export function rateText(rule) {
@@ -97,6 +104,8 @@ export class TypeRules extends EventTarget {
   /** Omitted (null) limits are removed; rate_limit and rate_per go together. */
   setLimits(type, { rate_limit = null, rate_per = null, concurrency = null } = {}) {
     const params = { type };
+    const kept = this.rules.get(type) || {};
+    for (const k of GROUP_LIMITS) if (kept[k] != null) params[k] = kept[k];
     if (rate_limit != null || rate_per != null) Object.assign(params, { rate_limit, rate_per });
     if (concurrency != null) params.concurrency = concurrency;
     return this.#change("types.set_limits", params);

@@ -49,7 +49,8 @@ async def claim(
         if held is not None:
             reservations[job_type] = held
     try:
-        return await _claim_within(jobs, request, room)
+        grouped = {t: r for t, r in found.items() if r.grouped and not r.paused}
+        return await _claim_within(jobs, request, room, Groups(flows, jobs, request, grouped))
     finally:
         for job_type, held in reservations.items():
             used = held.count - room[job_type]  # _claim_within spends room per job
@@ -66,7 +67,40 @@ async def rules_of(
     return {r["rid"]: TypeRules.from_record(r["doc"]) for r in found}
 
 
-async def _claim_within(jobs: Collection, request: ClaimRequest, room: dict[str, int]) -> list[Job]:
+class Groups:
+    """Groups within a type: each candidate with a group reserves one place in its group's
+    flow document (``flow.reserve`` with ``rules.for_group``) before its claim, and settles
+    it after; a group found full is left out of the next round's read."""
+
+    def __init__(
+        self, flows: Collection, jobs: Collection, request: ClaimRequest, found: dict[str, Any]
+    ) -> None:
+        self.flows, self.jobs, self.request, self.rules = flows, jobs, request, found
+        #: (type, group) pairs found full: the next round leaves their jobs out
+        self.full: set[tuple[str, str]] = set()
+
+    async def claim(self, stored: dict[str, Any]) -> Job | None:
+        limit, group = self.rules.get(stored["type"]), stored.get("group")
+        if limit is None or group is None:
+            return await _claim_one(self.jobs, self.request, stored)
+        held = await flow.reserve(
+            self.flows, self.jobs, stored["type"], rules.for_group(limit), 1, self.request.now,
+            group=group,
+        )  # fmt: skip
+        if held is None:
+            self.full.add((stored["type"], group))
+            return None
+        new = None
+        try:
+            new = await _claim_one(self.jobs, self.request, stored)
+        finally:
+            await flow.settle(self.flows, held, 0 if new is None else 1)
+        return new
+
+
+async def _claim_within(
+    jobs: Collection, request: ClaimRequest, room: dict[str, int], groups: Groups
+) -> list[Job]:
     claimed: list[Job] = []
     try:
         for _round in range(CLAIM_ROUNDS):
@@ -74,14 +108,20 @@ async def _claim_within(jobs: Collection, request: ClaimRequest, room: dict[str,
             wanted = request.limit - len(claimed)
             if not types or wanted <= 0:
                 break
-            found = jobs.find(claim_filter(request, types), sort=CLAIM_SORT, limit=wanted)
+            where = claim_filter(request, types)
+            if groups.full:
+                where["$nor"] = [{"type": t, "group": g} for t, g in sorted(groups.full)]
+            found = jobs.find(where, sort=CLAIM_SORT, limit=wanted)
             candidates = await found.to_list()
             if not candidates:
                 break
             for stored in candidates:
-                if room.get(stored["type"], 1) <= 0:
+                if (
+                    room.get(stored["type"], 1) <= 0
+                    or (stored["type"], stored.get("group")) in groups.full
+                ):
                     continue
-                new = await _claim_one(jobs, request, stored)
+                new = await groups.claim(stored)
                 if new is not None:
                     if new["type"] in room:
                         room[new["type"]] -= 1

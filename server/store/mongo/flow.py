@@ -52,15 +52,22 @@ async def reserve(
     limit: TypeRules,
     wanted: int,
     now: float,
+    group: str | None = None,
 ) -> Reservation | None:
-    """Reserve up to ``wanted`` places for ``job_type``; None when there is no room."""
+    """Reserve up to ``wanted`` places for ``job_type``, or for one ``group`` of it (its flow
+    document keyed ``rules.group_key``, ``limit`` then ``rules.for_group``); None when there
+    is no room."""
+    key = job_type if group is None else rules.group_key(job_type, group)
+    running_of = {"status": "running", "type": job_type}
+    if group is not None:
+        running_of["group"] = group
     for _attempt in range(ATTEMPTS):
-        doc = await flow.find_one({"_id": job_type})
+        doc = await flow.find_one({"_id": key})
         starts, pending = _current(doc, limit, now)
         held = sum(p["count"] for p in pending)
         running = 0
         if limit.concurrency is not None:
-            running = await jobs.count_documents({"status": "running", "type": job_type})
+            running = await jobs.count_documents(running_of)
         # reserved starts are in ``starts`` already: ``held`` counts against concurrency only
         room = rules.room(limit, wanted, running=running, recent=len(starts), held=held)
         if room <= 0:
@@ -69,8 +76,8 @@ async def reserve(
         if limit.rated:
             starts += [now] * room
         pending.append({"token": token, "count": room, "until": now + RESERVATION_SECONDS})
-        if await _swap(flow, job_type, doc, {"starts": starts, "pending": pending}):
-            return Reservation(job_type, token, room, now)
+        if await _swap(flow, key, doc, {"starts": starts, "pending": pending}):
+            return Reservation(key, token, room, now)
     return None  # heavy contention: the next claim tries again
 
 
@@ -94,10 +101,22 @@ async def settle(
 async def opening(
     flow: AsyncCollection[dict[str, Any]], job_type: str, limit: TypeRules, now: float
 ) -> float | None:
-    if not limit.rated:
-        return None
-    found = await flow.find_one({"_id": job_type})
-    return rules.opening_of(limit, (found or {}).get("starts", []), now)
+    at = None
+    if limit.rated:
+        found = await flow.find_one({"_id": job_type})
+        at = rules.opening_of(limit, (found or {}).get("starts", []), now)
+    since = rules.group_window_start(limit, now)
+    if since is not None:  # the groups' documents sit under their type's key prefix
+        low, high = rules.group_key(job_type, ""), rules.group_key(job_type, "\U0010ffff")
+        starts = [
+            start
+            async for doc in flow.find({"_id": {"$gt": low, "$lt": high}})
+            for start in doc.get("starts", [])
+            if start > since
+        ]
+        group_at = rules.group_opening(limit, min(starts, default=None))
+        at = group_at if at is None or (group_at is not None and group_at < at) else at
+    return at
 
 
 async def _swap(

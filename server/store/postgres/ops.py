@@ -103,7 +103,13 @@ async def claim(conn: Any, changes: list[Change], request: ClaimRequest) -> list
         room = await flow.room(conn, job_type, limit, request.now, request.limit)
         if room <= 0:
             continue
-        rows = await conn.fetch(CLAIM, job_type, request.worker_id, room)
+        worker = request.worker_id
+        if limit is not None and limit.grouped:
+            candidates += await flow.grouped_candidates(
+                conn, job_type, limit, worker, room, request.now
+            )
+            continue
+        rows = await conn.fetch(CLAIM, job_type, worker, room)
         candidates.extend(r["doc"] for r in rows)
     if len(types) > 1:
         candidates.sort(key=lifecycle.claim_order)
@@ -112,10 +118,7 @@ async def claim(conn: Any, changes: list[Change], request: ClaimRequest) -> list
         rows = [(*row(new), old["version"]) for new, old in zip(claimed, candidates, strict=False)]
         await conn.execute(UPDATE_MANY, *columns(rows))
         changes.extend(Change("update", doc["id"], doc) for doc in claimed)
-    for job_type, limit in rules.items():
-        started = sum(1 for doc in claimed if doc["type"] == job_type)
-        if limit.rated and started:
-            await flow.record_starts(conn, job_type, started, request.now)
+    await flow.record_claimed(conn, rules, claimed, request.now)
     return claimed
 
 

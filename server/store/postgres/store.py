@@ -323,7 +323,7 @@ class PostgresStore(PostgresRollups):
 
     async def rate_opening(self, job_type: str, rules: TypeRules, now: float) -> float | None:
         with _errors(self.where):
-            return await flow.opening(self._connected(), job_type, rules, now)
+            return await flow.next_opening(self._connected(), job_type, rules, now)
 
     async def due(self, now: float, limit: int = 500) -> list[Job]:
         sql = "SELECT doc FROM jobs WHERE due <= $1 ORDER BY due, id LIMIT $2"

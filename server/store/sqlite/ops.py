@@ -311,10 +311,14 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
     types = list(dict.fromkeys(request.types))
     rules = flow.rules_of(conn, request.rules, types) if request.rules else {}
     for job_type in types:
-        room = flow.room(conn, job_type, rules.get(job_type), request.now, request.limit)
+        limit = rules.get(job_type)
+        room = flow.room(conn, job_type, limit, request.now, request.limit)
         if room <= 0:
             continue
         worker = request.worker_id
+        if limit is not None and limit.grouped:
+            candidates += flow.grouped_candidates(conn, job_type, limit, worker, room, request.now)
+            continue
         for rowid, text in conn.execute(CLAIM, (job_type, worker, worker, room)):
             candidates.append((rowid, decode(text)))
     if len(types) > 1:  # each type's candidates come in order already
@@ -324,18 +328,14 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
         new = request.claim(doc)
         _update(conn, changes, rowid, columns(doc)[1:], new)
         claimed.append(new)
-    for job_type, limit in rules.items():
-        if limit.rated:
-            started = sum(1 for job in claimed if job["type"] == job_type)
-            if started:
-                flow.record_starts(conn, job_type, started, request.now)
+    flow.record_claimed(conn, rules, claimed, request.now)
     return claimed
 
 
 def rate_opening(
     conn: sqlite3.Connection, changes: Changes, job_type: str, limit: TypeRules, now: float
 ) -> float | None:
-    return flow.opening(conn, job_type, limit, now)
+    return flow.next_opening(conn, job_type, limit, now)
 
 
 def due(conn: sqlite3.Connection, changes: Changes, now: float, limit: int) -> list[Job]:
