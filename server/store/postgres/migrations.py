@@ -14,6 +14,7 @@ from livejobs.store.migrations import Migration, plan
 MIGRATIONS = [
     Migration(1, "create the jobs, records, requests, flow and changes tables"),
     Migration(2, "count jobs by type, status and owner in job_counts, kept by triggers"),
+    Migration(3, "an index for live windows, newest first"),
 ]
 
 #: pg_advisory_xact_lock key held while migrating (any constant: one per database)
@@ -109,7 +110,12 @@ CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs
     FOR EACH STATEMENT EXECUTE FUNCTION livejobs_count_update();
 """
 
-STEPS = {1: SCHEMA_1, 2: SCHEMA_2}
+SCHEMA_3 = """
+CREATE INDEX jobs_window ON jobs ((doc -> 'created') DESC NULLS LAST, id);
+"""
+"""The live windows' default order (newest first), as ``sql.order_by`` writes it."""
+
+STEPS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_3}
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS livejobs_schema (version integer NOT NULL)"
 

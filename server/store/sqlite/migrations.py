@@ -58,6 +58,15 @@ CREATE INDEX IF NOT EXISTS requests_expires ON requests (expires);
 """
 
 
+WINDOWS = """
+CREATE INDEX IF NOT EXISTS jobs_window ON jobs (created DESC, id);
+CREATE INDEX IF NOT EXISTS jobs_window_status ON jobs (status, created DESC, id);
+CREATE INDEX IF NOT EXISTS jobs_window_type ON jobs (type, created DESC, id);
+"""
+"""The live windows' default order (newest first, ``ORDER BY created DESC, id``), filtered by
+nothing, a status or a type, read from an index instead of sorting every matching job."""
+
+
 def _script(conn: sqlite3.Connection, script: str) -> None:
     """``executescript`` without its implicit COMMIT: these run inside the migration's
     transaction (no statement here holds a semicolon of its own)."""
@@ -95,10 +104,15 @@ def _requests(conn: sqlite3.Connection) -> None:
     _script(conn, REQUESTS)
 
 
+def _windows(conn: sqlite3.Connection) -> None:
+    _script(conn, WINDOWS)
+
+
 STEPS: list[tuple[Migration, Callable[[sqlite3.Connection], None]]] = [
     (Migration(1, "the 0.1.0 schema (jobs, records, counts, flow, peers)"), _schema_0_1_0),
     (Migration(2, "job keys unique per owner, not across owners"), _keys_per_owner),
     (Migration(3, "remembered create requests (request_id)"), _requests),
+    (Migration(4, "indexes for live windows, newest first"), _windows),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)
