@@ -88,3 +88,16 @@ async def test_window_bad_params(srv: InProcessServer) -> None:
         for params in ({"sort": [["created", -1]]}, {"limit": 0}, {"counts": True, "limit": 5}):
             with pytest.raises(Exception, match="invalid|limit|counts|sort"):
                 await client._conn.call("subscribe", {"filter": {}, **params})
+
+
+async def test_search_window(srv: InProcessServer) -> None:
+    async with srv.client() as client:
+        await client.create_many([("s", {"who": f"user{n}"}) for n in range(20)])
+        wanted = (await client.job("s", {"customer": "Acme-Widgets"}).save()).id
+        found = await client.find({"$search": "acme"})
+        assert [doc["id"] for doc in found] == [wanted]
+        window = client.subscribe({"$search": "widgets"}, sort=[("created", -1)], limit=5)
+        async with window as sub:
+            await until(sub, lambda s: s.order == [wanted])
+            later = (await client.job("s", {"customer": "More Widgets"}).save()).id
+            await until(sub, lambda s: s.order == [later, wanted])

@@ -78,13 +78,15 @@ async def _requests(db: AsyncDatabase[dict[str, Any]], queue: str) -> None:
 
 
 async def _windows(db: AsyncDatabase[dict[str, Any]], queue: str) -> None:
-    """The live windows' default order (newest first), filtered by nothing, status or type."""
+    """The live windows' default order (newest first), filtered by nothing, status or type;
+    search (``livejobs.search``) by a text index of every string (whole words only)."""
     newest = [("created", -1), ("_id", 1)]
     await db[queue].create_indexes(
         [
             IndexModel(newest, name="window"),
             IndexModel([("status", 1), *newest], name="window_status"),
             IndexModel([("type", 1), *newest], name="window_type"),
+            IndexModel([("$**", "text")], name="search", default_language="none"),
         ]
     )
 
@@ -94,7 +96,7 @@ STEPS: list[tuple[Migration, Step]] = [
     (Migration(1, "the 0.1.0 indexes (claim, due, owner, updated, key, records)"), _schema_0_1_0),
     (Migration(2, "job keys unique per owner, not across owners"), _keys_per_owner),
     (Migration(3, "remembered create requests (request_id), expiring"), _requests),
-    (Migration(4, "indexes for live windows, newest first"), _windows),
+    (Migration(4, "indexes for live windows (newest first) and search (text)"), _windows),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)

@@ -14,7 +14,7 @@ from livejobs.store.migrations import Migration, plan
 MIGRATIONS = [
     Migration(1, "create the jobs, records, requests, flow and changes tables"),
     Migration(2, "count jobs by type, status and owner in job_counts, kept by triggers"),
-    Migration(3, "an index for live windows, newest first"),
+    Migration(3, "indexes for live windows (newest first) and search (tsvector)"),
 ]
 
 #: pg_advisory_xact_lock key held while migrating (any constant: one per database)
@@ -112,8 +112,22 @@ CREATE TRIGGER jobs_count_update AFTER UPDATE ON jobs
 
 SCHEMA_3 = """
 CREATE INDEX jobs_window ON jobs ((doc -> 'created') DESC NULLS LAST, id);
+CREATE FUNCTION livejobs_search_text(doc jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT concat_ws(' ', doc ->> 'id',
+        (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
+            'strict $.reason.** ? (@.type() == "string")') AS v),
+        (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
+            'strict $.data.** ? (@.type() == "string" || @.type() == "number")') AS v),
+        (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
+            'strict $.failures.** ? (@.type() == "string")') AS v),
+        (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
+            'strict $.log[*].message ? (@.type() == "string")') AS v))
+$$;
+CREATE INDEX jobs_search ON jobs USING gin (to_tsvector('simple', livejobs_search_text(doc)));
 """
-"""The live windows' default order (newest first), as ``sql.order_by`` writes it."""
+"""The live windows' default order (newest first), as ``sql.order_by`` writes it; search
+(``livejobs.search``) as a GIN index of a ``tsvector`` expression (no extension needed)."""
 
 STEPS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_3}
 

@@ -67,6 +67,37 @@ CREATE INDEX IF NOT EXISTS jobs_window_type ON jobs (type, created DESC, id);
 nothing, a status or a type, read from an index instead of sorting every matching job."""
 
 
+_SEARCH_TEXT = (
+    "{r}.id || ' ' || coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.reason')"
+    " WHERE type = 'text'), '') || ' ' || coalesce((SELECT group_concat(atom, ' ') FROM"
+    " json_tree({r}.doc, '$.data') WHERE type IN ('text', 'integer', 'real')), '') || ' ' ||"
+    " coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.failures') WHERE"
+    " type = 'text'), '') || ' ' || coalesce((SELECT group_concat(json_extract(value,"
+    " '$.message'), ' ') FROM json_each({r}.doc, '$.log')), '')"
+)
+_SEARCH_ADD = (
+    "INSERT INTO jobs_search (rowid, body) VALUES (NEW.rowid, " + _SEARCH_TEXT.format(r="NEW") + ")"
+)
+_SEARCH_CHANGED = " OR ".join(
+    f"json_extract(OLD.doc, '$.{f}') IS NOT json_extract(NEW.doc, '$.{f}')"
+    for f in ("reason", "data", "failures", "log")
+)
+SEARCH = [
+    "CREATE VIRTUAL TABLE jobs_search USING fts5(body, tokenize = 'unicode61 remove_diacritics 0')",
+    f"CREATE TRIGGER jobs_search_insert AFTER INSERT ON jobs BEGIN {_SEARCH_ADD}; END",
+    "CREATE TRIGGER jobs_search_delete AFTER DELETE ON jobs BEGIN"
+    " DELETE FROM jobs_search WHERE rowid = OLD.rowid; END",
+    f"CREATE TRIGGER jobs_search_update AFTER UPDATE OF doc ON jobs WHEN {_SEARCH_CHANGED} BEGIN"
+    f" DELETE FROM jobs_search WHERE rowid = OLD.rowid; {_SEARCH_ADD}; END",
+    "INSERT INTO jobs_search (rowid, body) SELECT j.rowid, "
+    + _SEARCH_TEXT.format(r="j")
+    + " FROM jobs AS j",
+]
+"""Search (``livejobs.search``): an FTS5 table of each job's id, reason, data values, failure
+texts and log messages, kept by triggers in the writes' own transactions. An update that
+touches none of those (a heartbeat, progress) skips it."""
+
+
 def _script(conn: sqlite3.Connection, script: str) -> None:
     """``executescript`` without its implicit COMMIT: these run inside the migration's
     transaction (no statement here holds a semicolon of its own)."""
@@ -106,13 +137,15 @@ def _requests(conn: sqlite3.Connection) -> None:
 
 def _windows(conn: sqlite3.Connection) -> None:
     _script(conn, WINDOWS)
+    for statement in SEARCH:
+        conn.execute(statement)
 
 
 STEPS: list[tuple[Migration, Callable[[sqlite3.Connection], None]]] = [
     (Migration(1, "the 0.1.0 schema (jobs, records, counts, flow, peers)"), _schema_0_1_0),
     (Migration(2, "job keys unique per owner, not across owners"), _keys_per_owner),
     (Migration(3, "remembered create requests (request_id)"), _requests),
-    (Migration(4, "indexes for live windows, newest first"), _windows),
+    (Migration(4, "indexes for live windows (newest first) and search (FTS5)"), _windows),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)
