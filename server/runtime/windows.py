@@ -15,9 +15,9 @@ costs one small indexed read per interval while it is busy and nothing while it 
 Subscribers of the same window (view, filter, sort, limit, skip) share it: one query, one diff,
 each frame encoded once.
 
-A *count feed* (``subscribe`` with ``counts: true``) pushes ``jobs.counts`` for its filter
-after changes, at most once per ``INTERVAL``; the store keeps those counts in a small table, so
-each push is a few indexed rows, not a scan.
+A *count feed* (``subscribe`` with ``counts: true``) pushes ``jobs.counts`` for its filter, and
+the counts per type per status, after changes, at most once per ``INTERVAL``; the store keeps
+those counts in a small table, so each push is a few indexed rows, not a scan.
 """
 
 from __future__ import annotations
@@ -95,8 +95,6 @@ class Windows:
         caller's reply goes out first."""
         shared = self._windows.setdefault(window.key, window)
         shared.members.append(sub)
-        if shared.counts:
-            shared.last_counts = None  # everyone gets the next push, the newcomer included
         shared.dirty = True
         self._kick(shared)
 
@@ -142,15 +140,27 @@ class Windows:
                 sub.session.close("live window could not be read")
 
     async def _push_counts(self, window: Window) -> None:
-        status = await self.store.count_by("status", window.filter)
-        by_type = await self.store.count_by("type", window.filter)
-        counts = {"status": status, "type": by_type}
-        if counts == window.last_counts:
+        """``jobs.counts`` for the filter, and per type per status (``by_type``: the queues
+        view), each from the stores' count table."""
+        store, filter = self.store, window.filter
+        status = await store.count_by("status", filter)
+        by_type: dict[str, dict[str, int]] = {}
+        for name in status:
+            of_status = await store.count_by("type", {"$and": [filter, {"status": name}]})
+            for job_type, n in of_status.items():
+                by_type.setdefault(job_type, {})[name] = n
+        types = {t: sum(per.values()) for t, per in by_type.items()}
+        counts = {"status": status, "type": types, "by_type": by_type}
+        newcomers = [sub for sub in window.members if sub not in window.current]
+        if counts == window.last_counts and not newcomers:
             return
         window.last_counts = counts
         body = protocol.encode(counts)
         for sub in window.members:
             sub.session.send_live(f'{{"msg":"counts","sub":{sub.sub_json},"counts":{body}}}')
+        for sub in newcomers:
+            sub.session.send_live(protocol.sub_marker("ready", sub.sub_json))
+            window.current.add(sub)
 
     async def _push_rows(self, window: Window) -> None:
         found = await self.store.find(window.filter, window.sort, window.limit + 1, window.skip)
