@@ -1,7 +1,8 @@
 """Search: ``{"$search": "words"}`` in a filter finds jobs by id prefix, by values in ``data``,
 by error text (``reason``, ``failures``) and by log text, served by each store's text index.
 
-A job matches when every word of the query starts one of the job's words. Words are runs of
+A job matches when every word of the query starts one of the job's words; the id's last ten
+characters (what the dashboard shows of it) count as a word of their own. Words are runs of
 letters and digits, lower-cased (``_``, ``-``, ``.`` and spaces separate them), as SQLite's
 FTS5 ``unicode61`` tokenizer reads them, so that the live matcher here (every live
 subscription evaluates filters in memory) agrees with the store that answered the first page.
@@ -56,7 +57,8 @@ def _atoms(value: Any, texts_only: bool) -> Iterator[str]:
 
 def text(doc: dict[str, Any]) -> str:
     """What a job is searched by, as the stores index it."""
-    parts = [str(doc.get("id", "")), *_atoms(doc.get("reason"), True)]
+    job_id = str(doc.get("id", ""))
+    parts = [job_id, job_id[-10:], *_atoms(doc.get("reason"), True)]
     parts += _atoms(doc.get("data"), False)
     parts += _atoms(doc.get("failures"), True)
     for line in doc.get("log") or ():

@@ -41,6 +41,8 @@ async def check_store(store: Store) -> list[Job]:
         assert matches(docs[index], parse_filter({"$search": query}))
     prefix = docs[8]["id"][:-3]
     assert docs[8]["id"] in [d["id"] for d in await store.find({"$search": prefix})]
+    shown = docs[8]["id"][-10:]  # the dashboard shows the id's last ten characters
+    assert [d["id"] for d in await store.find({"$search": shown})] == [docs[8]["id"]]
     # a log line added later is found; a removed job is not
     updated = {
         **docs[10],

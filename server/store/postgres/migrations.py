@@ -114,7 +114,7 @@ SCHEMA_3 = """
 CREATE INDEX jobs_window ON jobs ((doc -> 'created') DESC NULLS LAST, id);
 CREATE FUNCTION livejobs_search_text(doc jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT concat_ws(' ', doc ->> 'id',
+    SELECT concat_ws(' ', doc ->> 'id', right(doc ->> 'id', 10),
         (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
             'strict $.reason.** ? (@.type() == "string")') AS v),
         (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
