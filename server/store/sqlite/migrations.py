@@ -68,7 +68,8 @@ nothing, a status or a type, read from an index instead of sorting every matchin
 
 
 _SEARCH_TEXT = (
-    "{r}.id || ' ' || substr({r}.id, -10) || ' ' || coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.reason')"
+    "{r}.id || ' ' || substr({r}.id, -10) || ' ' || coalesce((SELECT group_concat(atom, ' ')"
+    " FROM json_tree({r}.doc, '$.reason')"
     " WHERE type = 'text'), '') || ' ' || coalesce((SELECT group_concat(atom, ' ') FROM"
     " json_tree({r}.doc, '$.data') WHERE type IN ('text', 'integer', 'real')), '') || ' ' ||"
     " coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.failures') WHERE"
