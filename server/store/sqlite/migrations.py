@@ -84,12 +84,16 @@ _SEARCH_CHANGED = " OR ".join(
     for f in ("reason", "data", "failures", "log")
 )
 SEARCH = [
-    "CREATE VIRTUAL TABLE jobs_search USING fts5(body, tokenize = 'unicode61 remove_diacritics 0')",
-    f"CREATE TRIGGER jobs_search_insert AFTER INSERT ON jobs BEGIN {_SEARCH_ADD}; END",
-    "CREATE TRIGGER jobs_search_delete AFTER DELETE ON jobs BEGIN"
+    "CREATE VIRTUAL TABLE IF NOT EXISTS jobs_search"
+    " USING fts5(body, tokenize = 'unicode61 remove_diacritics 0')",
+    "CREATE TRIGGER IF NOT EXISTS jobs_search_insert AFTER INSERT ON jobs"
+    f" BEGIN {_SEARCH_ADD}; END",
+    "CREATE TRIGGER IF NOT EXISTS jobs_search_delete AFTER DELETE ON jobs BEGIN"
     " DELETE FROM jobs_search WHERE rowid = OLD.rowid; END",
-    f"CREATE TRIGGER jobs_search_update AFTER UPDATE OF doc ON jobs WHEN {_SEARCH_CHANGED} BEGIN"
+    "CREATE TRIGGER IF NOT EXISTS jobs_search_update AFTER UPDATE OF doc ON jobs"
+    f" WHEN {_SEARCH_CHANGED} BEGIN"
     f" DELETE FROM jobs_search WHERE rowid = OLD.rowid; {_SEARCH_ADD}; END",
+    "DELETE FROM jobs_search",  # so that running the step again changes nothing
     "INSERT INTO jobs_search (rowid, body) SELECT j.rowid, "
     + _SEARCH_TEXT.format(r="j")
     + " FROM jobs AS j",
