@@ -58,10 +58,10 @@ async def seed(db: Path, jobs: int) -> None:
         await store.close()
 
 
-async def until_ready(ws: Any, params: dict[str, Any], calls: list[int]) -> tuple[float, int]:
-    """Seconds and bytes from the ``subscribe`` call to its ``ready``."""
+async def until_ready(ws: Any, params: dict[str, Any], calls: list[int]) -> tuple[float, int, int]:
+    """Seconds, bytes and jobs sent from the ``subscribe`` call to its ``ready``."""
     calls[0] += 1
-    started, size = time.perf_counter(), 0
+    started, size, docs = time.perf_counter(), 0, 0
     await ws.send(
         json.dumps({"msg": "call", "id": calls[0], "method": "subscribe", "params": params})
     )
@@ -73,8 +73,9 @@ async def until_ready(ws: Any, params: dict[str, Any], calls: list[int]) -> tupl
         for frame in frames if isinstance(frames, list) else [frames]:
             if frame.get("id") == calls[0] and frame["msg"] == "result":
                 sub = frame["result"]["sub"]
+            docs += frame["msg"] == "added"
             if frame["msg"] == "ready" and frame.get("sub") == sub:
-                return time.perf_counter() - started, size
+                return time.perf_counter() - started, size, docs
 
 
 async def measure(url: str, jobs: int) -> dict[str, Any]:
@@ -96,7 +97,9 @@ async def measure(url: str, jobs: int) -> dict[str, Any]:
         "first_rows_s": round(first[0], 4),
         "first_rows_bytes": counts[1] + first[1],
         "search_data_s": round(data[0], 4),
+        "search_data_found": data[2],
         "search_error_s": round(error[0], 4),
+        "search_error_found": error[2],
     }
 
 

@@ -1,5 +1,6 @@
 """Search: ``{"$search": "words"}`` in a filter finds jobs by id prefix, by values in ``data``,
-by error text (``reason``, ``failures``) and by log text, served by each store's text index.
+by error text (``reason``, ``failures``) and by log text (``jobs.log`` lines, not the audit
+trail), served by each store's text index.
 
 A job matches when every word of the query starts one of the job's words; the id's last ten
 characters (what the dashboard shows of it) count as a word of their own. Words are runs of
@@ -63,7 +64,8 @@ def text(doc: dict[str, Any]) -> str:
     parts += _atoms(doc.get("failures"), True)
     for line in doc.get("log") or ():
         if isinstance(line, dict) and isinstance(line.get("message"), str):
-            parts.append(line["message"])
+            if line.get("kind") != "audit":  # who did what: every transition adds one
+                parts.append(line["message"])
     return " ".join(parts)
 
 

@@ -25,7 +25,10 @@ def jobs() -> list[Job]:
     docs[8]["status"] = "failed"
     docs[8]["failures"] = [{"error": {"type": "ZeroDivisionError", "message": "division by zero"}}]
     docs[8]["reason"] = "ZeroDivisionError: division by zero"
-    docs[9]["log"] = [{"message": "charging card ending 4242", "level": "info"}]
+    docs[9]["log"] = [
+        {"message": "charging card ending 4242", "level": "info", "kind": "log"},
+        {"message": "cancelled by mallory", "kind": "audit"},
+    ]
     return docs
 
 
@@ -51,6 +54,7 @@ async def check_store(store: Store) -> list[Job]:
     }
     assert await store.replace(updated, docs[10]["version"])
     assert [d["id"] for d in await store.find({"$search": "refund"})] == [docs[10]["id"]]
+    assert await store.find({"$search": "mallory"}) == []  # the audit trail is not searched
     assert await store.delete(docs[9]["id"], docs[9]["version"])
     assert await store.find({"$search": "4242"}) == []
     return docs

@@ -122,7 +122,7 @@ CREATE FUNCTION livejobs_search_text(doc jsonb) RETURNS text
         (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
             'strict $.failures.** ? (@.type() == "string")') AS v),
         (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
-            'strict $.log[*].message ? (@.type() == "string")') AS v))
+            'lax $.log[*] ? (!(@.kind == "audit")).message ? (@.type() == "string")') AS v))
 $$;
 CREATE INDEX jobs_search ON jobs USING gin (to_tsvector('simple', livejobs_search_text(doc)));
 """

@@ -69,19 +69,24 @@ nothing, a status or a type, read from an index instead of sorting every matchin
 
 _SEARCH_TEXT = (
     "{r}.id || ' ' || substr({r}.id, -10) || ' ' || coalesce((SELECT group_concat(atom, ' ')"
-    " FROM json_tree({r}.doc, '$.reason')"
-    " WHERE type = 'text'), '') || ' ' || coalesce((SELECT group_concat(atom, ' ') FROM"
-    " json_tree({r}.doc, '$.data') WHERE type IN ('text', 'integer', 'real')), '') || ' ' ||"
-    " coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.failures') WHERE"
-    " type = 'text'), '') || ' ' || coalesce((SELECT group_concat(json_extract(value,"
-    " '$.message'), ' ') FROM json_each({r}.doc, '$.log')), '')"
+    " FROM json_tree({r}.doc, '$.reason') WHERE type = 'text'), '') || ' ' ||"
+    " coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.data')"
+    " WHERE type IN ('text', 'integer', 'real')), '') || ' ' ||"
+    " coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.failures')"
+    " WHERE type = 'text'), '') || ' ' ||"
+    " coalesce((SELECT group_concat(json_extract(value, '$.message'), ' ')"
+    " FROM json_each({r}.doc, '$.log') WHERE json_extract(value, '$.kind') IS NOT 'audit'), '')"
 )
 _SEARCH_ADD = (
     "INSERT INTO jobs_search (rowid, body) VALUES (NEW.rowid, " + _SEARCH_TEXT.format(r="NEW") + ")"
 )
-_SEARCH_CHANGED = " OR ".join(
-    f"json_extract(OLD.doc, '$.{f}') IS NOT json_extract(NEW.doc, '$.{f}')"
-    for f in ("reason", "data", "failures", "log")
+#: what the text is made of changed: the reason, data or failures, or a log line that is not
+#: an audit line was added (most transitions only add an audit line, and skip the trigger)
+_SEARCH_CHANGED = (
+    "json_extract(OLD.doc, '$.reason', '$.data', '$.failures')"
+    " IS NOT json_extract(NEW.doc, '$.reason', '$.data', '$.failures')"
+    " OR (json_array_length(OLD.doc, '$.log') IS NOT json_array_length(NEW.doc, '$.log')"
+    " AND json_extract(NEW.doc, '$.log[#-1].kind') IS NOT 'audit')"
 )
 SEARCH = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS jobs_search"
