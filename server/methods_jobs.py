@@ -24,6 +24,7 @@ from livejobs.errors import Invalid, LivejobsError, NotFound, RateLimited
 from livejobs.jobs.model import UNFINISHED, Job
 from livejobs.query import filter_cost, parse_filter
 from livejobs.runtime.connection import Worker
+from livejobs.runtime.windows import Window, counts_key, window_key
 from livejobs.service import Debounce, NewJob
 from livejobs.visibility import HOLDER, project
 
@@ -311,9 +312,29 @@ async def subscribe(ctx: Ctx, params: p.Subscribe) -> dict[str, str]:
     cost = filter_cost(parse_filter(params.filter))  # the client's own, not the role's scope
     subscriptions, settings = ctx.services.subscriptions, ctx.services.settings
     subscriptions.admit(session, ctx.identity.user, ctx.identity.role, filter, cost, settings)
+    window = _window(ctx, params, filter)
     # documents follow the reply: the snapshot starts once this result is queued
-    subscriptions.open(session, sub_id, filter, ctx.identity.role, cost)
+    if window is not None:
+        subscriptions.open_window(session, sub_id, window, cost)
+    else:
+        subscriptions.open(session, sub_id, filter, ctx.identity.role, cost)
     return {"sub": sub_id}
+
+
+def _window(ctx: Ctx, params: p.Subscribe, filter: dict[str, Any]) -> Window | None:
+    """The live window or count feed ``params`` ask for, if any (checked before opening)."""
+    view = ctx.identity.role
+    if params.counts:
+        if params.limit is not None or params.sort is not None or params.skip:
+            raise Invalid("a count feed ('counts': true) takes no sort, limit or skip")
+        return Window(counts_key(view, filter), filter, (), 0, 0, view, counts=True)
+    if params.limit is None:
+        if params.sort is not None or params.skip:
+            raise Invalid("'sort' and 'skip' need a 'limit' (a live window)")
+        return None
+    sort = ctx.order(params.sort)
+    key = window_key(view, filter, sort, params.limit, params.skip)
+    return Window(key, filter, sort, params.limit, params.skip, view)
 
 
 _sub_numbers = itertools.count(1)

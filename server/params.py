@@ -162,7 +162,14 @@ class Counts(Params):
 
 
 class Subscribe(Params):
+    """The whole filter; or, with ``limit``, a live window of it (``sort``, ``skip``); or,
+    with ``counts``, its live counts per status and type (``livejobs.runtime.windows``)."""
+
     filter: dict[str, Any] = {}
+    sort: Any = None
+    limit: Annotated[int, Meta(ge=1, le=1000)] | None = None
+    skip: Annotated[int, Meta(ge=0, le=1_000_000)] = 0
+    counts: bool = False
 
 
 class Unsubscribe(Params):

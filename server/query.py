@@ -23,6 +23,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from livejobs import search
 from livejobs.errors import Invalid
 
 MAX_DEPTH = 5
@@ -76,8 +77,10 @@ def _check_filter(obj: Any, *, depth: int, counter: list[int], where: str) -> No
                 raise Invalid(f"{key} needs a non-empty list of filters")
             for i, sub in enumerate(value):
                 _check_filter(sub, depth=depth + 1, counter=counter, where=f"{key}[{i}]")
+        elif key == "$search":
+            search.parse(value)
         elif isinstance(key, str) and key.startswith("$"):
-            raise Invalid(f"unknown filter operator {key!r}; use $and or $or at this level")
+            raise Invalid(f"unknown filter operator {key!r}; use $and, $or or $search here")
         else:
             check_path(key)
             _check_condition(key, value, counter)
@@ -159,7 +162,7 @@ def filter_cost(filter: Filter) -> int:
         if key in ("$and", "$or"):
             cost += sum(filter_cost(sub) for sub in value)
             continue
-        cost += 1
+        cost += search.MAX_WORDS if key == "$search" else 1
         if isinstance(value, dict):
             for op, arg in value.items():
                 cost += 1 + (len(arg) if op in ("$in", "$nin") else 0)
@@ -271,6 +274,9 @@ def matches(doc: dict[str, Any], filter: Filter) -> bool:
                 if matches(doc, sub):
                     break
             else:
+                return False
+        elif key == "$search":
+            if not search.matches(doc, cond):
                 return False
         else:
             value = doc.get(key, MISSING) if "." not in key else resolve(doc, key)

@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from livejobs import search
 from livejobs.errors import Forbidden, Invalid
 from livejobs.jobs.model import Job
 from livejobs.roles import ROLES, STAFF
@@ -238,6 +239,9 @@ def check_filter(filter: Mapping[str, Any], role: str) -> None:
         if key in ("$and", "$or"):
             for sub in value:
                 check_filter(sub, role)
+        elif key == "$search":  # reads each searched field
+            for field in search.FIELDS:
+                check_path(field, role)
         else:
             check_path(key, role)
 

@@ -1,4 +1,5 @@
-// Wires the dashboard together: sign-in, the one connection, the one subscription, the views.
+// Wires the dashboard together: sign-in, the one connection, its subscriptions (the table's
+// page as a live window, the open job, the live counts), the views.
 import { CreateForm } from "./js/create.js";
 import { ConnState, Connection } from "./js/connection.js";
 import { DetailPanel } from "./js/detail.js";
@@ -19,7 +20,7 @@ const WS_URL = `${location.protocol === "https:" ? "wss" : "ws"}://${location.ho
 
 const conn = new Connection(WS_URL, null, { probeUrl: `${location.origin}/readyz` });
 const store = new JobStore();
-conn.subscribe({}, (event) => store.apply(event));
+conn.subscribe({}, (event) => event.kind === "counts" && store.applyCounts(event), { counts: true });
 const rules = new TypeRules(conn);
 
 const detail = new DetailPanel($("#detail"), { store, conn, rules });
@@ -39,6 +40,28 @@ const queues = new QueuesView($("#queues-view"), {
 });
 const createForm = new CreateForm($("#create-dialog"), { conn, onCreated: (job) => detail.show(job.id) });
 
+// The table's page is a live window on the server: a new one when the page, sort or filter
+// changes (docs/protocol.md, "Live windows").
+let windowSub = null;
+let windowKey = "";
+function subscribeWindow() {
+  const { filter, ...extra } = table.query;
+  const key = JSON.stringify(table.query);
+  if (windowSub && key === windowKey) return;
+  windowKey = key;
+  if (windowSub) windowSub.close();
+  windowSub = conn.subscribe(filter, (event) => store.apply(event), extra);
+}
+table.addEventListener("query", subscribeWindow);
+
+// The job open in the detail panel, wherever it is: its own subscription.
+let followed = null;
+function follow(id) {
+  if (followed) followed.close();
+  followed = id ? conn.subscribe({ id }, (event) => store.applyFollowed(event)) : null;
+  if (!id) store.applyFollowed({ kind: "snapshot", docs: new Map() });
+}
+
 function openFromElsewhere(id) {
   showView("jobs");
   detail.show(id);
@@ -57,8 +80,7 @@ function signIn(token) {
 function signOut(message = "") {
   conn.stop();
   sessionStorage.removeItem(TOKEN_KEY);
-  store.apply({ kind: "snapshot", docs: new Map() });
-  store.loaded = false;
+  store.clear();
   rules.clear();
   quietly(() => detail.close()); // the URL keeps the view for the next sign-in
   showSignIn(message);
@@ -216,6 +238,8 @@ const router = new Router({
 const record = (replace) => applying || router.record({ replace });
 table.addEventListener("statechange", (e) => record(e.detail.typing));
 detail.addEventListener("open", (e) => {
+  if (e.detail.id !== (followed && followed.id)) follow(e.detail.id);
+  if (followed) followed.id = e.detail.id;
   table.setActive(e.detail.id);
   document.body.classList.toggle("detail-open", Boolean(e.detail.id));
   record(false);
@@ -235,5 +259,6 @@ setInterval(() => {
 drawState();
 const saved = sessionStorage.getItem(TOKEN_KEY);
 router.start();
+subscribeWindow();
 if (saved) signIn(saved);
 else showSignIn();

@@ -17,11 +17,14 @@ from livejobs_sdk.worker import Handler, Hook, Worker
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One live event: ``kind`` is added, changed, removed, ready or reset."""
+    """One live event: ``kind`` is added, changed, removed, ready or reset; for a window also
+    ``order`` (``ids``: the window's jobs in order), for a count feed ``counts``."""
 
     kind: str
     doc: dict[str, Any] | None = None
     id: str | None = None
+    ids: list[str] | None = None
+    counts: dict[str, dict[str, int]] | None = None
 
 
 def _spec(item: Job | tuple[str, Any] | dict[str, Any]) -> dict[str, Any]:
@@ -37,13 +40,24 @@ class Subscription:
     """Live results of a filter: ``async for event in sub`` and ``sub.docs`` (id → doc).
 
     Survives reconnects: after one, a ``reset`` event is followed by a fresh snapshot.
+    With ``limit`` it is a live window (``order``/``rows``: its jobs in ``sort`` order, ``more``:
+    whether more match beyond it); with ``counts`` a live count feed (``counts``).
     """
 
-    def __init__(self, client: Client, filter: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        filter: dict[str, Any] | None,
+        window: dict[str, Any] | None = None,
+    ) -> None:
         self._client = client
         self.filter = filter or {}
+        self.window = window or {}
         self.sub_id: str | None = None
         self.docs: dict[str, dict[str, Any]] = {}
+        self.order: list[str] = []
+        self.more = False
+        self.counts: dict[str, dict[str, int]] = {}
         self.ready = asyncio.Event()
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._closed = False
@@ -55,7 +69,8 @@ class Subscription:
         return self
 
     async def _open(self) -> None:
-        result = await self._client._conn.call("subscribe", {"filter": self.filter})
+        params = {"filter": self.filter, **self.window}
+        result = await self._client._conn.call("subscribe", params)
         self.sub_id = result["sub"]
         self._client._attach(self)
 
@@ -64,6 +79,7 @@ class Subscription:
             return
         self._client._detach(self)
         self.docs.clear()
+        self.order = []
         self.ready.clear()
         self._events.put_nowait(Event("reset"))
         await self._open()
@@ -79,11 +95,23 @@ class Subscription:
         elif kind == "ready":
             self.ready.set()
             event = Event(kind)
+        elif kind == "order":
+            self.order, self.more = frame["ids"], frame["more"]
+            event = Event(kind, ids=self.order)
+        elif kind == "counts":
+            self.counts = frame["counts"]
+            event = Event(kind, counts=self.counts)
+            self.ready.set()
         else:  # reset from the server: a fresh snapshot follows
             self.docs.clear()
             self.ready.clear()
             event = Event(kind)
         self._events.put_nowait(event)
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """A window's jobs in its order (``docs`` in ``order``)."""
+        return [self.docs[i] for i in self.order if i in self.docs]
 
     def __aiter__(self) -> Subscription:
         return self
@@ -144,7 +172,7 @@ class Client:
         )
         self._subs: dict[str, Subscription] = {}
         self._early: dict[str, list[Frame]] = {}
-        for kind in ("added", "changed", "removed", "ready", "reset"):
+        for kind in ("added", "changed", "removed", "ready", "reset", "order", "counts"):
             self._conn.on_push[kind] = self._route
 
     @property
@@ -342,9 +370,20 @@ class Client:
         return list(await self.call("schedules.list", {}))
 
     # -- live ------------------------------------------------------------------------------
-    def subscribe(self, filter: dict[str, Any] | None = None) -> Subscription:
-        """Live jobs matching ``filter``: iterate it, or use ``async with``."""
-        return Subscription(self, filter)
+    def subscribe(
+        self,
+        filter: dict[str, Any] | None = None,
+        *,
+        sort: Any = None,
+        limit: int | None = None,
+        skip: int = 0,
+        counts: bool = False,
+    ) -> Subscription:
+        """Live jobs matching ``filter``: iterate it, or use ``async with``. With ``limit``,
+        only a live window of them (``sort`` as ``find``'s, ``skip`` rows first): the server
+        sends what enters, leaves or changes it, and refills it. With ``counts=True``, live
+        counts per status and type instead of jobs."""
+        return Subscription(self, filter, _window_params(sort, limit, skip, counts))
 
     def _attach(self, sub: Subscription) -> None:
         assert sub.sub_id is not None
@@ -414,3 +453,16 @@ class Client:
         if lease is not None:
             params["lease"] = lease
         return [WorkerJob(self._conn, doc) for doc in await self.call("jobs.claim", params)]
+
+
+def _window_params(sort: Any, limit: int | None, skip: int, counts: bool) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if sort is not None:
+        params["sort"] = [list(pair) for pair in sort] if isinstance(sort, list) else sort
+    if limit is not None:
+        params["limit"] = limit
+    if skip:
+        params["skip"] = skip
+    if counts:
+        params["counts"] = True
+    return params

@@ -234,10 +234,12 @@ class SyncClient:
         return self._run(self._client.run(job_type, data, timeout, **options))
 
     # -- live ------------------------------------------------------------------------------
-    def subscribe(self, filter: dict[str, Any] | None = None) -> SyncSubscription:
-        """Live jobs matching ``filter``: ``with client.subscribe(f) as sub: for e in sub``."""
+    def subscribe(self, filter: dict[str, Any] | None = None, **window: Any) -> SyncSubscription:
+        """Live jobs matching ``filter``: ``with client.subscribe(f) as sub: for e in sub``;
+        ``sort``, ``limit``, ``skip`` and ``counts`` as ``Client.subscribe``'s."""
         self.connect()
-        return SyncSubscription(self._loop, self._loop.call(lambda: self._client.subscribe(filter)))
+        make = self._client.subscribe
+        return SyncSubscription(self._loop, self._loop.call(lambda: make(filter, **window)))
 
     # -- work ------------------------------------------------------------------------------
     def worker(

@@ -190,6 +190,15 @@ class SyncSubscription:
         """A copy made on the loop's thread (the live dict changes there)."""
         return self._loop.call(lambda: dict(self._sub.docs))
 
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """A window's jobs in order, copied on the loop's thread."""
+        return self._loop.call(lambda: list(self._sub.rows))
+
+    @property
+    def counts(self) -> dict[str, dict[str, int]]:
+        return self._loop.call(lambda: dict(self._sub.counts))
+
     def start(self) -> SyncSubscription:
         self._loop.run(self._sub.start())
         return self

@@ -26,6 +26,7 @@ from livejobs.jobs.model import Job
 from livejobs.query import matches
 from livejobs.runs import Run, RunView
 from livejobs.runtime.connection import Connection, Subscription
+from livejobs.runtime.windows import Window, Windows
 from livejobs.settings import Settings
 from livejobs.store.base import Change, Store
 from livejobs.visibility import project
@@ -80,6 +81,8 @@ class Subscriptions:
         self.store = store
         self.flusher = flusher
         self._groups: dict[str, Group] = {}
+        #: sorted, limited live queries and count feeds (``livejobs.runtime.windows``)
+        self.windows = Windows(store)
         self._tasks: set[asyncio.Future[None]] = set()
         #: per user, across connections: [open subscriptions, the cost of its distinct filters]
         self._by_user: dict[str, list[int]] = {}
@@ -88,7 +91,7 @@ class Subscriptions:
         self._user_filters: dict[tuple[str, str], int] = {}
 
     def __len__(self) -> int:
-        return sum(len(g) for g in self._groups.values())
+        return sum(len(g) for g in self._groups.values()) + len(self.windows)
 
     def used(self, user: str) -> tuple[int, int]:
         """The subscriptions ``user`` holds on this server, and the cost of their distinct
@@ -145,6 +148,14 @@ class Subscriptions:
         self._account(sub, 1)
         self._spawn(self._first_snapshot(sub))
         return sub
+
+    def open_window(self, session: Connection, sub_id: str, window: Window, cost: int) -> None:
+        """A sorted, limited live query or a count feed instead of the whole filter."""
+        sub_json = protocol.encode(sub_id)
+        sub = Subscription(sub_id, session, window.filter, window.key, sub_json, window.view, cost)
+        session.subscriptions[sub_id] = sub
+        self._account(sub, 1)
+        self.windows.open(sub, window)
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -211,6 +222,8 @@ class Subscriptions:
     def close(self, sub: Subscription) -> None:
         if sub.session.subscriptions.pop(sub.sub_id, None) is sub:
             self._account(sub, -1)
+        if self.windows.close(sub):
+            return
         group = self._groups.get(sub.key)
         if group is None:
             return
@@ -227,6 +240,7 @@ class Subscriptions:
             self.close(sub)
 
     def on_change(self, change: Change) -> None:
+        self.windows.on_change(change)
         if change.op == "reset":
             for group in list(self._groups.values()):
                 for sub in [*group.live, *group.starting]:

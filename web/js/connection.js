@@ -99,8 +99,9 @@ export class Connection extends EventTarget {
     return Boolean(this.session && this.session.methods.includes(method));
   }
 
-  subscribe(filter, onEvent) {
-    const record = { filter, onEvent, subId: null, building: null };
+  /** `extra`: `{sort, limit, skip}` for a live window, `{counts: true}` for a count feed. */
+  subscribe(filter, onEvent, extra = {}) {
+    const record = { filter, extra, onEvent, subId: null, building: null, order: null };
     this.#subs.add(record);
     if (this.state === ConnState.ONLINE) this.#startSub(record);
     return {
@@ -238,7 +239,7 @@ export class Connection extends EventTarget {
     record.building = new Map();
     let reply;
     try {
-      reply = await this.call("subscribe", { filter: record.filter });
+      reply = await this.call("subscribe", { filter: record.filter, ...record.extra });
     } catch (err) {
       if (err.code !== "unavailable") {
         this.dispatchEvent(new CustomEvent("suberror", { detail: err }));
@@ -286,6 +287,8 @@ export class Connection extends EventTarget {
       case "changed":
       case "removed":
       case "ready":
+      case "order":
+      case "counts":
       case "reset": {
         const record = this.#bySubId.get(frame.sub);
         if (record) {
@@ -328,11 +331,19 @@ export class Connection extends EventTarget {
         if (building) building.delete(frame.id);
         else record.onEvent({ kind: "removed", id: frame.id });
         return;
+      case "order": // a live window's order (docs/protocol.md, "Live windows")
+        if (building) record.order = frame;
+        else record.onEvent({ kind: "order", ids: frame.ids, more: frame.more });
+        return;
+      case "counts":
+        record.onEvent({ kind: "counts", counts: frame.counts });
+        return;
       case "ready":
         if (building) {
           this.#attempts = 0;
           record.building = null;
-          record.onEvent({ kind: "snapshot", docs: building });
+          const { ids = null, more = false } = record.order || {};
+          record.onEvent({ kind: "snapshot", docs: building, ids, more });
         }
         return;
       case "reset":

@@ -1,7 +1,8 @@
-// The jobs table: filter, search, sort and paginate the store, drawing only the visible page.
+// The jobs table: one page of jobs, filtered, searched, sorted and paged by the server (a live
+// window: docs/protocol.md). The table says which page it wants (`query`, and a "query" event
+// when it changes); app.js keeps the window subscribed and the store holds its rows.
 //
-// Live changes only mark the view dirty; one requestAnimationFrame recomputes and redraws,
-// throttled for large stores, so thousands of changes per second cost a few frames.
+// Live changes only mark the view dirty; one requestAnimationFrame redraws.
 import { BulkBar } from "./bulk.js";
 import { $, el, setText } from "./dom.js";
 import { retryText } from "./failure.js";
@@ -10,16 +11,17 @@ import { STATUSES, absTime, priorityLabel, relTime, shortId, workerOf } from "./
 const PAGE_SIZE = 50;
 const STATUS_ORDER = new Map(STATUSES.map((s, i) => [s, i]));
 
+/** A column's sort key -> the job field the server sorts by. */
 const SORT_KEYS = {
-  id: (d) => d.id,
-  type: (d) => d.type,
-  status: (d) => STATUS_ORDER.get(d.status) ?? 99,
-  priority: (d) => d.priority,
-  progress: (d) => (d.progress ? d.progress.percent : 0),
-  attempts: (d) => d.attempts,
-  created: (d) => d.created,
-  updated: (d) => d.updated,
-  worker: (d) => workerOf(d),
+  id: "id",
+  type: "type",
+  status: "status",
+  priority: "priority",
+  progress: "progress.percent",
+  attempts: "attempts",
+  created: "created",
+  updated: "updated",
+  worker: "worker",
 };
 
 export class JobsTable extends EventTarget {
@@ -38,9 +40,8 @@ export class JobsTable extends EventTarget {
   #rows = [];
   #viewDirty = true;
   #frame = 0;
-  #lastCompute = 0;
-  #throttleTimer = null;
   #bulkBar;
+  #typing = null;
 
   constructor(root, { store, conn, onOpen }) {
     super();
@@ -60,7 +61,23 @@ export class JobsTable extends EventTarget {
     this.page = 0;
     this.invalidate();
     this.dispatchEvent(new Event("filter"));
+    this.#requery();
     this.#changed();
+  }
+
+  /** The live window this table shows (see app.js). */
+  get query() {
+    const { type, status, q } = this.filter;
+    const filter = {};
+    if (type) filter.type = type;
+    if (status) filter.status = status;
+    if (/[\p{L}\p{N}]/u.test(q)) filter.$search = q.trim().slice(0, 200);
+    const sort = [[SORT_KEYS[this.sort.key], this.sort.dir]];
+    return { filter, sort, limit: PAGE_SIZE, skip: this.page * PAGE_SIZE };
+  }
+
+  #requery() {
+    this.dispatchEvent(new Event("query"));
   }
 
   /** What the URL keeps: filters, sort and page (see route.js). */
@@ -76,6 +93,7 @@ export class JobsTable extends EventTarget {
     this.#syncControls();
     this.invalidate();
     this.dispatchEvent(new Event("filter"));
+    this.#requery();
   }
 
   #syncControls() {
@@ -103,7 +121,7 @@ export class JobsTable extends EventTarget {
 
   /** Only the drawn rows need refreshing (e.g. relative times). */
   redraw() {
-    if (this.#frame || this.#throttleTimer) return;
+    if (this.#frame) return;
     this.#frame = requestAnimationFrame(() => this.#draw());
   }
 
@@ -111,57 +129,42 @@ export class JobsTable extends EventTarget {
 
   #draw() {
     this.#frame = 0;
-    if (this.#viewDirty) {
-      // Recomputing 10k jobs is a few ms; do it at most ~4 times a second when large.
-      const wait = this.#store.size > 2000 ? 250 - (performance.now() - this.#lastCompute) : 0;
-      if (wait > 0) {
-        this.#throttleTimer = setTimeout(() => {
-          this.#throttleTimer = null;
-          this.redraw();
-        }, wait);
-        return;
-      }
-      this.#compute();
-    }
+    if (this.#viewDirty) this.#compute();
     this.#drawRows();
     this.#drawPager();
     this.#bulkBar.draw();
     this.#drawSortMarks();
   }
 
+  /** The page is the store's window, already filtered and sorted by the server. */
   #compute() {
     this.#viewDirty = false;
-    this.#lastCompute = performance.now();
-    const { type, status } = this.filter;
-    const q = this.filter.q.trim().toLowerCase();
-    const out = [];
-    for (const doc of this.#store.jobs.values()) {
-      if (type && doc.type !== type) continue;
-      if (status && doc.status !== status) continue;
-      if (q && !doc.id.toLowerCase().includes(q)) continue;
-      out.push(doc);
-    }
-    const key = SORT_KEYS[this.sort.key];
-    const dir = this.sort.dir;
-    out.sort((a, b) => {
-      const x = key(a);
-      const y = key(b);
-      if (x < y) return -dir;
-      if (x > y) return dir;
-      return b.created - a.created || (a.id < b.id ? -1 : 1);
-    });
-    this.view = out;
+    this.view = this.#store.rows;
     for (const id of this.selected) if (!this.#store.jobs.has(id)) this.selected.delete(id);
-    const pages = Math.max(1, Math.ceil(out.length / PAGE_SIZE));
-    // before the first snapshot a linked page number is kept, not clamped to the empty view
-    if (this.page >= pages && this.#store.loaded) this.page = pages - 1;
+    const pages = this.#pages();
+    // before the first counts a linked page number is kept, not clamped to the empty view
+    if (this.page >= pages && this.#store.countsLoaded && !this.filter.q.trim()) {
+      this.page = pages - 1;
+      this.#requery();
+    }
+  }
+
+  /** How many jobs match: from the live counts, or unknown (null) for a search. */
+  #total() {
+    if (this.query.filter.$search) return null;
+    return this.#store.countOf(this.filter.type, this.filter.status);
+  }
+
+  #pages() {
+    const total = this.#total();
+    if (total === null) return this.page + 1 + (this.#store.more ? 1 : 0);
+    return Math.max(1, Math.ceil(total / PAGE_SIZE));
   }
 
   #drawRows() {
     const focused = this.#tbody.contains(document.activeElement) ? document.activeElement.closest("tr") : null;
     const focusedId = focused ? focused.dataset.id : null;
-    const start = this.page * PAGE_SIZE;
-    const docs = this.view.slice(start, start + PAGE_SIZE);
+    const docs = this.view;
     while (this.#rows.length < docs.length) this.#rows.push(this.#makeRow());
     const now = Date.now() / 1000;
     docs.forEach((doc, i) => this.#fillRow(this.#rows[i], doc, now));
@@ -263,18 +266,20 @@ export class JobsTable extends EventTarget {
   }
 
   #drawPager() {
-    const total = this.view.length;
-    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
-    const first = total ? this.page * PAGE_SIZE + 1 : 0;
-    const last = Math.min(total, (this.page + 1) * PAGE_SIZE);
+    const total = this.#total();
+    const pages = this.#pages();
+    const first = this.view.length ? this.page * PAGE_SIZE + 1 : 0;
+    const last = this.page * PAGE_SIZE + this.view.length;
     const all = this.#store.size;
-    const shown = total === all ? `${total.toLocaleString()} jobs` : `${total.toLocaleString()} of ${all.toLocaleString()} jobs`;
+    let shown = `${all.toLocaleString()} jobs`;
+    if (total === null) shown = this.#store.more ? "more match" : `${last.toLocaleString()} match`;
+    else if (total !== all) shown = `${total.toLocaleString()} of ${all.toLocaleString()} jobs`;
     setText($("#pager-info", this.#root), `${first.toLocaleString()}–${last.toLocaleString()} · ${shown}`);
-    setText($("#pager-page", this.#root), `Page ${this.page + 1} / ${pages}`);
+    setText($("#pager-page", this.#root), total === null ? `Page ${this.page + 1}` : `Page ${this.page + 1} / ${pages}`);
     $("#pager-first", this.#root).disabled = this.page === 0;
     $("#pager-prev", this.#root).disabled = this.page === 0;
     $("#pager-next", this.#root).disabled = this.page >= pages - 1;
-    $("#pager-last", this.#root).disabled = this.page >= pages - 1;
+    $("#pager-last", this.#root).disabled = this.page >= pages - 1 || total === null;
   }
 
   #drawSortMarks() {
@@ -292,6 +297,8 @@ export class JobsTable extends EventTarget {
       this.filter.q = e.target.value;
       this.page = 0;
       this.invalidate();
+      clearTimeout(this.#typing);
+      this.#typing = setTimeout(() => this.#requery(), 200); // one window per pause in typing
       this.#changed(true);
     });
     $("#filter-type", root).addEventListener("change", (e) => this.setFilter({ type: e.target.value }));
@@ -300,23 +307,25 @@ export class JobsTable extends EventTarget {
       th.addEventListener("click", () => {
         const key = th.dataset.sort;
         this.sort = { key, dir: this.sort.key === key ? -this.sort.dir : key === "created" || key === "updated" ? -1 : 1 };
+        this.page = 0;
         this.invalidate();
+        this.#requery();
         this.#changed();
       });
     }
     const go = (page) => {
       this.page = page;
-      this.redraw();
+      this.invalidate();
+      this.#requery();
       this.#changed();
     };
-    const pages = () => Math.max(1, Math.ceil(this.view.length / PAGE_SIZE));
+    const pages = () => this.#pages();
     $("#pager-first", root).addEventListener("click", () => go(0));
     $("#pager-prev", root).addEventListener("click", () => go(Math.max(0, this.page - 1)));
     $("#pager-next", root).addEventListener("click", () => go(Math.min(pages() - 1, this.page + 1)));
     $("#pager-last", root).addEventListener("click", () => go(pages() - 1));
     $("#select-page", root).addEventListener("change", (e) => {
-      const start = this.page * PAGE_SIZE;
-      for (const doc of this.view.slice(start, start + PAGE_SIZE)) {
+      for (const doc of this.view) {
         if (e.target.checked) this.selected.add(doc.id);
         else this.selected.delete(doc.id);
       }

@@ -91,6 +91,20 @@ async def _rollups(db: AsyncDatabase[dict[str, Any]], queue: str) -> None:
     await db[f"{queue}.rollups"].create_index([("res", 1), ("start", 1)], name="res_start")
 
 
+async def _windows(db: AsyncDatabase[dict[str, Any]], queue: str) -> None:
+    """The live windows' default order (newest first), filtered by nothing, status or type;
+    search (``livejobs.search``) by a text index of every string (whole words only)."""
+    newest = [("created", -1), ("_id", 1)]
+    await db[queue].create_indexes(
+        [
+            IndexModel(newest, name="window"),
+            IndexModel([("status", 1), *newest], name="window_status"),
+            IndexModel([("type", 1), *newest], name="window_type"),
+            IndexModel([("$**", "text")], name="search", default_language="none"),
+        ]
+    )
+
+
 Step = Callable[[AsyncDatabase[dict[str, Any]], str], Awaitable[None]]
 STEPS: list[tuple[Migration, Step]] = [
     (Migration(1, "the 0.1.0 indexes (claim, due, owner, updated, key, records)"), _schema_0_1_0),
@@ -98,6 +112,7 @@ STEPS: list[tuple[Migration, Step]] = [
     (Migration(3, "remembered create requests (request_id), expiring"), _requests),
     (Migration(4, "lifo: the claim sorts by _rank (created, negated for LIFO)"), _lifo_rank),
     (Migration(5, "history rollups per type, minute and hour"), _rollups),
+    (Migration(6, "indexes for live windows (newest first) and search (text)"), _windows),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
+from livejobs import search
 from livejobs.errors import Invalid
 from livejobs.jobs.lifecycle import claim_rank
 from livejobs.jobs.model import FINISHED, Job
@@ -48,6 +49,8 @@ def filter_to_mongo(filter: Filter) -> dict[str, Any]:
             out[key] = [filter_to_mongo(sub) for sub in cond]
         elif key == "id" or key.startswith("id."):
             out["_id" + key[2:]] = cond
+        elif key == "$search":  # the text index (migrations): whole words, not prefixes
+            out["$text"] = {"$search": " ".join(search.parse(cond))}
         elif key.startswith(("_", "$")):
             raise Invalid(f"cannot filter on {key!r}")
         elif conditions := _without_fan_out(key, cond):

@@ -18,6 +18,7 @@ MIGRATIONS = [
     Migration(3, "the change log keeps each document as JSON bytes, not JSONB"),
     Migration(4, "lifo: the claim orders by rank (created, negated for a LIFO job)"),
     Migration(5, "history rollups per type, minute and hour"),
+    Migration(6, "indexes for live windows (newest first) and search (tsvector)"),
 ]
 
 #: pg_advisory_xact_lock key held while migrating (any constant: one per database)
@@ -130,7 +131,33 @@ CREATE INDEX IF NOT EXISTS jobs_claim_rank ON jobs (type, priority, rank, id)
 DROP INDEX IF EXISTS jobs_claim;
 """
 
-STEPS = {1: SCHEMA_1, 2: SCHEMA_2, 3: SCHEMA_3, 4: SCHEMA_LIFO, 5: SCHEMA_ROLLUPS}
+SCHEMA_WINDOWS = """
+CREATE INDEX jobs_window ON jobs ((doc -> 'created') DESC NULLS LAST, id);
+CREATE FUNCTION livejobs_search_text(doc jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT concat_ws(' ', doc ->> 'id', right(doc ->> 'id', 10),
+        (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
+            'strict $.reason.** ? (@.type() == "string")') AS v),
+        (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
+            'strict $.data.** ? (@.type() == "string" || @.type() == "number")') AS v),
+        (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
+            'strict $.failures.** ? (@.type() == "string")') AS v),
+        (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
+            'lax $.log[*] ? (!(@.kind == "audit")).message ? (@.type() == "string")') AS v))
+$$;
+CREATE INDEX jobs_search ON jobs USING gin (to_tsvector('simple', livejobs_search_text(doc)));
+"""
+"""The live windows' default order (newest first), as ``sql.order_by`` writes it; search
+(``livejobs.search``) as a GIN index of a ``tsvector`` expression (no extension needed)."""
+
+STEPS = {
+    1: SCHEMA_1,
+    2: SCHEMA_2,
+    3: SCHEMA_3,
+    4: SCHEMA_LIFO,
+    5: SCHEMA_ROLLUPS,
+    6: SCHEMA_WINDOWS,
+}
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS livejobs_schema (version integer NOT NULL)"
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from livejobs import search
 from livejobs.errors import Invalid
 from livejobs.jobs.model import FINISHED, Job
 from livejobs.query import INDEX_RE, check_path
@@ -158,6 +159,10 @@ def value_at(path: str) -> str:
     return expr
 
 
+SEARCH_VECTOR = "to_tsvector('simple', livejobs_search_text(doc))"
+"""The expression the ``jobs_search`` index holds (``livejobs.search``)."""
+
+
 def where(filter: dict[str, Any], params: Params) -> str:
     """A SQL boolean (never NULL) for ``filter``; appends its parameters to ``params``."""
     parts = []
@@ -167,6 +172,9 @@ def where(filter: dict[str, Any], params: Params) -> str:
                 raise Invalid(f"{key} needs a non-empty list of filters")
             subs = [where(sub, params) for sub in cond]
             parts.append("(" + (" AND " if key == "$and" else " OR ").join(subs) + ")")
+        elif key == "$search":  # served by the GIN index jobs_search (migrations)
+            query = params.add(search.tsquery(cond))
+            parts.append(f"{SEARCH_VECTOR} @@ to_tsquery('simple', {query})")
         elif isinstance(cond, dict):
             value = value_at(key)
             parts.extend(_operator(value, op, arg, params) for op, arg in cond.items())

@@ -58,6 +58,56 @@ CREATE INDEX IF NOT EXISTS requests_expires ON requests (expires);
 """
 
 
+WINDOWS = """
+CREATE INDEX IF NOT EXISTS jobs_window ON jobs (created DESC, id);
+CREATE INDEX IF NOT EXISTS jobs_window_status ON jobs (status, created DESC, id);
+CREATE INDEX IF NOT EXISTS jobs_window_type ON jobs (type, created DESC, id);
+"""
+"""The live windows' default order (newest first, ``ORDER BY created DESC, id``), filtered by
+nothing, a status or a type, read from an index instead of sorting every matching job."""
+
+
+_SEARCH_TEXT = (
+    "{r}.id || ' ' || substr({r}.id, -10) || ' ' || coalesce((SELECT group_concat(atom, ' ')"
+    " FROM json_tree({r}.doc, '$.reason') WHERE type = 'text'), '') || ' ' ||"
+    " coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.data')"
+    " WHERE type IN ('text', 'integer', 'real')), '') || ' ' ||"
+    " coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.failures')"
+    " WHERE type = 'text'), '') || ' ' ||"
+    " coalesce((SELECT group_concat(json_extract(value, '$.message'), ' ')"
+    " FROM json_each({r}.doc, '$.log') WHERE json_extract(value, '$.kind') IS NOT 'audit'), '')"
+)
+_SEARCH_ADD = (
+    "INSERT INTO jobs_search (rowid, body) VALUES (NEW.rowid, " + _SEARCH_TEXT.format(r="NEW") + ")"
+)
+#: what the text is made of changed: the reason, data or failures, or a log line that is not
+#: an audit line was added (most transitions only add an audit line, and skip the trigger)
+_SEARCH_CHANGED = (
+    "json_extract(OLD.doc, '$.reason', '$.data', '$.failures')"
+    " IS NOT json_extract(NEW.doc, '$.reason', '$.data', '$.failures')"
+    " OR (json_array_length(OLD.doc, '$.log') IS NOT json_array_length(NEW.doc, '$.log')"
+    " AND json_extract(NEW.doc, '$.log[#-1].kind') IS NOT 'audit')"
+)
+SEARCH = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS jobs_search"
+    " USING fts5(body, tokenize = 'unicode61 remove_diacritics 0')",
+    "CREATE TRIGGER IF NOT EXISTS jobs_search_insert AFTER INSERT ON jobs"
+    f" BEGIN {_SEARCH_ADD}; END",
+    "CREATE TRIGGER IF NOT EXISTS jobs_search_delete AFTER DELETE ON jobs BEGIN"
+    " DELETE FROM jobs_search WHERE rowid = OLD.rowid; END",
+    "CREATE TRIGGER IF NOT EXISTS jobs_search_update AFTER UPDATE OF doc ON jobs"
+    f" WHEN {_SEARCH_CHANGED} BEGIN"
+    f" DELETE FROM jobs_search WHERE rowid = OLD.rowid; {_SEARCH_ADD}; END",
+    "DELETE FROM jobs_search",  # so that running the step again changes nothing
+    "INSERT INTO jobs_search (rowid, body) SELECT j.rowid, "
+    + _SEARCH_TEXT.format(r="j")
+    + " FROM jobs AS j",
+]
+"""Search (``livejobs.search``): an FTS5 table of each job's id, reason, data values, failure
+texts and log messages, kept by triggers in the writes' own transactions. An update that
+touches none of those (a heartbeat, progress) skips it."""
+
+
 def _script(conn: sqlite3.Connection, script: str) -> None:
     """``executescript`` without its implicit COMMIT: these run inside the migration's
     transaction (no statement here holds a semicolon of its own)."""
@@ -111,12 +161,19 @@ def _lifo_rank(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX IF EXISTS jobs_claim")
 
 
+def _windows(conn: sqlite3.Connection) -> None:
+    _script(conn, WINDOWS)
+    for statement in SEARCH:
+        conn.execute(statement)
+
+
 STEPS: list[tuple[Migration, Callable[[sqlite3.Connection], None]]] = [
     (Migration(1, "the 0.1.0 schema (jobs, records, counts, flow, peers)"), _schema_0_1_0),
     (Migration(2, "job keys unique per owner, not across owners"), _keys_per_owner),
     (Migration(3, "remembered create requests (request_id)"), _requests),
     (Migration(4, "lifo: the claim orders by rank (created, negated for a LIFO job)"), _lifo_rank),
     (Migration(5, "history rollups per type, minute and hour"), rollups.create),
+    (Migration(6, "indexes for live windows (newest first) and search (FTS5)"), _windows),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)

@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from livejobs import search
 from livejobs.errors import Invalid
 from livejobs.jobs.lifecycle import claim_rank
 from livejobs.jobs.model import FINISHED, Job
@@ -145,6 +146,11 @@ def where(filter: dict[str, Any], params: list[Any]) -> str:
                 raise Invalid(f"{key} needs a non-empty list of filters")
             subs = [where(sub, params) for sub in cond]
             parts.append("(" + (" AND " if key == "$and" else " OR ").join(subs) + ")")
+        elif key == "$search":  # the FTS5 table the search triggers keep (migrations)
+            params.append(search.fts5_query(cond))
+            parts.append(
+                f"rowid IN (SELECT rowid FROM jobs_search WHERE jobs_search MATCH ?{len(params)})"
+            )
         elif isinstance(cond, dict):
             target = _Target(check_path(key))
             for op, arg in cond.items():

@@ -1,0 +1,84 @@
+"""Search: ``{"$search": "words"}`` in a filter finds jobs by id prefix, by values in ``data``,
+by error text (``reason``, ``failures``) and by log text (``jobs.log`` lines, not the audit
+trail), served by each store's text index.
+
+A job matches when every word of the query starts one of the job's words; the id's last ten
+characters (what the dashboard shows of it) count as a word of their own. Words are runs of
+letters and digits, lower-cased (``_``, ``-``, ``.`` and spaces separate them), as SQLite's
+FTS5 ``unicode61`` tokenizer reads them, so that the live matcher here (every live
+subscription evaluates filters in memory) agrees with the store that answered the first page.
+SQLite keeps an FTS5 table by triggers; PostgreSQL a GIN index on a ``tsvector`` expression;
+MongoDB a text index (whole words there, not prefixes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from livejobs.errors import Invalid
+
+FIELDS = ("id", "data", "reason", "failures", "log")
+"""The fields search reads: a role must be allowed to filter on each to search."""
+
+MAX_WORDS = 8
+MAX_LENGTH = 200
+_WORD = re.compile(r"[^\W_]+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def parse(value: Any) -> list[str]:
+    """The query's words, or ``Invalid``."""
+    if not isinstance(value, str) or len(value) > MAX_LENGTH:
+        raise Invalid(f"$search takes a string of at most {MAX_LENGTH} characters")
+    found = words(value)
+    if not found:
+        raise Invalid("$search needs at least one word (letters or digits)")
+    if len(found) > MAX_WORDS:
+        raise Invalid(f"$search takes at most {MAX_WORDS} words")
+    return found
+
+
+def _atoms(value: Any, texts_only: bool) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, int | float) and not isinstance(value, bool) and not texts_only:
+        yield str(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _atoms(item, texts_only)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _atoms(item, texts_only)
+
+
+def text(doc: dict[str, Any]) -> str:
+    """What a job is searched by, as the stores index it."""
+    job_id = str(doc.get("id", ""))
+    parts = [job_id, job_id[-10:], *_atoms(doc.get("reason"), True)]
+    parts += _atoms(doc.get("data"), False)
+    parts += _atoms(doc.get("failures"), True)
+    for line in doc.get("log") or ():
+        if isinstance(line, dict) and isinstance(line.get("message"), str):
+            if line.get("kind") != "audit":  # who did what: every transition adds one
+                parts.append(line["message"])
+    return " ".join(parts)
+
+
+def matches(doc: dict[str, Any], query: str) -> bool:
+    have = words(text(doc))
+    return all(any(w.startswith(q) for w in have) for q in parse(query))
+
+
+def fts5_query(query: str) -> str:
+    """FTS5 MATCH syntax: each word as a quoted prefix (words hold no quote)."""
+    return " AND ".join(f'"{w}"*' for w in parse(query))
+
+
+def tsquery(query: str) -> str:
+    """``to_tsquery('simple', ...)`` syntax: each word as a prefix."""
+    return " & ".join(f"{w}:*" for w in parse(query))

@@ -1,0 +1,106 @@
+"""Search (``{"$search": ...}``) on SQLite and PostgreSQL: by id prefix, by a value in
+``data``, by error text and by log text, also after an update adds a log line; answered from
+the store's text index (the query plan says so), and agreeing with the live matcher."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livejobs.errors import Invalid
+from livejobs.jobs.model import Job, blank_job
+from livejobs.query import matches, parse_filter
+from livejobs.store.base import Store
+from tests.pg import Cluster
+
+
+def jobs() -> list[Job]:
+    docs = [
+        blank_job("t", {"i": i, "who": f"user{i}"}, owner="u", now=1000.0 + i) for i in range(300)
+    ]
+    docs[7]["data"] = {"customer": {"name": "Acme-Widgets"}, "order": 99173}
+    docs[8]["status"] = "failed"
+    docs[8]["failures"] = [{"error": {"type": "ZeroDivisionError", "message": "division by zero"}}]
+    docs[8]["reason"] = "ZeroDivisionError: division by zero"
+    docs[9]["log"] = [
+        {"message": "charging card ending 4242", "level": "info", "kind": "log"},
+        {"message": "cancelled by mallory", "kind": "audit"},
+    ]
+    return docs
+
+
+QUERIES = {"acme widg": 7, "99173": 7, "zerodivision": 8, "division zero": 8, "4242": 9}
+
+
+async def check_store(store: Store) -> list[Job]:
+    docs = jobs()
+    await store.insert(docs)
+    for query, index in QUERIES.items():
+        found = await store.find({"$search": query})
+        assert [d["id"] for d in found] == [docs[index]["id"]], query
+        assert matches(docs[index], parse_filter({"$search": query}))
+    prefix = docs[8]["id"][:-3]
+    assert docs[8]["id"] in [d["id"] for d in await store.find({"$search": prefix})]
+    shown = docs[8]["id"][-10:]  # the dashboard shows the id's last ten characters
+    assert [d["id"] for d in await store.find({"$search": shown})] == [docs[8]["id"]]
+    # a log line added later is found; a removed job is not
+    updated = {
+        **docs[10],
+        "log": [{"message": "refund issued"}],
+        "version": docs[10]["version"] + 1,
+    }
+    assert await store.replace(updated, docs[10]["version"])
+    assert [d["id"] for d in await store.find({"$search": "refund"})] == [docs[10]["id"]]
+    assert await store.find({"$search": "mallory"}) == []  # the audit trail is not searched
+    assert await store.delete(docs[9]["id"], docs[9]["version"])
+    assert await store.find({"$search": "4242"}) == []
+    return docs
+
+
+async def test_sqlite_search(tmp_path: Path) -> None:
+    from livejobs.store.sqlite import SQLiteStore
+    from livejobs.store.sqlite.sql import where
+
+    store = SQLiteStore(str(tmp_path / "jobs.db"))
+    await store.open()
+    try:
+        await check_store(store)
+    finally:
+        await store.close()
+    params: list[Any] = []
+    sql = f"SELECT doc FROM jobs WHERE {where({'$search': 'zero'}, params)}"
+    conn = sqlite3.connect(tmp_path / "jobs.db")
+    try:
+        plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    finally:
+        conn.close()
+    assert any("VIRTUAL TABLE INDEX" in step for step in plan), plan
+    assert not any(step == "SCAN jobs" for step in plan), plan
+
+
+async def test_postgres_search(pg_cluster: Cluster) -> None:
+    from livejobs.store.postgres import PostgresStore
+    from livejobs.store.postgres.sql import Params, where
+
+    store = PostgresStore(pg_cluster.create_database(), pool_size=2)
+    await store.open()
+    try:
+        await check_store(store)
+        async with store._pool.acquire() as conn:
+            await conn.execute("ANALYZE jobs")
+            await conn.execute("SET enable_seqscan = off")  # a small table: ask what it can use
+            params = Params()
+            sql = f"SELECT doc FROM jobs WHERE {where({'$search': 'zero'}, params)}"
+            plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + sql, *params))
+        assert "Bitmap Index Scan on jobs_search" in plan, plan
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("bad", ["", "  -- ", "x" * 201, 5, "a b c d e f g h i"])
+def test_search_refuses_bad_queries(bad: Any) -> None:
+    with pytest.raises(Invalid):
+        parse_filter({"$search": bad})

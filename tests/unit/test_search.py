@@ -1,0 +1,33 @@
+"""``$search`` as the live matcher reads it, and as MongoDB's filter (a text query)."""
+
+from __future__ import annotations
+
+from livejobs.query import matches, parse_filter
+from livejobs.store.mongo.shapes import filter_to_mongo
+
+JOB = {
+    "id": "01a249f8b7d4ceccbbaeb6e3fa6ad8d2",
+    "data": {"customer": {"name": "Acme-Widgets"}, "n": [42, True]},
+    "reason": "QuuxError: bad page",
+    "failures": [{"error": {"type": "QuuxError", "traceback": "File x.py, line 3"}}],
+    "log": [{"message": "charging card 4242"}, {"kind": "audit"}],
+}
+
+
+def test_words_start_words_of_the_searched_fields() -> None:
+    for query in ("acme", "WIDG acme", "42", "quux", "x py", "4242", "01a249", "e3fa6ad8d2"):
+        assert matches(JOB, parse_filter({"$search": query})), query
+    for query in ("cme", "true", "audit", "acme zzz", "b7d4"):
+        assert not matches(JOB, parse_filter({"$search": query})), query
+
+
+def test_search_inside_and_or() -> None:
+    f = parse_filter({"$or": [{"$search": "nothing"}, {"$and": [{"$search": "acme"}]}]})
+    assert matches(JOB, f)
+
+
+def test_mongo_search_is_a_text_query() -> None:
+    assert filter_to_mongo({"type": "t", "$search": "Acme-Widgets"}) == {
+        "type": "t",
+        "$text": {"$search": "acme widgets"},
+    }
