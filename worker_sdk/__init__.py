@@ -10,7 +10,7 @@ Synchronous code (any thread, no event loop) uses ``SyncClient``, with the same 
 >>> client.run("echo", {"q": 2}, timeout=10)
 """
 
-from livejobs_sdk.client import Client, Event, Subscription
+from livejobs_sdk.client import Client
 from livejobs_sdk.errors import (
     CallError,
     ConnectionLost,
@@ -34,6 +34,7 @@ from livejobs_sdk.names import (
     STATUSES,
     UNFINISHED,
 )
+from livejobs_sdk.subscription import Event, Subscription
 from livejobs_sdk.sync import SyncClient
 from livejobs_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
 from livejobs_sdk.tasks import InvalidArguments, Task, Tasks

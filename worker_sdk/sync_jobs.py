@@ -13,10 +13,10 @@ import inspect
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from livejobs_sdk.client import Event, Subscription
 from livejobs_sdk.errors import ConnectionLost
 from livejobs_sdk.job import Job, WorkerJob
 from livejobs_sdk.loop_thread import LoopThread, Runner
+from livejobs_sdk.subscription import Event, Subscription
 from livejobs_sdk.worker import Worker
 
 P = ParamSpec("P")

@@ -14,7 +14,7 @@ import secrets
 from typing import Any
 
 from livejobs.errors import Conflict, Forbidden, Invalid
-from livejobs.jobs import bounds, schedule, timelimit
+from livejobs.jobs import bounds, timelimit
 from livejobs.jobs.bounds import DocLimits, append_log, clip_error, clip_text
 from livejobs.jobs.model import UNFINISHED, Job, Status, random_hex
 from livejobs.jobs.timelimit import stopped_note
@@ -27,7 +27,7 @@ _ONLY_READY, _ONLY_RUNNING = frozenset({_READY}), frozenset({_RUNNING})
 _DEFAULT = DocLimits()
 
 
-def _copy(doc: Job) -> Job:
+def copy_doc(doc: Job) -> Job:
     """A copy safe to change: the containers transitions mutate are copied, user values
     (data, result, private) are shared since no transition changes them in place."""
     new = dict(doc)
@@ -41,14 +41,14 @@ def _copy(doc: Job) -> Job:
 
 
 def _next(doc: Job, now: float, by: str, message: str, level: str = "info") -> Job:
-    new = _copy(doc)
+    new = copy_doc(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
     append_log(new, now=now, by=by, message=message, level=level)
     return new
 
 
-def _require(doc: Job, allowed: set[Status] | frozenset[str], action: str) -> None:
+def require_status(doc: Job, allowed: set[Status] | frozenset[str], action: str) -> None:
     if doc["status"] not in allowed:
         names = "/".join(sorted(allowed))
         raise Conflict(f"cannot {action} job {doc['id']}: it is {doc['status']}, not {names}")
@@ -89,7 +89,7 @@ def settle(doc: Job, now: float, default_retain: float | None) -> Job:
 def claim(doc: Job, *, worker_id: str, user: str, now: float, lease_seconds: float) -> Job:
     """ready → running, leased to one worker. Every store applies this very document (a
     conditional write on the version, or under the row's lock), so all store the same."""
-    _require(doc, _ONLY_READY, "claim")
+    require_status(doc, _ONLY_READY, "claim")
     attempt = doc["attempts"] + 1
     new = _next(doc, now, worker_id, f"started by worker {worker_id} (attempt {attempt})")
     expires = now + lease_seconds
@@ -128,7 +128,7 @@ def _require_lease(doc: Job, lease_token: str, action: str) -> None:
 def heartbeat(doc: Job, *, lease_token: str, now: float, lease_seconds: float) -> Job:
     """Extend the lease; no audit entry (it would flood the log)."""
     _require_lease(doc, lease_token, "extend the lease of")
-    new = _copy(doc)
+    new = copy_doc(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
     new["lease"]["expires"] = now + lease_seconds
@@ -138,7 +138,7 @@ def heartbeat(doc: Job, *, lease_token: str, now: float, lease_seconds: float) -
 
 def progress(doc: Job, *, lease_token: str, completed: float, total: float, now: float) -> Job:
     _require_lease(doc, lease_token, "report progress on")
-    new = _copy(doc)
+    new = copy_doc(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
     percent = 100.0 * completed / total if total else 0.0
@@ -152,7 +152,7 @@ def update_data(doc: Job, *, lease_token: str, data: Any, merge: bool, now: floa
     _require_lease(doc, lease_token, "update the data of")
     if merge and not (isinstance(doc["data"], dict) and isinstance(data, dict)):
         raise Invalid(f"cannot merge into job {doc['id']}: its data and the update must be objects")
-    new = _copy(doc)
+    new = copy_doc(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
     new["data"] = {**doc["data"], **data} if merge else data
@@ -174,7 +174,7 @@ def log(  # fmt: skip
     cut to the limits' entry size; the oldest entries go past their count."""
     if lease_token is not None:
         _require_lease(doc, lease_token, "log to")
-    new = _copy(doc)
+    new = copy_doc(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
     message, data = bounds.clip_entry(message, data, limits.log_entry_bytes)
@@ -238,7 +238,7 @@ def fail(
     if lease_token is not None:
         _require_lease(doc, lease_token, "fail")
     else:
-        _require(doc, _ONLY_RUNNING, "fail")
+        require_status(doc, _ONLY_RUNNING, "fail")
     worker = doc["lease"]["worker"] if doc.get("lease") else None
     error = clip_error(error, limits.error_bytes)
     headline = clip_text(_reason(error), limits.log_entry_bytes - len("failed: "))
@@ -282,7 +282,7 @@ def snooze(doc: Job, *, lease_token: str, seconds: float, by: str, now: float) -
 def cancel(
     doc: Job, *, by: str, now: float, reason: str = "cancelled", default_retain: float | None = None
 ) -> Job:
-    _require(doc, {Status.WAITING, Status.READY, Status.RUNNING, Status.PAUSED}, "cancel")
+    require_status(doc, {Status.WAITING, Status.READY, Status.RUNNING, Status.PAUSED}, "cancel")
     new = _next(
         doc, now, by, f"cancelled ({reason})" if reason != "cancelled" else "cancelled", "warning"
     )
@@ -293,7 +293,7 @@ def cancel(
 
 def restart(doc: Job, *, by: str, now: float, retries: int | None = None) -> Job:
     """failed/cancelled → ready (or waiting) with fresh attempts."""
-    _require(doc, {Status.FAILED, Status.CANCELLED}, "restart")
+    require_status(doc, {Status.FAILED, Status.CANCELLED}, "restart")
     new = _next(doc, now, by, "restarted")
     new.update(status=_READY, attempts=0, finished=None, reason=None, result=None)
     new["after"] = now
@@ -303,7 +303,7 @@ def restart(doc: Job, *, by: str, now: float, retries: int | None = None) -> Job
 
 
 def pause(doc: Job, *, by: str, now: float) -> Job:
-    _require(doc, {Status.WAITING, Status.READY}, "pause")
+    require_status(doc, {Status.WAITING, Status.READY}, "pause")
     new = _next(doc, now, by, "paused")
     new["status"] = _PAUSED
     new["due"] = None
@@ -311,7 +311,7 @@ def pause(doc: Job, *, by: str, now: float) -> Job:
 
 
 def resume(doc: Job, *, by: str, now: float) -> Job:
-    _require(doc, {Status.PAUSED}, "resume")
+    require_status(doc, {Status.PAUSED}, "resume")
     new = _next(doc, now, by, "resumed")
     new["status"] = _READY
     return settle(new, now, None)
@@ -321,7 +321,7 @@ def ready_now(doc: Job, *, by: str, now: float, force: bool = False) -> Job:
     """A delayed (waiting) job runs now: ``after`` moves to now.
 
     Unfinished dependencies still hold it, unless ``force``: then it no longer waits for them."""
-    _require(doc, {Status.WAITING}, "make ready")
+    require_status(doc, {Status.WAITING}, "make ready")
     dropped = doc["depends"] if force else []
     message = f"made ready now despite {', '.join(dropped)}" if dropped else "made ready now"
     new = _next(doc, now, by, message, "warning" if dropped else "info")
@@ -343,8 +343,8 @@ def revive(doc: Job, *, dependency: str, completed: set[str], by: str, now: floa
 
 def promote(doc: Job, *, now: float) -> Job:
     """Scheduler: a waiting job whose time has come (and whose dependencies are met) → ready."""
-    _require(doc, {Status.WAITING}, "promote")
-    new = _copy(doc)
+    require_status(doc, {Status.WAITING}, "promote")
+    new = copy_doc(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
     return settle(new, now, None)
@@ -355,7 +355,7 @@ def dependencies_met(
 ) -> Job:
     """Drop finished dependencies, keeping their ``results`` for the job's worker; with none
     left the job settles to ready (or waits for after)."""
-    _require(doc, {Status.WAITING, Status.PAUSED}, "resolve dependencies of")
+    require_status(doc, {Status.WAITING, Status.PAUSED}, "resolve dependencies of")
     new = _next(doc, now, "server", f"dependencies done: {', '.join(sorted(completed))}")
     new["depends"] = [d for d in doc["depends"] if d not in completed]
     if results:
@@ -365,8 +365,8 @@ def dependencies_met(
 
 def add_dependant(doc: Job, *, dependant: str, now: float) -> Job:
     """Remember that ``dependant`` waits for this unfinished job (no audit entry: bookkeeping)."""
-    _require(doc, UNFINISHED, "add a dependant to")
-    new = _copy(doc)
+    require_status(doc, UNFINISHED, "add a dependant to")
+    new = copy_doc(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
     if dependant not in new["dependants"]:
@@ -375,46 +375,8 @@ def add_dependant(doc: Job, *, dependant: str, now: float) -> Job:
 
 
 def expire(doc: Job, *, now: float, default_retain: float | None = None) -> Job:
-    _require(doc, {Status.WAITING, Status.READY}, "expire")
+    require_status(doc, {Status.WAITING, Status.READY}, "expire")
     new = _next(doc, now, "server", "expired: nobody started it in time", "danger")
     new.update(status=_FAILED, finished=now, reason="expired")
     new["due"] = due_at(new, default_retain)
     return new
-
-
-def _fresh(doc: Job, *, new_id: str, now: float, after: float) -> Job:
-    """A new job with ``doc``'s inputs and settings and none of its history."""
-    new = _copy(doc)
-    new.update(
-        id=new_id, status=_WAITING, attempts=0, after=after, result=None,
-        failures=[], lease=None, worker=None, reason=None, created=now, updated=now,
-        started=None, finished=None, version=1, dependants=[], log=[], trace=None, results={},
-        progress={"completed": 0, "total": 0, "percent": 0.0},
-    )  # fmt: skip
-    return new
-
-
-def rerun_copy(doc: Job, *, by: str, now: float, new_id: str) -> Job:
-    """A completed job's inputs copied into a fresh job (job-collection's rerun)."""
-    _require(doc, {Status.COMPLETED}, "rerun")
-    new = _fresh(doc, new_id=new_id, now=now, after=now)
-    new.update(depends=[], key=None, repeat=None)
-    append_log(new, now=now, by=by, message=f"created as a rerun of {doc['id']}")
-    return settle(new, now, None)
-
-
-def next_repeat(doc: Job, *, now: float, new_id: str) -> Job | None:
-    """After a repeating job completes: its next run, or None when times/until are reached."""
-    rep = doc["repeat"]
-    if not rep:
-        return None
-    run = int(rep.get("run", 1)) + 1
-    if rep.get("times") is not None and run > int(rep["times"]):
-        return None
-    at = schedule.next_time(rep, after=max(now, doc["after"]))
-    if rep.get("until") is not None and at > float(rep["until"]):
-        return None
-    new = _fresh(doc, new_id=new_id, now=now, after=at)
-    new["repeat"] = {**rep, "run": run}
-    append_log(new, now=now, by="server", message=f"run {run} of repeating job, after {doc['id']}")
-    return settle(new, now, None)

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from livejobs import protocol
 from livejobs.errors import LivejobsError, Unavailable
@@ -23,6 +23,7 @@ from livejobs.jobs import timelimit
 from livejobs.jobs.model import Job, Status
 from livejobs.logs import context
 from livejobs.runtime.connection import Worker
+from livejobs.runtime.waiting import Waiting
 from livejobs.service import LEASE_EXPIRED, JobService
 from livejobs.store.base import Change
 from livejobs.visibility import HOLDER, project
@@ -55,8 +56,8 @@ class Dispatcher:
         #: the latest document of every job our workers hold, kept by the change feed
         self._docs: dict[str, Job] = {}
         self._ready_seq: defaultdict[str, int] = defaultdict(int)
-        #: per type, the events of claims waiting for work (``watching``)
-        self._waiting: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        #: claims waiting for work (``jobs.claim`` with ``wait``)
+        self._waiting = Waiting()
         #: ids of ready jobs counted before their insert was committed (see ``announce``)
         self._announced: set[str] = set()
         self._wake = asyncio.Event()
@@ -80,9 +81,7 @@ class Dispatcher:
         self.draining = True
         for worker in self._workers:
             worker.stopped = True
-        for events in self._waiting.values():  # waiting claims answer now (``check_open``)
-            for event in events:
-                event.set()
+        self._waiting.wake_all()  # waiting claims answer now (``check_open``)
 
     @property
     def running(self) -> int:
@@ -171,24 +170,11 @@ class Dispatcher:
         """A job of ``job_type`` may have become ready: starved workers and waiting claims may
         claim again."""
         self._ready_seq[job_type] += 1
-        for event in self._waiting.get(job_type, ()):
-            event.set()
+        self._waiting.wake(job_type)
 
-    @contextlib.contextmanager
-    def watching(self, types: Iterable[str]) -> Iterator[asyncio.Event]:
-        """An event set when a job of one of ``types`` may have become ready, by the same
-        change feed and announcements that feed pushed workers: a claim that waits for work
-        (``jobs.claim`` with ``wait``) watches before it claims, so no job slips between."""
-        event, watched = asyncio.Event(), list(dict.fromkeys(types))
-        for job_type in watched:
-            self._waiting[job_type].add(event)
-        try:
-            yield event
-        finally:
-            for job_type in watched:
-                self._waiting[job_type].discard(event)
-                if not self._waiting[job_type]:
-                    del self._waiting[job_type]
+    def watching(self, types: Iterable[str]) -> contextlib.AbstractContextManager[asyncio.Event]:
+        """An event set when a job of one of ``types`` may have become ready (``Waiting``)."""
+        return self._waiting.watching(types)
 
     async def claimed_short(self, types: Iterable[str]) -> None:
         """A claim came back short: a rate limit may have cut it, so arm the window's timer."""
@@ -251,7 +237,7 @@ class Dispatcher:
             self._ready(doc["type"])  # a running slot of a limited type may be free
             self._wake.set()
         if op == "reset":
-            for t in {*self._ready_seq, *self._waiting}:
+            for t in {*self._ready_seq, *self._waiting.types()}:
                 self._ready(t)
             for w in self._workers:
                 w.seen.clear()

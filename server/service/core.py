@@ -11,7 +11,7 @@ from typing import Any
 
 from livejobs.clock import Clock
 from livejobs.errors import Conflict, NotFound
-from livejobs.jobs import bounds, lifecycle, timelimit
+from livejobs.jobs import bounds, lifecycle, repeats, timelimit
 from livejobs.jobs.bounds import DocLimits
 from livejobs.jobs.flow import FlowControl
 from livejobs.jobs.model import FINISHED, Job, Status, new_id
@@ -165,7 +165,7 @@ class JobCore:
             return await self.remove(job_id, doc)
         if action == "rerun":
             source = doc or await self.get(job_id)
-            copy = lifecycle.rerun_copy(source, by=by, now=now(), new_id=new_id())
+            copy = repeats.rerun_copy(source, by=by, now=now(), new_id=new_id())
             return (await self._insert([copy]))[0]
         moves: dict[str, Transition] = {
             "cancel": lambda d: lifecycle.cancel(
@@ -294,7 +294,7 @@ class JobCore:
     async def _after_finish(self, doc: Job) -> None:
         now = self.clock.now()
         if doc["status"] == Status.COMPLETED and doc["repeat"]:
-            following = lifecycle.next_repeat(doc, now=now, new_id=new_id())
+            following = repeats.next_repeat(doc, now=now, new_id=new_id())
             if following is not None:
                 following["key"] = doc["key"]
                 await self._insert([following])

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from livejobs_sdk import Client
-from livejobs_sdk.client import Subscription
 from livejobs_sdk.errors import CallError
+from livejobs_sdk.subscription import Subscription
 from tests.acceptance.test_postgres_serve import PostgresServer, Serve, serve, url  # noqa: F401
 from tests.acceptance.test_two_servers import Gate, probe_both, two_workers
 from tests.helpers import collect_until_ready, running_worker, wait_count

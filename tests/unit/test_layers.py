@@ -25,7 +25,12 @@ LAYERS: list[tuple[str, ...]] = [
     ("livejobs.edges",),
     ("livejobs.state",),
     # the method table and its handlers
-    ("livejobs.methods", "livejobs.methods_jobs", "livejobs.methods_admin"),
+    (
+        "livejobs.methods",
+        "livejobs.methods_jobs",
+        "livejobs.methods_admin",
+        "livejobs.methods_stats",
+    ),
     ("livejobs.context",),
     # everything that reads the change feed; credentials follow token changes to sessions
     ("livejobs.runtime", "livejobs.credentials"),
@@ -41,7 +46,14 @@ LAYERS: list[tuple[str, ...]] = [
     ),
     ("livejobs.store",),
     # pure: the job domain, filters, the wire's types, frames and shared runs of frames
-    ("livejobs.jobs", "livejobs.query", "livejobs.params", "livejobs.protocol", "livejobs.runs"),
+    (
+        "livejobs.jobs",
+        "livejobs.query",
+        "livejobs.search",
+        "livejobs.params",
+        "livejobs.protocol",
+        "livejobs.runs",
+    ),
     # foundations every layer may use
     (
         "livejobs.settings",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from livejobs.errors import Conflict, Forbidden, Invalid
-from livejobs.jobs import bounds, lifecycle
+from livejobs.jobs import bounds, lifecycle, repeats
 from livejobs.jobs.model import blank_job
 
 NOW = 1_000.0
@@ -127,9 +127,9 @@ def test_snooze_gives_back_the_attempt():
 
 def test_repeat_makes_the_next_run_until_times():
     doc = job(repeat={"every": 60.0, "cron": None, "tz": None, "times": 2, "until": None, "run": 1})
-    nxt = lifecycle.next_repeat(doc, now=NOW, new_id="n2")
+    nxt = repeats.next_repeat(doc, now=NOW, new_id="n2")
     assert nxt["id"] == "n2" and nxt["repeat"]["run"] == 2 and nxt["after"] == NOW + 60
-    assert lifecycle.next_repeat(nxt, now=NOW + 60, new_id="n3") is None
+    assert repeats.next_repeat(nxt, now=NOW + 60, new_id="n3") is None
 
 
 def test_log_keeps_the_first_entry_and_the_newest():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from livejobs.errors import Invalid
-from livejobs.jobs import bounds, lifecycle
+from livejobs.jobs import bounds, repeats
 from livejobs.jobs.model import blank_job
 from livejobs.params import CreateJob, decode_params
 
@@ -59,7 +59,7 @@ def test_a_repeat_and_a_rerun_start_without_their_creators_trace() -> None:
     every = {"every": 60.0, "cron": None, "tz": None, "times": 3, "until": None, "run": 1}
     doc = {**blank_job("t", None, owner="u", now=0), "trace": {"traceparent": PARENT}}
     doc["repeat"] = every
-    following = lifecycle.next_repeat(doc, now=10.0, new_id="n2")
+    following = repeats.next_repeat(doc, now=10.0, new_id="n2")
     assert following is not None and following["trace"] is None
     completed = {**doc, "status": "completed", "repeat": None}
-    assert lifecycle.rerun_copy(completed, by="u", now=10.0, new_id="n3")["trace"] is None
+    assert repeats.rerun_copy(completed, by="u", now=10.0, new_id="n3")["trace"] is None

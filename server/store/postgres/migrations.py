@@ -132,8 +132,8 @@ DROP INDEX IF EXISTS jobs_claim;
 """
 
 SCHEMA_WINDOWS = """
-CREATE INDEX jobs_window ON jobs ((doc -> 'created') DESC NULLS LAST, id);
-CREATE FUNCTION livejobs_search_text(doc jsonb) RETURNS text
+CREATE INDEX IF NOT EXISTS jobs_window ON jobs ((doc -> 'created') DESC NULLS LAST, id);
+CREATE OR REPLACE FUNCTION livejobs_search_text(doc jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT concat_ws(' ', doc ->> 'id', right(doc ->> 'id', 10),
         (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
@@ -145,7 +145,8 @@ CREATE FUNCTION livejobs_search_text(doc jsonb) RETURNS text
         (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
             'lax $.log[*] ? (!(@.kind == "audit")).message ? (@.type() == "string")') AS v))
 $$;
-CREATE INDEX jobs_search ON jobs USING gin (to_tsvector('simple', livejobs_search_text(doc)));
+CREATE INDEX IF NOT EXISTS jobs_search ON jobs
+    USING gin (to_tsvector('simple', livejobs_search_text(doc)));
 """
 """The live windows' default order (newest first), as ``sql.order_by`` writes it; search
 (``livejobs.search``) as a GIN index of a ``tsvector`` expression (no extension needed)."""

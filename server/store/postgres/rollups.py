@@ -11,7 +11,7 @@ from typing import Any
 from livejobs.store.base import Rollup
 
 SCHEMA = """
-CREATE TABLE rollups (
+CREATE TABLE IF NOT EXISTS rollups (
     res text COLLATE "C" NOT NULL,
     start float8 NOT NULL,
     type text COLLATE "C" NOT NULL,
