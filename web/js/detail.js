@@ -115,6 +115,8 @@ export class DetailPanel extends EventTarget {
     this.#drawFacts(doc);
     this.#drawJson("data", doc.data);
     this.#drawJson("result", doc.result, doc.status !== STATUS.COMPLETED && doc.result == null);
+    // what its dependencies returned, as its worker receives it with the job
+    this.#drawJson("results", doc.results, !doc.results || !Object.keys(doc.results).length);
     this.#drawFailures(doc);
     this.#drawDeps(doc);
     this.#drawLog(doc);
@@ -183,6 +185,9 @@ export class DetailPanel extends EventTarget {
     else if (doc.status === STATUS.WAITING && doc.after) facts.push(["Not before", timeFact(doc.after, now)]);
     if (doc.reason) facts.push(["Reason", doc.reason]);
     if (doc.key) facts.push(["Key", doc.key]);
+    if (doc.group) facts.push(["Group", doc.group]);
+    if (doc.time_limit) facts.push(["Time limit", `${doc.time_limit}s per attempt`]);
+    if (doc.lease?.deadline) facts.push(["Stopped at", timeFact(doc.lease.deadline, now)]);
     if (doc.repeat) facts.push(["Repeat", doc.repeat.cron ? `cron ${doc.repeat.cron}` : `every ${doc.repeat.every}s (run ${doc.repeat.run || 1})`]);
     if (doc.expire_at) facts.push(["Expires", timeFact(doc.expire_at, now)]);
     if (doc.target) facts.push(["Target", doc.target]);

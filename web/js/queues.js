@@ -137,7 +137,8 @@ export class QueuesView {
     setText(cells.rate, rateText(rule) || "—");
     cells.rate.title = rule && rule.rate_limit != null ? `at most ${rule.rate_limit} starts in any ${rule.rate_per} seconds` : "no rate limit";
     const conc = rule && rule.concurrency != null ? rule.concurrency : null;
-    setText(cells.concurrency, conc === null ? "—" : `≤ ${conc.toLocaleString()} running`);
+    const perGroup = rule?.group_concurrency != null ? ` · ≤ ${rule.group_concurrency} per group` : "";
+    setText(cells.concurrency, (conc === null ? "—" : `≤ ${conc.toLocaleString()} running`) + perGroup);
     cells.concurrency.title = conc === null ? "no limit across workers" : `at most ${conc} running at once across all workers`;
     if (cells.toggle) {
       const action = paused ? "resume-type" : "pause-type";

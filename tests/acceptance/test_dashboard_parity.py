@@ -1,0 +1,49 @@
+"""Issue 24, where a user would look: a job's detail panel shows its group, its time limit and
+what its dependencies returned; the queues view shows a type's limit per group."""
+
+from __future__ import annotations
+
+import asyncio
+
+from playwright.async_api import Page, expect
+
+from livejobs_sdk import Client
+from tests.acceptance.dashboard_kit import MARKS, WAIT, open_job, sign_in
+from tests.helpers import wait_status
+
+pytestmark = MARKS
+
+
+async def test_the_detail_shows_group_time_limit_and_dependency_results(
+    page: Page, live_server
+) -> None:
+    async def handler(job):
+        return {"part": job.data["n"]}
+
+    async with Client(live_server.ws_url, token=live_server.admin_token) as admin:
+        await admin.call("types.set_limits", {"type": "render", "group_concurrency": 1})
+        parts = [admin.job("part", {"n": n}) for n in (1, 2)]
+        then = admin.job("render", {}).group("tenant-7").time_limit(90)
+        *part_ids, render_id = await admin.fan_in(parts, then)
+        working = asyncio.create_task(admin.process_jobs("part", handler, worker_id="parts-1"))
+        try:
+            for part_id in part_ids:
+                await wait_status(admin, part_id, "completed")
+        finally:
+            working.cancel()
+            await asyncio.gather(working, return_exceptions=True)
+    await sign_in(page, live_server, live_server.admin_token)
+    await open_job(page, render_id)
+    facts = page.locator("#detail-facts")
+    await expect(facts).to_contain_text("tenant-7", timeout=WAIT)
+    await expect(facts).to_contain_text("90s per attempt")
+    results = page.locator("#detail-results")
+    await expect(results).to_be_visible()
+    for part_id in part_ids:
+        await expect(results).to_contain_text(part_id)
+    await expect(results).to_contain_text("part")
+
+    await page.get_by_role("tab", name="Queues").click()
+    await expect(page.locator("td.concurrency").filter(has_text="per group")).to_contain_text(
+        "≤ 1 per group", timeout=WAIT
+    )
