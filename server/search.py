@@ -43,24 +43,30 @@ def parse(value: Any) -> list[str]:
     return found
 
 
-def _atoms(value: Any, texts_only: bool) -> Iterator[str]:
+#: a value in ``data`` longer than this is not indexed: a searchable value is a name, an email or
+#: an order number, and a long blob (a payload, base64) would multiply every write's size
+MAX_DATA_VALUE = 256
+
+
+def _atoms(value: Any, texts_only: bool, longest: int | None = None) -> Iterator[str]:
     if isinstance(value, str):
-        yield value
+        if longest is None or len(value) <= longest:
+            yield value
     elif isinstance(value, int | float) and not isinstance(value, bool) and not texts_only:
         yield str(value)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _atoms(item, texts_only)
+            yield from _atoms(item, texts_only, longest)
     elif isinstance(value, list):
         for item in value:
-            yield from _atoms(item, texts_only)
+            yield from _atoms(item, texts_only, longest)
 
 
 def text(doc: dict[str, Any]) -> str:
     """What a job is searched by, as the stores index it."""
     job_id = str(doc.get("id", ""))
     parts = [job_id, job_id[-10:], *_atoms(doc.get("reason"), True)]
-    parts += _atoms(doc.get("data"), False)
+    parts += _atoms(doc.get("data"), False, MAX_DATA_VALUE)
     parts += _atoms(doc.get("failures"), True)
     for line in doc.get("log") or ():
         if isinstance(line, dict) and isinstance(line.get("message"), str):

@@ -144,6 +144,7 @@ class Dispatcher:
     def rest(self, worker: Worker, resting: bool) -> None:
         """Pause (no free slots) or resume pushing to a worker; resuming looks for work now."""
         worker.resting = resting
+        self._workers_changed()  # the workers list shows it paused, or not
         if not resting:
             worker.seen.clear()  # what it skipped while paused is still waiting
             self._wake.set()

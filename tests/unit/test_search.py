@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from livejobs.query import matches, parse_filter
+from livejobs.search import MAX_DATA_VALUE
 from livejobs.store.mongo.shapes import filter_to_mongo
 
 JOB = {
@@ -31,3 +32,10 @@ def test_mongo_search_is_a_text_query() -> None:
         "type": "t",
         "$text": {"$search": "acme widgets"},
     }
+
+
+def test_a_long_value_in_data_is_not_indexed() -> None:
+    """A payload or a blob would multiply every write's size (a full-disk test found it)."""
+    doc = {"id": "01ab", "data": {"name": "acme", "blob": "x" * (MAX_DATA_VALUE + 1)}}
+    assert matches(doc, parse_filter({"$search": "acme"}))
+    assert not matches(doc, parse_filter({"$search": "xxx"}))

@@ -139,7 +139,8 @@ CREATE OR REPLACE FUNCTION livejobs_search_text(doc jsonb) RETURNS text
         (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
             'strict $.reason.** ? (@.type() == "string")') AS v),
         (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
-            'strict $.data.** ? (@.type() == "string" || @.type() == "number")') AS v),
+            'strict $.data.** ? (@.type() == "string" || @.type() == "number")') AS v
+            WHERE length(v #>> '{}') <= 256),
         (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,
             'strict $.failures.** ? (@.type() == "string")') AS v),
         (SELECT string_agg(v #>> '{}', ' ') FROM jsonb_path_query(doc,

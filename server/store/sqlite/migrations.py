@@ -71,7 +71,7 @@ _SEARCH_TEXT = (
     "{r}.id || ' ' || substr({r}.id, -10) || ' ' || coalesce((SELECT group_concat(atom, ' ')"
     " FROM json_tree({r}.doc, '$.reason') WHERE type = 'text'), '') || ' ' ||"
     " coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.data')"
-    " WHERE type IN ('text', 'integer', 'real')), '') || ' ' ||"
+    " WHERE type IN ('text', 'integer', 'real') AND length(atom) <= 256), '') || ' ' ||"
     " coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.failures')"
     " WHERE type = 'text'), '') || ' ' ||"
     " coalesce((SELECT group_concat(json_extract(value, '$.message'), ' ')"
