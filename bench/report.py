@@ -119,7 +119,7 @@ def markdown(results: dict[str, Any]) -> str:
                 cells = [_ratio(table, peer, k) for k in ("e2e", "enqueue", "p50", "p99")]
                 out.append(f"| {peer} | " + " | ".join(cells) + " |")
     out += _fanout_md(results.get("fanout")) + _sdk_md(results.get("sdk"))
-    out += _scale_md(results.get("scale"))
+    out += _scale_md(results.get("scale")) + _dashboard_md(results.get("dashboard"))
     out += ["", "## Configuration", ""]
     out += [f"- **{p}**: {BY_NAME[p].config}" for p in meta["peers"]]
     out += [f"- **redis**: {meta['redis']}", f"- **durability**: {meta['durability']}"]
@@ -216,6 +216,46 @@ def _scale_md(levels: list[dict[str, Any]] | None) -> list[str]:
             f" | {pct(lv['claim_ms'], 50):.2f} / {pct(lv['claim_ms'], 99):.2f} | {seed} "
             f"| {ratios} |"
         )
+    return out
+
+
+def _dashboard_md(dash: dict[str, Any] | None) -> list[str]:
+    """Issue 26's acceptance numbers beside its targets."""
+    if not dash or "jobs" not in dash:
+        return []
+    rows = [  # what, value shown, within the target, the target
+        ("sign-in to first rows, WebSocket", f"{dash['first_rows_s'] * 1000:.1f} ms",
+         dash["first_rows_s"] <= 1, "≤ 1,000 ms"),
+        ("… bytes", f"{dash['first_rows_bytes']:,} B", dash["first_rows_bytes"] <= 1e6, "≤ 1 MB"),
+        ("sign-in to first rows, Chromium", f"{dash['browser_first_rows_ms']:.0f} ms",
+         dash["browser_first_rows_ms"] <= 1000, "≤ 1,000 ms"),
+        ("… bytes", f"{dash['browser_first_rows_bytes']:,} B",
+         dash["browser_first_rows_bytes"] <= 1e6, "≤ 1 MB"),
+        ("search by a data value", f"{dash['search_data_s'] * 1000:.1f} ms",
+         dash["search_data_s"] <= 0.3 and dash["search_data_found"] == 1, "≤ 300 ms, found"),
+        ("search by an error text", f"{dash['search_error_s'] * 1000:.1f} ms",
+         dash["search_error_s"] <= 0.3 and dash["search_error_found"] == 1, "≤ 300 ms, found"),
+        ("heap after GC", f"{dash['heap_mb']:.1f} MB", dash["heap_mb"] <= 50, "≤ 50 MB"),
+        (f"frame p99, {dash['flow_rate']:,} changes/s for {dash['flow_s']:.0f} s",
+         f"{dash['frame_p99_ms']:.1f} ms", dash["frame_p99_ms"] <= 50, "≤ 50 ms"),
+        ("counts exact when the flow stops", "yes" if dash["counts_exact"] else "no",
+         dash["counts_exact"], "yes"),
+    ]  # fmt: skip
+    out = [
+        "",
+        f"## Dashboard at {dash['jobs']:,} jobs (issue 26)",
+        "",
+        f"Seeded through the store's batch path in {dash['seed_s']:.0f} s; the page in Chromium "
+        f"(frames: {dash['frames']:,}, p50 {dash['frame_p50_ms']:.1f} ms, max "
+        f"{dash['frame_max_ms']:.1f} ms).",
+        "",
+        "| measure | value | target | |",
+        "|---|---:|---|---|",
+    ]
+    out += [
+        f"| {what} | {value} | {target} | {'✓' if ok else '✗'} |"
+        for what, value, ok, target in rows
+    ]
     return out
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 
+import dashboard
 import fanout
 import report
 import scale
@@ -214,7 +215,7 @@ def _start_postgres_backends(
 def _measure_livejobs_only(
     procs: Processes, run: Run, wanted: list[str], workdir: Path, results: dict[str, Any]
 ) -> None:
-    """Scenarios 3 to 5, each on a server and a database of its own."""
+    """Scenarios 3 to 6, each on a server and a database of its own."""
     plan = run.plan
     if "fanout" in wanted and run.fits("fan-out", plan.load.seconds + fanout.DRAIN_S + 30):
         print("fan-out", file=sys.stderr, flush=True)
@@ -248,6 +249,29 @@ def _measure_livejobs_only(
             finally:
                 procs.stop(server.proc)
                 procs.stop(reference.proc)
+    if "dashboard" in wanted:
+        _measure_dashboard(run, workdir, results)
+
+
+def _measure_dashboard(run: Run, workdir: Path, results: dict[str, Any]) -> None:
+    """Scenario 6: the largest size whose estimate fits the time left (a million when run
+    alone), on a server of its own; the size is printed and reported."""
+    flow_s = 10.0 if run.plan is QUICK else dashboard.FLOW_S
+    sizes = dashboard.SIZES[2:] if run.plan is QUICK else dashboard.SIZES
+    left = run.plan.budget_s - (time.monotonic() - run.started)
+    jobs = next((n for n in sizes if dashboard.cost_s(n, flow_s) <= left), None)
+    if jobs is None:
+        run.notes.append(f"skipped dashboard: {left:.0f} s left, {sizes[-1]:,} jobs need more")
+        return
+    if jobs < sizes[0]:
+        run.notes.append(
+            f"dashboard at {jobs:,} jobs: a million would not fit the {left:.0f} s left"
+        )
+    print(f"dashboard: {jobs:,} jobs", file=sys.stderr, flush=True)
+    try:
+        results["dashboard"] = dashboard.run(workdir, jobs, flow_s)
+    except Exception as exc:
+        results["dashboard"] = run.failure("dashboard", exc)
 
 
 def _available(peer: Peer, run: Run) -> bool:
@@ -320,7 +344,7 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
     p.add_argument("--repeats", type=int, help="override the plan's repetitions")
     p.add_argument("--peers", default=",".join(names), help=f"comma list of {names}")
-    p.add_argument("--scenarios", default="throughput,latency,fanout,sdk,scale")
+    p.add_argument("--scenarios", default="throughput,latency,fanout,sdk,scale,dashboard")
     p.add_argument("--out", default=str(BENCH / "results"))
     p.add_argument("--keep", action="store_true", help="keep the work directory and its logs")
     args = p.parse_args()

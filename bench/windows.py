@@ -11,8 +11,9 @@ path, starts ``livejobs serve`` on it, then times, over the WebSocket as the das
 
     .venv/bin/python bench/windows.py --jobs 1000000
 
-Not part of ``make bench`` (seeding a million jobs takes minutes on two cores); the acceptance
-test (tests/acceptance/test_dashboard_windows.py) runs the same reads at 100,000.
+Runnable alone; ``make bench`` runs the same reads in its ``dashboard`` scenario
+(bench/dashboard.py, with the dashboard in Chromium besides). The acceptance test
+(tests/acceptance/test_dashboard_windows.py) runs them at 100,000.
 """
 
 from __future__ import annotations

@@ -24,16 +24,16 @@ JOBS = 100_000
 CHUNK = 5_000
 
 
-async def seed(db: Path) -> dict[str, str]:
-    """``JOBS`` jobs a second apart (the newest last), a third of them failed, two findable."""
+async def seed(db: Path, jobs: int = JOBS) -> dict[str, str]:
+    """``jobs`` jobs a second apart (the newest last), a third of them failed, two findable."""
     store = SQLiteStore(str(db))
     await store.open()
     marked: dict[str, str] = {}
-    start = time.time() - JOBS
+    start = time.time() - jobs
     try:
-        for first in range(0, JOBS, CHUNK):
+        for first in range(0, jobs, CHUNK):
             docs = []
-            for n in range(first, min(first + CHUNK, JOBS)):
+            for n in range(first, min(first + CHUNK, jobs)):
                 doc = blank_job(f"t{n % 5}", {"n": n}, owner="admin", now=start + n)
                 if n % 3 == 0:
                     doc["status"] = "failed"
