@@ -50,11 +50,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def fill(path: Path) -> None:
     """Write until the file system says it is full."""
     chunk = b"\0" * 65536
-    with open(path, "wb") as out:
+    # unbuffered: a buffered file would keep what a full disk refused and raise it again at
+    # close, whenever the space left is not a whole number of chunks
+    with open(path, "wb", buffering=0) as out:
         for _ in range(10_000):  # far more than the disk holds
             try:
                 out.write(chunk)
-                out.flush()
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC, exc
                 return

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from livejobs.store.migrations import Migration, newest, plan
-from livejobs.store.sqlite import counts, flow, peers, rollups
+from livejobs.store.sqlite import counts, flow, peers, rollups, search
 from livejobs.store.sqlite.sql import decode, live_key
 
 JOBS_0_1_0 = """
@@ -65,47 +65,6 @@ CREATE INDEX IF NOT EXISTS jobs_window_type ON jobs (type, created DESC, id);
 """
 """The live windows' default order (newest first, ``ORDER BY created DESC, id``), filtered by
 nothing, a status or a type, read from an index instead of sorting every matching job."""
-
-
-_SEARCH_TEXT = (
-    "{r}.id || ' ' || substr({r}.id, -10) || ' ' || coalesce((SELECT group_concat(atom, ' ')"
-    " FROM json_tree({r}.doc, '$.reason') WHERE type = 'text'), '') || ' ' ||"
-    " coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.data')"
-    " WHERE type IN ('text', 'integer', 'real') AND length(atom) <= 256), '') || ' ' ||"
-    " coalesce((SELECT group_concat(atom, ' ') FROM json_tree({r}.doc, '$.failures')"
-    " WHERE type = 'text'), '') || ' ' ||"
-    " coalesce((SELECT group_concat(json_extract(value, '$.message'), ' ')"
-    " FROM json_each({r}.doc, '$.log') WHERE json_extract(value, '$.kind') IS NOT 'audit'), '')"
-)
-_SEARCH_ADD = (
-    "INSERT INTO jobs_search (rowid, body) VALUES (NEW.rowid, " + _SEARCH_TEXT.format(r="NEW") + ")"
-)
-#: what the text is made of changed: the reason, data or failures, or a log line that is not
-#: an audit line was added (most transitions only add an audit line, and skip the trigger)
-_SEARCH_CHANGED = (
-    "json_extract(OLD.doc, '$.reason', '$.data', '$.failures')"
-    " IS NOT json_extract(NEW.doc, '$.reason', '$.data', '$.failures')"
-    " OR (json_array_length(OLD.doc, '$.log') IS NOT json_array_length(NEW.doc, '$.log')"
-    " AND json_extract(NEW.doc, '$.log[#-1].kind') IS NOT 'audit')"
-)
-SEARCH = [
-    "CREATE VIRTUAL TABLE IF NOT EXISTS jobs_search"
-    " USING fts5(body, tokenize = 'unicode61 remove_diacritics 0')",
-    "CREATE TRIGGER IF NOT EXISTS jobs_search_insert AFTER INSERT ON jobs"
-    f" BEGIN {_SEARCH_ADD}; END",
-    "CREATE TRIGGER IF NOT EXISTS jobs_search_delete AFTER DELETE ON jobs BEGIN"
-    " DELETE FROM jobs_search WHERE rowid = OLD.rowid; END",
-    "CREATE TRIGGER IF NOT EXISTS jobs_search_update AFTER UPDATE OF doc ON jobs"
-    f" WHEN {_SEARCH_CHANGED} BEGIN"
-    f" DELETE FROM jobs_search WHERE rowid = OLD.rowid; {_SEARCH_ADD}; END",
-    "DELETE FROM jobs_search",  # so that running the step again changes nothing
-    "INSERT INTO jobs_search (rowid, body) SELECT j.rowid, "
-    + _SEARCH_TEXT.format(r="j")
-    + " FROM jobs AS j",
-]
-"""Search (``livejobs.search``): an FTS5 table of each job's id, reason, data values, failure
-texts and log messages, kept by triggers in the writes' own transactions. An update that
-touches none of those (a heartbeat, progress) skips it."""
 
 
 def _script(conn: sqlite3.Connection, script: str) -> None:
@@ -163,8 +122,7 @@ def _lifo_rank(conn: sqlite3.Connection) -> None:
 
 def _windows(conn: sqlite3.Connection) -> None:
     _script(conn, WINDOWS)
-    for statement in SEARCH:
-        conn.execute(statement)
+    search.create(conn)
 
 
 STEPS: list[tuple[Migration, Callable[[sqlite3.Connection], None]]] = [

@@ -18,7 +18,7 @@ from livejobs.jobs import lifecycle
 from livejobs.jobs.model import Job
 from livejobs.jobs.rules import TypeRules
 from livejobs.store.base import ClaimRequest, Filter, Sort
-from livejobs.store.sqlite import counts, flow
+from livejobs.store.sqlite import counts, flow, search
 from livejobs.store.sqlite.counts import Group
 from livejobs.store.sqlite.sql import (
     CLAIM,
@@ -127,6 +127,7 @@ def _run_in_transaction(
             outcomes.append((True, result))
     try:
         counts.moved(conn, moves)
+        search.index(conn, changes)
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise BatchFailed(str(exc)) from exc
