@@ -15,34 +15,38 @@ from tests.acceptance.test_cli import env_for
 from tests.servers import ROOT, ProcessServer
 
 HANDLERS = """
-import os, time
+import os, signal, time
 
 async def handle(job):
     if job.type == "crash":
         os._exit(7)
-    if job.type == "spin":  # holds its event loop (and the CPU) for 2.5 s
-        end = time.monotonic() + 2.5
+    if job.type == "spin":  # holds its event loop (and the CPU) past its one-second lease
+        end = time.monotonic() + 1.5
         while time.monotonic() < end:
             pass
     if job.type == "hang":
         with open(job.data["pidfile"], "w") as f:
             f.write(str(os.getpid()))
-        time.sleep(60)
+        signal.alarm(60)  # blocks until killed; the alarm ends an orphan if the test died
+        signal.pause()
     return {"pid": os.getpid()}
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 async def _gone(pid: int) -> None:
-    while _alive(pid):
-        await asyncio.sleep(0.05)
+    """Wait for ``pid`` to exit: its pidfd becomes readable then (no polling)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    exited = loop.create_future()
+    loop.add_reader(fd, lambda: exited.done() or exited.set_result(None))
+    try:
+        await exited
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 async def test_children_isolate_crashes_cpu_and_time_limits(tmp_path: Path) -> None:

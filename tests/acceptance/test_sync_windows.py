@@ -26,3 +26,4 @@ def test_sync_window_and_counts(sync_server) -> None:  # type: ignore[no-untyped
             client.cancel_jobs([first["id"]])
             next_until(sub, lambda: ns() == [1, 2])
             next_until(feed, lambda: feed.counts["status"] == {"ready": 4, "cancelled": 1})
+            assert ns() == [1, 2] and feed.counts["type"] == {"sw": 5}

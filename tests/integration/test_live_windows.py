@@ -81,6 +81,8 @@ async def test_window_skip_and_counts(srv: InProcessServer) -> None:
             await client.cancel_jobs([first[0]["id"]])
             await until(sub, lambda s: prios(s) == [3, 4] and not s.more)
             await until(feed, lambda f: f.counts["status"].get("cancelled") == 1)
+        assert prios(sub) == [3, 4] and sub.more is False
+        assert feed.counts["status"] == {"ready": 4, "cancelled": 1}
 
 
 async def test_window_bad_params(srv: InProcessServer) -> None:
