@@ -8,7 +8,7 @@ import asyncio
 from playwright.async_api import Page, expect
 
 from livejobs_sdk import Client
-from tests.acceptance.dashboard_kit import MARKS, WAIT, open_job, sign_in
+from tests.acceptance.dashboard_kit import MARKS, WAIT, open_job, row, sign_in
 from tests.helpers import wait_status
 
 pytestmark = MARKS
@@ -47,3 +47,19 @@ async def test_the_detail_shows_group_time_limit_and_dependency_results(
     await expect(page.locator("td.concurrency").filter(has_text="per group")).to_contain_text(
         "≤ 1 per group", timeout=WAIT
     )
+
+
+async def test_remove_asks_once_then_acts_from_the_detail_panel(page: Page, live_server) -> None:
+    """A destructive action takes a second click (``ConfirmGate``): the first only asks."""
+    async with Client(live_server.ws_url, token=live_server.admin_token) as admin:
+        job = await admin.job("tidy", {}).save()
+        await job.cancel()  # only a finished job may be removed
+        await sign_in(page, live_server, live_server.admin_token)
+        await open_job(page, job.id)
+        remove = page.locator('#detail-actions [data-action="remove"]')
+        await remove.click()
+        await expect(remove).to_have_text("Confirm remove?")
+        assert (await admin.get_job(job.id))["id"] == job.id  # still there after one click
+        await remove.click()
+        await expect(row(page, job.id)).to_have_count(0, timeout=WAIT)  # removed: pushed
+        assert await admin.find({"id": job.id}) == []

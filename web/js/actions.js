@@ -1,6 +1,6 @@
 // The control actions on a job: which method, from which statuses, and how to call them.
 // Only actions whose method is in the session's `methods` are ever offered.
-import { toast } from "./dom.js";
+import { setText, toast } from "./dom.js";
 import { shortId } from "./format.js";
 import { STATUS as S, UNFINISHED } from "./names.js";
 
@@ -78,4 +78,26 @@ async function oneByOne(conn, action, ids) {
     ),
   );
   return { done, errors };
+}
+
+// A destructive action's button asks once ("Confirm cancel?") and acts on the second click
+// within four seconds; shared by the detail panel and the bulk bar.
+export class ConfirmGate {
+  #armed = null;
+
+  // Whether ``button`` may act now; if not, it is armed and relabelled to ask.
+  pass(action, button) {
+    if (action.confirm && this.#armed !== button) {
+      this.#armed = button;
+      setText(button, `Confirm ${action.label.toLowerCase()}?`);
+      setTimeout(() => {
+        if (this.#armed === button) this.#armed = null;
+        setText(button, action.label);
+      }, 4000);
+      return false;
+    }
+    this.#armed = null;
+    setText(button, action.label);
+    return true;
+  }
 }

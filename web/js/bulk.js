@@ -1,6 +1,6 @@
 // The bar over the jobs table for the selected rows: how many, and the actions the role may use
 // on them (a confirm click for the destructive ones).
-import { allowedActions, applies, runBulk } from "./actions.js";
+import { ConfirmGate, allowedActions, applies, runBulk } from "./actions.js";
 import { $, el, setText } from "./dom.js";
 
 export class BulkBar {
@@ -8,7 +8,7 @@ export class BulkBar {
   #table;
   #store;
   #conn;
-  #armed = null;
+  #confirm = new ConfirmGate();
 
   constructor(root, { table, store, conn }) {
     this.#root = root;
@@ -48,17 +48,7 @@ export class BulkBar {
   }
 
   async #run(action, button) {
-    if (action.confirm && this.#armed !== button) {
-      this.#armed = button;
-      setText(button, `Confirm ${action.label.toLowerCase()}?`);
-      setTimeout(() => {
-        if (this.#armed === button) this.#armed = null;
-        setText(button, action.label);
-      }, 4000);
-      return;
-    }
-    this.#armed = null;
-    setText(button, action.label);
+    if (!this.#confirm.pass(action, button)) return;
     const ids = [...this.#table.selected].filter((id) => {
       const doc = this.#store.get(id);
       return doc && applies(action, doc.status);

@@ -1,6 +1,6 @@
 // The job detail panel: facts, data/result JSON, failures, dependencies, the growing log,
 // the audit trail, and the actions the signed-in role may use.
-import { allowedActions, applies, runAction } from "./actions.js";
+import { ConfirmGate, allowedActions, applies, runAction } from "./actions.js";
 import { $, el, setText } from "./dom.js";
 import { STATUSES, absTime, clockTime, jsonView, priorityLabel, relTime, workerOf } from "./format.js";
 import { failureBody, retryText } from "./failure.js";
@@ -20,7 +20,7 @@ export class DetailPanel extends EventTarget {
   #json = new Map(); // section -> last rendered JSON text
   #logCount = 0;
   #logLast = null;
-  #armed = null;
+  #confirm = new ConfirmGate();
   #neededBy = new Set();
 
   constructor(root, { store, conn, rules }) {
@@ -149,17 +149,7 @@ export class DetailPanel extends EventTarget {
 
   async #act(action, button) {
     const id = this.id;
-    if (action.confirm && this.#armed !== button) {
-      this.#armed = button;
-      setText(button, `Confirm ${action.label.toLowerCase()}?`);
-      setTimeout(() => {
-        if (this.#armed === button) this.#armed = null;
-        setText(button, action.label);
-      }, 4000);
-      return;
-    }
-    this.#armed = null;
-    setText(button, action.label);
+    if (!this.#confirm.pass(action, button)) return;
     button.disabled = true;
     const result = await runAction(this.#conn, action, id);
     if (result && action.name === "rerun" && result.id) this.show(result.id);
