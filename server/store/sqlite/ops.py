@@ -42,11 +42,15 @@ Operation = Callable[..., Any]
 
 class Changes(list[tuple[ChangeOp, str, Job | None]]):
     """What a batch changed, as ``(op, id, doc)`` in order, and how its updates moved jobs
-    between counted groups (``counts.moved`` writes those just before the commit)."""
+    between counted groups (``counts.moved`` writes those just before the commit).
+    ``before``: for a job updated from a document the writer held, that document as it was
+    stored before the batch (the search index compares texts in memory instead of reading
+    what it holds)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.moves: list[tuple[Group | None, Group | None]] = []
+        self.before: dict[str, Job] = {}
 
 
 class BatchFailed(Exception):
@@ -127,7 +131,7 @@ def _run_in_transaction(
             outcomes.append((True, result))
     try:
         counts.moved(conn, moves)
-        search.index(conn, changes)
+        search.index(conn, changes, changes.before)
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise BatchFailed(str(exc)) from exc
@@ -262,7 +266,7 @@ def replace(
             sql, params = update_if_version(expected_version, old, doc)
             if conn.execute(sql, params).rowcount != 1:
                 return False
-            _noted(changes, old, doc)
+            _noted(changes, old, doc, previous)
             return True
         stored = conn.execute(STORED, (doc["id"], expected_version)).fetchone()
         if stored is None:
@@ -277,18 +281,25 @@ def replace(
 
 
 def _update(
-    conn: sqlite3.Connection, changes: Changes, rowid: int, old: Sequence[Any], new: Job
+    conn: sqlite3.Connection,
+    changes: Changes,
+    rowid: int,
+    old: Sequence[Any],
+    new: Job,
+    previous: Job | None = None,
 ) -> None:
     """Write ``new`` over the row ``rowid`` whose columns are ``old`` (``sql.STORED``'s
-    order, without the id)."""
+    order, without the id); ``previous``: the stored document, if the caller read it."""
     sql, params = update(rowid, old, new)
     conn.execute(sql, params)
-    _noted(changes, old, new)
+    _noted(changes, old, new, previous)
 
 
-def _noted(changes: Changes, old: Sequence[Any], new: Job) -> None:
+def _noted(changes: Changes, old: Sequence[Any], new: Job, previous: Job | None) -> None:
     """Note a written change, and its move between counted groups if it made one."""
     changes.append(("update", new["id"], new))
+    if previous is not None:
+        changes.before.setdefault(new["id"], previous)
     before = counts.group([old[i] for i in GROUP_COLUMNS])
     after = counts.group((new.get("type"), new.get("status"), new.get("owner")))
     if before != after:
@@ -327,7 +338,7 @@ def claim(conn: sqlite3.Connection, changes: Changes, request: ClaimRequest) -> 
     claimed: list[Job] = []
     for rowid, doc in candidates[: max(request.limit, 0)]:
         new = request.claim(doc)
-        _update(conn, changes, rowid, columns(doc)[1:], new)
+        _update(conn, changes, rowid, columns(doc)[1:], new, doc)
         claimed.append(new)
     flow.record_claimed(conn, rules, claimed, request.now)
     return claimed

@@ -9,7 +9,7 @@ a deleted job's row goes with it (a trigger: the row id is gone by the time the 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from livejobs import search
@@ -45,9 +45,16 @@ def create(conn: sqlite3.Connection) -> None:
     )
 
 
-def index(conn: sqlite3.Connection, changes: Iterable[tuple[str, str, Any]]) -> None:
+def index(
+    conn: sqlite3.Connection,
+    changes: Iterable[tuple[str, str, Any]],
+    before: Mapping[str, Any] | None = None,
+) -> None:
     """Index what a batch inserted and re-index what it updated, if its text changed; a job
-    written several times in the batch counts once, as it ends."""
+    written several times in the batch counts once, as it ends. ``before``: documents as
+    stored before the batch (what the index holds for them): their text is compared in
+    memory, without reading the index."""
+    before = before or {}
     latest: dict[str, tuple[bool, Any]] = {}
     for op, job_id, doc in changes:
         if op == "insert":
@@ -63,6 +70,9 @@ def index(conn: sqlite3.Connection, changes: Iterable[tuple[str, str, Any]]) -> 
             # INSERT ... SELECT into FTS5 costs several times as much per row
             added.append((conn.execute(_ROWID, (job_id,)).fetchone()[0], body))
             continue
+        earlier = before.get(job_id)
+        if earlier is not None and search.text(earlier) == body:
+            continue  # a claim, a heartbeat, an audit line: the index already holds it
         held = conn.execute(_HELD, (job_id,)).fetchone()
         if held is not None and held[1] != body:
             conn.execute("DELETE FROM jobs_search WHERE rowid = ?", (held[0],))
