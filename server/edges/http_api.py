@@ -157,6 +157,11 @@ async def _with_body(
 
 
 def _check_not_given(params: dict[str, Any], extra: dict[str, Any]) -> None:
+    if (
+        "request_id" in extra
+        and params.get("request_id", extra["request_id"]) != extra["request_id"]
+    ):
+        raise Invalid("the Idempotency-Key header and the body's request_id differ: give one")
     if "id" in extra and ("id" in params or "ids" in params):
         raise Invalid(
             "the path names the job: leave 'id' out of the body "

@@ -61,6 +61,8 @@ class Dispatcher:
         #: ids of ready jobs counted before their insert was committed (see ``announce``)
         self._announced: set[str] = set()
         self._wake = asyncio.Event()
+        #: workers to look at on the next wake (an ordered set): a report costs one look
+        self._candidates: dict[Worker, None] = {}
         self._opening = asyncio.Event()
         #: called with (job, worker) when a job is pushed; metrics hook
         self.on_dispatch: list[object] = []
@@ -125,7 +127,7 @@ class Dispatcher:
     def add(self, worker: Worker) -> None:
         self.check_open()
         self._workers.append(worker)
-        self._wake.set()
+        self._nudge(worker)
         self._workers_changed()
         log.info(
             "worker %s started on %s",
@@ -147,7 +149,7 @@ class Dispatcher:
         self._workers_changed()  # the workers list shows it paused, or not
         if not resting:
             worker.seen.clear()  # what it skipped while paused is still waiting
-            self._wake.set()
+            self._nudge(worker)
 
     async def remove(self, worker: Worker) -> None:
         """The worker is gone: every job it held is a lost attempt, retried per its policy."""
@@ -168,10 +170,18 @@ class Dispatcher:
             hook()
 
     def _ready(self, job_type: str) -> None:
-        """A job of ``job_type`` may have become ready: starved workers and waiting claims may
-        claim again."""
+        """A job of ``job_type`` may be ready: its starved workers and waiting claims retry."""
         self._ready_seq[job_type] += 1
         self._waiting.wake(job_type)
+        for worker in self._workers:
+            if job_type in worker.types:
+                self._candidates[worker] = None
+        self._wake.set()
+
+    def _nudge(self, worker: Worker) -> None:
+        """``worker`` may claim now (a slot freed, it resumed or answered again)."""
+        self._candidates[worker] = None
+        self._wake.set()
 
     def watching(self, types: Iterable[str]) -> contextlib.AbstractContextManager[asyncio.Event]:
         """An event set when a job of one of ``types`` may have become ready (``Waiting``)."""
@@ -185,7 +195,6 @@ class Dispatcher:
     def type_changed(self, job_type: str) -> None:
         """A type's flow rules changed (resumed, limits raised): retry starved workers now."""
         self._ready(job_type)
-        self._wake.set()
         self._opening.set()
 
     async def run_openings(self) -> None:
@@ -201,7 +210,6 @@ class Dispatcher:
             if opened := flow.opened(clock.now()):
                 for job_type in opened:
                     self._ready(job_type)
-                self._wake.set()
 
     def announce(self, docs: list[Job]) -> None:
         """Jobs are about to be inserted (``JobService.inserting``, wired only for a store with
@@ -209,11 +217,9 @@ class Dispatcher:
         feed shows it. The claim is queued right behind the insert and commits with it, so the
         job reaches the worker as its creator gets the answer, one commit sooner.
 
-        The feed showing such a job ready is then no news: any claim queued since came after
-        the insert and saw it, so a worker that came back short does not claim again. Only
-        inserts are announced: their ids are new, so the id of an insert that never happened
-        (failed, met a key) can match no later change. A job made ready again by an update
-        that lost its compare-and-set would leave its id here and hide its next ready."""
+        The feed showing such a job ready is then no news (any claim queued since saw it).
+        Only inserts are announced: their ids are new, so the id of an insert that never
+        happened can match no later change (an update's could hide its next ready)."""
         if len(self._announced) > ANNOUNCED_MAX:
             self._announced.clear()  # ids whose insert failed or met a key: forget them all
         ready: set[str] = set()
@@ -224,7 +230,6 @@ class Dispatcher:
         if ready:
             for job_type in ready:
                 self._ready(job_type)
-            self._wake.set()
 
     def on_change(self, change: Change) -> None:
         """Runs for every change of every job: plain strings and locals, not enum members."""
@@ -236,20 +241,18 @@ class Dispatcher:
             and self.service.flow.rules(doc["type"]).counts_running
         ):
             self._ready(doc["type"])  # a running slot of a limited type may be free
-            self._wake.set()
         if op == "reset":
             for t in {*self._ready_seq, *self._waiting.types()}:
                 self._ready(t)
             for w in self._workers:
                 w.seen.clear()
-            self._wake.set()
+                self._nudge(w)
         elif status == _READY:
             assert doc is not None
             if job_id in self._announced:
                 self._announced.discard(job_id)
             else:
                 self._ready(doc["type"])
-                self._wake.set()
         worker = self._by_job.get(job_id)
         if worker is None:
             return
@@ -277,7 +280,7 @@ class Dispatcher:
                 worker.session.send(protocol.cancel_pushed(job_id))  # stop the handler
             if worker.stopped and not worker.running and worker in self._workers:
                 self._workers.remove(worker)
-            self._wake.set()
+            self._nudge(worker)
             if self._left is not None:
                 self._left.set()
 
@@ -293,7 +296,7 @@ class Dispatcher:
         del worker.running[job_id]
         if worker.stopped and not worker.running and worker in self._workers:
             self._workers.remove(worker)
-        self._wake.set()
+        self._nudge(worker)
         if self._left is not None:
             self._left.set()
 
@@ -304,7 +307,7 @@ class Dispatcher:
 
     def _unpause(self, worker: Worker) -> None:
         worker.paused = False
-        self._wake.set()
+        self._nudge(worker)
 
     def heard_from(self, worker: Worker) -> None:
         """A call arrived on the worker's session: a suspect worker is alive again."""
@@ -315,7 +318,7 @@ class Dispatcher:
                 worker.worker_id,
                 extra=context(worker=worker.worker_id, user=worker.user),
             )
-            self._wake.set()
+            self._nudge(worker)
 
     def _suspect(self, worker: Worker, doc: Job | None) -> None:
         """The job left ``worker`` because its lease ran out, not because it reported: the
@@ -345,7 +348,10 @@ class Dispatcher:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while hungry := [w for w in self._workers if self._hungry(w)]:
+            while self._candidates:
+                candidates, self._candidates = self._candidates, {}
+                if not (hungry := [w for w in candidates if self._hungry(w)]):
+                    continue
                 if len(hungry) == 1:
                     # no task in between: the claim commits with the reports that freed the
                     # slots (docs/performance.md, "A lone worker's claim joins the reports")
@@ -361,9 +367,8 @@ class Dispatcher:
                 list(worker.types), worker.worker_id, worker.user, wanted, worker.lease
             )
         except Exception as exc:
-            # the store is failing (disk full, unreachable): try again after a pause; marking
-            # the worker starved would strand it beside ready jobs until a new one appears.
-            # An unreachable database (restarting, failing over) is no bug: no traceback
+            # the store is failing: retry after a pause (starving the worker would strand it
+            # beside ready jobs); an unreachable database is no bug: no traceback
             log.log(
                 logging.WARNING if isinstance(exc, Unavailable) else logging.ERROR,
                 "claim for worker %s failed; retrying in %.0f s",
@@ -391,3 +396,5 @@ class Dispatcher:
             worker.session.send(protocol.job_pushed(project(job, HOLDER)))
             for hook in self.on_dispatch:
                 hook(job, worker)  # type: ignore[operator]
+        if len(jobs) == wanted and worker.free:
+            self._candidates[worker] = None  # it got all it asked for and has room: look again

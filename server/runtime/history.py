@@ -67,13 +67,21 @@ class History:
             self._add(doc["updated"], self.label(doc["type"]), counts)
 
     def _add(self, at: float, job_type: str, counts: Counts) -> None:
-        for resolution in STEP:
-            key = (resolution, rollups.start_of(at, resolution), job_type)
-            row = self._pending.get(key)
-            if row is None:
-                self._pending[key] = dict(counts)
-            else:
-                rollups.add(row, counts)
+        """Counted in its minute only: the hours are those minutes added up (``_rows``)."""
+        key = ("minute", rollups.start_of(at, "minute"), job_type)
+        row = self._pending.get(key)
+        if row is None:
+            self._pending[key] = dict(counts)
+        else:
+            rollups.add(row, counts)
+
+    def _rows(self, pending: dict[Key, Counts]) -> dict[Key, Counts]:
+        """``pending``'s minutes, and the hours they add up to."""
+        rows = dict(pending)
+        for (_, start, job_type), counts in pending.items():
+            hour = ("hour", rollups.start_of(start, "hour"), job_type)
+            rollups.add(rows.setdefault(hour, {}), counts)
+        return rows
 
     async def _sample_depth(self) -> None:
         """One sample of each type's ready jobs, for every type ready now or counted in this
@@ -94,13 +102,14 @@ class History:
         """Sample the depth, then add every pending count to the store in one call; on
         failure the counts stay pending for the next flush."""
         await self._sample_depth()
-        rows, self._pending = self._pending, {}
-        if not rows:
+        pending, self._pending = self._pending, {}
+        if not pending:
             return
+        rows = self._rows(pending)
         try:
             await self.store.add_rollups([Rollup(*key, counts) for key, counts in rows.items()])
         except BaseException:
-            for key, counts in rows.items():
+            for key, counts in pending.items():
                 rollups.add(self._pending.setdefault(key, {}), counts)
             raise
 
@@ -132,7 +141,7 @@ class History:
         out: dict[tuple[float, str], Counts] = {}
         for row in await self.store.rollups(resolution, since, types):
             rollups.add(out.setdefault((row.start, row.type), {}), row.counts)
-        for (res, start, job_type), counts in self._pending.items():
+        for (res, start, job_type), counts in self._rows(self._pending).items():
             if res == resolution and start >= since and (types is None or job_type in types):
                 rollups.add(out.setdefault((start, job_type), {}), counts)
         return out

@@ -111,3 +111,20 @@ async def test_a_request_id_is_forgotten_after_request_id_seconds(
         assert (await client.call("jobs.create", params))["id"] == first["id"]
         clocked_server.clock.advance(clocked_server.settings.request_id_seconds + 1)
         assert (await client.call("jobs.create", params))["id"] != first["id"]
+
+
+async def test_a_body_request_id_that_differs_from_the_idempotency_key_is_refused(
+    server: InProcessServer,
+) -> None:
+    """Found by schemathesis: the header replaced an invalid ``request_id`` in the body, and
+    the create went through with a body the schema refuses."""
+    ann = await server.token("creator", "ann")
+    headers = {"authorization": f"Bearer {ann}", "idempotency-key": "job-1"}
+    async with httpx.AsyncClient(base_url=server.http_url, headers=headers) as http:
+        for request_id in ("\u00d7", "job-2"):
+            body = {"jobs": [{"type": "report"}], "request_id": request_id}
+            refused = await http.post("/api/jobs/batch", json=body)
+            assert refused.status_code == 400 and refused.json()["code"] == "invalid"
+        same = await http.post("/api/jobs", json={"type": "report", "request_id": "job-1"})
+        assert same.status_code == 201
+    assert await server.services.store.count({}) == 1

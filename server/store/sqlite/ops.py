@@ -369,39 +369,3 @@ def ping(conn: sqlite3.Connection, changes: Changes) -> None:
 def store_time(conn: sqlite3.Connection, changes: Changes) -> float:
     """SQLite's clock: the clock of the host holding the file, read by SQLite itself."""
     return float(conn.execute("SELECT (julianday('now') - 2440587.5) * 86400.0").fetchone()[0])
-
-
-# -- records ---------------------------------------------------------------------------------
-
-
-def put_record(
-    conn: sqlite3.Connection, changes: Changes, kind: str, record_id: str, doc: dict[str, Any]
-) -> None:
-    conn.execute(
-        "INSERT INTO records (kind, id, doc) VALUES (?, ?, ?) "
-        "ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc",
-        (kind, record_id, encode(doc).decode()),
-    )
-    changes.append(("record", f"{kind}/{record_id}", None))
-
-
-def get_record(
-    conn: sqlite3.Connection, changes: Changes, kind: str, record_id: str
-) -> dict[str, Any] | None:
-    found = conn.execute(
-        "SELECT doc FROM records WHERE kind = ? AND id = ?", (kind, record_id)
-    ).fetchone()
-    return decode(found[0]) if found else None
-
-
-def list_records(conn: sqlite3.Connection, changes: Changes, kind: str) -> list[dict[str, Any]]:
-    cursor = conn.execute("SELECT doc FROM records WHERE kind = ? ORDER BY id", (kind,))
-    return [decode(text) for (text,) in cursor]
-
-
-def delete_record(conn: sqlite3.Connection, changes: Changes, kind: str, record_id: str) -> bool:
-    cursor = conn.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, record_id))
-    if cursor.rowcount != 1:
-        return False
-    changes.append(("record", f"{kind}/{record_id}", None))
-    return True

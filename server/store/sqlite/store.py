@@ -20,7 +20,7 @@ from livejobs.jobs.model import Job
 from livejobs.jobs.rules import TypeRules
 from livejobs.store.base import ClaimRequest, CreateRequest, Filter, Sort
 from livejobs.store.feed import Watcher
-from livejobs.store.sqlite import migrations, ops, purge, requests
+from livejobs.store.sqlite import migrations, ops, purge, records, requests
 from livejobs.store.sqlite import peers as peering
 from livejobs.store.sqlite.batcher import BUSY_TIMEOUT_MS
 from livejobs.store.sqlite.peers import Peers
@@ -225,13 +225,13 @@ class SQLiteStore(SQLiteRollups):
     # -- records -----------------------------------------------------------------------------
 
     async def put_record(self, kind: str, record_id: str, doc: dict[str, Any]) -> None:
-        await self._run(ops.put_record, kind, record_id, doc)
+        await self._run(records.put_record, kind, record_id, doc)
 
     async def get_record(self, kind: str, record_id: str) -> dict[str, Any] | None:
-        return await self._read(ops.get_record, kind, record_id)
+        return await self._read(records.get_record, kind, record_id)
 
     async def list_records(self, kind: str) -> list[dict[str, Any]]:
-        return await self._read(ops.list_records, kind)
+        return await self._read(records.list_records, kind)
 
     async def delete_record(self, kind: str, record_id: str) -> bool:
-        return await self._run(ops.delete_record, kind, record_id)
+        return await self._run(records.delete_record, kind, record_id)
