@@ -88,3 +88,17 @@ def fts5_query(query: str) -> str:
 def tsquery(query: str) -> str:
     """``to_tsquery('simple', ...)`` syntax: each word as a prefix."""
     return " & ".join(f"{w}:*" for w in parse(query))
+
+
+def in_filter(filter: Any) -> bool:
+    """Whether a filter searches (``$search`` at its top or inside ``$and``/``$or``)."""
+    if not isinstance(filter, dict):
+        return False
+    if "$search" in filter:
+        return True
+    return any(
+        in_filter(sub)
+        for key in ("$and", "$or")
+        if isinstance(filter.get(key), list)
+        for sub in filter[key]
+    )

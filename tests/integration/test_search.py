@@ -104,3 +104,44 @@ async def test_postgres_search(pg_cluster: Cluster) -> None:
 def test_search_refuses_bad_queries(bad: Any) -> None:
     with pytest.raises(Invalid):
         parse_filter({"$search": bad})
+
+
+def _raw(path: Path, sql: str) -> list[Any]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+async def test_a_lone_create_is_searchable_at_once_from_every_process(tmp_path: Path) -> None:
+    """A small batch leaves its jobs to the index's next pass (its rows wait in the file);
+    a ``$search`` on any store of the file runs that pass first, and a closing store runs it
+    last, so no job is ever missing from a search."""
+    from livejobs.store.sqlite import SQLiteStore
+
+    path = tmp_path / "jobs.db"
+    first, second = SQLiteStore(str(path)), SQLiteStore(str(path))
+    await first.open()
+    await second.open()
+    try:
+        lone = blank_job("t", {"order": "A-77121"}, owner="u", now=1000.0)
+        await first.insert([lone])
+        assert first._search_pass is not None
+        first._search_pass.cancel()  # as if the process died before its pass
+        first._search_pass = None
+        assert _raw(path, "SELECT count(*) FROM jobs_search_pending") == [(1,)]
+        found = await second.find({"$search": "a-77121"})  # the other process's read
+        assert [d["id"] for d in found] == [lone["id"]]
+        assert _raw(path, "SELECT count(*) FROM jobs_search_pending") == [(0,)]
+        assert await first.count({"$or": [{"$search": "77121"}, {"type": "none"}]}) == 1
+
+        later = blank_job("t", {"order": "B-5"}, owner="u", now=1001.0)
+        await first.insert([later])
+        assert await first.delete(lone["id"], lone["version"])  # its pending row goes too
+    finally:
+        await first.close()  # the pass that was due runs last
+        await second.close()
+    assert _raw(path, "SELECT count(*) FROM jobs_search_pending") == [(0,)]
+    assert _raw(path, "SELECT count(*) FROM jobs_search WHERE jobs_search MATCH 'b'") == [(1,)]
+    assert _raw(path, "SELECT count(*) FROM jobs_search") == [(1,)]

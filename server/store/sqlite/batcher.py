@@ -18,7 +18,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from livejobs.errors import Unavailable
 from livejobs.store.base import Change, ClaimRequest
 from livejobs.store.feed import Feed
-from livejobs.store.sqlite import ops
+from livejobs.store.sqlite import ops, search
 from livejobs.store.sqlite import peers as peering
 from livejobs.store.sqlite.peers import Peers
 
@@ -33,6 +33,8 @@ INLINE_WEIGHT = 64
 #: WAL stays under ~25 MB under steady claims and completions, and the loop pauses ~3 ms per
 #: checkpoint (see SQLiteStore._checkpoint), every ~2,500 jobs run or 5,000 created
 CHECKPOINT_EVERY = 5_000
+#: seconds between a small batch and the search index's pass over what it left pending
+SEARCH_PASS_DELAY = 0.2
 #: how long a batch on the writer's thread waits for another process's write lock
 BUSY_TIMEOUT_MS = 5_000
 P = ParamSpec("P")
@@ -56,6 +58,11 @@ def _patiently(conn: sqlite3.Connection, function: Callable[..., T], *args: Any)
         return function(conn, *args)
     finally:
         conn.execute("PRAGMA busy_timeout = 0")
+
+
+def _quietly(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and (exc := future.exception()) is not None:
+        log.warning("the search index's pass failed (it runs again later): %s", exc)
 
 
 def _busy(exc: BaseException) -> bool:
@@ -98,6 +105,8 @@ class Batcher:
         self._backfill: asyncio.Future[None] | None = None
         #: the other processes sharing the file; None for a file-less database
         self._peers: Peers | None = None
+        #: the search index's next pass over the jobs small batches left to it
+        self._search_pass: asyncio.TimerHandle | None = None
 
     def _wake(self) -> None:
         if self._wakeup is not None:
@@ -172,6 +181,9 @@ class Batcher:
             self._fail(batch, exc)
             return
         self._settle(batch, outcomes[: len(batch)], changes)
+        if changes.search_deferred and self._search_pass is None:
+            loop = asyncio.get_running_loop()
+            self._search_pass = loop.call_later(SEARCH_PASS_DELAY, self._index_deferred)
         if peers is not None and outcomes[-1] == (True, True):  # log_changes logged them
             peers.logged(len(changes))
         self._written += weight
@@ -220,6 +232,21 @@ class Batcher:
             return
         peers.caught_up(result)
         self._feed.publish(result.changes)
+
+    def _index_deferred(self) -> None:
+        self._search_pass = None
+        if not self._closing:  # a failed pass leaves the rows pending for the next one
+            self._run_atomic(search.flush).add_done_callback(_quietly)
+
+    def _last_search_pass(self) -> None:
+        """Closing: the pass that was due runs as the queue's last call."""
+        if self._search_pass is not None:
+            self._search_pass.cancel()
+            self._index_deferred()
+
+    async def search_ready(self) -> None:
+        """Index what is pending before a ``$search`` read (from any process's batches)."""
+        await self._run_atomic(search.flush)
 
     def _checkpoint(self) -> None:
         """Fold the WAL back into the database every ``CHECKPOINT_EVERY`` writes, in two steps.

@@ -132,6 +132,7 @@ STEPS: list[tuple[Migration, Callable[[sqlite3.Connection], None]]] = [
     (Migration(4, "lifo: the claim orders by rank (created, negated for a LIFO job)"), _lifo_rank),
     (Migration(5, "history rollups per type, minute and hour"), rollups.create),
     (Migration(6, "indexes for live windows (newest first) and search (FTS5)"), _windows),
+    (Migration(7, "search: small batches leave their jobs to the index's next pass"), search.defer),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)

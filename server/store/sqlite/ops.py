@@ -51,6 +51,8 @@ class Changes(list[tuple[ChangeOp, str, Job | None]]):
         super().__init__()
         self.moves: list[tuple[Group | None, Group | None]] = []
         self.before: dict[str, Job] = {}
+        #: the batch left jobs for the search index's next pass (``search.flush``)
+        self.search_deferred = False
 
 
 class BatchFailed(Exception):
@@ -131,7 +133,7 @@ def _run_in_transaction(
             outcomes.append((True, result))
     try:
         counts.moved(conn, moves)
-        search.index(conn, changes, changes.before)
+        changes.search_deferred = search.index(conn, changes, changes.before)
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise BatchFailed(str(exc)) from exc

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
+from livejobs import search
 from livejobs.errors import Invalid, StoreRefused
 from livejobs.jobs.model import Job
 from livejobs.jobs.rules import TypeRules
@@ -127,6 +128,7 @@ class SQLiteStore(SQLiteRollups):
         """Finish every queued call, then close the connection and stop the thread."""
         if self._batcher is None or self._closing:
             return
+        self._last_search_pass()
         self._closing = True
         assert self._wakeup is not None and self._executor is not None
         self._wakeup.set()
@@ -181,14 +183,20 @@ class SQLiteStore(SQLiteRollups):
     ) -> list[Job]:
         if limit is not None and limit <= 0:
             return []
+        if search.in_filter(filter):
+            await self.search_ready()
         return await self._read(ops.find, filter, sort, limit, skip)
 
     async def count(self, filter: Filter) -> int:
+        if search.in_filter(filter):
+            await self.search_ready()
         return await self._read(ops.count, filter)
 
     async def count_by(self, field: str, filter: Filter) -> dict[str, int]:
         if field not in COUNT_BY_FIELDS:
             raise Invalid(f"counts can be grouped by {', '.join(COUNT_BY_FIELDS)}, not {field!r}")
+        if search.in_filter(filter):
+            await self.search_ready()
         return await self._read(ops.count_by, field, filter)
 
     async def replace(self, doc: Job, expected_version: int, previous: Job | None = None) -> bool:
