@@ -75,6 +75,25 @@ def text(doc: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def same_text(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether ``after`` is searched by the same words as ``before``, answered from the
+    fields ``text`` reads without joining them (a claim or a completion changes none)."""
+    for field in ("id", "reason", "data", "failures"):
+        if before.get(field) != after.get(field):
+            return text(before) == text(after)
+    if _messages(before) != _messages(after):
+        return text(before) == text(after)
+    return True
+
+
+def _messages(doc: dict[str, Any]) -> list[Any]:
+    return [
+        line.get("message")
+        for line in doc.get("log") or ()
+        if isinstance(line, dict) and line.get("kind") != "audit"
+    ]
+
+
 def matches(doc: dict[str, Any], query: str) -> bool:
     have = words(text(doc))
     return all(any(w.startswith(q) for w in have) for q in parse(query))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from livejobs import search
 from livejobs.query import matches, parse_filter
 from livejobs.search import MAX_DATA_VALUE
 from livejobs.store.mongo.shapes import filter_to_mongo
@@ -39,3 +42,23 @@ def test_a_long_value_in_data_is_not_indexed() -> None:
     doc = {"id": "01ab", "data": {"name": "acme", "blob": "x" * (MAX_DATA_VALUE + 1)}}
     assert matches(doc, parse_filter({"$search": "acme"}))
     assert not matches(doc, parse_filter({"$search": "xxx"}))
+
+
+def test_same_text_agrees_with_comparing_the_texts() -> None:
+    claimed = {**JOB, "status": "running", "log": [*JOB["log"], {"kind": "audit"}]}
+    logged = {**JOB, "log": [*JOB["log"], {"message": "refund issued"}]}
+    failed = {**JOB, "failures": [*JOB["failures"], {"error": {"message": "timeout"}}]}
+    renamed = {**JOB, "data": {"customer": {"name": "Other"}, "n": [42, True]}}
+    same_words = {**JOB, "data": {"n": [42, True], "customer": {"name": "Acme-Widgets"}}}
+
+    def words(doc: dict[str, Any]) -> list[str]:
+        return sorted(search.text(doc).split())
+
+    for after in (claimed, logged, failed, renamed, same_words, {**JOB, "reason": None}):
+        assert search.same_text(JOB, after) == (words(JOB) == words(after))
+    assert search.same_text(JOB, claimed) and not search.same_text(JOB, logged)
+
+
+def test_in_filter_finds_search_at_any_depth() -> None:
+    assert search.in_filter({"$or": [{"type": "t"}, {"$and": [{"$search": "x"}]}]})
+    assert not search.in_filter({"$or": [{"type": "t"}], "status": "ready"})

@@ -94,14 +94,14 @@ def index(
         return _defer(conn, latest, before)
     added: list[tuple[int, str]] = []
     for job_id, (inserted, doc) in latest.items():
-        body = search.text(doc)
         if inserted:  # the row id looked up, then one VALUES insert for the batch: an
             # INSERT ... SELECT into FTS5 costs several times as much per row
-            added.append((conn.execute(_ROWID, (job_id,)).fetchone()[0], body))
+            added.append((conn.execute(_ROWID, (job_id,)).fetchone()[0], search.text(doc)))
             continue
         earlier = before.get(job_id)
-        if earlier is not None and search.text(earlier) == body:
+        if earlier is not None and search.same_text(earlier, doc):
             continue  # a claim, a heartbeat, an audit line: the index already holds it
+        body = search.text(doc)
         held = conn.execute(_HELD, (job_id,)).fetchone()
         if held is not None and held[1] != body:
             conn.execute("DELETE FROM jobs_search WHERE rowid = ?", (held[0],))
@@ -117,7 +117,7 @@ def _defer(
     deferred = False
     for job_id, (inserted, doc) in latest.items():
         earlier = before.get(job_id)
-        if not inserted and earlier is not None and search.text(earlier) == search.text(doc):
+        if not inserted and earlier is not None and search.same_text(earlier, doc):
             continue
         conn.execute(_PENDING, (conn.execute(_ROWID, (job_id,)).fetchone()[0],))
         deferred = True
