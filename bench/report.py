@@ -32,6 +32,10 @@ def _fmt(s: Spread | None, digits: int) -> str:
     return mid if lo == hi else f"{mid} ({lo}–{hi})"
 
 
+def _median(s: Spread | None, digits: int) -> str:
+    return "—" if s is None or s[1] != s[1] else f"{s[1]:,.{digits}f}"
+
+
 def _ratio(table: dict[str, dict[str, Spread]], peer: str, key: str) -> str:
     mine, theirs = table.get("livejobs", {}).get(key), table.get(peer, {}).get(key)
     if not mine or not theirs or not theirs[1] or mine[1] != mine[1] or theirs[1] != theirs[1]:
@@ -291,6 +295,40 @@ def write(results: dict[str, Any], out: Path) -> None:
     """latest.md and chart.png in ``out``."""
     (out / "latest.md").write_text(markdown(results))
     charts.chart(results, out / "chart.png")
+
+
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def write_readme(results: dict[str, Any], readme: Path) -> bool:
+    """The block between the README's bench markers, from this run: its Targets table and each
+    peer's medians. False when the README has no such block (nothing written)."""
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return False
+    meta, table = results["meta"], summarize(results)
+    block = [
+        README_START,
+        f"From the last `make bench` ({meta['date']}, commit `{meta['commit']}`, "
+        f"{meta['machine']}, {meta['repeats']} repetition(s) interleaved, load average "
+        f"{meta['load_before']} at its start; written by `bench/run.py`, details in "
+        "[bench/results/latest.md](bench/results/latest.md)):",
+        "",
+        *targets.table(targets.evaluate(results)),
+        "",
+        "| medians | end-to-end jobs/s | batch enqueue jobs/s | dispatch p50 / p99 ms "
+        "| sequential saves/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for peer in [p for p in meta["peers"] if p in table]:
+        row = table[peer]
+        p50, p99 = (_median(row.get(k), 2) for k in ("p50", "p99"))
+        cells = [_median(row.get("e2e"), 0), _median(row.get("enqueue"), 0)]
+        cells += [f"{p50} / {p99}" if p50 != "—" else "—", _median(row.get("saves"), 0)]
+        block.append(f"| {peer} | " + " | ".join(cells) + " |")
+    readme.write_text(text[:start] + "\n".join(block) + "\n" + text[end:])
+    return True
 
 
 def print_table(results: dict[str, Any]) -> None:

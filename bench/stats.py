@@ -85,3 +85,13 @@ def stored(runs: list[dict[str, Any]]) -> str:
     saved = sum(r["saved"] for r in ok)
     kept = sum(r["stored"] for r in ok)
     return f"✓ {kept:,}" if kept == saved and len(ok) == len(runs) else f"✗ {kept:,} of {saved:,}"
+
+
+def probes(runs: list[dict[str, Any]]) -> str:
+    """Dispatch latency's correctness: every probe's handler started (none lost)."""
+    ok = [r for r in runs if "lost" in r]
+    if not ok:
+        return "—"
+    lost = sum(r["lost"] for r in ok)
+    timed = sum(len(r["dispatch_ms"]) for r in ok)
+    return f"✓ {timed:,} probes" if not lost and len(ok) == len(runs) else f"✗ {lost:,} lost"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lineup import MANY
-from stats import Spread, once, pct, stored, summarize
+from stats import Spread, once, pct, probes, stored, summarize
 
 NAMES = {"bullmq": "BullMQ", "rq": "RQ", "celery": "Celery"}
 
@@ -50,6 +50,7 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
     table = summarize(results)
     runs = results.get("throughput", {})
     saves = results.get("saves", {})
+    latency = results.get("latency", {})
     out: list[Target] = []
 
     def versus(what: str, peer: str, key: str, other: str, goal: float, higher: bool) -> None:
@@ -57,6 +58,8 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         value, ok = _ratio(_mid(table, peer, key), _mid(table, other, key), goal, higher, unit)
         sign = "≥" if higher else "≤"
         checked = once(runs[peer]) if key in ("e2e", "enqueue") and peer in runs else ""
+        if key in ("p50", "p99"):
+            checked = probes(latency.get(peer, []))
         name = NAMES.get(other, other)
         out.append(Target(what, value, f"{sign} {goal:g}× {name}", ok, checked))
 
@@ -68,6 +71,8 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
         checked = once(runs[peer]) if key in ("e2e", "enqueue") and peer in runs else ""
         if key in ("saves", "save_p50") and peer in saves:
             checked = stored(saves[peer])
+        if key in ("p50", "p99"):
+            checked = probes(latency.get(peer, []))
         sign = "≥" if higher else "≤"
         out.append(Target(what, value, f"{sign} {goal:,.{digits}f} {unit}", ok, checked))
 
@@ -85,6 +90,7 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
     absolute("… round trip p50, livejobs", "livejobs", "save_p50", 0.25, False, "ms")
     out += _fanout(results.get("fanout"))
     out += _workers(table, runs)
+    out += _scale(results.get("scale"))
     if "livejobs-postgres" in table:
         absolute("livejobs-postgres end to end", "livejobs-postgres", "e2e", 3_000, True, "jobs/s")
         absolute(
@@ -131,6 +137,19 @@ def _workers(table: dict[str, dict[str, Spread]], runs: dict[str, Any]) -> list[
     return [Target(what, value, "≥ 0.8×", ok, once(runs["livejobs-workers"]))]
 
 
+def _scale(levels: list[dict[str, Any]] | None) -> list[Target]:
+    """Flat as the store grows: the largest level's p50s ÷ the reference server's, timed at the
+    same moments (the chart's 1.5× line)."""
+    top = next((lv for lv in reversed(levels or []) if lv.get("ref_create_ms")), None)
+    if top is None:
+        return []
+    ratios = [pct(top[k], 50) / pct(top["ref_" + k], 50) for k in ("create_ms", "claim_ms")]
+    value = " / ".join(f"{r:.2f}×" for r in ratios)
+    base = (levels or [top])[0]["stored"]
+    what = f"Scale: create / claim p50 at {top['stored']:,} stored jobs ÷ at {base:,}"
+    return [Target(what, value, "≤ 1.5× (flat)", max(ratios) <= 1.5)]
+
+
 def markdown(results: dict[str, Any]) -> list[str]:
     targets = evaluate(results)
     met = sum(1 for t in targets if t.ok)
@@ -142,8 +161,11 @@ def markdown(results: dict[str, Any]) -> list[str]:
         "last column is the correctness the figure stands on (✓ n: every one of n jobs ran "
         "exactly once, or was stored).",
         "",
-        "| target | this run | goal | | correctness |",
-        "|---|---:|---|---|---|",
     ]
+    return out + table(targets)
+
+
+def table(targets: list[Target]) -> list[str]:
+    out = ["| target | this run | goal | | correctness |", "|---|---:|---|---|---|"]
     out += [f"| {t.what} | {t.value} | {t.goal} | {t.mark} | {t.checked} |" for t in targets]
     return out
