@@ -27,7 +27,7 @@ import psutil
 
 from lineup import BENCH
 from livejobs_sdk import Client
-from procs import Processes
+from procs import Processes, Started
 from services import Backend
 
 TICKS = 50
@@ -37,6 +37,8 @@ thousand connections would be a load generator slower than the server it loads."
 DRAIN_S = 20.0
 """How long subscribers keep listening after the production window."""
 PRODUCE_GRACE_S = 5.0
+CONNECT_S = 300.0
+"""How long the subscribers may take to connect and subscribe, all of them."""
 IN_FLIGHT = 50
 
 
@@ -54,7 +56,7 @@ class Load:
 
     def cost_s(self) -> float:
         """An estimate of the step's run time: connecting, producing, draining."""
-        return (self.subscribers + self.idle) / 300 + self.seconds + DRAIN_S / 2 + 10
+        return (self.subscribers + self.idle) / 150 + self.seconds + DRAIN_S / 2 + 10
 
 
 def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[str, Any]:
@@ -85,8 +87,10 @@ def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[s
             str(out),
         ]
         name = f"fanout-{load.subscribers + load.idle}-client-{k}"
-        clients.append(procs.start(name, argv, cwd=BENCH, ready_line="READY", timeout=300))
+        # all connect at once (they wait on the server, not on each other): ready checked below
+        clients.append(procs.start(name, argv, cwd=BENCH, ready_line="READY", ready=lambda: True))
         outs.append(out)
+    _ready(clients, CONNECT_S)
     rss = RssSampler(server)
     rss.start()
     try:
@@ -130,6 +134,17 @@ def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[s
         "server_rss_mb_before": rss.first / 2**20,
         "server_rss_mb_peak": rss.peak / 2**20,
     }
+
+
+def _ready(clients: list[Started], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(c.ready.is_set() for c in clients):
+        for client in clients:
+            if client.popen.poll() is not None:
+                raise RuntimeError(f"{client.name} exited with {client.popen.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"subscribers not connected after {timeout:.0f} s")
+        time.sleep(0.05)
 
 
 def _share(total: int, parts: int, k: int) -> int:

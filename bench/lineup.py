@@ -109,7 +109,9 @@ PEERS = [
         _python(".venv-arq", "arq_peer.py"),
         "redis",
         f"arq 0.28, `max_jobs` {CONCURRENCY}, `poll_delay` 0.01 s (default 0.5 s); "
-        "`enqueue_job`, 50 in flight (no bulk call); sequential saves: `enqueue_job`",
+        "`enqueue_job`, 50 in flight (no bulk call; throughput on "
+        f"{SLOW_SHARE:.0%} of the jobs); sequential saves: `enqueue_job`",
+        share=SLOW_SHARE,
     ),
     Peer(
         "celery",

@@ -110,11 +110,17 @@ def _measure_peers(
             run.notes.append(f"{name} left out: its server did not start ({exc})")
             peers = [p for p in peers if p.backend != name]
     peers = _start_postgres_backends(procs, run, peers, workdir, backends)
-    for scenario in PER_PEER:
-        for rep in reps:
+    for rep in reps:  # a second repetition of every scenario before any third
+        for scenario in PER_PEER:
             order = peers[rep % len(peers) :] + peers[: rep % len(peers)]
+            order = [peer for peer in order if _runs(peer, scenario, wanted)]
+            # a repetition runs whole or not at all: a peer repeated alone would weigh its
+            # own medians with a moment of the host the others did not see
+            whole = sum(_cost(run, peer, scenario) for peer in order)
+            if rep and not run.fits(f"{scenario} #{rep + 1} (every peer)", whole):
+                continue
             for peer in order:
-                if _runs(peer, scenario, wanted):
+                if rep or run.fits(f"{scenario} #1 of {peer.name}", _cost(run, peer, scenario)):
                     _measure_one(procs, run, peer, scenario, rep, backends[peer.backend], results)
     for backend in backends.values():  # servers before their database
         for proc in (backend.proc, *backend.also):
@@ -160,6 +166,18 @@ def _runs(peer: Peer, scenario: str, wanted: list[str]) -> bool:
     return scenario in wanted and scenario in peer.scenarios
 
 
+def _cost(run: Run, peer: Peer, scenario: str) -> float:
+    """Seconds the run of ``peer`` in ``scenario`` should take: what its last one took, or a
+    guess before the first."""
+    plan = run.plan
+    guess = {
+        "throughput": plan.n * peer.share / 500 + 3 * peer.processes,
+        "latency": plan.samples * 0.02 + 5,
+        "saves": plan.saves * 0.002 + 5,
+    }[scenario]
+    return run.took.get((peer.name, scenario), guess)
+
+
 def _measure_one(
     procs: Processes,
     run: Run,
@@ -171,14 +189,6 @@ def _measure_one(
 ) -> None:
     plan = run.plan
     tag = f"{peer.name}-{scenario[0]}{rep}"
-    guess = {
-        "throughput": plan.n * peer.share / 500 + 3 * peer.processes,
-        "latency": plan.samples * 0.02 + 5,
-        "saves": plan.saves * 0.002 + 5,
-    }[scenario]
-    cost = run.took.get((peer.name, scenario), guess)
-    if not run.fits(f"{scenario} #{rep + 1} of {peer.name}", cost):
-        return
     print(f"{scenario} #{rep + 1}: {peer.name}", file=sys.stderr, flush=True)
     began = time.monotonic()
     try:

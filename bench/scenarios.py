@@ -41,13 +41,9 @@ def throughput(procs: Processes, peer: Peer, backend: Backend, n: int, tag: str)
 def saves(procs: Processes, peer: Peer, backend: Backend, n: int, tag: str) -> dict[str, Any]:
     """One producer awaiting each one-at-a-time enqueue, no worker; every save must be stored."""
     timeout = 30.0 + n * LATENCY_S_PER_SAMPLE / 10
-    line = run_json(
-        peer.argv("saves", f"bench-{tag}", backend.url, backend.token, "--n", str(n), "--timeout",
-                  str(timeout)),
-        cwd=BENCH,
-        timeout=timeout + 30,
-        log=procs.logs / f"{tag}-producer.log",
-    )  # fmt: skip
+    extra = ("--n", str(n), "--timeout", str(timeout))
+    argv = peer.argv("saves", f"bench-{tag}", backend.url, backend.token, *extra)
+    line = run_json(argv, cwd=BENCH, timeout=timeout + 30, log=procs.logs / f"{tag}-producer.log")
     result: dict[str, Any] = json.loads(line)
     return result
 
@@ -68,7 +64,7 @@ def exactly_once(n: int, paths: list[Path]) -> dict[str, Any]:
 def latency(
     procs: Processes, peer: Peer, backend: Backend, samples: int, tag: str
 ) -> dict[str, Any]:
-    """Scenario 2: one probe at a time to an idle worker, at most ``LATENCY_S_PER_SAMPLE`` s
+    """One probe at a time to an idle worker, at most ``LATENCY_S_PER_SAMPLE`` s
     a sample on average (about ten times what the slowest peer needs)."""
     timeout = 30.0 + samples * LATENCY_S_PER_SAMPLE
     return _run(
