@@ -296,9 +296,14 @@ def _parse() -> argparse.Namespace:
         default=SCENARIOS,
         help=f"comma list of {SCENARIOS} (workers: the many-workers row beside livejobs)",
     )
-    p.add_argument("--out", default=str(BENCH / "results"))
+    p.add_argument(
+        "--out",
+        help="where latest.md, chart.png and raw/ go (default: results/, and results/quick/ "
+        "for --quick, which must not pass for the full run's latest.md)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the work directory and its logs")
     args = p.parse_args()
+    args.out = args.out or str(BENCH / "results" / ("quick" if args.quick else ""))
     args.peers = [name for name in args.peers.split(",") if name]
     args.scenarios = args.scenarios.split(",")
     if "workers" in args.scenarios and "livejobs" in args.peers:
