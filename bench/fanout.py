@@ -1,10 +1,13 @@
-"""Scenario 3, livejobs only: live fan-out of job changes to many ``{}`` subscribers.
+"""The fan-out scenario, livejobs only: live fan-out of job changes to many ``{}`` subscribers,
+in steps (a load each, on a server of its own); a step may hold ``idle`` subscribers more,
+whose filters match none of the jobs, as most of a large deployment's subscribers are quiet.
 
-Subscriber processes (``fanout_client.py``) connect first; then one producer creates ``rate``
-jobs a second for ``seconds``, in ``TICKS`` small ``create_many`` calls a second, each job
-carrying its send time. Every subscriber must receive every change; how many did is counted,
-not assumed. The server's CPU (share of one core over the production window) and its peak RSS
-are sampled with psutil. The subscribers share the cores with the server, so they use a bare
+Subscriber processes (``fanout_client.py``, ``PER_CLIENT`` connections each at most) connect
+first; then one producer creates ``rate`` jobs a second for ``seconds``, in ``TICKS`` small
+``create_many`` calls a second, each job carrying its send time. Every active subscriber must
+receive every change and every idle one none; how many did is counted, not assumed. The
+server's CPU (share of one core over the production window) and its peak RSS are sampled with
+psutil. The subscribers share the cores with the server, so they use a bare
 WebSocket client (``fanout_wire.py``) that costs a fraction of what the server spends on the
 same messages: what is measured is the server, not the load generator.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -23,32 +27,47 @@ import psutil
 
 from lineup import BENCH
 from livejobs_sdk import Client
-from procs import Processes
+from procs import Processes, Started
 from services import Backend
 
 TICKS = 50
-CLIENT_PROCESSES = 2
+PER_CLIENT = 2_500
+"""Subscribers per client process at most (at least two processes): one process holding ten
+thousand connections would be a load generator slower than the server it loads."""
 DRAIN_S = 20.0
 """How long subscribers keep listening after the production window."""
 PRODUCE_GRACE_S = 5.0
+CONNECT_S = 300.0
+"""How long the subscribers may take to connect and subscribe, all of them."""
 IN_FLIGHT = 50
 
 
 @dataclass(frozen=True)
 class Load:
-    subscribers: int
+    subscribers: int  # active ones, on {}
     rate: int
     seconds: float
+    idle: int = 0  # more, on filters no job matches
+
+    @property
+    def name(self) -> str:
+        idle = f" + {self.idle:,} idle" if self.idle else ""
+        return f"{self.subscribers:,}{idle} subscribers × {self.rate:,} changes/s"
+
+    def cost_s(self) -> float:
+        """An estimate of the step's run time: connecting, producing, draining."""
+        return (self.subscribers + self.idle) / 150 + self.seconds + DRAIN_S / 2 + 10
 
 
 def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[str, Any]:
     expect = int(load.rate * load.seconds)
     server = psutil.Process(backend.proc.pid)
     clients, outs = [], []
-    per_client = -(-load.subscribers // CLIENT_PROCESSES)
-    for k in range(CLIENT_PROCESSES):
-        count = min(per_client, load.subscribers - k * per_client)
-        out = workdir / f"fanout-{k}.json"
+    processes = max(2, math.ceil((load.subscribers + load.idle) / PER_CLIENT))
+    for k in range(processes):
+        active = _share(load.subscribers, processes, k)
+        idle = _share(load.idle, processes, k)
+        out = workdir / f"fanout-{load.subscribers + load.idle}-{k}.json"
         argv = [
             str(BENCH / ".venv" / "bin" / "python"),
             str(BENCH / "fanout_client.py"),
@@ -57,7 +76,9 @@ def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[s
             "--token",
             backend.token,
             "--connections",
-            str(count),
+            str(active + idle),
+            "--idle",
+            str(idle),
             "--expect",
             str(expect),
             "--window",
@@ -65,10 +86,11 @@ def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[s
             "--out",
             str(out),
         ]
-        clients.append(
-            procs.start(f"fanout-client-{k}", argv, cwd=BENCH, ready_line="READY", timeout=120)
-        )
+        name = f"fanout-{load.subscribers + load.idle}-client-{k}"
+        # all connect at once (they wait on the server, not on each other): ready checked below
+        clients.append(procs.start(name, argv, cwd=BENCH, ready_line="READY", ready=lambda: True))
         outs.append(out)
+    _ready(clients, CONNECT_S)
     rss = RssSampler(server)
     rss.start()
     try:
@@ -84,8 +106,12 @@ def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[s
         rss.stop()
     reports = [json.loads(out.read_text()) for out in outs]
     counts = [n for r in reports for n in r["counts"]]
+    idle_counts = [n for r in reports for n in r.get("idle_counts", [])]
     return {
         "subscribers": load.subscribers,
+        "idle": load.idle,
+        "idle_quiet": sum(1 for n in idle_counts if n == 0),
+        "client_processes": processes,
         "rate": load.rate,
         "seconds": load.seconds,
         "produced": produced,
@@ -108,6 +134,22 @@ def run(procs: Processes, backend: Backend, load: Load, workdir: Path) -> dict[s
         "server_rss_mb_before": rss.first / 2**20,
         "server_rss_mb_peak": rss.peak / 2**20,
     }
+
+
+def _ready(clients: list[Started], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(c.ready.is_set() for c in clients):
+        for client in clients:
+            if client.popen.poll() is not None:
+                raise RuntimeError(f"{client.name} exited with {client.popen.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"subscribers not connected after {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def _share(total: int, parts: int, k: int) -> int:
+    """Part ``k`` of ``total`` cut into ``parts`` as evenly as can be."""
+    return total // parts + (1 if k < total % parts else 0)
 
 
 class RssSampler(threading.Thread):

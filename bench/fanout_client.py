@@ -1,4 +1,6 @@
-"""Scenario 3's subscribers: many WebSocket connections in one process, each subscribed to ``{}``.
+"""The fan-out scenario's subscribers: many WebSocket connections in one process, each
+subscribed to ``{}``, except ``--idle`` of them, each subscribed to one of ``IDLE_FILTERS``
+job types nobody creates: they hold a connection and a subscription and must receive nothing.
 
 Connections ask for batched messages, as the SDK does. Every connection counts the changes it
 receives (a substring count on the raw bytes, no parsing). One in ``--sample-every`` also parses
@@ -23,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import time
 from pathlib import Path
 
@@ -32,6 +35,8 @@ from fanout_wire import Wire
 
 ADDED, CHANGED, READY = b'{"msg":"added"', b'{"msg":"changed"', b'{"msg":"ready"'
 CONNECT_IN_FLIGHT = 50
+IDLE_FILTERS = 100
+"""Distinct filters among the idle subscribers (each a group of its own on the server)."""
 IDLE_CAP_S = 120.0
 """Give up when no change at all arrives this long after READY (the producer never started)."""
 
@@ -84,10 +89,12 @@ class Counter:
             self.ready.set()
 
 
-async def subscriber(url: str, token: str, counter: Counter, gate: asyncio.Semaphore) -> Wire:
+async def subscriber(
+    url: str, token: str, counter: Counter, gate: asyncio.Semaphore, filter: dict[str, str]
+) -> Wire:
     async with gate:
         wire = await Wire.open(url, token, on_push=counter, batch=True)
-        await wire.call("subscribe", {"filter": {}})
+        await wire.call("subscribe", {"filter": filter})
         await asyncio.wait_for(counter.ready.wait(), 60)
         return wire
 
@@ -97,22 +104,33 @@ def _deadline(counters: list[Counter], started: float, window: float) -> float:
     return min(firsts) + window if firsts else started + IDLE_CAP_S
 
 
+def _filter(i: int, active: int) -> dict[str, str]:
+    return {} if i < active else {"type": f"fanout-idle-{i % IDLE_FILTERS}"}
+
+
 async def main(args: argparse.Namespace) -> dict[str, object]:
-    counters = [Counter(i % args.sample_every == 0) for i in range(args.connections)]
+    active = args.connections - args.idle
+    counters = [Counter(i < active and i % args.sample_every == 0) for i in range(args.connections)]
     gate = asyncio.Semaphore(CONNECT_IN_FLIGHT)
-    wires = await asyncio.gather(*(subscriber(args.server, args.token, c, gate) for c in counters))
+    wires = await asyncio.gather(
+        *(
+            subscriber(args.server, args.token, c, gate, _filter(i, active))
+            for i, c in enumerate(counters)
+        )
+    )
     os.write(1, b"READY\n")
     started = time.time()
     try:
         while time.time() < _deadline(counters, started, args.window):
-            if all(c.changes >= args.expect for c in counters):
+            if all(c.changes >= args.expect for c in counters[:active]):
                 break
             await asyncio.sleep(0.05)
         dropped = sum(1 for w in wires if w.closed)  # the server cut the connection
     finally:
         await asyncio.gather(*(w.close() for w in wires), return_exceptions=True)
     return {
-        "counts": [c.changes for c in counters],
+        "counts": [c.changes for c in counters[:active]],
+        "idle_counts": [c.changes for c in counters[active:]],
         "latency_ms": [round(x, 3) for c in counters for x in c.latency_ms],
         "last": max(c.last for c in counters),
         "first": min((c.first for c in counters if c.first is not None), default=started),
@@ -126,9 +144,12 @@ if __name__ == "__main__":
     p.add_argument("--server", required=True)
     p.add_argument("--token", required=True)
     p.add_argument("--connections", type=int, default=500)
+    p.add_argument("--idle", type=int, default=0, help="of the connections, how many idle")
     p.add_argument("--expect", type=int, required=True)
     p.add_argument("--window", type=float, required=True, help="production + drain seconds")
     p.add_argument("--sample-every", type=int, default=10)
     p.add_argument("--out", type=Path, required=True)
     arguments = p.parse_args()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a descriptor per connection
     arguments.out.write_text(json.dumps(asyncio.run(main(arguments))))

@@ -1,4 +1,5 @@
-"""From raw results to what people read: summaries, the terminal table, latest.md, chart.png.
+"""From raw results to what people read: the terminal table and latest.md (the chart is
+chart.py's, the targets targets.py's).
 
 Every number is min / median / max over the repetitions; ratios are livejobs ÷ peer on the
 medians (for throughput, above 1 means livejobs is faster; for latency, below 1 means it is).
@@ -6,57 +7,13 @@ medians (for throughput, above 1 means livejobs is faster; for latency, below 1 
 
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 from typing import Any
 
+import chart as charts
+import targets
 from lineup import BY_NAME
-
-Spread = tuple[float, float, float]
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    rank = max(1, -(-len(ordered) * q // 100))
-    return ordered[int(rank) - 1]
-
-
-def spread(values: list[float]) -> Spread:
-    if not values:
-        return (float("nan"),) * 3
-    return min(values), statistics.median(values), max(values)
-
-
-def e2e_rate(run: dict[str, Any]) -> float:
-    """Jobs/s end to end; a run cut off at its timeout counts what it completed by then (a
-    slow peer's rate, not a missing cell; the notes say which runs were cut off)."""
-    if run.get("e2e_s"):
-        return float(run["n"] / run["e2e_s"])
-    return float(run["completed"] / run["wall_s"])
-
-
-def summarize(results: dict[str, Any]) -> dict[str, dict[str, Spread]]:
-    """Per peer: enqueue and e2e jobs/s, dispatch p50/p99 (ms), spread over repetitions."""
-    table: dict[str, dict[str, Spread]] = {}
-    for peer, runs in results.get("throughput", {}).items():
-        ok = [r for r in runs if r.get("enqueue_s") and r.get("wall_s")]
-        row = table.setdefault(peer, {})
-        row["enqueue"] = spread([r["n"] / r["enqueue_s"] for r in ok])
-        row["e2e"] = spread([e2e_rate(r) for r in ok])
-        row["cpu_per_1k"] = spread(
-            [1000 * (r["worker_cpu_s"] + r["backend_cpu_s"]) / max(r["completed"], 1) for r in ok]
-        )
-    for peer, runs in results.get("latency", {}).items():
-        ok = [r for r in runs if r.get("dispatch_ms")]
-        row = table.setdefault(peer, {})
-        row["p50"] = spread([pct(r["dispatch_ms"], 50) for r in ok])
-        row["p99"] = spread([pct(r["dispatch_ms"], 99) for r in ok])
-        row["enqueue_call"] = spread([pct(r["enqueue_ms"], 50) for r in ok])
-    return table
-
+from stats import Spread, once, pct, stored, summarize
 
 COLUMNS = [
     ("e2e", "end-to-end jobs/s", 0),
@@ -75,6 +32,10 @@ def _fmt(s: Spread | None, digits: int) -> str:
     return mid if lo == hi else f"{mid} ({lo}–{hi})"
 
 
+def _median(s: Spread | None, digits: int) -> str:
+    return "—" if s is None or s[1] != s[1] else f"{s[1]:,.{digits}f}"
+
+
 def _ratio(table: dict[str, dict[str, Spread]], peer: str, key: str) -> str:
     mine, theirs = table.get("livejobs", {}).get(key), table.get(peer, {}).get(key)
     if not mine or not theirs or not theirs[1] or mine[1] != mine[1] or theirs[1] != theirs[1]:
@@ -86,6 +47,7 @@ def markdown(results: dict[str, Any]) -> str:
     table = summarize(results)
     meta = results["meta"]
     peers = [p for p in meta["peers"] if p in table]
+    runs = results.get("throughput", {})
     out = [
         "# livejobs vs RQ, arq, Celery and BullMQ",
         "",
@@ -94,34 +56,15 @@ def markdown(results: dict[str, Any]) -> str:
         f"in {meta['elapsed_s']:.0f} s. Load average before/after: {meta['load_before']} / "
         f"{meta['load_after']} (other work on the machine shows up here).",
         "",
-        "Cells: median (min–max) over repetitions. Throughput: "
-        f"{meta['n']:,} no-op jobs, one producer, one worker process. Dispatch: "
-        f"{meta['samples']} probes to an idle worker, handler start − enqueue return.",
-        "",
-        "| peer | " + " | ".join(title for _, title, _ in COLUMNS) + " |",
-        "|---|" + "---:|" * len(COLUMNS),
+        *targets.markdown(results),
     ]
-    for peer in peers:
-        cells = [_fmt(table[peer].get(key), digits) for key, _, digits in COLUMNS]
-        out.append(f"| {peer} | " + " | ".join(cells) + " |")
-    if "livejobs" in table:
-        out += [
-            "",
-            "## livejobs ÷ peer (medians)",
-            "",
-            "Throughput: above 1× livejobs is faster. Latency: below 1× it is faster.",
-            "",
-            "| peer | e2e jobs/s | enqueue jobs/s | dispatch p50 | dispatch p99 |",
-            "|---|---:|---:|---:|---:|",
-        ]
-        for peer in peers:
-            if not peer.startswith("livejobs"):
-                cells = [_ratio(table, peer, k) for k in ("e2e", "enqueue", "p50", "p99")]
-                out.append(f"| {peer} | " + " | ".join(cells) + " |")
+    if peers:
+        out += _peers_md(table, peers, runs, meta)
+    out += _saves_md(results, table, meta)
     out += _fanout_md(results.get("fanout")) + _sdk_md(results.get("sdk"))
     out += _scale_md(results.get("scale")) + _dashboard_md(results.get("dashboard"))
     out += ["", "## Configuration", ""]
-    out += [f"- **{p}**: {BY_NAME[p].config}" for p in meta["peers"]]
+    out += [f"- **{p}**: {BY_NAME[p].config}" for p in meta["peers"] if p in BY_NAME]
     out += [f"- **redis**: {meta['redis']}", f"- **durability**: {meta['durability']}"]
     if meta.get("notes"):
         out += ["", "## Notes", ""] + [f"- {note}" for note in meta["notes"]]
@@ -129,39 +72,128 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _fanout_md(fan: dict[str, Any] | None) -> list[str]:
-    if not fan:
+def _peers_md(
+    table: dict[str, dict[str, Spread]],
+    peers: list[str],
+    runs: dict[str, list[dict[str, Any]]],
+    meta: dict[str, Any],
+) -> list[str]:
+    out = [
+        "",
+        "## Throughput and dispatch",
+        "",
+        "Cells: median (min–max) over repetitions. Throughput: "
+        f"{meta['n']:,} no-op jobs (a share of them for the slowest peers, see Configuration), "
+        "one producer, one worker process (the many-workers row: see Configuration). Each job "
+        "once: every job's handler ran exactly once, over all repetitions. Dispatch: "
+        f"{meta['samples']} probes to an idle worker, handler start − enqueue return.",
+        "",
+        "| peer | " + " | ".join(title for _, title, _ in COLUMNS) + " | each job once |",
+        "|---|" + "---:|" * len(COLUMNS) + "---|",
+    ]
+    for peer in peers:
+        cells = [_fmt(table[peer].get(key), digits) for key, _, digits in COLUMNS]
+        out.append(f"| {peer} | " + " | ".join(cells) + f" | {once(runs.get(peer, []))} |")
+    if "livejobs" in table:
+        keys = ("e2e", "enqueue", "p50", "p99", "saves")
+        out += [
+            "",
+            "## livejobs ÷ peer (medians)",
+            "",
+            "Throughput and saves: above 1× livejobs is faster. Latency: below 1× it is faster.",
+            "",
+            "| peer | e2e jobs/s | enqueue jobs/s | dispatch p50 | dispatch p99 | saves/s |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for peer in peers:
+            if not peer.startswith("livejobs"):
+                cells = [_ratio(table, peer, k) for k in keys]
+                out.append(f"| {peer} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _saves_md(
+    results: dict[str, Any], table: dict[str, dict[str, Spread]], meta: dict[str, Any]
+) -> list[str]:
+    saves = results.get("saves") or {}
+    peers = [p for p in meta["peers"] if p in saves and "saves" in table.get(p, {})]
+    if not peers:
         return []
-    if "error" in fan:
-        return ["", "## Live fan-out (livejobs)", "", f"Not measured: {fan['error']}"]
-    lat = fan["latency_ms"]
-    return [
+    out = [
+        "",
+        "## Sequential saves",
+        "",
+        f"One producer awaiting each one-at-a-time enqueue in turn, {meta.get('saves', 0):,} of "
+        "them after 10 warm-up ones, no worker running: a web request that enqueues its job. "
+        "Stored: the queue holds every save that was acknowledged.",
+        "",
+        "| peer | call | saves/s | round trip p50 ms | round trip p99 ms | stored |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    calls = {"livejobs": "`await job.save()`", "rq": "`queue.enqueue`", "arq": "`enqueue_job`",
+             "celery": "`apply_async`", "bullmq": "`await queue.add`"}  # fmt: skip
+    for peer in peers:
+        row = table[peer]
+        cells = [
+            _fmt(row.get(key), d) for key, d in (("saves", 0), ("save_p50", 3), ("save_p99", 3))
+        ]
+        out.append(
+            f"| {peer} | {calls.get(peer, '')} | "
+            + " | ".join(cells)
+            + f" | {stored(saves[peer])} |"
+        )
+    return out
+
+
+def _fanout_md(steps: list[dict[str, Any]] | dict[str, Any] | None) -> list[str]:
+    if isinstance(steps, dict):  # a raw result from before the fan-out had steps
+        steps = [steps]
+    if not steps:
+        return []
+    out = [
         "",
         "## Live fan-out (livejobs)",
         "",
-        f"{fan['subscribers']:,} WebSocket subscribers on `{{}}`, {fan['rate']} job changes/s "
-        f"offered for {fan['seconds']:.0f} s, open loop; the server took {fan['produced']:,} "
-        f"changes in {fan['produce_s']:.1f} s ({fan['produced'] / fan['produce_s']:,.0f}/s).",
+        "Active subscribers on `{}`, idle ones on one of 100 job types nobody creates; job "
+        "changes offered at the rate for the time shown, open loop; each step on a fresh server. "
+        "Every active subscriber must get every change, every idle one none.",
         "",
-        "| | |",
-        "|---|---:|",
-        f"| subscribers that received every change | {fan['complete_subscribers']:,} of "
-        f"{fan['subscribers']:,} |",
-        f"| changes delivered | {fan['delivered']:,} of {fan['expected']:,} "
-        f"({100 * fan['delivered'] / max(fan['expected'], 1):.1f} %) |",
-        f"| connections cut by the server | {fan['dropped_connections']} |",
-        f"| delivery latency p50 / p99 | {pct(lat, 50):,.1f} / {pct(lat, 99):,.1f} ms |"
-        if lat
-        else "| delivery latency p50 / p99 | — |",
-        f"| last change delivered after | {_seconds(fan['last_delivery_s'])} |",
-        f"| server CPU while producing | {fan['server_cpu_pct']:.0f} % of one core |",
-        f"| server CPU per delivered change | {fan['server_us_per_delivery']:.1f} µs |"
-        if fan["delivered"]
-        else "| server CPU per delivered change | — |",
-        f"| server RSS before / peak | {fan['server_rss_mb_before']:.0f} / "
-        f"{fan['server_rss_mb_peak']:.0f} MB |",
-        f"| subscriber processes' CPU | {fan['client_cpu_s']:.1f} s |",
     ]
+    done = [s for s in steps if "latency_ms" in s]
+    out += [f"Not measured: {s['load']}: {s['error']}" for s in steps if "error" in s]
+    if not done:
+        return out
+    head = [f"{s['subscribers']:,} + {s.get('idle', 0):,} idle × {s['rate']}/s" for s in done]
+    out += ["| | " + " | ".join(head) + " |", "|---|" + "---:|" * len(done)]
+    for what, cell in _FANOUT_ROWS:
+        out.append(f"| {what} | " + " | ".join(cell(s) for s in done) + " |")
+    return out
+
+
+def _p(step: dict[str, Any]) -> str:
+    lat = step["latency_ms"]
+    return f"{pct(lat, 50):,.1f} / {pct(lat, 99):,.1f} ms" if lat else "—"
+
+
+_FANOUT_ROWS = [
+    ("changes offered", lambda s: f"{s['produced']:,} in {s['produce_s']:.1f} s"),
+    ("active subscribers that received every change",
+     lambda s: f"{s['complete_subscribers']:,} of {s['subscribers']:,}"),
+    ("idle subscribers that received nothing",
+     lambda s: f"{s.get('idle_quiet', 0):,} of {s.get('idle', 0):,}"),
+    ("changes delivered", lambda s: f"{s['delivered']:,} of {s['expected']:,} "
+     f"({100 * s['delivered'] / max(s['expected'], 1):.1f} %)"),
+    ("connections cut by the server", lambda s: f"{s['dropped_connections']}"),
+    ("delivery latency p50 / p99", _p),
+    ("last change delivered after", lambda s: _seconds(s["last_delivery_s"])),
+    ("server CPU while producing", lambda s: f"{s['server_cpu_pct']:.0f} % of one core"),
+    ("server CPU per delivered change", lambda s: f"{s['server_us_per_delivery']:.1f} µs"
+     if s["delivered"] else "—"),
+    ("server RSS before / peak",
+     lambda s: f"{s['server_rss_mb_before']:.0f} / {s['server_rss_mb_peak']:.0f} MB"),
+    ("subscriber processes, their CPU",
+     lambda s: f"{s.get('client_processes', 2)}, {s['client_cpu_s']:.1f} s"),
+]  # fmt: skip
 
 
 def _seconds(value: float) -> str:
@@ -259,100 +291,52 @@ def _dashboard_md(dash: dict[str, Any] | None) -> list[str]:
     return out
 
 
+def write(results: dict[str, Any], out: Path) -> None:
+    """latest.md and chart.png in ``out``."""
+    (out / "latest.md").write_text(markdown(results))
+    charts.chart(results, out / "chart.png")
+
+
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def write_readme(results: dict[str, Any], readme: Path) -> bool:
+    """The block between the README's bench markers, from this run: its Targets table and each
+    peer's medians. False when the README has no such block (nothing written)."""
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return False
+    meta, table = results["meta"], summarize(results)
+    block = [
+        README_START,
+        f"From the last `make bench` ({meta['date']}, commit `{meta['commit']}`, "
+        f"{meta['machine']}, {meta['repeats']} repetition(s) interleaved, load average "
+        f"{meta['load_before']} at its start; written by `bench/run.py`, details in "
+        "[bench/results/latest.md](bench/results/latest.md)):",
+        "",
+        *targets.table(targets.evaluate(results)),
+        "",
+        "| medians | end-to-end jobs/s | batch enqueue jobs/s | dispatch p50 / p99 ms "
+        "| sequential saves/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for peer in [p for p in meta["peers"] if p in table]:
+        row = table[peer]
+        p50, p99 = (_median(row.get(k), 2) for k in ("p50", "p99"))
+        cells = [_median(row.get("e2e"), 0), _median(row.get("enqueue"), 0)]
+        cells += [f"{p50} / {p99}" if p50 != "—" else "—", _median(row.get("saves"), 0)]
+        block.append(f"| {peer} | " + " | ".join(cells) + " |")
+    readme.write_text(text[:start] + "\n".join(block) + "\n" + text[end:])
+    return True
+
+
 def print_table(results: dict[str, Any]) -> None:
     """The terminal view: the same markdown, rendered by rich."""
     from rich.console import Console
     from rich.markdown import Markdown
 
     Console().print(Markdown(markdown(results).replace("![chart](chart.png)", "")))
-
-
-def chart(results: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    table = summarize(results)
-    peers = [p for p in results["meta"]["peers"] if p in table]
-    colors = ["#d62728" if p.startswith("livejobs") else "#7f7f7f" for p in peers]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    for ax, key, title in (
-        (axes[0][0], "e2e", "End-to-end throughput (jobs/s, higher is better)"),
-        (axes[0][1], "enqueue", "Enqueue throughput (jobs/s, higher is better)"),
-    ):
-        _bars(ax, peers, [table[p].get(key) for p in peers], colors)
-        ax.set_title(title)
-    ax = axes[1][0]
-    width = 0.4
-    for offset, key, alpha in ((-width / 2, "p50", 1.0), (width / 2, "p99", 0.5)):
-        xs = [i + offset for i in range(len(peers))]
-        _bars(
-            ax,
-            peers,
-            [table[p].get(key) for p in peers],
-            colors,
-            xs=xs,
-            width=width,
-            alpha=alpha,
-            label=key,
-        )
-    ax.set_xticks(range(len(peers)), peers)
-    if all(s[0] > 0 for p in peers for k in ("p50", "p99") if (s := table[p].get(k))):
-        ax.set_yscale("log")
-    ax.set_title("Dispatch latency (ms, lower is better; solid p50, pale p99)")
-    ax = axes[1][1]
-    levels = [lv for lv in results.get("scale") or [] if lv.get("ref_create_ms")]
-    if levels:
-        # the ratio to the reference server timed at the same moments, not absolute latencies:
-        # those move with the host over the minutes of the run and look like growth when
-        # they are drift
-        stored = [lv["stored"] for lv in levels]
-        for key, label in (("create_ms", "create"), ("claim_ms", "claim")):
-            ax.plot(
-                stored,
-                [pct(lv[key], 50) / pct(lv["ref_" + key], 50) for lv in levels],
-                marker="o",
-                label=f"{label} p50 ÷ reference",
-            )
-        ax.axhline(1.5, color="grey", linestyle="--", linewidth=1, label="target limit (1.5×)")
-        ax.set_xscale("log")
-        ax.set_ylim(0, 2)
-        ax.legend()
-        ax.set_xlabel("stored jobs")
-    reference = levels[0]["stored"] if levels else 1000
-    ax.set_title(f"Create / claim p50 ÷ a server kept at {reference:,} jobs (flat is 1)")
-    for ax in (axes[1][0], axes[1][1]):
-        if ax.get_yscale() == "log":
-            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.yaxis.set_minor_formatter(NullFormatter())
-    fig.suptitle(f"livejobs bench, {results['meta']['date']} ({results['meta']['machine']})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def _bars(
-    ax: Any,
-    peers: list[str],
-    spreads: list[Spread | None],
-    colors: list[str],
-    xs: list[float] | None = None,
-    width: float = 0.6,
-    alpha: float = 1.0,
-    label: str | None = None,
-) -> None:
-    xs = xs if xs is not None else list(range(len(peers)))
-    mids = [s[1] if s else 0.0 for s in spreads]
-    low = [s[1] - s[0] if s else 0.0 for s in spreads]
-    high = [s[2] - s[1] if s else 0.0 for s in spreads]
-    ax.bar(
-        xs, mids, width=width, color=colors, alpha=alpha, yerr=[low, high], capsize=4, label=label
-    )
-    if width == 0.6:
-        ax.set_xticks(xs, peers)
 
 
 if __name__ == "__main__":
@@ -362,7 +346,5 @@ if __name__ == "__main__":
 
     raw = Path(sys.argv[1])
     data = json.loads(raw.read_text())
-    out = raw.resolve().parent.parent
-    (out / "latest.md").write_text(markdown(data))
-    chart(data, out / "chart.png")
+    write(data, raw.resolve().parent.parent)
     print_table(data)

@@ -11,25 +11,23 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-import dashboard
-import fanout
+import livejobs_only
 import report
-import scale
 import scenarios
-import sync_overhead
+from budget import FULL, QUICK, Plan, Run
 from lineup import BENCH, PEERS, Peer
 from procs import Processes
 from services import Backend, start_livejobs, start_postgres, start_redis
@@ -47,42 +45,9 @@ LIVEJOBS_BACKENDS = {"livejobs": (), "livejobs-fsync": ("--synchronous", "FULL")
 POSTGRES_BACKENDS = {"livejobs-postgres": 1, "livejobs-postgres-2": 2}
 
 
-@dataclass(frozen=True)
-class Plan:
-    n: int
-    samples: int
-    repeats: int
-    load: fanout.Load
-    levels: list[int]
-    budget_s: float
-
-
-FULL = Plan(20_000, 500, 3, fanout.Load(1_000, 500, 20.0), [1_000, 100_000, 1_000_000], 570)
-QUICK = Plan(2_000, 100, 1, fanout.Load(200, 100, 5.0), [1_000, 100_000], 150)
-
-
-@dataclass
-class Run:
-    plan: Plan
-    started: float = field(default_factory=time.monotonic)
-    notes: list[str] = field(default_factory=list)
-    failed: bool = False
-    #: seconds the last run of each (peer, scenario) took: the estimate for its next one
-    took: dict[tuple[str, str], float] = field(default_factory=dict)
-
-    def failure(self, what: str, exc: Exception) -> dict[str, str]:
-        self.failed = True
-        self.notes.append(f"{what} failed: {exc}")
-        return {"error": str(exc)}
-
-    def fits(self, what: str, cost_s: float) -> bool:
-        """Whether ``what`` (estimated at ``cost_s``) still fits in the budget."""
-        if time.monotonic() - self.started + cost_s <= self.plan.budget_s:
-            return True
-        self.notes.append(
-            f"skipped {what}: the {self.plan.budget_s:.0f} s budget would be exceeded"
-        )
-        return False
+SCENARIOS = "throughput,workers,latency,saves,fanout,sdk,scale,dashboard"
+#: the scenarios each peer runs, interleaved with the other peers (the rest are livejobs only)
+PER_PEER = ("throughput", "latency", "saves")
 
 
 def main() -> None:
@@ -92,11 +57,12 @@ def main() -> None:
         plan = Plan(**{**plan.__dict__, "repeats": args.repeats})
     run = Run(plan)
     peers = [p for p in PEERS if p.name in args.peers and _available(p, run)]
+    _raise_file_limit()  # inherited by every server and client the run starts
     signal.signal(signal.SIGTERM, _interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="livejobs-bench-"))
     logs = workdir / "logs"
     logs.mkdir()
-    results: dict[str, Any] = {"throughput": {}, "latency": {}}
+    results: dict[str, Any] = {scenario: {} for scenario in PER_PEER}
     load_before = _load()
     try:
         with Processes(logs) as procs:
@@ -105,7 +71,7 @@ def main() -> None:
             first, more = range(min(plan.repeats, 1)), range(1, plan.repeats)
             peers = _measure_peers(procs, run, peers, args.scenarios, workdir, results, first)
             if "livejobs" in [p.name for p in peers] or "livejobs" in args.peers:
-                _measure_livejobs_only(procs, run, args.scenarios, workdir, results)
+                livejobs_only.measure(procs, run, args.scenarios, workdir, results)
             if more:
                 again = workdir / "repeats"  # fresh servers: a Redis and SQLite files of their own
                 again.mkdir()
@@ -131,7 +97,7 @@ def _measure_peers(
     results: dict[str, Any],
     reps: range,
 ) -> list[Peer]:
-    """Scenarios 1 and 2, every peer in each of ``reps``, the order rotated each time."""
+    """The per-peer scenarios, every peer in each of ``reps``, the order rotated each time."""
     backends: dict[str, Backend] = {}
     if any(p.backend == "redis" for p in peers):
         backends["redis"] = start_redis(procs, workdir)
@@ -144,38 +110,18 @@ def _measure_peers(
             run.notes.append(f"{name} left out: its server did not start ({exc})")
             peers = [p for p in peers if p.backend != name]
     peers = _start_postgres_backends(procs, run, peers, workdir, backends)
-    plan = run.plan
-    for scenario in ("throughput", "latency"):
-        if scenario not in wanted:
-            continue
-        for rep in reps:
+    for rep in reps:  # a second repetition of every scenario before any third
+        for scenario in PER_PEER:
             order = peers[rep % len(peers) :] + peers[: rep % len(peers)]
+            order = [peer for peer in order if _runs(peer, scenario, wanted)]
+            # a repetition runs whole or not at all: a peer repeated alone would weigh its
+            # own medians with a moment of the host the others did not see
+            whole = sum(_cost(run, peer, scenario) for peer in order)
+            if rep and not run.fits(f"{scenario} #{rep + 1} (every peer)", whole):
+                continue
             for peer in order:
-                if scenario not in peer.scenarios:
-                    continue
-                tag = f"{peer.name}-{scenario[0]}{rep}"
-                guess = plan.n / 500 if scenario == "throughput" else plan.samples * 0.02 + 5
-                cost = run.took.get((peer.name, scenario), guess)
-                if not run.fits(f"{scenario} #{rep + 1} of {peer.name}", cost):
-                    continue
-                print(f"{scenario} #{rep + 1}: {peer.name}", file=sys.stderr, flush=True)
-                backend = backends[peer.backend]
-                began = time.monotonic()
-                try:
-                    if scenario == "throughput":
-                        result = scenarios.throughput(procs, peer, backend, plan.n, tag)
-                    else:
-                        result = scenarios.latency(procs, peer, backend, plan.samples, tag)
-                except Exception as exc:  # one peer failing must not sink the others
-                    result = run.failure(f"{scenario} #{rep + 1} of {peer.name}", exc)
-                run.took[(peer.name, scenario)] = time.monotonic() - began
-                if scenario == "throughput" and result.get("wall_s") and not result["e2e_s"]:
-                    run.notes.append(
-                        f"throughput #{rep + 1} of {peer.name} was cut off after "
-                        f"{result['wall_s']:.0f} s with {result['completed']:,} of "
-                        f"{result['n']:,} jobs done; its rate is those ÷ that time"
-                    )
-                results[scenario].setdefault(peer.name, []).append(result)
+                if rep or run.fits(f"{scenario} #1 of {peer.name}", _cost(run, peer, scenario)):
+                    _measure_one(procs, run, peer, scenario, rep, backends[peer.backend], results)
     for backend in backends.values():  # servers before their database
         for proc in (backend.proc, *backend.also):
             procs.stop(proc)
@@ -212,66 +158,56 @@ def _start_postgres_backends(
     return peers
 
 
-def _measure_livejobs_only(
-    procs: Processes, run: Run, wanted: list[str], workdir: Path, results: dict[str, Any]
-) -> None:
-    """Scenarios 3 to 6, each on a server and a database of its own."""
+def _runs(peer: Peer, scenario: str, wanted: list[str]) -> bool:
+    """The many-workers row is a throughput run of its own scenario, ``workers``, whose
+    one-worker reference is livejobs' throughput run; so that runs when either is wanted."""
+    if scenario == "throughput" and "workers" in wanted and "workers" in peer.scenarios:
+        return True
+    return scenario in wanted and scenario in peer.scenarios
+
+
+def _cost(run: Run, peer: Peer, scenario: str) -> float:
+    """Seconds the run of ``peer`` in ``scenario`` should take: what its last one took, or a
+    guess before the first."""
     plan = run.plan
-    if "fanout" in wanted and run.fits("fan-out", plan.load.seconds + fanout.DRAIN_S + 30):
-        print("fan-out", file=sys.stderr, flush=True)
-        server = start_livejobs(procs, workdir, "livejobs-fanout")
-        try:
-            results["fanout"] = fanout.run(procs, server, plan.load, workdir)
-        except Exception as exc:
-            results["fanout"] = run.failure("fan-out", exc)
-        finally:
-            procs.stop(server.proc)
-    if "sdk" in wanted and run.fits("sdk", 40):
-        print("sdk: sync and async client per call", file=sys.stderr, flush=True)
-        server = start_livejobs(procs, workdir, "livejobs-sdk")
-        try:
-            results["sdk"] = sync_overhead.measure(server.url, server.token)
-        except Exception as exc:
-            run.failure("sdk", exc)
-        finally:
-            procs.stop(server.proc)
-    if "scale" in wanted:
-        # seeding runs at 25,000-40,000 jobs/s; the estimate allows for a slower machine
-        levels = [lv for lv in plan.levels if run.fits(f"scale at {lv:,} jobs", lv / 20_000 + 10)]
-        if levels:
-            print(f"scale: {levels}", file=sys.stderr, flush=True)
-            server = start_livejobs(procs, workdir, "livejobs-scale")
-            reference = start_livejobs(procs, workdir, "livejobs-scale-reference")
-            try:
-                results["scale"] = scale.run(server, reference, levels)
-            except Exception as exc:
-                run.failure("scale", exc)
-            finally:
-                procs.stop(server.proc)
-                procs.stop(reference.proc)
-    if "dashboard" in wanted:
-        _measure_dashboard(run, workdir, results)
+    guess = {
+        "throughput": plan.n * peer.share / 500 + 3 * peer.processes,
+        "latency": plan.samples * 0.02 + 5,
+        "saves": plan.saves * 0.002 + 5,
+    }[scenario]
+    return run.took.get((peer.name, scenario), guess)
 
 
-def _measure_dashboard(run: Run, workdir: Path, results: dict[str, Any]) -> None:
-    """Scenario 6: the largest size whose estimate fits the time left (a million when run
-    alone), on a server of its own; the size is printed and reported."""
-    flow_s = 10.0 if run.plan is QUICK else dashboard.FLOW_S
-    sizes = dashboard.SIZES[2:] if run.plan is QUICK else dashboard.SIZES
-    left = run.plan.budget_s - (time.monotonic() - run.started)
-    jobs = next((n for n in sizes if dashboard.cost_s(n, flow_s) <= left), None)
-    if jobs is None:
-        run.notes.append(f"skipped dashboard: {left:.0f} s left, {sizes[-1]:,} jobs need more")
-        return
-    if jobs < sizes[0]:
-        run.notes.append(
-            f"dashboard at {jobs:,} jobs: a million would not fit the {left:.0f} s left"
-        )
-    print(f"dashboard: {jobs:,} jobs", file=sys.stderr, flush=True)
+def _measure_one(
+    procs: Processes,
+    run: Run,
+    peer: Peer,
+    scenario: str,
+    rep: int,
+    backend: Backend,
+    results: dict[str, Any],
+) -> None:
+    plan = run.plan
+    tag = f"{peer.name}-{scenario[0]}{rep}"
+    print(f"{scenario} #{rep + 1}: {peer.name}", file=sys.stderr, flush=True)
+    began = time.monotonic()
     try:
-        results["dashboard"] = dashboard.run(workdir, jobs, flow_s)
-    except Exception as exc:
-        results["dashboard"] = run.failure("dashboard", exc)
+        if scenario == "throughput":
+            result = scenarios.throughput(procs, peer, backend, plan.n, tag)
+        elif scenario == "latency":
+            result = scenarios.latency(procs, peer, backend, plan.samples, tag)
+        else:
+            result = scenarios.saves(procs, peer, backend, plan.saves, tag)
+    except Exception as exc:  # one peer failing must not sink the others
+        result = run.failure(f"{scenario} #{rep + 1} of {peer.name}", exc)
+    run.took[(peer.name, scenario)] = time.monotonic() - began
+    if scenario == "throughput" and result.get("wall_s") and not result["e2e_s"]:
+        run.notes.append(
+            f"throughput #{rep + 1} of {peer.name} was cut off after {result['wall_s']:.0f} s "
+            f"with {result['completed']:,} of {result['n']:,} jobs done; its rate is those ÷ "
+            "that time"
+        )
+    results[scenario].setdefault(peer.name, []).append(result)
 
 
 def _available(peer: Peer, run: Run) -> bool:
@@ -311,6 +247,7 @@ def _meta(
         "repeats": plan.repeats,
         "n": plan.n,
         "samples": plan.samples,
+        "saves": plan.saves,
         "peers": [p.name for p in peers],
         "redis": " ".join(redis[:3]) + ", appendonly yes, appendfsync everysec, save ''",
         "durability": DURABILITY,
@@ -325,9 +262,19 @@ def _write(results: dict[str, Any], out: Path) -> None:
     (out / "raw").mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     (out / "raw" / f"{stamp}.json").write_text(json.dumps(results))
-    (out / "latest.md").write_text(report.markdown(results))
-    report.chart(results, out / "chart.png")
+    report.write(results, out)
+    if out.resolve() == (BENCH / "results").resolve() and not results["meta"]["quick"]:
+        # the README's table follows the full run whose latest.md it points to
+        if report.write_readme(results, BENCH.parent / "README.md"):
+            print("wrote the README's bench table", file=sys.stderr)
     print(f"wrote {out / 'latest.md'}, {out / 'chart.png'} and raw/{stamp}.json", file=sys.stderr)
+
+
+def _raise_file_limit() -> None:
+    """Ten thousand subscribers are ten thousand descriptors in the server: the soft limit
+    (often 1,024) up to the hard one."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _load() -> str:
@@ -344,15 +291,29 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
     p.add_argument("--repeats", type=int, help="override the plan's repetitions")
     p.add_argument("--peers", default=",".join(names), help=f"comma list of {names}")
-    p.add_argument("--scenarios", default="throughput,latency,fanout,sdk,scale,dashboard")
-    p.add_argument("--out", default=str(BENCH / "results"))
+    p.add_argument(
+        "--scenarios",
+        default=SCENARIOS,
+        help=f"comma list of {SCENARIOS} (workers: the many-workers row beside livejobs)",
+    )
+    p.add_argument(
+        "--out",
+        help="where latest.md, chart.png and raw/ go (default: results/, and results/quick/ "
+        "for --quick, which must not pass for the full run's latest.md)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the work directory and its logs")
     args = p.parse_args()
+    args.out = args.out or str(BENCH / "results" / ("quick" if args.quick else ""))
     args.peers = [name for name in args.peers.split(",") if name]
     args.scenarios = args.scenarios.split(",")
+    if "workers" in args.scenarios and "livejobs" in args.peers:
+        args.peers.append("livejobs-workers")  # the row of the `workers` scenario
     unknown = set(args.peers) - set(names)
     if unknown:
         p.error(f"unknown peers: {', '.join(sorted(unknown))}")
+    strange = set(args.scenarios) - set(SCENARIOS.split(","))
+    if strange:
+        p.error(f"unknown scenarios: {', '.join(sorted(strange))}")
     return args
 
 

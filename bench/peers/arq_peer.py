@@ -60,6 +60,9 @@ class Adapter:
     async def completed(self) -> int:
         return self.enqueued - int(await self.pool.zcard(self.args.queue))
 
+    async def stored(self) -> int:
+        return int(await self.pool.zcard(self.args.queue))
+
     def run_worker(self) -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
         Worker(

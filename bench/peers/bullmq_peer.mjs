@@ -4,8 +4,10 @@
 // are kept (removeOnComplete false), so completion is the queue's completed count. The
 // producer uses addBulk, BATCH jobs per call (one MULTI of Lua scripts), like the Python peers'
 // bulk calls. The handler reads the clock first and, for a latency probe, reports that time
-// over UDP on loopback.
+// over UDP on loopback, and records a throughput job's index (written to --runs-out at exit).
+// `saves`: one producer awaiting each queue.add in turn, no worker.
 import dgram from 'node:dgram';
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Queue, Worker } from 'bullmq';
 
@@ -28,9 +30,12 @@ const wallSeconds = () => (performance.timeOrigin + performance.now()) / 1000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let probeSocket = null;
+const runs = [];
 function probe(payload) {
   const started = wallSeconds();
-  if (payload && payload.probe) {
+  if (payload && payload.i !== undefined) {
+    runs.push(payload.i);
+  } else if (payload && payload.probe) {
     probeSocket ??= dgram.createSocket('udp4');
     const [port, marker] = payload.probe;
     probeSocket.send(`${marker} ${started}`, port, '127.0.0.1');
@@ -40,7 +45,11 @@ function probe(payload) {
 async function runWorker(args) {
   const worker = new Worker(args.queue, async (job) => { probe(job.data); },
     { connection: args.connection, concurrency: args.concurrency });
-  const stop = async () => { await worker.close(); process.exit(0); };
+  const stop = async () => {
+    await worker.close();
+    if (args['runs-out']) writeFileSync(args['runs-out'], JSON.stringify(runs));
+    process.exit(0);
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   await worker.waitUntilReady();
@@ -101,11 +110,31 @@ async function latency(args) {
   return { dispatch_ms: dispatch, enqueue_ms: enqueue, lost };
 }
 
+async function saves(args) {
+  const queue = new Queue(args.queue, { connection: args.connection });
+  await queue.waitUntilReady();
+  for (let i = 0; i < args.warmup; i++) await queue.add('noop', { s: -1 - i });
+  const rtt = [];
+  const deadline = performance.now() + args.timeout * 1000;
+  const start = performance.now();
+  for (let i = 0; i < args.n; i++) {
+    const before = performance.now();
+    await queue.add('noop', { s: i });
+    rtt.push(performance.now() - before);
+    if (before > deadline) break;
+  }
+  const total = (performance.now() - start) / 1000;
+  const stored = await queue.getWaitingCount();
+  await queue.close();
+  return { n: args.n, saved: rtt.length, total_s: total, rtt_ms: rtt, stored: stored - args.warmup };
+}
+
+const COMMANDS = { throughput, latency, saves };
 const args = parse(process.argv.slice(2));
 if (args.command === 'worker') {
   await runWorker(args);
 } else {
-  const result = args.command === 'throughput' ? await throughput(args) : await latency(args);
+  const result = await COMMANDS[args.command](args);
   console.log(JSON.stringify(result));
   process.exit(0);
 }

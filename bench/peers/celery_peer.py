@@ -48,12 +48,14 @@ class Adapter:
             broker_connection_retry_on_startup=True,
         )
         self.results = Redis.from_url(_results_url(args.redis))
+        self.broker = Redis.from_url(args.redis)
 
     def open(self) -> None:
         self.baseline = int(self.results.dbsize())
 
     def close(self) -> None:
         self.results.close()
+        self.broker.close()
 
     def enqueue_batch(self, first: int, count: int) -> None:
         for k in range(count):
@@ -64,6 +66,10 @@ class Adapter:
 
     def completed(self) -> int:
         return int(self.results.dbsize()) - self.baseline
+
+    def stored(self) -> int:
+        """Messages waiting in the queue's list (kombu's Redis transport, priority 0)."""
+        return int(self.broker.llen(self.args.queue))
 
     def run_worker(self) -> None:
         app.worker_main(

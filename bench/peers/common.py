@@ -9,13 +9,19 @@ Command line, the same for every peer (``bullmq_peer.mjs`` implements it too)::
     PEER worker     --queue Q [--redis URL] [--server URL --token T] [--concurrency C]
     PEER throughput --queue Q --n N ...      → one JSON line: enqueue_s, e2e_s, completed
     PEER latency    --queue Q --samples K ... → one JSON line: dispatch_ms[], enqueue_ms[], lost
-    (``--timeout`` bounds either producer: past it, it reports what it has)
+    PEER saves      --queue Q --n N ...      → one JSON line: total_s, rtt_ms[], stored
+    (``--timeout`` bounds every producer: past it, it reports what it has)
+
+A worker given ``--runs-out PATH`` writes there, as it exits, the index of every throughput job
+its handler ran (a JSON list), so the harness can check that each ran exactly once; a livejobs
+worker given ``--connections C`` runs C connections (C workers) in its one process.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import inspect
 import json
 import os
@@ -35,13 +41,18 @@ PROBE_WAIT_S = 5.0
 """A probe whose handler has not started by then counts as lost."""
 
 _probe_socket: socket.socket | None = None
+RUNS: list[int] = []
+"""The index of every throughput job this worker's handler ran (one append per job)."""
 
 
 def probe(payload: Any) -> None:
     """The whole no-op handler. Reads the clock first; a latency probe job then reports that
-    time to its producer over UDP on loopback, outside the system under test."""
+    time to its producer over UDP on loopback, outside the system under test; a throughput job
+    has its index recorded."""
     started = time.time()
-    if isinstance(payload, dict) and "probe" in payload:
+    if isinstance(payload, dict) and "i" in payload:
+        RUNS.append(payload["i"])
+    elif isinstance(payload, dict) and "probe" in payload:
         global _probe_socket
         if _probe_socket is None:
             _probe_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -121,6 +132,29 @@ async def latency(adapter: Any, samples: int, warmup: int, timeout: float) -> di
     return {"dispatch_ms": dispatch, "enqueue_ms": enqueue, "lost": lost}
 
 
+async def saves(adapter: Any, n: int, warmup: int, timeout: float) -> dict[str, Any]:
+    """One producer awaiting each enqueue in turn, as a web request enqueues its one job, with
+    no worker: saves/s and each call's round trip; then how many of them the system stored."""
+    await _call(adapter.open())
+    rtt: list[float] = []
+    try:
+        for i in range(warmup):
+            await _call(adapter.enqueue_probe({"s": -1 - i}))
+        start = time.perf_counter()
+        deadline = start + timeout
+        for i in range(n):
+            before = time.perf_counter()
+            await _call(adapter.enqueue_probe({"s": i}))
+            rtt.append((time.perf_counter() - before) * 1000)
+            if before > deadline:
+                break
+        total = time.perf_counter() - start
+        stored = await _call(adapter.stored())
+    finally:
+        await _call(adapter.close())
+    return {"n": n, "saved": len(rtt), "total_s": total, "rtt_ms": rtt, "stored": stored - warmup}
+
+
 async def _receive(loop: asyncio.AbstractEventLoop, sock: socket.socket, marker: int) -> float:
     while True:
         data = await loop.sock_recv(sock, 256)
@@ -131,7 +165,7 @@ async def _receive(loop: asyncio.AbstractEventLoop, sock: socket.socket, marker:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser()
-    p.add_argument("command", choices=["worker", "throughput", "latency"])
+    p.add_argument("command", choices=["worker", "throughput", "latency", "saves"])
     p.add_argument("--queue", required=True)
     p.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     p.add_argument("--server", default="ws://127.0.0.1:8000/ws")
@@ -141,6 +175,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=500)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--connections", type=int, default=1)
+    p.add_argument("--runs-out", default="")
     return p.parse_args(argv)
 
 
@@ -149,10 +185,19 @@ def main(adapter_class: type, argv: list[str] | None = None) -> None:
     args = parse(sys.argv[1:] if argv is None else argv)
     adapter = adapter_class(args)
     if args.command == "worker":
+        if args.runs_out:  # at exit, whichever way the worker's own shutdown ends
+            atexit.register(_write_runs, args.runs_out)
         adapter.run_worker()
         return
     if args.command == "throughput":
         result = asyncio.run(throughput(adapter, args.n, args.timeout))
+    elif args.command == "saves":
+        result = asyncio.run(saves(adapter, args.n, args.warmup, args.timeout))
     else:
         result = asyncio.run(latency(adapter, args.samples, args.warmup, args.timeout))
     print(json.dumps(result), flush=True)
+
+
+def _write_runs(path: str) -> None:
+    with open(path, "w") as out:
+        json.dump(RUNS, out)

@@ -3,12 +3,16 @@ default 10: up to 10 more jobs wait in the worker for a free handler, as Celery 
 against a server on the SQLite store; the producer uses ``create_many``, ``BATCH`` jobs per call.
 
 The run's queue name is the job type, so every run has jobs of its own. Completion is the
-server's own count of completed jobs of that type (``client.counts``).
+server's own count of completed jobs of that type (``client.counts``). ``--connections C`` runs
+C clients in the one process, each its own WebSocket and worker (the "many workers" row).
+SIGTERM stops the workers and lets the process exit normally, so that ``--runs-out`` is written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
 from typing import Any
 
@@ -41,18 +45,38 @@ class Adapter:
         counts = await self.client.counts({"type": self.args.queue})
         return int(counts["status"].get("completed", 0))
 
+    async def stored(self) -> int:
+        counts = await self.client.counts({"type": self.args.queue})
+        return sum(counts["status"].values())
+
     def run_worker(self) -> None:
         asyncio.run(self._work())
 
     async def _work(self) -> None:
-        async with Client(self.args.server, token=self.args.token) as client:
+        main = asyncio.current_task()
+        assert main is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
+        url, token = self.args.server, self.args.token
+        clients = [Client(url, token=token) for _ in range(self.args.connections)]
+        try:
+            await asyncio.gather(*(client.connect() for client in clients))
+            workers = [
+                client.worker(
+                    self.args.queue,
+                    noop,
+                    concurrency=self.args.concurrency,
+                    prefetch=self.args.concurrency,
+                )
+                for client in clients
+            ]
+            running = asyncio.gather(*(worker.run() for worker in workers))
+            while any(w.worker_id is None for w in workers) and not running.done():
+                await asyncio.sleep(0.01)  # READY once the server has every worker
             common.ready()
-            await client.process_jobs(
-                self.args.queue,
-                noop,
-                concurrency=self.args.concurrency,
-                prefetch=self.args.concurrency,
-            )
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
+        finally:
+            await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
 
 
 if __name__ == "__main__":

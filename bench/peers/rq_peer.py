@@ -46,6 +46,9 @@ class Adapter:
     def completed(self) -> int:
         return int(self.redis.zcard(self.finished_key))
 
+    def stored(self) -> int:
+        return int(self.queue.count)
+
     def run_worker(self) -> None:
         worker = SimpleWorker([self.queue], connection=self.redis)
         self.redis.ping()
