@@ -48,6 +48,8 @@ class _Call:
     args: tuple[Any, ...]
     several: bool
     future: asyncio.Future[Any] = field(repr=False)
+    #: its cost when its arguments do not tell (``_weight``)
+    weight: int = 0
 
 
 def _patiently(conn: sqlite3.Connection, function: Callable[..., T], *args: Any) -> T:
@@ -73,6 +75,8 @@ def _busy(exc: BaseException) -> bool:
 
 def _weight(call: _Call) -> int:
     """Rough cost of a call: documents it writes or claims."""
+    if call.weight:
+        return call.weight
     first = call.args[0] if call.args else None
     if isinstance(first, list):
         return len(first)
@@ -107,6 +111,7 @@ class Batcher:
         self._peers: Peers | None = None
         #: the search index's next pass over the jobs small batches left to it
         self._search_pass: asyncio.TimerHandle | None = None
+        self._deferred = 0
 
     def _wake(self) -> None:
         if self._wakeup is not None:
@@ -135,13 +140,13 @@ class Batcher:
         return self._enqueue(function, args, several=True)
 
     def _enqueue(
-        self, function: ops.Operation, args: tuple[Any, ...], several: bool
+        self, function: ops.Operation, args: tuple[Any, ...], several: bool, weight: int = 0
     ) -> asyncio.Future[Any]:
         if self._wakeup is None or self._closing:
             state = "closed" if self._closing else "not open yet"
             raise Unavailable(f"the SQLite store {self.path!r} is {state}")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Call(function, args, several, future))
+        self._queue.append(_Call(function, args, several, future, weight))
         self._wakeup.set()
         return future
 
@@ -181,9 +186,8 @@ class Batcher:
             self._fail(batch, exc)
             return
         self._settle(batch, outcomes[: len(batch)], changes)
-        if changes.search_deferred and self._search_pass is None:
-            loop = asyncio.get_running_loop()
-            self._search_pass = loop.call_later(SEARCH_PASS_DELAY, self._index_deferred)
+        if changes.search_deferred:
+            self._plan_search_pass(changes.search_deferred)
         if peers is not None and outcomes[-1] == (True, True):  # log_changes logged them
             peers.logged(len(changes))
         self._written += weight
@@ -233,10 +237,22 @@ class Batcher:
         peers.caught_up(result)
         self._feed.publish(result.changes)
 
+    def _plan_search_pass(self, deferred: int) -> None:
+        """A large batch's jobs are indexed now, on the writer's thread while the loop answers
+        and reads the next call; a small batch's a moment later, with the next ones'."""
+        self._deferred += deferred
+        if self._search_pass is not None and self._deferred <= INLINE_WEIGHT:
+            return
+        if self._search_pass is not None:
+            self._search_pass.cancel()
+        delay = 0.0 if self._deferred > INLINE_WEIGHT else SEARCH_PASS_DELAY
+        self._search_pass = asyncio.get_running_loop().call_later(delay, self._index_deferred)
+
     def _index_deferred(self) -> None:
-        self._search_pass = None
+        self._search_pass, weight, self._deferred = None, self._deferred, 0
         if not self._closing:  # a failed pass leaves the rows pending for the next one
-            self._run_atomic(search.flush).add_done_callback(_quietly)
+            future = self._enqueue(search.flush, (), several=True, weight=weight)
+            future.add_done_callback(_quietly)
 
     def _last_search_pass(self) -> None:
         """Closing: the pass that was due runs as the queue's last call."""

@@ -51,8 +51,8 @@ class Changes(list[tuple[ChangeOp, str, Job | None]]):
         super().__init__()
         self.moves: list[tuple[Group | None, Group | None]] = []
         self.before: dict[str, Job] = {}
-        #: the batch left jobs for the search index's next pass (``search.flush``)
-        self.search_deferred = False
+        #: how many jobs the batch left to the search index's next pass (``search.flush``)
+        self.search_deferred = 0
 
 
 class BatchFailed(Exception):

@@ -6,11 +6,13 @@ times the insert itself; in one call per batch, from text made in Python, a frac
 update whose text is unchanged (a claim, a heartbeat, an audit line) leaves the index alone;
 a deleted job's row goes with it (a trigger: the row id is gone by the time the batch ends).
 
-FTS5 writes a segment of several pages per transaction however few rows it holds, a third of
-a lone create's commit: a batch of at most ``DEFER_AT_MOST`` jobs to index notes their row
-ids in ``jobs_search_pending`` instead (one small page), and ``flush`` indexes them all at
-once, a moment later (the store's timer) or before any ``$search`` read (the store's own
-check), whichever process asks: the pending rows are in the file, so a crash loses none."""
+The index is written after the batch, not in it: FTS5 writes a segment of several pages per
+transaction however few rows it holds (a third of a lone create's commit), and indexing a
+thousand jobs costs as much as inserting them. A batch notes the row ids to index in
+``jobs_search_pending`` (one small page), and ``flush`` indexes them all at once: right after
+a large batch, a moment after a small one (the store's timers), and before any ``$search``
+read (the store's own check), whichever process asks: the rows are in the file, so a crash
+loses none."""
 
 from __future__ import annotations
 
@@ -23,14 +25,8 @@ from livejobs.store.sqlite.sql import decode
 
 _ROWID = "SELECT rowid FROM jobs WHERE id = ?"
 _PENDING = "INSERT OR IGNORE INTO jobs_search_pending (rowid) VALUES (?)"
-#: a batch with more jobs to index than this indexes them itself (a segment per thousand
-#: jobs is cheap); a smaller one leaves them to ``flush``
-DEFER_AT_MOST = 32
 _ADD = "INSERT INTO jobs_search (rowid, body) VALUES (?, ?)"
-_HELD = (
-    "SELECT j.rowid, s.body FROM jobs AS j LEFT JOIN jobs_search AS s ON s.rowid = j.rowid"
-    " WHERE j.id = ?"
-)
+
 
 SCHEMA = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS jobs_search"
@@ -74,12 +70,10 @@ def index(
     conn: sqlite3.Connection,
     changes: Iterable[tuple[str, str, Any]],
     before: Mapping[str, Any] | None = None,
-) -> bool:
-    """Index what a batch inserted and re-index what it updated, if its text changed; a job
-    written several times in the batch counts once, as it ends. ``before``: documents as
-    stored before the batch (what the index holds for them): their text is compared in
-    memory, without reading the index. True when it left jobs to ``flush``."""
-    before = before or {}
+) -> int:
+    """Leave to ``flush`` what a batch inserted, and what it updated if its words changed; a
+    job written several times in the batch counts once, as it ends. ``before``: documents as
+    stored before the batch, compared in memory. Returns how many jobs were left."""
     latest: dict[str, tuple[bool, Any]] = {}
     for op, job_id, doc in changes:
         if op == "insert":
@@ -87,41 +81,21 @@ def index(
         elif op == "update":
             latest[job_id] = (latest.get(job_id, (False, None))[0], doc)
         elif op == "delete":
-            latest.pop(job_id, None)  # its trigger removed the row it had
-    if not latest:
-        return False
-    if len(latest) <= DEFER_AT_MOST:
-        return _defer(conn, latest, before)
-    added: list[tuple[int, str]] = []
-    for job_id, (inserted, doc) in latest.items():
-        if inserted:  # the row id looked up, then one VALUES insert for the batch: an
-            # INSERT ... SELECT into FTS5 costs several times as much per row
-            added.append((conn.execute(_ROWID, (job_id,)).fetchone()[0], search.text(doc)))
-            continue
-        earlier = before.get(job_id)
-        if earlier is not None and search.same_text(earlier, doc):
-            continue  # a claim, a heartbeat, an audit line: the index already holds it
-        body = search.text(doc)
-        held = conn.execute(_HELD, (job_id,)).fetchone()
-        if held is not None and held[1] != body:
-            conn.execute("DELETE FROM jobs_search WHERE rowid = ?", (held[0],))
-            conn.execute(_ADD, (held[0], body))
-    if added:
-        conn.executemany(_ADD, added)
-    return False
+            latest.pop(job_id, None)  # its trigger removed its rows
+    return _defer(conn, latest, before or {}) if latest else 0
 
 
 def _defer(
     conn: sqlite3.Connection, latest: dict[str, tuple[bool, Any]], before: Mapping[str, Any]
-) -> bool:
-    deferred = False
+) -> int:
+    rowids = []
     for job_id, (inserted, doc) in latest.items():
         earlier = before.get(job_id)
         if not inserted and earlier is not None and search.same_text(earlier, doc):
-            continue
-        conn.execute(_PENDING, (conn.execute(_ROWID, (job_id,)).fetchone()[0],))
-        deferred = True
-    return deferred
+            continue  # a claim, a heartbeat, an audit line: the index already holds it
+        rowids.append(conn.execute(_ROWID, (job_id,)).fetchone())
+    conn.executemany(_PENDING, rowids)
+    return len(rowids)
 
 
 def flush(conn: sqlite3.Connection, changes: Any) -> int:
@@ -132,11 +106,13 @@ def flush(conn: sqlite3.Connection, changes: Any) -> int:
     ).fetchall()
     if not pending:
         return 0
+    added: list[tuple[int, str]] = []
     for rowid, doc, held in pending:
         body = search.text(decode(doc))
         if held != body:
             if held is not None:
                 conn.execute("DELETE FROM jobs_search WHERE rowid = ?", (rowid,))
-            conn.execute(_ADD, (rowid, body))
+            added.append((rowid, body))
+    conn.executemany(_ADD, added)  # one VALUES insert: INSERT ... SELECT costs several times more
     conn.execute("DELETE FROM jobs_search_pending")
     return len(pending)
