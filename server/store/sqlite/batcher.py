@@ -261,8 +261,12 @@ class Batcher:
             self._index_deferred()
 
     async def search_ready(self) -> None:
-        """Index what is pending before a ``$search`` read (from any process's batches)."""
-        await self._run_atomic(search.flush)
+        """Index what is pending before a ``$search`` read (from any process's batches); a
+        store that cannot write (a full disk) still answers, from the index as it is."""
+        try:
+            await self._run_atomic(search.flush)
+        except Unavailable as exc:
+            log.warning("searching without the jobs still to index: %s", exc)
 
     def _checkpoint(self) -> None:
         """Fold the WAL back into the database every ``CHECKPOINT_EVERY`` writes, in two steps.
