@@ -7,6 +7,10 @@ they were called, in one transaction on one connection, with one append and one 
 ``LANES`` run side by side so that one batch is built while another commits. A write called
 while the store is idle runs at once, alone, so a lone call waits for nothing.
 
+Claims see the inserts called before them (``ordered_writes``: the dispatcher claims for a new
+job as it is inserted): a claim runs in the insert's transaction when they were queued
+together, and otherwise waits for the batches with inserts already running to commit.
+
 Every write is a function of (connection, changes) that can run again: when a batch fails (a
 clash in one write aborts the whole transaction, or a deadlock with another server), nothing of
 it was committed, and each of its writes runs again in a transaction of its own, so that only
@@ -20,13 +24,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from livejobs.store.base import Change
-
 LANES = 3
 MAX_BATCH = 64
-Work = Callable[[Any, list[Change]], Awaitable[Any]]
+Work = Callable[[Any, Any], Awaitable[Any]]  # (connection, ops.Log) → result
 Run = Callable[[list[Work]], Awaitable[list[Any]]]
 Alone = Callable[[BaseException], bool]
+
+
+INSERT, CLAIM = "insert", "claim"
 
 
 class Batcher:
@@ -38,10 +43,15 @@ class Batcher:
         self._run = run
         self._alone = alone
         self._queue: deque[tuple[Work, asyncio.Future[Any]]] = deque()
+        self._kinds: dict[asyncio.Future[Any], str] = {}
+        self._inserting: set[asyncio.Future[None]] = set()  # batches with inserts, running
         self._lanes: set[asyncio.Task[None]] = set()
 
-    async def submit(self, work: Work) -> Any:
+    async def submit(self, work: Work, kind: str = "") -> Any:
+        """``kind``: ``INSERT`` or ``CLAIM`` for the writes ordered between them."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if kind:
+            self._kinds[future] = kind
         self._queue.append((work, future))
         if len(self._lanes) < LANES:
             lane = asyncio.create_task(self._lane(), name="livejobs-postgres-commit")
@@ -53,7 +63,20 @@ class Batcher:
         while self._queue:
             size = min(len(self._queue), MAX_BATCH)
             batch = [self._queue.popleft() for _ in range(size)]
-            await self._settle(batch)
+            kinds = {self._kinds.pop(future, "") for _, future in batch}
+            before = list(self._inserting) if CLAIM in kinds else []
+            inserting = None
+            if INSERT in kinds:
+                inserting = asyncio.get_running_loop().create_future()
+                self._inserting.add(inserting)
+            try:
+                if before:
+                    await asyncio.wait(before)
+                await self._settle(batch)
+            finally:
+                if inserting is not None:
+                    self._inserting.discard(inserting)
+                    inserting.set_result(None)
 
     async def _settle(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
         try:

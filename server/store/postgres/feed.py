@@ -1,22 +1,33 @@
-"""The PostgreSQL store's change feed: a log table every server reads, woken by NOTIFY.
+"""The PostgreSQL store's change feed: a log table every server reads, read by snapshot.
 
 Every write transaction ends by appending its changes to ``changes`` in one statement (each
 document as the server's JSON bytes: the log is only read back whole, so PostgreSQL need not
 parse it as JSONB; migration 3), inside the transaction, so that no write commits without
-its changes in the log (a lost connection between the two lost a change once); a
-statement trigger first takes a transaction-level advisory lock (held until the commit), and
-another NOTIFYs ``livejobs_changes``. The lock serialises the appends with their commits, so
-``seq`` order is commit order: a row with a lower seq is always committed, and visible, before
-a higher one, and a reader that remembers only the last seq it read never skips a change
-(a bigserial alone gives no such promise: a lower seq may commit after a higher one is read).
-PostgreSQL serialises the commits of NOTIFYing transactions anyway, so the lock costs little.
+its changes in the log (a lost connection between the two lost a change once). Each row
+carries the id of the transaction that wrote it (``xid``, migration 7).
 
-Each server keeps one connection that LISTENs, and reads the rows after the last one it saw
-whenever it is notified: nothing is polled while idle. Its own changes reach its watchers the
-same way, so every server publishes the same changes in the same order. When that connection
-is lost, ``Follower`` reconnects and reads on from the last seq seen; if the log was trimmed
-past it meanwhile, it publishes ``Change("reset")`` so that watchers rebuild from a query.
-Rows older than ``KEEP_SECONDS`` are trimmed, at most every ``TRIM_EVERY`` seconds.
+A reader does not rely on ``seq`` being in commit order (it is not: a lower seq may commit
+after a higher one is read), so the appends need no lock and commits overlap, sharing their
+WAL flushes. It remembers the snapshot of its last read instead (PgQ's way): the rows new to
+it are those of transactions that snapshot did not see (``xid`` at or past its ``xmax``, or
+in progress then), and one statement reads them together with the snapshot it saw them by.
+Within a read, rows come in ``seq`` order; for any one job that is commit order, since its
+writers take the row's lock in turn and each appends after its write.
+
+A transaction that NOTIFYs holds PostgreSQL's notify lock through its commit and WAL flush,
+one after the other, so the writes do not NOTIFY: after a commit, the committing server wakes
+its own follower at once and ``Notifier`` sends ``NOTIFY livejobs_changes`` for the others on
+a connection of its own, coalesced and with ``synchronous_commit`` off (it has nothing to
+keep). A server that dies between a COMMIT and that NOTIFY leaves the others unaware of the
+commit until the next NOTIFY, so a follower also reads every ``CATCH_UP`` seconds while its
+last read found rows or saw transactions in progress; once a read finds nothing and nobody
+writing, it waits for a NOTIFY alone: nothing is polled while idle.
+
+Each server keeps one connection that LISTENs. When it is lost, ``Follower`` reconnects and
+reads on from its last snapshot; if the log was trimmed past it meanwhile, it publishes
+``Change("reset")`` so that watchers rebuild from a query. Rows older than ``KEEP_SECONDS``
+(and older than every transaction in progress) are trimmed, at most every ``TRIM_EVERY``
+seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -43,19 +55,21 @@ APPEND = (
     "SELECT op, id, doc FROM unnest($1::text[], $2::text[], $3::bytea[]) "
     "WITH ORDINALITY AS c(op, id, doc, n) ORDER BY n"
 )
-TRIMMED = "trimmed"
-# the rows after $1, after a row saying how far the log was trimmed if that is past $1
-READ = f"""
-SELECT * FROM (SELECT upto AS seq, '{TRIMMED}' AS op, '' AS id, NULL::bytea AS doc, 0 AS k
-               FROM changes_trimmed WHERE upto > $1
-               UNION ALL
-               (SELECT seq, op, id, doc, 1 FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2)) r
-ORDER BY k, seq
+# the rows the snapshot ($1 xmin, $2 xmax, $3 in progress) did not see, with the snapshot
+# this statement sees them by, and whether the log was trimmed of rows it may not have seen
+READ = """
+SELECT s.snap::text AS snap, (SELECT upto_xid FROM changes_trimmed) >= $1::text::xid8 AS gap,
+       c.seq, c.op, c.id, c.doc
+FROM (SELECT pg_current_snapshot() AS snap) s
+LEFT JOIN LATERAL (
+    SELECT seq, op, id, doc FROM changes
+    WHERE xid >= $2::text::xid8 OR xid = ANY($3::text[]::xid8[])
+    ORDER BY seq) c ON TRUE
 """
-READ_ROWS = 2000
 KEEP_SECONDS = 600.0
 TRIM_EVERY = 60.0
 COMPACT_EVERY = 2.0  # job_counts rows folded (counts.py), by whichever server comes first
+CATCH_UP = 1.0  # seconds between reads while there may be changes nobody announced
 RECONNECT_DELAY = 0.2
 MAX_RECONNECT_DELAY = 5.0
 RESET = Change("reset", "", None)
@@ -65,6 +79,24 @@ Connect = Callable[[], Coroutine[Any, Any, Any]]
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a read saw (``pg_snapshot``): every transaction before ``xmin`` had ended, those
+    from ``xmax`` on had not begun, and ``running`` were in progress."""
+
+    xmin: int
+    xmax: int
+    running: tuple[int, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Snapshot:
+        xmin, xmax, running = text.split(":")
+        return cls(int(xmin), int(xmax), tuple(int(x) for x in running.split(",") if x))
+
+    def args(self) -> tuple[str, str, list[str]]:
+        return str(self.xmin), str(self.xmax), [str(x) for x in self.running]
 
 
 def append_args(changes: list[Change]) -> tuple[list[str], list[str], list[bytes | None]]:
@@ -86,29 +118,91 @@ def _change(row: Any) -> Change:
     return Change(row["op"], row["id"], None if doc is None else _decode(doc))
 
 
-class Follower:
-    """Reads the log into ``feed``, from the last seq at ``start`` on."""
+class Notifier:
+    """Sends ``NOTIFY`` after commits, one at a time: the commits made while one is in flight
+    share the next. A failed send is tried again on a new connection, a few times."""
 
-    def __init__(self, connect: Connect, feed: Feed) -> None:
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+        self._conn: Any = None
+        self._wanted = False
+        self._task: asyncio.Task[None] | None = None
+        self.pid: int | None = None  # its notifications are this server's own
+
+    def notify(self) -> None:
+        self._wanted = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._send(), name="livejobs-postgres-notify")
+
+    async def _send(self) -> None:
+        failures = 0
+        while self._wanted:
+            self._wanted = False
+            try:
+                if self._conn is None or self._conn.is_closed():
+                    self._conn = await self._connect()
+                    self.pid = self._conn.get_server_pid()
+                await self._conn.execute(f"NOTIFY {CHANNEL}")
+                failures = 0
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                await self._drop()
+                failures += 1
+                if failures > 5:
+                    log.warning("could not NOTIFY the other servers (%s)", exc)
+                    return
+                self._wanted = True
+                await asyncio.sleep(RECONNECT_DELAY * failures)
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 2)
+            task.cancel()
+        await self._drop()
+
+
+class Follower:
+    """Reads the log into ``feed``, from the snapshot at ``start`` on."""
+
+    def __init__(self, connect: Connect, feed: Feed, own: Callable[[], int | None]) -> None:
+        """``own()``: the backend pid whose notifications are this server's own (already
+        followed by ``wake``)."""
         self._connect = connect
         self._feed = feed
+        self._own = own
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._conn: Any = None
-        self.seen = 0
+        self.snapshot = Snapshot(0, 0)
+        self._busy = False  # the last read found rows or transactions in progress
         self._trimmed_at = self._compacted_at = time.monotonic()
 
     async def start(self, conn: Any) -> None:
-        """Start after the last change committed now (read on ``conn``, a pool connection)."""
-        self.seen = int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM changes"))
+        """Start after the changes committed now (read on ``conn``, a pool connection)."""
+        self.snapshot = Snapshot.parse(await conn.fetchval("SELECT pg_current_snapshot()::text"))
         await self._listen()  # the first LISTEN is made before open() returns
         self._task = asyncio.create_task(self._follow(), name="livejobs-postgres-feed")
+
+    def wake(self) -> None:
+        """Read now: this server committed changes."""
+        self._wake.set()
+
+    def _notified(self, _conn: Any, pid: int, *_: Any) -> None:
+        if pid != self._own():
+            self._wake.set()
 
     async def _listen(self) -> None:
         conn = await self._connect()
         lost = self._wake.set
 
-        await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
+        await conn.add_listener(CHANNEL, self._notified)
         conn.add_termination_listener(lambda *_: lost())
         self._conn = conn
         self._wake.set()  # read what was committed while not listening
@@ -134,7 +228,11 @@ class Follower:
                 if self._conn is None or self._conn.is_closed():
                     await self._drop()
                     await self._listen()
-                await self._wake.wait()
+                if self._busy:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), CATCH_UP)
+                else:
+                    await self._wake.wait()
                 self._wake.clear()
                 await self._read()
                 delay = RECONNECT_DELAY
@@ -154,18 +252,20 @@ class Follower:
         conn = self._conn
         if conn is None or conn.is_closed():
             return
-        while True:
-            rows = await conn.fetch(READ, self.seen, READ_ROWS)
-            if rows and rows[0]["op"] == TRIMMED:
-                log.warning("the change log was trimmed past this server; watchers will re-query")
-                self.seen = rows[0]["seq"]
-                self._feed.publish([RESET])
-                rows = [r for r in rows[1:] if r["seq"] > self.seen]
-            if rows:
-                self.seen = rows[-1]["seq"]
-                self._feed.publish([_change(r) for r in rows])
-            if len(rows) < READ_ROWS:
-                break
+        before = self.snapshot
+        rows = await conn.fetch(READ, *before.args())
+        first = rows[0]
+        if first["gap"]:
+            log.warning("the change log was trimmed past this server; watchers will re-query")
+            self._feed.publish([RESET])
+        if self.snapshot is before:
+            self.snapshot = Snapshot.parse(first["snap"])
+        else:  # set back meanwhile (tests): read again from there
+            self._wake.set()
+        found = [_change(r) for r in rows if r["seq"] is not None]
+        if found:
+            self._feed.publish(found)
+        self._busy = bool(found or self.snapshot.running)
         if time.monotonic() - self._compacted_at > COMPACT_EVERY:
             self._compacted_at = time.monotonic()
             await counts.compact(conn)
@@ -174,13 +274,20 @@ class Follower:
             await trim(conn)
 
 
+# the rows older than $1 seconds written before every transaction in progress began (so
+# that any reader may have seen them), noting the newest transaction trimmed
+TRIM = """
+WITH gone AS (
+    DELETE FROM changes
+    WHERE at < clock_timestamp() - make_interval(secs => $1)
+      AND xid < pg_snapshot_xmin(pg_current_snapshot())
+    RETURNING seq, xid)
+UPDATE changes_trimmed SET upto = greatest(upto, (SELECT max(seq) FROM gone)),
+    upto_xid = greatest(upto_xid, (SELECT max(xid) FROM gone))
+WHERE EXISTS (SELECT FROM gone)
+"""
+
+
 async def trim(conn: Any, keep_seconds: float = KEEP_SECONDS) -> None:
     """Drop the log's rows older than ``keep_seconds``, noting how far it was trimmed."""
-    async with conn.transaction():
-        upto = await conn.fetchval(
-            "SELECT max(seq) FROM changes WHERE at < clock_timestamp() - make_interval(secs => $1)",
-            keep_seconds,
-        )
-        if upto is not None:
-            await conn.execute("DELETE FROM changes WHERE seq <= $1", upto)
-            await conn.execute("UPDATE changes_trimmed SET upto = greatest(upto, $1)", upto)
+    await conn.execute(TRIM, keep_seconds)

@@ -19,6 +19,7 @@ MIGRATIONS = [
     Migration(4, "lifo: the claim orders by rank (created, negated for a LIFO job)"),
     Migration(5, "history rollups per type, minute and hour"),
     Migration(6, "indexes for live windows (newest first) and search (tsvector)"),
+    Migration(7, "the change log is read by snapshot: no append lock, no NOTIFY in writes"),
 ]
 
 #: pg_advisory_xact_lock key held while migrating (any constant: one per database)
@@ -152,6 +153,19 @@ CREATE INDEX IF NOT EXISTS jobs_search ON jobs
 """The live windows' default order (newest first), as ``sql.order_by`` writes it; search
 (``livejobs.search``) as a GIN index of a ``tsvector`` expression (no extension needed)."""
 
+# Each row of the log names its transaction; readers follow snapshots (feed.py), so the appends
+# no longer take a lock held through the commit, and the NOTIFY (whose own lock would serialise
+# the commits just the same) is sent after the commit instead of by a trigger.
+SCHEMA_SNAPSHOTS = """
+ALTER TABLE changes ADD COLUMN IF NOT EXISTS xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+CREATE INDEX IF NOT EXISTS changes_xid ON changes (xid);
+ALTER TABLE changes_trimmed ADD COLUMN IF NOT EXISTS upto_xid xid8 NOT NULL DEFAULT '0';
+DROP TRIGGER IF EXISTS changes_lock ON changes;
+DROP TRIGGER IF EXISTS changes_notify ON changes;
+DROP FUNCTION IF EXISTS livejobs_changes_lock();
+DROP FUNCTION IF EXISTS livejobs_changes_notify();
+"""
+
 STEPS = {
     1: SCHEMA_1,
     2: SCHEMA_2,
@@ -159,6 +173,7 @@ STEPS = {
     4: SCHEMA_LIFO,
     5: SCHEMA_ROLLUPS,
     6: SCHEMA_WINDOWS,
+    7: SCHEMA_SNAPSHOTS,
 }
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS livejobs_schema (version integer NOT NULL)"

@@ -1,6 +1,7 @@
 """The PostgreSQL store's writes that take several statements: inserts (with keys and request
 ids) and claims. Each runs inside the transaction ``PostgresStore._write`` opened, and notes
-what it changed in ``changes`` for the log."""
+what it changed in ``changes`` (a ``Log``) for the log; the statements that write jobs in bulk
+log their own changes, and those noted before them, in the same statement (``sql.*_LOGGED``)."""
 
 from __future__ import annotations
 
@@ -14,32 +15,46 @@ from livejobs.errors import Conflict, Unavailable
 from livejobs.jobs import lifecycle
 from livejobs.jobs.model import Job
 from livejobs.store.base import Change, ClaimRequest, CreateRequest
-from livejobs.store.postgres import flow
+from livejobs.store.postgres import feed, flow
 from livejobs.store.postgres.sql import (
     CLAIM,
     INSERT,
-    INSERT_MANY,
+    INSERT_LOGGED,
     LIVE_KEY,
-    UPDATE_IF_VERSION,
-    UPDATE_MANY,
-    columns,
+    UPDATE_LOGGED,
     row,
+    texts,
 )
 
 
-async def insert(conn: Any, changes: list[Change], docs: Sequence[Job]) -> list[Job]:
+class Log(list[Change]):
+    """The changes a transaction made and has not logged yet, and how many it logged."""
+
+    logged = 0
+
+    def take(self) -> tuple[list[str], list[str], list[bytes | None]]:
+        """These changes as ``feed.APPEND``'s parameters, for a statement that logs them."""
+        args = feed.append_args(self)
+        self.logged += len(self)
+        self.clear()
+        return args
+
+    def note(self, n: int) -> None:
+        """``n`` changes were logged by the statement that made them."""
+        self.logged += n
+
+
+async def insert(conn: Any, changes: Log, docs: Sequence[Job]) -> list[Job]:
     """Insert each document, or answer with the unfinished job of its owner holding its key."""
     rows = [row(doc) for doc in docs]
-    if len(rows) > 1 and all(values[LIVE_KEY] is None for values in rows):
-        # no key that could be held already: every row goes in, in one statement
-        try:
-            async with conn.transaction():  # a savepoint
-                await conn.execute(INSERT_MANY, *columns(rows))
-        except asyncpg.UniqueViolationError:
-            pass  # the loop below names the id that clashed
-        else:
-            changes.extend(Change("insert", doc["id"], doc) for doc in docs)
-            return list(docs)
+    if all(values[LIVE_KEY] is None for values in rows):
+        # no key that could be held already: every row goes in, logged, in one statement
+        pending = changes.take()
+        inserted = {r["id"] for r in await conn.fetch(INSERT_LOGGED, *texts(rows), *pending)}
+        if len(inserted) < len(rows):  # an id stored already, or twice in docs: rolled back
+            raise Conflict(f"a job with id {_clashing(docs, inserted)!r} already exists")
+        changes.note(len(rows))
+        return list(docs)
     stored: list[Job] = []
     for doc, values in zip(docs, rows, strict=True):
         for _ in range(3):  # the holder may finish between the insert and the read
@@ -61,8 +76,17 @@ async def insert(conn: Any, changes: list[Change], docs: Sequence[Job]) -> list[
     return stored
 
 
+def _clashing(docs: Sequence[Job], inserted: set[str]) -> str:
+    seen: set[str] = set()
+    for doc in docs:
+        if doc["id"] not in inserted or doc["id"] in seen:
+            return str(doc["id"])
+        seen.add(doc["id"])
+    raise AssertionError("no clashing id")
+
+
 async def remembered(
-    conn: Any, changes: list[Change], docs: Sequence[Job], request: CreateRequest
+    conn: Any, changes: Log, docs: Sequence[Job], request: CreateRequest
 ) -> list[Job]:
     """``insert``, answered from memory for a request already seen; a lock on the request
     makes two attempts racing on two servers take turns."""
@@ -93,7 +117,7 @@ async def remembered(
     return stored
 
 
-async def claim(conn: Any, changes: list[Change], request: ClaimRequest) -> list[Job]:
+async def claim(conn: Any, changes: Log, request: ClaimRequest) -> list[Job]:
     """The best ``limit`` ready candidates across types, locked, then moved to running."""
     types = list(dict.fromkeys(request.types))
     rules = await flow.rules_of(conn, request.rules, types) if request.rules else {}
@@ -116,8 +140,8 @@ async def claim(conn: Any, changes: list[Change], request: ClaimRequest) -> list
     claimed = [request.claim(doc) for doc in candidates[: request.limit]]
     if claimed:  # the rows are locked: each is still at the version read
         rows = [(*row(new), old["version"]) for new, old in zip(claimed, candidates, strict=False)]
-        await conn.execute(UPDATE_MANY, *columns(rows))
-        changes.extend(Change("update", doc["id"], doc) for doc in claimed)
+        await conn.execute(UPDATE_LOGGED, *texts(rows), *changes.take())
+        changes.note(len(claimed))
     await flow.record_claimed(conn, rules, claimed, request.now)
     return claimed
 
@@ -130,33 +154,37 @@ class Replace:
         self.doc = doc
         self.expected = expected
 
-    async def __call__(self, conn: Any, changes: list[Change]) -> bool:
-        try:
-            status = await conn.execute(UPDATE_IF_VERSION, *row(self.doc), self.expected)
-        except asyncpg.UniqueViolationError:
-            raise Conflict(
-                f"cannot update job {self.doc['id']}: its key {self.doc.get('key')!r} is held "
-                "by another unfinished job"
-            ) from None
-        if status != "UPDATE 1":
-            return False
-        changes.append(Change("update", self.doc["id"], self.doc))
-        return True
+    async def __call__(self, conn: Any, changes: Log) -> bool:
+        message = (
+            f"cannot update job {self.doc['id']}: its key {self.doc.get('key')!r} is held "
+            "by another unfinished job"
+        )
+        return (await replace_all(conn, changes, [self], message))[0]
 
 
-async def replace_all(conn: Any, changes: list[Change], replaces: list[Replace]) -> list[bool]:
+async def replace_all(
+    conn: Any,
+    changes: Log,
+    replaces: list[Replace],
+    clash: str = "an update clashes with the key of another unfinished job",
+) -> list[bool]:
     """Each of ``replaces`` (of distinct jobs) in one UPDATE: whether each was applied."""
-    values = columns([(*row(r.doc), r.expected) for r in replaces])
+    values = texts([(*row(r.doc), r.expected) for r in replaces])
     try:
-        updated = {r["id"] for r in await conn.fetch(UPDATE_MANY, *values)}
+        updated = {r["id"] for r in await conn.fetch(UPDATE_LOGGED, *values, *changes.take())}
     except asyncpg.UniqueViolationError:
-        raise Conflict("an update clashes with the key of another unfinished job") from None
-    applied = [r.doc["id"] in updated for r in replaces]
-    changes.extend(Change("update", r.doc["id"], r.doc) for r in replaces if r.doc["id"] in updated)
-    return applied
+        raise Conflict(clash) from None
+    changes.note(len(updated))
+    return [r.doc["id"] in updated for r in replaces]
 
 
-async def run_all(conn: Any, changes: list[Change], works: Sequence[Any]) -> list[Any]:
+def one_statement(works: Sequence[Any]) -> bool:
+    """Whether ``run_all`` makes ``works`` one statement: replaces of distinct jobs alone."""
+    ids = {w.doc["id"] for w in works if isinstance(w, Replace)}
+    return len(ids) == len(works)
+
+
+async def run_all(conn: Any, changes: Log, works: Sequence[Any]) -> list[Any]:
     """A batch's writes in order, each run of replaces of distinct jobs as one statement."""
     results: list[Any] = []
     run: list[Replace] = []

@@ -6,7 +6,8 @@ Driver: asyncpg, measured against psycopg 3 on the loopback (bench/README.md, "P
 drivers"): as fast or faster per round trip, with its pool and LISTEN built in.
 
 Each operation is one transaction on a pooled connection; a write ends by appending its
-changes to the log (``feed.APPEND``), which the feed publishes once committed. Flow rules are
+changes to the log (``feed.APPEND``), which the feed publishes once committed: the server's
+own follower is woken at once, the other servers by a NOTIFY sent after the commit. Flow rules are
 read and counted inside the claim's transaction, after an advisory lock per counted type, so
 two servers never admit more than the rules allow between them.
 """
@@ -14,19 +15,17 @@ two servers never admit more than the rules allow between them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
-import msgspec
 
-from livejobs.errors import Conflict, Invalid, StoreRefused, Unavailable
+from livejobs.errors import Invalid, StoreRefused, Unavailable
 from livejobs.jobs.model import Job
 from livejobs.jobs.rules import TypeRules
 from livejobs.store.base import Change, ClaimRequest, CreateRequest, Filter, Sort
 from livejobs.store.feed import Feed, Watcher
-from livejobs.store.postgres import batch, counts, feed, flow, migrations, ops
+from livejobs.store.postgres import batch, connections, counts, feed, flow, migrations, ops
 from livejobs.store.postgres.rollups import PostgresRollups
 from livejobs.store.postgres.sql import (
     DELETE_MANY,
@@ -39,106 +38,23 @@ T = TypeVar("T")
 COUNT_BY_FIELDS = ("status", "type", "owner")
 POOL_SIZE = 10
 CLOSE_SECONDS = 10.0
-Write = Callable[[Any, list[Change]], Awaitable[T]]
-
-
-def _encode(value: Any) -> str:
-    return msgspec.json.encode(value).decode()
-
-
-async def _init(conn: Any) -> None:
-    """JSONB in and out as Python values, encoded and decoded by msgspec."""
-    await conn.set_type_codec(
-        "jsonb", encoder=_encode, decoder=msgspec.json.decode, schema="pg_catalog"
-    )
-
-
-@contextlib.contextmanager
-def _errors(where: str) -> Iterator[None]:
-    """Driver errors as the server's: a clash is a Conflict, bad data Invalid, the rest
-    Unavailable (nothing of the call was saved: its transaction was rolled back)."""
-    try:
-        yield
-    except asyncpg.UniqueViolationError as exc:
-        raise Conflict(f"the write conflicts with a stored job: {exc.detail or exc}") from None
-    except asyncpg.DataError as exc:
-        raise Invalid(f"PostgreSQL cannot store this value: {exc}") from None
-    except (
-        OSError,
-        asyncpg.PostgresError,
-        asyncpg.InterfaceError,
-        asyncpg.InternalClientError,
-    ) as exc:
-        raise Unavailable(f"{where} failed: {exc}") from exc
-
-
-class _Connection(asyncpg.Connection):  # type: ignore[misc]
-    """No reset query when a connection goes back to the pool (a round trip per write):
-    the store keeps no session state (its LISTEN is on a connection of its own, its locks
-    end with their transactions), and asyncpg still rolls back an open transaction."""
-
-    def get_reset_query(self) -> str:
-        return ""
-
-
-READ_RETRIES = (0.05, 0.3, 1.0)  # pauses before each resend of a read on a lost connection
-
-
-def _connection_lost(exc: BaseException | None) -> bool:
-    return isinstance(
-        exc,
-        OSError
-        | asyncpg.InterfaceError
-        | asyncpg.InternalClientError
-        | asyncpg.PostgresConnectionError
-        | asyncpg.CannotConnectNowError
-        | asyncpg.AdminShutdownError,
-    )
-
-
-@contextlib.asynccontextmanager
-async def _dropped_if_lost(conn: Any) -> AsyncIterator[None]:
-    """A connection that failed as lost is closed, not handed back to the pool: after a
-    database restart asyncpg may keep one in a state where every later call fails."""
-    try:
-        yield
-    except BaseException as exc:
-        if _connection_lost(exc):
-            conn.terminate()
-        raise
-
-
-def _committed_nothing(exc: BaseException) -> bool:
-    """The database refused the transaction (a clash, a deadlock) or the write itself did:
-    nothing of it was committed. A lost connection may have lost only the answer."""
-    cause = exc.__cause__
-    if isinstance(exc, Unavailable):
-        return isinstance(cause, asyncpg.PostgresError) and not isinstance(
-            cause, asyncpg.PostgresConnectionError | asyncpg.InterfaceError
-        )
-    return True
-
-
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}{userinfo.partition(':')[0]}{at}{host}" if at else url
+Write = Callable[[Any, ops.Log], Awaitable[T]]
 
 
 class PostgresStore(PostgresRollups):
     """Jobs, records and the change log in one PostgreSQL database named by ``url``."""
 
-    ordered_writes = False  # concurrent calls run concurrently on several connections
+    ordered_writes = True  # claims see the inserts called before them (batch.py)
 
     def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
         self.url = url
-        self.where = f"the PostgreSQL database {_redacted(url)}"
+        self.where = f"the PostgreSQL database {connections.redacted(url)}"
         self.pool_size = pool_size
         self._pool: Any = None
         self._feed = Feed()
         self._follower: feed.Follower | None = None
-        self._batcher = batch.Batcher(self._transaction, _committed_nothing)
+        self._notifier = feed.Notifier(self._unflushed)
+        self._batcher = batch.Batcher(self._transaction, connections.committed_nothing)
 
     async def open(self) -> None:
         try:
@@ -146,12 +62,17 @@ class PostgresStore(PostgresRollups):
                 self.url,
                 min_size=0,  # no floor to restore (and log) while the database restarts
                 max_size=self.pool_size,
-                init=_init,
-                connection_class=_Connection,
+                init=connections.init,
+                connection_class=connections.Connection,
+                # short statements: compiling one (JIT, decided on the plan's cost, which the
+                # sorts ``connections.transaction`` avoids make huge) took 100s of ms
+                server_settings={"jit": "off"},
             )
             async with self._pool.acquire() as conn:
                 await migrations.migrate(conn, self.where)
-                self._follower = feed.Follower(self._listener, self._feed)
+                self._follower = feed.Follower(
+                    self._listener, self._feed, lambda: self._notifier.pid
+                )
                 await self._follower.start(conn)
         except StoreRefused:
             await self.close()
@@ -162,14 +83,20 @@ class PostgresStore(PostgresRollups):
 
     async def _listener(self) -> Any:
         conn = await asyncpg.connect(self.url)
-        await _init(conn)
+        await connections.init(conn)
         return conn
+
+    async def _unflushed(self) -> Any:
+        """The notifier's connection: a NOTIFY's own transaction has nothing to keep, so its
+        commit need not wait for a WAL flush."""
+        return await asyncpg.connect(self.url, server_settings={"synchronous_commit": "off"})
 
     async def close(self) -> None:
         follower, self._follower = self._follower, None
         if follower is not None:
             await follower.stop()
         await self._batcher.close()
+        await self._notifier.close()
         pool, self._pool = self._pool, None
         if pool is not None:
             try:  # calls in flight finish first, for a while
@@ -183,39 +110,52 @@ class PostgresStore(PostgresRollups):
             raise Unavailable(f"{self.where} is not open")
         return self._pool
 
-    async def _write(self, work: Write[T]) -> T:
+    async def _write(self, work: Write[T], kind: str = "") -> T:
         """``work(conn, changes)`` in a transaction that ends appending ``changes``, shared
         with the writes called at the same time (``batch``)."""
         self._connected()
-        result: T = await self._batcher.submit(work)
+        result: T = await self._batcher.submit(work, kind)
         return result
 
     async def _transaction(self, works: list[batch.Work]) -> list[Any]:
-        """The writes ``works``, in order, in one transaction ending with their appends."""
-        with _errors(self.where):
-            async with self._connected().acquire() as conn, _dropped_if_lost(conn):
-                async with conn.transaction():
-                    changes: list[Change] = []
+        """The writes ``works``, in order, in one transaction ending with their appends; a
+        run of replaces alone is one statement that logs its changes itself, so it needs no
+        transaction around it (no BEGIN and COMMIT round trips)."""
+        with connections.errors(self.where):
+            async with self._connected().acquire() as conn, connections.dropped_if_lost(conn):
+                changes = ops.Log()
+                if ops.one_statement(works):
                     results = await ops.run_all(conn, changes, works)
-                    if changes:
-                        await feed.append(conn, changes)
+                else:
+                    async with connections.transaction(conn):
+                        results = await ops.run_all(conn, changes, works)
+                        if changes:
+                            await feed.append(conn, changes)
+                if changes or changes.logged:
+                    self._committed()
                 return results
+
+    def _committed(self) -> None:
+        """Changes were committed: this server reads them now, the others when notified."""
+        if self._follower is not None:
+            self._follower.wake()
+        self._notifier.notify()
 
     async def _read(self, method: str, sql: str, *args: Any) -> Any:
         """A read, sent again on a lost connection: the pool's connections all die when the
         database restarts or fails over, and the next connection is likely to work."""
-        for pause in READ_RETRIES:
+        for pause in connections.READ_RETRIES:
             try:
                 return await self._read_once(method, sql, *args)
             except Unavailable as exc:
-                if not _connection_lost(exc.__cause__):
+                if not connections.connection_lost(exc.__cause__):
                     raise
                 await asyncio.sleep(pause)
         return await self._read_once(method, sql, *args)
 
     async def _read_once(self, method: str, sql: str, *args: Any) -> Any:
-        with _errors(self.where):
-            async with self._connected().acquire() as conn, _dropped_if_lost(conn):
+        with connections.errors(self.where):
+            async with self._connected().acquire() as conn, connections.dropped_if_lost(conn):
                 return await getattr(conn, method)(sql, *args)
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
@@ -239,12 +179,12 @@ class PostgresStore(PostgresRollups):
         if not docs:
             return []
 
-        async def work(conn: Any, changes: list[Change]) -> list[Job]:
+        async def work(conn: Any, changes: ops.Log) -> list[Job]:
             if request is None:
                 return await ops.insert(conn, changes, docs)
             return await ops.remembered(conn, changes, docs, request)
 
-        return await self._write(work)
+        return await self._write(work, batch.INSERT)
 
     async def get(self, job_id: str) -> Job | None:
         found = await self._value("SELECT doc FROM jobs WHERE id = $1", job_id)
@@ -319,10 +259,12 @@ class PostgresStore(PostgresRollups):
     async def claim(self, request: ClaimRequest) -> list[Job]:
         if request.limit <= 0 or not request.types:
             return []
-        return await self._write(lambda conn, changes: ops.claim(conn, changes, request))
+        return await self._write(
+            lambda conn, changes: ops.claim(conn, changes, request), batch.CLAIM
+        )
 
     async def rate_opening(self, job_type: str, rules: TypeRules, now: float) -> float | None:
-        with _errors(self.where):
+        with connections.errors(self.where):
             return await flow.next_opening(self._connected(), job_type, rules, now)
 
     async def due(self, now: float, limit: int = 500) -> list[Job]:
@@ -369,7 +311,7 @@ class PostgresStore(PostgresRollups):
 
 async def pending_at(url: str) -> list[Any]:
     """The migrations opening ``url`` would apply (``livejobs migrate``), changing nothing."""
-    where = f"the PostgreSQL database {_redacted(url)}"
+    where = f"the PostgreSQL database {connections.redacted(url)}"
     try:
         conn = await asyncpg.connect(url)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
