@@ -25,6 +25,8 @@ from livejobs.store.sqlite.sql import decode
 
 _ROWID = "SELECT rowid FROM jobs WHERE id = ?"
 _PENDING = "INSERT OR IGNORE INTO jobs_search_pending (rowid) VALUES (?)"
+#: documents read at a time by ``flush``
+FLUSH_CHUNK = 64
 _ADD = "INSERT INTO jobs_search (rowid, body) VALUES (?, ?)"
 
 
@@ -99,20 +101,24 @@ def _defer(
 
 
 def flush(conn: sqlite3.Connection, changes: Any) -> int:
-    """Index every job left pending, by any process; returns how many."""
-    pending = conn.execute(
-        "SELECT p.rowid, j.doc, s.body FROM jobs_search_pending AS p"
-        " JOIN jobs AS j ON j.rowid = p.rowid LEFT JOIN jobs_search AS s ON s.rowid = p.rowid"
-    ).fetchall()
-    if not pending:
-        return 0
-    added: list[tuple[int, str]] = []
-    for rowid, doc, held in pending:
-        body = search.text(decode(doc))
-        if held != body:
-            if held is not None:
-                conn.execute("DELETE FROM jobs_search WHERE rowid = ?", (rowid,))
-            added.append((rowid, body))
-    conn.executemany(_ADD, added)  # one VALUES insert: INSERT ... SELECT costs several times more
-    conn.execute("DELETE FROM jobs_search_pending")
-    return len(pending)
+    """Index every job left pending, by any process; returns how many. A few documents are
+    read at a time: a thousand jobs of a large payload each must not be in memory at once."""
+    rowids = [rowid for (rowid,) in conn.execute("SELECT rowid FROM jobs_search_pending")]
+    for start in range(0, len(rowids), FLUSH_CHUNK):
+        chunk = rowids[start : start + FLUSH_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        added: list[tuple[int, str]] = []
+        for rowid, doc, held in conn.execute(
+            "SELECT j.rowid, j.doc, s.body FROM jobs AS j"
+            f" LEFT JOIN jobs_search AS s ON s.rowid = j.rowid WHERE j.rowid IN ({marks})",
+            chunk,
+        ).fetchall():
+            body = search.text(decode(doc))
+            if held != body:
+                if held is not None:
+                    conn.execute("DELETE FROM jobs_search WHERE rowid = ?", (rowid,))
+                added.append((rowid, body))
+        conn.executemany(_ADD, added)  # VALUES: an INSERT ... SELECT costs several times more
+    if rowids:
+        conn.execute("DELETE FROM jobs_search_pending")
+    return len(rowids)
