@@ -12,7 +12,7 @@ from livejobs.runs import Run
 class Writer(Protocol):
     """A session's writer, as the flusher sees it (``livejobs.session.Session``)."""
 
-    def wake(self) -> None: ...
+    def flush(self) -> None: ...
 
 
 class Flusher:
@@ -69,6 +69,6 @@ class Flusher:
         woken = writers[start:end]
         self._unswept -= len(woken)
         for writer in woken:
-            writer.wake()
+            writer.flush()
         if end < len(writers):
             asyncio.get_running_loop().call_soon(self._wake, writers, end)

@@ -78,12 +78,22 @@ def _encoded(entry: Frame | RunView) -> bytes:
 
 
 class FramesProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's ``websockets`` protocol, which also writes ``livejobs.frame`` messages."""
+    """uvicorn's ``websockets`` protocol, which also writes ``livejobs.frame`` messages, and
+    offers the session a writer that writes at once (``Direct``)."""
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         if self.response.status_code == 101 and not self.conn.extensions:
-            self.scope["extensions"][FRAME] = {}
+            self.scope["extensions"][FRAME] = {"direct": Direct(self)}
+
+    def open(self) -> bool:
+        """Whether a frame written now goes out (not paused by flow control, not closing)."""
+        return (
+            self.writable.is_set()
+            and not self.disconnected
+            and not self.close_sent
+            and self.conn.state is State.OPEN
+        )
 
     async def send(self, message: Any) -> None:
         frame = message.get(FRAME)
@@ -91,9 +101,31 @@ class FramesProtocol(WebSocketsSansIOProtocol):
             await super().send(message)
             return
         await self.writable.wait()
-        if self.disconnected or self.close_sent or self.conn.state is not State.OPEN:
+        if not self.open():
             raise ClientDisconnected()
         self.transport.write(frame)
+
+
+class Direct:
+    """``Session.direct`` on a ``FramesProtocol`` connection: the flusher writes a session's
+    frames itself when its writer task is idle, one ``write`` per session and no task switch."""
+
+    __slots__ = ("_protocol",)
+
+    def __init__(self, protocol: FramesProtocol) -> None:
+        self._protocol = protocol
+
+    def ready(self) -> bool:
+        return self._protocol.open()
+
+    def write(self, frames: list[Frame | RunView]) -> None:
+        self._protocol.transport.write(message(frames))
+
+
+def direct(scope: Any) -> Direct | None:
+    """The connection's ``Direct`` writer, where the server offers one."""
+    offered = (scope.get("extensions") or {}).get(FRAME)
+    return None if offered is None else offered["direct"]
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -67,6 +67,7 @@ async def endpoint(websocket: WebSocket) -> None:
         f"{client.host}:{client.port}" if client else "", state.flusher, settings.max_outbox_bytes
     )
     session.address = client.host if client else ""
+    session.direct = wire.direct(websocket.scope)
     state.sessions.add(session)
     writer = asyncio.create_task(_write(websocket, session))
     calls = CallTasks()
