@@ -180,7 +180,11 @@ class Session:
         ):
             self._marked = False
             while frames := self._take_ready():  # one frame at a time for a client not batching
-                direct.write(frames)
+                try:
+                    direct.write(frames)
+                except Exception:  # the socket went: as in the writer task, never the flusher's
+                    self.close("write failed")
+                    return
                 if not direct.ready():
                     break  # paused: the writer task goes on once the socket drains
             else:

@@ -93,6 +93,7 @@ class FramesProtocol(WebSocketsSansIOProtocol):
             and not self.disconnected
             and not self.close_sent
             and self.conn.state is State.OPEN
+            and not self.transport.is_closing()
         )
 
     async def send(self, message: Any) -> None:

@@ -113,3 +113,22 @@ async def test_a_reply_goes_through_the_writer_task_so_replies_still_batch():
     assert socket.written == [] and numbers(by_task) == [0, 1, 2] and len(by_task) == 1
     session.close("over")
     await task
+
+
+class Broken(Socket):
+    def write(self, frames: list[Frame | RunView]) -> None:
+        raise RuntimeError("the handler is closed")
+
+
+async def test_a_failed_write_closes_its_session_and_the_flush_goes_on():
+    flusher = Flusher()
+    broken, fine = Session(flusher=flusher), Session(flusher=flusher)
+    broken.direct, fine.direct = Broken(), Socket()
+    tasks = [await started(broken, []), await started(fine, [])]
+    broken.send_live(pushed(0))
+    fine.send_live(pushed(1))
+    await asyncio.sleep(0)
+    assert broken.close_reason == "write failed"
+    assert isinstance(fine.direct, Socket) and numbers(fine.direct.written) == [1]
+    fine.close("over")
+    await asyncio.gather(*tasks)
