@@ -4,15 +4,18 @@ server writes fewer, larger messages (docs/performance.md, "Batched writes to cl
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Protocol
 
 from livejobs.runs import Run
+
+log = logging.getLogger("livejobs")
 
 
 class Writer(Protocol):
     """A session's writer, as the flusher sees it (``livejobs.session.Session``)."""
 
-    def wake(self) -> None: ...
+    def flush(self) -> None: ...
 
 
 class Flusher:
@@ -69,6 +72,9 @@ class Flusher:
         woken = writers[start:end]
         self._unswept -= len(woken)
         for writer in woken:
-            writer.wake()
+            try:
+                writer.flush()
+            except Exception:  # one session's bug must not leave the others unwritten
+                log.exception("flushing %r failed", writer)
         if end < len(writers):
             asyncio.get_running_loop().call_soon(self._wake, writers, end)

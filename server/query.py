@@ -355,3 +355,46 @@ def _operators(value: Any, ops: dict[str, Any]) -> bool:
         elif not _compare(value, op, arg):
             return False
     return True
+
+
+def pinned(filter: Filter, field: str) -> frozenset[str] | None:
+    """The strings a document's top-level ``field`` must equal for ``filter`` to match it
+    (``{field: "a"}``, ``{field: {"$in": [...]}}``, through ``$and`` and ``$or``), or None.
+    Live matching indexes filters by it: a change meets the filters of its own job type."""
+    found: frozenset[str] | None = None
+    for key, cond in filter.items():
+        if key == field:
+            here = _strings(cond)
+        elif key == "$and":
+            here = None
+            for sub in cond:
+                if (one := pinned(sub, field)) is not None:
+                    here = one if here is None else here & one
+        elif key == "$or":
+            here = _union([pinned(sub, field) for sub in cond])
+        else:
+            continue
+        if here is not None:
+            found = here if found is None else found & here
+    return found
+
+
+def _union(branches: list[frozenset[str] | None]) -> frozenset[str] | None:
+    """An ``$or`` pins what all its branches pin together, if every branch pins something."""
+    found: frozenset[str] = frozenset()
+    for branch in branches:
+        if branch is None:
+            return None
+        found |= branch
+    return found if branches else None
+
+
+def _strings(cond: Any) -> frozenset[str] | None:
+    """The strings an equality or ``$in`` admits (other operators only narrow it), or None."""
+    if type(cond) is str:
+        return frozenset((cond,))
+    if type(cond) is dict:
+        values = cond.get("$in")
+        if type(values) is list and all(type(value) is str for value in values):
+            return frozenset(values)
+    return None

@@ -24,7 +24,7 @@ MAX_RUN = 500
 class Run:
     """Frames gathered for a group between two flushes; rendered per member once sealed."""
 
-    __slots__ = ("_pairs", "_segments", "_on_seal", "_chars")
+    __slots__ = ("_pairs", "_segments", "_on_seal", "_chars", "_encoded", "_encoded_bytes")
 
     def __init__(self, on_seal: Callable[[Run], None]) -> None:
         self._pairs: list[tuple[str, str]] = []
@@ -32,6 +32,9 @@ class Run:
         self._on_seal = on_seal
         #: characters of every frame but the sub ids, known once sealed
         self._chars = 0
+        #: the segments as bytes (``encoded``), made for the first member asking
+        self._encoded: list[bytes] | None = None
+        self._encoded_bytes = 0
 
     def __len__(self) -> int:
         return len(self._pairs)
@@ -72,6 +75,16 @@ class Run:
         self.seal()
         assert self._segments is not None
         return sub_json.join(self._segments)
+
+    def encoded(self) -> tuple[list[bytes], int]:
+        """The segments as UTF-8, encoded once for every member (what the edge writes), and
+        their length in bytes: a member's frames are ``sub_bytes.join(segments)``."""
+        self.seal()
+        if self._encoded is None:
+            assert self._segments is not None
+            self._encoded = [segment.encode() for segment in self._segments]
+            self._encoded_bytes = sum(map(len, self._encoded))
+        return self._encoded, self._encoded_bytes
 
     def frames(self, sub_json: str) -> list[str]:
         """The frames one by one, for a client that takes one frame per message."""

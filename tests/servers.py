@@ -13,12 +13,13 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import uvicorn
 
 from livejobs.app import create_app
 from livejobs.clock import Clock
+from livejobs.edges.wire import uvicorn_options
 from livejobs.settings import Settings
 from livejobs.state import state_of
 from livejobs_sdk import Client
@@ -65,6 +66,9 @@ class BaseServer:
 class InProcessServer(BaseServer):
     """uvicorn serving ``create_app`` as a task of the test's own event loop."""
 
+    #: more uvicorn options, over those ``livejobs serve`` uses (e.g. its stock ``ws``)
+    uvicorn: ClassVar[dict[str, Any]] = {}
+
     def __init__(self, db_path: Path, clock: Clock | None = None, **settings: Any) -> None:
         self.db_path = db_path
         self.port = free_port()
@@ -87,8 +91,7 @@ class InProcessServer(BaseServer):
             port=self.port,
             log_level="warning",
             lifespan="on",
-            ws_max_size=self.settings.max_frame_bytes * 16,
-            ws_per_message_deflate=self.settings.ws_compression,
+            **{**uvicorn_options(self.settings), **self.uvicorn},
         )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -59,6 +59,7 @@ def run_server(settings: Settings) -> None:
     import uvicorn
 
     from livejobs.app import create_app
+    from livejobs.edges.wire import uvicorn_options
     from livejobs.logs import quiet_access_log, setup_logging
     from livejobs.shutdown import serve as serve_gracefully
 
@@ -72,12 +73,8 @@ def run_server(settings: Settings) -> None:
         port=settings.port,
         log_level=settings.log_level,
         log_config=None,
-        # frames past max_frame_bytes get a too_large error; only far beyond is the socket cut
-        ws_max_size=settings.max_frame_bytes * 16,
-        # compressing every live frame for every subscriber costs more CPU than the fan-out
-        # itself; a deployment that pays for bandwidth can turn it on
-        ws_per_message_deflate=settings.ws_compression,
         timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
     quiet_access_log(settings.log_level)  # uvicorn.Config just reset its loggers' levels
     tune_for_serving()

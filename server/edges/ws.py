@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from livejobs import protocol
 from livejobs.call_order import CallTasks, order_key
+from livejobs.edges import wire
 from livejobs.errors import (
     Invalid,
     LivejobsError,
@@ -66,6 +67,7 @@ async def endpoint(websocket: WebSocket) -> None:
         f"{client.host}:{client.port}" if client else "", state.flusher, settings.max_outbox_bytes
     )
     session.address = client.host if client else ""
+    session.direct = wire.direct(websocket.scope)
     state.sessions.add(session)
     writer = asyncio.create_task(_write(websocket, session))
     calls = CallTasks()
@@ -221,10 +223,15 @@ async def _release(services: Services, session: Connection) -> None:
 
 async def _write(websocket: WebSocket, session: Session) -> None:
     """Drain the outbox; a batching client gets every queued frame in one message, so a busy
-    server sends fewer, larger messages instead of falling behind."""
+    server sends fewer, larger messages instead of falling behind. Where the server takes
+    whole frames (``wire``), they are framed here, each shared run's bytes made once."""
+    framed = wire.FRAME in (websocket.scope.get("extensions") or {})
     try:
         while (frames := await session.take()) is not None:
-            await websocket.send_text(protocol.join(frames))
+            if framed:
+                await websocket.send({"type": "websocket.send", wire.FRAME: wire.message(frames)})
+            else:
+                await websocket.send_text(protocol.join(frames))
     except Exception:  # the client went away mid-write
         session.close("write failed")
         return

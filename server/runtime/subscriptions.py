@@ -15,7 +15,9 @@ and encoded once per view it reaches, not once per subscriber.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +25,7 @@ from livejobs import protocol
 from livejobs.errors import RateLimited, TooLarge
 from livejobs.flusher import Flusher
 from livejobs.jobs.model import Job
-from livejobs.query import matches
+from livejobs.query import matches, pinned
 from livejobs.runs import Run, RunView
 from livejobs.runtime.connection import Connection, Subscription
 from livejobs.runtime.windows import Window, Windows
@@ -38,6 +40,8 @@ log = logging.getLogger("livejobs.live")
 class Group:
     filter: dict[str, Any]
     view: str
+    #: the job types the filter can match, or None for any (``query.pinned``)
+    types: frozenset[str] | None = None
     #: members still sending their snapshot (their changes are held in their backlog)
     starting: set[Subscription] = field(default_factory=set)
     #: live members, all sharing ``ids``
@@ -81,6 +85,11 @@ class Subscriptions:
         self.store = store
         self.flusher = flusher
         self._groups: dict[str, Group] = {}
+        #: the groups whose filters pin the job type, under each type; and the others. A change
+        #: is matched against the groups of its type and the others, never the rest: an idle
+        #: subscription to another type costs nothing per change
+        self._typed: dict[str, dict[str, Group]] = {}
+        self._untyped: dict[str, Group] = {}
         #: sorted, limited live queries and count feeds (``livejobs.runtime.windows``)
         self.windows = Windows(store)
         self._tasks: set[asyncio.Future[None]] = set()
@@ -143,11 +152,28 @@ class Subscriptions:
         the caller's reply goes out before the first document."""
         key = group_key(view, filter)
         sub = Subscription(sub_id, session, filter, key, protocol.encode(sub_id), view, cost)
-        self._groups.setdefault(key, Group(filter, view)).starting.add(sub)
+        (self._groups.get(key) or self._new_group(key, filter, view)).starting.add(sub)
         session.subscriptions[sub_id] = sub
         self._account(sub, 1)
         self._spawn(self._first_snapshot(sub))
         return sub
+
+    def _new_group(self, key: str, filter: dict[str, Any], view: str) -> Group:
+        group = self._groups[key] = Group(filter, view, pinned(filter, "type"))
+        if group.types is None:
+            self._untyped[key] = group
+        for job_type in group.types or ():
+            self._typed.setdefault(job_type, {})[key] = group
+        return group
+
+    def _drop_group(self, key: str) -> None:
+        group = self._groups.pop(key)
+        self._untyped.pop(key, None)
+        for job_type in group.types or ():
+            typed = self._typed[job_type]
+            del typed[key]
+            if not typed:
+                del self._typed[job_type]
 
     def open_window(self, session: Connection, sub_id: str, window: Window, cost: int) -> None:
         """A sorted, limited live query or a count feed instead of the whole filter."""
@@ -233,7 +259,7 @@ class Subscriptions:
             group.live.remove(sub)
             sub.ids = set(sub.ids)  # stop sharing the group's set
         if not group:
-            del self._groups[sub.key]
+            self._drop_group(sub.key)
 
     def close_session(self, session: Connection) -> None:
         for sub in list(session.subscriptions.values()):
@@ -249,7 +275,7 @@ class Subscriptions:
         doc = change.doc
         #: view → the document encoded as that view reads it, built once per change
         encoded: dict[str, str] = {}
-        for group in self._groups.values():
+        for group in self._reached_by(doc):
             matched = doc is not None and matches(doc, group.filter)
             for sub in group.starting:
                 assert sub.backlog is not None
@@ -271,6 +297,18 @@ class Subscriptions:
             else:
                 continue
             (group.run or group.open_run(self.flusher)).add(head, tail)
+
+    def _reached_by(self, doc: Job | None) -> Iterable[Group]:
+        """The groups a change may concern: a job's type never changes, so a group pinned to
+        other types neither matches it nor holds its id. A deletion (no document) may concern
+        any group."""
+        job_type = doc.get("type") if doc is not None else None
+        if type(job_type) is not str:
+            return self._groups.values()
+        typed = self._typed.get(job_type)
+        if typed is None:
+            return self._untyped.values()
+        return itertools.chain(self._untyped.values(), typed.values())
 
     def _apply_one(self, sub: Subscription, change: Change, matched: bool) -> None:
         if matched:
