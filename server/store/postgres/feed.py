@@ -208,11 +208,12 @@ class Follower:
         self._wake.set()  # read what was committed while not listening
 
     async def stop(self) -> None:
+        """Python 3.11's ``wait_for`` can swallow a cancellation that meets its inner wait's
+        end: cancel until the task is done (and the loop checks ``_task`` too)."""
         task, self._task = self._task, None
-        if task is not None:
+        while task is not None and not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=1)
         await self._drop()
 
     async def _drop(self) -> None:
@@ -223,7 +224,8 @@ class Follower:
 
     async def _follow(self) -> None:
         delay = RECONNECT_DELAY
-        while True:
+        me = asyncio.current_task()
+        while self._task is me:
             try:
                 if self._conn is None or self._conn.is_closed():
                     await self._drop()
