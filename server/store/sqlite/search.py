@@ -8,11 +8,11 @@ a deleted job's row goes with it (a trigger: the row id is gone by the time the 
 
 The index is written after the batch, not in it: FTS5 writes a segment of several pages per
 transaction however few rows it holds (a third of a lone create's commit), and indexing a
-thousand jobs costs as much as inserting them. A batch notes the row ids to index in
-``jobs_search_pending`` (one small page), and ``flush`` indexes them all at once: right after
-a large batch, a moment after a small one (the store's timers), and before any ``$search``
-read (the store's own check), whichever process asks: the rows are in the file, so a crash
-loses none."""
+thousand jobs costs as much as inserting them. A batch notes the row ids and texts to
+index in ``jobs_search_pending`` (a small page), and ``flush`` indexes them all at once:
+right after a large batch, a moment after a small one (the store's timers), and before any
+``$search`` read (the store's own check), whichever process asks: the rows are in the file,
+so a crash loses none."""
 
 from __future__ import annotations
 
@@ -24,9 +24,7 @@ from livejobs import search
 from livejobs.store.sqlite.sql import decode
 
 _ROWID = "SELECT rowid FROM jobs WHERE id = ?"
-_PENDING = "INSERT OR IGNORE INTO jobs_search_pending (rowid) VALUES (?)"
-#: documents read at a time by ``flush``
-FLUSH_CHUNK = 64
+_PENDING = "INSERT OR REPLACE INTO jobs_search_pending (rowid, body, fresh) VALUES (?, ?, ?)"
 _ADD = "INSERT INTO jobs_search (rowid, body) VALUES (?, ?)"
 
 
@@ -41,7 +39,8 @@ SCHEMA = [
 
 
 DEFERRED = [
-    "CREATE TABLE IF NOT EXISTS jobs_search_pending (rowid INTEGER PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS jobs_search_pending"
+    " (rowid INTEGER PRIMARY KEY, body TEXT NOT NULL, fresh INT NOT NULL)",
     "DROP TRIGGER IF EXISTS jobs_search_delete",
     "CREATE TRIGGER jobs_search_delete AFTER DELETE ON jobs BEGIN"
     " DELETE FROM jobs_search WHERE rowid = OLD.rowid;"
@@ -90,35 +89,29 @@ def index(
 def _defer(
     conn: sqlite3.Connection, latest: dict[str, tuple[bool, Any]], before: Mapping[str, Any]
 ) -> int:
-    rowids = []
+    """The text is made now, from the document in hand (small: long values are left out), so
+    that the pass reads no document back."""
+    pending = []
     for job_id, (inserted, doc) in latest.items():
         earlier = before.get(job_id)
         if not inserted and earlier is not None and search.same_text(earlier, doc):
             continue  # a claim, a heartbeat, an audit line: the index already holds it
-        rowids.append(conn.execute(_ROWID, (job_id,)).fetchone())
-    conn.executemany(_PENDING, rowids)
-    return len(rowids)
+        rowid = conn.execute(_ROWID, (job_id,)).fetchone()[0]
+        pending.append((rowid, search.text(doc), int(inserted)))
+    conn.executemany(_PENDING, pending)
+    return len(pending)
 
 
 def flush(conn: sqlite3.Connection, changes: Any) -> int:
-    """Index every job left pending, by any process; returns how many. A few documents are
-    read at a time: a thousand jobs of a large payload each must not be in memory at once."""
-    rowids = [rowid for (rowid,) in conn.execute("SELECT rowid FROM jobs_search_pending")]
-    for start in range(0, len(rowids), FLUSH_CHUNK):
-        chunk = rowids[start : start + FLUSH_CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        added: list[tuple[int, str]] = []
-        for rowid, doc, held in conn.execute(
-            "SELECT j.rowid, j.doc, s.body FROM jobs AS j"
-            f" LEFT JOIN jobs_search AS s ON s.rowid = j.rowid WHERE j.rowid IN ({marks})",
-            chunk,
-        ).fetchall():
-            body = search.text(decode(doc))
-            if held != body:
-                if held is not None:
-                    conn.execute("DELETE FROM jobs_search WHERE rowid = ?", (rowid,))
-                added.append((rowid, body))
-        conn.executemany(_ADD, added)  # VALUES: an INSERT ... SELECT costs several times more
-    if rowids:
-        conn.execute("DELETE FROM jobs_search_pending")
-    return len(rowids)
+    """Index every job left pending, by any process; returns how many. A job indexed before
+    (an update that changed its words) has its old row replaced."""
+    pending = conn.execute("SELECT rowid, body, fresh FROM jobs_search_pending").fetchall()
+    if not pending:
+        return 0
+    for rowid, _, fresh in pending:
+        if not fresh:
+            conn.execute("DELETE FROM jobs_search WHERE rowid = ?", (rowid,))
+    # one VALUES insert: an INSERT ... SELECT into FTS5 costs several times more per row
+    conn.executemany(_ADD, [(rowid, body) for rowid, body, _ in pending])
+    conn.execute("DELETE FROM jobs_search_pending")
+    return len(pending)
