@@ -8,8 +8,10 @@ Each ``--tree`` is a checkout whose ``server`` package the server process runs (
 and producer are this tree's bench peer, ``peers/livejobs_peer.py``); rounds alternate the
 trees (A B, B A, ...) so that a busy neighbour hits both alike. One throwaway cluster
 (tests/pg.py) with ``synchronous_commit=on`` and ``fsync=on``, a fresh database per run.
-Prints, per run: create_many jobs/s, end-to-end jobs/s, and dispatch p50 (ms) of
-``--samples`` one-at-a-time jobs to an idle worker; then the medians per tree.
+(``--no-fsync``: neither, to see the CPU's share alone). Prints, per run: create_many jobs/s,
+end-to-end jobs/s, the CPU per job (ms) of the server and of PostgreSQL's processes while
+they ran, and dispatch p50 (ms) of ``--samples`` one-at-a-time jobs to an idle worker; then
+the medians per tree.
 """
 
 from __future__ import annotations
@@ -34,6 +36,27 @@ from tests.pg import Cluster, free_port  # noqa: E402
 
 SPY = ""
 PEER = ROOT / "bench" / "peers" / "livejobs_peer.py"
+
+
+def _ticks(pid: int) -> int:
+    """CPU ticks (user + system) a process has used, or 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _postgres_ticks() -> int:
+    """CPU ticks of every PostgreSQL process now alive (backends come and go with the pool)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if stat.read_text().startswith("postgres"):
+                total += _ticks(int(stat.parent.name))
+        except OSError:
+            continue
+    return total
 
 
 def _healthy(url: str) -> bool:
@@ -80,11 +103,15 @@ def one_run(tree: Path, db: str, n: int, samples: int, log: Path) -> dict[str, A
     try:
         assert worker.stdout is not None
         worker.stdout.readline()  # READY
+        before = _ticks(server.pid), _postgres_ticks()
         out = subprocess.run(
             _peer("throughput", url, token, "probe", "--n", str(n), "--timeout", "120"),
             capture_output=True, check=True, cwd=ROOT / "bench" / "peers",
         ).stdout  # fmt: skip
         thr = json.loads(out.decode().strip().splitlines()[-1])
+        after = _ticks(server.pid), _postgres_ticks()
+        tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+        cpu = [(b - a) * tick_ms / n for a, b in zip(before, after, strict=True)]
         out = subprocess.run(
             _peer("latency", url, token, "probe", "--samples", str(samples), "--warmup", "10"),
             capture_output=True, check=True, cwd=ROOT / "bench" / "peers",
@@ -101,6 +128,8 @@ def one_run(tree: Path, db: str, n: int, samples: int, log: Path) -> dict[str, A
     return {
         "create": n / thr["enqueue_s"],
         "e2e": n / thr["e2e_s"] if thr["e2e_s"] else 0.0,
+        "server_cpu_ms_per_job": cpu[0],
+        "postgres_cpu_ms_per_job": cpu[1],
         "dispatch_p50": statistics.median(lat["dispatch_ms"]) if lat["dispatch_ms"] else None,
     }
 
@@ -112,16 +141,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--spy", default="", help="py-spy the server into this file")
+    parser.add_argument("--no-fsync", action="store_true", help="commits do not wait for disk")
     args = parser.parse_args()
     global SPY
     SPY = args.spy
-    cluster = Cluster()
+    cluster = Cluster(durable=not args.no_fsync)
     cluster.start()
     try:
         admin = cluster.url()
-        cluster_sql(cluster, "ALTER SYSTEM SET synchronous_commit = on")
-        cluster_sql(cluster, "ALTER SYSTEM SET fsync = on")
-        cluster_sql(cluster, "SELECT pg_reload_conf()")
         results: dict[Path, list[dict[str, Any]]] = {t: [] for t in args.tree}
         for r in range(args.rounds):
             order = args.tree if r % 2 == 0 else list(reversed(args.tree))
@@ -136,12 +163,6 @@ def main() -> None:
         del admin
     finally:
         cluster.stop()
-
-
-def cluster_sql(cluster: Cluster, sql: str) -> None:
-    psql = cluster.bindir / "psql"
-    argv = [str(psql), "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "livejobs"]
-    subprocess.run([*argv, "-d", "postgres", "-c", sql], check=True, capture_output=True)
 
 
 if __name__ == "__main__":

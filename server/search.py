@@ -75,6 +75,24 @@ def text(doc: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+#: a ``tsvector`` holds at most 1 MB: words past this many bytes (UTF-8, each with PostgreSQL's
+#: four bytes of entry) are not indexed, so that a huge log still saves
+MAX_LEXEME_BYTES = 900_000
+
+
+def lexemes(doc: dict[str, Any]) -> list[str]:
+    """The distinct words of ``text(doc)``, each cut to ``MAX_LENGTH`` characters: a query word
+    is never longer, so a cut word still starts with every query word the whole one does."""
+    found: list[str] = []
+    room = MAX_LEXEME_BYTES
+    for word in dict.fromkeys(w[:MAX_LENGTH] for w in words(text(doc))):
+        room -= len(word.encode()) + 4
+        if room < 0:
+            break
+        found.append(word)
+    return found
+
+
 def same_text(before: dict[str, Any], after: dict[str, Any]) -> bool:
     """Whether ``after`` is searched by the same words as ``before``, answered from the
     fields ``text`` reads without joining them (a claim or a completion changes none)."""
@@ -105,8 +123,9 @@ def fts5_query(query: str) -> str:
 
 
 def tsquery(query: str) -> str:
-    """``to_tsquery('simple', ...)`` syntax: each word as a prefix."""
-    return " & ".join(f"{w}:*" for w in parse(query))
+    """A ``tsquery`` value, each word a quoted prefix: cast, not parsed by ``to_tsquery``,
+    whose parser splits a word such as ``2e312bcdb3`` (a number, then letters) in two."""
+    return " & ".join(f"'{w}':*" for w in parse(query))
 
 
 def in_filter(filter: Any) -> bool:

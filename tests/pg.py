@@ -42,7 +42,9 @@ class Cluster:
 
     can_restart = True
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        #: every commit waits for its WAL flush (benchmarks); tests run without fsync
+        self.durable = durable
         bindir = server_bin()
         if bindir is None:
             raise RuntimeError("PostgreSQL is not installed: run `make postgres`")
@@ -70,9 +72,10 @@ class Cluster:
         )  # fmt: skip
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-            f"-c unix_socket_directories={self.dir} -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB"
-        )
+            f"-c unix_socket_directories={self.dir} -c max_connections=200 -c shared_buffers=64MB "
+            + ("-c fsync=on -c synchronous_commit=on" if self.durable else
+               "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        )  # fmt: skip
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-o", options,
             "-w", "-t", "30", "start",

@@ -29,10 +29,19 @@ def jobs() -> list[Job]:
         {"message": "charging card ending 4242", "level": "info", "kind": "log"},
         {"message": "cancelled by mallory", "kind": "audit"},
     ]
+    docs[11]["data"] = {"ref": "2e312bcdb3"}  # PostgreSQL's text parser reads 2e312, then bcdb3
     return docs
 
 
-QUERIES = {"acme widg": 7, "99173": 7, "zerodivision": 8, "division zero": 8, "4242": 9}
+QUERIES = {
+    "acme widg": 7,
+    "99173": 7,
+    "zerodivision": 8,
+    "division zero": 8,
+    "4242": 9,
+    "2e312bcdb3": 11,
+    "2e312b": 11,
+}
 
 
 async def check_store(store: Store) -> list[Job]:
@@ -95,7 +104,7 @@ async def test_postgres_search(pg_cluster: Cluster) -> None:
             params = Params()
             sql = f"SELECT doc FROM jobs WHERE {where({'$search': 'zero'}, params)}"
             plan = "\n".join(r[0] for r in await conn.fetch("EXPLAIN " + sql, *params))
-        assert "Bitmap Index Scan on jobs_search" in plan, plan
+        assert "Bitmap Index Scan on job_words_search" in plan, plan
     finally:
         await store.close()
 
@@ -145,3 +154,80 @@ async def test_a_lone_create_is_searchable_at_once_from_every_process(tmp_path: 
     assert _raw(path, "SELECT count(*) FROM jobs_search_pending") == [(0,)]
     assert _raw(path, "SELECT count(*) FROM jobs_search WHERE jobs_search MATCH 'b'") == [(1,)]
     assert _raw(path, "SELECT count(*) FROM jobs_search") == [(1,)]
+
+
+async def test_postgres_keeps_words_apart_and_writes_them_when_they_change(
+    pg_cluster: Cluster,
+) -> None:
+    """Words live in ``job_words`` (migration 8): a claim and a change that leaves the words
+    alone do not rewrite the job's row there, an added reason does; a word longer than any
+    query is cut yet found by its start; a deleted job's words go with it."""
+    from livejobs.store.base import ClaimRequest
+    from livejobs.store.postgres import PostgresStore
+
+    store = PostgresStore(pg_cluster.create_database(), pool_size=2)
+    await store.open()
+    try:
+        job = blank_job("t", {"order": "Q-1234"}, owner="u", now=1000.0)
+        await store.insert([job])
+
+        async def words_row() -> Any:
+            async with store._pool.acquire() as conn:
+                sql = "SELECT xmin::text, words::text FROM job_words WHERE id = $1"
+                return await conn.fetchrow(sql, job["id"])
+
+        written = await words_row()
+        assert written is not None
+        request = ClaimRequest(("t",), "w1", "u", now=1001.0, lease_seconds=30.0)
+        [claimed] = await store.claim(request)
+        assert await words_row() == written  # the claim left the words alone
+        touched = {**claimed, "progress": {"completed": 1, "total": 2, "percent": 50.0}}
+        touched["version"] += 1
+        assert await store.replace(touched, claimed["version"], previous=claimed)
+        assert await words_row() == written
+        failed = {**touched, "reason": "LedgerMismatch: totals differ", "version": 4}
+        assert await store.replace(failed, touched["version"], previous=touched)
+        assert [d["id"] for d in await store.find({"$search": "ledgermis"})] == [job["id"]]
+
+        long_word = "x" * 3000
+        logged = {**failed, "log": [{"message": f"{long_word} tail"}], "version": 5}
+        assert await store.replace(logged, failed["version"])  # no previous: words written
+        for query in ("x" * 200, "tail", "q 1234"):
+            assert [d["id"] for d in await store.find({"$search": query})] == [job["id"]]
+        assert await store.delete(job["id"], logged["version"])
+        assert await words_row() is None
+    finally:
+        await store.close()
+
+
+async def test_postgres_jobs_stored_before_migration_8_are_found(pg_cluster: Cluster) -> None:
+    """A database at schema 7 (words in an index on the document) gets every job's words
+    when a server of migration 8 opens it."""
+    from livejobs.store.postgres import PostgresStore
+    from livejobs.store.postgres.migrations import SCHEMA_WINDOWS
+
+    url = pg_cluster.create_database()
+    store = PostgresStore(url, pool_size=2)
+    await store.open()
+    docs = jobs()
+    try:
+        await store.insert(docs)
+        async with store._pool.acquire() as conn:  # back to schema 7, jobs kept
+            await conn.execute(
+                "DROP TABLE job_words; DROP FUNCTION livejobs_words_delete() CASCADE; "
+                "UPDATE livejobs_schema SET version = 7"
+            )
+            await conn.execute(SCHEMA_WINDOWS)
+    finally:
+        await store.close()
+    store = PostgresStore(url, pool_size=2)
+    await store.open()
+    try:
+        for query, index in QUERIES.items():
+            found = await store.find({"$search": query})
+            assert [d["id"] for d in found] == [docs[index]["id"]], query
+        async with store._pool.acquire() as conn:
+            indexes = {r[0] for r in await conn.fetch("SELECT indexname FROM pg_indexes")}
+        assert "job_words_search" in indexes and "jobs_search" not in indexes
+    finally:
+        await store.close()

@@ -62,3 +62,19 @@ def test_same_text_agrees_with_comparing_the_texts() -> None:
 def test_in_filter_finds_search_at_any_depth() -> None:
     assert search.in_filter({"$or": [{"type": "t"}, {"$and": [{"$search": "x"}]}]})
     assert not search.in_filter({"$or": [{"type": "t"}], "status": "ready"})
+
+
+def test_lexemes_are_distinct_words_cut_to_the_longest_query_word() -> None:
+    doc = {"id": "j1", "data": {"a": "Red red", "b": "y" * 300}, "log": [{"message": "z" * 900}]}
+    found = search.lexemes(doc)
+    assert found.count("red") == 1
+    assert "z" * search.MAX_LENGTH in found  # a query word is never longer than that
+    assert all(len(word) <= search.MAX_LENGTH for word in found)
+    assert not any(word.startswith("y") for word in found)  # a long data value is not indexed
+
+
+def test_lexemes_stop_at_what_a_tsvector_holds() -> None:
+    many = " ".join(f"w{i:07d}" for i in range(200_000))
+    found = search.lexemes({"id": "j1", "log": [{"message": many}]})
+    assert sum(len(word) + 4 for word in found) <= search.MAX_LEXEME_BYTES
+    assert found[:3] == ["j1", "w0000000", "w0000001"]

@@ -22,8 +22,10 @@ from livejobs.store.postgres.sql import (
     INSERT_LOGGED,
     LIVE_KEY,
     UPDATE_LOGGED,
+    WORDS,
     row,
     texts,
+    words_of,
 )
 
 
@@ -50,7 +52,9 @@ async def insert(conn: Any, changes: Log, docs: Sequence[Job]) -> list[Job]:
     if all(values[LIVE_KEY] is None for values in rows):
         # no key that could be held already: every row goes in, logged, in one statement
         pending = changes.take()
-        inserted = {r["id"] for r in await conn.fetch(INSERT_LOGGED, *texts(rows), *pending)}
+        words = [words_of(doc) for doc in docs]
+        found = await conn.fetch(INSERT_LOGGED, *texts(rows), *pending, words)
+        inserted = {r["id"] for r in found}
         if len(inserted) < len(rows):  # an id stored already, or twice in docs: rolled back
             raise Conflict(f"a job with id {_clashing(docs, inserted)!r} already exists")
         changes.note(len(rows))
@@ -63,6 +67,7 @@ async def insert(conn: Any, changes: Log, docs: Sequence[Job]) -> list[Job]:
             except asyncpg.UniqueViolationError:
                 raise Conflict(f"a job with id {doc['id']!r} already exists") from None
             if inserted is not None:
+                await conn.execute(WORDS, doc["id"], words_of(doc))
                 stored.append(doc)
                 changes.append(Change("insert", doc["id"], doc))
                 break
@@ -139,8 +144,10 @@ async def claim(conn: Any, changes: Log, request: ClaimRequest) -> list[Job]:
         candidates.sort(key=lifecycle.claim_order)
     claimed = [request.claim(doc) for doc in candidates[: request.limit]]
     if claimed:  # the rows are locked: each is still at the version read
-        rows = [(*row(new), old["version"]) for new, old in zip(claimed, candidates, strict=False)]
-        await conn.execute(UPDATE_LOGGED, *texts(rows), *changes.take())
+        pairs = list(zip(claimed, candidates, strict=False))
+        rows = [(*row(new), old["version"]) for new, old in pairs]
+        words = [words_of(new, old) for new, old in pairs]
+        await conn.execute(UPDATE_LOGGED, *texts(rows), *changes.take(), words)
         changes.note(len(claimed))
     await flow.record_claimed(conn, rules, claimed, request.now)
     return claimed
@@ -150,9 +157,11 @@ class Replace:
     """A write of ``doc`` over the stored version ``expected``; the replaces next to each other
     in a batch go in as one statement (``replace_all``): a worker's completions arrive so."""
 
-    def __init__(self, doc: Job, expected: int) -> None:
+    def __init__(self, doc: Job, expected: int, previous: Job | None = None) -> None:
         self.doc = doc
         self.expected = expected
+        #: the job as stored at ``expected``, when the caller had it (its words are compared)
+        self.previous = previous
 
     async def __call__(self, conn: Any, changes: Log) -> bool:
         message = (
@@ -170,8 +179,10 @@ async def replace_all(
 ) -> list[bool]:
     """Each of ``replaces`` (of distinct jobs) in one UPDATE: whether each was applied."""
     values = texts([(*row(r.doc), r.expected) for r in replaces])
+    words = [words_of(r.doc, r.previous) for r in replaces]
     try:
-        updated = {r["id"] for r in await conn.fetch(UPDATE_LOGGED, *values, *changes.take())}
+        found = await conn.fetch(UPDATE_LOGGED, *values, *changes.take(), words)
+        updated = {r["id"] for r in found}
     except asyncpg.UniqueViolationError:
         raise Conflict(clash) from None
     changes.note(len(updated))

@@ -82,6 +82,32 @@ log AS (INSERT INTO changes (op, id, doc)
 """
 
 
+# Search words live in ``job_words`` (migration 8), one row per job, written by the statement
+# that writes the job when its words changed (``words_of``; NULL: unchanged): a claim or a
+# completion changes none, so its update adds no entry to the GIN index.
+_WORDS = """,
+words AS (INSERT INTO job_words (id, words)
+    SELECT v.id, array_to_tsvector(string_to_array(t.words, ' '))
+    FROM unnest(${p}::text[]) WITH ORDINALITY AS t(words, n)
+    JOIN v ON v.n = t.n JOIN w ON w.id = v.id
+    WHERE t.words IS NOT NULL
+    ON CONFLICT (id) {then})
+"""
+
+
+def _words(first: int, then: str) -> str:
+    """``then``: for an insert, DO NOTHING (an id twice in a batch rolls it back anyway)."""
+    return _WORDS.replace("{p}", str(first)).replace("{then}", then)
+
+
+def words_of(doc: Job, previous: Job | None = None) -> str | None:
+    """``doc``'s search words as ``_WORDS`` takes them, or None when ``previous`` (the job as
+    stored before) is searched by the same words and its row stays as it is."""
+    if previous is not None and search.same_text(previous, doc):
+        return None
+    return " ".join(search.lexemes(doc))
+
+
 def _log(op: str, first: int) -> str:
     return _LOG.replace("{op}", op).replace("{a}", str(first)).replace(
         "{b}", str(first + 1)).replace("{c}", str(first + 2))  # fmt: skip
@@ -92,14 +118,18 @@ UPDATE_LOGGED = (
     f"AS v({', '.join(ROW)}, expected, n)),\n"
     f"w AS (UPDATE jobs AS j SET {', '.join(f'{c} = {_PARSED[c]}' for c in ROW[1:])} "
     "FROM v WHERE j.id = v.id AND j.version = v.expected RETURNING j.id),"
-    f"{_log('update', 14)}SELECT id FROM w"
+    f"{_log('update', 14)}{_words(17, 'DO UPDATE SET words = excluded.words')}SELECT id FROM w"
 )
 INSERT_LOGGED = (
     f"WITH v AS MATERIALIZED (SELECT * FROM unnest({_TEXTS}) WITH ORDINALITY "
     f"AS v({', '.join(ROW)}, n)),\n"
     f"w AS (INSERT INTO jobs ({', '.join(ROW)}) SELECT {', '.join(_PARSED.values())} FROM v "
     "ORDER BY n ON CONFLICT DO NOTHING RETURNING id),"
-    f"{_log('insert', 13)}SELECT id FROM w"
+    f"{_log('insert', 13)}{_words(16, 'DO NOTHING')}SELECT id FROM w"
+)
+WORDS = (
+    "INSERT INTO job_words (id, words) VALUES ($1, array_to_tsvector(string_to_array($2, ' '))) "
+    "ON CONFLICT (id) DO UPDATE SET words = excluded.words"
 )
 
 # each (id, version) still at that version, in one statement: the ids deleted (jobs.clean)
@@ -207,8 +237,8 @@ def value_at(path: str) -> str:
     return expr
 
 
-SEARCH_VECTOR = "to_tsvector('simple', livejobs_search_text(doc))"
-"""The expression the ``jobs_search`` index holds (``livejobs.search``)."""
+SEARCH = "id IN (SELECT id FROM job_words WHERE words @@ {query}::tsquery)"
+"""A ``$search`` (``livejobs.search``), served by the GIN index ``job_words_search``."""
 
 
 def where(filter: dict[str, Any], params: Params) -> str:
@@ -220,9 +250,8 @@ def where(filter: dict[str, Any], params: Params) -> str:
                 raise Invalid(f"{key} needs a non-empty list of filters")
             subs = [where(sub, params) for sub in cond]
             parts.append("(" + (" AND " if key == "$and" else " OR ").join(subs) + ")")
-        elif key == "$search":  # served by the GIN index jobs_search (migrations)
-            query = params.add(search.tsquery(cond))
-            parts.append(f"{SEARCH_VECTOR} @@ to_tsquery('simple', {query})")
+        elif key == "$search":
+            parts.append(SEARCH.format(query=params.add(search.tsquery(cond))))
         elif isinstance(cond, dict):
             value = value_at(key)
             parts.extend(_operator(value, op, arg, params) for op, arg in cond.items())

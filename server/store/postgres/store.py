@@ -236,7 +236,9 @@ class PostgresStore(PostgresRollups):
         if doc.get("version") != expected_version + 1:
             raise ValueError("replace: doc['version'] must be expected_version + 1")
 
-        return await self._write(ops.Replace(doc, expected_version))
+        if previous is not None and previous.get("version") != expected_version:
+            previous = None
+        return await self._write(ops.Replace(doc, expected_version, previous))
 
     async def delete(self, job_id: str, expected_version: int) -> bool:
         async def work(conn: Any, changes: list[Change]) -> bool:
