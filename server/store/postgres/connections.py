@@ -12,6 +12,10 @@ import msgspec
 
 from livejobs.errors import Conflict, Invalid, Unavailable
 
+FAILED = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+"""Every way the driver reports a failed call: refused by the database or the connection lost
+(after a database restart asyncpg may raise ``InternalClientError``, a class of its own)."""
+
 
 def encode(value: Any) -> str:
     return msgspec.json.encode(value).decode()
@@ -34,12 +38,7 @@ def errors(where: str) -> Iterator[None]:
         raise Conflict(f"the write conflicts with a stored job: {exc.detail or exc}") from None
     except asyncpg.DataError as exc:
         raise Invalid(f"PostgreSQL cannot store this value: {exc}") from None
-    except (
-        OSError,
-        asyncpg.PostgresError,
-        asyncpg.InterfaceError,
-        asyncpg.InternalClientError,
-    ) as exc:
+    except FAILED as exc:
         raise Unavailable(f"{where} failed: {exc}") from exc
 
 

@@ -40,12 +40,12 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import msgspec
 
 from livejobs.store.base import Change
 from livejobs.store.feed import Feed
 from livejobs.store.postgres import counts
+from livejobs.store.postgres.connections import FAILED
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class Notifier:
                     self.pid = self._conn.get_server_pid()
                 await self._conn.execute(f"NOTIFY {CHANNEL}")
                 failures = 0
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except FAILED as exc:
                 await self._drop()
                 failures += 1
                 if failures > 5:
@@ -238,12 +238,7 @@ class Follower:
                 self._wake.clear()
                 await self._read()
                 delay = RECONNECT_DELAY
-            except (
-                OSError,
-                asyncpg.PostgresError,
-                asyncpg.InterfaceError,
-                asyncpg.InternalClientError,
-            ) as exc:
+            except FAILED as exc:
                 level = logging.WARNING if delay == RECONNECT_DELAY else logging.DEBUG
                 log.log(level, "lost the PostgreSQL change feed (%s); reconnecting", exc)
                 await self._drop()

@@ -77,7 +77,7 @@ class PostgresStore(PostgresRollups):
         except StoreRefused:
             await self.close()
             raise
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
+        except (*connections.FAILED, ValueError) as exc:
             await self.close()
             raise StoreRefused(f"cannot open {self.where}: {exc}") from exc
 
@@ -316,7 +316,7 @@ async def pending_at(url: str) -> list[Any]:
     where = f"the PostgreSQL database {connections.redacted(url)}"
     try:
         conn = await asyncpg.connect(url)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
+    except (*connections.FAILED, ValueError) as exc:
         raise StoreRefused(f"cannot open {where}: {exc}") from exc
     try:
         return await migrations.pending(conn, where)
