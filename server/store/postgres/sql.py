@@ -48,27 +48,13 @@ INSERT = (
 )
 # one array per column; ``exclude`` as JSON text (a list inside an array would be a dimension)
 EXCLUDE = ROW.index("exclude")
-_ARRAYS = ", ".join(f"${i + 1}::{c}[]" for i, c in enumerate((*_CASTS, "text", "jsonb")))
 _VALUE = {c: f"v.{c}::jsonb" if c == "exclude" else f"v.{c}" for c in ROW}
-_VALUES = ", ".join(_VALUE.values())
-INSERT_MANY = (
-    f"INSERT INTO jobs ({', '.join(ROW)}) SELECT {_VALUES} "
-    f"FROM unnest({_ARRAYS}) AS v({', '.join(ROW)})"
-)
-_SETS = ", ".join(f"{column} = ${i + 1}" for i, column in enumerate(ROW) if i > 0)
-UPDATE = f"UPDATE jobs SET {_SETS} WHERE id = $1"
-UPDATE_IF_VERSION = f"{UPDATE} AND version = $13"
-# many rows, each if still at its expected version, in one statement: the ids updated
-UPDATE_MANY = (
-    f"UPDATE jobs AS j SET {', '.join(f'{c} = {_VALUE[c]}' for c in ROW[1:])} "
-    f"FROM unnest({_ARRAYS}, ${len(ROW) + 1}::int8[]) AS v({', '.join(ROW)}, expected) "
-    "WHERE j.id = v.id AND j.version = v.expected RETURNING j.id"
-)
 
-# The same, logging in the same statement the changes the batch made before (``$14``-``$16``,
-# as ``feed.APPEND``'s) then one per row written, in that order: a round trip less per write,
-# and, for a batch of replaces alone, no transaction at all. The documents come as JSON text,
-# parsed as JSONB for ``jobs`` and kept as bytes in the log (migration 3), encoded once.
+# Rows many at a time, one array per column, logging in the same statement the changes the
+# batch made before (``$14``-``$16``, as ``feed.APPEND``'s) then one per row written, in that
+# order: a round trip less per write, and, for a batch of replaces alone, no transaction at
+# all. The documents come as JSON text, parsed as JSONB for ``jobs`` and kept as bytes in the
+# log (migration 3), encoded once.
 _TEXTS = ", ".join(f"${i + 1}::{c}[]" for i, c in enumerate((*_CASTS, "text", "text")))
 _PARSED = {**_VALUE, "doc": "v.doc::jsonb"}
 _LOG = """
@@ -153,7 +139,7 @@ FOR UPDATE SKIP LOCKED
 
 
 def columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
-    """Rows as one list per column, the parameters of ``INSERT_MANY`` and ``UPDATE_MANY``."""
+    """Rows as one list per column (``texts`` sends them)."""
     lists = [list(column) for column in zip(*rows, strict=True)]
     lists[EXCLUDE] = [
         None if e is None else msgspec.json.encode(e).decode() for e in lists[EXCLUDE]
