@@ -50,11 +50,17 @@ class Run:
     failed: bool = False
     #: seconds the last run of each (peer, scenario) took: the estimate for its next one
     took: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: repetitions each per-peer scenario actually ran (the budget may cut the last ones)
+    ran: dict[str, int] = field(default_factory=dict)
 
     def failure(self, what: str, exc: Exception) -> dict[str, str]:
         self.failed = True
         self.notes.append(f"{what} failed: {exc}")
         return {"error": str(exc)}
+
+    def repeated(self, scenario: str, rep: int) -> None:
+        """Repetition ``rep`` (from 0) of ``scenario`` ran."""
+        self.ran[scenario] = max(self.ran.get(scenario, 0), rep + 1)
 
     def fits(self, what: str, cost_s: float) -> bool:
         """Whether ``what`` (estimated at ``cost_s``) still fits in the budget."""

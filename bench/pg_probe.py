@@ -8,7 +8,8 @@ Each ``--tree`` is a checkout whose ``server`` package the server process runs (
 and producer are this tree's bench peer, ``peers/livejobs_peer.py``); rounds alternate the
 trees (A B, B A, ...) so that a busy neighbour hits both alike. One throwaway cluster
 (tests/pg.py) with ``synchronous_commit=on`` and ``fsync=on``, a fresh database per run.
-(``--no-fsync``: neither, to see the CPU's share alone). Prints, per run: create_many jobs/s,
+(``--no-fsync``: neither, to see the CPU's share alone; ``--statements``: where PostgreSQL's
+time went, per statement, from ``pg_stat_statements``). Prints, per run: create_many jobs/s,
 end-to-end jobs/s, the CPU per job (ms) of the server and of PostgreSQL's processes while
 they ran, and dispatch p50 (ms) of ``--samples`` one-at-a-time jobs to an idle worker; then
 the medians per tree.
@@ -35,6 +36,12 @@ sys.path.insert(0, str(ROOT))
 from tests.pg import Cluster, free_port  # noqa: E402
 
 SPY = ""
+STATS = False
+STATEMENTS = """
+SELECT calls, total_exec_time, rows, query FROM pg_stat_statements
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+ORDER BY total_exec_time DESC LIMIT 15
+"""
 PEER = ROOT / "bench" / "peers" / "livejobs_peer.py"
 
 
@@ -95,6 +102,29 @@ def _peer(command: str, server: str, token: str, queue: str, *extra: str) -> lis
     return [*argv, "--queue", queue, *extra]
 
 
+def _sql(db: str, sql: str) -> list[Any]:
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> list[Any]:
+        conn = await asyncpg.connect(db)
+        try:
+            return list(await conn.fetch(sql))
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def _statements(db: str, n: int) -> None:
+    """Where PostgreSQL spent the end-to-end run: per statement, calls and µs per job."""
+    for row in _sql(db, STATEMENTS):
+        query = " ".join(row["query"].split())[:110]
+        per_job = row["total_exec_time"] * 1000 / n
+        print(f"  {row['calls'] / n:6.2f} calls/job {per_job:7.1f} µs/job  {query}")
+
+
 def one_run(tree: Path, db: str, n: int, samples: int, log: Path) -> dict[str, Any]:
     server, url, token = _serve(tree, db, log)
     worker = subprocess.Popen(
@@ -103,6 +133,9 @@ def one_run(tree: Path, db: str, n: int, samples: int, log: Path) -> dict[str, A
     try:
         assert worker.stdout is not None
         worker.stdout.readline()  # READY
+        if STATS:
+            _sql(db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            _sql(db, "SELECT pg_stat_statements_reset()")
         before = _ticks(server.pid), _postgres_ticks()
         out = subprocess.run(
             _peer("throughput", url, token, "probe", "--n", str(n), "--timeout", "120"),
@@ -110,6 +143,8 @@ def one_run(tree: Path, db: str, n: int, samples: int, log: Path) -> dict[str, A
         ).stdout  # fmt: skip
         thr = json.loads(out.decode().strip().splitlines()[-1])
         after = _ticks(server.pid), _postgres_ticks()
+        if STATS:
+            _statements(db, n)
         tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
         cpu = [(b - a) * tick_ms / n for a, b in zip(before, after, strict=True)]
         out = subprocess.run(
@@ -142,10 +177,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--spy", default="", help="py-spy the server into this file")
     parser.add_argument("--no-fsync", action="store_true", help="commits do not wait for disk")
+    parser.add_argument("--statements", action="store_true", help="print pg_stat_statements")
     args = parser.parse_args()
-    global SPY
-    SPY = args.spy
-    cluster = Cluster(durable=not args.no_fsync)
+    global SPY, STATS
+    SPY, STATS = args.spy, args.statements
+    options = "-c shared_preload_libraries=pg_stat_statements" if STATS else ""
+    cluster = Cluster(durable=not args.no_fsync, options=options)
     cluster.start()
     try:
         admin = cluster.url()

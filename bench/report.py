@@ -43,6 +43,17 @@ def _ratio(table: dict[str, dict[str, Spread]], peer: str, key: str) -> str:
     return f"{mine[1] / theirs[1]:.2f}×"
 
 
+def repetitions(meta: dict[str, Any]) -> str:
+    """The repetitions planned, and those the budget cut, per scenario (not the plan's word)."""
+    planned = int(meta["repeats"])
+    short = {k: n for k, n in meta.get("ran", {}).items() if n < planned}
+    said = f"{planned} repetition(s)"
+    if short:
+        cut = ", ".join(f"{k} {n}" for k, n in sorted(short.items()))
+        said += f" ({cut} within the budget)"
+    return said
+
+
 def markdown(results: dict[str, Any]) -> str:
     table = summarize(results)
     meta = results["meta"]
@@ -52,7 +63,7 @@ def markdown(results: dict[str, Any]) -> str:
         "# livejobs vs RQ, arq, Celery and BullMQ",
         "",
         f"Run {meta['date']} on {meta['machine']} (commit `{meta['commit']}`), "
-        f"{meta['repeats']} repetition(s), interleaved; {'quick' if meta['quick'] else 'full'} run "
+        f"{repetitions(meta)}, interleaved; {'quick' if meta['quick'] else 'full'} run "
         f"in {meta['elapsed_s']:.0f} s. Load average before/after: {meta['load_before']} / "
         f"{meta['load_after']} (other work on the machine shows up here).",
         "",
@@ -311,7 +322,7 @@ def write_readme(results: dict[str, Any], readme: Path) -> bool:
     block = [
         README_START,
         f"From the last `make bench` ({meta['date']}, commit `{meta['commit']}`, "
-        f"{meta['machine']}, {meta['repeats']} repetition(s) interleaved, load average "
+        f"{meta['machine']}, {repetitions(meta)} interleaved, load average "
         f"{meta['load_before']} at its start; written by `bench/run.py`, details in "
         "[bench/results/latest.md](bench/results/latest.md)):",
         "",

@@ -122,6 +122,7 @@ def _measure_peers(
             for peer in order:
                 if rep or run.fits(f"{scenario} #1 of {peer.name}", _cost(run, peer, scenario)):
                     _measure_one(procs, run, peer, scenario, rep, backends[peer.backend], results)
+                    run.repeated(scenario, rep)
     for backend in backends.values():  # servers before their database
         for proc in (backend.proc, *backend.also):
             procs.stop(proc)
@@ -245,6 +246,7 @@ def _meta(
         f"{platform.python_version()}",
         "quick": args.quick,
         "repeats": plan.repeats,
+        "ran": run.ran,
         "n": plan.n,
         "samples": plan.samples,
         "saves": plan.saves,

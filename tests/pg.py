@@ -42,9 +42,10 @@ class Cluster:
 
     can_restart = True
 
-    def __init__(self, durable: bool = False) -> None:
+    def __init__(self, durable: bool = False, options: str = "") -> None:
         #: every commit waits for its WAL flush (benchmarks); tests run without fsync
         self.durable = durable
+        self.options = options  # more ``-c name=value`` for the server (bench/pg_probe.py)
         bindir = server_bin()
         if bindir is None:
             raise RuntimeError("PostgreSQL is not installed: run `make postgres`")
@@ -75,6 +76,7 @@ class Cluster:
             f"-c unix_socket_directories={self.dir} -c max_connections=200 -c shared_buffers=64MB "
             + ("-c fsync=on -c synchronous_commit=on" if self.durable else
                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+            + f" {self.options}"
         )  # fmt: skip
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-o", options,
