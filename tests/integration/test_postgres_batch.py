@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 
 from livejobs.errors import Conflict
+from livejobs.store.base import ClaimRequest
 from livejobs.store.postgres import PostgresStore, counts
 from livejobs.store.postgres import feed as pg_feed
 from tests.integration.test_store_contract import changed, job
@@ -164,3 +167,28 @@ async def test_migration_3_keeps_the_logged_documents_readable(pg_cluster: Clust
         assert [(c.id, c.doc) for c in got] == [("old", logged), (new["id"], new)]
     finally:
         await again.close()
+
+
+async def test_the_feed_hands_out_this_servers_documents_without_decoding_them(
+    store: PostgresStore, pg_cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[bytes] = []
+    real = pg_feed._decode
+    monkeypatch.setattr(pg_feed, "_decode", lambda raw: decoded.append(raw) or real(raw))
+    watcher = store.watch()
+    mine = await store.insert([job("w") for _ in range(30)])
+    claimed = await store.claim(ClaimRequest(("w",), "w1", "u", time.time(), 60.0, limit=10))
+    other = PostgresStore(store.url, pool_size=2)  # a second server on the same database
+    await other.open()
+    try:
+        (theirs,) = await other.insert([job("w")])
+    finally:
+        await other.close()
+    seen: dict[tuple[str, str], Any] = {}
+    while ("insert", theirs["id"]) not in seen:
+        for change in await asyncio.wait_for(watcher.batch(), 10):
+            seen[(change.op, change.id)] = change.doc
+    assert all(seen[("insert", d["id"])] is d for d in mine)
+    assert all(seen[("update", d["id"])] is d for d in claimed)
+    assert seen[("insert", theirs["id"])] == theirs
+    assert decoded == [msgspec.json.encode(theirs)]  # only the other server's write

@@ -30,13 +30,18 @@ from livejobs.store.postgres.sql import (
 
 
 class Log(list[Change]):
-    """The changes a transaction made and has not logged yet, and how many it logged."""
+    """The changes a transaction made and has not logged yet, and how many it logged;
+    ``written``: where the documents logged are remembered for this server's follower."""
 
     logged = 0
 
+    def __init__(self, written: feed.Written | None = None) -> None:
+        super().__init__()
+        self.written = written
+
     def take(self) -> tuple[list[str], list[str], list[bytes | None]]:
         """These changes as ``feed.APPEND``'s parameters, for a statement that logs them."""
-        args = feed.append_args(self)
+        args = feed.append_args(self, self.written)
         self.logged += len(self)
         self.clear()
         return args
@@ -53,7 +58,7 @@ async def insert(conn: Any, changes: Log, docs: Sequence[Job]) -> list[Job]:
         # no key that could be held already: every row goes in, logged, in one statement
         pending = changes.take()
         words = [words_of(doc) for doc in docs]
-        found = await conn.fetch(INSERT_LOGGED, *texts(rows), *pending, words)
+        found = await conn.fetch(INSERT_LOGGED, *texts(rows, changes.written), *pending, words)
         inserted = {r["id"] for r in found}
         if len(inserted) < len(rows):  # an id stored already, or twice in docs: rolled back
             raise Conflict(f"a job with id {_clashing(docs, inserted)!r} already exists")
@@ -147,7 +152,7 @@ async def claim(conn: Any, changes: Log, request: ClaimRequest) -> list[Job]:
         pairs = list(zip(claimed, candidates, strict=False))
         rows = [(*row(new), old["version"]) for new, old in pairs]
         words = [words_of(new, old) for new, old in pairs]
-        await conn.execute(UPDATE_LOGGED, *texts(rows), *changes.take(), words)
+        await conn.execute(UPDATE_LOGGED, *texts(rows, changes.written), *changes.take(), words)
         changes.note(len(claimed))
     await flow.record_claimed(conn, rules, claimed, request.now)
     return claimed
@@ -178,7 +183,7 @@ async def replace_all(
     clash: str = "an update clashes with the key of another unfinished job",
 ) -> list[bool]:
     """Each of ``replaces`` (of distinct jobs) in one UPDATE: whether each was applied."""
-    values = texts([(*row(r.doc), r.expected) for r in replaces])
+    values = texts([(*row(r.doc), r.expected) for r in replaces], changes.written)
     words = [words_of(r.doc, r.previous) for r in replaces]
     try:
         found = await conn.fetch(UPDATE_LOGGED, *values, *changes.take(), words)

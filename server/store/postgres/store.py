@@ -54,6 +54,7 @@ class PostgresStore(PostgresRollups):
         self._feed = Feed()
         self._follower: feed.Follower | None = None
         self._notifier = feed.Notifier(self._unflushed)
+        self._written = feed.Written()  # what this server logged, for its own follower
         self._batcher = batch.Batcher(self._transaction, connections.committed_nothing)
 
     async def open(self) -> None:
@@ -71,7 +72,7 @@ class PostgresStore(PostgresRollups):
             async with self._pool.acquire() as conn:
                 await migrations.migrate(conn, self.where)
                 self._follower = feed.Follower(
-                    self._listener, self._feed, lambda: self._notifier.pid
+                    self._listener, self._feed, lambda: self._notifier.pid, self._written
                 )
                 await self._follower.start(conn)
         except StoreRefused:
@@ -123,14 +124,14 @@ class PostgresStore(PostgresRollups):
         transaction around it (no BEGIN and COMMIT round trips)."""
         with connections.errors(self.where):
             async with self._connected().acquire() as conn, connections.dropped_if_lost(conn):
-                changes = ops.Log()
+                changes = ops.Log(self._written)
                 if ops.one_statement(works):
                     results = await ops.run_all(conn, changes, works)
                 else:
                     async with connections.transaction(conn):
                         results = await ops.run_all(conn, changes, works)
                         if changes:
-                            await feed.append(conn, changes)
+                            await feed.append(conn, changes, changes.written)
                 if changes or changes.logged:
                     self._committed()
                 return results
