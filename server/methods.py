@@ -14,6 +14,7 @@ from typing import Any
 from livejobs import methods_admin as admin
 from livejobs import methods_jobs as jobs
 from livejobs import methods_stats as stats
+from livejobs import methods_types as types
 from livejobs import params as p
 from livejobs.auth import Identity
 from livejobs.context import Ctx, Handler, Services
@@ -90,13 +91,14 @@ TABLE: tuple[Method, ...] = (
     Method("workers.watch", p.Empty, stats.workers_watch, ("observe",)),
     Method("stats.history", p.StatsHistory, stats.history, ("stats",), retry_safe=True),
     # flow control per type
-    Method("types.list", p.Empty, jobs.types_list, ("read",), retry_safe=True),
-    Method("types.watch", p.Empty, jobs.types_watch, ("read",)),
-    Method("types.set_limits", p.TypeLimits, jobs.types_set_limits, ("types",)),
-    Method("types.pause", p.TypeRef, jobs.types_pause, ("types",)),
-    Method("types.set_retain", p.TypeRetain, jobs.types_set_retain, ("types",)),
-    Method("types.resume", p.TypeRef, jobs.types_resume, ("types",)),
-    Method("types.set_retry", p.TypeRetry, jobs.types_set_retry, ("types",)),
+    Method("types.list", p.Empty, types.types_list, ("read",), retry_safe=True),
+    Method("types.watch", p.Empty, types.types_watch, ("read",)),
+    Method("types.set_limits", p.TypeLimits, types.types_set_limits, ("types",)),
+    Method("types.pause", p.TypeRef, types.types_pause, ("types",)),
+    Method("types.set_retain", p.TypeRetain, types.types_set_retain, ("types",)),
+    Method("types.resume", p.TypeRef, types.types_resume, ("types",)),
+    Method("types.set_retry", p.TypeRetry, types.types_set_retry, ("types",)),
+    Method("types.set_time_limit", p.TypeTimeLimit, types.types_set_time_limit, ("types",)),
     # users and tokens
     Method("users.add", p.UserAdd, admin.users_add, ("admin",)),
     Method("users.remove", p.UserRef, admin.users_remove, ("admin",)),

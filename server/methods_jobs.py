@@ -1,4 +1,4 @@
-"""The handlers of the job, worker, live and type methods (``livejobs.methods`` lists them).
+"""The handlers of the job, worker and live methods (``livejobs.methods`` lists them).
 
 A handler is a few lines: it receives typed params and a ``Ctx`` (who is calling, the services,
 the WebSocket session if any), turns the params into domain values and calls the job service.
@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -347,54 +346,3 @@ async def unsubscribe(ctx: Ctx, params: p.Unsubscribe) -> bool:
         raise NotFound(f"no subscription {params.sub}")
     ctx.services.subscriptions.close(sub)
     return True
-
-
-# -- flow control per type -----------------------------------------------------------------
-
-
-async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
-    flow = ctx.services.jobs.flow
-    rules = replace(await flow.stored(job_type), **changes)
-    result = await flow.set_rules(job_type, rules)
-    ctx.services.dispatcher.type_changed(job_type)
-    return result
-
-
-async def types_set_limits(ctx: Ctx, params: p.TypeLimits) -> dict[str, Any]:
-    if (params.rate_limit is None) != (params.rate_per is None):
-        raise Invalid("give rate_limit and rate_per together (e.g. 100 per 60 seconds)")
-    if (params.group_rate_limit is None) != (params.group_rate_per is None):
-        raise Invalid("give group_rate_limit and group_rate_per together")
-    limits = msgspec.structs.asdict(params)
-    del limits["type"]
-    return await _set_rules(ctx, params.type, **limits)
-
-
-async def types_set_retain(ctx: Ctx, params: p.TypeRetain) -> dict[str, Any]:
-    """A retention time per type, for jobs finishing from now on (as a job's own ``retain``,
-    which still wins)."""
-    return await _set_rules(ctx, params.type, retain=params.retain)
-
-
-async def types_pause(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
-    return await _set_rules(ctx, params.type, paused=True)
-
-
-async def types_resume(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
-    return await _set_rules(ctx, params.type, paused=False)
-
-
-async def types_set_retry(ctx: Ctx, params: p.TypeRetry) -> dict[str, Any]:
-    retry = None if params.retry is None else msgspec.to_builtins(params.retry)
-    return await _set_rules(ctx, params.type, retry=retry)
-
-
-async def types_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
-    return await ctx.services.jobs.flow.describe()
-
-
-async def types_watch(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
-    """``types.list``, then a ``types`` frame with the whole list whenever any server changes
-    a type's rules, for as long as the connection lasts."""
-    ctx.need_session().watching_types = True
-    return await ctx.services.jobs.flow.describe()

@@ -18,6 +18,8 @@ from livejobs.roles import Role
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 JobId = Annotated[str, Meta(min_length=1, max_length=64)]
 Seconds = Annotated[float, Meta(ge=0, le=10 * 365 * 86400)]
+#: seconds an attempt may run before the server stops and fails it (a job's, or its type's)
+TimeLimit = Annotated[float, Meta(gt=0, le=86400 * 31)]
 Ids = Annotated[list[JobId], Meta(min_length=1, max_length=10_000)]
 #: integers a SQLite column (signed 64 bits) can hold
 Int64 = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
@@ -99,7 +101,7 @@ class JobSpec(Params):
     trace: TraceSpec | None = None
     lifo: bool = False
     unique_for: Seconds | None = None
-    time_limit: Annotated[float, Meta(gt=0, le=86400 * 31)] | None = None
+    time_limit: TimeLimit | None = None
     group: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
 
 
@@ -264,6 +266,13 @@ class TypeRetry(Params):
 
     type: Name
     retry: RetrySpec | None = None
+
+
+class TypeTimeLimit(Params):
+    """The time limit of the type's jobs created without one; None removes it."""
+
+    type: Name
+    time_limit: TimeLimit | None = None
 
 
 class UserAdd(Params):

@@ -133,6 +133,15 @@ class Client:
             params["retry"] = policy
         return dict(await self.call("types.set_retry", params))
 
+    async def set_type_time_limit(self, job_type: str, seconds: float | None) -> dict[str, Any]:
+        """The time limit of the type's jobs created without one (``Job.time_limit``): an
+        attempt running longer is stopped and failed. None removes it. Returns the type's
+        rules."""
+        params: dict[str, Any] = {"type": job_type}
+        if seconds is not None:
+            params["time_limit"] = seconds
+        return dict(await self.call("types.set_time_limit", params))
+
     def _with_trace(self, spec: dict[str, Any], trace: dict[str, str] | None) -> dict[str, Any]:
         """``spec`` with its creator's trace context, unless it has one or the server is too
         old to take the field (release 0.1.0 has no ``protocol`` in its identity)."""

@@ -125,6 +125,7 @@ METHODS: tuple[str, ...] = (
     "types.set_retain",
     "types.resume",
     "types.set_retry",
+    "types.set_time_limit",
     "users.add",
     "users.remove",
     "users.list",

@@ -223,6 +223,7 @@ class SyncClient:
     resume_jobs = blocking(Client.resume_jobs)
     remove_jobs = blocking(Client.remove_jobs)
     set_type_retry = blocking(Client.set_type_retry)
+    set_type_time_limit = blocking(Client.set_type_time_limit)
     clean = blocking(Client.clean)
     schedules = blocking(Client.schedules)
     set_type_retain = blocking(Client.set_type_retain)

@@ -216,6 +216,7 @@ RESULTS: dict[str, Any] = {
     "types.set_retain": Record,
     "types.resume": Record,
     "types.set_retry": Record,
+    "types.set_time_limit": Record,
     "types.list": list[Record],
     "users.add": Record,
     "users.remove": bool,

@@ -69,7 +69,7 @@ class FlowControl:
             self._retain[job_type] = rules.retain
         else:
             self._retain.pop(job_type, None)
-        if rules.limited or rules.retry is not None:
+        if rules.limited or rules.defaults:
             self._rules[job_type] = rules
         else:
             self._rules.pop(job_type, None)

@@ -8,10 +8,21 @@ window opens again, is decided here once, so SQLite, PostgreSQL and MongoDB admi
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 Job = dict[str, Any]
+
+
+OPTIONAL = (
+    "group_concurrency",
+    "group_rate_limit",
+    "group_rate_per",
+    "retry",
+    "retain",
+    "time_limit",
+)
+"""The rules a record holds only when they are set."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +44,18 @@ class TypeRules:
     retry: dict[str, Any] | None = None
     #: seconds a finished job of the type is kept (None: the server's ``retain_seconds``)
     retain: float | None = None
+    #: the time limit of the type's jobs created without one (no flow rule either)
+    time_limit: float | None = None
 
     @classmethod
     def from_record(cls, record: dict[str, Any] | None) -> TypeRules:
-        return cls(**{k: v for k, v in (record or {}).items() if k != "type"})
+        """The rules of a record; a rule this server does not know (written by a newer one)
+        is left out rather than failing every claim of the type."""
+        return cls(**{k: v for k, v in (record or {}).items() if k in _FIELDS})
 
     def to_dict(self, job_type: str) -> dict[str, Any]:
-        """The record; the group limits, ``retry`` and ``retain`` only when set (a record of a
-        type without them is unchanged, so an older server still reads it)."""
+        """The record; the group limits, ``retry``, ``retain`` and ``time_limit`` only when set
+        (a record of a type without them is unchanged, so an older server still reads it)."""
         record: dict[str, Any] = {
             "type": job_type,
             "paused": self.paused,
@@ -48,15 +63,20 @@ class TypeRules:
             "rate_per": self.rate_per,
             "concurrency": self.concurrency,
         }
-        for name in ("group_concurrency", "group_rate_limit", "group_rate_per", "retry", "retain"):
+        for name in OPTIONAL:
             if (value := getattr(self, name)) is not None:
                 record[name] = value
         return record
 
     @property
     def stored(self) -> bool:
-        """Whether the type has any rule worth a record (flow, a default retry, a retain)."""
-        return self.limited or self.retry is not None or self.retain is not None
+        """Whether the type has any rule worth a record (flow, a default, a retain)."""
+        return self.limited or self.defaults or self.retain is not None
+
+    @property
+    def defaults(self) -> bool:
+        """Whether the type gives its new jobs a default (``retry``, ``time_limit``)."""
+        return self.retry is not None or self.time_limit is not None
 
     @property
     def rated(self) -> bool:
@@ -84,6 +104,9 @@ class TypeRules:
     @property
     def limited(self) -> bool:
         return self.paused or self.counted
+
+
+_FIELDS = frozenset(field.name for field in fields(TypeRules))
 
 
 def room(

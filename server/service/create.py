@@ -93,9 +93,10 @@ class Creating(JobCore):
             doc["priority"] = priority_value(spec.priority)
         except ValueError as exc:
             raise Invalid(str(exc)) from None
+        rules = self.flow.rules(spec.type)
         retry = spec.retry
         if retry is None:  # the type's default, else the server's
-            retry = self.flow.rules(spec.type).retry or self.default_retry
+            retry = rules.retry or self.default_retry
         if retry is not None:
             doc["retry"] = {**DEFAULT_RETRY, **retry}
         if spec.delay is not None and spec.after is not None:
@@ -121,7 +122,8 @@ class Creating(JobCore):
         doc["unique_for"] = spec.unique_for
         doc["private"] = spec.private
         doc["trace"] = spec.trace
-        doc["time_limit"], doc["group"] = spec.time_limit, spec.group
+        time_limit = spec.time_limit if spec.time_limit is not None else rules.time_limit
+        doc["time_limit"], doc["group"] = time_limit, spec.group
         if spec.debounce is not None:
             if spec.key is None:
                 raise Invalid("debounce needs a key: saves with the same key are merged")

@@ -193,5 +193,7 @@ def test_the_sync_client_mirrors_lifo_unique_for_schedules_and_clean(sync_server
         once.cancel()
         assert client.job("u").key("u").unique_for(60).save().id == once.id
         assert client.clean({"type": "u"}) == 1
+        assert client.set_type_time_limit("v", 30)["time_limit"] == 30
+        assert client.job("v").save().doc["time_limit"] == 30
         claimed = client.call("jobs.claim", {"types": ["s"]})
         assert [job["id"] for job in claimed] == [newer.id] and older.id != newer.id

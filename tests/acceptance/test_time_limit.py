@@ -98,3 +98,51 @@ async def test_time_limit_is_checked(server: InProcessServer) -> None:
         with pytest.raises(LivejobsError) as refused:
             await client.call("jobs.create", {"type": "t", "time_limit": 0})
     assert refused.value.code == "invalid"
+
+
+async def test_a_type_time_limit_applies_to_jobs_created_without_one(
+    clocked_server: InProcessServer,
+) -> None:
+    clock = clocked_server.clock
+    assert isinstance(clock, ManualClock)
+    async with clocked_server.client() as client:
+        rules = await client.set_type_time_limit("slow", 10)
+        assert rules["time_limit"] == 10
+        listed = {t["type"]: t for t in await client.call("types.list")}
+        assert listed["slow"]["time_limit"] == 10
+        plain = await client.job("slow").save()
+        own = await client.job("slow").time_limit(3).save()
+        other = await client.job("fast").save()
+        assert (plain.doc["time_limit"], own.doc["time_limit"]) == (10, 3)  # its own wins
+        assert other.doc["time_limit"] is None
+        [many] = await client.create_many([("slow", {})])
+        assert (await client.get_job(many))["time_limit"] == 10
+        [claimed] = await client.call("jobs.claim", {"types": ["slow"], "limit": 1})
+        assert claimed["id"] == plain.id
+        assert claimed["lease"]["deadline"] == claimed["started"] + 10
+        clock.advance(11)
+        failed = await client.wait_finished(plain.id, timeout=10)
+        assert failed["status"] == "failed" and failed["reason"] == "time limit"
+        rules = await client.set_type_time_limit("slow", None)
+        assert "time_limit" not in rules
+        assert (await client.job("slow").save()).doc["time_limit"] is None
+        assert (await client.get_job(many))["time_limit"] == 10  # set at create, kept
+
+
+async def test_a_type_time_limit_is_checked_and_needs_the_types_right(
+    server: InProcessServer,
+) -> None:
+    headers = {"Authorization": f"Bearer {server.admin_token}"}
+    async with httpx.AsyncClient(base_url=server.http_url, headers=headers) as http:
+        for bad in (0, -1, 86400 * 31 + 1, "10"):
+            body = {"type": "slow", "time_limit": bad}
+            answer = await http.post("/api/call/types.set_time_limit", json=body)
+            assert answer.status_code == 400, (bad, answer.text)
+        body = {"type": "slow", "time_limit": 2.5}
+        answer = await http.post("/api/call/types.set_time_limit", json=body)
+        assert answer.status_code == 200 and answer.json()["result"]["time_limit"] == 2.5
+    worker = await server.token("worker", "w1", types=["slow"])
+    async with server.client(worker) as client:
+        with pytest.raises(LivejobsError) as refused:
+            await client.set_type_time_limit("slow", 5)
+    assert refused.value.code == "forbidden"

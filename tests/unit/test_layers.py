@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "livejobs.methods",
         "livejobs.methods_jobs",
+        "livejobs.methods_types",
         "livejobs.methods_admin",
         "livejobs.methods_stats",
     ),

@@ -49,3 +49,13 @@ def test_opening_of_a_list_of_starts_agrees_with_the_sql_stores() -> None:
     assert rules.opening_of(limit, [80.0, 93.0, 97.0, 91.0], now=100.0) == 103.0
     assert rules.opening_of(limit, [80.0, 97.0], now=100.0) is None
     assert rules.opening_of(TypeRules(concurrency=1), [99.0], now=100.0) is None
+
+
+def test_a_record_keeps_its_defaults_and_a_newer_servers_rules_are_left_out() -> None:
+    rules = TypeRules(time_limit=30.0, retry={"retries": 2})
+    record = rules.to_dict("pdf")
+    assert record["time_limit"] == 30.0 and "retain" not in record
+    assert TypeRules.from_record(record) == rules
+    assert rules.stored and rules.defaults and not rules.limited
+    newer = {**record, "some_future_rule": 5}
+    assert TypeRules.from_record(newer) == rules

@@ -122,6 +122,7 @@ export const METHODS = Object.freeze([
   "types.set_retain",
   "types.resume",
   "types.set_retry",
+  "types.set_time_limit",
   "users.add",
   "users.remove",
   "users.list",

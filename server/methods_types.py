@@ -1,0 +1,66 @@
+"""The handlers of the ``types.*`` methods: a job type's flow rules and the defaults of its new
+jobs (``livejobs.methods`` lists them), kept as one record per type (``FlowControl``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import msgspec
+
+from livejobs import params as p
+from livejobs.context import Ctx
+from livejobs.errors import Invalid
+
+
+async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
+    flow = ctx.services.jobs.flow
+    rules = replace(await flow.stored(job_type), **changes)
+    result = await flow.set_rules(job_type, rules)
+    ctx.services.dispatcher.type_changed(job_type)
+    return result
+
+
+async def types_set_limits(ctx: Ctx, params: p.TypeLimits) -> dict[str, Any]:
+    if (params.rate_limit is None) != (params.rate_per is None):
+        raise Invalid("give rate_limit and rate_per together (e.g. 100 per 60 seconds)")
+    if (params.group_rate_limit is None) != (params.group_rate_per is None):
+        raise Invalid("give group_rate_limit and group_rate_per together")
+    limits = msgspec.structs.asdict(params)
+    del limits["type"]
+    return await _set_rules(ctx, params.type, **limits)
+
+
+async def types_set_retain(ctx: Ctx, params: p.TypeRetain) -> dict[str, Any]:
+    """A retention time per type, for jobs finishing from now on (as a job's own ``retain``,
+    which still wins)."""
+    return await _set_rules(ctx, params.type, retain=params.retain)
+
+
+async def types_pause(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
+    return await _set_rules(ctx, params.type, paused=True)
+
+
+async def types_resume(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
+    return await _set_rules(ctx, params.type, paused=False)
+
+
+async def types_set_retry(ctx: Ctx, params: p.TypeRetry) -> dict[str, Any]:
+    retry = None if params.retry is None else msgspec.to_builtins(params.retry)
+    return await _set_rules(ctx, params.type, retry=retry)
+
+
+async def types_set_time_limit(ctx: Ctx, params: p.TypeTimeLimit) -> dict[str, Any]:
+    """A time limit per type, for jobs created from now on without one of their own."""
+    return await _set_rules(ctx, params.type, time_limit=params.time_limit)
+
+
+async def types_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
+    return await ctx.services.jobs.flow.describe()
+
+
+async def types_watch(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
+    """``types.list``, then a ``types`` frame with the whole list whenever any server changes
+    a type's rules, for as long as the connection lasts."""
+    ctx.need_session().watching_types = True
+    return await ctx.services.jobs.flow.describe()
