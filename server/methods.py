@@ -73,6 +73,7 @@ TABLE: tuple[Method, ...] = (
     *(_control(action) for action in ACTIONS),
     # finished jobs by filter, for managers and admins (``check_bulk``)
     Method("jobs.clean", p.Clean, jobs.clean, ("control",)),
+    Method("jobs.drain", p.Drain, jobs.drain, ("control",)),
     # working
     Method("worker.start", p.WorkerStart, jobs.worker_start, ("work",), lease=True),
     Method("worker.stop", p.Empty, jobs.worker_stop, ("work",), lease=True),

@@ -159,6 +159,15 @@ class Clean(Params):
     limit: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None
 
 
+class Drain(Params):
+    """``jobs.drain``: cancel the queued jobs (waiting, ready, paused) matching ``filter`` (at
+    most ``limit``), saying ``reason``."""
+
+    filter: dict[str, Any] = {}
+    limit: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None
+    reason: Annotated[str, Meta(max_length=1000)] | None = None
+
+
 class Counts(Params):
     filter: dict[str, Any] = {}
 

@@ -246,6 +246,21 @@ class Client:
             params["limit"] = limit
         return int((await self.call("jobs.clean", params))["removed"])
 
+    async def drain(
+        self,
+        filter: dict[str, Any] | None = None,
+        limit: int | None = None,
+        reason: str | None = None,
+    ) -> int:
+        """Cancel the queued jobs (waiting, ready, paused) matching ``filter``, oldest first
+        (managers and admins); running jobs finish. Returns how many were cancelled."""
+        params: dict[str, Any] = {"filter": filter or {}}
+        if limit is not None:
+            params["limit"] = limit
+        if reason is not None:
+            params["reason"] = reason
+        return int((await self.call("jobs.drain", params))["cancelled"])
+
     async def set_type_retain(self, job_type: str, seconds: float | None) -> dict[str, Any]:
         """Keep finished jobs of ``job_type`` for ``seconds`` (None: the server's default)."""
         return dict(await self.call("types.set_retain", {"type": job_type, "retain": seconds}))

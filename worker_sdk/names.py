@@ -103,6 +103,7 @@ METHODS: tuple[str, ...] = (
     "jobs.rerun",
     "jobs.remove",
     "jobs.clean",
+    "jobs.drain",
     "worker.start",
     "worker.stop",
     "worker.pause",

@@ -225,6 +225,7 @@ class SyncClient:
     set_type_retry = blocking(Client.set_type_retry)
     set_type_time_limit = blocking(Client.set_type_time_limit)
     clean = blocking(Client.clean)
+    drain = blocking(Client.drain)
     schedules = blocking(Client.schedules)
     set_type_retain = blocking(Client.set_type_retain)
 

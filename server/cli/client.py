@@ -280,6 +280,19 @@ def jobs_create(
     typer.echo(doc["id"])
 
 
+@jobs_app.command("drain")
+def jobs_drain(
+    job_type: str = typer.Option(..., "--type", help="the queue (job type) to empty"),
+    limit: int = typer.Option(None, "--limit", min=1, help="at most this many, oldest first"),
+    reason: str = typer.Option(None, "--reason", help="recorded on each cancelled job"),
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Cancel a type's waiting, ready and paused jobs (running ones finish); print how many."""
+    count = run(url, token, lambda c: c.drain({"type": job_type}, limit=limit, reason=reason))
+    typer.echo(f"cancelled {count} queued {job_type} job(s)")
+
+
 PAST = {
     "cancel": "cancelled",
     "restart": "restarted",

@@ -99,6 +99,12 @@ class Cleaned(Struct):
     removed: int
 
 
+class Drained(Struct):
+    """``jobs.drain``: how many queued jobs were cancelled."""
+
+    cancelled: int
+
+
 class Schedule(Struct):
     """``schedules.list``: one repeating job (a field the caller may not read is null)."""
 
@@ -202,6 +208,7 @@ RESULTS: dict[str, Any] = {
     "jobs.find": list[Job],
     "jobs.counts": JobCounts,
     "jobs.clean": Cleaned,
+    "jobs.drain": Drained,
     "schedules.list": list[Schedule],
     "jobs.claim": list[Job],
     "jobs.heartbeat": Expires,

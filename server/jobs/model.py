@@ -78,6 +78,8 @@ class Status(enum.StrEnum):
 
 FINISHED = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
 UNFINISHED = frozenset(Status) - FINISHED
+QUEUED = frozenset({Status.WAITING, Status.READY, Status.PAUSED})
+"""Unfinished and not running: what ``jobs.drain`` cancels."""
 
 PRIORITIES: dict[str, int] = {
     "low": 10,

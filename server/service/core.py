@@ -14,7 +14,7 @@ from livejobs.errors import Conflict, NotFound
 from livejobs.jobs import bounds, lifecycle, repeats, timelimit
 from livejobs.jobs.bounds import DocLimits
 from livejobs.jobs.flow import FlowControl
-from livejobs.jobs.model import FINISHED, Job, Status, new_id
+from livejobs.jobs.model import FINISHED, QUEUED, Job, Status, new_id
 from livejobs.logs import context
 from livejobs.store.base import CreateRequest, Filter, Sort, Store
 
@@ -168,19 +168,24 @@ class JobCore:
             copy = repeats.rerun_copy(source, by=by, now=now(), new_id=new_id())
             return (await self._insert([copy]))[0]
         moves: dict[str, Transition] = {
-            "cancel": lambda d: lifecycle.cancel(
-                d,
-                by=by,
-                now=now(),
-                reason=reason or "cancelled",
-                default_retain=self.retain_for(d["type"]),
-            ),
+            "cancel": self._cancelling(by, reason or "cancelled"),
             "restart": lambda d: lifecycle.restart(d, by=by, now=now()),
             "pause": lambda d: lifecycle.pause(d, by=by, now=now()),
             "resume": lambda d: lifecycle.resume(d, by=by, now=now()),
             "ready": lambda d: lifecycle.ready_now(d, by=by, now=now(), force=force),
         }
         return await self.transition(job_id, moves[action], doc)
+
+    def _cancelling(self, by: str, reason: str, queued_only: bool = False) -> Transition:
+        def cancel(doc: Job) -> Job:
+            if queued_only and doc["status"] not in QUEUED:
+                raise Conflict(f"job {doc['id']} is {doc['status']}, no longer queued")
+            retain = self.retain_for(doc["type"])
+            return lifecycle.cancel(
+                doc, by=by, now=self.clock.now(), reason=reason, default_retain=retain
+            )
+
+        return cancel
 
     async def _revive_dependants(self, doc: Job, by: str, follow: Visible) -> None:
         """``restart(dependents=True)``: the dependants (and theirs, in turn) that this job's
@@ -241,6 +246,35 @@ class JobCore:
                 break
             await asyncio.sleep(0)  # let calls and the feed in between chunks
         return removed
+
+    async def drain(
+        self, filter: Filter, by: str, reason: str | None, limit: int | None, may: Visible
+    ) -> int:
+        """Cancel the queued jobs (waiting, ready, paused) matching ``filter`` that ``may``
+        allows, at most ``limit``, oldest first, a chunk at a time as ``clean`` removes; a job
+        that starts meanwhile is left running. Returns how many were cancelled."""
+        queued = {"status": {"$in": sorted(QUEUED)}}
+        scoped = {"$and": [filter, queued]} if filter else queued
+        cancel = self._cancelling(by, reason or "drained", queued_only=True)
+        cancelled = passed = 0
+        while limit is None or cancelled < limit:
+            chunk = CLEAN_CHUNK if limit is None else min(CLEAN_CHUNK, limit - cancelled)
+            docs = await self.store.find(scoped, (("created", 1),), limit=chunk, skip=passed)
+            allowed = [doc for doc in docs if may(doc)]
+            passed += len(docs) - len(allowed)  # refused ones stay queued: page past them
+            done = await asyncio.gather(*(self._try(d["id"], cancel, d) for d in allowed))
+            cancelled += sum(done)
+            if len(docs) < chunk or not (any(done) or len(allowed) < len(docs)):
+                break
+            await asyncio.sleep(0)
+        return cancelled
+
+    async def _try(self, job_id: str, change: Transition, doc: Job) -> bool:
+        try:
+            await self.transition(job_id, change, doc)
+        except (Conflict, NotFound):
+            return False
+        return True
 
     # -- time-driven (the scheduler) ----------------------------------------------------------
 

@@ -282,3 +282,17 @@ async def test_worker_command_runs_module_functions(live_server, tmp_path):
             assert await stop_process(thread_worker, signal.SIGINT) == 0
     log = (tmp_path / "worker-0.log").read_text()
     assert f"job {echoes[0].id} done" in log and "Traceback" not in log
+
+
+async def test_jobs_drain_empties_a_queue(live_server) -> None:
+    async with live_server.client() as client:
+        ids = [(await client.job("drained").save()).id for _ in range(3)]
+        kept = (await client.job("kept").save()).id
+    done = await cli(live_server, "jobs", "drain", "--type", "drained", "--reason", "outage")
+    assert (done.returncode, done.stdout.strip()) == (0, "cancelled 3 queued drained job(s)")
+    async with live_server.client() as client:
+        docs = await client.get_jobs([*ids, kept])
+    assert [d["status"] for d in docs] == ["cancelled"] * 3 + ["ready"]
+    assert {d["reason"] for d in docs[:3]} == {"outage"}
+    missing = await cli(live_server, "jobs", "drain")
+    assert missing.returncode != 0 and "--type" in missing.stderr

@@ -100,6 +100,7 @@ export const METHODS = Object.freeze([
   "jobs.rerun",
   "jobs.remove",
   "jobs.clean",
+  "jobs.drain",
   "worker.start",
   "worker.stop",
   "worker.pause",
