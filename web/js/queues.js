@@ -1,6 +1,7 @@
 // The Queues view: one row per job type (seen in the jobs or in `types.list`) with its jobs by
 // status, whether its queue is paused, and its rate limit and global concurrency. Roles that may
-// call the `types.*` setters get Pause/Resume and an edit form; the others see the same rows.
+// call the `types.*` setters get Pause/Resume and an edit form, and Drain (`jobs.drain`: its
+// queued jobs cancelled, after a confirmation); the others see the same rows.
 //
 // Rows are kept per type and updated in place, so a button is never replaced under the pointer
 // while jobs change many times a second.
@@ -16,7 +17,7 @@ export class QueuesView {
   #onType;
   #limits;
   #rows = new Map(); // type -> {tr, cells}
-  #busy = new Set(); // types with a pause/resume call in flight
+  #busy = new Set(); // types with a pause/resume/drain call in flight
   #visible = false;
   #frame = 0;
 
@@ -52,6 +53,11 @@ export class QueuesView {
 
   get #mayPause() {
     return this.#conn.may("types.pause") && this.#conn.may("types.resume");
+  }
+
+  /** `jobs.drain` is for the roles that manage queues (a creator's bulk call is refused). */
+  get #mayDrain() {
+    return this.#mayPause && this.#conn.may("jobs.drain");
   }
 
   #draw() {
@@ -91,6 +97,7 @@ export class QueuesView {
       concurrency: el("td", { class: "concurrency" }),
       toggle: null,
       edit: null,
+      drain: null,
     };
     const controls = el("td", { class: "controls" });
     if (this.#mayPause) {
@@ -105,6 +112,16 @@ export class QueuesView {
         text: "Edit limits",
       });
       controls.append(cells.edit);
+    }
+    if (this.#mayDrain) {
+      cells.drain = el("button", {
+        type: "button",
+        class: "btn btn-small btn-ghost",
+        dataset: { action: "drain-type" },
+        text: "Drain",
+        title: `Cancel every waiting, ready and paused ${type} job; running ones finish`,
+      });
+      controls.append(cells.drain);
     }
     const tr = el(
       "tr",
@@ -149,6 +166,10 @@ export class QueuesView {
       }
       cells.toggle.disabled = this.#busy.has(tr.dataset.type);
     }
+    if (cells.drain) {
+      const queued = QUEUED.reduce((n, s) => n + ((counts && counts.get(s)) || 0), 0);
+      cells.drain.disabled = queued === 0 || this.#busy.has(tr.dataset.type);
+    }
   }
 
   #onClick(e) {
@@ -167,6 +188,25 @@ export class QueuesView {
       case "resume-type":
         this.#toggle(type, button.dataset.action === "pause-type");
         return;
+      case "drain-type":
+        this.#drain(type);
+        return;
+    }
+  }
+
+  async #drain(type) {
+    if (this.#busy.has(type)) return;
+    if (!window.confirm(`Cancel every waiting, ready and paused ${type} job? Running ones finish.`)) return;
+    this.#busy.add(type);
+    this.redraw();
+    try {
+      const { cancelled } = await this.#conn.call("jobs.drain", { filter: { type } });
+      toast(`Drained the ${type} queue: ${cancelled.toLocaleString()} cancelled`, "success", 2500);
+    } catch (err) {
+      toast(`Drain ${type} failed: ${err.message}`, "danger");
+    } finally {
+      this.#busy.delete(type);
+      this.redraw();
     }
   }
 
@@ -187,6 +227,7 @@ export class QueuesView {
 }
 
 const MAX_PER = 86400 * 31; // the server's bound on rate_per
+const QUEUED = ["waiting", "ready", "paused"]; // what jobs.drain cancels
 
 /** The form behind "Edit limits": an empty field means no limit (the server removes it). */
 class LimitsDialog {
