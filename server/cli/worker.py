@@ -95,6 +95,12 @@ def worker(
         min=0,
         help="run each job in a child process, this many at once (implies --concurrency)",
     ),
+    payload: int = typer.Option(
+        1,
+        "--payload",
+        min=1,
+        help="hand MODULE:FUNCTION a list of up to this many jobs at a time (cargo mode)",
+    ),
     worker_id: str = typer.Option(None, "--worker-id", help="a stable name for this worker"),
     grace: float = typer.Option(
         30.0,
@@ -110,6 +116,9 @@ def worker(
     """Run a handler (MODULE:FUNCTION, with --type) or every task of a MODULE (functions
     decorated with ``@tasks.task``) on the jobs the server pushes.
 
+    With --payload N the function gets a list of up to N jobs and returns a list of their
+    results (or a dict by job id), as the SDK's ``payload=N``.
+
     SIGTERM: take no more jobs, let running ones finish (at most --grace seconds), hand back
     the rest, exit 0. SIGINT (Ctrl-C): hand running jobs back at once, exit 0.
     """
@@ -120,6 +129,8 @@ def worker(
     except SettingsError as exc:
         fail(str(exc), 2)
     setup_logging(settings.log_level, settings.log_format)
+    if payload > 1 and (":" not in target or processes):
+        fail("--payload takes MODULE:FUNCTION without --processes: the function gets a list")
     try:
         if ":" in target:
             if not types:
@@ -137,18 +148,19 @@ def worker(
     run(
         url,
         token,
-        lambda c: _work(c, handler, types, concurrency, worker_id, grace),
+        lambda c: _work(c, handler, types, concurrency, worker_id, grace, payload),
         reconnect=True,
     )
 
 
 async def _work(
     client: Client,
-    handler: Callable[[WorkerJob], Awaitable[Any]],
+    handler: Callable[[Any], Awaitable[Any]],
     types: list[str],
     concurrency: int,
     worker_id: str | None,
     grace: float,
+    payload: int = 1,
 ) -> None:
     async def logged(job: WorkerJob) -> Any:
         about = context(job_id=job.id, type=job.type, worker=work.worker_id)
@@ -166,7 +178,24 @@ async def _work(
         log.info("job %s done", job.id, extra=about)
         return result
 
-    work = client.worker(types, logged, concurrency=concurrency, worker_id=worker_id)
+    async def logged_cargo(jobs: list[WorkerJob]) -> Any:
+        about = context(worker=work.worker_id)
+        ids = ", ".join(job.id for job in jobs)
+        log.info("%d jobs started: %s", len(jobs), ids, extra=about)
+        try:
+            results = await handler(jobs)
+        except asyncio.CancelledError:
+            log.info("jobs %s stopped", ids, extra=about)
+            raise
+        except Exception as exc:
+            failure = render_failure(describe_exception(exc))
+            log.warning("jobs %s failed: %s\n%s", ids, exc, failure, extra=about)
+            raise
+        log.info("%d jobs done", len(jobs), extra=about)
+        return results
+
+    each = logged if payload == 1 else logged_cargo
+    work = client.worker(types, each, concurrency=concurrency, worker_id=worker_id, payload=payload)
     task = asyncio.create_task(work.run())
     loop = asyncio.get_running_loop()
     stopping = False

@@ -35,6 +35,9 @@ async def slow(job):
         await asyncio.sleep(job.data["seconds"] / 10)
     return "slept"
 
+def sizes(jobs):  # --payload: a list of jobs in, their results out (in a thread)
+    return [{"n": job.data, "batch": len(jobs)} for job in jobs]
+
 async def until_handed_back(job):
     """Blocks on its first run; returns at once after the server handed it back."""
     if any(entry["message"].startswith("snoozed") for entry in job.doc["log"]):
@@ -296,3 +299,19 @@ async def test_jobs_drain_empties_a_queue(live_server) -> None:
     assert {d["reason"] for d in docs[:3]} == {"outage"}
     missing = await cli(live_server, "jobs", "drain")
     assert missing.returncode != 0 and "--type" in missing.stderr
+
+
+async def test_worker_payload_hands_the_function_a_list_of_jobs(live_server, tmp_path):
+    async with live_server.client() as client:
+        ids = await client.create_many([("sized", n) for n in range(5)])
+        async with worker_process(
+            live_server, tmp_path, "cli_handlers:sizes", "--type", "sized", "--payload", "5"
+        ) as proc:
+            docs = [await wait_status(client, job_id, "completed") for job_id in ids]
+            assert await stop_process(proc) == 0
+    assert [d["result"]["n"] for d in docs] == list(range(5))
+    assert max(d["result"]["batch"] for d in docs) > 1  # at least one call took several
+    log = (tmp_path / "worker-0.log").read_text()
+    assert "jobs done" in log and "Traceback" not in log
+    refused = await cli(live_server, "worker", "cli_handlers", "--payload", "2")
+    assert_one_error_line(refused, "--payload takes MODULE:FUNCTION")
