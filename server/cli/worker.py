@@ -122,22 +122,11 @@ def worker(
     SIGTERM: take no more jobs, let running ones finish (at most --grace seconds), hand back
     the rest, exit 0. SIGINT (Ctrl-C): hand running jobs back at once, exit 0.
     """
-    from livejobs.logs import setup_logging
-
-    try:  # the same settings, validated the same way, as the server's (env LIVEJOBS_LOG_*)
-        settings = Settings.load({"log_level": log_level, "log_format": log_format})
-    except SettingsError as exc:
-        fail(str(exc), 2)
-    setup_logging(settings.log_level, settings.log_format)
+    _setup_logging(log_level, log_format)
     if payload > 1 and (":" not in target or processes):
         fail("--payload takes MODULE:FUNCTION without --processes: the function gets a list")
     try:
-        if ":" in target:
-            if not types:
-                raise Failure(f"give the job types {target} takes: --type TYPE (repeatable)")
-            handler = load_handler(target)
-        else:
-            handler, types = load_tasks(target, types)
+        handler, types = _load(target, types)
     except Failure as exc:
         fail(str(exc))
     if processes:  # loaded above too, so that a bad target fails here, not in every child
@@ -153,6 +142,28 @@ def worker(
     )
 
 
+def _setup_logging(log_level: str | None, log_format: str | None) -> None:
+    """The same settings, validated the same way, as the server's (env LIVEJOBS_LOG_*)."""
+    from livejobs.logs import setup_logging
+
+    try:
+        settings = Settings.load({"log_level": log_level, "log_format": log_format})
+    except SettingsError as exc:
+        fail(str(exc), 2)
+    setup_logging(settings.log_level, settings.log_format)
+
+
+def _load(
+    target: str, types: list[str] | None
+) -> tuple[Callable[[WorkerJob], Awaitable[Any]], list[str]]:
+    """The handler of ``target`` and the job types it takes."""
+    if ":" not in target:
+        return load_tasks(target, types)
+    if not types:
+        raise Failure(f"give the job types {target} takes: --type TYPE (repeatable)")
+    return load_handler(target), types
+
+
 async def _work(
     client: Client,
     handler: Callable[[Any], Awaitable[Any]],
@@ -162,39 +173,7 @@ async def _work(
     grace: float,
     payload: int = 1,
 ) -> None:
-    async def logged(job: WorkerJob) -> Any:
-        about = context(job_id=job.id, type=job.type, worker=work.worker_id)
-        log.info("job %s (%s) started, attempt %d", job.id, job.type, job.attempt, extra=about)
-        try:
-            result = await handler(job)
-        except asyncio.CancelledError:
-            log.info("job %s stopped", job.id, extra=about)
-            raise
-        except Exception as exc:
-            # what the SDK stores in the job, rendered as `livejobs jobs show` prints it
-            failure = render_failure(describe_exception(exc))
-            log.warning("job %s (%s) failed: %s\n%s", job.id, job.type, exc, failure, extra=about)
-            raise
-        log.info("job %s done", job.id, extra=about)
-        return result
-
-    async def logged_cargo(jobs: list[WorkerJob]) -> Any:
-        about = context(worker=work.worker_id)
-        ids = ", ".join(job.id for job in jobs)
-        log.info("%d jobs started: %s", len(jobs), ids, extra=about)
-        try:
-            results = await handler(jobs)
-        except asyncio.CancelledError:
-            log.info("jobs %s stopped", ids, extra=about)
-            raise
-        except Exception as exc:
-            failure = render_failure(describe_exception(exc))
-            log.warning("jobs %s failed: %s\n%s", ids, exc, failure, extra=about)
-            raise
-        log.info("%d jobs done", len(jobs), extra=about)
-        return results
-
-    each = logged if payload == 1 else logged_cargo
+    each = _logged(handler, payload, lambda: work.worker_id)
     work = client.worker(types, each, concurrency=concurrency, worker_id=worker_id, payload=payload)
     task = asyncio.create_task(work.run())
     loop = asyncio.get_running_loop()
@@ -226,3 +205,43 @@ async def _work(
     if not task.cancelled():
         task.result()  # a refused worker.start (e.g. forbidden) becomes the error line
     log.info("worker %s stopped", work.worker_id)
+
+
+def _logged(
+    handler: Callable[[Any], Awaitable[Any]], payload: int, worker: Callable[[], str | None]
+) -> Callable[[Any], Awaitable[Any]]:
+    """``handler`` logging each job (or, with ``payload`` over 1, each list of jobs) it runs."""
+
+    async def logged(job: WorkerJob) -> Any:
+        about = context(job_id=job.id, type=job.type, worker=worker())
+        log.info("job %s (%s) started, attempt %d", job.id, job.type, job.attempt, extra=about)
+        try:
+            result = await handler(job)
+        except asyncio.CancelledError:
+            log.info("job %s stopped", job.id, extra=about)
+            raise
+        except Exception as exc:
+            # what the SDK stores in the job, rendered as `livejobs jobs show` prints it
+            failure = render_failure(describe_exception(exc))
+            log.warning("job %s (%s) failed: %s\n%s", job.id, job.type, exc, failure, extra=about)
+            raise
+        log.info("job %s done", job.id, extra=about)
+        return result
+
+    async def logged_cargo(jobs: list[WorkerJob]) -> Any:
+        about = context(worker=worker())
+        ids = ", ".join(job.id for job in jobs)
+        log.info("%d jobs started: %s", len(jobs), ids, extra=about)
+        try:
+            results = await handler(jobs)
+        except asyncio.CancelledError:
+            log.info("jobs %s stopped", ids, extra=about)
+            raise
+        except Exception as exc:
+            failure = render_failure(describe_exception(exc))
+            log.warning("jobs %s failed: %s\n%s", ids, exc, failure, extra=about)
+            raise
+        log.info("%d jobs done", len(jobs), extra=about)
+        return results
+
+    return logged if payload == 1 else logged_cargo
