@@ -1,5 +1,6 @@
 // The Queues view: one row per job type (seen in the jobs or in `types.list`) with its jobs by
-// status, whether its queue is paused, and its rate limit and global concurrency. Roles that may
+// status, whether its queue is paused, its rate limit and global concurrency, and the defaults
+// its new jobs get (time limit, retries). Roles that may
 // call the `types.*` setters get Pause/Resume and an edit form, and Drain (`jobs.drain`: its
 // queued jobs cancelled, after a confirmation); the others see the same rows.
 //
@@ -7,7 +8,7 @@
 // while jobs change many times a second.
 import { $, el, setText, submitDialog, toast } from "./dom.js";
 import { STATUSES } from "./format.js";
-import { rateText } from "./rules.js";
+import { defaultsText, rateText } from "./rules.js";
 
 export class QueuesView {
   #root;
@@ -95,6 +96,7 @@ export class QueuesView {
       counts: new Map(STATUSES.map((s) => [s, el("td", { class: "num count", dataset: { status: s } })])),
       rate: el("td", { class: "rate" }),
       concurrency: el("td", { class: "concurrency" }),
+      defaults: el("td", { class: "defaults" }),
       toggle: null,
       edit: null,
       drain: null,
@@ -135,6 +137,7 @@ export class QueuesView {
       ...cells.counts.values(),
       cells.rate,
       cells.concurrency,
+      cells.defaults,
       controls,
     );
     return { tr, cells };
@@ -157,6 +160,9 @@ export class QueuesView {
     const perGroup = rule?.group_concurrency != null ? ` · ≤ ${rule.group_concurrency} per group` : "";
     setText(cells.concurrency, (conc === null ? "—" : `≤ ${conc.toLocaleString()} running`) + perGroup);
     cells.concurrency.title = conc === null ? "no limit across workers" : `at most ${conc} running at once across all workers`;
+    const defaults = defaultsText(rule);
+    setText(cells.defaults, defaults || "—");
+    cells.defaults.title = defaults ? "what the type's jobs created without their own get" : "no defaults of the type";
     if (cells.toggle) {
       const action = paused ? "resume-type" : "pause-type";
       if (cells.toggle.dataset.action !== action) {

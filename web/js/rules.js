@@ -21,12 +21,21 @@ export function rateText(rule) {
   return `${rule.rate_limit.toLocaleString()} / ${seconds(rule.rate_per)} s`;
 }
 
+/** The defaults a type gives its jobs created without their own (`types.set_time_limit`,
+ * `types.set_retry`), as a short text; "" for none. */
+export function defaultsText(rule) {
+  const parts = [];
+  if (rule && rule.time_limit != null) parts.push(`time limit ${seconds(rule.time_limit)} s`);
+  if (rule && rule.retry) parts.push(`${(rule.retry.retries ?? 0).toLocaleString()} retries`);
+  return parts.join(" · ");
+}
+
 function seconds(value) {
   return Number.isInteger(value) ? value.toLocaleString() : String(Number(value.toFixed(3)));
 }
 
 export class TypeRules extends EventTarget {
-  /** type -> {type, paused, rate_limit, rate_per, concurrency} */
+  /** type -> {type, paused, rate_limit, rate_per, concurrency, time_limit?, retry?, ...} */
   rules = new Map();
   /** When the last list arrived (ms since epoch), 0 before the first one. */
   updated = 0;

@@ -1,5 +1,6 @@
-"""The Queues view's Drain: a manager empties a queue after confirming; running jobs finish,
-other queues are untouched, and a role that may not drain has no button."""
+"""The Queues view's queue-wide things: Drain (a manager empties a queue after confirming;
+running jobs finish, other queues are untouched, a role that may not drain has no button) and
+the defaults a type gives its new jobs."""
 
 from __future__ import annotations
 
@@ -54,3 +55,20 @@ async def test_a_creator_sees_no_drain(page: Page, live_server) -> None:
         queue = page.locator('#queues-view tr[data-type="newsletter"]')
         await expect(queue.locator('[data-status="ready"]')).to_have_text("1", timeout=WAIT)
         await expect(queue.locator('[data-action="drain-type"]')).to_have_count(0)
+
+
+async def test_the_queues_view_shows_a_types_defaults_for_new_jobs(page: Page, live_server) -> None:
+    token = await live_server.token("manager", "definer")
+    async with Client(live_server.ws_url, token=token) as m:
+        await m.job("report").save()
+        await m.job("plain").save()
+        await sign_in(page, live_server, token)
+        await page.click("#tab-queues")
+        report = page.locator('#queues-view tr[data-type="report"] td.defaults')
+        await expect(report).to_have_text("—", timeout=WAIT)
+        await m.set_type_time_limit("report", 300)  # pushed to the open page (types.watch)
+        await expect(report).to_have_text("time limit 300 s", timeout=WAIT)
+        await m.set_type_retry("report", {"retries": 2})
+        await expect(report).to_have_text("time limit 300 s · 2 retries", timeout=WAIT)
+        plain = page.locator('#queues-view tr[data-type="plain"] td.defaults')
+        await expect(plain).to_have_text("—")
