@@ -35,3 +35,14 @@ def test_entries_never_read_are_pushed_out_by_newer_ones() -> None:
     assert len(written) == 3
     assert written.take(first) == {"id": "0"}  # forgotten: decoded, still right
     assert len(written) == 3
+
+
+def test_the_documents_kept_are_bounded_by_their_bytes_too() -> None:
+    written = Written()
+    written.LIMIT_BYTES = 100
+    big = encode({"id": "big", "data": "x" * 200}, written)  # alone over the bound: not kept
+    assert len(written) == 0
+    kept = [encode({"id": str(i)}, written) for i in range(20)]  # 10 or 11 bytes each
+    assert 0 < len(written) < 20
+    assert written.take(kept[-1]) == {"id": "19"}
+    assert written.take(big)["data"] == "x" * 200  # decoded, still right

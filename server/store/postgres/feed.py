@@ -104,24 +104,34 @@ class Written:
     """The documents this server logged lately, by their JSON bytes: its follower hands out
     the writer's own dict when it reads those bytes back, as the SQLite store's feed does,
     instead of decoding them again (a tenth of a batch create's work). Equal bytes decode to
-    an equal document, so a hit is always right; a write that never reached the log (rolled
-    back, or a key conflict) leaves its entry until ``LIMIT`` newer ones push it out."""
+    an equal document, so a hit is always right. An entry the follower never reads (a write
+    rolled back, a log trimmed past a lagging follower) stays until newer ones push it out:
+    at most ``LIMIT`` documents of ``LIMIT_BYTES`` encoded bytes in all are kept."""
 
     LIMIT = 20_000
+    LIMIT_BYTES = 16 * 2**20
 
     def __init__(self) -> None:
         self._docs: dict[bytes, Job] = {}
+        self._bytes = 0
 
     def remember(self, encoded: bytes, doc: Job) -> None:
         docs = self._docs
+        if encoded not in docs:
+            self._bytes += len(encoded)
         docs[encoded] = doc
-        if len(docs) > self.LIMIT:
-            del docs[next(iter(docs))]
+        while docs and (len(docs) > self.LIMIT or self._bytes > self.LIMIT_BYTES):
+            oldest = next(iter(docs))
+            del docs[oldest]
+            self._bytes -= len(oldest)
 
     def take(self, encoded: bytes) -> Job:
         """The document of ``encoded``: the one remembered (once), or decoded."""
         found = self._docs.pop(encoded, None)
-        return _decode(encoded) if found is None else found
+        if found is None:
+            return _decode(encoded)  # type: ignore[no-any-return]
+        self._bytes -= len(encoded)
+        return found
 
     def __len__(self) -> int:
         return len(self._docs)
