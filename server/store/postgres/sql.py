@@ -13,7 +13,7 @@ JSONB keeps numbers as decimals: a float written in exponent form without a frac
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
@@ -21,9 +21,8 @@ from livejobs import search
 from livejobs.errors import Invalid
 from livejobs.jobs.model import FINISHED, Job
 from livejobs.query import INDEX_RE, check_path
-
-if TYPE_CHECKING:
-    from livejobs.store.postgres.feed import Written
+from livejobs.store.postgres import feed
+from livejobs.store.postgres.feed import Written
 
 ROW = (
     "id",
@@ -150,19 +149,11 @@ def columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
     return lists
 
 
-_encode = msgspec.json.Encoder().encode
-
-
 def texts(rows: Sequence[tuple[Any, ...]], written: Written | None = None) -> list[list[Any]]:
     """``columns``, each document as JSON text: the parameters of the ``*_LOGGED`` SQL, which
     log each document's bytes (``written``: a ``feed.Written`` to remember them in)."""
     lists = columns(rows)
-    docs = lists[DOC]
-    encoded = [_encode(doc) for doc in docs]
-    if written is not None:
-        for raw, doc in zip(encoded, docs, strict=True):
-            written.remember(raw, doc)
-    lists[DOC] = [raw.decode() for raw in encoded]
+    lists[DOC] = [feed.encode(doc, written).decode() for doc in lists[DOC]]
     return lists
 
 
