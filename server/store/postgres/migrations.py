@@ -7,8 +7,12 @@ to run and refuses a schema newer than this livejobs knows, as for the other sto
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
+
+from livejobs import search
 from livejobs.store.migrations import Migration, plan
 from livejobs.store.postgres.rollups import SCHEMA as SCHEMA_ROLLUPS
 
@@ -169,19 +173,18 @@ DROP FUNCTION IF EXISTS livejobs_changes_notify();
 
 # The words of each job in a table of their own (``sql.words_of``): an expression index on
 # ``doc`` took a new GIN entry, and the search text's computation, at every claim and
-# completion, about a quarter of PostgreSQL's work per job. Existing jobs get words cut as
-# ``search.lexemes`` cuts them; a statement trigger forgets the words of deleted jobs. The index
-# on (status, type) goes too: no query reads it (counts come from job_counts, the claim and the
-# running count from partial indexes), and every write paid for it.
-SCHEMA_WORDS = """
+# completion, about a quarter of PostgreSQL's work per job. Existing jobs get their words from
+# ``fill_words`` (in Python, as the server writes them) before the index is built; a statement
+# trigger forgets the words of deleted jobs. The index on (status, type) goes too: no query
+# reads it (counts come from job_counts, the claim and the running count from partial
+# indexes), and every write paid for it; so does the search text's SQL function.
+SCHEMA_WORDS_TABLE = """
 CREATE TABLE IF NOT EXISTS job_words (id text COLLATE "C" PRIMARY KEY, words tsvector NOT NULL);
-INSERT INTO job_words (id, words)
-    SELECT id, array_to_tsvector(ARRAY(
-        SELECT DISTINCT left(lower(m[1]), 200)
-        FROM regexp_matches(livejobs_search_text(doc), '([[:alnum:]]+)', 'g') AS m))
-    FROM jobs ON CONFLICT (id) DO NOTHING;
+"""
+SCHEMA_WORDS = """
 CREATE INDEX IF NOT EXISTS job_words_search ON job_words USING gin (words);
 DROP INDEX IF EXISTS jobs_search;
+DROP FUNCTION IF EXISTS livejobs_search_text(jsonb);
 DROP INDEX IF EXISTS jobs_status;
 CREATE OR REPLACE FUNCTION livejobs_words_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN DELETE FROM job_words WHERE id IN (SELECT id FROM old_rows); RETURN NULL; END $$;
@@ -189,15 +192,45 @@ CREATE OR REPLACE TRIGGER jobs_words_delete AFTER DELETE ON jobs REFERENCING OLD
     FOR EACH STATEMENT EXECUTE FUNCTION livejobs_words_delete();
 """
 
-STEPS = {
-    1: SCHEMA_1,
-    2: SCHEMA_2,
-    3: SCHEMA_3,
-    4: SCHEMA_LIFO,
-    5: SCHEMA_ROLLUPS,
-    6: SCHEMA_WINDOWS,
-    7: SCHEMA_SNAPSHOTS,
-    8: SCHEMA_WORDS,
+BACKFILL_BATCH = 500
+"""Jobs ``fill_words`` reads at a time: a million jobs are a few thousand round trips, and
+only this many documents are in memory at once."""
+
+_FIRST_JOBS = "SELECT id, doc::text FROM jobs ORDER BY id LIMIT $1"
+_NEXT_JOBS = "SELECT id, doc::text FROM jobs WHERE id > $1 ORDER BY id LIMIT $2"
+_FILL_WORDS = """
+INSERT INTO job_words (id, words)
+    SELECT id, array_to_tsvector(string_to_array(words, ' '))
+    FROM unnest($1::text[], $2::text[]) AS t(id, words)
+ON CONFLICT (id) DO NOTHING
+"""
+
+
+async def fill_words(conn: Any) -> None:
+    """Every stored job's words in ``job_words``, made by ``search.lexemes`` as the server
+    makes them when it writes a job (``sql.words_of``): SQL's ``[[:alnum:]]`` and ``lower()``
+    follow the database's locale, and under LC_CTYPE=C split or keep the case of any non-ASCII
+    letter. The jobs are read in batches in the order of their ids (the primary key)."""
+    rows = await conn.fetch(_FIRST_JOBS, BACKFILL_BATCH)
+    while rows:
+        ids = [row[0] for row in rows]
+        words = [" ".join(search.lexemes(msgspec.json.decode(row[1]))) for row in rows]
+        await conn.execute(_FILL_WORDS, ids, words)
+        rows = await conn.fetch(_NEXT_JOBS, ids[-1], BACKFILL_BATCH)
+
+
+Step = str | Callable[[Any], Awaitable[None]]
+"""A part of a migration: SQL to execute, or a function of the connection to await."""
+
+STEPS: dict[int, tuple[Step, ...]] = {
+    1: (SCHEMA_1,),
+    2: (SCHEMA_2,),
+    3: (SCHEMA_3,),
+    4: (SCHEMA_LIFO,),
+    5: (SCHEMA_ROLLUPS,),
+    6: (SCHEMA_WINDOWS,),
+    7: (SCHEMA_SNAPSHOTS,),
+    8: (SCHEMA_WORDS_TABLE, fill_words, SCHEMA_WORDS),
 }
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS livejobs_schema (version integer NOT NULL)"
@@ -217,6 +250,14 @@ async def pending(conn: Any, where: str) -> list[Migration]:
     return plan(await recorded(conn), MIGRATIONS, where)
 
 
+async def apply(conn: Any, parts: tuple[Step, ...]) -> None:
+    for part in parts:
+        if isinstance(part, str):
+            await conn.execute(part)
+        else:
+            await part(conn)
+
+
 async def migrate(conn: Any, where: str) -> None:
     """Bring the database to the newest schema (refusing a newer one)."""
     async with conn.transaction():
@@ -224,7 +265,7 @@ async def migrate(conn: Any, where: str) -> None:
         await conn.execute(VERSION_TABLE)
         steps = plan(await recorded(conn), MIGRATIONS, where)
         for step in steps:
-            await conn.execute(STEPS[step.version])
+            await apply(conn, STEPS[step.version])
         if steps:
             await conn.execute("DELETE FROM livejobs_schema")
             await conn.execute("INSERT INTO livejobs_schema VALUES ($1)", steps[-1].version)
