@@ -96,7 +96,7 @@ class Creating(JobCore):
         rules = self.flow.rules(spec.type)
         retry = spec.retry
         if retry is None:  # the type's default, else the server's
-            retry = rules.retry or self.default_retry
+            retry = rules.retry if rules.retry is not None else self.default_retry
         if retry is not None:
             doc["retry"] = {**DEFAULT_RETRY, **retry}
         if spec.delay is not None and spec.after is not None:

@@ -87,6 +87,16 @@ async def test_the_server_default_retry_applies_last(retrying_server: InProcessS
             assert doc["status"] == "waiting"  # retried, though created without a policy
 
 
+async def test_a_types_policy_of_no_retries_wins_over_the_servers(
+    retrying_server: InProcessServer,
+) -> None:
+    """A type's ``{"retries": 0}`` is stored as ``{}`` (defaults left out): still a policy."""
+    async with retrying_server.client() as client:
+        await client.set_type_retry("once", {"retries": 0})
+        job = await client.job("once").save()
+    assert job.doc["retry"]["retries"] == 0
+
+
 def test_the_server_default_retry_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     name = "LIVEJOBS_DEFAULT_RETRY"
     monkeypatch.setenv(name, '{"retries": 3, "backoff": "exponential"}')
