@@ -1,10 +1,11 @@
 """The Queues view's queue-wide things: Drain (a manager empties a queue after confirming;
 running jobs finish, other queues are untouched, a role that may not drain has no button) and
-the defaults a type gives its new jobs."""
+the defaults a type gives its new jobs (shown, and set through "Edit defaults")."""
 
 from __future__ import annotations
 
-from playwright.async_api import Page, expect
+import pytest
+from playwright.async_api import Page, WebSocket, expect
 
 from livejobs_sdk import Client
 from tests.acceptance.dashboard_kit import MARKS, WAIT, sign_in
@@ -72,3 +73,132 @@ async def test_the_queues_view_shows_a_types_defaults_for_new_jobs(page: Page, l
         await expect(report).to_have_text("time limit 300 s · 2 retries", timeout=WAIT)
         plain = page.locator('#queues-view tr[data-type="plain"] td.defaults')
         await expect(plain).to_have_text("—")
+
+
+def setter_calls(page: Page) -> list[str]:
+    """The `types.set_*` frames the page sends from now on (register before signing in)."""
+    sent: list[str] = []
+
+    def watch(ws: WebSocket) -> None:
+        ws.on("framesent", lambda frame: sent.append(frame) if "types.set_" in frame else None)
+
+    page.on("websocket", watch)
+    return sent
+
+
+async def test_a_manager_sets_and_clears_a_types_defaults(page: Page, live_server) -> None:
+    token = await live_server.token("manager", "defaulter")
+    async with Client(live_server.ws_url, token=token) as m:
+        await m.job("report").save()
+        await sign_in(page, live_server, token)
+        await page.click("#tab-queues")
+        queue = page.locator('#queues-view tr[data-type="report"]')
+        shown = queue.locator("td.defaults")
+        await expect(shown).to_have_text("—", timeout=WAIT)
+
+        await queue.locator('[data-action="edit-defaults"]').click()
+        form = page.locator("#defaults-dialog form")
+        await expect(page.locator("#defaults-title")).to_have_text("Defaults for report")
+        await expect(form.locator("[name=time_limit]")).to_have_value("")
+        await expect(form.locator("[name=retries]")).to_have_value("")
+        await form.locator("[name=time_limit]").fill("300")
+        await form.locator("[name=retries]").fill("2")
+        await form.locator("[name=wait]").fill("5")
+        await form.locator("[name=backoff]").select_option("exponential")
+        await form.locator("button[type=submit]").click()
+        await expect(page.locator("#defaults-dialog")).to_be_hidden(timeout=WAIT)
+        await expect(shown).to_have_text("time limit 300 s · 2 retries", timeout=WAIT)
+        [rule] = await m.call("types.list")
+        assert (rule["type"], rule["time_limit"]) == ("report", 300)
+        assert rule["retry"] == {"retries": 2, "wait": 5, "backoff": "exponential"}
+        # A new job without its own gets them; one with its own keeps those.
+        job = await m.get_job((await m.job("report").save()).id)
+        assert job["time_limit"] == 300
+        assert (job["retry"]["retries"], job["retry"]["backoff"]) == (2, "exponential")
+        own = await m.get_job((await m.job("report").time_limit(10).save()).id)
+        assert own["time_limit"] == 10
+
+        # The form opens with what the type has; emptying the fields removes both defaults.
+        await queue.locator('[data-action="edit-defaults"]').click()
+        await expect(form.locator("[name=time_limit]")).to_have_value("300")
+        await expect(form.locator("[name=retries]")).to_have_value("2")
+        await expect(form.locator("[name=backoff]")).to_have_value("exponential")
+        for name in ("time_limit", "retries", "wait"):
+            await form.locator(f"[name={name}]").fill("")
+        await form.locator("button[type=submit]").click()
+        await expect(page.locator("#defaults-dialog")).to_be_hidden(timeout=WAIT)
+        await expect(shown).to_have_text("—", timeout=WAIT)
+        await expect(queue).to_be_visible()  # the type's jobs keep its row
+        assert await m.call("types.list") == []
+        job = await m.get_job((await m.job("report").save()).id)
+        assert (job["time_limit"], job["retry"]["retries"]) == (None, 0)
+
+
+async def test_a_bad_default_is_refused_in_the_form(page: Page, live_server) -> None:
+    token = await live_server.token("manager", "checker")
+    sent = setter_calls(page)
+    async with Client(live_server.ws_url, token=token) as m:
+        await m.job("report").save()
+        await m.set_type_time_limit("report", 60)
+        await sign_in(page, live_server, token)
+        await page.click("#tab-queues")
+        queue = page.locator('#queues-view tr[data-type="report"]')
+        await expect(queue.locator("td.defaults")).to_have_text("time limit 60 s", timeout=WAIT)
+        await queue.locator('[data-action="edit-defaults"]').click()
+        form = page.locator("#defaults-dialog form")
+        error = page.locator("#defaults-error")
+        submit = form.locator("button[type=submit]")
+
+        await form.locator("[name=time_limit]").fill("0")
+        await submit.click()
+        await expect(error).to_contain_text("time limit must be more than 0")
+        await form.locator("[name=time_limit]").fill("3000000")  # over 31 days
+        await submit.click()
+        await expect(error).to_contain_text("at most 2,678,400 seconds")
+        await form.locator("[name=time_limit]").fill("120")
+        await form.locator("[name=retries]").fill("1.5")
+        await submit.click()
+        await expect(error).to_contain_text("Retries must be a whole number")
+        await form.locator("[name=retries]").fill("")
+        await form.locator("[name=wait]").fill("5")  # a wait without retries
+        await submit.click()
+        await expect(error).to_contain_text("Give a number of retries")
+        await form.locator("[name=retries]").fill("3")
+        await form.locator("[name=wait]").fill("-1")
+        await submit.click()
+        await expect(error).to_contain_text("The wait must be 0 to")
+
+        await expect(page.locator("#defaults-dialog")).to_be_visible()
+        await page.click("#defaults-cancel")
+        await expect(page.locator("#defaults-dialog")).to_be_hidden()
+        assert sent == []
+        [rule] = await m.call("types.list")
+        assert (rule["time_limit"], rule.get("retry")) == (60, None)
+
+        # Saving only a new retry policy sends only that call: the time limit is unchanged.
+        await queue.locator('[data-action="edit-defaults"]').click()
+        await expect(error).to_have_text("")
+        await form.locator("[name=retries]").fill("0")
+        await submit.click()
+        await expect(queue.locator("td.defaults")).to_have_text(
+            "time limit 60 s · 0 retries", timeout=WAIT
+        )
+        assert [("types.set_retry" in frame) for frame in sent] == [True]
+
+
+@pytest.mark.parametrize("role", ["creator", "worker"])
+async def test_a_role_that_may_not_set_defaults_sees_no_button(
+    page: Page, live_server, role: str
+) -> None:
+    token = await live_server.token(role, f"{role}-d")
+    async with Client(live_server.ws_url, token=live_server.admin_token) as admin:
+        await admin.job("report").save()
+        await admin.set_type_time_limit("report", 300)
+    if role == "creator":  # a creator sees only its own jobs
+        async with Client(live_server.ws_url, token=token) as own:
+            await own.job("report").save()
+    await sign_in(page, live_server, token)
+    await page.click("#tab-queues")
+    queue = page.locator('#queues-view tr[data-type="report"]')
+    await expect(queue.locator("td.defaults")).to_have_text("time limit 300 s", timeout=WAIT)
+    await expect(queue.locator('[data-action="edit-defaults"]')).to_have_count(0)

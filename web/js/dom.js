@@ -66,3 +66,21 @@ export async function submitDialog(dialog, form, error, read, send) {
     button.disabled = false;
   }
 }
+
+/** A number field's value, null when empty; throws a message naming `what` for the user. */
+export function number(field, what) {
+  // A number input reports text it cannot read as "", which must not mean "none".
+  if (field.validity.badInput) throw new Error(`${what} must be a number.`);
+  const value = field.value.trim();
+  if (!value) return null;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`${what} must be a number.`);
+  return n;
+}
+
+/** A whole number of at least `min`, or null when empty. */
+export function count(field, what, min) {
+  const n = number(field, what);
+  if (n !== null && (!Number.isInteger(n) || n < min)) throw new Error(`${what} must be a whole number of at least ${min}.`);
+  return n;
+}

@@ -1,12 +1,14 @@
 // The Queues view: one row per job type (seen in the jobs or in `types.list`) with its jobs by
 // status, whether its queue is paused, its rate limit and global concurrency, and the defaults
 // its new jobs get (time limit, retries). Roles that may
-// call the `types.*` setters get Pause/Resume and an edit form, and Drain (`jobs.drain`: its
-// queued jobs cancelled, after a confirmation); the others see the same rows.
+// call the `types.*` setters get Pause/Resume, a form for the limits and one for the defaults,
+// and Drain (`jobs.drain`: its queued jobs cancelled, after a confirmation); the others see the
+// same rows.
 //
 // Rows are kept per type and updated in place, so a button is never replaced under the pointer
 // while jobs change many times a second.
-import { $, el, setText, submitDialog, toast } from "./dom.js";
+import { $, count, el, number, setText, submitDialog, toast } from "./dom.js";
+import { DefaultsDialog } from "./defaults.js";
 import { STATUSES } from "./format.js";
 import { defaultsText, rateText } from "./rules.js";
 
@@ -17,6 +19,7 @@ export class QueuesView {
   #rules;
   #onType;
   #limits;
+  #defaults;
   #rows = new Map(); // type -> {tr, cells}
   #busy = new Set(); // types with a pause/resume/drain call in flight
   #visible = false;
@@ -29,6 +32,7 @@ export class QueuesView {
     this.#rules = rules;
     this.#onType = onType;
     this.#limits = new LimitsDialog($("#limits-dialog"), { rules });
+    this.#defaults = new DefaultsDialog($("#defaults-dialog"), { rules });
     store.addEventListener("change", () => this.redraw());
     rules.addEventListener("change", () => this.redraw());
     conn.addEventListener("session", () => this.reset());
@@ -54,6 +58,10 @@ export class QueuesView {
 
   get #mayPause() {
     return this.#conn.may("types.pause") && this.#conn.may("types.resume");
+  }
+
+  get #mayDefaults() {
+    return this.#conn.may("types.set_time_limit") && this.#conn.may("types.set_retry");
   }
 
   /** `jobs.drain` is for the roles that manage queues (a creator's bulk call is refused). */
@@ -86,7 +94,7 @@ export class QueuesView {
     const parts = [`${types.length} ${types.length === 1 ? "type" : "types"}`, `${paused} paused`];
     if (rules.error) parts.push(`rules not refreshed: ${rules.error.message}`);
     else if (rules.updated) parts.push(`rules as of ${new Date(rules.updated).toLocaleTimeString()}`);
-    if (!this.#mayPause && !this.#conn.may("types.set_limits")) parts.push("read-only for your role");
+    if (!this.#mayPause && !this.#conn.may("types.set_limits") && !this.#mayDefaults) parts.push("read-only for your role");
     setText($("#queues-note", this.#root), parts.join(" · "));
   }
 
@@ -99,6 +107,7 @@ export class QueuesView {
       defaults: el("td", { class: "defaults" }),
       toggle: null,
       edit: null,
+      editDefaults: null,
       drain: null,
     };
     const controls = el("td", { class: "controls" });
@@ -114,6 +123,16 @@ export class QueuesView {
         text: "Edit limits",
       });
       controls.append(cells.edit);
+    }
+    if (this.#mayDefaults) {
+      cells.editDefaults = el("button", {
+        type: "button",
+        class: "btn btn-small btn-ghost",
+        dataset: { action: "edit-defaults" },
+        text: "Edit defaults",
+        title: `The time limit and retries of new ${type} jobs created without their own`,
+      });
+      controls.append(cells.editDefaults);
     }
     if (this.#mayDrain) {
       cells.drain = el("button", {
@@ -189,6 +208,9 @@ export class QueuesView {
         return;
       case "edit-limits":
         this.#limits.open(type);
+        return;
+      case "edit-defaults":
+        this.#defaults.open(type);
         return;
       case "pause-type":
       case "resume-type":
@@ -291,20 +313,4 @@ class LimitsDialog {
       toast(`Saved the limits of ${limits.type}`, "success", 2500);
     });
   }
-}
-
-function number(field, what) {
-  // A number input reports text it cannot read as "", which must not mean "no limit".
-  if (field.validity.badInput) throw new Error(`${what} must be a number.`);
-  const value = field.value.trim();
-  if (!value) return null;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new Error(`${what} must be a number.`);
-  return n;
-}
-
-function count(field, what, min) {
-  const n = number(field, what);
-  if (n !== null && (!Number.isInteger(n) || n < min)) throw new Error(`${what} must be a whole number of at least ${min}.`);
-  return n;
 }

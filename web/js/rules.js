@@ -3,17 +3,21 @@
 // again (a `types` frame) whenever anyone, through any server, changes a rule. A setter's reply
 // is applied at once, before its push arrives. Emits "change" whenever the known rules may differ.
 
-/** A type with no rule left is dropped from `types.list`; keep the same view locally. */
-export function limited(rule) {
+/** A type with no rule left (no limit, default or retention) is dropped from `types.list`;
+ * keep the same view locally, or a setter's reply would hide a type that still has defaults. */
+export function listed(rule) {
   return Boolean(
     rule &&
       (rule.paused || rule.rate_limit != null || rule.concurrency != null ||
-        GROUP_LIMITS.some((k) => rule[k] != null)),
+        [...GROUP_LIMITS, ...DEFAULTS, "retain"].some((k) => rule[k] != null)),
   );
 }
 
 /** Limits per group within a type (a job's `group`): kept when the type's limits are edited. */
 export const GROUP_LIMITS = ["group_concurrency", "group_rate_limit", "group_rate_per"];
+
+/** What a type gives its jobs created without their own. */
+const DEFAULTS = ["time_limit", "retry"];
 
 /** "100 / 60 s", or "" without a rate limit. */
 export function rateText(rule) {
@@ -120,10 +124,25 @@ export class TypeRules extends EventTarget {
     return this.#change("types.set_limits", params);
   }
 
+  /** Seconds an attempt of the type's new jobs may run; null removes the default. */
+  setTimeLimit(type, timeLimit) {
+    const params = { type };
+    if (timeLimit != null) params.time_limit = timeLimit;
+    return this.#change("types.set_time_limit", params);
+  }
+
+  /** `{retries, wait, backoff, max_wait, until}` for the type's new jobs; null removes it
+   * (they get the server's `default_retry` then). */
+  setRetry(type, retry) {
+    const params = { type };
+    if (retry != null) params.retry = retry;
+    return this.#change("types.set_retry", params);
+  }
+
   async #change(method, params) {
     const rule = await this.#conn.call(method, params);
     this.#applied = ++this.#seq;
-    if (limited(rule)) this.rules.set(rule.type, rule);
+    if (listed(rule)) this.rules.set(rule.type, rule);
     else this.rules.delete(rule.type);
     this.#emit();
     return rule;
