@@ -10,7 +10,7 @@ from typing import Any
 from livejobs.auth import Auth, Identity
 from livejobs.clock import Clock
 from livejobs.credentials import Credentials
-from livejobs.errors import Invalid, NotFound
+from livejobs.errors import Forbidden, Invalid, NotFound
 from livejobs.jobs.model import Job
 from livejobs.permissions import Permissions
 from livejobs.query import parse_filter, parse_sort
@@ -64,6 +64,21 @@ class Ctx:
 
     def may_read(self, doc: Job) -> bool:
         return self.services.permissions.may_read(self.identity, doc)
+
+    def may_all(self, *methods: str) -> Callable[[Job], bool]:
+        """Whether this identity may read a job and call every one of ``methods`` on it: a
+        call by filter acts on a job only as the per-job calls would (their deny rules hold)."""
+        permissions, identity = self.services.permissions, self.identity
+
+        def may(doc: Job) -> bool:
+            try:
+                for method in methods:
+                    permissions.check(identity, method, self.raw, doc)
+            except Forbidden:
+                return False
+            return self.may_read(doc)
+
+        return may
 
     def query(self, raw: Any) -> dict[str, Any]:
         """A client's filter, checked against the fields this role may filter on (before any

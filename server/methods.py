@@ -100,6 +100,7 @@ TABLE: tuple[Method, ...] = (
     Method("types.resume", p.TypeRef, types.types_resume, ("types",)),
     Method("types.set_retry", p.TypeRetry, types.types_set_retry, ("types",)),
     Method("types.set_time_limit", p.TypeTimeLimit, types.types_set_time_limit, ("types",)),
+    Method("types.obliterate", p.TypeObliterate, types.types_obliterate, ("types",)),
     # users and tokens
     Method("users.add", p.UserAdd, admin.users_add, ("admin",)),
     Method("users.remove", p.UserRef, admin.users_remove, ("admin",)),

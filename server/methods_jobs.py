@@ -19,7 +19,7 @@ import msgspec
 from livejobs import params as p
 from livejobs.auth import bind_worker_id
 from livejobs.context import Ctx, Handler
-from livejobs.errors import Forbidden, Invalid, LivejobsError, NotFound, RateLimited
+from livejobs.errors import Invalid, LivejobsError, NotFound, RateLimited
 from livejobs.jobs.model import UNFINISHED, Job
 from livejobs.query import filter_cost, parse_filter
 from livejobs.runtime.connection import Worker
@@ -152,18 +152,10 @@ async def drain(ctx: Ctx, params: p.Drain) -> dict[str, int]:
     Celery's ``purge``); each reaches subscribers as ``changed``. A job is cancelled only if
     this caller may both drain and cancel it: a deny rule on ``jobs.cancel`` holds here too."""
     ctx.services.permissions.check_bulk(ctx.identity, ctx.method)
-    permissions, identity = ctx.services.permissions, ctx.identity
-
-    def may(doc: Job) -> bool:
-        try:
-            for method in (ctx.method, "jobs.cancel"):
-                permissions.check(identity, method, ctx.raw, doc)
-        except Forbidden:
-            return False
-        return ctx.may_read(doc)
-
+    may = ctx.may_all(ctx.method, "jobs.cancel")
     filter = ctx.query(params.filter)
-    drained = await ctx.services.jobs.drain(filter, identity.user, params.reason, params.limit, may)
+    user = ctx.identity.user
+    drained = await ctx.services.jobs.drain(filter, user, params.reason, params.limit, may)
     return {"cancelled": drained}
 
 

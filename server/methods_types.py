@@ -11,6 +11,7 @@ import msgspec
 from livejobs import params as p
 from livejobs.context import Ctx
 from livejobs.errors import Invalid
+from livejobs.service.obliterate import obliterate
 
 
 async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
@@ -53,6 +54,20 @@ async def types_set_retry(ctx: Ctx, params: p.TypeRetry) -> dict[str, Any]:
 async def types_set_time_limit(ctx: Ctx, params: p.TypeTimeLimit) -> dict[str, Any]:
     """A time limit per type, for jobs created from now on without one of their own."""
     return await _set_rules(ctx, params.type, time_limit=params.time_limit)
+
+
+async def types_obliterate(ctx: Ctx, params: p.TypeObliterate) -> dict[str, int]:
+    """Every job of the type and its rules removed; a job is cancelled, and removed, only as
+    the per-job calls (``jobs.cancel``, ``jobs.remove``) would let this caller act on it."""
+    may_cancel = ctx.may_all(ctx.method, "jobs.cancel")
+    may_remove = ctx.may_all(ctx.method, "jobs.remove")
+    scope = ctx.query({"type": params.type})
+    user, reason, force = ctx.identity.user, params.reason, params.force
+    result = await obliterate(
+        ctx.services.jobs, params.type, scope, user, reason, force, may_cancel, may_remove
+    )
+    ctx.services.dispatcher.type_changed(params.type)
+    return result
 
 
 async def types_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:

@@ -284,6 +284,15 @@ class TypeTimeLimit(Params):
     time_limit: TimeLimit | None = None
 
 
+class TypeObliterate(Params):
+    """``types.obliterate``: every job of ``type`` and its rules gone; ``force`` cancels its
+    running jobs too, saying ``reason``."""
+
+    type: Name
+    force: bool = False
+    reason: Annotated[str, Meta(max_length=1000)] | None = None
+
+
 class UserAdd(Params):
     name: Name
     role: Role

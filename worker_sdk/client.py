@@ -261,6 +261,17 @@ class Client:
             params["reason"] = reason
         return int((await self.call("jobs.drain", params))["cancelled"])
 
+    async def obliterate(
+        self, job_type: str, force: bool = False, reason: str | None = None
+    ) -> dict[str, int]:
+        """Remove every job of ``job_type`` and its rules (managers and admins), as BullMQ's
+        ``obliterate``. Refused (``conflict``) while some of its jobs run, unless ``force``:
+        then they are cancelled too. Returns ``{cancelled, removed, kept}``."""
+        params: dict[str, Any] = {"type": job_type, "force": force}
+        if reason is not None:
+            params["reason"] = reason
+        return dict(await self.call("types.obliterate", params))
+
     async def set_type_retain(self, job_type: str, seconds: float | None) -> dict[str, Any]:
         """Keep finished jobs of ``job_type`` for ``seconds`` (None: the server's default)."""
         return dict(await self.call("types.set_retain", {"type": job_type, "retain": seconds}))

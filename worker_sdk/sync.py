@@ -226,6 +226,7 @@ class SyncClient:
     set_type_time_limit = blocking(Client.set_type_time_limit)
     clean = blocking(Client.clean)
     drain = blocking(Client.drain)
+    obliterate = blocking(Client.obliterate)
     schedules = blocking(Client.schedules)
     set_type_retain = blocking(Client.set_type_retain)
 

@@ -293,6 +293,24 @@ def jobs_drain(
     typer.echo(f"cancelled {count} queued {job_type} job(s)")
 
 
+@jobs_app.command("obliterate")
+def jobs_obliterate(
+    job_type: str = typer.Option(..., "--type", help="the queue (job type) to remove"),
+    force: bool = typer.Option(False, "--force", help="cancel its running jobs too"),
+    yes: bool = typer.Option(False, "--yes", help="do not ask for a confirmation"),
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Remove every job of a type, whatever its status, and the type's rules."""
+    if not yes:
+        typer.confirm(f"Remove every {job_type} job and its rules?", abort=True)
+    done = run(url, token, lambda c: c.obliterate(job_type, force=force))
+    typer.echo(
+        f"removed {done['removed']} {job_type} job(s) ({done['cancelled']} cancelled first)"
+        + (f"; {done['kept']} kept" if done["kept"] else "")
+    )
+
+
 PAST = {
     "cancel": "cancelled",
     "restart": "restarted",

@@ -33,6 +33,8 @@ class RulesStore(Protocol):
 
     async def list_records(self, kind: str) -> list[dict[str, Any]]: ...
 
+    async def delete_record(self, kind: str, record_id: str) -> bool: ...
+
     async def rate_opening(self, job_type: str, rules: TypeRules, now: float) -> float | None: ...
 
 
@@ -62,6 +64,11 @@ class FlowControl:
         await self.store.put_record(KIND, job_type, rules.to_dict(job_type))
         self._install(job_type, rules)
         return rules.to_dict(job_type)
+
+    async def forget(self, job_type: str) -> None:
+        """The type has no rules any more (``types.obliterate``), until some are set again."""
+        await self.store.delete_record(KIND, job_type)
+        self._install(job_type, NO_RULES)
 
     def _install(self, job_type: str, rules: TypeRules) -> None:
         self._openings.pop(job_type, None)

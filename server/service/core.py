@@ -14,7 +14,7 @@ from livejobs.errors import Conflict, NotFound
 from livejobs.jobs import bounds, lifecycle, repeats, timelimit
 from livejobs.jobs.bounds import DocLimits
 from livejobs.jobs.flow import FlowControl
-from livejobs.jobs.model import FINISHED, QUEUED, Job, Status, new_id
+from livejobs.jobs.model import FINISHED, QUEUED, UNFINISHED, Job, Status, new_id
 from livejobs.logs import context
 from livejobs.store.base import CreateRequest, Filter, Sort, Store
 
@@ -230,32 +230,44 @@ class JobCore:
             raise Conflict(f"job {job_id} changed while being removed; try again")
         return True
 
-    async def clean(self, filter: Filter, limit: int | None = None) -> int:
-        """Remove the finished jobs matching ``filter`` (at most ``limit``), oldest first, in
-        chunks of ``CLEAN_CHUNK`` per store transaction, yielding between chunks so that a
-        million rows never hold the server (or the store's writer) for long."""
+    async def clean(
+        self, filter: Filter, limit: int | None = None, may: Visible | None = None
+    ) -> int:
+        """Remove the finished jobs matching ``filter`` (at most ``limit``; only those ``may``
+        allows), oldest first, in chunks of ``CLEAN_CHUNK`` per store transaction, yielding
+        between chunks so that a million rows never hold the server (or the store's writer)
+        for long."""
         finished = {"status": {"$in": sorted(FINISHED)}}
         scoped = {"$and": [filter, finished]} if filter else finished
-        removed = 0
+        removed = passed = 0
         while limit is None or removed < limit:
             chunk = CLEAN_CHUNK if limit is None else min(CLEAN_CHUNK, limit - removed)
-            docs = await self.store.find(scoped, (("created", 1),), limit=chunk)
-            deleted = await self.store.delete_many([(d["id"], d["version"]) for d in docs])
+            docs = await self.store.find(scoped, (("created", 1),), limit=chunk, skip=passed)
+            allowed = docs if may is None else [doc for doc in docs if may(doc)]
+            passed += len(docs) - len(allowed)  # refused ones stay: page past them
+            deleted = await self.store.delete_many([(d["id"], d["version"]) for d in allowed])
             removed += deleted
-            if len(docs) < chunk or deleted == 0:
+            if len(docs) < chunk or not (deleted or len(allowed) < len(docs)):
                 break
             await asyncio.sleep(0)  # let calls and the feed in between chunks
         return removed
 
     async def drain(
-        self, filter: Filter, by: str, reason: str | None, limit: int | None, may: Visible
+        self,
+        filter: Filter,
+        by: str,
+        reason: str | None,
+        limit: int | None,
+        may: Visible,
+        running: bool = False,
     ) -> int:
         """Cancel the queued jobs (waiting, ready, paused) matching ``filter`` that ``may``
         allows, at most ``limit``, oldest first, a chunk at a time as ``clean`` removes; a job
-        that starts meanwhile is left running. Returns how many were cancelled."""
-        queued = {"status": {"$in": sorted(QUEUED)}}
-        scoped = {"$and": [filter, queued]} if filter else queued
-        cancel = self._cancelling(by, reason or "drained", queued_only=True)
+        that starts meanwhile is left running, unless ``running``: then running jobs are
+        cancelled too. Returns how many were cancelled."""
+        statuses = {"status": {"$in": sorted(UNFINISHED if running else QUEUED)}}
+        scoped = {"$and": [filter, statuses]} if filter else statuses
+        cancel = self._cancelling(by, reason or "drained", queued_only=not running)
         cancelled = passed = 0
         while limit is None or cancelled < limit:
             chunk = CLEAN_CHUNK if limit is None else min(CLEAN_CHUNK, limit - cancelled)

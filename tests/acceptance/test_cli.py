@@ -56,9 +56,10 @@ def env_for(server, **extra: str) -> dict[str, str]:
 
 
 async def cli(
-    server, *args: str, env: dict[str, str] | None = None
+    server, *args: str, env: dict[str, str] | None = None, input: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    """``livejobs ARGS`` in a subprocess (in a thread, so this loop keeps serving)."""
+    """``livejobs ARGS`` in a subprocess (in a thread, so this loop keeps serving), ``input``
+    its whole stdin (never the terminal's: a prompt must not wait for one)."""
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "livejobs.cli", *args],
@@ -67,6 +68,7 @@ async def cli(
         capture_output=True,
         text=True,
         timeout=60,
+        input=input,
     )
 
 
@@ -299,6 +301,21 @@ async def test_jobs_drain_empties_a_queue(live_server) -> None:
     assert {d["reason"] for d in docs[:3]} == {"outage"}
     missing = await cli(live_server, "jobs", "drain")
     assert missing.returncode != 0 and "--type" in missing.stderr
+
+
+async def test_jobs_obliterate_removes_a_type_after_a_confirmation(live_server) -> None:
+    async with live_server.client() as client:
+        ids = [(await client.job("retired").save()).id for _ in range(2)]
+        kept = (await client.job("kept").save()).id
+    unconfirmed = await cli(live_server, "jobs", "obliterate", "--type", "retired", input="n\n")
+    assert unconfirmed.returncode != 0 and "Aborted" in unconfirmed.stderr
+    done = await cli(live_server, "jobs", "obliterate", "--type", "retired", "--yes")
+    assert (done.returncode, done.stdout.strip()) == (
+        0,
+        "removed 2 retired job(s) (2 cancelled first)",
+    )
+    async with live_server.client() as client:
+        assert [d["id"] for d in await client.get_jobs([*ids, kept])] == [kept]
 
 
 async def test_worker_payload_hands_the_function_a_list_of_jobs(live_server, tmp_path):
