@@ -24,6 +24,11 @@ RUNNABLE = re.compile(r"<!-- runnable -->\n```python\n# (\w+)\.py\n(.*?)```", re
             "{'path': 'a.png', 'width': 400}\n{'path': 'c.png', 'width': 800}\n",
         ),
         ("migrating-from-rq.md", "['c', 'b']\n['y', 'x']\n"),
+        (
+            "migrating-from-bullmq.md",
+            "{'path': 'a.png', 'width': 400}\n"
+            "[{'path': 'c.png', 'width': 800}, {'path': 'd.png', 'width': 200}]\n",
+        ),
     ],
 )
 async def test_the_guides_livejobs_example_runs_as_written(live_server, tmp_path, guide, printed):
