@@ -123,6 +123,8 @@ class SyncJob:
     lifo = chained(Job.lifo)
     unique_for = chained(Job.unique_for)
     private = chained(Job.private)
+    time_limit = chained(Job.time_limit)
+    group = chained(Job.group)
 
     def depends(self, *jobs: SyncJob | Job | str | Iterable[SyncJob | Job | str]) -> SyncJob:
         ids: list[str] = []

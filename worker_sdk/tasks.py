@@ -11,7 +11,8 @@ Arguments are checked and encoded with msgspec from the function's annotations (
 models among them by pydantic) before anything is sent (``InvalidArguments`` otherwise), so a
 bad argument is refused at the caller; the worker decodes them the same way and the caller
 decodes the result to the return annotation. ``livejobs worker myapp.tasks`` serves every
-task of a module. The server has no per-job time limit yet, so a task has none either.
+task of a module. ``time_limit`` stops and fails an attempt that runs longer (the server
+enforces it, as Celery's per-task ``time_limit``).
 """
 
 from __future__ import annotations
@@ -94,12 +95,13 @@ class Task(Generic[P, R]):
         backoff: str = "constant",
         priority: int | str | None = None,
         result_timeout: float | None = None,
+        time_limit: float | None = None,
     ) -> None:
         self.app = app
         self.function: Callable[..., Any] = function
         self.name = name or f"{function.__module__}.{function.__qualname__}"
         self.retries, self.retry_wait, self.backoff = retries, retry_wait, backoff
-        self.priority = priority
+        self.priority, self.time_limit = priority, time_limit
         #: how long ``run`` waits for the result (None: until it comes)
         self.result_timeout = result_timeout
         self.is_async = inspect.iscoroutinefunction(function)
@@ -137,6 +139,8 @@ class Task(Generic[P, R]):
             job.retry(self.retries, self.retry_wait, self.backoff)
         if self.priority is not None:
             job.priority(self.priority)
+        if self.time_limit is not None:
+            job.time_limit(self.time_limit)
         return job
 
     def job(self, *args: P.args, **kwargs: P.kwargs) -> SyncJob:
@@ -239,6 +243,7 @@ class Tasks:
         backoff: str = "constant",
         priority: int | str | None = None,
         result_timeout: float | None = None,
+        time_limit: float | None = None,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(
@@ -252,8 +257,9 @@ class Tasks:
         backoff: str = "constant",
         priority: int | str | None = None,
         result_timeout: float | None = None,
+        time_limit: float | None = None,
     ) -> Any:
-        """``@app.task`` or ``@app.task(name=..., retries=..., priority=...)``."""
+        """``@app.task`` or ``@app.task(name=..., retries=..., priority=..., time_limit=...)``."""
         options: dict[str, Any] = {
             "name": name,
             "retries": retries,
@@ -261,6 +267,7 @@ class Tasks:
             "backoff": backoff,
             "priority": priority,
             "result_timeout": result_timeout,
+            "time_limit": time_limit,
         }
 
         def register(function: Callable[..., Any]) -> Task[Any, Any]:
