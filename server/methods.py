@@ -50,6 +50,7 @@ _CONTROL_PARAMS: dict[str, type[p.JobRefs]] = {
     "cancel": p.CancelRefs,
     "restart": p.RestartRefs,
     "ready": p.ReadyRefs,
+    "set_priority": p.PriorityRefs,
 }
 
 

@@ -20,7 +20,7 @@ from livejobs import params as p
 from livejobs.auth import bind_worker_id
 from livejobs.context import Ctx, Handler
 from livejobs.errors import Invalid, LivejobsError, NotFound, RateLimited
-from livejobs.jobs.model import UNFINISHED, Job
+from livejobs.jobs.model import UNFINISHED, Job, priority_value
 from livejobs.query import filter_cost, parse_filter
 from livejobs.runtime.connection import Worker
 from livejobs.runtime.windows import Window, counts_key, window_key
@@ -111,12 +111,19 @@ def _may_follow(ctx: Ctx) -> Callable[[Job], bool]:
 
 
 def _options(ctx: Ctx, params: p.JobRefs) -> dict[str, Any]:
-    """The options of cancel, restart and ready, as ``JobService.control`` takes them."""
+    """The options of cancel, restart, ready and set_priority, as ``JobService.control``
+    takes them (checked before any job is read)."""
     follow = getattr(params, "antecedents", False) or getattr(params, "dependents", False)
-    return {
+    options = {
         "follow": _may_follow(ctx) if follow else None,
         "force": getattr(params, "force", False),
     }
+    if isinstance(params, p.PriorityRefs):
+        try:
+            options["priority"] = priority_value(params.priority)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+    return options
 
 
 async def _control(ctx: Ctx, params: p.JobRefs, action: str) -> Any:

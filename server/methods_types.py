@@ -11,7 +11,6 @@ import msgspec
 from livejobs import params as p
 from livejobs.context import Ctx
 from livejobs.errors import Invalid
-from livejobs.service.obliterate import obliterate
 
 
 async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
@@ -63,8 +62,8 @@ async def types_obliterate(ctx: Ctx, params: p.TypeObliterate) -> dict[str, int]
     may_remove = ctx.may_all(ctx.method, "jobs.remove")
     scope = ctx.query({"type": params.type})
     user, reason, force = ctx.identity.user, params.reason, params.force
-    result = await obliterate(
-        ctx.services.jobs, params.type, scope, user, reason, force, may_cancel, may_remove
+    result = await ctx.services.jobs.obliterate(
+        params.type, scope, user, reason, force, may_cancel, may_remove
     )
     ctx.services.dispatcher.type_changed(params.type)
     return result

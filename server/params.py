@@ -135,6 +135,12 @@ class CancelRefs(JobRefs):
     antecedents: bool = False
 
 
+class PriorityRefs(JobRefs, kw_only=True):
+    """``jobs.set_priority``: the queued job's new priority, an integer or a level name."""
+
+    priority: Priority
+
+
 class RestartRefs(JobRefs):
     #: also bring back the dependants its failure cancelled, and theirs
     dependents: bool = False

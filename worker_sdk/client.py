@@ -224,6 +224,11 @@ class Client:
             params["reason"] = reason
         return dict(await self.call(f"jobs.{action}", params))
 
+    async def set_priority(self, ids: Iterable[str], level: int | str) -> dict[str, Any]:
+        """Move queued jobs (waiting, ready, paused) to priority ``level`` (managers), as
+        BullMQ's ``changePriority``: ``{done, errors}``."""
+        return dict(await self.call("jobs.set_priority", {"ids": list(ids), "priority": level}))
+
     async def cancel_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
         return await self.control("cancel", ids)
 

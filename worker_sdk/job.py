@@ -222,6 +222,13 @@ class Job:
         await self._control("pause")
         return self
 
+    async def set_priority(self, level: int | str) -> Job:
+        """A queued job's new priority (an integer, lower runs first, or a level name)."""
+        result = await self._client.call("jobs.set_priority", {"id": self.id, "priority": level})
+        if isinstance(result, dict) and result.get("id") == self.id:
+            self.doc = result
+        return self
+
     async def resume(self) -> Job:
         await self._control("resume")
         return self

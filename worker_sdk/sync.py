@@ -218,6 +218,7 @@ class SyncClient:
     wait_finished = blocking(Client.wait_finished)
     control = blocking(Client.control)
     cancel_jobs = blocking(Client.cancel_jobs)
+    set_priority = blocking(Client.set_priority)
     restart_jobs = blocking(Client.restart_jobs)
     pause_jobs = blocking(Client.pause_jobs)
     resume_jobs = blocking(Client.resume_jobs)

@@ -155,6 +155,7 @@ class SyncJob:
     pause = controlled(Job.pause)
     resume = controlled(Job.resume)
     ready = controlled(Job.ready)
+    set_priority = controlled(Job.set_priority)
 
     def rerun(self) -> SyncJob:
         return SyncJob(self._runner, self._runner.run(self.job.rerun()))

@@ -320,11 +320,15 @@ PAST = {
 }
 
 
-def _control(action: str, ids: list[str], url: str, token: str | None) -> None:
+def _control(
+    action: str, ids: list[str], url: str, token: str | None, done: str = "", **params: Any
+) -> None:
+    """``jobs.<action>`` on each job, saying ``done`` (default: the action's past) for each."""
+
     async def work(client: Client) -> list[tuple[str, CallError | None]]:
         async def one(job_id: str) -> tuple[str, CallError | None]:
             try:
-                await client.call(f"jobs.{action}", {"id": job_id})
+                await client.call(f"jobs.{action}", {"id": job_id, **params})
                 return job_id, None
             except CallError as exc:
                 if exc.code == "unauthenticated":
@@ -336,7 +340,7 @@ def _control(action: str, ids: list[str], url: str, token: str | None) -> None:
     failed = 0
     for job_id, error in run(url, token, work):
         if error is None:
-            typer.echo(f"{PAST[action]} {job_id}")
+            typer.echo(f"{done or PAST[action]} {job_id}")
         else:
             failed += 1
             typer.secho(f"error: {job_id}: {error.code}: {error.message}", fg="red", err=True)
@@ -358,3 +362,19 @@ def _register_control(action: str) -> None:
 
 for _action in PAST:
     _register_control(_action)
+
+
+@jobs_app.command("priority")
+def jobs_priority(
+    ids: Annotated[list[str], typer.Argument(metavar="ID...")],
+    level: str = typer.Option(
+        ...,
+        "--priority",
+        help="an integer (lower runs first) or low, normal, medium, high, critical",
+    ),
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Change the priority of queued (waiting, ready, paused) jobs by id."""
+    priority: int | str = int(level) if level.lstrip("-").isdigit() else level
+    _control("set_priority", ids, url, token, f"priority {level}:", priority=priority)

@@ -105,6 +105,14 @@ class Drained(Struct):
     cancelled: int
 
 
+class Obliterated(Struct):
+    """``types.obliterate``: the type's jobs cancelled, then removed, and those left."""
+
+    cancelled: int
+    removed: int
+    kept: int
+
+
 class Schedule(Struct):
     """``schedules.list``: one repeating job (a field the caller may not read is null)."""
 
@@ -198,7 +206,7 @@ class Health(Struct, omit_defaults=True):
 Record = dict[str, Any]
 """A user, token or type-rules record, as ``livejobs.auth`` and ``livejobs.jobs.flow`` keep it."""
 
-CONTROLS = ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove")
+CONTROLS = ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove", "set_priority")
 LEASED = ("log", "progress", "done", "fail", "snooze")
 
 RESULTS: dict[str, Any] = {
@@ -224,6 +232,7 @@ RESULTS: dict[str, Any] = {
     "types.resume": Record,
     "types.set_retry": Record,
     "types.set_time_limit": Record,
+    "types.obliterate": Obliterated,
     "types.list": list[Record],
     "users.add": Record,
     "users.remove": bool,

@@ -310,6 +310,15 @@ def pause(doc: Job, *, by: str, now: float) -> Job:
     return new
 
 
+def set_priority(doc: Job, priority: int, *, by: str, now: float) -> Job:
+    """A queued job's priority changed (BullMQ's ``changePriority``): it takes its new place
+    among the ready jobs of its type."""
+    require_status(doc, {Status.WAITING, Status.READY, Status.PAUSED}, "change the priority of")
+    new = _next(doc, now, by, f"priority {doc['priority']} → {priority}")
+    new["priority"] = priority
+    return new
+
+
 def resume(doc: Job, *, by: str, now: float) -> Job:
     require_status(doc, {Status.PAUSED}, "resume")
     new = _next(doc, now, by, "resumed")

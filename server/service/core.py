@@ -3,7 +3,6 @@ a finish, and the scheduler's timer (``on_due``). ``create`` and ``work`` build 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from livejobs.errors import Conflict, NotFound
 from livejobs.jobs import bounds, lifecycle, repeats, timelimit
 from livejobs.jobs.bounds import DocLimits
 from livejobs.jobs.flow import FlowControl
-from livejobs.jobs.model import FINISHED, QUEUED, UNFINISHED, Job, Status, new_id
+from livejobs.jobs.model import FINISHED, QUEUED, Job, Status, new_id
 from livejobs.logs import context
 from livejobs.store.base import CreateRequest, Filter, Sort, Store
 
@@ -24,10 +23,8 @@ Wrote = Callable[[str | None, Job], None]
 #: whether the caller may know a job exists (``Ctx.may_read``)
 Visible = Callable[[Job], bool]
 CAS_ATTEMPTS = 5
-#: jobs removed per store transaction by ``clean``
-CLEAN_CHUNK = 1000
 #: what a job's owner or a manager may do to it (``JobService.control``): one method each
-ACTIONS = ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove")
+ACTIONS = ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove", "set_priority")
 
 
 log = logging.getLogger("livejobs.jobs")
@@ -144,13 +141,15 @@ class JobCore:
         *,
         follow: Visible | None = None,
         force: bool = False,
+        priority: int = 0,
     ) -> Any:
-        """The manager/creator actions: cancel, restart, pause, resume, ready, rerun, remove.
+        """The manager/creator actions: cancel, restart, pause, resume, ready, rerun, remove,
+        set_priority (to ``priority``).
 
         ``follow``: a restart also revives the dependants its failure cancelled, a cancel also
         cancels the unfinished jobs it depends on: those ``follow`` allows. ``force``: a ready
         job no longer waits for its dependencies."""
-        result = await self._control(action, job_id, by, doc, reason, force)
+        result = await self._control(action, job_id, by, doc, reason, force, priority)
         if follow is not None and action == "restart":
             await self._revive_dependants(result, by, follow)
         elif follow is not None and action == "cancel":
@@ -158,7 +157,14 @@ class JobCore:
         return result
 
     async def _control(
-        self, action: str, job_id: str, by: str, doc: Job | None, reason: str | None, force: bool
+        self,
+        action: str,
+        job_id: str,
+        by: str,
+        doc: Job | None,
+        reason: str | None,
+        force: bool,
+        priority: int,
     ) -> Any:
         now = self.clock.now
         if action == "remove":
@@ -173,6 +179,7 @@ class JobCore:
             "pause": lambda d: lifecycle.pause(d, by=by, now=now()),
             "resume": lambda d: lifecycle.resume(d, by=by, now=now()),
             "ready": lambda d: lifecycle.ready_now(d, by=by, now=now(), force=force),
+            "set_priority": lambda d: lifecycle.set_priority(d, priority, by=by, now=now()),
         }
         return await self.transition(job_id, moves[action], doc)
 
@@ -228,64 +235,6 @@ class JobCore:
             )
         if not await self.store.delete(job_id, current["version"]):
             raise Conflict(f"job {job_id} changed while being removed; try again")
-        return True
-
-    async def clean(
-        self, filter: Filter, limit: int | None = None, may: Visible | None = None
-    ) -> int:
-        """Remove the finished jobs matching ``filter`` (at most ``limit``; only those ``may``
-        allows), oldest first, in chunks of ``CLEAN_CHUNK`` per store transaction, yielding
-        between chunks so that a million rows never hold the server (or the store's writer)
-        for long."""
-        finished = {"status": {"$in": sorted(FINISHED)}}
-        scoped = {"$and": [filter, finished]} if filter else finished
-        removed = passed = 0
-        while limit is None or removed < limit:
-            chunk = CLEAN_CHUNK if limit is None else min(CLEAN_CHUNK, limit - removed)
-            docs = await self.store.find(scoped, (("created", 1),), limit=chunk, skip=passed)
-            allowed = docs if may is None else [doc for doc in docs if may(doc)]
-            passed += len(docs) - len(allowed)  # refused ones stay: page past them
-            deleted = await self.store.delete_many([(d["id"], d["version"]) for d in allowed])
-            removed += deleted
-            if len(docs) < chunk or not (deleted or len(allowed) < len(docs)):
-                break
-            await asyncio.sleep(0)  # let calls and the feed in between chunks
-        return removed
-
-    async def drain(
-        self,
-        filter: Filter,
-        by: str,
-        reason: str | None,
-        limit: int | None,
-        may: Visible,
-        running: bool = False,
-    ) -> int:
-        """Cancel the queued jobs (waiting, ready, paused) matching ``filter`` that ``may``
-        allows, at most ``limit``, oldest first, a chunk at a time as ``clean`` removes; a job
-        that starts meanwhile is left running, unless ``running``: then running jobs are
-        cancelled too. Returns how many were cancelled."""
-        statuses = {"status": {"$in": sorted(UNFINISHED if running else QUEUED)}}
-        scoped = {"$and": [filter, statuses]} if filter else statuses
-        cancel = self._cancelling(by, reason or "drained", queued_only=not running)
-        cancelled = passed = 0
-        while limit is None or cancelled < limit:
-            chunk = CLEAN_CHUNK if limit is None else min(CLEAN_CHUNK, limit - cancelled)
-            docs = await self.store.find(scoped, (("created", 1),), limit=chunk, skip=passed)
-            allowed = [doc for doc in docs if may(doc)]
-            passed += len(docs) - len(allowed)  # refused ones stay queued: page past them
-            done = await asyncio.gather(*(self._try(d["id"], cancel, d) for d in allowed))
-            cancelled += sum(done)
-            if len(docs) < chunk or not (any(done) or len(allowed) < len(docs)):
-                break
-            await asyncio.sleep(0)
-        return cancelled
-
-    async def _try(self, job_id: str, change: Transition, doc: Job) -> bool:
-        try:
-            await self.transition(job_id, change, doc)
-        except (Conflict, NotFound):
-            return False
         return True
 
     # -- time-driven (the scheduler) ----------------------------------------------------------

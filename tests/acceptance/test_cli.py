@@ -318,6 +318,19 @@ async def test_jobs_obliterate_removes_a_type_after_a_confirmation(live_server) 
         assert [d["id"] for d in await client.get_jobs([*ids, kept])] == [kept]
 
 
+async def test_jobs_priority_moves_queued_jobs(live_server) -> None:
+    async with live_server.client() as client:
+        ids = [(await client.job("ranked").save()).id for _ in range(2)]
+    done = await cli(live_server, "jobs", "priority", *ids, "nope", "--priority", "high")
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [f"priority high: {job_id}" for job_id in ids]
+    assert "nope: not_found" in done.stderr
+    numeric = await cli(live_server, "jobs", "priority", ids[0], "--priority", "-3")
+    assert numeric.returncode == 0, numeric.stderr
+    async with live_server.client() as client:
+        assert [d["priority"] for d in await client.get_jobs(ids)] == [-3, -10]
+
+
 async def test_worker_payload_hands_the_function_a_list_of_jobs(live_server, tmp_path):
     async with live_server.client() as client:
         ids = await client.create_many([("sized", n) for n in range(5)])

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from livejobs.service import core
+from livejobs.service import by_filter
 from livejobs_sdk.errors import LivejobsError
 from tests.servers import InProcessServer
 
@@ -77,7 +77,7 @@ async def test_drain_over_http_checks_its_params(server: InProcessServer) -> Non
 async def test_drain_keeps_to_the_deny_rules_of_cancel(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(core, "CLEAN_CHUNK", 1)  # every refused report is paged past
+    monkeypatch.setattr(by_filter, "CLEAN_CHUNK", 1)  # every refused report is paged past
     srv = InProcessServer(tmp_path / "jobs.db", rules="tests.rules_example:RULES")
     await srv.start()
     try:

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from livejobs.service import core
+from livejobs.service import by_filter
 from livejobs_sdk import CallError, Fatal, SyncClient
 from tests.helpers import collect_until_ready, running_worker, wait_count, wait_status
 from tests.servers import InProcessServer
@@ -66,7 +66,7 @@ async def test_a_types_retain_rule_prunes_its_finished_jobs_sooner(clocked_serve
 
 
 async def test_clean_removes_finished_jobs_by_filter_in_chunks(server, monkeypatch):
-    monkeypatch.setattr(core, "CLEAN_CHUNK", 2)
+    monkeypatch.setattr(by_filter, "CLEAN_CHUNK", 2)
     store = server.services.jobs.store
     chunks: list[int] = []
     delete_many = store.delete_many

@@ -60,6 +60,7 @@ def test_server_side_commands_import_no_sdk(module):
         "livejobs.service.core",
         "livejobs.service.create",
         "livejobs.service.work",
+        "livejobs.service.by_filter",
     ],
 )
 def test_the_service_takes_domain_values(module):
