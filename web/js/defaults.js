@@ -2,30 +2,23 @@
 // their own, a time limit (`types.set_time_limit`) and a retry policy (`types.set_retry`). An
 // empty field means no default; a job keeps what it was created with.
 import { $, count, number, setText, submitDialog, toast } from "./dom.js";
+import { FormDialog } from "./dialog.js";
 
 const MAX_TIME_LIMIT = 86400 * 31; // the server's bound on a time limit
 const MAX_WAIT = 10 * 365 * 86400; // ... on a retry's wait and max_wait
 const MAX_RETRIES = 1_000_000; // ... on retries
 
-export class DefaultsDialog {
-  #dialog;
-  #form;
+export class DefaultsDialog extends FormDialog {
   #rules;
 
   constructor(dialog, { rules }) {
-    this.#dialog = dialog;
-    this.#form = $("form", dialog);
+    super(dialog, "#defaults-cancel");
     this.#rules = rules;
-    this.#form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      this.#submit();
-    });
-    $("#defaults-cancel", dialog).addEventListener("click", () => dialog.close());
   }
 
   /** Edit one type's defaults, filled with those it has now. */
   open(type) {
-    const f = this.#form.elements;
+    const f = this.form.elements;
     const rule = this.#rules.get(type);
     const retry = rule?.retry ?? null;
     f.type.value = type;
@@ -35,16 +28,16 @@ export class DefaultsDialog {
     f.wait.value = retry?.wait ?? "";
     f.backoff.value = retry?.backoff ?? "constant";
     f.max_wait.value = retry?.max_wait ?? "";
-    setText($("#defaults-title", this.#dialog), `Defaults for ${type}`);
-    setText($("#defaults-error", this.#dialog), "");
-    this.#dialog.showModal();
+    setText($("#defaults-title", this.dialog), `Defaults for ${type}`);
+    setText($("#defaults-error", this.dialog), "");
+    this.dialog.showModal();
     f.time_limit.focus();
   }
 
   /** `{type, time_limit, retry}` from the form (null: no default), or throws with a message
    * for the user. */
   defaults() {
-    const f = this.#form.elements;
+    const f = this.form.elements;
     const type = f.type.value;
     const timeLimit = number(f.time_limit, "The time limit");
     if (timeLimit !== null && (timeLimit <= 0 || timeLimit > MAX_TIME_LIMIT)) {
@@ -70,9 +63,9 @@ export class DefaultsDialog {
     return { type, time_limit: timeLimit, retry };
   }
 
-  async #submit() {
-    const error = $("#defaults-error", this.#dialog);
-    await submitDialog(this.#dialog, this.#form, error, () => this.defaults(), async ({ type, time_limit, retry }) => {
+  async submit() {
+    const error = $("#defaults-error", this.dialog);
+    await submitDialog(this.dialog, this.form, error, () => this.defaults(), async ({ type, time_limit, retry }) => {
       // Only what changed is sent: after a failed second call, saving again retries just that.
       const rule = this.#rules.get(type);
       if ((rule?.time_limit ?? null) !== time_limit) await this.#rules.setTimeLimit(type, time_limit);

@@ -9,6 +9,7 @@
 // while jobs change many times a second.
 import { $, count, el, number, setText, submitDialog, toast } from "./dom.js";
 import { DefaultsDialog } from "./defaults.js";
+import { FormDialog } from "./dialog.js";
 import { STATUSES } from "./format.js";
 import { defaultsText, rateText } from "./rules.js";
 
@@ -258,40 +259,32 @@ const MAX_PER = 86400 * 31; // the server's bound on rate_per
 const QUEUED = ["waiting", "ready", "paused"]; // what jobs.drain cancels
 
 /** The form behind "Edit limits": an empty field means no limit (the server removes it). */
-class LimitsDialog {
-  #dialog;
-  #form;
+class LimitsDialog extends FormDialog {
   #rules;
 
   constructor(dialog, { rules }) {
-    this.#dialog = dialog;
-    this.#form = $("form", dialog);
+    super(dialog, "#limits-cancel");
     this.#rules = rules;
-    this.#form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      this.#submit();
-    });
-    $("#limits-cancel", dialog).addEventListener("click", () => dialog.close());
   }
 
   /** Edit one type's limits, or (type null) choose the type too. */
   open(type) {
-    const f = this.#form.elements;
+    const f = this.form.elements;
     const rule = type ? this.#rules.get(type) : null;
     f.type.value = type || "";
     f.type.readOnly = Boolean(type);
     f.rate_limit.value = rule?.rate_limit ?? "";
     f.rate_per.value = rule?.rate_per ?? "";
     f.concurrency.value = rule?.concurrency ?? "";
-    setText($("#limits-title", this.#dialog), type ? `Limits for ${type}` : "Limits for a type");
-    setText($("#limits-error", this.#dialog), "");
-    this.#dialog.showModal();
+    setText($("#limits-title", this.dialog), type ? `Limits for ${type}` : "Limits for a type");
+    setText($("#limits-error", this.dialog), "");
+    this.dialog.showModal();
     (type ? f.rate_limit : f.type).focus();
   }
 
   /** The `types.set_limits` params from the form, or throws with a message for the user. */
   limits() {
-    const f = this.#form.elements;
+    const f = this.form.elements;
     const type = f.type.value.trim();
     if (!type) throw new Error("A type is required.");
     const rateLimit = count(f.rate_limit, "The rate limit", 1);
@@ -306,9 +299,9 @@ class LimitsDialog {
     return { type, rate_limit: rateLimit, rate_per: ratePer, concurrency };
   }
 
-  async #submit() {
-    const error = $("#limits-error", this.#dialog);
-    await submitDialog(this.#dialog, this.#form, error, () => this.limits(), async (limits) => {
+  async submit() {
+    const error = $("#limits-error", this.dialog);
+    await submitDialog(this.dialog, this.form, error, () => this.limits(), async (limits) => {
       await this.#rules.setLimits(limits.type, limits);
       toast(`Saved the limits of ${limits.type}`, "success", 2500);
     });
