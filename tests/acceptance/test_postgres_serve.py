@@ -91,3 +91,24 @@ async def test_a_job_created_on_one_server_runs_on_the_others_worker(serve: Serv
         assert results == {job.id: 10, later.id: 14}
         done = await producer.get_job(job.id)
         assert done["status"] == "completed" and done["attempts"] == 1
+
+
+async def test_obliterate_and_a_new_priority_reach_the_other_server(serve: Serve) -> None:
+    """Through A on PostgreSQL: a job moved ahead is claimed first through B, and an
+    obliterated type's jobs and rules are gone for B too."""
+    a, b = await serve(), await serve()
+    async with a.client() as one, b.client() as other:
+        await one.job("ranked").save()
+        second = await one.job("ranked").save()
+        await second.set_priority("high")
+        [claimed] = await other.call("jobs.claim", {"types": ["ranked"], "limit": 1})
+        assert claimed["id"] == second.id
+        await one.call("types.set_limits", {"type": "retired", "concurrency": 1})
+        ids = [(await one.job("retired").save()).id for _ in range(3)]
+        assert [r["type"] for r in await other.call("types.list", {})] == ["retired"]
+        assert await one.obliterate("retired") == {"cancelled": 3, "removed": 3, "kept": 0}
+        assert await other.get_jobs(ids) == []
+        assert await other.call("types.list", {}) == []  # read from the database
+        again = await one.job("retired").save()  # no longer paused (as it was meanwhile)
+        [claimed] = await other.call("jobs.claim", {"types": ["retired"], "limit": 1})
+        assert claimed["id"] == again.id
