@@ -35,16 +35,17 @@ export async function runAction(conn, action, id) {
 }
 
 /** Run one action on many jobs: the bulk form of the method, or one call per job for roles
- * that may not use the bulk form (the server keeps it for managers and admins). */
-export async function runBulk(conn, action, ids) {
+ * that may not use the bulk form (the server keeps it for managers and admins). `params`:
+ * the method's other params (set_priority's `priority`). */
+export async function runBulk(conn, action, ids, params = {}) {
   if (!ids.length) return [];
   try {
     let reply;
     try {
-      reply = await conn.call(action.method, { ids });
+      reply = await conn.call(action.method, { ...params, ids });
     } catch (err) {
       if (err.code !== "forbidden") throw err;
-      reply = await oneByOne(conn, action, ids);
+      reply = await oneByOne(conn, action, ids, params);
     }
     const { done = [], errors = {} } = reply;
     const failed = Object.entries(errors);
@@ -66,12 +67,12 @@ export async function runBulk(conn, action, ids) {
   }
 }
 
-async function oneByOne(conn, action, ids) {
+async function oneByOne(conn, action, ids, params) {
   const done = [];
   const errors = {};
   await Promise.all(
     ids.map((id) =>
-      conn.call(action.method, { id }).then(
+      conn.call(action.method, { ...params, id }).then(
         () => done.push(id),
         (err) => (errors[id] = { code: err.code, message: err.message }),
       ),

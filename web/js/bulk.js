@@ -1,7 +1,8 @@
 // The bar over the jobs table for the selected rows: how many, and the actions the role may use
-// on them (a confirm click for the destructive ones).
+// on them (a confirm click for the destructive ones, a select of levels for the priority).
 import { ConfirmGate, allowedActions, applies, runBulk } from "./actions.js";
 import { $, el, setText } from "./dom.js";
+import { SET_PRIORITY, levelOptions } from "./priority.js";
 
 export class BulkBar {
   #root;
@@ -42,9 +43,41 @@ export class BulkBar {
       }
       button.disabled = ![...statuses].some((s) => applies(action, s));
     }
+    this.#drawPriority(box, statuses);
     for (const button of box.querySelectorAll("[data-action]")) {
       if (!this.#conn.may(`jobs.${button.dataset.action}`)) button.remove();
     }
+  }
+
+  #drawPriority(box, statuses) {
+    if (!this.#conn.may(SET_PRIORITY.method)) return; // the loop after this removes it
+    let select = box.querySelector(`[data-action="${SET_PRIORITY.name}"]`);
+    if (!select) {
+      select = el(
+        "select",
+        {
+          class: "bulk-priority",
+          "aria-label": "Set the priority of the selected jobs",
+          dataset: { action: SET_PRIORITY.name },
+          onchange: () => this.#setPriority(select),
+        },
+        el("option", { value: "", text: "Priority…" }),
+        ...levelOptions(),
+      );
+      box.append(select);
+    }
+    select.disabled = ![...statuses].some((s) => applies(SET_PRIORITY, s));
+  }
+
+  async #setPriority(select) {
+    if (!select.value) return;
+    const priority = Number(select.value);
+    select.value = ""; // it offers a change, not the selected jobs' current level
+    const ids = [...this.#table.selected].filter((id) => applies(SET_PRIORITY, this.#store.get(id)?.status));
+    select.disabled = true;
+    const done = await runBulk(this.#conn, SET_PRIORITY, ids, { priority });
+    for (const id of done) this.#table.selected.delete(id);
+    this.#table.redraw();
   }
 
   async #run(action, button) {

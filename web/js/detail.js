@@ -1,10 +1,11 @@
 // The job detail panel: facts, data/result JSON, failures, dependencies, the growing log,
 // the audit trail, and the actions the signed-in role may use.
 import { ConfirmGate, allowedActions, applies, runAction } from "./actions.js";
-import { $, el, setText } from "./dom.js";
-import { STATUSES, absTime, clockTime, jsonView, priorityLabel, relTime, workerOf } from "./format.js";
+import { $, el, setFacts, setText } from "./dom.js";
+import { STATUSES, absTime, clockTime, jsonView, relTime, workerOf } from "./format.js";
 import { failureBody, retryText } from "./failure.js";
 import { STATUS } from "./names.js";
+import { PriorityControl } from "./priority.js";
 import { rateText } from "./rules.js";
 
 const LEVELS = new Set(["info", "success", "warning", "danger"]);
@@ -22,6 +23,7 @@ export class DetailPanel extends EventTarget {
   #logLast = null;
   #confirm = new ConfirmGate();
   #neededBy = new Set();
+  #priority;
 
   constructor(root, { store, conn, rules }) {
     super();
@@ -29,6 +31,7 @@ export class DetailPanel extends EventTarget {
     this.#store = store;
     this.#conn = conn;
     this.#rules = rules;
+    this.#priority = new PriorityControl(conn, () => this.redraw());
     rules.addEventListener("change", () => this.id && this.redraw());
     $("#detail-log-transitions", root).addEventListener("change", (e) => {
       $("#detail-log", root).classList.toggle("no-audit", !e.target.checked);
@@ -161,7 +164,7 @@ export class DetailPanel extends EventTarget {
     const now = Date.now() / 1000;
     const retries = doc.retry ? doc.retry.retries : 0;
     const facts = [
-      ["Priority", `${priorityLabel(doc.priority)}${priorityLabel(doc.priority) === String(doc.priority) ? "" : ` (${doc.priority})`}`],
+      ["Priority", this.#priority.fact(doc)], // a select while its role may change it
       ["Attempts", `${doc.attempts} of ${retries + 1}`],
       ["Owner", doc.owner ?? "—"],
       ["Worker", workerOf(doc) || "—"],
@@ -184,8 +187,7 @@ export class DetailPanel extends EventTarget {
     if (doc.lease) facts.push(["Lease until", timeFact(doc.lease.expires, now)]);
     const queue = queueFact(this.#rules.get(doc.type));
     if (queue) facts.push(["Queue", queue]);
-    const dl = $("#detail-facts", this.#root);
-    dl.replaceChildren(...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+    setFacts($("#detail-facts", this.#root), facts);
     const p = doc.progress || { completed: 0, total: 0, percent: 0 };
     $("#detail-fill", this.#root).style.width = `${Math.max(0, Math.min(100, p.percent || 0))}%`;
     setText(

@@ -34,6 +34,23 @@ export function setText(node, text) {
   if (node.textContent !== value) node.textContent = value;
 }
 
+/**
+ * Fill a <dl> with [term, text or node] pairs; in place while the terms stay the same, so a
+ * control in it (an open select) is not taken out and put back by every live update.
+ */
+export function setFacts(dl, pairs) {
+  const terms = dl.querySelectorAll(":scope > dt");
+  if (terms.length !== pairs.length || pairs.some(([k], i) => terms[i].textContent !== k)) {
+    dl.replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", {}, v)]));
+    return;
+  }
+  pairs.forEach(([, v], i) => {
+    const dd = terms[i].nextElementSibling;
+    if (v instanceof Node ? dd.firstChild !== v : dd.firstElementChild) dd.replaceChildren(v);
+    else if (!(v instanceof Node)) setText(dd, v);
+  });
+}
+
 /** Short-lived notices in the corner; kind is info | success | warning | danger. */
 export function toast(message, kind = "info", ms = 4000) {
   const box = document.getElementById("toasts");
