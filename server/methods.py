@@ -51,6 +51,7 @@ _CONTROL_PARAMS: dict[str, type[p.JobRefs]] = {
     "restart": p.RestartRefs,
     "ready": p.ReadyRefs,
     "set_priority": p.PriorityRefs,
+    "set_delay": p.DelayRefs,
 }
 
 

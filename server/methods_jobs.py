@@ -111,8 +111,8 @@ def _may_follow(ctx: Ctx) -> Callable[[Job], bool]:
 
 
 def _options(ctx: Ctx, params: p.JobRefs) -> dict[str, Any]:
-    """The options of cancel, restart, ready and set_priority, as ``JobService.control``
-    takes them (checked before any job is read)."""
+    """The options of cancel, restart, ready, set_priority and set_delay, as
+    ``JobService.control`` takes them (checked before any job is read)."""
     follow = getattr(params, "antecedents", False) or getattr(params, "dependents", False)
     options = {
         "follow": _may_follow(ctx) if follow else None,
@@ -123,6 +123,11 @@ def _options(ctx: Ctx, params: p.JobRefs) -> dict[str, Any]:
             options["priority"] = priority_value(params.priority)
         except ValueError as exc:
             raise Invalid(str(exc)) from None
+    elif isinstance(params, p.DelayRefs):
+        if (params.delay is None) == (params.after is None):
+            raise Invalid("give either 'delay' (seconds from now) or 'after' (a Unix time)")
+        now = ctx.services.jobs.clock.now()
+        options["after"] = now + params.delay if params.delay is not None else params.after
     return options
 
 

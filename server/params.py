@@ -141,6 +141,14 @@ class PriorityRefs(JobRefs, kw_only=True):
     priority: Priority
 
 
+class DelayRefs(JobRefs, kw_only=True):
+    """``jobs.set_delay``: the queued job runs ``delay`` seconds from now, or at ``after`` (a
+    Unix time); one of the two."""
+
+    delay: Seconds | None = None
+    after: Annotated[float, Meta(ge=0, le=2**53)] | None = None
+
+
 class RestartRefs(JobRefs):
     #: also bring back the dependants its failure cancelled, and theirs
     dependents: bool = False

@@ -229,6 +229,11 @@ class Client:
         BullMQ's ``changePriority``: ``{done, errors}``."""
         return dict(await self.call("jobs.set_priority", {"ids": list(ids), "priority": level}))
 
+    async def set_delay(self, ids: Iterable[str], seconds: float) -> dict[str, Any]:
+        """Queued jobs run ``seconds`` from now instead (managers), as BullMQ's
+        ``changeDelay``: ``{done, errors}``."""
+        return dict(await self.call("jobs.set_delay", {"ids": list(ids), "delay": seconds}))
+
     async def cancel_jobs(self, ids: Iterable[str]) -> dict[str, Any]:
         return await self.control("cancel", ids)
 

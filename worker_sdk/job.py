@@ -222,6 +222,14 @@ class Job:
         await self._control("pause")
         return self
 
+    async def set_delay(self, seconds: float | None = None, *, at: datetime | None = None) -> Job:
+        """A queued job runs ``seconds`` from now, or ``at`` a time, instead (0: now)."""
+        when: dict[str, Any] = {"delay": seconds} if at is None else {"after": at.timestamp()}
+        result = await self._client.call("jobs.set_delay", {"id": self.id, **when})
+        if isinstance(result, dict) and result.get("id") == self.id:
+            self.doc = result
+        return self
+
     async def set_priority(self, level: int | str) -> Job:
         """A queued job's new priority (an integer, lower runs first, or a level name)."""
         result = await self._client.call("jobs.set_priority", {"id": self.id, "priority": level})

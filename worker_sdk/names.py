@@ -103,6 +103,7 @@ METHODS: tuple[str, ...] = (
     "jobs.rerun",
     "jobs.remove",
     "jobs.set_priority",
+    "jobs.set_delay",
     "jobs.clean",
     "jobs.drain",
     "worker.start",

@@ -219,6 +219,7 @@ class SyncClient:
     control = blocking(Client.control)
     cancel_jobs = blocking(Client.cancel_jobs)
     set_priority = blocking(Client.set_priority)
+    set_delay = blocking(Client.set_delay)
     restart_jobs = blocking(Client.restart_jobs)
     pause_jobs = blocking(Client.pause_jobs)
     resume_jobs = blocking(Client.resume_jobs)

@@ -156,6 +156,7 @@ class SyncJob:
     resume = controlled(Job.resume)
     ready = controlled(Job.ready)
     set_priority = controlled(Job.set_priority)
+    set_delay = controlled(Job.set_delay)
 
     def rerun(self) -> SyncJob:
         return SyncJob(self._runner, self._runner.run(self.job.rerun()))

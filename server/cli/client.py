@@ -378,3 +378,14 @@ def jobs_priority(
     """Change the priority of queued (waiting, ready, paused) jobs by id."""
     priority: int | str = int(level) if level.lstrip("-").isdigit() else level
     _control("set_priority", ids, url, token, f"priority {level}:", priority=priority)
+
+
+@jobs_app.command("delay")
+def jobs_delay(
+    ids: Annotated[list[str], typer.Argument(metavar="ID...")],
+    seconds: float = typer.Option(..., "--seconds", min=0, help="from now; 0 runs them now"),
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Make queued (waiting, ready, paused) jobs run later, or now, by id."""
+    _control("set_delay", ids, url, token, f"delayed {seconds:g} s:", delay=seconds)

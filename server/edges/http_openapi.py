@@ -25,7 +25,8 @@ REF = "#/components/schemas/{name}"
 
 #: the job actions: POST /api/jobs/{id}/<action> calls jobs.<action> on the path's job
 JOB_ACTIONS = (
-    *("cancel", "restart", "pause", "resume", "ready", "rerun", "remove", "set_priority"),
+    *("cancel", "restart", "pause", "resume", "ready", "rerun", "remove"),
+    *("set_priority", "set_delay"),
     *("log", "progress", "done", "fail", "heartbeat", "snooze", "update_data"),
 )
 

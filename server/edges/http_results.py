@@ -206,7 +206,10 @@ class Health(Struct, omit_defaults=True):
 Record = dict[str, Any]
 """A user, token or type-rules record, as ``livejobs.auth`` and ``livejobs.jobs.flow`` keep it."""
 
-CONTROLS = ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove", "set_priority")
+CONTROLS = (
+    *("cancel", "restart", "pause", "resume", "ready", "rerun", "remove"),
+    *("set_priority", "set_delay"),
+)
 LEASED = ("log", "progress", "done", "fail", "snooze")
 
 RESULTS: dict[str, Any] = {

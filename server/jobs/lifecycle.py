@@ -40,7 +40,9 @@ def copy_doc(doc: Job) -> Job:
     return new
 
 
-def _next(doc: Job, now: float, by: str, message: str, level: str = "info") -> Job:
+def next_version(doc: Job, now: float, by: str, message: str, level: str = "info") -> Job:
+    """A copy of ``doc`` one version on, saying ``message`` in its log (every transition's
+    first step)."""
     new = copy_doc(doc)
     new["version"] = doc["version"] + 1
     new["updated"] = now
@@ -91,7 +93,7 @@ def claim(doc: Job, *, worker_id: str, user: str, now: float, lease_seconds: flo
     conditional write on the version, or under the row's lock), so all store the same."""
     require_status(doc, _ONLY_READY, "claim")
     attempt = doc["attempts"] + 1
-    new = _next(doc, now, worker_id, f"started by worker {worker_id} (attempt {attempt})")
+    new = next_version(doc, now, worker_id, f"started by worker {worker_id} (attempt {attempt})")
     expires = now + lease_seconds
     new.update(
         status=_RUNNING, worker=worker_id, started=now, due=expires, attempts=attempt,
@@ -187,7 +189,7 @@ def complete(
     doc: Job, *, lease_token: str, result: Any, by: str, now: float, default_retain: float | None
 ) -> Job:
     _require_lease(doc, lease_token, "complete")
-    new = _next(doc, now, by, "completed", level="success")
+    new = next_version(doc, now, by, "completed", level="success")
     new.update(status=_COMPLETED, result=result, lease=None, finished=now)
     new["progress"] = {
         "completed": new["progress"]["total"] or 1,
@@ -244,7 +246,7 @@ def fail(
     headline = clip_text(_reason(error), limits.log_entry_bytes - len("failed: "))
     # the log says what failed in one line; the traceback stays in ``failures`` (rendered by
     # livejobs.failures), not as a dict's repr with literal \n in the audit trail
-    new = _next(doc, now, by, f"failed: {headline}", level="danger")
+    new = next_version(doc, now, by, f"failed: {headline}", level="danger")
     new["failures"].append(
         {"time": now, "error": error, "worker": worker, "attempt": doc["attempts"]}
     )
@@ -270,7 +272,7 @@ def _reason(error: Any) -> str:
 def snooze(doc: Job, *, lease_token: str, seconds: float, by: str, now: float) -> Job:
     """Put a running job back for later without counting the attempt."""
     _require_lease(doc, lease_token, "snooze")
-    new = _next(doc, now, by, f"snoozed for {seconds:g}s")
+    new = next_version(doc, now, by, f"snoozed for {seconds:g}s")
     new.update(status=_WAITING, after=now + seconds, lease=None)
     new["attempts"] = max(doc["attempts"] - 1, 0)
     return settle(new, now, None)
@@ -283,7 +285,7 @@ def cancel(
     doc: Job, *, by: str, now: float, reason: str = "cancelled", default_retain: float | None = None
 ) -> Job:
     require_status(doc, {Status.WAITING, Status.READY, Status.RUNNING, Status.PAUSED}, "cancel")
-    new = _next(
+    new = next_version(
         doc, now, by, f"cancelled ({reason})" if reason != "cancelled" else "cancelled", "warning"
     )
     new.update(status=_CANCELLED, lease=None, finished=now, reason=reason)
@@ -294,7 +296,7 @@ def cancel(
 def restart(doc: Job, *, by: str, now: float, retries: int | None = None) -> Job:
     """failed/cancelled → ready (or waiting) with fresh attempts."""
     require_status(doc, {Status.FAILED, Status.CANCELLED}, "restart")
-    new = _next(doc, now, by, "restarted")
+    new = next_version(doc, now, by, "restarted")
     new.update(status=_READY, attempts=0, finished=None, reason=None, result=None)
     new["after"] = now
     if retries is not None:
@@ -304,24 +306,15 @@ def restart(doc: Job, *, by: str, now: float, retries: int | None = None) -> Job
 
 def pause(doc: Job, *, by: str, now: float) -> Job:
     require_status(doc, {Status.WAITING, Status.READY}, "pause")
-    new = _next(doc, now, by, "paused")
+    new = next_version(doc, now, by, "paused")
     new["status"] = _PAUSED
     new["due"] = None
     return new
 
 
-def set_priority(doc: Job, priority: int, *, by: str, now: float) -> Job:
-    """A queued job's priority changed (BullMQ's ``changePriority``): it takes its new place
-    among the ready jobs of its type."""
-    require_status(doc, {Status.WAITING, Status.READY, Status.PAUSED}, "change the priority of")
-    new = _next(doc, now, by, f"priority {doc['priority']} → {priority}")
-    new["priority"] = priority
-    return new
-
-
 def resume(doc: Job, *, by: str, now: float) -> Job:
     require_status(doc, {Status.PAUSED}, "resume")
-    new = _next(doc, now, by, "resumed")
+    new = next_version(doc, now, by, "resumed")
     new["status"] = _READY
     return settle(new, now, None)
 
@@ -333,7 +326,7 @@ def ready_now(doc: Job, *, by: str, now: float, force: bool = False) -> Job:
     require_status(doc, {Status.WAITING}, "make ready")
     dropped = doc["depends"] if force else []
     message = f"made ready now despite {', '.join(dropped)}" if dropped else "made ready now"
-    new = _next(doc, now, by, message, "warning" if dropped else "info")
+    new = next_version(doc, now, by, message, "warning" if dropped else "info")
     new["after"] = now
     if force:
         new["depends"] = []
@@ -365,7 +358,7 @@ def dependencies_met(
     """Drop finished dependencies, keeping their ``results`` for the job's worker; with none
     left the job settles to ready (or waits for after)."""
     require_status(doc, {Status.WAITING, Status.PAUSED}, "resolve dependencies of")
-    new = _next(doc, now, "server", f"dependencies done: {', '.join(sorted(completed))}")
+    new = next_version(doc, now, "server", f"dependencies done: {', '.join(sorted(completed))}")
     new["depends"] = [d for d in doc["depends"] if d not in completed]
     if results:
         new["results"] = {**(doc.get("results") or {}), **results}
@@ -385,7 +378,7 @@ def add_dependant(doc: Job, *, dependant: str, now: float) -> Job:
 
 def expire(doc: Job, *, now: float, default_retain: float | None = None) -> Job:
     require_status(doc, {Status.WAITING, Status.READY}, "expire")
-    new = _next(doc, now, "server", "expired: nobody started it in time", "danger")
+    new = next_version(doc, now, "server", "expired: nobody started it in time", "danger")
     new.update(status=_FAILED, finished=now, reason="expired")
     new["due"] = due_at(new, default_retain)
     return new

@@ -10,7 +10,7 @@ from typing import Any
 
 from livejobs.clock import Clock
 from livejobs.errors import Conflict, NotFound
-from livejobs.jobs import bounds, lifecycle, repeats, timelimit
+from livejobs.jobs import bounds, lifecycle, queued, repeats, timelimit
 from livejobs.jobs.bounds import DocLimits
 from livejobs.jobs.flow import FlowControl
 from livejobs.jobs.model import FINISHED, QUEUED, Job, Status, new_id
@@ -24,7 +24,10 @@ Wrote = Callable[[str | None, Job], None]
 Visible = Callable[[Job], bool]
 CAS_ATTEMPTS = 5
 #: what a job's owner or a manager may do to it (``JobService.control``): one method each
-ACTIONS = ("cancel", "restart", "pause", "resume", "ready", "rerun", "remove", "set_priority")
+ACTIONS = (
+    *("cancel", "restart", "pause", "resume", "ready", "rerun", "remove"),
+    *("set_priority", "set_delay"),
+)
 
 
 log = logging.getLogger("livejobs.jobs")
@@ -142,14 +145,15 @@ class JobCore:
         follow: Visible | None = None,
         force: bool = False,
         priority: int = 0,
+        after: float = 0.0,
     ) -> Any:
         """The manager/creator actions: cancel, restart, pause, resume, ready, rerun, remove,
-        set_priority (to ``priority``).
+        set_priority (to ``priority``), set_delay (to run at ``after``).
 
         ``follow``: a restart also revives the dependants its failure cancelled, a cancel also
         cancels the unfinished jobs it depends on: those ``follow`` allows. ``force``: a ready
         job no longer waits for its dependencies."""
-        result = await self._control(action, job_id, by, doc, reason, force, priority)
+        result = await self._control(action, job_id, by, doc, reason, force, priority, after)
         if follow is not None and action == "restart":
             await self._revive_dependants(result, by, follow)
         elif follow is not None and action == "cancel":
@@ -165,6 +169,7 @@ class JobCore:
         reason: str | None,
         force: bool,
         priority: int,
+        after: float,
     ) -> Any:
         now = self.clock.now
         if action == "remove":
@@ -179,7 +184,8 @@ class JobCore:
             "pause": lambda d: lifecycle.pause(d, by=by, now=now()),
             "resume": lambda d: lifecycle.resume(d, by=by, now=now()),
             "ready": lambda d: lifecycle.ready_now(d, by=by, now=now(), force=force),
-            "set_priority": lambda d: lifecycle.set_priority(d, priority, by=by, now=now()),
+            "set_priority": lambda d: queued.set_priority(d, priority, by=by, now=now()),
+            "set_delay": lambda d: queued.set_delay(d, after, by=by, now=now()),
         }
         return await self.transition(job_id, moves[action], doc)
 

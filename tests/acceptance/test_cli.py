@@ -318,7 +318,7 @@ async def test_jobs_obliterate_removes_a_type_after_a_confirmation(live_server) 
         assert [d["id"] for d in await client.get_jobs([*ids, kept])] == [kept]
 
 
-async def test_jobs_priority_moves_queued_jobs(live_server) -> None:
+async def test_jobs_priority_and_delay_move_queued_jobs(live_server) -> None:
     async with live_server.client() as client:
         ids = [(await client.job("ranked").save()).id for _ in range(2)]
     done = await cli(live_server, "jobs", "priority", *ids, "nope", "--priority", "high")
@@ -329,6 +329,10 @@ async def test_jobs_priority_moves_queued_jobs(live_server) -> None:
     assert numeric.returncode == 0, numeric.stderr
     async with live_server.client() as client:
         assert [d["priority"] for d in await client.get_jobs(ids)] == [-3, -10]
+    delayed = await cli(live_server, "jobs", "delay", ids[1], "--seconds", "3600")
+    assert (delayed.returncode, delayed.stdout.strip()) == (0, f"delayed 3600 s: {ids[1]}")
+    async with live_server.client() as client:
+        assert [d["status"] for d in await client.get_jobs(ids)] == ["ready", "waiting"]
 
 
 async def test_worker_payload_hands_the_function_a_list_of_jobs(live_server, tmp_path):

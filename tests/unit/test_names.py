@@ -71,7 +71,7 @@ def test_a_workers_and_a_creators_methods_are_what_they_were():
     work |= {"worker.pause", "worker.resume", "jobs.update_data"}  # issue 24
     control = {f"jobs.{a}" for a in ("cancel", "restart", "pause", "resume", "ready", "rerun")}
     control |= {"jobs.remove", "jobs.log", "jobs.clean", "jobs.drain"}  # the last two: check_bulk
-    control |= {"jobs.set_priority"}  # its own queued jobs, as it may create them at any level
+    control |= {"jobs.set_priority", "jobs.set_delay"}  # its own queued jobs, as at creation
     assert grants()["worker"] == session | read | work | {"stats.history"}  # its types' totals
     assert grants()["creator"] == session | read | {"jobs.create", "jobs.create_many"} | control
 

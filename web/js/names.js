@@ -100,6 +100,7 @@ export const METHODS = Object.freeze([
   "jobs.rerun",
   "jobs.remove",
   "jobs.set_priority",
+  "jobs.set_delay",
   "jobs.clean",
   "jobs.drain",
   "worker.start",
