@@ -113,14 +113,15 @@ def worker(
     url: str = URL,
     token: str = TOKEN,
 ) -> None:
-    """Run a handler (MODULE:FUNCTION, with --type) or every task of a MODULE (functions
-    decorated with ``@tasks.task``) on the jobs the server pushes.
+    """Run a handler (MODULE:FUNCTION, with --type) or a MODULE's tasks on pushed jobs.
 
-    With --payload N the function gets a list of up to N jobs and returns a list of their
-    results (or a dict by job id), as the SDK's ``payload=N``.
+    MODULE serves every function of it decorated with @tasks.task.
+    With --payload N the function gets a list of up to N jobs and returns
+    a list of their results (or a dict by job id), as the SDK's payload=N.
 
-    SIGTERM: take no more jobs, let running ones finish (at most --grace seconds), hand back
-    the rest, exit 0. SIGINT (Ctrl-C): hand running jobs back at once, exit 0.
+    SIGTERM: take no more jobs, let running ones finish (at most --grace
+    seconds), hand back the rest, exit 0. SIGINT (Ctrl-C): hand running
+    jobs back at once, exit 0.
     """
     _setup_logging(log_level, log_format)
     if payload > 1 and (":" not in target or processes):
