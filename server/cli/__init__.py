@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from livejobs.cli import admin, client, server, watch, worker
+from livejobs.cli import admin, client, server, types, watch, worker
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="livejobs: a reactive job server."
@@ -20,6 +20,7 @@ app.add_typer(admin.user_app, name="user")
 app.add_typer(admin.token_app, name="token")
 # commands that talk to a running server
 app.add_typer(client.jobs_app, name="jobs")
+app.add_typer(types.types_app, name="types")
 app.command("watch")(watch.watch)
 app.command("worker")(worker.worker)
 
