@@ -111,8 +111,8 @@ class ByFilter(JobCore):
         cancelled = await self.drain(scope, by, reason, None, may_cancel, running=force)
         removed = await self.clean(scope, may=may_remove)
         kept = await self.store.count({"type": job_type})
-        if kept:
+        if kept and before.stored:
             await self.flow.set_rules(job_type, before)
-        else:
+        else:  # no job left, or none to keep rules for: no record, as before any was set
             await self.flow.forget(job_type)
         return {"cancelled": cancelled, "removed": removed, "kept": kept}

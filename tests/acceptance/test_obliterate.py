@@ -143,3 +143,19 @@ async def test_a_job_the_rules_keep_stays_and_so_do_the_types_rules(tmp_path: Pa
     assert done == {"cancelled": 0, "removed": 1, "kept": 1}
     assert left == [queued]
     assert [(r["type"], r["concurrency"], r["paused"]) for r in rules] == [("report", 3, False)]
+
+
+async def test_a_kept_job_of_a_type_without_rules_can_still_run(tmp_path: Path) -> None:
+    """The pause an obliterate puts on the type while it works is gone afterwards, also when
+    the type had no rules to give back."""
+    srv = InProcessServer(tmp_path / "jobs.db", rules="tests.rules_example:RULES")
+    await srv.start()
+    try:
+        async with srv.client() as client:
+            queued = (await client.job("report").save()).id
+            assert await client.obliterate("report") == {"cancelled": 0, "removed": 0, "kept": 1}
+            assert await client.call("types.list", {}) == []
+            [claimed] = await client.call("jobs.claim", {"types": ["report"], "limit": 1})
+    finally:
+        await srv.stop()
+    assert claimed["id"] == queued
