@@ -424,6 +424,14 @@ async def test_a_manager_sets_limits_from_the_queues_view(page: Page, live_serve
         )
         assert (await types_list(m))["export"]["concurrency"] == 2
 
+        # Naming a type that has limits shows them: saving keeps what was not changed.
+        await page.click("#queues-add")
+        await form.locator("[name=type]").fill("render")
+        await form.locator("[name=type]").dispatch_event("change")
+        await expect(form.locator("[name=rate_limit]")).to_have_value("100")
+        await expect(form.locator("[name=rate_per]")).to_have_value("60")
+        await page.click("#limits-cancel")
+
 
 async def test_a_creator_sees_the_limits_but_no_controls(page: Page, live_server) -> None:
     token = await live_server.token("creator", "cora")

@@ -1,6 +1,7 @@
 """The Queues view's queue-wide things: Drain (a manager empties a queue after confirming;
 running jobs finish, other queues are untouched, a role that may not drain has no button) and
-the defaults a type gives its new jobs (shown, and set through "Edit defaults")."""
+the defaults a type gives its new jobs (shown, and set through "Edit defaults", or "Defaults for
+another type…" for a type with no job and no rule yet)."""
 
 from __future__ import annotations
 
@@ -186,6 +187,72 @@ async def test_a_bad_default_is_refused_in_the_form(page: Page, live_server) -> 
         assert [("types.set_retry" in frame) for frame in sent] == [True]
 
 
+async def test_a_manager_sets_the_defaults_of_another_type(page: Page, live_server) -> None:
+    token = await live_server.token("manager", "newcomer")
+    sent = setter_calls(page)
+    async with Client(live_server.ws_url, token=token) as m:
+        await m.job("report").save()
+        await sign_in(page, live_server, token)
+        await page.click("#tab-queues")
+        await expect(page.locator('#queues-view tr[data-type="report"]')).to_be_visible(
+            timeout=WAIT
+        )
+        add = page.locator("#queues-add-defaults")
+        await expect(add).to_have_text("Defaults for another type…")
+        form = page.locator("#defaults-dialog form")
+        field = form.locator("[name=type]")
+        error = page.locator("#defaults-error")
+
+        # Without a type the form says so and calls nothing.
+        await add.click()
+        await expect(page.locator("#defaults-title")).to_have_text("Defaults for a type")
+        await expect(field).to_be_editable()
+        await expect(field).to_be_focused()
+        await expect(field).to_have_value("")
+        await form.locator("[name=time_limit]").fill("120")
+        await field.fill("   ")
+        await form.locator("button[type=submit]").click()
+        await expect(error).to_have_text("A type is required.")
+        await expect(page.locator("#defaults-dialog")).to_be_visible()
+        assert sent == []
+
+        # A type with no job and no rule: saved, then listed with its defaults.
+        await field.fill("  archive  ")
+        await form.locator("[name=retries]").fill("3")
+        await form.locator("button[type=submit]").click()
+        await expect(page.locator("#defaults-dialog")).to_be_hidden(timeout=WAIT)
+        queue = page.locator('#queues-view tr[data-type="archive"]')
+        await expect(queue.locator("td.defaults")).to_have_text(
+            "time limit 120 s · 3 retries", timeout=WAIT
+        )
+        await expect(queue.locator('[data-status="ready"]')).to_have_text("0")
+        rules = {rule["type"]: rule for rule in await m.call("types.list")}
+        assert (rules["archive"]["time_limit"], rules["archive"]["retry"]["retries"]) == (120, 3)
+        job = await m.get_job((await m.job("archive").save()).id)
+        assert (job["time_limit"], job["retry"]["retries"]) == (120, 3)
+
+        # The row's own button still opens the form for that type, read-only and filled.
+        await queue.locator('[data-action="edit-defaults"]').click()
+        await expect(page.locator("#defaults-title")).to_have_text("Defaults for archive")
+        await expect(field).not_to_be_editable()
+        await expect(field).to_have_value("archive")
+        await expect(form.locator("[name=time_limit]")).to_have_value("120")
+        await expect(error).to_have_text("")
+        await page.click("#defaults-cancel")
+        # And opening it for another type again starts empty.
+        await add.click()
+        await expect(field).to_be_editable()
+        await expect(field).to_have_value("")
+        await expect(form.locator("[name=time_limit]")).to_have_value("")
+        # Typing a type that has defaults shows them: saving keeps what was not changed.
+        await field.fill("archive")
+        await field.dispatch_event("change")
+        await expect(form.locator("[name=time_limit]")).to_have_value("120")
+        await expect(form.locator("[name=retries]")).to_have_value("3")
+        await page.click("#defaults-cancel")
+        await expect(page.locator("#defaults-dialog")).to_be_hidden()
+
+
 @pytest.mark.parametrize("role", ["creator", "worker"])
 async def test_a_role_that_may_not_set_defaults_sees_no_button(
     page: Page, live_server, role: str
@@ -202,3 +269,4 @@ async def test_a_role_that_may_not_set_defaults_sees_no_button(
     queue = page.locator('#queues-view tr[data-type="report"]')
     await expect(queue.locator("td.defaults")).to_have_text("time limit 300 s", timeout=WAIT)
     await expect(queue.locator('[data-action="edit-defaults"]')).to_have_count(0)
+    await expect(page.locator("#queues-add-defaults")).to_be_hidden()

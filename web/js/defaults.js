@@ -1,6 +1,7 @@
-// The form behind "Edit defaults" in the Queues view: what a type gives its jobs created without
-// their own, a time limit (`types.set_time_limit`) and a retry policy (`types.set_retry`). An
-// empty field means no default; a job keeps what it was created with.
+// The form behind "Edit defaults" (and "Defaults for another type…") in the Queues view: what a
+// type gives its jobs created without their own, a time limit (`types.set_time_limit`) and a
+// retry policy (`types.set_retry`). An empty field means no default; a job keeps what it was
+// created with.
 import { $, count, number, setText, submitDialog, toast } from "./dom.js";
 import { FormDialog } from "./dialog.js";
 
@@ -12,33 +13,40 @@ export class DefaultsDialog extends FormDialog {
   #rules;
 
   constructor(dialog, { rules }) {
-    super(dialog, "#defaults-cancel");
+    super(dialog, "#defaults-cancel", rules);
     this.#rules = rules;
   }
 
-  /** Edit one type's defaults, filled with those it has now. */
+  /** Edit one type's defaults, filled with those it has now, or (type null) choose the type too. */
   open(type) {
     const f = this.form.elements;
-    const rule = this.#rules.get(type);
+    f.type.value = type || "";
+    f.type.readOnly = Boolean(type);
+    this.fill(type ? this.#rules.get(type) : null);
+    setText($("#defaults-title", this.dialog), type ? `Defaults for ${type}` : "Defaults for a type");
+    setText($("#defaults-error", this.dialog), "");
+    this.dialog.showModal();
+    (type ? f.time_limit : f.type).focus();
+  }
+
+  fill(rule) {
+    const f = this.form.elements;
     const retry = rule?.retry ?? null;
-    f.type.value = type;
     f.time_limit.value = rule?.time_limit ?? "";
     // The server leaves out a policy's default values: a stored {} is 0 retries.
     f.retries.value = retry ? (retry.retries ?? 0) : "";
     f.wait.value = retry?.wait ?? "";
     f.backoff.value = retry?.backoff ?? "constant";
     f.max_wait.value = retry?.max_wait ?? "";
-    setText($("#defaults-title", this.dialog), `Defaults for ${type}`);
-    setText($("#defaults-error", this.dialog), "");
-    this.dialog.showModal();
-    f.time_limit.focus();
   }
 
   /** `{type, time_limit, retry}` from the form (null: no default), or throws with a message
    * for the user. */
   defaults() {
     const f = this.form.elements;
-    const type = f.type.value;
+    // A listed row's type is used as it is; a typed one loses the spaces around it.
+    const type = f.type.readOnly ? f.type.value : f.type.value.trim();
+    if (!type) throw new Error("A type is required.");
     const timeLimit = number(f.time_limit, "The time limit");
     if (timeLimit !== null && (timeLimit <= 0 || timeLimit > MAX_TIME_LIMIT)) {
       throw new Error(`The time limit must be more than 0 and at most ${MAX_TIME_LIMIT.toLocaleString()} seconds.`);

@@ -1,7 +1,8 @@
 // The Queues view: one row per job type (seen in the jobs or in `types.list`) with its jobs by
 // status, whether its queue is paused, its rate limit and global concurrency, and the defaults
 // its new jobs get (time limit, retries). Roles that may
-// call the `types.*` setters get Pause/Resume, a form for the limits and one for the defaults,
+// call the `types.*` setters get Pause/Resume, a form for the limits and one for the defaults
+// (each also for a type not listed yet: "Limit another type…", "Defaults for another type…"),
 // and Drain (`jobs.drain`: its queued jobs cancelled, after a confirmation); the others see the
 // same rows.
 //
@@ -38,6 +39,7 @@ export class QueuesView {
     rules.addEventListener("change", () => this.redraw());
     conn.addEventListener("session", () => this.reset());
     $("#queues-add", root).addEventListener("click", () => this.#limits.open(null));
+    $("#queues-add-defaults", root).addEventListener("click", () => this.#defaults.open(null));
     $("tbody", root).addEventListener("click", (e) => this.#onClick(e));
   }
 
@@ -91,6 +93,7 @@ export class QueuesView {
     });
     $("#queues-empty", this.#root).hidden = types.length > 0;
     $("#queues-add", this.#root).hidden = !this.#conn.may("types.set_limits");
+    $("#queues-add-defaults", this.#root).hidden = !this.#mayDefaults;
     const paused = types.filter((t) => rules.isPaused(t)).length;
     const parts = [`${types.length} ${types.length === 1 ? "type" : "types"}`, `${paused} paused`];
     if (rules.error) parts.push(`rules not refreshed: ${rules.error.message}`);
@@ -263,23 +266,27 @@ class LimitsDialog extends FormDialog {
   #rules;
 
   constructor(dialog, { rules }) {
-    super(dialog, "#limits-cancel");
+    super(dialog, "#limits-cancel", rules);
     this.#rules = rules;
   }
 
   /** Edit one type's limits, or (type null) choose the type too. */
   open(type) {
     const f = this.form.elements;
-    const rule = type ? this.#rules.get(type) : null;
     f.type.value = type || "";
     f.type.readOnly = Boolean(type);
-    f.rate_limit.value = rule?.rate_limit ?? "";
-    f.rate_per.value = rule?.rate_per ?? "";
-    f.concurrency.value = rule?.concurrency ?? "";
+    this.fill(type ? this.#rules.get(type) : null);
     setText($("#limits-title", this.dialog), type ? `Limits for ${type}` : "Limits for a type");
     setText($("#limits-error", this.dialog), "");
     this.dialog.showModal();
     (type ? f.rate_limit : f.type).focus();
+  }
+
+  fill(rule) {
+    const f = this.form.elements;
+    f.rate_limit.value = rule?.rate_limit ?? "";
+    f.rate_per.value = rule?.rate_per ?? "";
+    f.concurrency.value = rule?.concurrency ?? "";
   }
 
   /** The `types.set_limits` params from the form, or throws with a message for the user. */
