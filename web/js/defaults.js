@@ -2,7 +2,7 @@
 // type gives its jobs created without their own, a time limit (`types.set_time_limit`) and a
 // retry policy (`types.set_retry`). An empty field means no default; a job keeps what it was
 // created with.
-import { $, count, number, setText, submitDialog, toast } from "./dom.js";
+import { $, count, number, submitDialog, toast } from "./dom.js";
 import { FormDialog } from "./dialog.js";
 
 const MAX_TIME_LIMIT = 86400 * 31; // the server's bound on a time limit
@@ -10,23 +10,8 @@ const MAX_WAIT = 10 * 365 * 86400; // ... on a retry's wait and max_wait
 const MAX_RETRIES = 1_000_000; // ... on retries
 
 export class DefaultsDialog extends FormDialog {
-  #rules;
-
   constructor(dialog, { rules }) {
-    super(dialog, "#defaults-cancel", rules);
-    this.#rules = rules;
-  }
-
-  /** Edit one type's defaults, filled with those it has now, or (type null) choose the type too. */
-  open(type) {
-    const f = this.form.elements;
-    f.type.value = type || "";
-    f.type.readOnly = Boolean(type);
-    this.fill(type ? this.#rules.get(type) : null);
-    setText($("#defaults-title", this.dialog), type ? `Defaults for ${type}` : "Defaults for a type");
-    setText($("#defaults-error", this.dialog), "");
-    this.dialog.showModal();
-    (type ? f.time_limit : f.type).focus();
+    super(dialog, { rules, name: "defaults", title: "Defaults", first: "time_limit" });
   }
 
   fill(rule) {
@@ -66,7 +51,7 @@ export class DefaultsDialog extends FormDialog {
     const retry = { retries, wait: wait ?? 0, backoff: f.backoff.value };
     if (maxWait !== null) retry.max_wait = maxWait;
     // `until` (set through the API) has no field here: keep it rather than drop it unseen.
-    const until = this.#rules.get(type)?.retry?.until;
+    const until = this.rules.get(type)?.retry?.until;
     if (until != null) retry.until = until;
     return { type, time_limit: timeLimit, retry };
   }
@@ -75,9 +60,9 @@ export class DefaultsDialog extends FormDialog {
     const error = $("#defaults-error", this.dialog);
     await submitDialog(this.dialog, this.form, error, () => this.defaults(), async ({ type, time_limit, retry }) => {
       // Only what changed is sent: after a failed second call, saving again retries just that.
-      const rule = this.#rules.get(type);
-      if ((rule?.time_limit ?? null) !== time_limit) await this.#rules.setTimeLimit(type, time_limit);
-      if (policyKey(rule?.retry) !== policyKey(retry)) await this.#rules.setRetry(type, retry);
+      const rule = this.rules.get(type);
+      if ((rule?.time_limit ?? null) !== time_limit) await this.rules.setTimeLimit(type, time_limit);
+      if (policyKey(rule?.retry) !== policyKey(retry)) await this.rules.setRetry(type, retry);
       toast(`Saved the defaults of ${type}`, "success", 2500);
     });
   }

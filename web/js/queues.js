@@ -263,23 +263,8 @@ const QUEUED = ["waiting", "ready", "paused"]; // what jobs.drain cancels
 
 /** The form behind "Edit limits": an empty field means no limit (the server removes it). */
 class LimitsDialog extends FormDialog {
-  #rules;
-
   constructor(dialog, { rules }) {
-    super(dialog, "#limits-cancel", rules);
-    this.#rules = rules;
-  }
-
-  /** Edit one type's limits, or (type null) choose the type too. */
-  open(type) {
-    const f = this.form.elements;
-    f.type.value = type || "";
-    f.type.readOnly = Boolean(type);
-    this.fill(type ? this.#rules.get(type) : null);
-    setText($("#limits-title", this.dialog), type ? `Limits for ${type}` : "Limits for a type");
-    setText($("#limits-error", this.dialog), "");
-    this.dialog.showModal();
-    (type ? f.rate_limit : f.type).focus();
+    super(dialog, { rules, name: "limits", title: "Limits", first: "rate_limit" });
   }
 
   fill(rule) {
@@ -309,7 +294,7 @@ class LimitsDialog extends FormDialog {
   async submit() {
     const error = $("#limits-error", this.dialog);
     await submitDialog(this.dialog, this.form, error, () => this.limits(), async (limits) => {
-      await this.#rules.setLimits(limits.type, limits);
+      await this.rules.setLimits(limits.type, limits);
       toast(`Saved the limits of ${limits.type}`, "success", 2500);
     });
   }
