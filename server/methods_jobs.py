@@ -154,9 +154,13 @@ async def _control(ctx: Ctx, params: p.JobRefs, action: str) -> Any:
 
 
 async def clean(ctx: Ctx, params: p.Clean) -> dict[str, int]:
-    """Remove finished jobs by filter; each removal reaches subscribers as ``removed``."""
+    """Remove finished jobs by filter; each removal reaches subscribers as ``removed``. A job
+    is removed only if this caller may both clean and remove it: a deny rule on
+    ``jobs.remove`` holds here too."""
     ctx.services.permissions.check_bulk(ctx.identity, ctx.method)
-    return {"removed": await ctx.services.jobs.clean(ctx.query(params.filter), params.limit)}
+    may = ctx.may_all(ctx.method, "jobs.remove")
+    filter = ctx.query(params.filter)
+    return {"removed": await ctx.services.jobs.clean(filter, params.limit, may)}
 
 
 async def drain(ctx: Ctx, params: p.Drain) -> dict[str, int]:

@@ -14,6 +14,10 @@ def reports_are_not_cancelled(identity: Any, method: str, params: dict[str, Any]
     return method == "jobs.cancel" and job is not None and job["type"] == "report"
 
 
+def ledgers_are_not_removed(identity: Any, method: str, params: dict[str, Any], job: Any) -> bool:
+    return method == "jobs.remove" and job is not None and job["type"] == "ledger"
+
+
 class RULES:
     allow: list[Any] = []
-    deny = [too_big, reports_are_not_cancelled]
+    deny = [too_big, reports_are_not_cancelled, ledgers_are_not_removed]

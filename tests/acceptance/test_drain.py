@@ -89,3 +89,27 @@ async def test_drain_keeps_to_the_deny_rules_of_cancel(
     finally:
         await srv.stop()
     assert statuses == ["ready", "cancelled", "ready", "cancelled"]
+
+
+async def test_clean_keeps_to_the_deny_rules_of_remove(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As drain keeps to cancel's: a call by filter acts on a job only as the per-job call
+    would (the example rules deny removing ``ledger`` jobs)."""
+    monkeypatch.setattr(by_filter, "CLEAN_CHUNK", 1)  # every refused job is paged past
+    srv = InProcessServer(tmp_path / "jobs.db", rules="tests.rules_example:RULES")
+    await srv.start()
+    try:
+        async with srv.client() as client:
+            ids = []
+            for job_type in ("ledger", "mail", "ledger", "mail"):
+                ids.append((await client.job(job_type).save()).id)
+                await client.call("jobs.cancel", {"id": ids[-1]})
+            assert await client.clean() == 2
+            with pytest.raises(LivejobsError) as refused:
+                await client.call("jobs.remove", {"id": ids[0]})
+            left = [d["id"] for d in await client.get_jobs(ids)]
+    finally:
+        await srv.stop()
+    assert refused.value.code == "forbidden"
+    assert left == [ids[0], ids[2]]
