@@ -104,6 +104,17 @@ def to_json(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, ensure_ascii=False, default=str)
 
 
+def listed_plainly(records: list[Any], as_json: bool, empty: str) -> bool:
+    """Print ``records`` one JSON line each (``--json``), or ``empty`` when there are none;
+    False when neither applies and the caller draws its table."""
+    if as_json:
+        for record in records:
+            typer.echo(to_json(record))
+    elif not records:
+        typer.echo(empty)
+    return as_json or not records
+
+
 # -- jobs -----------------------------------------------------------------------------------
 
 
@@ -127,12 +138,7 @@ def jobs_ls(
             fail(f"unknown status {', '.join(unknown)}; one of {', '.join(STATUSES)}")
         query["status"] = wanted[0] if len(wanted) == 1 else {"$in": wanted}
     docs = run(url, token, lambda c: c.find(query, sort=[["created", -1]], limit=limit))
-    if as_json:
-        for doc in docs:
-            typer.echo(to_json(doc))
-        return
-    if not docs:
-        typer.echo("no jobs")
+    if listed_plainly(docs, as_json, "no jobs"):
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for name, justify in (

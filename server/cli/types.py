@@ -17,7 +17,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from livejobs.cli.client import TOKEN, URL, Failure, run, stdout, to_json
+from livejobs.cli.client import TOKEN, URL, Failure, listed_plainly, run, stdout
 from livejobs.cli.common import fail
 from livejobs_sdk import Client
 
@@ -172,12 +172,7 @@ def types_ls(
     """List the types that have rules: paused or active, limits, defaults, retention."""
     records = run(url, token, lambda c: c.call("types.list", {}))
     records = sorted(records, key=lambda r: str(r["type"]))
-    if as_json:
-        for record in records:
-            typer.echo(to_json(record))
-        return
-    if not records:
-        typer.echo("no types with rules")
+    if listed_plainly(records, as_json, "no types with rules"):
         return
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("type", no_wrap=True)
