@@ -163,10 +163,24 @@ class Batcher:
                 if peers is None or not peers.behind:  # a datagram may have come meanwhile
                     await self._wakeup.wait()
                 continue
-            batch = [call for call in self._queue[:MAX_BATCH] if not call.future.cancelled()]
-            del self._queue[:MAX_BATCH]
+            size = self._inline_size() if self._inline else MAX_BATCH
+            batch = [call for call in self._queue[:size] if not call.future.cancelled()]
+            del self._queue[:size]
             if batch:
                 await self._commit(batch)
+
+    def _inline_size(self) -> int:
+        """How many queued calls the next batch takes when small batches run inline: up to
+        ``INLINE_WEIGHT`` in all, so that a crowd of small calls (many workers' reports and
+        claims) runs as a few commits in the loop instead of one on the writer's thread, where
+        the hop and the thread's contention for the GIL cost more than the extra commits. A
+        call heavier than that alone (a batch create) still goes to the thread."""
+        weight = 0
+        for size, call in enumerate(self._queue[:MAX_BATCH]):
+            weight += _weight(call)
+            if weight > INLINE_WEIGHT:
+                return max(size, 1)
+        return MAX_BATCH
 
     async def _commit(self, batch: list[_Call]) -> None:
         work = [(call.function, call.args, call.several) for call in batch]
