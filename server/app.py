@@ -34,6 +34,7 @@ from livejobs.permissions import Permissions, Rules
 from livejobs.runtime.dispatch import Dispatcher
 from livejobs.runtime.fanout import Fanout
 from livejobs.runtime.history import History
+from livejobs.runtime.keeper import Keeper
 from livejobs.runtime.metrics import Metrics, Sources
 from livejobs.runtime.scheduler import Scheduler
 from livejobs.runtime.subscriptions import Subscriptions
@@ -189,7 +190,10 @@ def _build(settings: Settings, backend: Store, clock: Clock) -> AppState:
     fanout.listeners.append(metrics.on_change)
     services.workers = WorkerWatch(services.dispatcher)
     fanout.listeners.append(services.workers.on_change)
-    return AppState(services, flusher, scheduler, fanout, metrics, sessions)
+    keeper = Keeper(services.jobs)
+    fanout.listeners.append(keeper.on_change)
+    fanout.on_rules.append(keeper.rules_changed)
+    return AppState(services, flusher, scheduler, fanout, metrics, sessions, keeper)
 
 
 def _start(state: AppState) -> list[asyncio.Task[None]]:
@@ -199,6 +203,7 @@ def _start(state: AppState) -> list[asyncio.Task[None]]:
         asyncio.create_task(dispatcher.run(), name="livejobs-dispatch"),
         asyncio.create_task(dispatcher.run_openings(), name="livejobs-rate-timer"),
         asyncio.create_task(state.scheduler.run(), name="livejobs-scheduler"),
+        asyncio.create_task(state.keeper.run(), name="livejobs-keeper"),
     ]
     if history is not None:
         tasks.append(asyncio.create_task(history.run(), name="livejobs-history"))

@@ -99,6 +99,7 @@ TABLE: tuple[Method, ...] = (
     Method("types.set_limits", p.TypeLimits, types.types_set_limits, ("types",)),
     Method("types.pause", p.TypeRef, types.types_pause, ("types",)),
     Method("types.set_retain", p.TypeRetain, types.types_set_retain, ("types",)),
+    Method("types.set_keep", p.TypeKeep, types.types_set_keep, ("types",)),
     Method("types.resume", p.TypeRef, types.types_resume, ("types",)),
     Method("types.set_retry", p.TypeRetry, types.types_set_retry, ("types",)),
     Method("types.set_time_limit", p.TypeTimeLimit, types.types_set_time_limit, ("types",)),

@@ -37,6 +37,12 @@ async def types_set_retain(ctx: Ctx, params: p.TypeRetain) -> dict[str, Any]:
     return await _set_rules(ctx, params.type, retain=params.retain)
 
 
+async def types_set_keep(ctx: Ctx, params: p.TypeKeep) -> dict[str, Any]:
+    """How many finished jobs of the type are kept per status; every server removes the
+    older ones (``livejobs.runtime.keeper``), those finished before the rule included."""
+    return await _set_rules(ctx, params.type, keep=dict(params.keep) if params.keep else None)
+
+
 async def types_pause(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
     return await _set_rules(ctx, params.type, paused=True)
 

@@ -271,6 +271,17 @@ class TypeRetain(Params):
     retain: Seconds | None = None
 
 
+FinishedStatus = Literal["completed", "failed", "cancelled"]
+
+
+class TypeKeep(Params):
+    """``types.set_keep``: per finished status, how many of the type's newest jobs are kept
+    (older ones are removed); null or empty: no count, retention by age alone."""
+
+    type: Name
+    keep: dict[FinishedStatus, Annotated[int, Meta(ge=0, le=10_000_000)]] | None = None
+
+
 class TypeLimits(Params):
     """Omitted limits are removed; ``rate_limit`` and ``rate_per`` go together."""
 

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from livejobs.flusher import Flusher
 from livejobs.methods import Services
 from livejobs.runtime.fanout import Fanout
+from livejobs.runtime.keeper import Keeper
 from livejobs.runtime.metrics import Metrics
 from livejobs.runtime.scheduler import Scheduler
 from livejobs.session import Session
@@ -28,6 +29,8 @@ class AppState:
     metrics: Metrics
     #: the connected WebSocket sessions: the edge adds and discards them
     sessions: set[Session]
+    #: trims the types that keep a count of finished jobs (``types.set_keep``)
+    keeper: Keeper
     #: the background tasks (the feed, the dispatcher, the timers): ``/readyz`` checks them
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 

@@ -286,6 +286,22 @@ class Client:
         """Keep finished jobs of ``job_type`` for ``seconds`` (None: the server's default)."""
         return dict(await self.call("types.set_retain", {"type": job_type, "retain": seconds}))
 
+    async def set_type_keep(
+        self,
+        job_type: str,
+        *,
+        completed: int | None = None,
+        failed: int | None = None,
+        cancelled: int | None = None,
+    ) -> dict[str, Any]:
+        """Keep only the newest ``completed`` (``failed``, ``cancelled``) finished jobs of
+        ``job_type``; the server removes older ones, as BullMQ's ``removeOnComplete: {count}``.
+        A status not named keeps its jobs for their retention time; none named removes the
+        rule."""
+        counts = {"completed": completed, "failed": failed, "cancelled": cancelled}
+        keep = {status: n for status, n in counts.items() if n is not None}
+        return dict(await self.call("types.set_keep", {"type": job_type, "keep": keep or None}))
+
     async def schedules(self) -> list[dict[str, Any]]:
         """The repeating jobs' schedules: ``key``, ``type``, ``repeat``, ``next`` run, ``id``."""
         return list(await self.call("schedules.list", {}))

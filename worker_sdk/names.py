@@ -126,6 +126,7 @@ METHODS: tuple[str, ...] = (
     "types.set_limits",
     "types.pause",
     "types.set_retain",
+    "types.set_keep",
     "types.resume",
     "types.set_retry",
     "types.set_time_limit",

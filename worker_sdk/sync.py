@@ -231,6 +231,7 @@ class SyncClient:
     obliterate = blocking(Client.obliterate)
     schedules = blocking(Client.schedules)
     set_type_retain = blocking(Client.set_type_retain)
+    set_type_keep = blocking(Client.set_type_keep)
 
     def run(
         self, job_type: str, data: Any = None, timeout: float | None = None, **options: Any

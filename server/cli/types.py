@@ -1,6 +1,6 @@
 """``livejobs types ...``: a job type's (a queue's) rules on a running server — whether it is
 paused, its limits (rate, concurrency, and both per group), the defaults its new jobs get
-(time limit, retry policy) and how long its finished jobs are kept.
+(time limit, retry policy) and how long, or how many of, its finished jobs are kept.
 
 ``types.set_limits`` replaces every limit (an omitted one is removed) and ``types.set_retry``
 the whole policy, so ``limit`` and ``defaults`` read the type's rules first and change only
@@ -23,7 +23,7 @@ from livejobs_sdk import Client
 
 types_app = typer.Typer(
     no_args_is_help=True,
-    help="Job types (queues) on a running server: pause, resume, limits, defaults.",
+    help="Job types (queues) on a running server: pause, resume, limits, defaults, keep.",
 )
 
 #: the value that removes a limit or a default
@@ -144,6 +144,7 @@ def cells(rules: dict[str, Any]) -> dict[str, str]:
         "time limit": seconds("time_limit"),
         "retries": retry_text(rules.get("retry")),
         "retain": seconds("retain"),
+        "keep": ", ".join(f"{n} {s}" for s, n in (rules.get("keep") or {}).items()) or "-",
     }
 
 
@@ -254,6 +255,30 @@ def types_limit(
         return dict(await client.call("types.set_limits", {"type": job_type, **kept}))
 
     typer.echo(summary(run(url, token, work)))
+
+
+def _kept(option: str) -> Any:
+    return typer.Option(None, option, metavar="N", help=f"keep the newest N {option[2:]} jobs")
+
+
+@types_app.command("keep")
+def types_keep(
+    job_type: str = TYPE_ARG,
+    completed: str | None = _kept("--completed"),
+    failed: str | None = _kept("--failed"),
+    cancelled: str | None = _kept("--cancelled"),
+    url: str = URL,
+    token: str = TOKEN,
+) -> None:
+    """Keep only a type's newest finished jobs: older ones are removed, on every server.
+
+    The counts named replace the type's counts; a status not named keeps its jobs for their
+    retention time, and naming none removes the rule.
+    """
+    given = {"completed": completed, "failed": failed, "cancelled": cancelled}
+    counts = {s: count_or_none(f"--{s}", v) for s, v in given.items() if v is not None}
+    params = {"type": job_type, "keep": {s: n for s, n in counts.items() if n is not None}}
+    typer.echo(summary(run(url, token, lambda c: c.call("types.set_keep", params))))
 
 
 def retry_changes(retries: str | None, wait: str | None, backoff: str | None) -> dict[str, Any]:

@@ -232,6 +232,7 @@ RESULTS: dict[str, Any] = {
     "types.set_limits": Record,
     "types.pause": Record,
     "types.set_retain": Record,
+    "types.set_keep": Record,
     "types.resume": Record,
     "types.set_retry": Record,
     "types.set_time_limit": Record,

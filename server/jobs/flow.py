@@ -44,6 +44,8 @@ class FlowControl:
         self._rules: dict[str, TypeRules] = {}
         #: per type with a retention rule, its seconds (``TypeRules.retain``)
         self._retain: dict[str, float] = {}
+        #: per type with a count of finished jobs kept, its counts (``TypeRules.keep``)
+        self._keep: dict[str, dict[str, int]] = {}
         #: per rate-limited type that ran out of room, when its window opens again
         self._openings: dict[str, float] = {}
 
@@ -76,6 +78,10 @@ class FlowControl:
             self._retain[job_type] = rules.retain
         else:
             self._retain.pop(job_type, None)
+        if rules.keep:
+            self._keep[job_type] = rules.keep
+        else:
+            self._keep.pop(job_type, None)
         if rules.limited or rules.defaults:
             self._rules[job_type] = rules
         else:
@@ -84,6 +90,14 @@ class FlowControl:
     def retain_of(self, job_type: str) -> float | None:
         """The type's retention rule, if it has one."""
         return self._retain.get(job_type)
+
+    def keep_of(self, job_type: str) -> dict[str, int] | None:
+        """Per finished status, how many of the type's jobs are kept, if the type says."""
+        return self._keep.get(job_type)
+
+    def kept_types(self) -> list[str]:
+        """The types that keep a count of their finished jobs."""
+        return list(self._keep)
 
     def rules(self, job_type: str) -> TypeRules:
         return self._rules.get(job_type) or NO_RULES

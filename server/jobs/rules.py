@@ -20,6 +20,7 @@ OPTIONAL = (
     "group_rate_per",
     "retry",
     "retain",
+    "keep",
     "time_limit",
 )
 """The rules a record holds only when they are set."""
@@ -44,6 +45,8 @@ class TypeRules:
     retry: dict[str, Any] | None = None
     #: seconds a finished job of the type is kept (None: the server's ``retain_seconds``)
     retain: float | None = None
+    #: per finished status, how many of the type's newest jobs in it are kept (``Keeper``)
+    keep: dict[str, int] | None = None
     #: the time limit of the type's jobs created without one (no flow rule either)
     time_limit: float | None = None
 
@@ -54,8 +57,9 @@ class TypeRules:
         return cls(**{k: v for k, v in (record or {}).items() if k in _FIELDS})
 
     def to_dict(self, job_type: str) -> dict[str, Any]:
-        """The record; the group limits, ``retry``, ``retain`` and ``time_limit`` only when set
-        (a record of a type without them is unchanged, so an older server still reads it)."""
+        """The record; the group limits, ``retry``, ``retain``, ``keep`` and ``time_limit``
+        only when set (a record of a type without them is unchanged, so an older server still
+        reads it)."""
         record: dict[str, Any] = {
             "type": job_type,
             "paused": self.paused,
@@ -70,8 +74,8 @@ class TypeRules:
 
     @property
     def stored(self) -> bool:
-        """Whether the type has any rule worth a record (flow, a default, a retain)."""
-        return self.limited or self.defaults or self.retain is not None
+        """Whether the type has any rule worth a record (flow, a default, a retention)."""
+        return self.limited or self.defaults or self.retain is not None or bool(self.keep)
 
     @property
     def defaults(self) -> bool:

@@ -55,6 +55,8 @@ class Fanout:
         self.records: dict[str, RecordHandler] = {FLOW_RULES: self.rules_changed}
         #: more readers of every job change, after the core three; appended to in place
         self.listeners: list[Listener] = []
+        #: told the type whose rules changed, after they are reloaded
+        self.on_rules: list[Callable[[str], None]] = []
 
     async def run(self) -> None:
         """Until the feed ends (the store closed). Runs for every change of every job."""
@@ -87,6 +89,8 @@ class Fanout:
         workers, tell the ``types.watch`` callers."""
         await self._flow.reload(job_type)
         self._dispatcher.type_changed(job_type)
+        for hook in self.on_rules:
+            hook(job_type)
         await self.push_types()
 
     async def push_types(self) -> None:

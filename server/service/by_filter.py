@@ -1,6 +1,7 @@
-"""The calls by filter: finished jobs removed (``jobs.clean``), queued ones cancelled
-(``jobs.drain``), and a job type gone at once, its jobs and its rules (``types.obliterate``,
-BullMQ's ``obliterate``, for a queue that is retired or was filled by mistake).
+"""The calls by filter: finished jobs removed (``jobs.clean``, or all but a type's newest for
+``types.set_keep``), queued ones cancelled (``jobs.drain``), and a job type gone at once, its
+jobs and its rules (``types.obliterate``, BullMQ's ``obliterate``, for a queue that is retired
+or was filled by mistake).
 
 Each goes a chunk at a time (``CLEAN_CHUNK`` jobs per store transaction), oldest first,
 yielding between chunks, so that a million rows never hold the server (or the store's writer)
@@ -48,6 +49,23 @@ class ByFilter(JobCore):
                 break
             await asyncio.sleep(0)  # let calls and the feed in between chunks
         return removed
+
+    async def keep_newest(self, job_type: str, status: str, keep: int) -> int:
+        """Remove the jobs of ``job_type`` in ``status`` (a finished one) but the ``keep``
+        that finished last, a chunk at a time; returns how many were removed. A job that
+        changed meanwhile (rerun, removed by another server) is left to the next pass."""
+        scoped = {"type": job_type, "status": status}
+        newest_first = (("finished", -1),)
+        removed = 0
+        while True:
+            docs = await self.store.find(scoped, newest_first, limit=CLEAN_CHUNK, skip=keep)
+            if not docs:
+                return removed
+            deleted = await self.store.delete_many([(d["id"], d["version"]) for d in docs])
+            removed += deleted
+            if len(docs) < CLEAN_CHUNK or not deleted:
+                return removed
+            await asyncio.sleep(0)
 
     async def drain(
         self,

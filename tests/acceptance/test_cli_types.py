@@ -146,6 +146,7 @@ async def test_ls_shows_each_type_with_rules(live_server) -> None:
         ("limit", "mail", "--rate", "100/60", "--concurrency", "5"),
         ("pause", "mail"),
         ("defaults", "pdf", "--time-limit", "90", "--retries", "2"),
+        ("keep", "pdf", "--completed", "100", "--failed", "5", "--cancelled", "none"),
     ):
         assert (await cli(live_server, "types", *args)).returncode == 0
     listed = await cli(live_server, "types", "ls")
@@ -162,9 +163,11 @@ async def test_ls_shows_each_type_with_rules(live_server) -> None:
         "time limit": "-",
         "retries": "-",
         "retain": "-",
+        "keep": "-",
     }
     assert (rows["pdf"]["state"], rows["pdf"]["rate"]) == ("active", "-")
     assert (rows["pdf"]["time limit"], rows["pdf"]["retries"]) == ("90 s", "2")
+    assert rows["pdf"]["keep"] == "100 completed, 5 failed"
     as_json = await cli(live_server, "types", "ls", "--json")
     records = [json.loads(line) for line in as_json.stdout.splitlines()]
     assert [r["type"] for r in records] == ["mail", "pdf"]
@@ -185,6 +188,8 @@ async def test_unreadable_input_is_one_line_and_exit_2(live_server) -> None:
         (["defaults", "t", "--backoff", "linear"], ["--backoff", "exponential"]),
         (["defaults", "t", "--retries", "none", "--retry-wait", "3"], ["--retries none"]),
         (["defaults", "t"], ["name a default"]),
+        (["keep", "t", "--completed", "-1"], ["--completed '-1'", ">= 0"]),
+        (["keep", "t", "--failed", "many"], ["--failed 'many'"]),
     ]
     results = await asyncio.gather(*(cli(live_server, "types", *args) for args, _ in cases))
     for (_, expected), result in zip(cases, results, strict=True):
@@ -198,6 +203,7 @@ async def test_server_refusals_are_one_line_and_exit_1(live_server) -> None:
         (["pause", "t"], creator, ["forbidden"]),
         (["limit", "t", "--concurrency", "2"], creator, ["forbidden"]),
         (["defaults", "t", "--retries", "1"], creator, ["forbidden"]),
+        (["keep", "t", "--completed", "1"], creator, ["forbidden"]),
         (["defaults", "t", "--time-limit", str(40 * 86400)], None, ["invalid"]),
         (["limit", "t", "--rate", "1/99999999"], None, ["invalid"]),
         (["defaults", "t", "--retry-wait", "3"], None, ["no retry policy", "--retries"]),
@@ -211,3 +217,12 @@ async def test_server_refusals_are_one_line_and_exit_1(live_server) -> None:
     # a creator may read the rules
     listed = await cli(live_server, "types", "ls", "--json", env=creator)
     assert (listed.returncode, listed.stdout) == (0, "")
+
+
+async def test_keep_sets_the_counts_named_and_alone_removes_them(live_server) -> None:
+    kept = await cli(live_server, "types", "keep", "mail", "--completed", "10")
+    assert (kept.returncode, kept.stdout.strip()) == (0, "mail: active, keep 10 completed")
+    assert (await rules_of(live_server, "mail"))["keep"] == {"completed": 10}
+    gone = await cli(live_server, "types", "keep", "mail")
+    assert (gone.returncode, gone.stdout.strip()) == (0, "mail: active"), gone.stderr
+    assert await rules_of(live_server, "mail") == {}

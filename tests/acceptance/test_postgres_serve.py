@@ -112,3 +112,24 @@ async def test_obliterate_and_a_new_priority_reach_the_other_server(serve: Serve
         again = await one.job("retired").save()  # no longer paused (as it was meanwhile)
         [claimed] = await other.call("jobs.claim", {"types": ["retired"], "limit": 1})
         assert claimed["id"] == again.id
+
+
+async def test_a_count_kept_through_one_server_trims_jobs_finished_on_the_other(
+    serve: Serve,
+) -> None:
+    """``types.set_keep`` through A on PostgreSQL; jobs completed by B's worker: both servers
+    trim, and only the newest two stay, whichever server removed each job."""
+    a, b = await serve(), await serve()
+    async with a.client() as one, b.client() as other:
+        await one.set_type_keep("kept", completed=2)
+        async with one.subscribe({"type": "kept", "status": "completed"}) as watched:
+            await collect_until_ready(watched)
+            async with running_worker(other, "kept", double):
+                jobs = []
+                for n in range(6):  # one at a time, so that their finish times are in order
+                    jobs.append(await one.job("kept", n).save())
+                    assert await jobs[-1].result(timeout=10) == 2 * n
+            while len(watched.docs) != 2:
+                await watched.next(10)
+            assert sorted(watched.docs) == sorted(job.id for job in jobs[-2:])
+        assert len(await other.get_jobs([job.id for job in jobs])) == 2

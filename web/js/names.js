@@ -123,6 +123,7 @@ export const METHODS = Object.freeze([
   "types.set_limits",
   "types.pause",
   "types.set_retain",
+  "types.set_keep",
   "types.resume",
   "types.set_retry",
   "types.set_time_limit",

@@ -9,7 +9,7 @@ export function listed(rule) {
   return Boolean(
     rule &&
       (rule.paused || rule.rate_limit != null || rule.concurrency != null ||
-        [...GROUP_LIMITS, ...DEFAULTS, "retain"].some((k) => rule[k] != null)),
+        [...GROUP_LIMITS, ...DEFAULTS, "retain", "keep"].some((k) => rule[k] != null)),
   );
 }
 

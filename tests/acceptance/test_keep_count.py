@@ -1,0 +1,85 @@
+"""``types.set_keep``: a type keeps only its newest N finished jobs of a status (BullMQ's
+``removeOnComplete: {count}``); older ones are removed by the server, those finished before the
+rule included, and every subscriber sees them go. Statuses the rule does not name keep their
+jobs; removing the rule stops the trimming."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from livejobs_sdk.errors import LivejobsError
+from tests.servers import InProcessServer
+
+
+async def finish(client: Any, job_type: str, action: str = "done") -> str:
+    """Create a job of ``job_type`` and complete (or fail) it at once; its id."""
+    job = await client.job(job_type).save()
+    [claimed] = await client.call("jobs.claim", {"types": [job_type], "limit": 1})
+    assert claimed["id"] == job.id
+    params = {"id": job.id, "lease": claimed["lease"]["token"]}
+    await client.call(f"jobs.{action}", params | ({"error": "x"} if action == "fail" else {}))
+    return str(job.id)
+
+
+async def settle_at(watched: Any, count: int) -> list[str]:
+    """Wait until the subscription holds ``count`` jobs; their ids."""
+    while len(watched.docs) != count:
+        await watched.next(10)
+    return sorted(watched.docs)
+
+
+async def test_a_type_keeps_its_newest_completed_jobs(server: InProcessServer) -> None:
+    async with server.client() as client:
+        done = [await finish(client, "mail") for _ in range(5)]
+        failed = [await finish(client, "mail", "fail") for _ in range(3)]
+        async with client.subscribe({"type": "mail", "status": "completed"}) as watched:
+            await asyncio.wait_for(watched.ready.wait(), 10)
+            rules = await client.set_type_keep("mail", completed=2)
+            assert rules["keep"] == {"completed": 2}
+            assert await settle_at(watched, 2) == sorted(done[-2:])  # the older three went
+            later = [await finish(client, "mail") for _ in range(2)]
+            assert await settle_at(watched, 2) == sorted(later)
+        assert len(await client.get_jobs(failed)) == 3  # failed jobs are not counted
+        listed = {r["type"]: r for r in await client.call("types.list", {})}
+        assert listed["mail"]["keep"] == {"completed": 2}
+
+        assert "keep" not in await client.set_type_keep("mail")  # no counts: the rule goes
+        after = [await finish(client, "mail") for _ in range(3)]
+        assert len(await client.get_jobs(after)) == 3
+        assert await client.call("types.list", {}) == []
+
+
+async def test_keep_zero_removes_each_job_as_it_finishes(server: InProcessServer) -> None:
+    """``removeOnFail: true``: failed jobs go at once; completed ones stay (not named)."""
+    async with server.client() as client:
+        await client.set_type_keep("sms", failed=0)
+        async with client.subscribe({"type": "sms"}) as watched:
+            await asyncio.wait_for(watched.ready.wait(), 10)
+            completed = await finish(client, "sms")
+            await finish(client, "sms", "fail")
+            assert await settle_at(watched, 1) == [completed]
+
+
+async def test_set_keep_checks_its_params_and_its_caller(server: InProcessServer) -> None:
+    async with server.client() as admin:
+        for keep in ({"running": 1}, {"completed": -1}, {"completed": "ten"}, [1]):
+            with pytest.raises(LivejobsError) as refused:
+                await admin.call("types.set_keep", {"type": "mail", "keep": keep})
+            assert refused.value.code == "invalid", keep
+    for role, name in (("worker", "w1"), ("creator", "c1")):
+        async with server.client(await server.token(role, name, types=["mail"])) as client:
+            with pytest.raises(LivejobsError) as refused:
+                await client.set_type_keep("mail", completed=1)
+            assert refused.value.code == "forbidden", role
+    headers = {"Authorization": f"Bearer {server.admin_token}"}
+    async with httpx.AsyncClient(base_url=server.http_url, headers=headers) as http:
+        bad = await http.post("/api/call/types.set_keep", json={"type": "mail", "keep": {"x": 1}})
+        assert bad.status_code == 400, bad.text
+        body = {"type": "mail", "keep": {"failed": 9}}
+        good = await http.post("/api/call/types.set_keep", json=body)
+        assert good.status_code == 200, good.text
+        assert good.json()["result"]["keep"] == {"failed": 9}
