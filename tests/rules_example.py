@@ -18,6 +18,17 @@ def ledgers_are_not_removed(identity: Any, method: str, params: dict[str, Any], 
     return method == "jobs.remove" and job is not None and job["type"] == "ledger"
 
 
+def ledger_priorities_are_fixed(
+    identity: Any, method: str, params: dict[str, Any], job: Any
+) -> bool:
+    return method == "jobs.set_priority" and job is not None and job["type"] == "ledger"
+
+
 class RULES:
     allow: list[Any] = []
-    deny = [too_big, reports_are_not_cancelled, ledgers_are_not_removed]
+    deny = [
+        too_big,
+        reports_are_not_cancelled,
+        ledgers_are_not_removed,
+        ledger_priorities_are_fixed,
+    ]

@@ -4,11 +4,14 @@ method, shows it as text."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.async_api import Page, expect
 
 from livejobs_sdk import Client
 from tests.acceptance.dashboard_kit import MARKS, WAIT, open_job, row, sign_in
+from tests.servers import ProcessServer
 
 pytestmark = MARKS
 
@@ -46,6 +49,32 @@ async def test_picking_high_moves_a_ready_job_ahead(page: Page, live_server, rol
     async with Client(live_server.ws_url, token=live_server.admin_token) as admin:
         [claimed] = await admin.call("jobs.claim", {"types": ["mail"], "limit": 1})
     assert claimed["id"] == job.id  # before the older normal one
+
+
+async def test_a_refused_change_says_why_and_shows_the_stored_priority(
+    page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deny rule the page cannot know of (tests/rules_example.py: a ledger's priority is
+    fixed): the server refuses, the toast says so, and the select shows the stored value."""
+    monkeypatch.setenv("LIVEJOBS_RULES", "tests.rules_example:RULES")
+    server = ProcessServer(tmp_path / "jobs.db")
+    await server.start()
+    try:
+        async with Client(server.ws_url, token=server.admin_token) as admin:
+            job = await admin.job("ledger").save()
+            await sign_in(page, server, server.admin_token)
+            await open_job(page, job.id)
+            select = page.locator(SELECT)
+            await expect(select).to_have_value("0", timeout=WAIT)
+            await select.select_option(label="high (-10)")
+            toasts = page.locator("#toasts")
+            await expect(toasts).to_contain_text("Priority failed", timeout=WAIT)
+            await expect(toasts).to_contain_text("jobs.set_priority is denied")
+            await expect(select).to_have_value("0")
+            await expect(select).to_be_enabled()
+            assert (await admin.get_job(job.id))["priority"] == 0
+    finally:
+        await server.stop()
 
 
 async def test_a_running_or_completed_job_shows_its_priority_as_text(
