@@ -25,6 +25,7 @@ MIGRATIONS = [
     Migration(6, "indexes for live windows (newest first) and search (tsvector)"),
     Migration(7, "the change log is read by snapshot: no append lock, no NOTIFY in writes"),
     Migration(8, "search words in job_words, written only when they change; no jobs_status"),
+    Migration(9, "finished jobs indexed by type and status (jobs.clean, types.set_keep)"),
 ]
 
 #: pg_advisory_xact_lock key held while migrating (any constant: one per database)
@@ -192,6 +193,14 @@ CREATE OR REPLACE TRIGGER jobs_words_delete AFTER DELETE ON jobs REFERENCING OLD
     FOR EACH STATEMENT EXECUTE FUNCTION livejobs_words_delete();
 """
 
+# The finished jobs of a type and status, for what reads them by filter: the trimming of
+# ``types.set_keep`` (every few completions of a kept type), ``jobs.clean``, the dashboard's
+# lists by status. Only finished rows: a claim's update adds no entry, a completion one.
+SCHEMA_FINISHED = """
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (type, status)
+    WHERE status IN ('cancelled', 'completed', 'failed');
+"""
+
 BACKFILL_BATCH = 500
 """Jobs ``fill_words`` reads at a time: a million jobs are a few thousand round trips, and
 only this many documents are in memory at once."""
@@ -231,6 +240,7 @@ STEPS: dict[int, tuple[Step, ...]] = {
     6: (SCHEMA_WINDOWS,),
     7: (SCHEMA_SNAPSHOTS,),
     8: (SCHEMA_WORDS_TABLE, fill_words, SCHEMA_WORDS),
+    9: (SCHEMA_FINISHED,),
 }
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS livejobs_schema (version integer NOT NULL)"

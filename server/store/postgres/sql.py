@@ -1,7 +1,8 @@
 """SQL for the PostgreSQL store: the job row's columns, and filter/sort → SQL over JSONB.
 
-Filters are evaluated on the document itself (``doc``, JSONB), never on the derived columns,
-so that their meaning is ``livejobs.query.matches``'s exactly: ``#>`` walks objects by key and
+Filters are evaluated on the document itself (``doc``, JSONB), so that their meaning is
+``livejobs.query.matches``'s exactly (a test of the ``type`` or ``status`` column is only
+added beside, for an index to serve): ``#>`` walks objects by key and
 arrays by a numeric segment as ``resolve`` does and does not fan out through arrays; a path
 with a non-canonical numeric segment (``01``) is made to read an object key only. Field paths
 are checked against ``query.PATH_RE`` before they reach SQL text; every value is a parameter.
@@ -19,7 +20,7 @@ import msgspec
 
 from livejobs import search
 from livejobs.errors import Invalid
-from livejobs.jobs.model import FINISHED, Job
+from livejobs.jobs.model import FINISHED, Job, Status
 from livejobs.query import INDEX_RE, check_path
 from livejobs.store.postgres import feed
 from livejobs.store.postgres.feed import Written
@@ -227,10 +228,32 @@ SEARCH = "id IN (SELECT id FROM job_words WHERE words @@ {query}::tsquery)"
 """A ``$search`` (``livejobs.search``), served by the GIN index ``job_words_search``."""
 
 
+_STATUSES = frozenset(status.value for status in Status)
+
+
+def _column_test(key: str, cond: Any, params: Params) -> str | None:
+    """The ``type`` and ``status`` columns hold the document's string (the server sets both,
+    always strings), so a filter naming strings of one also tests its column, which an index
+    can serve: ``type = $n``; a status as a literal (one of ``Status``), so that the planner
+    can match a partial index's predicate (``jobs_finished``), which a parameter never does."""
+    values = cond["$in"] if isinstance(cond, dict) and list(cond) == ["$in"] else [cond]
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        return None
+    texts = sorted({str.__str__(v) for v in values})  # a Status member as its plain string
+    if key == "type":
+        return f"type = ANY({params.add(texts)}::text[])"
+    if key == "status" and _STATUSES.issuperset(texts):
+        literals = ", ".join(f"'{v}'" for v in texts)
+        return f"status IN ({literals})"
+    return None
+
+
 def where(filter: dict[str, Any], params: Params) -> str:
     """A SQL boolean (never NULL) for ``filter``; appends its parameters to ``params``."""
     parts = []
     for key, cond in filter.items():
+        if (column := _column_test(key, cond, params)) is not None:
+            parts.append(column)  # beside the document's own test below, which decides
         if key in ("$and", "$or"):
             if not isinstance(cond, list) or not cond:
                 raise Invalid(f"{key} needs a non-empty list of filters")
