@@ -5,7 +5,8 @@ Filters are evaluated on the document itself (``doc``, JSONB), so that their mea
 added beside, for an index to serve): ``#>`` walks objects by key and
 arrays by a numeric segment as ``resolve`` does and does not fan out through arrays; a path
 with a non-canonical numeric segment (``01``) is made to read an object key only. Field paths
-are checked against ``query.PATH_RE`` before they reach SQL text; every value is a parameter.
+are checked against ``query.PATH_RE`` before they reach SQL text; every value is a parameter
+but a status the server knows (``_column_test``).
 
 JSONB keeps numbers as decimals: a float written in exponent form without a fraction
 (``1e16``) comes back as an integer. Strings compare in code point order (``COLLATE "C"``).
