@@ -12,7 +12,7 @@ import { $, count, el, number, setText, submitDialog, toast } from "./dom.js";
 import { DefaultsDialog } from "./defaults.js";
 import { FormDialog } from "./dialog.js";
 import { STATUSES } from "./format.js";
-import { defaultsText, rateText } from "./rules.js";
+import { defaultsText, keptText, rateText } from "./rules.js";
 
 export class QueuesView {
   #root;
@@ -109,6 +109,7 @@ export class QueuesView {
       rate: el("td", { class: "rate" }),
       concurrency: el("td", { class: "concurrency" }),
       defaults: el("td", { class: "defaults" }),
+      kept: el("td", { class: "kept" }),
       toggle: null,
       edit: null,
       editDefaults: null,
@@ -161,6 +162,7 @@ export class QueuesView {
       cells.rate,
       cells.concurrency,
       cells.defaults,
+      cells.kept,
       controls,
     );
     return { tr, cells };
@@ -186,6 +188,9 @@ export class QueuesView {
     const defaults = defaultsText(rule);
     setText(cells.defaults, defaults || "—");
     cells.defaults.title = defaults ? "what the type's jobs created without their own get" : "no defaults of the type";
+    const kept = keptText(rule);
+    setText(cells.kept, kept || "—");
+    cells.kept.title = kept ? "how long, or how many of, the type's finished jobs are kept" : "the server's retention";
     if (cells.toggle) {
       const action = paused ? "resume-type" : "pause-type";
       if (cells.toggle.dataset.action !== action) {

@@ -34,6 +34,14 @@ export function defaultsText(rule) {
   return parts.join(" · ");
 }
 
+/** How a type keeps its finished jobs (`types.set_keep`, `types.set_retain`), as a short text;
+ * "" when the server's retention applies. */
+export function keptText(rule) {
+  const parts = Object.entries(rule?.keep ?? {}).map(([status, n]) => `newest ${n.toLocaleString()} ${status}`);
+  if (rule && rule.retain != null) parts.push(`for ${seconds(rule.retain)} s`);
+  return parts.join(" · ");
+}
+
 function seconds(value) {
   return Number.isInteger(value) ? value.toLocaleString() : String(Number(value.toFixed(3)));
 }
