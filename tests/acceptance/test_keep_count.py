@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from livejobs.service import by_filter
 from livejobs_sdk.errors import LivejobsError
 from tests.servers import InProcessServer
 
@@ -83,3 +84,17 @@ async def test_set_keep_checks_its_params_and_its_caller(server: InProcessServer
         good = await http.post("/api/call/types.set_keep", json=body)
         assert good.status_code == 200, good.text
         assert good.json()["result"]["keep"] == {"failed": 9}
+
+
+async def test_a_backlog_is_trimmed_a_chunk_at_a_time(
+    server: InProcessServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jobs finished before the rule, more than a chunk of them: every chunk goes, and only
+    the newest stay."""
+    monkeypatch.setattr(by_filter, "CLEAN_CHUNK", 3)
+    async with server.client() as client:
+        done = [await finish(client, "bulk") for _ in range(11)]
+        async with client.subscribe({"type": "bulk"}) as watched:
+            await asyncio.wait_for(watched.ready.wait(), 10)
+            await client.set_type_keep("bulk", completed=2)
+            assert await settle_at(watched, 2) == sorted(done[-2:])
