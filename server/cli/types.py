@@ -272,8 +272,9 @@ def types_keep(
 ) -> None:
     """Keep only a type's newest finished jobs: older ones are removed, on every server.
 
-    The counts named replace the type's counts; a status not named keeps its jobs for their
-    retention time, and naming none removes the rule.
+    Counts named replace the type's; other statuses keep jobs for their retention time.
+
+    Naming no count removes the rule.
     """
     given = {"completed": completed, "failed": failed, "cancelled": cancelled}
     counts = {s: count_or_none(f"--{s}", v) for s, v in given.items() if v is not None}
