@@ -76,22 +76,6 @@ async def test_the_queues_view_shows_a_types_defaults_for_new_jobs(page: Page, l
         await expect(plain).to_have_text("—")
 
 
-async def test_the_queues_view_shows_how_finished_jobs_are_kept(page: Page, live_server) -> None:
-    token = await live_server.token("manager", "keeper")
-    async with Client(live_server.ws_url, token=token) as m:
-        await m.job("report").save()
-        await sign_in(page, live_server, token)
-        await page.click("#tab-queues")
-        kept = page.locator('#queues-view tr[data-type="report"] td.kept')
-        await expect(kept).to_have_text("—", timeout=WAIT)
-        await m.set_type_keep("report", completed=1000, failed=50)
-        await expect(kept).to_have_text("newest 1,000 completed · newest 50 failed", timeout=WAIT)
-        await m.set_type_retain("report", 3600)
-        await expect(kept).to_contain_text("· for 3,600 s", timeout=WAIT)
-        await m.set_type_keep("report")
-        await expect(kept).to_have_text("for 3,600 s", timeout=WAIT)
-
-
 def setter_calls(page: Page) -> list[str]:
     """The `types.set_*` frames the page sends from now on (register before signing in)."""
     sent: list[str] = []

@@ -10,6 +10,7 @@
 // while jobs change many times a second.
 import { $, count, el, number, setText, submitDialog, toast } from "./dom.js";
 import { DefaultsDialog } from "./defaults.js";
+import { RetentionDialog } from "./retention.js";
 import { FormDialog } from "./dialog.js";
 import { STATUSES } from "./format.js";
 import { defaultsText, keptText, rateText } from "./rules.js";
@@ -22,6 +23,7 @@ export class QueuesView {
   #onType;
   #limits;
   #defaults;
+  #retention;
   #rows = new Map(); // type -> {tr, cells}
   #busy = new Set(); // types with a pause/resume/drain call in flight
   #visible = false;
@@ -35,6 +37,7 @@ export class QueuesView {
     this.#onType = onType;
     this.#limits = new LimitsDialog($("#limits-dialog"), { rules });
     this.#defaults = new DefaultsDialog($("#defaults-dialog"), { rules });
+    this.#retention = new RetentionDialog($("#retention-dialog"), { rules });
     store.addEventListener("change", () => this.redraw());
     rules.addEventListener("change", () => this.redraw());
     conn.addEventListener("session", () => this.reset());
@@ -65,6 +68,10 @@ export class QueuesView {
 
   get #mayDefaults() {
     return this.#conn.may("types.set_time_limit") && this.#conn.may("types.set_retry");
+  }
+
+  get #mayRetention() {
+    return this.#conn.may("types.set_retain") && this.#conn.may("types.set_keep");
   }
 
   /** `jobs.drain` is for the roles that manage queues (a creator's bulk call is refused). */
@@ -98,7 +105,7 @@ export class QueuesView {
     const parts = [`${types.length} ${types.length === 1 ? "type" : "types"}`, `${paused} paused`];
     if (rules.error) parts.push(`rules not refreshed: ${rules.error.message}`);
     else if (rules.updated) parts.push(`rules as of ${new Date(rules.updated).toLocaleTimeString()}`);
-    if (!this.#mayPause && !this.#conn.may("types.set_limits") && !this.#mayDefaults) parts.push("read-only for your role");
+    if (!this.#mayPause && !this.#conn.may("types.set_limits") && !this.#mayDefaults && !this.#mayRetention) parts.push("read-only for your role");
     setText($("#queues-note", this.#root), parts.join(" · "));
   }
 
@@ -113,6 +120,7 @@ export class QueuesView {
       toggle: null,
       edit: null,
       editDefaults: null,
+      editRetention: null,
       drain: null,
     };
     const controls = el("td", { class: "controls" });
@@ -138,6 +146,16 @@ export class QueuesView {
         title: `The time limit and retries of new ${type} jobs created without their own`,
       });
       controls.append(cells.editDefaults);
+    }
+    if (this.#mayRetention) {
+      cells.editRetention = el("button", {
+        type: "button",
+        class: "btn btn-small btn-ghost",
+        dataset: { action: "edit-retention" },
+        text: "Edit retention",
+        title: `How long, and how many of, the finished ${type} jobs are kept`,
+      });
+      controls.append(cells.editRetention);
     }
     if (this.#mayDrain) {
       cells.drain = el("button", {
@@ -220,6 +238,9 @@ export class QueuesView {
         return;
       case "edit-defaults":
         this.#defaults.open(type);
+        return;
+      case "edit-retention":
+        this.#retention.open(type);
         return;
       case "pause-type":
       case "resume-type":

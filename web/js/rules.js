@@ -147,6 +147,20 @@ export class TypeRules extends EventTarget {
     return this.#change("types.set_retry", params);
   }
 
+  /** Seconds the type's finished jobs are kept; null: the server's `retain_seconds`. */
+  setRetain(type, seconds) {
+    const params = { type };
+    if (seconds != null) params.retain = seconds;
+    return this.#change("types.set_retain", params);
+  }
+
+  /** `{completed, failed, cancelled}`: how many of the newest of each are kept; null: none. */
+  setKeep(type, keep) {
+    const params = { type };
+    if (keep != null) params.keep = keep;
+    return this.#change("types.set_keep", params);
+  }
+
   async #change(method, params) {
     const rule = await this.#conn.call(method, params);
     this.#applied = ++this.#seq;
