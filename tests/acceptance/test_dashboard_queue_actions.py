@@ -1,6 +1,6 @@
 """The Queues view's queue-wide things: Drain (a manager empties a queue after confirming;
 running jobs finish, other queues are untouched, a role that may not drain has no button) and
-the defaults a type gives its new jobs (shown, and set through "Edit defaults", or "Defaults for
+the defaults a type gives its new jobs (shown, and set through "Defaults…", or "Defaults for
 another type…" for a type with no job and no rule yet)."""
 
 from __future__ import annotations

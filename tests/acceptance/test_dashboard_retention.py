@@ -1,4 +1,4 @@
-"""The Queues view's "Finished kept" column and its "Edit retention" form: how long a type's
+"""The Queues view's "Kept" column and its "Retention…" form: how long a type's
 finished jobs are kept (`types.set_retain`) and how many of the newest of each status
 (`types.set_keep`), shown live whoever sets them, set and cleared by a manager; a role that may
 not set them has no button."""

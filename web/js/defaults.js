@@ -1,4 +1,4 @@
-// The form behind "Edit defaults" (and "Defaults for another type…") in the Queues view: what a
+// The form behind "Defaults…" (and "Defaults for another type…") in the Queues view: what a
 // type gives its jobs created without their own, a time limit (`types.set_time_limit`) and a
 // retry policy (`types.set_retry`). An empty field means no default; a job keeps what it was
 // created with.

@@ -118,9 +118,6 @@ export class QueuesView {
       defaults: el("td", { class: "defaults" }),
       kept: el("td", { class: "kept" }),
       toggle: null,
-      edit: null,
-      editDefaults: null,
-      editRetention: null,
       drain: null,
     };
     const controls = el("td", { class: "controls" });
@@ -128,45 +125,15 @@ export class QueuesView {
       cells.toggle = el("button", { type: "button", class: "btn btn-small" });
       controls.append(cells.toggle);
     }
-    if (this.#conn.may("types.set_limits")) {
-      cells.edit = el("button", {
-        type: "button",
-        class: "btn btn-small btn-ghost",
-        dataset: { action: "edit-limits" },
-        text: "Edit limits",
-      });
-      controls.append(cells.edit);
-    }
-    if (this.#mayDefaults) {
-      cells.editDefaults = el("button", {
-        type: "button",
-        class: "btn btn-small btn-ghost",
-        dataset: { action: "edit-defaults" },
-        text: "Edit defaults",
-        title: `The time limit and retries of new ${type} jobs created without their own`,
-      });
-      controls.append(cells.editDefaults);
-    }
-    if (this.#mayRetention) {
-      cells.editRetention = el("button", {
-        type: "button",
-        class: "btn btn-small btn-ghost",
-        dataset: { action: "edit-retention" },
-        text: "Edit retention",
-        title: `How long, and how many of, the finished ${type} jobs are kept`,
-      });
-      controls.append(cells.editRetention);
-    }
-    if (this.#mayDrain) {
-      cells.drain = el("button", {
-        type: "button",
-        class: "btn btn-small btn-ghost",
-        dataset: { action: "drain-type" },
-        text: "Drain",
-        title: `Cancel every waiting, ready and paused ${type} job; running ones finish`,
-      });
-      controls.append(cells.drain);
-    }
+    const action = (name, text, title) => {
+      const button = el("button", { type: "button", class: "btn btn-small btn-ghost", dataset: { action: name }, text, title });
+      controls.append(button);
+      return button;
+    };
+    if (this.#conn.may("types.set_limits")) action("edit-limits", "Limits…", `The rate limit and concurrency of ${type} jobs`);
+    if (this.#mayDefaults) action("edit-defaults", "Defaults…", `The time limit and retries of new ${type} jobs created without their own`);
+    if (this.#mayRetention) action("edit-retention", "Retention…", `How long, and how many of, the finished ${type} jobs are kept`);
+    if (this.#mayDrain) cells.drain = action("drain-type", "Drain", `Cancel every waiting, ready and paused ${type} job; running ones finish`);
     const tr = el(
       "tr",
       { dataset: { type } },
@@ -287,7 +254,7 @@ export class QueuesView {
 const MAX_PER = 86400 * 31; // the server's bound on rate_per
 const QUEUED = ["waiting", "ready", "paused"]; // what jobs.drain cancels
 
-/** The form behind "Edit limits": an empty field means no limit (the server removes it). */
+/** The form behind "Limits…": an empty field means no limit (the server removes it). */
 class LimitsDialog extends FormDialog {
   constructor(dialog, { rules }) {
     super(dialog, { rules, name: "limits", title: "Limits", first: "rate_limit" });

@@ -1,4 +1,4 @@
-// The form behind "Edit retention" in the Queues view: how a type keeps its finished jobs, for
+// The form behind "Retention…" in the Queues view: how a type keeps its finished jobs, for
 // how long (`types.set_retain`; empty: the server's `retain_seconds`) and how many of the newest
 // of each status (`types.set_keep`; empty: no count, older ones go by age alone).
 import { $, count, number, submitDialog, toast } from "./dom.js";
