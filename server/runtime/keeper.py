@@ -3,7 +3,7 @@ keep only its newest N finished jobs of a status; the older ones are removed.
 
 Every server sees every change: when a job of such a type enters a status the type counts, the
 pair is marked, and a pass a moment later (``PASS_DELAY``, so that a burst of completions is
-one pass, not one per job) removes what is beyond the count, oldest first. A rule set or
+one pass, not one per job) removes what is beyond the count, a chunk at a time. A rule set or
 changed, and a server starting, mark every status the type counts, so that jobs finished
 before are trimmed too. Servers sharing a store trim alike; each job is removed only at the
 version the pass read, so two servers never remove more than the rule says.
