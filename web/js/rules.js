@@ -134,31 +134,28 @@ export class TypeRules extends EventTarget {
 
   /** Seconds an attempt of the type's new jobs may run; null removes the default. */
   setTimeLimit(type, timeLimit) {
-    const params = { type };
-    if (timeLimit != null) params.time_limit = timeLimit;
-    return this.#change("types.set_time_limit", params);
+    return this.#setOne("types.set_time_limit", type, "time_limit", timeLimit);
   }
 
   /** `{retries, wait, backoff, max_wait, until}` for the type's new jobs; null removes it
    * (they get the server's `default_retry` then). */
   setRetry(type, retry) {
-    const params = { type };
-    if (retry != null) params.retry = retry;
-    return this.#change("types.set_retry", params);
+    return this.#setOne("types.set_retry", type, "retry", retry);
   }
 
   /** Seconds the type's finished jobs are kept; null: the server's `retain_seconds`. */
   setRetain(type, seconds) {
-    const params = { type };
-    if (seconds != null) params.retain = seconds;
-    return this.#change("types.set_retain", params);
+    return this.#setOne("types.set_retain", type, "retain", seconds);
   }
 
   /** `{completed, failed, cancelled}`: how many of the newest of each are kept; null: none. */
   setKeep(type, keep) {
-    const params = { type };
-    if (keep != null) params.keep = keep;
-    return this.#change("types.set_keep", params);
+    return this.#setOne("types.set_keep", type, "keep", keep);
+  }
+
+  /** A setter of one rule: the param omitted when null, which removes the rule. */
+  #setOne(method, type, name, value) {
+    return this.#change(method, value == null ? { type } : { type, [name]: value });
   }
 
   async #change(method, params) {
