@@ -164,6 +164,11 @@ async def rules_of(client: Client, job_type: str) -> dict[str, Any]:
 # -- commands ---------------------------------------------------------------------------------
 
 
+def option(name: str, metavar: str, help: str) -> Any:
+    """An option whose value the command reads itself (``none``, where it removes a rule)."""
+    return typer.Option(None, name, metavar=metavar, help=help)
+
+
 @types_app.command("ls")
 def types_ls(
     as_json: bool = typer.Option(False, "--json", help="one JSON record per line"),
@@ -203,26 +208,23 @@ def types_resume(job_type: str = TYPE_ARG, url: str = URL, token: str = TOKEN) -
 @types_app.command("limit")
 def types_limit(
     job_type: str = TYPE_ARG,
-    rate: str | None = typer.Option(
-        None,
+    rate: str | None = option(
         "--rate",
-        metavar="N/SECONDS",
-        help="at most N starts in any SECONDS seconds (e.g. 100/60); none removes it",
+        "N/SECONDS",
+        "at most N starts in any SECONDS seconds (e.g. 100/60); none removes it",
     ),
-    concurrency: str | None = typer.Option(
-        None, "--concurrency", metavar="N", help="at most N running at once; none removes it"
+    concurrency: str | None = option(
+        "--concurrency", "N", "at most N running at once; none removes it"
     ),
-    group_concurrency: str | None = typer.Option(
-        None,
+    group_concurrency: str | None = option(
         "--group-concurrency",
-        metavar="N",
-        help="at most N running at once per group (a job's group); none removes it",
+        "N",
+        "at most N running at once per group (a job's group); none removes it",
     ),
-    group_rate: str | None = typer.Option(
-        None,
+    group_rate: str | None = option(
         "--group-rate",
-        metavar="N/SECONDS",
-        help="at most N starts in any SECONDS seconds per group; none removes it",
+        "N/SECONDS",
+        "at most N starts in any SECONDS seconds per group; none removes it",
     ),
     clear: bool = typer.Option(
         False, "--clear", help="remove the limits not named here (alone: every limit)"
@@ -257,16 +259,12 @@ def types_limit(
     typer.echo(summary(run(url, token, work)))
 
 
-def _kept(option: str) -> Any:
-    return typer.Option(None, option, metavar="N", help=f"keep the newest N {option[2:]} jobs")
-
-
 @types_app.command("keep")
 def types_keep(
     job_type: str = TYPE_ARG,
-    completed: str | None = _kept("--completed"),
-    failed: str | None = _kept("--failed"),
-    cancelled: str | None = _kept("--cancelled"),
+    completed: str | None = option("--completed", "N", "keep the newest N completed jobs"),
+    failed: str | None = option("--failed", "N", "keep the newest N failed jobs"),
+    cancelled: str | None = option("--cancelled", "N", "keep the newest N cancelled jobs"),
     url: str = URL,
     token: str = TOKEN,
 ) -> None:
@@ -317,29 +315,22 @@ async def _set_retry(client: Client, job_type: str, changes: dict[str, Any]) -> 
 @types_app.command("defaults")
 def types_defaults(
     job_type: str = TYPE_ARG,
-    time_limit: str | None = typer.Option(
-        None,
+    time_limit: str | None = option(
         "--time-limit",
-        metavar="SECONDS",
-        help="an attempt running longer is stopped and failed; none removes it",
+        "SECONDS",
+        "an attempt running longer is stopped and failed; none removes it",
     ),
-    retries: str | None = typer.Option(
-        None, "--retries", metavar="N", help="failed attempts to retry; none removes the policy"
+    retries: str | None = option(
+        "--retries", "N", "failed attempts to retry; none removes the policy"
     ),
-    retry_wait: str | None = typer.Option(
-        None, "--retry-wait", metavar="SECONDS", help="seconds before a retry"
+    retry_wait: str | None = option("--retry-wait", "SECONDS", "seconds before a retry"),
+    backoff: str | None = option(
+        "--backoff", "constant|exponential", "exponential doubles the wait at each retry"
     ),
-    backoff: str | None = typer.Option(
-        None,
-        "--backoff",
-        metavar="constant|exponential",
-        help="exponential doubles the wait at each retry",
-    ),
-    retain: str | None = typer.Option(
-        None,
+    retain: str | None = option(
         "--retain",
-        metavar="SECONDS",
-        help="seconds finished jobs are kept; none: the server's retain_seconds again",
+        "SECONDS",
+        "seconds finished jobs are kept; none: the server's retain_seconds again",
     ),
     url: str = URL,
     token: str = TOKEN,
