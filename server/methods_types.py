@@ -3,7 +3,6 @@ jobs (``livejobs.methods`` lists them), kept as one record per type (``FlowContr
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -13,10 +12,10 @@ from livejobs.context import Ctx
 from livejobs.errors import Invalid
 
 
-async def _set_rules(ctx: Ctx, job_type: str, **changes: Any) -> dict[str, Any]:
-    flow = ctx.services.jobs.flow
-    rules = replace(await flow.stored(job_type), **changes)
-    result = await flow.set_rules(job_type, rules)
+async def _set_rules(
+    ctx: Ctx, job_type: str, rev: int | None = None, **changes: Any
+) -> dict[str, Any]:
+    result = await ctx.services.jobs.flow.change(job_type, changes, rev)
     ctx.services.dispatcher.type_changed(job_type)
     return result
 
@@ -27,20 +26,21 @@ async def types_set_limits(ctx: Ctx, params: p.TypeLimits) -> dict[str, Any]:
     if (params.group_rate_limit is None) != (params.group_rate_per is None):
         raise Invalid("give group_rate_limit and group_rate_per together")
     limits = msgspec.structs.asdict(params)
-    del limits["type"]
-    return await _set_rules(ctx, params.type, **limits)
+    del limits["type"], limits["rev"]
+    return await _set_rules(ctx, params.type, params.rev, **limits)
 
 
 async def types_set_retain(ctx: Ctx, params: p.TypeRetain) -> dict[str, Any]:
     """A retention time per type, for jobs finishing from now on (as a job's own ``retain``,
     which still wins)."""
-    return await _set_rules(ctx, params.type, retain=params.retain)
+    return await _set_rules(ctx, params.type, params.rev, retain=params.retain)
 
 
 async def types_set_keep(ctx: Ctx, params: p.TypeKeep) -> dict[str, Any]:
     """How many finished jobs of the type are kept per status; every server removes the
     older ones (``livejobs.runtime.keeper``), those finished before the rule included."""
-    return await _set_rules(ctx, params.type, keep=dict(params.keep) if params.keep else None)
+    keep = dict(params.keep) if params.keep else None
+    return await _set_rules(ctx, params.type, params.rev, keep=keep)
 
 
 async def types_pause(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
@@ -53,12 +53,12 @@ async def types_resume(ctx: Ctx, params: p.TypeRef) -> dict[str, Any]:
 
 async def types_set_retry(ctx: Ctx, params: p.TypeRetry) -> dict[str, Any]:
     retry = None if params.retry is None else msgspec.to_builtins(params.retry)
-    return await _set_rules(ctx, params.type, retry=retry)
+    return await _set_rules(ctx, params.type, params.rev, retry=retry)
 
 
 async def types_set_time_limit(ctx: Ctx, params: p.TypeTimeLimit) -> dict[str, Any]:
     """A time limit per type, for jobs created from now on without one of their own."""
-    return await _set_rules(ctx, params.type, time_limit=params.time_limit)
+    return await _set_rules(ctx, params.type, params.rev, time_limit=params.time_limit)
 
 
 async def types_obliterate(ctx: Ctx, params: p.TypeObliterate) -> dict[str, int]:

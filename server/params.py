@@ -264,28 +264,33 @@ class TypeRef(Params):
     type: Name
 
 
-class TypeRetain(Params):
-    """``types.set_retain``: seconds finished jobs of ``type`` are kept (null: the server's)."""
+class TypeChange(Params):
+    """A change of a type's rules; ``rev``, the revision the caller read (``types.list``),
+    makes it refused (``conflict``) if the rules changed since."""
 
     type: Name
+    rev: Annotated[int, Meta(ge=0)] | None = None
+
+
+class TypeRetain(TypeChange):
+    """``types.set_retain``: seconds finished jobs of ``type`` are kept (null: the server's)."""
+
     retain: Seconds | None = None
 
 
 FinishedStatus = Literal["completed", "failed", "cancelled"]
 
 
-class TypeKeep(Params):
+class TypeKeep(TypeChange):
     """``types.set_keep``: per finished status, how many of the type's newest jobs are kept
     (older ones are removed); null or empty: no count, retention by age alone."""
 
-    type: Name
     keep: dict[FinishedStatus, Annotated[int, Meta(ge=0, le=10_000_000)]] | None = None
 
 
-class TypeLimits(Params):
+class TypeLimits(TypeChange):
     """Omitted limits are removed; ``rate_limit`` and ``rate_per`` go together."""
 
-    type: Name
     rate_limit: Annotated[int, Meta(ge=1)] | None = None
     rate_per: Annotated[float, Meta(gt=0, le=86400 * 31)] | None = None
     concurrency: Annotated[int, Meta(ge=0)] | None = None
@@ -295,17 +300,15 @@ class TypeLimits(Params):
     group_rate_per: Annotated[float, Meta(gt=0, le=86400 * 31)] | None = None
 
 
-class TypeRetry(Params):
+class TypeRetry(TypeChange):
     """The retry policy of the type's jobs created without one; None removes it."""
 
-    type: Name
     retry: RetrySpec | None = None
 
 
-class TypeTimeLimit(Params):
+class TypeTimeLimit(TypeChange):
     """The time limit of the type's jobs created without one; None removes it."""
 
-    type: Name
     time_limit: TimeLimit | None = None
 
 

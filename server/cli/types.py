@@ -3,14 +3,17 @@ paused, its limits (rate, concurrency, and both per group), the defaults its new
 (time limit, retry policy) and how long, or how many of, its finished jobs are kept.
 
 ``types.set_limits`` replaces every limit (an omitted one is removed) and ``types.set_retry``
-the whole policy, so ``limit`` and ``defaults`` read the type's rules first and change only
-what the user named. A value the command cannot read is one line and exit 2 (as a usage
-error); the server's refusal (a creator's token, a value out of bounds) one line and exit 1.
+the whole policy, so ``limit`` and ``defaults`` read the type's rules first, change only what
+the user named, and send the change at the revision they read: if someone changed the rules
+in between, the server refuses it (``conflict``) and the command reads them again. A value
+the command cannot read is one line and exit 2 (as a usage error); the server's refusal (a
+creator's token, a value out of bounds) one line and exit 1.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import typer
@@ -19,7 +22,7 @@ from rich.table import Table
 
 from livejobs.cli.client import TOKEN, URL, Failure, listed_plainly, run, stdout
 from livejobs.cli.common import fail
-from livejobs_sdk import Client
+from livejobs_sdk import CallError, Client
 
 types_app = typer.Typer(
     no_args_is_help=True,
@@ -39,6 +42,8 @@ LIMITS = (
 BACKOFFS = ("constant", "exponential")
 RATE_WANTED = "give N/SECONDS (e.g. 100/60: at most 100 starts in any 60 seconds) or none"
 TYPE_ARG = typer.Argument(..., metavar="TYPE", help="the job type (queue)")
+#: reads of a type's rules before a change made from them gives up (others kept changing them)
+CHANGE_ATTEMPTS = 5
 
 
 # -- reading what the user typed --------------------------------------------------------------
@@ -161,6 +166,25 @@ async def rules_of(client: Client, job_type: str) -> dict[str, Any]:
     return next((r for r in records if r["type"] == job_type), {})
 
 
+async def change_from(
+    client: Client,
+    job_type: str,
+    method: str,
+    params_of: Callable[[dict[str, Any]], dict[str, Any]],
+) -> Any:
+    """``method`` with the params ``params_of`` makes from the type's rules as read, at the
+    revision read; read again when another change came in between."""
+    for _ in range(CHANGE_ATTEMPTS):
+        current = await rules_of(client, job_type)
+        params = {"type": job_type, **params_of(current), "rev": current.get("rev", 0)}
+        try:
+            return await client.call(method, params)
+        except CallError as exc:
+            if exc.code != "conflict":
+                raise
+    raise Failure(f"the rules of {job_type} kept changing meanwhile; try again")
+
+
 # -- commands ---------------------------------------------------------------------------------
 
 
@@ -250,11 +274,15 @@ def types_limit(
             "name a limit (--rate, --concurrency, --group-rate, --group-concurrency) or --clear", 2
         )
 
+    def limits_from(current: dict[str, Any]) -> dict[str, Any]:
+        limits = {name: None if clear else current.get(name) for name in LIMITS} | changes
+        return {name: value for name, value in limits.items() if value is not None}
+
     async def work(client: Client) -> dict[str, Any]:
-        current = {} if clear else await rules_of(client, job_type)
-        limits = {name: current.get(name) for name in LIMITS} | changes
-        kept = {name: value for name, value in limits.items() if value is not None}
-        return dict(await client.call("types.set_limits", {"type": job_type, **kept}))
+        if clear:  # nothing read, nothing kept
+            params = {"type": job_type, **limits_from({})}
+            return dict(await client.call("types.set_limits", params))
+        return dict(await change_from(client, job_type, "types.set_limits", limits_from))
 
     typer.echo(summary(run(url, token, work)))
 
@@ -305,11 +333,14 @@ async def _set_retry(client: Client, job_type: str, changes: dict[str, Any]) -> 
     """``types.set_retry`` with the type's policy changed only in ``changes``."""
     if changes == {"retries": None}:
         return await client.call("types.set_retry", {"type": job_type})
-    current = (await rules_of(client, job_type)).get("retry")
-    if current is None and "retries" not in changes:
-        raise Failure(f"{job_type} has no retry policy to change: give --retries too")
-    retry = {**(current or {}), **changes}
-    return await client.call("types.set_retry", {"type": job_type, "retry": retry})
+
+    def retry_from(rules: dict[str, Any]) -> dict[str, Any]:
+        current = rules.get("retry")
+        if current is None and "retries" not in changes:
+            raise Failure(f"{job_type} has no retry policy to change: give --retries too")
+        return {"retry": {**(current or {}), **changes}}
+
+    return await change_from(client, job_type, "types.set_retry", retry_from)
 
 
 @types_app.command("defaults")

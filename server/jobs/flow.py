@@ -12,14 +12,18 @@ next have room; one timer (``next_opening``) wakes the dispatcher then — no po
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
-from livejobs.jobs.rules import TypeRules
+from livejobs.errors import Conflict
+from livejobs.jobs.rules import TypeRules, rev_of
 
 __all__ = ["KIND", "FlowControl", "RulesStore", "TypeRules"]
 
 KIND = "types"
+#: tries of a change whose record another writer changed between its read and its write
+SWAP_ATTEMPTS = 8
 NO_RULES = TypeRules()
 """A type without rules (asked for on every change of such a type: built once)."""
 
@@ -34,6 +38,10 @@ class RulesStore(Protocol):
     async def list_records(self, kind: str) -> list[dict[str, Any]]: ...
 
     async def delete_record(self, kind: str, record_id: str) -> bool: ...
+
+    async def swap_record(
+        self, kind: str, record_id: str, doc: dict[str, Any], rev: int
+    ) -> bool: ...
 
     async def rate_opening(self, job_type: str, rules: TypeRules, now: float) -> float | None: ...
 
@@ -62,10 +70,29 @@ class FlowControl:
         """Re-read one type's rules (this server or another one just wrote them)."""
         self._install(job_type, await self.stored(job_type))
 
-    async def set_rules(self, job_type: str, rules: TypeRules) -> dict[str, Any]:
-        await self.store.put_record(KIND, job_type, rules.to_dict(job_type))
-        self._install(job_type, rules)
-        return rules.to_dict(job_type)
+    async def change(
+        self, job_type: str, changes: Mapping[str, Any], rev: int | None = None
+    ) -> dict[str, Any]:
+        """Set the rules named in ``changes``, keeping the others as stored: a compare-and-set
+        on the record's revision, read again when another call or server wrote between, so
+        two changes at once never lose one. ``rev``: the revision the caller's own read saw
+        (``types.list``, where a type without rules is at 0); a ``Conflict`` if the rules
+        moved on since. Returns the record."""
+        for _ in range(SWAP_ATTEMPTS):
+            record = await self.store.get_record(KIND, job_type)
+            stored, before = rev_of(record), TypeRules.from_record(record)
+            listed = stored if before.stored else 0  # types.list leaves it out: no rules
+            if rev is not None and rev != listed:
+                raise Conflict(
+                    f"the rules of type {job_type!r} changed since revision {rev} (now "
+                    f"{listed}): read them again (types.list) and retry"
+                )
+            rules = replace(before, **changes)
+            doc = {**rules.to_dict(job_type), "rev": stored + 1}
+            if await self.store.swap_record(KIND, job_type, doc, stored):
+                self._install(job_type, rules)
+                return doc
+        raise Conflict(f"the rules of type {job_type!r} kept changing meanwhile; try again")
 
     async def forget(self, job_type: str) -> None:
         """The type has no rules any more (``types.obliterate``), until some are set again."""
@@ -105,8 +132,8 @@ class FlowControl:
     async def describe(self) -> list[dict[str, Any]]:
         """Every type with rules, as stored (another server may have just changed them)."""
         records = await self.store.list_records(KIND)
-        rules = [(r["type"], TypeRules.from_record(r)) for r in records]
-        return [r.to_dict(t) for t, r in rules if r.stored]
+        rules = [(r["type"], TypeRules.from_record(r), rev_of(r)) for r in records]
+        return [{**r.to_dict(t), "rev": rev} for t, r, rev in rules if r.stored]
 
     # -- the rate timer --------------------------------------------------------------------
 

@@ -14,6 +14,13 @@ from typing import Any
 Job = dict[str, Any]
 
 
+def rev_of(record: Mapping[str, Any] | None) -> int:
+    """A record's revision, which ``Store.swap_record`` compares: 0 for no record, or one
+    written without a number there (before revisions)."""
+    rev = (record or {}).get("rev")
+    return rev if isinstance(rev, int) and not isinstance(rev, bool) else 0
+
+
 OPTIONAL = (
     "group_concurrency",
     "group_rate_limit",

@@ -16,7 +16,6 @@ type's history (throughput rollups) stays: it is what happened, and ages out as 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 from livejobs.errors import Conflict, NotFound
 from livejobs.jobs.model import FINISHED, QUEUED, UNFINISHED, Job, Status
@@ -124,13 +123,13 @@ class ByFilter(JobCore):
                 "or pass force to cancel them too"
             )
         before = await self.flow.stored(job_type)
-        await self.flow.set_rules(job_type, replace(before, paused=True))
+        await self.flow.change(job_type, {"paused": True})
         reason = reason or "obliterated"
         cancelled = await self.drain(scope, by, reason, None, may_cancel, running=force)
         removed = await self.clean(scope, may=may_remove)
         kept = await self.store.count({"type": job_type})
         if kept and before.stored:
-            await self.flow.set_rules(job_type, before)
+            await self.flow.change(job_type, {"paused": before.paused})
         else:  # no job left, or none to keep rules for: no record, as before any was set
             await self.flow.forget(job_type)
         return {"cancelled": cancelled, "removed": removed, "kept": kept}

@@ -183,3 +183,7 @@ class Store(Protocol):
     async def list_records(self, kind: str) -> list[dict[str, Any]]: ...
 
     async def delete_record(self, kind: str, record_id: str) -> bool: ...
+
+    async def swap_record(self, kind: str, record_id: str, doc: dict[str, Any], rev: int) -> bool:
+        """Write ``doc`` only if the stored record is at revision ``rev`` (``rules.rev_of``:
+        0 for no record), atomically: False when another write came between."""

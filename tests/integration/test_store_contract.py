@@ -633,6 +633,36 @@ async def test_records_crud(store: Store) -> None:
     await store.ping()
 
 
+async def test_swap_record_writes_only_at_the_revision_read(store: Store) -> None:
+    """``swap_record`` is a compare-and-set on the record's ``rev``: absent (or a record
+    without one) is revision 0; a write at a revision that moved on changes nothing."""
+    assert await store.swap_record("types", "t", {"type": "t", "rev": 1}, 0)
+    assert not await store.swap_record("types", "t", {"type": "t", "lost": True, "rev": 1}, 0)
+    assert not await store.swap_record("types", "t", {"type": "t", "lost": True, "rev": 3}, 2)
+    assert await store.swap_record("types", "t", {"type": "t", "second": True, "rev": 2}, 1)
+    assert await store.get_record("types", "t") == {"type": "t", "second": True, "rev": 2}
+    assert not await store.swap_record("types", "gone", {"rev": 2}, 1)  # no record: rev 0
+    assert await store.get_record("types", "gone") is None
+    await store.put_record("types", "old", {"type": "old", "paused": True})  # before revisions
+    assert not await store.swap_record("types", "old", {"type": "old", "rev": 2}, 1)
+    assert await store.swap_record("types", "old", {"type": "old", "rev": 1}, 0)
+    assert await store.get_record("types", "old") == {"type": "old", "rev": 1}
+
+
+async def test_racing_swaps_of_one_record_exactly_one_wins(backend: Backend) -> None:
+    """Writers on two stores (two servers) swapping from the same revision: one wins."""
+    one, two = await backend.open(), await backend.open()
+    for rev in (0, 1):
+        attempts = [
+            store.swap_record("types", "t", {"by": f"{n}", "rev": rev + 1}, rev)
+            for n in range(6)
+            for store in (one, two)
+        ]
+        assert sum(await asyncio.gather(*attempts)) == 1
+    stored = await two.get_record("types", "t")
+    assert stored is not None and stored["rev"] == 2
+
+
 async def test_data_survives_reopening(backend: Backend) -> None:
     store = await backend.open()
     a = job(data={"keep": [1, 2]})

@@ -13,6 +13,7 @@ import pytest
 
 from livejobs.errors import Invalid, StoreRefused
 from livejobs.jobs.model import blank_job
+from livejobs.jobs.rules import rev_of
 from livejobs.query import matches, parse_filter
 from livejobs.store.base import Change, ClaimRequest
 from livejobs.store.mongo.shapes import (
@@ -24,6 +25,7 @@ from livejobs.store.mongo.shapes import (
     filter_to_mongo,
     hosts_of,
     live_key_filter,
+    record_swap_filter,
     sort_to_mongo,
 )
 from livejobs.store.mongo.store import UNSTORABLE, MongoStore
@@ -184,3 +186,18 @@ def test_record_events_name_the_record_whatever_happened_to_it() -> None:
     assert change_from_event({"operationType": "drop", "ns": records}, "jobs") is None
     jobs = {"operationType": "delete", "ns": {"coll": "queue"}, "documentKey": {"_id": "j1"}}
     assert change_from_event(jobs, "queue") == Change("delete", "j1", None)
+
+
+@pytest.mark.parametrize(
+    "stored", [None, {}, {"rev": 0}, {"rev": 1}, {"rev": 2}, {"rev": True}, {"rev": "1"}]
+)
+@pytest.mark.parametrize("rev", [0, 1, 2])
+def test_record_swap_filter_selects_the_revision_rev_of_reads(stored: object, rev: int) -> None:
+    """``swap_record``'s compare-and-set on MongoDB (mongomock) agrees with ``rev_of``, the
+    other stores' reading: no record, or one without a number in ``rev``, is revision 0."""
+    records = mongomock.MongoClient().db.records
+    if stored is not None:
+        records.insert_one({"_id": "types/t", "kind": "types", "rid": "t", "doc": stored})
+    found = records.find_one(record_swap_filter("types", "t", rev))
+    expected = stored is not None and rev_of(stored) == rev  # type: ignore[arg-type]
+    assert (found is not None) == expected

@@ -111,6 +111,15 @@ def record_key(kind: str, record_id: str) -> str:
     return f"{kind}/{record_id}"
 
 
+def record_swap_filter(kind: str, record_id: str, rev: int) -> dict[str, Any]:
+    """The record ``swap_record`` may replace: at ``rev`` (at 0, also one without a number
+    there, as ``rules.rev_of`` reads it)."""
+    key = record_key(kind, record_id)
+    if rev:
+        return {"_id": key, "doc.rev": {"$type": "number", "$eq": rev}}  # never ``true``
+    return {"_id": key, "$or": [{"doc.rev": 0}, {"doc.rev": {"$not": {"$type": "number"}}}]}
+
+
 def change_from_event(event: dict[str, Any], jobs: str = "jobs") -> Change | None:
     """A change stream event as a ``Change``; None for events watchers need not see.
     Events from a collection other than ``jobs`` are records."""

@@ -46,6 +46,7 @@ from livejobs.store.mongo.shapes import (
     hosts_of,
     live_key_filter,
     record_key,
+    record_swap_filter,
     sort_to_mongo,
 )
 
@@ -364,6 +365,19 @@ class MongoStore(MongoRollups):
         with _reachable():
             result = await self._records.delete_one({"_id": record_key(kind, record_id)})
         return result.deleted_count == 1
+
+    async def swap_record(self, kind: str, record_id: str, doc: dict[str, Any], rev: int) -> bool:
+        """A replace of the record at ``rev``; at 0 an upsert, which a record at another
+        revision turns into a duplicate ``_id``."""
+        body = {"kind": kind, "rid": record_id, "doc": doc}
+        with _reachable():
+            try:
+                result = await self._records.replace_one(
+                    record_swap_filter(kind, record_id, rev), body, upsert=rev == 0
+                )
+            except DuplicateKeyError:
+                return False
+        return result.matched_count == 1 or result.upserted_id is not None
 
 
 @contextmanager

@@ -359,3 +359,17 @@ def order_by(sort: Sequence[tuple[str, int]]) -> str:
         if column not in named:
             terms.append(f"{column} ASC")
     return "ORDER BY " + ", ".join(terms)
+
+
+#: a record's ``rev`` as ``rules.rev_of`` reads it (0: no record, or not a number)
+_REV = (
+    "CASE WHEN jsonb_typeof(records.doc->'rev') = 'number' "
+    "THEN (records.doc->>'rev')::numeric ELSE 0 END"
+)
+#: ``swap_record`` at revision 0 (no record, or one without ``rev``)
+SWAP_NEW_RECORD = (
+    "INSERT INTO records (kind, id, doc) VALUES ($1, $2, $3::jsonb) "
+    f"ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc WHERE {_REV} = 0"
+)
+#: ``swap_record`` at revision $4
+SWAP_RECORD = f"UPDATE records SET doc = $3::jsonb WHERE kind = $1 AND id = $2 AND {_REV} = $4"

@@ -29,6 +29,8 @@ from livejobs.store.postgres import batch, connections, counts, feed, flow, migr
 from livejobs.store.postgres.rollups import PostgresRollups
 from livejobs.store.postgres.sql import (
     DELETE_MANY,
+    SWAP_NEW_RECORD,
+    SWAP_RECORD,
     Params,
     order_by,
     where,
@@ -305,6 +307,22 @@ class PostgresStore(PostgresRollups):
         async def work(conn: Any, changes: list[Change]) -> bool:
             sql = "DELETE FROM records WHERE kind = $1 AND id = $2"
             if await conn.execute(sql, kind, record_id) != "DELETE 1":
+                return False
+            changes.append(Change("record", f"{kind}/{record_id}", None))
+            return True
+
+        return await self._write(work)
+
+    async def swap_record(self, kind: str, record_id: str, doc: dict[str, Any], rev: int) -> bool:
+        """One statement each way: a write that waited for another's row lock tests the
+        revision again on the row that one left (READ COMMITTED's re-check), so it loses."""
+
+        async def work(conn: Any, changes: list[Change]) -> bool:
+            if rev == 0:
+                status = await conn.execute(SWAP_NEW_RECORD, kind, record_id, doc)
+            else:
+                status = await conn.execute(SWAP_RECORD, kind, record_id, doc, rev)
+            if status not in ("INSERT 0 1", "UPDATE 1"):
                 return False
             changes.append(Change("record", f"{kind}/{record_id}", None))
             return True

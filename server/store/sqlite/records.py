@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from livejobs.jobs.rules import rev_of
 from livejobs.store.sqlite.ops import Changes
 from livejobs.store.sqlite.sql import decode, encode
 
@@ -40,4 +41,20 @@ def delete_record(conn: sqlite3.Connection, changes: Changes, kind: str, record_
     if cursor.rowcount != 1:
         return False
     changes.append(("record", f"{kind}/{record_id}", None))
+    return True
+
+
+def swap_record(
+    conn: sqlite3.Connection,
+    changes: Changes,
+    kind: str,
+    record_id: str,
+    doc: dict[str, Any],
+    rev: int,
+) -> bool:
+    """``put_record`` if the stored record is at ``rev``: the batch's transaction holds the
+    file's write lock from the read to the write, so no other process writes between."""
+    if rev_of(get_record(conn, changes, kind, record_id)) != rev:
+        return False
+    put_record(conn, changes, kind, record_id, doc)
     return True

@@ -243,3 +243,6 @@ class SQLiteStore(SQLiteRollups):
 
     async def delete_record(self, kind: str, record_id: str) -> bool:
         return await self._run(records.delete_record, kind, record_id)
+
+    async def swap_record(self, kind: str, record_id: str, doc: dict[str, Any], rev: int) -> bool:
+        return await self._run(records.swap_record, kind, record_id, doc, rev)
