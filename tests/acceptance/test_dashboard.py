@@ -396,7 +396,14 @@ async def test_a_manager_sets_limits_from_the_queues_view(page: Page, live_serve
         await expect(queue.locator(".rate")).to_have_text("100 / 60 s")
         await expect(queue.locator(".concurrency")).to_have_text("≤ 3 running")
         assert await m.call("types.list") == [
-            {"type": "render", "paused": False, "rate_limit": 100, "rate_per": 60, "concurrency": 3}
+            {
+                "type": "render",
+                "paused": False,
+                "rate_limit": 100,
+                "rate_per": 60,
+                "concurrency": 3,
+                "rev": 1,
+            }
         ]
 
         # Emptying a field removes that limit and keeps the others.

@@ -207,7 +207,14 @@ async def test_rule_changes_are_pushed_to_watchers_on_every_server(servers):
         assert await call(raw, 2, "types.watch", {}) == []
         await a.call("types.set_limits", {"type": "api", "rate_limit": 5, "rate_per": 1})
         assert await pushed(raw) == [
-            {"type": "api", "paused": False, "rate_limit": 5, "rate_per": 1, "concurrency": None}
+            {
+                "type": "api",
+                "paused": False,
+                "rate_limit": 5,
+                "rate_per": 1,
+                "concurrency": None,
+                "rev": 1,
+            }
         ]
         await a.call("types.pause", {"type": "api"})
         assert (await pushed(raw))[0]["paused"] is True
