@@ -12,6 +12,7 @@ from livejobs_sdk.connection import Connection, Frame
 from livejobs_sdk.errors import ConnectionLost
 from livejobs_sdk.job import FINISHED, Job, WorkerJob
 from livejobs_sdk.subscription import Subscription, window_params
+from livejobs_sdk.type_rules import TypeRulesCalls
 from livejobs_sdk.worker import Handler, Hook, Worker
 
 
@@ -24,7 +25,7 @@ def _spec(item: Job | tuple[str, Any] | dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-class Client:
+class Client(TypeRulesCalls):
     """A connection to a livejobs server, or to the first that answers of several sharing one
     database (``url`` a list): when it is lost, the client moves on to the next, taking its
     workers and subscriptions along. ``call_timeout`` bounds each call (waiting for a
@@ -124,23 +125,6 @@ class Client:
             ids = list((await self.call("jobs.create_many", params, timeout))["ids"])
             creation.created(ids)
         return ids
-
-    async def set_type_retry(self, job_type: str, policy: dict[str, Any] | None) -> dict[str, Any]:
-        """The retry policy (``{"retries", "wait", "backoff", "max_wait"}``) of the type's
-        jobs created without one; None removes it. Returns the type's rules."""
-        params: dict[str, Any] = {"type": job_type}
-        if policy is not None:
-            params["retry"] = policy
-        return dict(await self.call("types.set_retry", params))
-
-    async def set_type_time_limit(self, job_type: str, seconds: float | None) -> dict[str, Any]:
-        """The time limit of the type's jobs created without one (``Job.time_limit``): an
-        attempt running longer is stopped and failed. None removes it. Returns the type's
-        rules."""
-        params: dict[str, Any] = {"type": job_type}
-        if seconds is not None:
-            params["time_limit"] = seconds
-        return dict(await self.call("types.set_time_limit", params))
 
     def _with_trace(self, spec: dict[str, Any], trace: dict[str, str] | None) -> dict[str, Any]:
         """``spec`` with its creator's trace context, unless it has one or the server is too
@@ -270,37 +254,6 @@ class Client:
         if reason is not None:
             params["reason"] = reason
         return int((await self.call("jobs.drain", params))["cancelled"])
-
-    async def obliterate(
-        self, job_type: str, force: bool = False, reason: str | None = None
-    ) -> dict[str, int]:
-        """Remove every job of ``job_type`` and its rules (managers and admins), as BullMQ's
-        ``obliterate``. Refused (``conflict``) while some of its jobs run, unless ``force``:
-        then they are cancelled too. Returns ``{cancelled, removed, kept}``."""
-        params: dict[str, Any] = {"type": job_type, "force": force}
-        if reason is not None:
-            params["reason"] = reason
-        return dict(await self.call("types.obliterate", params))
-
-    async def set_type_retain(self, job_type: str, seconds: float | None) -> dict[str, Any]:
-        """Keep finished jobs of ``job_type`` for ``seconds`` (None: the server's default)."""
-        return dict(await self.call("types.set_retain", {"type": job_type, "retain": seconds}))
-
-    async def set_type_keep(
-        self,
-        job_type: str,
-        *,
-        completed: int | None = None,
-        failed: int | None = None,
-        cancelled: int | None = None,
-    ) -> dict[str, Any]:
-        """Keep only the newest ``completed`` (``failed``, ``cancelled``) finished jobs of
-        ``job_type``; the server removes older ones, as BullMQ's ``removeOnComplete: {count}``.
-        A status not named keeps its jobs for their retention time; none named removes the
-        rule."""
-        counts = {"completed": completed, "failed": failed, "cancelled": cancelled}
-        keep = {status: n for status, n in counts.items() if n is not None}
-        return dict(await self.call("types.set_keep", {"type": job_type, "keep": keep or None}))
 
     async def schedules(self) -> list[dict[str, Any]]:
         """The repeating jobs' schedules: ``key``, ``type``, ``repeat``, ``next`` run, ``id``."""

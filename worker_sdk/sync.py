@@ -232,6 +232,12 @@ class SyncClient:
     schedules = blocking(Client.schedules)
     set_type_retain = blocking(Client.set_type_retain)
     set_type_keep = blocking(Client.set_type_keep)
+    types = blocking(Client.types)
+    type_rules = blocking(Client.type_rules)
+    pause_type = blocking(Client.pause_type)
+    resume_type = blocking(Client.resume_type)
+    set_type_limits = blocking(Client.set_type_limits)
+    change_type_rules = blocking(Client.change_type_rules)
 
     def run(
         self, job_type: str, data: Any = None, timeout: float | None = None, **options: Any

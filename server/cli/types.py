@@ -13,7 +13,6 @@ creator's token, a value out of bounds) one line and exit 1.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any, NoReturn
 
 import typer
@@ -22,7 +21,8 @@ from rich.table import Table
 
 from livejobs.cli.client import TOKEN, URL, Failure, listed_plainly, run, stdout
 from livejobs.cli.common import fail
-from livejobs_sdk import CallError, Client
+from livejobs_sdk import Client
+from livejobs_sdk.type_rules import LIMITS
 
 types_app = typer.Typer(
     no_args_is_help=True,
@@ -31,19 +31,9 @@ types_app = typer.Typer(
 
 #: the value that removes a limit or a default
 NONE = "none"
-LIMITS = (
-    "rate_limit",
-    "rate_per",
-    "concurrency",
-    "group_concurrency",
-    "group_rate_limit",
-    "group_rate_per",
-)
 BACKOFFS = ("constant", "exponential")
 RATE_WANTED = "give N/SECONDS (e.g. 100/60: at most 100 starts in any 60 seconds) or none"
 TYPE_ARG = typer.Argument(..., metavar="TYPE", help="the job type (queue)")
-#: reads of a type's rules before a change made from them gives up (others kept changing them)
-CHANGE_ATTEMPTS = 5
 
 
 # -- reading what the user typed --------------------------------------------------------------
@@ -160,31 +150,6 @@ def summary(rules: dict[str, Any]) -> str:
     return f"{rules['type']}: {', '.join(parts)}"
 
 
-async def rules_of(client: Client, job_type: str) -> dict[str, Any]:
-    """The type's current rules (``{}``: it has none)."""
-    records = await client.call("types.list", {})
-    return next((r for r in records if r["type"] == job_type), {})
-
-
-async def change_from(
-    client: Client,
-    job_type: str,
-    method: str,
-    params_of: Callable[[dict[str, Any]], dict[str, Any]],
-) -> Any:
-    """``method`` with the params ``params_of`` makes from the type's rules as read, at the
-    revision read; read again when another change came in between."""
-    for _ in range(CHANGE_ATTEMPTS):
-        current = await rules_of(client, job_type)
-        params = {"type": job_type, **params_of(current), "rev": current.get("rev", 0)}
-        try:
-            return await client.call(method, params)
-        except CallError as exc:
-            if exc.code != "conflict":
-                raise
-    raise Failure(f"the rules of {job_type} kept changing meanwhile; try again")
-
-
 # -- commands ---------------------------------------------------------------------------------
 
 
@@ -282,7 +247,7 @@ def types_limit(
         if clear:  # nothing read, nothing kept
             params = {"type": job_type, **limits_from({})}
             return dict(await client.call("types.set_limits", params))
-        return dict(await change_from(client, job_type, "types.set_limits", limits_from))
+        return await client.change_type_rules(job_type, "types.set_limits", limits_from)
 
     typer.echo(summary(run(url, token, work)))
 
@@ -340,7 +305,7 @@ async def _set_retry(client: Client, job_type: str, changes: dict[str, Any]) -> 
             raise Failure(f"{job_type} has no retry policy to change: give --retries too")
         return {"retry": {**(current or {}), **changes}}
 
-    return await change_from(client, job_type, "types.set_retry", retry_from)
+    return await client.change_type_rules(job_type, "types.set_retry", retry_from)
 
 
 @types_app.command("defaults")

@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from livejobs.cli import types as cli_types
-from livejobs_sdk import Client
+from livejobs_sdk import Client, SyncClient
 from livejobs_sdk.errors import CallError
-from tests.servers import InProcessServer, started
+from livejobs_sdk.type_rules import TypeRulesCalls
+from tests.servers import InProcessServer, ProcessServer, started
 
 #: one change per rule, each through its own setter
 CHANGES: list[tuple[str, dict[str, Any]]] = [
@@ -40,7 +40,7 @@ def all_set(rules: dict[str, Any]) -> bool:
 
 
 async def rules_of(client: Client, job_type: str) -> dict[str, Any]:
-    return await cli_types.rules_of(client, job_type)
+    return await client.type_rules(job_type)
 
 
 async def test_setters_called_at_once_on_one_server_keep_every_change(
@@ -105,42 +105,75 @@ async def test_rules_removed_to_nothing_are_at_revision_zero_again(
         assert changed["rate_limit"] == 5 and changed["rev"] == 3
 
 
-class Interrupted:
-    """A client whose first read of the rules is followed, before the caller acts on it, by
-    another admin's change (what the CLI's read-then-write used to overwrite)."""
+class Interrupted(TypeRulesCalls):
+    """A client whose first read of the rules is followed, before it acts on it, by another
+    admin's change (what a read-then-write used to overwrite)."""
 
     def __init__(self, client: Client, other: Client) -> None:
         self.client, self.other, self.reads = client, other, 0
 
-    async def call(self, method: str, params: dict[str, Any]) -> Any:
-        result = await self.client.call(method, params)
+    async def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
+        *,
+        retry: bool | None = None,
+    ) -> Any:
+        result = await self.client.call(method, params, timeout, retry=retry)
         if method == "types.list":
             self.reads += 1
             if self.reads == 1:
-                await self.other.call(
-                    "types.set_limits",
-                    {"type": "mail", "concurrency": 5, "rate_limit": 10, "rate_per": 60},
-                )
+                await self.other.set_type_limits("mail", rate=(10, 60), concurrency=5)
         return result
 
 
-async def test_the_cli_reads_again_when_the_rules_changed_under_it(
+async def test_a_change_made_from_rules_read_again_when_overtaken(
     server: InProcessServer,
 ) -> None:
+    """``set_type_limits`` (and ``livejobs types limit``, through ``change_type_rules``)
+    keeps a change made between its read and its write."""
     async with server.client() as client, server.client() as other:
-        await client.call("types.set_limits", {"type": "mail", "rate_limit": 1, "rate_per": 1})
+        await client.set_type_limits("mail", rate=(1, 1))
         interrupted = Interrupted(client, other)
-
-        def limits_from(current: dict[str, Any]) -> dict[str, Any]:  # --concurrency 8
-            kept = {name: current.get(name) for name in cli_types.LIMITS} | {"concurrency": 8}
-            return {name: value for name, value in kept.items() if value is not None}
-
-        result = await cli_types.change_from(
-            interrupted,
-            "mail",
-            "types.set_limits",
-            limits_from,  # type: ignore[arg-type]
-        )
+        result = await interrupted.set_type_limits("mail", concurrency=8)
     assert interrupted.reads == 2  # refused at the revision first read, read again
     assert result["concurrency"] == 8
     assert (result["rate_limit"], result["rate_per"]) == (10, 60)  # the other admin's rate
+
+
+async def test_the_sdk_sets_a_types_rules_by_name(server: InProcessServer) -> None:
+    async with server.client() as client:
+        assert await client.types() == [] and await client.type_rules("api") == {}
+        rules = await client.set_type_limits("api", rate=(100, 60), group_concurrency=1)
+        assert (rules["rate_limit"], rules["rate_per"], rules["group_concurrency"]) == (100, 60, 1)
+        rules = await client.set_type_limits("api", concurrency=4)  # the others stay
+        assert (rules["rate_limit"], rules["concurrency"], rules["group_concurrency"]) == (
+            100,
+            4,
+            1,
+        )
+        rules = await client.set_type_limits("api", rate=None, group_concurrency=None)
+        assert rules["rate_limit"] is None and rules["rate_per"] is None
+        assert "group_concurrency" not in rules and rules["concurrency"] == 4
+        assert (await client.pause_type("api"))["paused"] is True
+        assert [r["type"] for r in await client.types()] == ["api"]
+        assert (await client.resume_type("api"))["paused"] is False
+        with pytest.raises(CallError) as refused:
+            await client.set_type_limits("api", rate=(0, 60))
+        assert refused.value.code == "invalid"
+        assert (await client.type_rules("api"))["rev"] == rules["rev"] + 2
+    async with server.client(await server.token("worker", "w1", types=["api"])) as worker:
+        assert (await worker.type_rules("api"))["concurrency"] == 4  # a worker may read them
+        with pytest.raises(CallError) as refused:
+            await worker.set_type_limits("api", concurrency=9)
+        assert refused.value.code == "forbidden"
+
+
+def test_the_sync_client_sets_a_types_rules(sync_server: ProcessServer) -> None:
+    with SyncClient(sync_server.ws_url, sync_server.admin_token) as client:
+        client.set_type_limits("api", concurrency=2)
+        client.pause_type("api")
+        rules = client.type_rules("api")
+        assert rules["concurrency"] == 2 and rules["paused"] is True and rules["rev"] == 2
+        assert [r["type"] for r in client.types()] == ["api"]

@@ -49,6 +49,8 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     sdk = (site / "sdk" / "index.html").read_text()
     for name in ("Client", "SyncClient", "Tasks", "WorkerJob"):
         assert f'id="livejobs_sdk.{name}"' in sdk, name  # documented from its docstrings
+    # the calls Client takes from its base (a type's rules) are documented as its own
+    assert 'id="livejobs_sdk.Client.set_type_limits"' in sdk
     http = (site / "http" / "index.html").read_text()
     for path in openapi()["paths"]:
         assert path in http, path
