@@ -1,7 +1,7 @@
 """The Queues view's "Kept" column and its "Retention…" form: how long a type's
 finished jobs are kept (`types.set_retain`) and how many of the newest of each status
-(`types.set_keep`), shown live whoever sets them, set and cleared by a manager; a role that may
-not set them has no button."""
+(`types.set_keep`), shown live whoever sets them, set and cleared by a manager, also for a type
+not listed yet; a role that may not set them has no button."""
 
 from __future__ import annotations
 
@@ -73,6 +73,18 @@ async def test_a_manager_sets_and_clears_a_types_retention(page: Page, live_serv
         await expect(queue.locator("td.kept")).to_have_text("—", timeout=WAIT)
         assert await m.call("types.list") == []
 
+        # A type with no job and no rules yet gets its retention from "another type…".
+        await page.click("#queues-add-retention")
+        await expect(form.locator("[name=type]")).to_have_value("")
+        await form.locator("[name=type]").fill("  export  ")
+        await form.locator("[name=keep_failed]").fill("20")
+        await form.locator("button[type=submit]").click()
+        await expect(page.locator("#retention-dialog")).to_be_hidden(timeout=WAIT)
+        exported = page.locator('#queues-view tr[data-type="export"]')
+        await expect(exported.locator("td.kept")).to_have_text("newest 20 failed", timeout=WAIT)
+        [rule] = await m.call("types.list")
+        assert (rule["type"], rule["keep"]) == ("export", {"failed": 20})
+
 
 async def test_a_worker_has_no_retention_button(page: Page, live_server) -> None:
     async with Client(live_server.ws_url, token=live_server.admin_token) as admin:
@@ -83,3 +95,4 @@ async def test_a_worker_has_no_retention_button(page: Page, live_server) -> None
     queue = page.locator('#queues-view tr[data-type="report"]')
     await expect(queue.locator("td.kept")).to_have_text("—", timeout=WAIT)
     await expect(queue.locator('[data-action="edit-retention"]')).to_have_count(0)
+    await expect(page.locator("#queues-add-retention")).to_be_hidden()

@@ -2,8 +2,8 @@
 // status, whether its queue is paused, its rate limit and global concurrency, and the defaults
 // its new jobs get (time limit, retries). Roles that may
 // call the `types.*` setters get Pause/Resume, a form for the limits and one for the defaults
-// (each also for a type not listed yet: "Limit another type…", "Defaults for another type…"),
-// and Drain (`jobs.drain`: its queued jobs cancelled, after a confirmation); the others see the
+// (each also for a type not listed yet: "Limit another type…", "Defaults for another type…",
+// "Retention for another type…"), and Drain (`jobs.drain`: its queued jobs cancelled, after a confirmation); the others see the
 // same rows.
 //
 // Rows are kept per type and updated in place, so a button is never replaced under the pointer
@@ -43,6 +43,7 @@ export class QueuesView {
     conn.addEventListener("session", () => this.reset());
     $("#queues-add", root).addEventListener("click", () => this.#limits.open(null));
     $("#queues-add-defaults", root).addEventListener("click", () => this.#defaults.open(null));
+    $("#queues-add-retention", root).addEventListener("click", () => this.#retention.open(null));
     $("tbody", root).addEventListener("click", (e) => this.#onClick(e));
   }
 
@@ -101,6 +102,7 @@ export class QueuesView {
     $("#queues-empty", this.#root).hidden = types.length > 0;
     $("#queues-add", this.#root).hidden = !this.#conn.may("types.set_limits");
     $("#queues-add-defaults", this.#root).hidden = !this.#mayDefaults;
+    $("#queues-add-retention", this.#root).hidden = !this.#mayRetention;
     const paused = types.filter((t) => rules.isPaused(t)).length;
     const parts = [`${types.length} ${types.length === 1 ? "type" : "types"}`, `${paused} paused`];
     if (rules.error) parts.push(`rules not refreshed: ${rules.error.message}`);
