@@ -113,14 +113,9 @@ class Interrupted(TypeRulesCalls):
         self.client, self.other, self.reads = client, other, 0
 
     async def call(
-        self,
-        method: str,
-        params: dict[str, Any] | None = None,
-        timeout: float | None = None,
-        *,
-        retry: bool | None = None,
+        self, method: str, params: dict[str, Any] | None = None, *a: Any, **k: Any
     ) -> Any:
-        result = await self.client.call(method, params, timeout, retry=retry)
+        result = await self.client.call(method, params, *a, **k)
         if method == "types.list":
             self.reads += 1
             if self.reads == 1:
