@@ -270,3 +270,51 @@ async def test_a_role_that_may_not_set_defaults_sees_no_button(
     await expect(queue.locator("td.defaults")).to_have_text("time limit 300 s", timeout=WAIT)
     await expect(queue.locator('[data-action="edit-defaults"]')).to_have_count(0)
     await expect(page.locator("#queues-add-defaults")).to_be_hidden()
+
+
+async def test_a_form_left_open_never_undoes_a_change_made_meanwhile(
+    page: Page, live_server
+) -> None:
+    """The editors save at the revision of the rules they were filled from: another admin's
+    change made while the form was open is not overwritten; the form says so and shows the
+    rules as they are now, and the next save applies."""
+    token = await live_server.token("manager", "mo")
+    async with Client(live_server.ws_url, token=token) as m:
+        await m.job("render").save()
+        await m.set_type_limits("render", concurrency=3)
+        await sign_in(page, live_server, token)
+        await page.click("#tab-queues")
+        queue = page.locator('#queues-view tr[data-type="render"]')
+        await expect(queue.locator(".concurrency")).to_have_text("≤ 3 running", timeout=WAIT)
+        await queue.locator('[data-action="edit-limits"]').click()
+        form = page.locator("#limits-dialog form")
+        await expect(form.locator("[name=concurrency]")).to_have_value("3")
+
+        await m.set_type_limits("render", concurrency=5)  # another admin, meanwhile
+        await form.locator("[name=rate_limit]").fill("100")
+        await form.locator("[name=rate_per]").fill("60")
+        await form.locator("button[type=submit]").click()
+        error = page.locator("#limits-error")
+        await expect(error).to_contain_text("someone changed the rules of render meanwhile")
+        await expect(page.locator("#limits-dialog")).to_be_visible()
+        await expect(form.locator("[name=concurrency]")).to_have_value("5")
+        await expect(form.locator("[name=rate_limit]")).to_have_value("")
+        rules = await m.type_rules("render")
+        assert (rules["concurrency"], rules["rate_limit"]) == (5, None)
+
+        await form.locator("[name=rate_limit]").fill("100")
+        await form.locator("[name=rate_per]").fill("60")
+        await form.locator("button[type=submit]").click()
+        await expect(page.locator("#limits-dialog")).to_be_hidden(timeout=WAIT)
+        rules = await m.type_rules("render")
+        assert (rules["concurrency"], rules["rate_limit"], rules["rate_per"]) == (5, 100, 60)
+
+        # A two-call form (retention: the time, then the counts) chains its revisions.
+        await queue.locator('[data-action="edit-retention"]').click()
+        retention = page.locator("#retention-dialog form")
+        await retention.locator("[name=retain]").fill("600")
+        await retention.locator("[name=keep_failed]").fill("4")
+        await retention.locator("button[type=submit]").click()
+        await expect(page.locator("#retention-dialog")).to_be_hidden(timeout=WAIT)
+        rules = await m.type_rules("render")
+        assert (rules["retain"], rules["keep"], rules["concurrency"]) == (600, {"failed": 4}, 5)

@@ -61,8 +61,8 @@ export class DefaultsDialog extends FormDialog {
     await submitDialog(this.dialog, this.form, error, () => this.defaults(), async ({ type, time_limit, retry }) => {
       // Only what changed is sent: after a failed second call, saving again retries just that.
       const rule = this.rules.get(type);
-      if ((rule?.time_limit ?? null) !== time_limit) await this.rules.setTimeLimit(type, time_limit);
-      if (policyKey(rule?.retry) !== policyKey(retry)) await this.rules.setRetry(type, retry);
+      if ((rule?.time_limit ?? null) !== time_limit) await this.save(type, (rev) => this.rules.setTimeLimit(type, time_limit, rev));
+      if (policyKey(rule?.retry) !== policyKey(retry)) await this.save(type, (rev) => this.rules.setRetry(type, retry, rev));
       toast(`Saved the defaults of ${type}`, "success", 2500);
     });
   }

@@ -289,7 +289,7 @@ class LimitsDialog extends FormDialog {
   async submit() {
     const error = $("#limits-error", this.dialog);
     await submitDialog(this.dialog, this.form, error, () => this.limits(), async (limits) => {
-      await this.rules.setLimits(limits.type, limits);
+      await this.save(limits.type, (rev) => this.rules.setLimits(limits.type, limits, rev));
       toast(`Saved the limits of ${limits.type}`, "success", 2500);
     });
   }

@@ -42,8 +42,8 @@ export class RetentionDialog extends FormDialog {
     await submitDialog(this.dialog, this.form, error, () => this.retention(), async ({ type, retain, keep }) => {
       // Only what changed is sent: after a failed second call, saving again retries just that.
       const rule = this.rules.get(type);
-      if ((rule?.retain ?? null) !== retain) await this.rules.setRetain(type, retain);
-      if (keepKey(rule?.keep) !== keepKey(keep)) await this.rules.setKeep(type, keep);
+      if ((rule?.retain ?? null) !== retain) await this.save(type, (rev) => this.rules.setRetain(type, retain, rev));
+      if (keepKey(rule?.keep) !== keepKey(keep)) await this.save(type, (rev) => this.rules.setKeep(type, keep, rev));
       toast(`Saved how ${type} keeps its finished jobs`, "success", 2500);
     });
   }

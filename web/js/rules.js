@@ -122,9 +122,12 @@ export class TypeRules extends EventTarget {
     return this.#change("types.resume", { type });
   }
 
+  // `rev`, where a setter takes it: the revision of the rules the change was made from (the
+  // server refuses it, `conflict`, if they changed since); null: whatever they are now.
+
   /** Omitted (null) limits are removed; rate_limit and rate_per go together. */
-  setLimits(type, { rate_limit = null, rate_per = null, concurrency = null } = {}) {
-    const params = { type };
+  setLimits(type, { rate_limit = null, rate_per = null, concurrency = null } = {}, rev = null) {
+    const params = rev == null ? { type } : { type, rev };
     const kept = this.rules.get(type) || {};
     for (const k of GROUP_LIMITS) if (kept[k] != null) params[k] = kept[k];
     if (rate_limit != null || rate_per != null) Object.assign(params, { rate_limit, rate_per });
@@ -133,29 +136,31 @@ export class TypeRules extends EventTarget {
   }
 
   /** Seconds an attempt of the type's new jobs may run; null removes the default. */
-  setTimeLimit(type, timeLimit) {
-    return this.#setOne("types.set_time_limit", type, "time_limit", timeLimit);
+  setTimeLimit(type, timeLimit, rev = null) {
+    return this.#setOne("types.set_time_limit", type, "time_limit", timeLimit, rev);
   }
 
   /** `{retries, wait, backoff, max_wait, until}` for the type's new jobs; null removes it
    * (they get the server's `default_retry` then). */
-  setRetry(type, retry) {
-    return this.#setOne("types.set_retry", type, "retry", retry);
+  setRetry(type, retry, rev = null) {
+    return this.#setOne("types.set_retry", type, "retry", retry, rev);
   }
 
   /** Seconds the type's finished jobs are kept; null: the server's `retain_seconds`. */
-  setRetain(type, seconds) {
-    return this.#setOne("types.set_retain", type, "retain", seconds);
+  setRetain(type, seconds, rev = null) {
+    return this.#setOne("types.set_retain", type, "retain", seconds, rev);
   }
 
   /** `{completed, failed, cancelled}`: how many of the newest of each are kept; null: none. */
-  setKeep(type, keep) {
-    return this.#setOne("types.set_keep", type, "keep", keep);
+  setKeep(type, keep, rev = null) {
+    return this.#setOne("types.set_keep", type, "keep", keep, rev);
   }
 
   /** A setter of one rule: the param omitted when null, which removes the rule. */
-  #setOne(method, type, name, value) {
-    return this.#change(method, value == null ? { type } : { type, [name]: value });
+  #setOne(method, type, name, value, rev) {
+    const params = rev == null ? { type } : { type, rev };
+    if (value != null) params[name] = value;
+    return this.#change(method, params);
   }
 
   async #change(method, params) {
