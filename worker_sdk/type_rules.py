@@ -11,7 +11,7 @@ server refuses it (``conflict``) and the change is made again from what is store
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from livejobs_sdk.errors import CallError
@@ -45,15 +45,8 @@ class TypeRulesCalls:
     """The calls about one job type's rules (managers and admins change them; every role
     that may read the type's jobs may read them). Each change returns the type's rules."""
 
-    async def call(
-        self,
-        method: str,
-        params: dict[str, Any] | None = None,
-        timeout: float | None = None,
-        *,
-        retry: bool | None = None,
-    ) -> Any:
-        raise NotImplementedError  # the Client's
+    #: the Client's: any protocol method
+    call: Callable[..., Awaitable[Any]]
 
     async def types(self) -> list[dict[str, Any]]:
         """Every type with rules: ``{type, rev, paused, rate_limit, rate_per, concurrency,
