@@ -50,6 +50,7 @@ def new_job(spec: p.JobSpec) -> NewJob:
         target=spec.target,
         exclude=spec.exclude,
         retain=spec.retain,
+        keep={str(status): n for status, n in spec.keep.items()} if spec.keep else None,
         private=spec.private,
         trace=None if spec.trace is None else msgspec.to_builtins(spec.trace),
         time_limit=spec.time_limit,

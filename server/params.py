@@ -82,6 +82,12 @@ class TraceSpec(Params):
     tracestate: Annotated[str, Meta(max_length=TRACESTATE_CHARS, pattern=TRACESTATE)] | None = None
 
 
+FinishedStatus = Literal["completed", "failed", "cancelled"]
+#: per finished status, how many of a type's newest jobs are kept (``types.set_keep``, a job's
+#: ``keep``)
+KeepCounts = dict[FinishedStatus, Annotated[int, Meta(ge=0, le=10_000_000)]]
+
+
 class JobSpec(Params):
     type: Name
     data: Any = None
@@ -96,6 +102,7 @@ class JobSpec(Params):
     target: Name | None = None
     exclude: Annotated[list[Name], Meta(max_length=100)] = []
     retain: Seconds | None = None
+    keep: KeepCounts | None = None
     private: Any = None
     debounce: DebounceSpec | None = None
     trace: TraceSpec | None = None
@@ -278,14 +285,11 @@ class TypeRetain(TypeChange):
     retain: Seconds | None = None
 
 
-FinishedStatus = Literal["completed", "failed", "cancelled"]
-
-
 class TypeKeep(TypeChange):
     """``types.set_keep``: per finished status, how many of the type's newest jobs are kept
     (older ones are removed); null or empty: no count, retention by age alone."""
 
-    keep: dict[FinishedStatus, Annotated[int, Meta(ge=0, le=10_000_000)]] | None = None
+    keep: KeepCounts | None = None
 
 
 class TypeLimits(TypeChange):

@@ -88,6 +88,7 @@ FIELDS: dict[str, Field] = {
     "unique_for": _f(_OWNERS, doc=_OWNED),
     "debounce": _f(_OWNERS, doc=_OWNED),
     "retain": _f(_OWNERS, doc=_OWNED),
+    "keep": _f(_OWNERS, doc=_OWNED),
     "depends": _f(_OWNERS, doc=_OWNED),
     "dependants": _f(_OWNERS, doc=_OWNED),
     "time_limit": _f(_ALL, doc=_QUEUE),

@@ -155,6 +155,21 @@ class Job:
         self.spec["retain"] = seconds
         return self
 
+    def keep(
+        self,
+        *,
+        completed: int | None = None,
+        failed: int | None = None,
+        cancelled: int | None = None,
+    ) -> Job:
+        """When this job finishes ``completed`` (``failed``, ``cancelled``), only the newest
+        that many of its type's jobs of that status are kept, the older ones removed: BullMQ's
+        ``removeOnComplete: {count}`` (``removeOnFail``) on a job. A type's own counts
+        (``Client.set_type_keep``) apply too; the smaller wins."""
+        counts = {"completed": completed, "failed": failed, "cancelled": cancelled}
+        self.spec["keep"] = {status: n for status, n in counts.items() if n is not None} or None
+        return self
+
     def private(self, data: Any) -> Job:
         self.spec["private"] = data
         return self

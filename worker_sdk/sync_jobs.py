@@ -120,6 +120,7 @@ class SyncJob:
     target = chained(Job.target)
     exclude = chained(Job.exclude)
     retain = chained(Job.retain)
+    keep = chained(Job.keep)
     lifo = chained(Job.lifo)
     unique_for = chained(Job.unique_for)
     private = chained(Job.private)

@@ -45,6 +45,8 @@ class Job(Struct, kw_only=True):
     target: str | None = None
     exclude: list[str] = []
     retain: float | None = None
+    #: when it finishes: how many of its type's newest jobs of that status are kept
+    keep: dict[str, int] | None = None
     debounce: dict[str, Any] | None = None
     time_limit: float | None = None
     group: str | None = None

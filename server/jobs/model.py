@@ -174,6 +174,7 @@ def blank_job(job_type: str, data: Any, *, owner: str, now: float) -> Job:
         "target": None,
         "exclude": [],
         "retain": None,
+        "keep": None,
         "debounce": None,
         "trace": None,
         "time_limit": None,

@@ -53,6 +53,8 @@ class NewJob:
     target: str | None = None
     exclude: Sequence[str] = ()
     retain: float | None = None
+    #: when it finishes: how many of its type's newest jobs of that status are kept
+    keep: dict[str, int] | None = None
     private: Any = None
     #: the W3C trace context of the request that created it (``traceparent``, ``tracestate``)
     trace: dict[str, str] | None = None
@@ -116,6 +118,7 @@ class Creating(JobCore):
         doc["target"] = spec.target
         doc["exclude"] = list(spec.exclude)
         doc["retain"] = spec.retain
+        doc["keep"] = spec.keep or None
         doc["lifo"] = spec.lifo
         if spec.unique_for is not None and spec.key is None:
             raise Invalid("unique_for needs a key: it is how long the key blocks new jobs")

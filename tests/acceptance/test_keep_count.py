@@ -98,3 +98,47 @@ async def test_a_backlog_is_trimmed_a_chunk_at_a_time(
             await asyncio.wait_for(watched.ready.wait(), 10)
             await client.set_type_keep("bulk", completed=2)
             assert await settle_at(watched, 2) == sorted(done[-2:])
+
+
+async def finish_keeping(client: Any, job_type: str, **keep: int) -> str:
+    """``finish`` for a job that carries its own counts (``Job.keep``)."""
+    job = await client.job(job_type).keep(**keep).save()
+    assert job.doc["keep"] == keep
+    [claimed] = await client.call("jobs.claim", {"types": [job_type], "limit": 1})
+    await client.call("jobs.done", {"id": job.id, "lease": claimed["lease"]["token"]})
+    return str(job.id)
+
+
+async def test_a_job_carries_its_own_count(server: InProcessServer) -> None:
+    """BullMQ's ``removeOnComplete: {count}`` on a job: when it completes, its type keeps the
+    newest N completed jobs; jobs finishing without a count trim nothing; a type's rule and a
+    job's count together keep the smaller."""
+    async with server.client() as client:
+        plain = [await finish(client, "mail") for _ in range(4)]
+        async with client.subscribe({"type": "mail", "status": "completed"}) as watched:
+            await asyncio.wait_for(watched.ready.wait(), 10)
+            assert await settle_at(watched, 4) == sorted(plain)
+            last = await finish_keeping(client, "mail", completed=2)
+            assert await settle_at(watched, 2) == sorted([plain[-1], last])
+            more = [await finish(client, "mail") for _ in range(3)]  # no count: all stay
+            assert await settle_at(watched, 5) == sorted([plain[-1], last, *more])
+            await client.set_type_keep("mail", completed=3)
+            assert await settle_at(watched, 3) == sorted(more)
+            final = await finish_keeping(client, "mail", completed=5)  # the rule's 3 wins
+            assert await settle_at(watched, 3) == sorted([*more[1:], final])
+        failed = [await finish(client, "mail", "fail") for _ in range(2)]  # no count for them
+        assert {d["id"] for d in await client.find({"status": "failed"})} == set(failed)
+
+
+async def test_a_jobs_count_is_checked_and_read_as_its_retain(server: InProcessServer) -> None:
+    async with server.client() as admin:
+        for keep in ({"running": 1}, {"completed": -1}, {"completed": "ten"}, [1]):
+            with pytest.raises(LivejobsError) as refused:
+                await admin.call("jobs.create", {"type": "mail", "keep": keep})
+            assert refused.value.code == "invalid", keep
+        job = await admin.job("mail").keep(failed=9).save()
+        assert (await admin.get_job(job.id))["keep"] == {"failed": 9}
+    worker = await server.token("worker", "w1", types=["mail"])
+    async with server.client(worker) as client:
+        [claimed] = await client.call("jobs.claim", {"types": ["mail"], "limit": 1})
+        assert claimed["keep"] == {"failed": 9}  # the worker running it reads it, as retain
