@@ -163,9 +163,9 @@ class Job:
         cancelled: int | None = None,
     ) -> Job:
         """When this job finishes ``completed`` (``failed``, ``cancelled``), only the newest
-        that many of its type's jobs of that status are kept, the older ones removed: BullMQ's
-        ``removeOnComplete: {count}`` (``removeOnFail``) on a job. A type's own counts
-        (``Client.set_type_keep``) apply too; the smaller wins."""
+        that many of its type's jobs of that status made by the same user are kept, the older
+        ones removed: BullMQ's ``removeOnComplete: {count}`` (``removeOnFail``) on a job. A
+        type's counts (``Client.set_type_keep``) cover every user's jobs, and apply too."""
         counts = {"completed": completed, "failed": failed, "cancelled": cancelled}
         self.spec["keep"] = {status: n for status, n in counts.items() if n is not None} or None
         return self

@@ -45,7 +45,7 @@ class Job(Struct, kw_only=True):
     target: str | None = None
     exclude: list[str] = []
     retain: float | None = None
-    #: when it finishes: how many of its type's newest jobs of that status are kept
+    #: when it finishes: how many of its owner's newest jobs of its type and that status stay
     keep: dict[str, int] | None = None
     debounce: dict[str, Any] | None = None
     time_limit: float | None = None

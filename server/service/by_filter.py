@@ -49,11 +49,16 @@ class ByFilter(JobCore):
             await asyncio.sleep(0)  # let calls and the feed in between chunks
         return removed
 
-    async def keep_newest(self, job_type: str, status: str, keep: int) -> int:
-        """Remove the jobs of ``job_type`` in ``status`` (a finished one) but the ``keep``
-        that finished last, a chunk at a time; returns how many were removed. A job that
-        changed meanwhile (rerun, removed by another server) is left to the next pass."""
+    async def keep_newest(
+        self, job_type: str, status: str, keep: int, owner: str | None = None
+    ) -> int:
+        """Remove the jobs of ``job_type`` in ``status`` (a finished one), of ``owner`` if
+        given, but the ``keep`` that finished last, a chunk at a time; returns how many were
+        removed. A job that changed meanwhile (rerun, removed by another server) is left to
+        the next pass."""
         scoped = {"type": job_type, "status": status}
+        if owner is not None:
+            scoped["owner"] = owner
         newest_first = (("finished", -1),)
         removed = 0
         while True:

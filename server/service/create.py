@@ -53,7 +53,7 @@ class NewJob:
     target: str | None = None
     exclude: Sequence[str] = ()
     retain: float | None = None
-    #: when it finishes: how many of its type's newest jobs of that status are kept
+    #: when it finishes: how many of its owner's newest jobs of its type and that status stay
     keep: dict[str, int] | None = None
     private: Any = None
     #: the W3C trace context of the request that created it (``traceparent``, ``tracestate``)

@@ -142,3 +142,26 @@ async def test_a_jobs_count_is_checked_and_read_as_its_retain(server: InProcessS
     async with server.client(worker) as client:
         [claimed] = await client.call("jobs.claim", {"types": ["mail"], "limit": 1})
         assert claimed["keep"] == {"failed": 9}  # the worker running it reads it, as retain
+
+
+async def test_a_jobs_count_trims_only_its_owners_jobs(server: InProcessServer) -> None:
+    """A creator may remove only its own jobs: its job's count keeps the newest of its own
+    completed jobs of the type, and leaves everyone else's (the type's count, which managers
+    set, is the one that covers every owner)."""
+    creator = await server.token("creator", "cleo", types=["mail"])
+    async with server.client() as admin, server.client(creator) as cleo:
+        others = [await finish(admin, "mail") for _ in range(3)]
+
+        async def finish_own(**keep: int) -> str:
+            job = await cleo.job("mail").keep(**keep).save()
+            [claimed] = await admin.call("jobs.claim", {"types": ["mail"], "limit": 1})
+            assert claimed["id"] == job.id
+            await admin.call("jobs.done", {"id": job.id, "lease": claimed["lease"]["token"]})
+            return str(job.id)
+
+        own = [await finish_own() for _ in range(2)]
+        async with admin.subscribe({"type": "mail", "status": "completed"}) as watched:
+            await asyncio.wait_for(watched.ready.wait(), 10)
+            last = await finish_own(completed=0)  # keep none of cleo's completed jobs
+            assert await settle_at(watched, 3) == sorted(others)
+        assert not {last, *own} & {d["id"] for d in await admin.find({"type": "mail"})}
