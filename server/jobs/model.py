@@ -104,9 +104,27 @@ DEFAULT_RETRY: dict[str, Any] = {
 
 
 def new_id() -> str:
-    """32 hex digits: milliseconds since the epoch, then 80 random bits. Time-ordered ids keep
-    inserts at the end of the primary-key index instead of on a random page."""
-    return f"{time.time_ns() // 1_000_000:012x}{random_hex(10)}"
+    """32 hex digits: milliseconds since the epoch, then 80 bits. Time-ordered ids keep inserts
+    at the end of the primary-key index instead of on a random page. The 80 bits start random
+    at each new millisecond; within one (or when the clock steps back) each id a thread makes
+    is the one before plus one, as ULID's monotonic ids: jobs created in turn whose creation
+    times tie (a driven clock, a coarse one) are then still claimed in turn."""
+    ms, last = time.time_ns() // 1_000_000, _last_id
+    if ms > last.ms:
+        last.ms, last.tail = ms, int(random_hex(10), 16) >> 1  # room for 2**79 more
+    else:
+        last.tail += 1
+    return f"{last.ms:012x}{last.tail:020x}"
+
+
+class _LastId(threading.local):
+    """The last id this thread made (``new_id``)."""
+
+    def __init__(self) -> None:
+        self.ms, self.tail = -1, 0
+
+
+_last_id = _LastId()
 
 
 class _RandomPool(threading.local):
@@ -123,6 +141,7 @@ _pool = _RandomPool()
 
 def _forget_after_fork() -> None:
     _pool.hex, _pool.at = "", 0  # a child must not repeat its parent's bytes
+    _last_id.ms = -1  # ... nor follow its parent's last id with the same next one
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
