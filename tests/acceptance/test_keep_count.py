@@ -16,9 +16,21 @@ from livejobs_sdk.errors import LivejobsError
 from tests.servers import InProcessServer
 
 
-async def finish(client: Any, job_type: str, action: str = "done") -> str:
-    """Create a job of ``job_type`` and complete (or fail) it at once; its id."""
-    job = await client.job(job_type).save()
+async def finish(
+    client: Any,
+    job_type: str,
+    action: str = "done",
+    *,
+    keep: dict[str, int] | None = None,
+    creator: Any = None,
+) -> str:
+    """Create a job of ``job_type`` (by ``creator``, default ``client``; with its own counts
+    ``keep``) and complete (or fail) it at once through ``client``; its id."""
+    job = (creator or client).job(job_type)
+    if keep is not None:
+        job = job.keep(**keep)
+    job = await job.save()
+    assert job.doc["keep"] == keep
     [claimed] = await client.call("jobs.claim", {"types": [job_type], "limit": 1})
     assert claimed["id"] == job.id
     params = {"id": job.id, "lease": claimed["lease"]["token"]}
@@ -100,15 +112,6 @@ async def test_a_backlog_is_trimmed_a_chunk_at_a_time(
             assert await settle_at(watched, 2) == sorted(done[-2:])
 
 
-async def finish_keeping(client: Any, job_type: str, **keep: int) -> str:
-    """``finish`` for a job that carries its own counts (``Job.keep``)."""
-    job = await client.job(job_type).keep(**keep).save()
-    assert job.doc["keep"] == keep
-    [claimed] = await client.call("jobs.claim", {"types": [job_type], "limit": 1})
-    await client.call("jobs.done", {"id": job.id, "lease": claimed["lease"]["token"]})
-    return str(job.id)
-
-
 async def test_a_job_carries_its_own_count(server: InProcessServer) -> None:
     """BullMQ's ``removeOnComplete: {count}`` on a job: when it completes, its type keeps the
     newest N completed jobs; jobs finishing without a count trim nothing; a type's rule and a
@@ -118,13 +121,13 @@ async def test_a_job_carries_its_own_count(server: InProcessServer) -> None:
         async with client.subscribe({"type": "mail", "status": "completed"}) as watched:
             await asyncio.wait_for(watched.ready.wait(), 10)
             assert await settle_at(watched, 4) == sorted(plain)
-            last = await finish_keeping(client, "mail", completed=2)
+            last = await finish(client, "mail", keep={"completed": 2})
             assert await settle_at(watched, 2) == sorted([plain[-1], last])
             more = [await finish(client, "mail") for _ in range(3)]  # no count: all stay
             assert await settle_at(watched, 5) == sorted([plain[-1], last, *more])
             await client.set_type_keep("mail", completed=3)
             assert await settle_at(watched, 3) == sorted(more)
-            final = await finish_keeping(client, "mail", completed=5)  # the rule's 3 wins
+            final = await finish(client, "mail", keep={"completed": 5})  # the rule's 3 wins
             assert await settle_at(watched, 3) == sorted([*more[1:], final])
         failed = [await finish(client, "mail", "fail") for _ in range(2)]  # no count for them
         assert {d["id"] for d in await client.find({"status": "failed"})} == set(failed)
@@ -151,17 +154,10 @@ async def test_a_jobs_count_trims_only_its_owners_jobs(server: InProcessServer) 
     creator = await server.token("creator", "cleo", types=["mail"])
     async with server.client() as admin, server.client(creator) as cleo:
         others = [await finish(admin, "mail") for _ in range(3)]
-
-        async def finish_own(**keep: int) -> str:
-            job = await cleo.job("mail").keep(**keep).save()
-            [claimed] = await admin.call("jobs.claim", {"types": ["mail"], "limit": 1})
-            assert claimed["id"] == job.id
-            await admin.call("jobs.done", {"id": job.id, "lease": claimed["lease"]["token"]})
-            return str(job.id)
-
-        own = [await finish_own() for _ in range(2)]
+        own = [await finish(admin, "mail", creator=cleo) for _ in range(2)]
         async with admin.subscribe({"type": "mail", "status": "completed"}) as watched:
             await asyncio.wait_for(watched.ready.wait(), 10)
-            last = await finish_own(completed=0)  # keep none of cleo's completed jobs
+            # keep none of cleo's completed jobs
+            last = await finish(admin, "mail", keep={"completed": 0}, creator=cleo)
             assert await settle_at(watched, 3) == sorted(others)
         assert not {last, *own} & {d["id"] for d in await admin.find({"type": "mail"})}
