@@ -6,7 +6,6 @@ compared in constant time. 128 random bits of secret; tokens may expire and be r
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import secrets
@@ -125,10 +124,14 @@ class Auth:
             raise Invalid(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
         if "/" in name:  # worker ids are "user/name": a user name with "/" could pass as another's
             raise Invalid(f"user name {name!r} may not contain '/'")
+        taken = Conflict(f"user {name!r} exists")
         if await self.store.get_record("users", name) is not None:
-            raise Conflict(f"user {name!r} exists")
+            raise taken
         user = {"name": name, "role": role, "types": types, "created": self.clock.now()}
-        await self.store.put_record("users", name, user)
+        # written only where no record is: two admins (or servers) adding one name at once
+        # must not both be told they did, the second's role silently replacing the first's
+        if not await self.store.swap_record("users", name, {**user, "rev": 1}, 0):
+            raise taken
         return user
 
     async def remove_user(self, name: str) -> bool:
@@ -142,7 +145,7 @@ class Auth:
         return True
 
     async def list_users(self) -> list[dict[str, Any]]:
-        return await self.store.list_records("users")
+        return [_without_rev(user) for user in await self.store.list_records("users")]
 
     async def create_token(
         self, user: str, expires_in: float | None = None, token: str | None = None
@@ -190,14 +193,21 @@ class Auth:
             if await self.store.get_record("tokens", _token_id(fixed_token)) is None:
                 await self.create_token("admin", token=fixed_token)
             return None
-        if users:
-            return None
-        await self._ensure_admin()
+        if users or not await self._ensure_admin():
+            return None  # servers starting together: the one that made the admin prints
         return str((await self.create_token("admin"))["token"])
 
-    async def _ensure_admin(self) -> None:
-        """The ``admin`` user, made unless it exists: servers starting together on a fresh
-        database each get here, and the one that finds it made by another must still start."""
-        if await self.store.get_record("users", "admin") is None:
-            with contextlib.suppress(Conflict):
-                await self.add_user("admin", "admin")
+    async def _ensure_admin(self) -> bool:
+        """The ``admin`` user, made unless it exists; True if this call made it. Servers
+        starting together on a fresh database each get here, and the one that finds it made
+        by another must still start."""
+        try:
+            await self.add_user("admin", "admin")
+        except Conflict:
+            return False
+        return True
+
+
+def _without_rev(user: dict[str, Any]) -> dict[str, Any]:
+    """A user as callers see it: the record's revision is the store's business."""
+    return {key: value for key, value in user.items() if key != "rev"}
