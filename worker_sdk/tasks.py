@@ -22,7 +22,7 @@ import inspect
 import os
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import ModuleType
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
@@ -39,6 +39,8 @@ P = ParamSpec("P")
 R = TypeVar("R")
 Builder = TypeVar("Builder", Job, SyncJob)
 JOB_TYPES = (WorkerJob, SyncWorkerJob)
+KEEP_STATUSES = {"completed", "failed", "cancelled"}
+"""The statuses a task's ``keep=`` may count, as ``Job.keep`` takes them."""
 
 
 class InvalidArguments(LivejobsError, TypeError):
@@ -96,12 +98,17 @@ class Task(Generic[P, R]):
         priority: int | str | None = None,
         result_timeout: float | None = None,
         time_limit: float | None = None,
+        retain: float | None = None,
+        keep: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.function: Callable[..., Any] = function
         self.name = name or f"{function.__module__}.{function.__qualname__}"
         self.retries, self.retry_wait, self.backoff = retries, retry_wait, backoff
         self.priority, self.time_limit = priority, time_limit
+        self.retain, self.keep = retain, dict(keep or {})
+        if unknown := set(self.keep) - KEEP_STATUSES:
+            raise TypeError(f"task {self.name}: keep= takes {sorted(KEEP_STATUSES)}, not {unknown}")
         #: how long ``run`` waits for the result (None: until it comes)
         self.result_timeout = result_timeout
         self.is_async = inspect.iscoroutinefunction(function)
@@ -141,6 +148,10 @@ class Task(Generic[P, R]):
             job.priority(self.priority)
         if self.time_limit is not None:
             job.time_limit(self.time_limit)
+        if self.retain is not None:
+            job.retain(self.retain)
+        if self.keep:
+            job.keep(**self.keep)
         return job
 
     def job(self, *args: P.args, **kwargs: P.kwargs) -> SyncJob:
@@ -244,6 +255,8 @@ class Tasks:
         priority: int | str | None = None,
         result_timeout: float | None = None,
         time_limit: float | None = None,
+        retain: float | None = None,
+        keep: Mapping[str, int] | None = None,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(
@@ -258,8 +271,12 @@ class Tasks:
         priority: int | str | None = None,
         result_timeout: float | None = None,
         time_limit: float | None = None,
+        retain: float | None = None,
+        keep: Mapping[str, int] | None = None,
     ) -> Any:
-        """``@app.task`` or ``@app.task(name=..., retries=..., priority=..., time_limit=...)``."""
+        """``@app.task`` or ``@app.task(name=..., retries=..., priority=..., time_limit=...)``;
+        ``retain`` (seconds) and ``keep`` (``{"completed": 100}``) as a job builder's
+        ``.retain()`` and ``.keep()`` set them."""
         options: dict[str, Any] = {
             "name": name,
             "retries": retries,
@@ -268,6 +285,8 @@ class Tasks:
             "priority": priority,
             "result_timeout": result_timeout,
             "time_limit": time_limit,
+            "retain": retain,
+            "keep": keep,
         }
 
         def register(function: Callable[..., Any]) -> Task[Any, Any]:

@@ -45,7 +45,9 @@ def test_a_task_runs_with_its_defaults_and_its_result_is_decoded(bound):
     doc = bound.get_job(job.id)
     assert doc["type"] == "emails.send" and doc["data"] == {"to": "x@y.z", "cc": ["boss@y.z"]}
     assert doc["retry"]["retries"] == 2 and doc["time_limit"] == 60
-    assert bound.get_job(report.id)["time_limit"] is None  # a task without one
+    assert (doc["retain"], doc["keep"]) == (3600, {"completed": 100})
+    bare = bound.get_job(report.id)  # a task without them
+    assert (bare["time_limit"], bare["retain"], bare["keep"]) == (None, None, None)
     grouped = bound.job("other", None).group("tenant-1").time_limit(5).save()
     assert (grouped.doc["group"], grouped.doc["time_limit"]) == ("tenant-1", 5)
     high = bound.job("other", None).priority("high").save()

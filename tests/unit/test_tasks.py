@@ -67,6 +67,11 @@ def test_task_definitions_that_cannot_work_are_refused_at_import():
         @app.task
         def spread(*points: Point) -> None: ...
 
+    with pytest.raises(TypeError, match="task kept: keep= takes .*not {'done'}"):
+
+        @app.task(name="kept", keep={"done": 5})
+        def kept() -> None: ...
+
     with pytest.raises(ValueError, match="two tasks are named 'geo.move'"):
 
         @app.task(name="geo.move")

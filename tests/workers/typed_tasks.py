@@ -21,7 +21,14 @@ class Receipt:
     thread: str
 
 
-@app.task(name="emails.send", retries=2, priority="high", time_limit=60)
+@app.task(
+    name="emails.send",
+    retries=2,
+    priority="high",
+    time_limit=60,
+    retain=3600,
+    keep={"completed": 100},
+)
 def send_email(to: str, subject: str = "(none)", cc: list[str] | None = None) -> Receipt:
     """A plain function: the worker runs it in a thread."""
     return Receipt(to, subject, datetime.now(UTC), threading.current_thread().name)
