@@ -12,6 +12,7 @@ next have room; one timer (``next_opening``) wakes the dispatcher then — no po
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
@@ -22,7 +23,7 @@ from livejobs.jobs.rules import TypeRules, rev_of
 __all__ = ["KIND", "FlowControl", "RulesStore", "TypeRules"]
 
 KIND = "types"
-#: tries of a change whose record another writer changed between its read and its write
+#: tries of a change whose record another server changed between its read and its write
 SWAP_ATTEMPTS = 8
 NO_RULES = TypeRules()
 """A type without rules (asked for on every change of such a type: built once)."""
@@ -56,6 +57,8 @@ class FlowControl:
         self._keep: dict[str, dict[str, int]] = {}
         #: per rate-limited type that ran out of room, when its window opens again
         self._openings: dict[str, float] = {}
+        #: per type changed through this server, the lock its changes take turns on
+        self._changing: dict[str, asyncio.Lock] = {}
 
     async def load(self) -> None:
         for record in await self.store.list_records(KIND):
@@ -78,6 +81,14 @@ class FlowControl:
         two changes at once never lose one. ``rev``: the revision the caller's own read saw
         (``types.list``, where a type without rules is at 0); a ``Conflict`` if the rules
         moved on since. Returns the record."""
+        # this server's changes take turns, so only other servers' can overtake one (a lock
+        # per type with rules set here: as many as the type records the store holds anyway)
+        async with self._changing.setdefault(job_type, asyncio.Lock()):
+            return await self._swap(job_type, changes, rev)
+
+    async def _swap(
+        self, job_type: str, changes: Mapping[str, Any], rev: int | None
+    ) -> dict[str, Any]:
         for _ in range(SWAP_ATTEMPTS):
             record = await self.store.get_record(KIND, job_type)
             stored, before = rev_of(record), TypeRules.from_record(record)

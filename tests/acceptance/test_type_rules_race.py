@@ -55,6 +55,21 @@ async def test_setters_called_at_once_on_one_server_keep_every_change(
     assert rules["rev"] == len(CHANGES)
 
 
+async def test_many_setters_of_one_type_at_once_all_succeed(server: InProcessServer) -> None:
+    """More setters than a compare-and-set retries: on one server they take turns."""
+    setters = 30
+    async with server.client() as client:
+        results = await asyncio.gather(
+            *(
+                client.call("types.set_limits", {"type": "mail", "concurrency": n + 1})
+                for n in range(setters)
+            )
+        )
+        rules = await rules_of(client, "mail")
+    assert sorted(result["rev"] for result in results) == list(range(1, setters + 1))
+    assert rules["rev"] == setters
+
+
 async def test_setters_called_at_once_on_two_servers_keep_every_change(tmp_path: Any) -> None:
     a = InProcessServer(tmp_path / "jobs.db")
     b = InProcessServer(tmp_path / "jobs.db")
