@@ -72,8 +72,10 @@ async def create_many(ctx: Ctx, params: p.CreateMany) -> dict[str, list[str]]:
     if len(params.jobs) > ctx.services.settings.max_batch:
         raise RateLimited(f"at most {ctx.services.settings.max_batch} jobs per call")
     then = [] if params.then is None else [params.then]
-    for spec in [*params.jobs, *then]:
-        ctx.services.permissions.check(ctx.identity, "jobs.create", {"type": spec.type})
+    # each job as a ``jobs.create`` of its own params: a rule on a create's data holds here too
+    raw_then = [] if params.then is None else [ctx.raw["then"]]
+    for raw_spec in [*ctx.raw["jobs"], *raw_then]:
+        ctx.services.permissions.check(ctx.identity, "jobs.create", raw_spec)
     jobs, specs = ctx.services.jobs, [new_job(spec) for spec in params.jobs]
     user, request_id = ctx.identity.user, params.request_id
     fan_in = new_job(then[0]) if then else None
@@ -206,6 +208,8 @@ async def worker_start(ctx: Ctx, params: p.WorkerStart) -> dict[str, str]:
     if session.worker is not None:
         raise Invalid("this connection is already a worker; call worker.stop first")
     ctx.services.permissions.check_types(ctx.identity, ctx.method, params.types)
+    # the jobs pushed to a worker are claims: a rule on ``jobs.claim`` holds for them too
+    ctx.services.permissions.check(ctx.identity, "jobs.claim", {"types": params.types})
     worker_id = bind_worker_id(ctx.identity.user, params.worker_id or str(next(_worker_numbers)))
     worker = Worker(
         session=session,

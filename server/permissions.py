@@ -28,18 +28,36 @@ READ_ONE = "jobs.get"
 Rule = Callable[[Identity, str, dict[str, Any], Job | None], bool]
 
 
-def declarative(spec: dict[str, Any]) -> Rule:
-    """``{"role": "creator", "method": "jobs.create", "type": "reports"}``: all given keys match."""
+def declarative(spec: dict[str, Any], *, deny: bool = False) -> Rule:
+    """``{"role": "creator", "method": "jobs.create", "type": "reports"}``: all given keys match.
+
+    ``type`` is the job's, else the params' ``type``, else each of the params' ``types`` (a
+    claim, ``worker.start``): a deny rule matches when any of them is its type, an allow rule
+    only when all are, so that allowing one type never lets a call of several through."""
 
     def rule(identity: Identity, method: str, params: dict[str, Any], job: Job | None) -> bool:
-        job_type = job["type"] if job is not None else params.get("type")
-        return (
-            spec.get("role", identity.role) == identity.role
-            and spec.get("method", method) == method
-            and ("type" not in spec or spec["type"] == job_type)
-        )
+        if spec.get("role", identity.role) != identity.role:
+            return False
+        if spec.get("method", method) != method:
+            return False
+        if "type" not in spec:
+            return True
+        named = _types_named(params, job)
+        if deny:
+            return spec["type"] in named
+        return bool(named) and all(job_type == spec["type"] for job_type in named)
 
     return rule
+
+
+def _types_named(params: dict[str, Any], job: Job | None) -> list[Any]:
+    """The job types a call is about, as far as its job or params say."""
+    if job is not None:
+        return [job["type"]]
+    if "type" in params:
+        return [params["type"]]
+    types = params.get("types")
+    return list(types) if isinstance(types, list) else []
 
 
 @dataclass(slots=True)
@@ -63,12 +81,12 @@ class Rules:
                 found = (
                     source.get(name) if isinstance(source, dict) else getattr(source, name, None)
                 )
-                target_list.extend(_as_rule(rule) for rule in found or [])
+                target_list.extend(_as_rule(rule, name == "deny") for rule in found or [])
         return rules
 
 
-def _as_rule(rule: Rule | dict[str, Any]) -> Rule:
-    return declarative(rule) if isinstance(rule, dict) else rule
+def _as_rule(rule: Rule | dict[str, Any], deny: bool) -> Rule:
+    return declarative(rule, deny=deny) if isinstance(rule, dict) else rule
 
 
 class Permissions:

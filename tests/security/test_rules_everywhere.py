@@ -1,0 +1,100 @@
+"""Allow and deny rules hold on every path that does what they name, not only the obvious one.
+
+A rule about ``jobs.create`` sees each job's own params whether it comes alone or in a batch
+(``jobs.create_many``, ``then``, ``POST /api/jobs/batch``); a declarative rule naming a ``type``
+holds for the calls that name their types as a list (``jobs.claim``, ``worker.start``): a worker
+denied a type can neither claim its jobs nor have them pushed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from livejobs_sdk import CallError, Client
+from tests.servers import InProcessServer
+
+#: tests/rules_example.py denies creating a job whose data says it is bigger than 1000
+TOO_BIG = {"type": "report", "data": {"size": 10_000}}
+SMALL = {"type": "report", "data": {"size": 10}}
+
+
+async def _stored(srv: InProcessServer) -> int:
+    return await srv.services.store.count({})
+
+
+async def test_a_rule_on_a_creates_params_holds_in_a_batch(tmp_path: Any) -> None:
+    srv = InProcessServer(tmp_path / "jobs.db", rules="tests.rules_example:RULES")
+    await srv.start()
+    try:
+        token = await srv.token("creator", "carol")
+        batches = [
+            {"jobs": [SMALL, TOO_BIG]},
+            {"jobs": [SMALL], "then": TOO_BIG},
+        ]
+        async with Client(srv.ws_url, token=token) as carol:
+            for batch in batches:
+                with pytest.raises(CallError) as info:
+                    await carol.call("jobs.create_many", batch)
+                assert info.value.code == "forbidden", batch
+        async with httpx.AsyncClient(base_url=srv.http_url) as http:
+            auth = {"Authorization": f"Bearer {token}"}
+            for batch in batches:
+                answer = await http.post("/api/jobs/batch", json=batch, headers=auth)
+                assert answer.status_code == 403, answer.text
+                assert answer.json()["code"] == "forbidden"
+        assert await _stored(srv) == 0
+        async with Client(srv.ws_url, token=token) as carol:  # the rule refuses only big ones
+            assert len((await carol.call("jobs.create_many", {"jobs": [SMALL]}))["ids"]) == 1
+    finally:
+        await srv.stop()
+
+
+PAYROLL_DENIED = {"deny": [{"role": "worker", "method": "jobs.claim", "type": "payroll"}]}
+
+
+async def test_a_declarative_type_rule_holds_for_claims_of_many_types(tmp_path: Any) -> None:
+    srv = InProcessServer(tmp_path / "jobs.db", extra={"rules": PAYROLL_DENIED})
+    await srv.start()
+    try:
+        async with srv.client() as admin:
+            await admin.call("jobs.create", {"type": "payroll", "private": {"iban": "DE00"}})
+        token = await srv.token("worker", "wendy")
+        claims = [{"types": ["payroll"]}, {"types": ["mail", "payroll"]}]
+        async with Client(srv.ws_url, token=token) as wendy:
+            for claim in claims:
+                with pytest.raises(CallError) as info:
+                    await wendy.call("jobs.claim", claim)
+                assert info.value.code == "forbidden", claim
+            with pytest.raises(CallError) as info:
+                await wendy.call("worker.start", {"types": ["payroll"]})
+            assert info.value.code == "forbidden"
+            assert await wendy.call("jobs.claim", {"types": ["mail"]}) == []
+        async with httpx.AsyncClient(base_url=srv.http_url) as http:
+            auth = {"Authorization": f"Bearer {token}"}
+            answer = await http.post("/api/claim", json=claims[1], headers=auth)
+            assert answer.status_code == 403, answer.text
+        assert await srv.services.store.count({"status": "running"}) == 0
+    finally:
+        await srv.stop()
+
+
+async def test_a_type_allowed_alone_does_not_allow_a_claim_of_others(tmp_path: Any) -> None:
+    """An allow rule naming one type lets a creator claim that type, not a list with others."""
+    rules = {"allow": [{"role": "creator", "method": "jobs.claim", "type": "mail"}]}
+    srv = InProcessServer(tmp_path / "jobs.db", extra={"rules": rules})
+    await srv.start()
+    try:
+        async with srv.client() as admin:
+            await admin.call("jobs.create", {"type": "payroll"})
+        token = await srv.token("creator", "carol")
+        async with Client(srv.ws_url, token=token) as carol:
+            assert await carol.call("jobs.claim", {"types": ["mail"]}) == []
+            with pytest.raises(CallError) as info:
+                await carol.call("jobs.claim", {"types": ["mail", "payroll"]})
+            assert info.value.code == "forbidden"
+        assert await srv.services.store.count({"status": "running"}) == 0
+    finally:
+        await srv.stop()
