@@ -25,7 +25,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -38,6 +38,8 @@ from livejobs_sdk.protocol import PROTOCOL_VERSION, RETRY_SAFE, Frame
 __all__ = ["PROTOCOL_VERSION", "Connection", "Frame", "server_urls"]
 
 log = logging.getLogger("livejobs.sdk")
+
+T = TypeVar("T")
 
 #: how often calls under the default deadline (``call_timeout``) are checked
 SWEEP_SECONDS = 1.0
@@ -130,6 +132,8 @@ class Connection:
         for kin in list(self.kin):
             await kin.close()
         self._give_up(ConnectionLost("the client is closed"))
+        if self._rehook is not None:  # re-subscribing or re-registering: nothing to come back
+            self._rehook.cancel()
         if self._sweeper is not None:
             self._sweeper.cancel()
         if self._ws is not None:
@@ -176,6 +180,22 @@ class Connection:
         await ws.send(protocol.auth_frame(self.token, version))
         reply: Frame = protocol.decode(await asyncio.wait_for(ws.recv(), self.open_timeout))
         return reply
+
+    async def unless_down(self, awaitable: Awaitable[T]) -> T:
+        """``awaitable``'s result, or the reason no connection will come back (the client
+        closed, or the server lost without ``reconnect``) if that happens first: what waits
+        for pushes (a worker, a subscription) must not wait forever on a dead client."""
+        waiting = asyncio.ensure_future(awaitable)
+        down = asyncio.ensure_future(self._down.wait())
+        try:
+            await asyncio.wait((waiting, down), return_when="FIRST_COMPLETED")
+        finally:
+            down.cancel()
+            if not waiting.done():
+                waiting.cancel()
+        if waiting.done() and not waiting.cancelled():
+            return waiting.result()
+        raise self._down_reason
 
     def _give_up(self, reason: LivejobsError) -> None:
         """No connection will come back: calls waiting for one fail with ``reason``."""
@@ -228,7 +248,11 @@ class Connection:
                     await asyncio.sleep(delay * (1 + random.random() / 2))
                     delay = min(delay * 2, 2.0)
                 continue
-            # the hooks make calls whose replies this very task reads: run them beside it
+            # the hooks make calls whose replies this very task reads: run them beside it.
+            # Those of the connection before, still waiting for one, would re-subscribe and
+            # re-register a second time on this one: they stop, these do it once
+            if self._rehook is not None:
+                self._rehook.cancel()
             self._rehook = asyncio.create_task(self._run_reconnect_hooks())
             return
 

@@ -112,7 +112,14 @@ class Subscription:
         if self._closed and self._events.empty():
             raise StopAsyncIteration
         await self.start()
-        return await self._events.get()
+        if not self._events.empty():
+            return self._events.get_nowait()
+        try:  # no event will come once the client is closed or its server lost for good
+            return await self._conn.unless_down(self._events.get())
+        except ConnectionLost:
+            if self._closed:
+                raise StopAsyncIteration from None
+            raise
 
     async def next(self, timeout: float | None = None) -> Event:
         return await asyncio.wait_for(self.__anext__(), timeout)

@@ -135,7 +135,8 @@ class Worker:
 
     async def run(self) -> None:
         """Work until ``stop()`` (running handlers finish) or cancellation (running jobs are
-        handed back to the server without counting an attempt). The server takes one worker
+        handed back to the server without counting an attempt); ``ConnectionLost`` once the
+        client is closed, or its server lost without ``reconnect``. The server takes one worker
         per connection: when the client's connection already runs one, this worker opens a
         connection of its own (same URL and token) and closes it when it ends."""
         if self.conn.worker is not None:
@@ -158,7 +159,9 @@ class Worker:
         renewals = asyncio.create_task(self._renew_leases(), name="livejobs-lease-renewals")
         try:
             await self._register()
-            await self._stopping.wait()
+            # a closed client (or, without reconnect, a lost server) ends the worker: its jobs
+            # went back with the socket, and no stop could come through a dead connection
+            await self.conn.unless_down(self._stopping.wait())
             await self._stop_taking()
             tasks = [task for task, _ in self.running.values()]
             if tasks:  # wait, not gather: a cancel here must leave the jobs to _hand_back
