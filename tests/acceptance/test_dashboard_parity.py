@@ -49,6 +49,30 @@ async def test_the_detail_shows_group_time_limit_and_dependency_results(
     )
 
 
+async def test_the_detail_says_how_long_and_how_many_of_its_kind_a_job_is_kept(
+    page: Page, live_server
+) -> None:
+    async with Client(live_server.ws_url, token=live_server.admin_token) as admin:
+        kept = await admin.job("digest", {}).retain(7200).keep(completed=10, failed=3).save()
+        plain = await admin.job("digest", {}).save()
+        await kept.cancel()
+        finished = (await admin.get_job(kept.id))["finished"]
+    await sign_in(page, live_server, live_server.admin_token)
+    await open_job(page, kept.id)
+    facts = page.locator("#detail-facts")
+    await expect(facts).to_contain_text(
+        "newest 10 completed · newest 3 failed · for 7,200 s", timeout=WAIT
+    )
+    removed_at = await page.evaluate(
+        "t => new Date(t * 1000).toLocaleString()", finished + 7200
+    )  # the panel's absolute times are the browser's locale
+    await expect(facts).to_contain_text("Removed after")
+    await expect(facts).to_contain_text(removed_at)
+    await open_job(page, plain.id)  # unfinished, without rules of its own
+    await expect(facts).not_to_contain_text("Kept")
+    await expect(facts).not_to_contain_text("Removed after")
+
+
 async def test_remove_asks_once_then_acts_from_the_detail_panel(page: Page, live_server) -> None:
     """A destructive action takes a second click (``ConfirmGate``): the first only asks."""
     async with Client(live_server.ws_url, token=live_server.admin_token) as admin:

@@ -4,9 +4,9 @@ import { ConfirmGate, allowedActions, applies, runAction } from "./actions.js";
 import { $, el, setFacts, setText } from "./dom.js";
 import { STATUSES, absTime, clockTime, jsonView, relTime, workerOf } from "./format.js";
 import { failureBody, retryText } from "./failure.js";
-import { STATUS } from "./names.js";
+import { FINISHED, STATUS } from "./names.js";
 import { PriorityControl } from "./priority.js";
-import { rateText } from "./rules.js";
+import { keptText, rateText } from "./rules.js";
 
 const LEVELS = new Set(["info", "success", "warning", "danger"]);
 
@@ -180,6 +180,10 @@ export class DetailPanel extends EventTarget {
     if (doc.key) facts.push(["Key", doc.key]);
     if (doc.group) facts.push(["Group", doc.group]);
     if (doc.time_limit) facts.push(["Time limit", `${doc.time_limit}s per attempt`]);
+    const kept = keptText(doc); // its own rules: the type's are in the "Queue" fact's view
+    if (kept) facts.push(["Kept", kept]);
+    const removal = removalTime(doc);
+    if (removal != null) facts.push(["Removed after", timeFact(removal, now)]);
     if (doc.lease?.deadline) facts.push(["Stopped at", timeFact(doc.lease.deadline, now)]);
     if (doc.repeat) facts.push(["Repeat", doc.repeat.cron ? `cron ${doc.repeat.cron}` : `every ${doc.repeat.every}s (run ${doc.repeat.run || 1})`]);
     if (doc.expire_at) facts.push(["Expires", timeFact(doc.expire_at, now)]);
@@ -318,6 +322,14 @@ function queueFact(rule) {
   if (rateText(rule)) parts.push(`rate ${rateText(rule)}`);
   if (rule.concurrency != null) parts.push(`≤ ${rule.concurrency} running`);
   return parts.join(" · ");
+}
+
+/** When a finished job's retention removes it: the scheduler's `due` (staff see it; it counts
+ * the type's and the server's retention too), else its own `retain` after it finished. */
+function removalTime(doc) {
+  if (!FINISHED.includes(doc.status)) return null;
+  if (doc.due != null) return doc.due;
+  return doc.retain != null && doc.finished != null ? doc.finished + doc.retain : null;
 }
 
 function timeFact(t, now) {
