@@ -84,7 +84,7 @@ class Ctx:
         """A client's filter, checked against the fields this role may filter on (before any
         job is read, so a refusal reveals nothing), then narrowed to the rows it may read."""
         check_filter(filter := parse_filter(raw), self.identity.role)
-        scope = self.services.permissions.read_scope(self.identity)
+        scope = self.services.permissions.read_scope(self.identity, self.method)
         if scope is None:
             return filter
         return {"$and": [filter, scope]} if filter else scope

@@ -64,6 +64,8 @@ def _types_named(params: dict[str, Any], job: Job | None) -> list[Any]:
 class Rules:
     allow: list[Rule] = field(default_factory=list)
     deny: list[Rule] = field(default_factory=list)
+    #: the declarative deny rules as written: reads by filter are narrowed by them (``read_scope``)
+    deny_specs: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def load(cls, target: str | None, tables: dict[str, Any] | None = None) -> Rules:
@@ -82,6 +84,8 @@ class Rules:
                     source.get(name) if isinstance(source, dict) else getattr(source, name, None)
                 )
                 target_list.extend(_as_rule(rule, name == "deny") for rule in found or [])
+                if name == "deny":
+                    rules.deny_specs.extend(r for r in found or [] if isinstance(r, dict))
         return rules
 
 
@@ -151,11 +155,38 @@ class Permissions:
         if extra:
             raise Forbidden(f"{identity.user!r} may not work on {', '.join(extra)}")
 
-    @staticmethod
-    def read_scope(identity: Identity) -> dict[str, Any] | None:
-        """The filter every read by this identity is narrowed with (None: sees everything)."""
+    def read_scope(self, identity: Identity, method: str = READ_ONE) -> dict[str, Any] | None:
+        """The filter every read by filter (``method``: ``jobs.find``, ``subscribe``, ...) by this
+        identity is narrowed with (None: sees everything): its role's rows, less the types a
+        declarative deny rule on ``jobs.get`` or on ``method`` hides from it, so that no read
+        shows a job that ``jobs.get`` would answer ``not_found`` for."""
+        scopes: list[dict[str, Any]] = []
         if identity.role == "creator":
-            return {"owner": identity.user}
-        if identity.role == "worker" and identity.types is not None:
-            return {"type": {"$in": list(identity.types)}}
-        return None
+            scopes.append({"owner": identity.user})
+        elif identity.role == "worker" and identity.types is not None:
+            scopes.append({"type": {"$in": list(identity.types)}})
+        hidden = self._hidden_types(identity, method)
+        if hidden is None:
+            scopes.append(_NOTHING)
+        elif hidden:
+            scopes.append({"type": {"$nin": sorted(hidden)}})
+        if not scopes:
+            return None
+        return scopes[0] if len(scopes) == 1 else {"$and": scopes}
+
+    def _hidden_types(self, identity: Identity, method: str) -> set[str] | None:
+        """The types declarative deny rules keep this identity from reading (None: all)."""
+        hidden: set[str] = set()
+        for spec in self.rules.deny_specs:
+            if spec.get("role", identity.role) != identity.role:
+                continue
+            if spec.get("method", READ_ONE) not in (READ_ONE, method):
+                continue
+            if "type" not in spec:
+                return None
+            hidden.add(spec["type"])
+        return hidden
+
+
+#: a filter no job matches: every job has an id
+_NOTHING: dict[str, Any] = {"id": {"$exists": False}}

@@ -24,6 +24,17 @@ def ledger_priorities_are_fixed(
     return method == "jobs.set_priority" and job is not None and job["type"] == "ledger"
 
 
+def diaries_are_not_read_by_managers(
+    identity: Any, method: str, params: dict[str, Any], job: Any
+) -> bool:
+    return (
+        method == "jobs.get"
+        and identity.role == "manager"
+        and job is not None
+        and job["type"] == "diary"
+    )
+
+
 class RULES:
     allow: list[Any] = []
     deny = [
@@ -31,4 +42,5 @@ class RULES:
         reports_are_not_cancelled,
         ledgers_are_not_removed,
         ledger_priorities_are_fixed,
+        diaries_are_not_read_by_managers,
     ]

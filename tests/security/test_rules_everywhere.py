@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from livejobs_sdk import CallError, Client
+from tests.helpers import collect_until_ready
 from tests.servers import InProcessServer
 
 #: tests/rules_example.py denies creating a job whose data says it is bigger than 1000
@@ -96,5 +97,97 @@ async def test_a_type_allowed_alone_does_not_allow_a_claim_of_others(tmp_path: A
                 await carol.call("jobs.claim", {"types": ["mail", "payroll"]})
             assert info.value.code == "forbidden"
         assert await srv.services.store.count({"status": "running"}) == 0
+    finally:
+        await srv.stop()
+
+
+# -- a rule that narrows reading narrows every read ------------------------------------------
+
+NO_PAYROLL_FOR_MANAGERS = {"deny": [{"role": "manager", "method": "jobs.get", "type": "payroll"}]}
+
+
+async def _every_read(srv: InProcessServer, token: str) -> dict[str, Any]:
+    """What a caller learns of the store's jobs, every way it may read them."""
+    reads: dict[str, Any] = {}
+    async with Client(srv.ws_url, token=token) as client:
+        reads["find"] = sorted(d["type"] for d in await client.find({}))
+        reads["counts"] = await client.counts({})
+        async with client.subscribe({}) as sub:
+            await collect_until_ready(sub)
+            reads["subscribe"] = sorted(d["type"] for d in sub.docs.values())
+        async with client.subscribe({}, sort={"created": 1}, limit=10) as window:
+            await collect_until_ready(window)
+            reads["window"] = sorted(d["type"] for d in window.docs.values())
+        async with client.subscribe({}, counts=True) as feed:
+            await collect_until_ready(feed)
+            reads["count feed"] = feed.counts["type"]
+    async with httpx.AsyncClient(base_url=srv.http_url) as http:
+        answer = await http.get("/api/jobs", headers={"Authorization": f"Bearer {token}"})
+        reads["http"] = sorted(d["type"] for d in answer.json()["result"])
+    return reads
+
+
+async def test_a_rule_denying_reads_of_a_type_hides_it_from_every_read(tmp_path: Any) -> None:
+    srv = InProcessServer(tmp_path / "jobs.db", extra={"rules": NO_PAYROLL_FOR_MANAGERS})
+    await srv.start()
+    try:
+        async with srv.client() as admin:
+            payroll = (await admin.call("jobs.create", {"type": "payroll"}))["id"]
+            await admin.call("jobs.create", {"type": "mail"})
+        mia = await srv.token("manager", "mia")
+        async with Client(srv.ws_url, token=mia) as client:
+            with pytest.raises(CallError) as info:
+                await client.get_job(payroll)
+            assert info.value.code == "not_found"
+        reads = await _every_read(srv, mia)
+        assert reads == {
+            "find": ["mail"],
+            "counts": {"status": {"ready": 1}, "type": {"mail": 1}},
+            "subscribe": ["mail"],
+            "window": ["mail"],
+            "count feed": {"mail": 1},
+            "http": ["mail"],
+        }
+        both = await _every_read(srv, srv.admin_token)  # the rule names managers only
+        assert both["find"] == ["mail", "payroll"]
+    finally:
+        await srv.stop()
+
+
+async def test_a_rule_denying_every_read_leaves_reads_by_filter_empty(tmp_path: Any) -> None:
+    rules = {"deny": [{"role": "manager", "method": "jobs.get"}]}
+    srv = InProcessServer(tmp_path / "jobs.db", extra={"rules": rules})
+    await srv.start()
+    try:
+        async with srv.client() as admin:
+            await admin.call("jobs.create", {"type": "mail"})
+        reads = await _every_read(srv, await srv.token("manager", "mia"))
+        assert reads == {
+            "find": [],
+            "counts": {"status": {}, "type": {}},
+            "subscribe": [],
+            "window": [],
+            "count feed": {},
+            "http": [],
+        }
+    finally:
+        await srv.stop()
+
+
+async def test_a_callable_rule_denying_reads_narrows_find(tmp_path: Any) -> None:
+    """tests/rules_example.py keeps managers from reading diaries: ``jobs.find`` (WebSocket
+    and HTTP) leaves them out, as ``jobs.get`` refuses them."""
+    srv = InProcessServer(tmp_path / "jobs.db", rules="tests.rules_example:RULES")
+    await srv.start()
+    try:
+        async with srv.client() as admin:
+            await admin.call("jobs.create", {"type": "diary", "data": {"dear": "diary"}})
+            await admin.call("jobs.create", {"type": "mail"})
+        mia = await srv.token("manager", "mia")
+        async with Client(srv.ws_url, token=mia) as client:
+            assert [d["type"] for d in await client.find({})] == ["mail"]
+        async with httpx.AsyncClient(base_url=srv.http_url) as http:
+            answer = await http.get("/api/jobs", headers={"Authorization": f"Bearer {mia}"})
+            assert [d["type"] for d in answer.json()["result"]] == ["mail"]
     finally:
         await srv.stop()
