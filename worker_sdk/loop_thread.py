@@ -77,18 +77,33 @@ class LoopThread:
             raise
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+    def run(self, coro: Coroutine[Any, Any, T], unwind: float = 0.0) -> T:
         """Run ``coro`` on the loop and wait for its result in this thread. Ctrl-C (or any
-        exception while waiting) cancels the coroutine instead of leaving it running. It runs
-        in a copy of this thread's context (``call_soon_threadsafe`` copies it here), so a
-        create made inside a span is traced under it (``tracing``)."""
-        future = self.submit(coro)
+        exception while waiting) cancels the coroutine instead of leaving it running, and
+        waits up to ``unwind`` seconds for it to end (a worker handing its jobs back before
+        the process exits and closes the connection). It runs in a copy of this thread's
+        context (``call_soon_threadsafe`` copies it here), so a create made inside a span is
+        traced under it (``tracing``)."""
+        ended = threading.Event()
+
+        async def tracked() -> T:
+            try:
+                return await coro
+            finally:
+                ended.set()
+
+        try:
+            future = self.submit(tracked())
+        except RuntimeError:
+            coro.close()  # ``tracked`` never started, so it never will await it
+            raise
         try:
             return future.result()
         except concurrent.futures.CancelledError:
             raise ConnectionLost("the client is closed") from None
         except BaseException:
             future.cancel()
+            ended.wait(unwind)
             raise
 
     def call(self, function: Callable[[], T]) -> T:

@@ -22,6 +22,9 @@ from livejobs_sdk.worker import Worker
 P = ParamSpec("P")
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: how long an interrupted ``SyncWorker.run`` waits for its running jobs to be handed back
+HAND_BACK_SECONDS = 10.0
+
 
 class EventView:
     """An ``asyncio.Event`` of the loop thread seen from another thread: ``is_set``, ``wait``."""
@@ -297,8 +300,8 @@ class SyncWorker:
 
     def run(self) -> None:
         """Work until ``stop()`` from another thread; Ctrl-C hands running jobs back."""
-        try:
-            self._loop.run(self.worker.run())
+        try:  # on Ctrl-C, the running jobs are handed back before this returns
+            self._loop.run(self.worker.run(), unwind=HAND_BACK_SECONDS)
         finally:
             self._release()
 

@@ -131,6 +131,7 @@ class Worker:
     def _on_disconnect(self) -> None:
         for task, job in list(self.running.values()):
             job.reported = True  # the lease died with the socket
+            job.cancelled.set()  # a handler in a thread, which no cancel reaches, stops too
             task.cancel()
 
     async def run(self) -> None:
@@ -187,16 +188,20 @@ class Worker:
                 await self.conn.call("worker.stop", {}, timeout=5)
 
     async def _hand_back(self) -> None:
+        """Give the running jobs back, all at once: a process exiting after a Ctrl-C closes
+        the connection soon, and a job not handed back by then costs an attempt."""
         await self._stop_taking()
         entries = list(self.running.values())
         for task, job in entries:
             job.reported = True
+            job.cancelled.set()  # a handler in a thread cannot be cancelled, only told
             task.cancel()
-        for _, job in entries:
-            with contextlib.suppress(LivejobsError, asyncio.TimeoutError):
-                await self.conn.call(
-                    "jobs.snooze", {"id": job.id, "lease": job.lease_token, "seconds": 0}, timeout=5
-                )
+        await asyncio.gather(*(self._snooze_now(job) for _, job in entries))
+
+    async def _snooze_now(self, job: WorkerJob) -> None:
+        with contextlib.suppress(LivejobsError, asyncio.TimeoutError):
+            params = {"id": job.id, "lease": job.lease_token, "seconds": 0}
+            await self.conn.call("jobs.snooze", params, timeout=5)
 
     async def _run(self, job: WorkerJob) -> None:
         claim = tracing.claim(job.doc, self.worker_id)  # until a handler is free for it
