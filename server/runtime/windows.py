@@ -23,7 +23,9 @@ those counts in a small table, so each push is a few indexed rows, not a scan.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +41,10 @@ log = logging.getLogger("livejobs.live")
 INTERVAL = 0.05
 """Seconds between two queries of one busy window (changes within it are coalesced)."""
 
+REST = 1.0
+"""After each reread, window rereads rest this many times as long as it took: the store spends
+at most ``1 / (1 + REST)`` of its time on them, whatever the windows cost."""
+
 
 @dataclass(eq=False, slots=True)
 class Window:
@@ -51,6 +57,8 @@ class Window:
     skip: int
     view: str
     counts: bool = False
+    #: whose turn a reread takes (``Turns``): the user that opened the window
+    user: str = ""
     members: list[Subscription] = field(default_factory=list)
     #: members that have had their first full window (and ``ready``)
     current: set[Subscription] = field(default_factory=set)
@@ -80,12 +88,41 @@ def counts_key(view: str, filter: dict[str, Any]) -> str:
     return "c " + protocol.encode([view, filter])
 
 
+class Turns:
+    """Rereads take turns. Some are slow (a far ``skip``, a sort or count no index serves) and
+    the store answers reads in order, so rereads queued together would hold every other read
+    back for as long as they all take. One reread runs at a time on a server, each user's wait
+    behind one another (a user with many windows does not delay others' more than one with
+    one), and each is followed by a rest (``REST``): a call waits for at most one reread."""
+
+    def __init__(self) -> None:
+        self._server = asyncio.Lock()
+        #: user → its lock and how many of its rereads hold or wait for it
+        self._users: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, user: str) -> AsyncIterator[None]:
+        lock, holders = self._users.setdefault(user, (asyncio.Lock(), [0]))
+        holders[0] += 1
+        try:
+            async with lock, self._server:
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                yield
+                await asyncio.sleep((loop.time() - started) * REST)
+        finally:
+            holders[0] -= 1
+            if not holders[0]:
+                del self._users[user]
+
+
 class Windows:
     """Every live window and count feed of this server, fed by the change feed."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._windows: dict[str, Window] = {}
+        self._turns = Turns()
 
     def __len__(self) -> int:
         return sum(len(w.members) for w in self._windows.values())
@@ -94,6 +131,8 @@ class Windows:
         """Join ``sub`` to its window (made on first use); the rows follow from a task, so the
         caller's reply goes out first."""
         shared = self._windows.setdefault(window.key, window)
+        if shared is window and sub.session.identity is not None:
+            window.user = sub.session.identity.user
         shared.members.append(sub)
         shared.dirty = True
         self._kick(shared)
@@ -126,11 +165,12 @@ class Windows:
         ``INTERVAL``."""
         try:
             while window.dirty and window.members:
-                window.dirty = False
-                if window.counts:
-                    await self._push_counts(window)
-                else:
-                    await self._push_rows(window)
+                async with self._turns.turn(window.user):
+                    window.dirty = False
+                    if window.counts:
+                        await self._push_counts(window)
+                    else:
+                        await self._push_rows(window)
                 await asyncio.sleep(INTERVAL)
         except asyncio.CancelledError:
             raise

@@ -1,0 +1,102 @@
+"""Live windows and count feeds cannot take the store from everyone else.
+
+A window is kept by asking the store again after changes (``livejobs.runtime.windows``), and
+some rereads are slow: a window far down the list (``skip``), a sort or a count on a field no
+index serves. Ten such subscriptions from one manager, with jobs changing, kept the store's
+reader busy with rereads queued ahead of every other read: a ``jobs.counts`` by another user
+took seconds instead of milliseconds. Rereads now take turns, one at a time on a server and
+each user's in turn, each followed by a rest as long as it took, so a call waits for at most
+one reread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from livejobs_sdk import Client
+from tests.helpers import collect_until_ready
+from tests.servers import InProcessServer
+
+JOBS = 30_000
+#: slow windows and count feeds one manager holds (each a reread of thousands of rows)
+HEAVY = [
+    *({"sort": {"created": 1}, "limit": 1, "skip": JOBS - 5_000 + i} for i in range(8)),
+    *({"sort": {"data.n": 1}, "limit": 1 + i} for i in range(4)),
+    *({"filter": {"data.n": {"$ne": i}}, "counts": True} for i in range(4)),
+]
+
+
+async def _fill(srv: InProcessServer) -> None:
+    async with srv.client() as admin:
+        for start in range(0, JOBS, 5_000):
+            jobs = [{"type": "t", "delay": 3600, "data": {"n": start + i}} for i in range(5_000)]
+            await admin.call("jobs.create_many", {"jobs": jobs})
+
+
+@contextlib.asynccontextmanager
+async def _churning(srv: InProcessServer) -> AsyncIterator[None]:
+    """Jobs changing all along, as on a busy server: every window is touched again."""
+
+    async def churn() -> None:
+        async with srv.client() as admin:
+            while True:
+                await admin.call("jobs.create", {"type": "churn"})
+
+    task = asyncio.create_task(churn())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _slowest_call(srv: InProcessServer, token: str, seconds: float) -> float:
+    async with Client(srv.ws_url, token=token) as client:
+        slowest, until = 0.0, time.monotonic() + seconds
+        while time.monotonic() < until:
+            started = time.monotonic()
+            await client.counts({"type": "nothing"})
+            slowest = max(slowest, time.monotonic() - started)
+        return slowest
+
+
+async def test_slow_windows_of_one_user_leave_the_store_to_others(server: InProcessServer) -> None:
+    await _fill(server)
+    mia, ann = await server.token("manager", "mia"), await server.token("manager", "ann")
+    async with Client(server.ws_url, token=mia) as hostile:
+        subs: list[Any] = []
+        for spec in HEAVY:
+            options = {k: v for k, v in spec.items() if k != "filter"}
+            sub = hostile.subscribe(spec.get("filter", {}), **options)
+            await sub.__aenter__()
+            subs.append(sub)
+        for sub in subs:
+            await collect_until_ready(sub, timeout=60)
+        async with _churning(server):
+            slowest = await _slowest_call(server, ann, 3.0)
+            seen = await _seen_in_a_window(server, ann)
+        for sub in subs:
+            await sub.__aexit__(None, None, None)
+    # unpaced, the slowest call waited for a queue of rereads: several seconds
+    assert slowest < 1.0, f"a call waited {slowest:.2f} s behind another user's windows"
+    # and another user's window takes its turn beside them, not after all of them
+    assert seen < 1.0, f"a window showed a new job after {seen:.2f} s"
+
+
+async def _seen_in_a_window(srv: InProcessServer, token: str) -> float:
+    """Seconds from creating a job to its arrival in a live window of its type."""
+    async with (
+        Client(srv.ws_url, token=token) as client,
+        client.subscribe({"type": "fresh"}, sort={"created": 1}, limit=5) as window,
+    ):
+        await collect_until_ready(window, timeout=60)
+        started = time.monotonic()
+        await client.call("jobs.create", {"type": "fresh"})
+        while not window.docs:
+            await window.next(60)
+        return time.monotonic() - started
