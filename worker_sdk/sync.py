@@ -29,6 +29,7 @@ from livejobs_sdk.client import Client
 from livejobs_sdk.job import Job, WorkerJob
 from livejobs_sdk.loop_thread import LoopThread
 from livejobs_sdk.sync_jobs import SyncJob, SyncSubscription, SyncWorker, SyncWorkerJob
+from livejobs_sdk.threads import in_thread
 from livejobs_sdk.worker import Hook
 
 T = TypeVar("T")
@@ -322,6 +323,6 @@ def _in_pool(
     async def run_one(job: Any) -> Any:
         context = contextvars.copy_context()  # current_job() and job logging in the thread
         arg = [SyncWorkerJob(loop, j) for j in job] if batches else SyncWorkerJob(loop, job)
-        return await loop.loop.run_in_executor(pool, context.run, handler, arg)
+        return await in_thread(pool, context.run, handler, arg)
 
     return run_one

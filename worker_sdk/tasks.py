@@ -18,6 +18,8 @@ enforces it, as Celery's per-task ``time_limit``).
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
 import os
 import sys
@@ -34,6 +36,7 @@ from livejobs_sdk.job import Job, WorkerJob
 from livejobs_sdk.loop_thread import LoopRunner
 from livejobs_sdk.sync import SyncClient
 from livejobs_sdk.sync_jobs import SyncJob, SyncWorker, SyncWorkerJob
+from livejobs_sdk.threads import in_thread
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -200,7 +203,8 @@ class Task(Generic[P, R]):
         if self.is_async:
             result = await self.function(**arguments)
         else:
-            result = await asyncio.to_thread(self.function, **arguments)
+            call = functools.partial(self.function, **arguments)
+            result = await in_thread(None, contextvars.copy_context().run, call)
         return _to_json(result)
 
     def __repr__(self) -> str:

@@ -107,16 +107,20 @@ class Worker:
 
     def _on_job(self, frame: Frame) -> None:
         job = WorkerJob(self.conn, frame["job"])
-        task = asyncio.create_task(self._run(job), name=f"livejobs-job-{job.id}")
+        # pushed again (after a lost connection) while the run before has not ended yet
+        earlier = self.running.get(job.id, (None, None))[0]
+        task = asyncio.create_task(self._run(job, earlier), name=f"livejobs-job-{job.id}")
         self.running[job.id] = (task, job)
         renew_at = asyncio.get_running_loop().time() + _renewal_period(job)
         self._renew_at[job.id] = renew_at
         if renew_at < self._next_renewal:
             self._renewals_changed.set()
 
-        def forget(_: asyncio.Task[None], job_id: str = job.id) -> None:
-            self.running.pop(job_id, None)
-            self._renew_at.pop(job_id, None)
+        def forget(done: asyncio.Task[None], job_id: str = job.id) -> None:
+            entry = self.running.get(job_id)
+            if entry is not None and entry[0] is done:  # not a newer run of the same job
+                del self.running[job_id]
+                self._renew_at.pop(job_id, None)
 
         task.add_done_callback(forget)
 
@@ -170,6 +174,9 @@ class Worker:
         except asyncio.CancelledError:
             await self._hand_back()
             raise
+        except LivejobsError:  # the connection is gone for good, and the jobs with it
+            self._on_disconnect()
+            raise
         finally:
             renewals.cancel()
             for task in self._background:
@@ -203,9 +210,11 @@ class Worker:
             params = {"id": job.id, "lease": job.lease_token, "seconds": 0}
             await self.conn.call("jobs.snooze", params, timeout=5)
 
-    async def _run(self, job: WorkerJob) -> None:
+    async def _run(self, job: WorkerJob, earlier: asyncio.Task[None] | None = None) -> None:
         claim = tracing.claim(job.doc, self.worker_id)  # until a handler is free for it
         try:
+            if earlier is not None:  # one job never runs twice at once here
+                await asyncio.wait([earlier])
             result = await self._handle(job, claim)
         except asyncio.CancelledError:
             if job.reported:  # cancelled by the server, or handed back: nothing to report

@@ -1,0 +1,51 @@
+"""Handlers that run in a thread: a thread cannot be interrupted, so a cancelled run holds on
+until its thread has returned.
+
+A worker cancels a handler's run when its job is cancelled, handed back, or lost with the
+connection. With ``run_in_executor`` alone the run would end at once while its thread went on:
+the handler's slot would be free for the next job (more threads at work than ``concurrency``),
+and a job lost with the connection and pushed again to the same worker would run twice at once.
+The thread is told through ``job.cancelled``; a second cancel (the client closing) stops
+waiting for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
+
+
+async def in_thread(executor: Executor | None, function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` on ``executor`` (None: the loop's default); once cancelled, this
+    returns only when the thread has, unless it had not started (it then never will)."""
+    loop = asyncio.get_running_loop()
+    returned = asyncio.Event()
+    lock = threading.Lock()
+    state = {"started": False, "abandoned": False}
+
+    def work() -> T:
+        with lock:
+            if state["abandoned"]:  # its run was cancelled first: nobody reads this
+                return cast(T, None)
+            state["started"] = True
+        try:
+            return function(*args)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(returned.set)
+
+    try:
+        return await loop.run_in_executor(executor, work)
+    except asyncio.CancelledError:
+        with lock:
+            state["abandoned"] = True
+            started = state["started"]
+        if started:
+            await returned.wait()
+        raise
