@@ -6,6 +6,7 @@ releases them when the connection goes."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,8 @@ class Connection(Session):
         self.worker: Worker | None = None
         #: workers stopped on this connection that may still hold running jobs
         self.retired_workers: list[Worker] = []
+        #: its subscriptions' snapshots go one at a time (``Subscriptions._snapshot``)
+        self.snapshot_turn = asyncio.Lock()
 
     def worker_ids(self) -> list[str]:
         """The ids of the workers this connection started (a worker reads the jobs they ran)."""

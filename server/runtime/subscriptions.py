@@ -197,6 +197,15 @@ class Subscriptions:
             sub.session.close("subscription snapshot failed")
 
     async def _snapshot(self, sub: Subscription) -> None:
+        """Every matching job, then ``ready`` and the changes held back meanwhile. A snapshot
+        holds its jobs until the client has read them, so a connection's snapshots take turns:
+        a client that reads nothing holds one copy of its jobs, not one per subscription."""
+        async with sub.session.snapshot_turn:
+            if sub.session.subscriptions.get(sub.sub_id) is not sub:
+                return  # closed while it waited for its turn
+            await self._send_snapshot(sub)
+
+    async def _send_snapshot(self, sub: Subscription) -> None:
         docs = await self.store.find(sub.filter)
         versions: dict[str, int] = {}
         for n, doc in enumerate(docs, 1):
