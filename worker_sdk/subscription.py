@@ -62,7 +62,9 @@ class Subscription:
 
     async def _open(self) -> None:
         params = {"filter": self.filter, **self.window}
-        result = await self._conn.call("subscribe", params)
+        # sent again if its reply is lost with the connection: the server's subscription
+        # died with that connection, so this cannot open it twice
+        result = await self._conn.call("subscribe", params, retry=True)
         self.sub_id = result["sub"]
         self._attach(self)
 
