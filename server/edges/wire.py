@@ -16,6 +16,7 @@ sends text as before. Flow control, close and disconnect stay uvicorn's.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.utils import ClientDisconnected
@@ -29,6 +30,12 @@ from livejobs.settings import Settings
 
 #: the scope extension, and the key of the ``websocket.send`` message, that carry whole frames
 FRAME = "livejobs.frame"
+#: the scope extension whose ``lift`` gives an authenticated connection the full message size
+AUTHENTICATED = "livejobs.authenticated"
+#: the largest message a WebSocket may send until ``auth`` succeeds (a token is 500 characters
+#: at most): a message is buffered whole before it is read, so without this anyone could make
+#: the server hold ``ws_max_size`` per connection; past it the socket is closed with 1009
+PREAUTH_MESSAGE_BYTES = 65_536
 
 _FIN_TEXT = 0x81
 
@@ -79,12 +86,24 @@ def _encoded(entry: Frame | RunView) -> bytes:
 
 class FramesProtocol(WebSocketsSansIOProtocol):
     """uvicorn's ``websockets`` protocol, which also writes ``livejobs.frame`` messages, and
-    offers the session a writer that writes at once (``Direct``)."""
+    offers the session a writer that writes at once (``Direct``). Until the session lifts it
+    (``lift``, once ``auth`` succeeded), a message may be ``PREAUTH_MESSAGE_BYTES`` at most."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        full = self.conn.max_message_size
+        self.conn.max_message_size = min(PREAUTH_MESSAGE_BYTES, full or PREAUTH_MESSAGE_BYTES)
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
-        if self.response.status_code == 101 and not self.conn.extensions:
+        if self.response.status_code != 101:
+            return
+        self.scope["extensions"][AUTHENTICATED] = {"lift": self._lift}
+        if not self.conn.extensions:
             self.scope["extensions"][FRAME] = {"direct": Direct(self)}
+
+    def _lift(self) -> None:
+        self.conn.max_message_size = self.config.ws_max_size
 
     def open(self) -> bool:
         """Whether a frame written now goes out (not paused by flow control, not closing)."""
@@ -121,6 +140,13 @@ class Direct:
 
     def write(self, frames: list[Frame | RunView]) -> None:
         self._protocol.transport.write(message(frames))
+
+
+def lifter(scope: Any) -> Callable[[], None] | None:
+    """What gives the connection the full message size once it authenticated, where the server
+    limits it before (``FramesProtocol``)."""
+    offered = (scope.get("extensions") or {}).get(AUTHENTICATED)
+    return None if offered is None else offered["lift"]
 
 
 def direct(scope: Any) -> Direct | None:

@@ -71,6 +71,7 @@ async def endpoint(websocket: WebSocket) -> None:
     state.sessions.add(session)
     writer = asyncio.create_task(_write(websocket, session))
     calls = CallTasks()
+    lift = wire.lifter(websocket.scope)  # small messages only until auth succeeds
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.auth_timeout
     try:
@@ -91,6 +92,9 @@ async def endpoint(websocket: WebSocket) -> None:
                 )
                 continue
             await _on_frame(services, session, text, calls)
+            if lift is not None and session.identity is not None:
+                lift()
+                lift = None
     except WebSocketDisconnect:
         pass
     finally:
