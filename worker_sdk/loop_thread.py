@@ -77,13 +77,11 @@ class LoopThread:
             raise
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-    def run(self, coro: Coroutine[Any, Any, T], unwind: float = 0.0) -> T:
-        """Run ``coro`` on the loop and wait for its result in this thread. Ctrl-C (or any
-        exception while waiting) cancels the coroutine instead of leaving it running, and
-        waits up to ``unwind`` seconds for it to end (a worker handing its jobs back before
-        the process exits and closes the connection). It runs in a copy of this thread's
-        context (``call_soon_threadsafe`` copies it here), so a create made inside a span is
-        traced under it (``tracing``)."""
+    def start(
+        self, coro: Coroutine[Any, Any, T]
+    ) -> tuple[concurrent.futures.Future[T], threading.Event]:
+        """``submit``, with an event set once ``coro`` has ended, even cancelled (the future
+        says cancelled at once, while the coroutine may still be unwinding)."""
         ended = threading.Event()
 
         async def tracked() -> T:
@@ -93,10 +91,19 @@ class LoopThread:
                 ended.set()
 
         try:
-            future = self.submit(tracked())
+            return self.submit(tracked()), ended
         except RuntimeError:
             coro.close()  # ``tracked`` never started, so it never will await it
             raise
+
+    def run(self, coro: Coroutine[Any, Any, T], unwind: float = 0.0) -> T:
+        """Run ``coro`` on the loop and wait for its result in this thread. Ctrl-C (or any
+        exception while waiting) cancels the coroutine instead of leaving it running, and
+        waits up to ``unwind`` seconds for it to end (a worker handing its jobs back before
+        the process exits and closes the connection). It runs in a copy of this thread's
+        context (``call_soon_threadsafe`` copies it here), so a create made inside a span is
+        traced under it (``tracing``)."""
+        future, ended = self.start(coro)
         try:
             return future.result()
         except concurrent.futures.CancelledError:

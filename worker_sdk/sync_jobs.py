@@ -10,9 +10,11 @@ import asyncio
 import concurrent.futures
 import functools
 import inspect
+import threading
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from livejobs_sdk import at_exit
 from livejobs_sdk.errors import ConnectionLost
 from livejobs_sdk.job import Job, WorkerJob
 from livejobs_sdk.loop_thread import LoopThread, Runner
@@ -270,7 +272,9 @@ class SyncWorkerJob:
 
 class SyncWorker:
     """A ``Worker`` on the loop thread: ``run()`` blocks; ``start()``/``stop()`` (or ``with``)
-    run it in the background. ``stop()`` is graceful: running handlers finish first."""
+    run it in the background. ``stop()`` is graceful: running handlers finish first. Ctrl-C
+    in ``run()``, or the program ending while it runs in the background, hands the running
+    jobs back and sets their ``job.cancelled``."""
 
     def __init__(
         self,
@@ -282,6 +286,7 @@ class SyncWorker:
         self.worker = worker  #: the async ``Worker`` underneath
         self._pool = pool
         self._future: concurrent.futures.Future[None] | None = None
+        self._ended = threading.Event()
 
     @property
     def worker_id(self) -> str | None:
@@ -307,8 +312,17 @@ class SyncWorker:
 
     def start(self) -> SyncWorker:
         if self._future is None:
-            self._future = self._loop.submit(self.worker.run())
+            self._future, self._ended = self._loop.start(self.worker.run())
+            at_exit.hand_back(self, self._future)
         return self
+
+    def hand_back(self) -> None:
+        """Hand the running jobs back and tell their handlers (``job.cancelled``), waiting
+        for it (bounded): at interpreter exit, before Python waits for the handlers' threads,
+        which would otherwise wait for ever for a handler waiting to be told."""
+        if self._future is not None and not self._future.done():
+            self._future.cancel()
+            self._ended.wait(HAND_BACK_SECONDS)
 
     def stop(self, timeout: float | None = None) -> None:
         """Take no more jobs, wait for running handlers (and raise what ended the worker,

@@ -81,3 +81,41 @@ async def test_ctrl_c_hands_every_running_job_back_and_the_process_exits(
         assert out.count("told") == JOBS, out
         for doc in await client.get_jobs(ids):  # back in the queue, no attempt spent
             assert (doc["status"], doc["attempts"], doc["failures"]) == ("ready", 0, []), doc
+
+
+BACKGROUND = """
+import os, threading
+from livejobs_sdk import SyncClient
+
+client = SyncClient({url!r}, {token!r})
+started = threading.Event()
+
+def handler(job):
+    started.set()
+    job.cancelled.wait()  # a cooperative handler: it stops when told
+    os.write(1, b"told\\n")
+
+client.worker("left-running", handler).start()  # in the background, never stopped
+client.job("left-running").save()
+started.wait(10)
+os.write(1, b"leaving\\n")
+"""
+
+
+async def test_a_background_worker_hands_its_jobs_back_when_the_program_ends(
+    live_server: ProcessServer,
+) -> None:
+    script = BACKGROUND.format(url=live_server.ws_url, token=live_server.admin_token)
+    ended = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert ended.returncode == 0, ended.stderr
+    assert ended.stdout.split() == ["leaving", "told"]
+    async with live_server.client() as client:
+        (doc,) = await client.find({"type": "left-running"})
+        assert (doc["status"], doc["attempts"], doc["failures"]) == ("ready", 0, []), doc
