@@ -93,7 +93,8 @@ class Worker:
             await self.conn.call("worker.pause", {})
 
     async def pause(self) -> None:
-        """Take no new jobs (job-collection's ``q.pause()``); running ones go on."""
+        """Take no new jobs (job-collection's ``q.pause()``); running ones go on. It holds
+        across reconnects: a job pushed before the server knows of it is handed back."""
         self.paused = True
         await self._tell("worker.pause")
 
@@ -107,6 +108,10 @@ class Worker:
 
     def _on_job(self, frame: Frame) -> None:
         job = WorkerJob(self.conn, frame["job"])
+        if self.paused:  # pushed before the server had the pause (a reconnect starts unpaused)
+            job.reported = True
+            self._spawn(self._snooze_now(job))
+            return
         # pushed again (after a lost connection) while the run before has not ended yet
         earlier = self.running.get(job.id, (None, None))[0]
         task = asyncio.create_task(self._run(job, earlier), name=f"livejobs-job-{job.id}")
