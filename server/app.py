@@ -38,6 +38,7 @@ from livejobs.runtime.keeper import Keeper
 from livejobs.runtime.metrics import Metrics, Sources
 from livejobs.runtime.scheduler import Scheduler
 from livejobs.runtime.subscriptions import Subscriptions
+from livejobs.runtime.user_reads import UserReads
 from livejobs.runtime.workers import WorkerWatch
 from livejobs.service import JobService
 from livejobs.session import Session
@@ -142,6 +143,7 @@ def _services(settings: Settings, backend: Store, clock: Clock, flusher: Flusher
     dispatcher = Dispatcher(jobs)
     if backend.ordered_writes:  # claims for a new job join its insert's commit
         jobs.inserting.append(dispatcher.announce)
+    reads = UserReads()
     return Services(
         settings=settings,
         store=backend,
@@ -151,8 +153,9 @@ def _services(settings: Settings, backend: Store, clock: Clock, flusher: Flusher
         permissions=Permissions(
             Rules.load(settings.rules, settings.extra.get("rules")), grants=grants()
         ),
-        subscriptions=Subscriptions(backend, flusher),
+        subscriptions=Subscriptions(backend, flusher, reads),
         dispatcher=dispatcher,
+        reads=reads,
     )
 
 

@@ -4,7 +4,7 @@ WebSocket session if any) and ``Services`` (everything a method may use)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from livejobs.auth import Auth, Identity
@@ -18,6 +18,7 @@ from livejobs.runtime.connection import Connection
 from livejobs.runtime.dispatch import Dispatcher
 from livejobs.runtime.history import History
 from livejobs.runtime.subscriptions import Subscriptions
+from livejobs.runtime.user_reads import UserReads
 from livejobs.runtime.workers import WorkerWatch
 from livejobs.service import JobService
 from livejobs.settings import Settings
@@ -40,6 +41,8 @@ class Services:
     credentials: Credentials | None = None  # set by the app's lifespan
     history: History | None = None  # set by the app's lifespan
     workers: WorkerWatch | None = None  # set by the app's lifespan
+    #: each user's reads by filter take turns (shared with the subscriptions' snapshots)
+    reads: UserReads = field(default_factory=UserReads)
 
 
 @dataclass(slots=True)

@@ -88,14 +88,17 @@ async def get(ctx: Ctx, params: p.JobRef) -> Job:
 
 async def find(ctx: Ctx, params: p.Find) -> list[Job]:
     filter, sort = ctx.query(params.filter), ctx.order(params.sort)
-    docs = await ctx.services.jobs.find(filter, sort, limit=params.limit, skip=params.skip)
+    async with ctx.services.reads.turn(ctx.identity.user):
+        docs = await ctx.services.jobs.find(filter, sort, limit=params.limit, skip=params.skip)
     if ctx.services.permissions.rules.deny:  # a callable rule on jobs.get narrows this too
         docs = [doc for doc in docs if ctx.may_read(doc)]
     return [ctx.show(doc) for doc in docs]
 
 
 async def counts(ctx: Ctx, params: p.Counts) -> dict[str, dict[str, int]]:
-    return await ctx.services.jobs.counts(ctx.query(params.filter))
+    filter = ctx.query(params.filter)
+    async with ctx.services.reads.turn(ctx.identity.user):
+        return await ctx.services.jobs.counts(filter)
 
 
 # -- jobs: control (one id, or many for managers) ------------------------------------------
@@ -185,7 +188,8 @@ async def schedules_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
     scope = ctx.services.permissions.read_scope(ctx.identity, ctx.method)
     repeating = {"repeat": {"$ne": None}, "status": {"$in": sorted(UNFINISHED)}}
     filter = {"$and": [repeating, scope]} if scope else repeating
-    docs = await ctx.services.jobs.find(filter, (("after", 1),), limit=SCHEDULES, skip=0)
+    async with ctx.services.reads.turn(ctx.identity.user):
+        docs = await ctx.services.jobs.find(filter, (("after", 1),), limit=SCHEDULES, skip=0)
     if ctx.services.permissions.rules.deny:  # a callable rule on jobs.get narrows this too
         docs = [doc for doc in docs if ctx.may_read(doc)]
     fields = ("id", "key", "type", "repeat", "status", "owner")

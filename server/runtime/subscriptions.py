@@ -28,6 +28,7 @@ from livejobs.jobs.model import Job
 from livejobs.query import matches, pinned
 from livejobs.runs import Run, RunView
 from livejobs.runtime.connection import Connection, Subscription
+from livejobs.runtime.user_reads import UserReads
 from livejobs.runtime.windows import Window, Windows
 from livejobs.settings import Settings
 from livejobs.store.base import Change, Store
@@ -81,9 +82,11 @@ def group_key(view: str, filter: dict[str, Any]) -> str:
 
 
 class Subscriptions:
-    def __init__(self, store: Store, flusher: Flusher) -> None:
+    def __init__(self, store: Store, flusher: Flusher, reads: UserReads | None = None) -> None:
         self.store = store
         self.flusher = flusher
+        #: a snapshot's read takes its user's turn, as ``jobs.find`` does
+        self.reads = reads or UserReads()
         self._groups: dict[str, Group] = {}
         #: the groups whose filters pin the job type, under each type; and the others. A change
         #: is matched against the groups of its type and the others, never the rest: an idle
@@ -206,7 +209,9 @@ class Subscriptions:
             await self._send_snapshot(sub)
 
     async def _send_snapshot(self, sub: Subscription) -> None:
-        docs = await self.store.find(sub.filter)
+        identity = sub.session.identity
+        async with self.reads.turn(identity.user if identity else ""):
+            docs = await self.store.find(sub.filter)
         versions: dict[str, int] = {}
         for n, doc in enumerate(docs, 1):
             sub.ids.add(doc["id"])

@@ -1,4 +1,4 @@
-"""Live windows and count feeds cannot take the store from everyone else.
+"""Live windows, count feeds and reads by filter cannot take the store from everyone else.
 
 A window is kept by asking the store again after changes (``livejobs.runtime.windows``), and
 some rereads are slow: a window far down the list (``skip``), a sort or a count on a field no
@@ -7,6 +7,10 @@ reader busy with rereads queued ahead of every other read: a ``jobs.counts`` by 
 took seconds instead of milliseconds. Rereads now take turns, one at a time on a server and
 each user's in turn, each followed by a rest as long as it took, so a call waits for at most
 one reread.
+
+The same held for calls: a hundred ``jobs.find`` with an order no index serves, sent at once on
+one connection, queued ahead of every other read (another user's call: 10 s). A user's reads by
+filter now run at most two at a time (``livejobs.runtime.user_reads``).
 """
 
 from __future__ import annotations
@@ -100,3 +104,27 @@ async def _seen_in_a_window(srv: InProcessServer, token: str) -> float:
         while not window.docs:
             await window.next(60)
         return time.monotonic() - started
+
+
+async def test_many_slow_reads_of_one_user_leave_the_store_to_others(
+    server: InProcessServer,
+) -> None:
+    await _fill(server)
+    mia, ann = await server.token("manager", "mia"), await server.token("manager", "ann")
+    slow = {"filter": {"type": "t"}, "sort": {"data.n": -1}, "limit": 1}
+
+    async with Client(server.ws_url, token=mia) as hostile:
+
+        async def flood() -> None:
+            while True:
+                await asyncio.gather(*(hostile.call("jobs.find", slow) for _ in range(100)))
+
+        task = asyncio.create_task(flood())
+        try:
+            await hostile.call("jobs.find", slow)  # the flood has begun
+            slowest = await _slowest_call(server, ann, 3.0)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    assert slowest < 1.0, f"a call waited {slowest:.2f} s behind another user's reads"
