@@ -79,11 +79,14 @@ def _decode_custom(kind: Any, obj: Any) -> Any:
 
 
 def _to_json(value: Any) -> Any:
-    return msgspec.to_builtins(value, enc_hook=_encode_custom)
+    """``value`` as JSON will carry it: a mapping's keys become strings (``{1: x}`` arrives as
+    ``{"1": x}``), so the caller checks what the worker will decode, and the other way."""
+    return msgspec.to_builtins(value, enc_hook=_encode_custom, str_keys=True)
 
 
 def _from_json(value: Any, kind: Any) -> Any:
-    return msgspec.convert(value, kind, dec_hook=_decode_custom)
+    """JSON's string keys back to the annotation's key type (``dict[int, str]``)."""
+    return msgspec.convert(value, kind, dec_hook=_decode_custom, str_keys=True)
 
 
 class Task(Generic[P, R]):
