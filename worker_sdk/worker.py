@@ -79,6 +79,8 @@ class Worker:
         self._background: set[asyncio.Task[None]] = set()
 
     async def _register(self) -> None:
+        if self._stopping.is_set():  # a reconnect while draining: no new jobs, so no register
+            return
         # in cargo mode each handler slot takes up to ``payload`` jobs
         slots = self.concurrency * self.payload
         params: dict[str, Any] = {"types": self.types, "concurrency": slots}
