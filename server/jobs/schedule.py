@@ -57,9 +57,11 @@ def _check_cron(cron: str, zone: ZoneInfo, now: float, min_seconds: float) -> No
 
 
 def _zone(name: str | None) -> ZoneInfo:
+    """The zone named, or ``Invalid``: a name is looked up as a file of the zone database, so a
+    folder (``Europe``) or an unreadable file fails as ``OSError``, not as a missing zone."""
     try:
         return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise Invalid(f"unknown time zone {name!r}") from None
 
 

@@ -1,7 +1,8 @@
 """Security issue 20, item 10: a repeat that never fires, or fires more often than
 ``min_repeat_seconds``, is ``invalid`` at create over WebSocket and HTTP, saying why; nothing is
 stored. (``0 0 31 2 *`` answered an internal error; with a delay it was stored and its
-dependants waited forever.)"""
+dependants waited forever.) A time zone that names a folder of the zone database (``Europe``)
+answered an internal error too; it is ``invalid`` as any unknown zone."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ BAD = [
     ({"cron": "0 0 31 2 *"}, "never fires"),  # with a delay below
     ({"cron": "* * * * * *"}, "at most once per 5s"),  # every second, with seconds
     ({"every": 0.5}, "at most once per 5s"),
+    # a folder of the time zone database, not a zone: an internal error naming a server path
+    ({"every": 60, "tz": "Europe"}, "unknown time zone 'Europe'"),
+    ({"cron": "0 9 * * *", "tz": "America"}, "unknown time zone 'America'"),
 ]
 
 
