@@ -35,6 +35,11 @@ class ConnectionLost(LivejobsError):
     """The socket closed before the call was answered; it may or may not have happened."""
 
 
+class ClientClosed(ConnectionLost, RuntimeError):
+    """A call on a ``SyncClient`` after ``close()``: ``ConnectionLost``, as the async client
+    raises, and a ``RuntimeError``, as the sync client raised before."""
+
+
 class JobFailed(LivejobsError):
     """Awaited a job's result, but the job failed or was cancelled."""
 

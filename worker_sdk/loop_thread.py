@@ -13,7 +13,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
-from livejobs_sdk.errors import ConnectionLost
+from livejobs_sdk.errors import ClientClosed, ConnectionLost
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ class LoopThread:
             # blocking the loop on itself would wait forever
             raise RuntimeError("a sync livejobs call from its own loop: use the async Client")
         if not self.alive:
-            raise RuntimeError("the sync client is closed")
+            raise ClientClosed("the client is closed")
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Start ``coro`` on the loop; the caller may wait on the future or not."""
