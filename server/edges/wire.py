@@ -91,8 +91,10 @@ class FramesProtocol(WebSocketsSansIOProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        full = self.conn.max_message_size
-        self.conn.max_message_size = min(PREAUTH_MESSAGE_BYTES, full or PREAUTH_MESSAGE_BYTES)
+        # newer websockets name the limit max_message_size, older ones (13 among them) max_size
+        self._limit = "max_message_size" if hasattr(self.conn, "max_message_size") else "max_size"
+        full = getattr(self.conn, self._limit)
+        setattr(self.conn, self._limit, min(PREAUTH_MESSAGE_BYTES, full or PREAUTH_MESSAGE_BYTES))
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -103,7 +105,7 @@ class FramesProtocol(WebSocketsSansIOProtocol):
             self.scope["extensions"][FRAME] = {"direct": Direct(self)}
 
     def _lift(self) -> None:
-        self.conn.max_message_size = self.config.ws_max_size
+        setattr(self.conn, self._limit, self.config.ws_max_size)
 
     def open(self) -> bool:
         """Whether a frame written now goes out (not paused by flow control, not closing)."""
