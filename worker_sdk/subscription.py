@@ -24,6 +24,10 @@ class Event:
     counts: dict[str, dict[str, int]] | None = None
 
 
+#: queued by ``Subscription.close``: the iteration ends there
+_END = Event("end")
+
+
 class Subscription:
     """Live results of a filter: ``async for event in sub`` and ``sub.docs`` (id → doc).
 
@@ -111,17 +115,23 @@ class Subscription:
         return self
 
     async def __anext__(self) -> Event:
-        if self._closed and self._events.empty():
+        if not self._closed:
+            await self.start()
+        elif self._events.empty():
             raise StopAsyncIteration
-        await self.start()
         if not self._events.empty():
-            return self._events.get_nowait()
-        try:  # no event will come once the client is closed or its server lost for good
-            return await self._conn.unless_down(self._events.get())
-        except ConnectionLost:
-            if self._closed:
-                raise StopAsyncIteration from None
-            raise
+            event = self._events.get_nowait()
+        else:
+            try:  # no event will come once the client is closed or its server lost for good
+                event = await self._conn.unless_down(self._events.get())
+            except ConnectionLost:
+                if self._closed:
+                    raise StopAsyncIteration from None
+                raise
+        if event is _END:
+            self._events.put_nowait(_END)  # for every other iteration of it
+            raise StopAsyncIteration
+        return event
 
     async def next(self, timeout: float | None = None) -> Event:
         return await asyncio.wait_for(self.__anext__(), timeout)
@@ -130,6 +140,7 @@ class Subscription:
         if self._closed:
             return
         self._closed = True
+        self._events.put_nowait(_END)  # ends an iteration waiting for the next event
         conn = self._conn
         if self._reopen in conn.on_reconnect:
             conn.on_reconnect.remove(self._reopen)
