@@ -252,7 +252,8 @@ class SyncClient:
         ``sort``, ``limit``, ``skip`` and ``counts`` as ``Client.subscribe``'s."""
         self.connect()
         make = self._client.subscribe
-        return SyncSubscription(self._loop, self._loop.call(lambda: make(filter, **window)))
+        sub = self._loop.call(lambda: make(filter, **window))
+        return SyncSubscription(self._loop, sub, owner=self)
 
     # -- work ------------------------------------------------------------------------------
     def worker(
@@ -293,7 +294,7 @@ class SyncClient:
             on_success=on_success,
             on_failure=on_failure,
         )
-        return SyncWorker(self._loop, worker, pool)
+        return SyncWorker(self._loop, worker, pool, owner=self)
 
     def process_jobs(
         self, types: str | Iterable[str], handler: SyncHandler, **options: Any
@@ -307,7 +308,7 @@ class SyncClient:
     ) -> list[SyncWorkerJob]:
         """Claim up to ``max_jobs`` ready jobs now (``Client.get_work``)."""
         jobs = self._run(self._client.get_work(types, max_jobs, lease=lease))
-        return [SyncWorkerJob(self._loop, job) for job in jobs]
+        return [SyncWorkerJob(self._loop, job, owner=self) for job in jobs]
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open" if self._opened else "not connected"

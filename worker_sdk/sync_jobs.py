@@ -182,9 +182,10 @@ class SyncSubscription:
     """Live results of a filter as a blocking iterator (``for event in sub``) and a context
     manager; ``docs`` is a snapshot copy, ``ready`` an event (``is_set``, ``wait``)."""
 
-    def __init__(self, loop: LoopThread, sub: Subscription) -> None:
+    def __init__(self, loop: LoopThread, sub: Subscription, *, owner: object = None) -> None:
         self._loop = loop
         self._sub = sub
+        self._owner = owner  #: its ``SyncClient``, closed once collected: kept alive with it
         self.ready = EventView(loop, sub.ready)
 
     @property
@@ -244,8 +245,9 @@ class SyncSubscription:
 class SyncWorkerJob:
     """The running job a sync handler gets: ``WorkerJob``'s reporting calls, blocking."""
 
-    def __init__(self, loop: Runner, job: WorkerJob) -> None:
+    def __init__(self, loop: Runner, job: WorkerJob, *, owner: object = None) -> None:
         self._loop = loop
+        self._owner = owner  #: its ``SyncClient``, closed once collected: kept alive with it
         self.job = job  #: the async ``WorkerJob`` underneath
         self.doc, self.id, self.type = job.doc, job.id, job.type
         self.data, self.private, self.attempt = job.data, job.private, job.attempt
@@ -281,8 +283,11 @@ class SyncWorker:
         loop: LoopThread,
         worker: Worker,
         pool: concurrent.futures.ThreadPoolExecutor | None = None,
+        *,
+        owner: object = None,
     ) -> None:
         self._loop = loop
+        self._owner = owner  #: its ``SyncClient``, closed once collected: kept alive with it
         self.worker = worker  #: the async ``Worker`` underneath
         self._pool = pool
         self._future: concurrent.futures.Future[None] | None = None

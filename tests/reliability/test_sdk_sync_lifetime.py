@@ -1,0 +1,30 @@
+"""What a ``SyncClient`` hands out keeps it alive: a worker or a subscription made from a client
+nobody else holds (``SyncClient(url).worker(...)``) works, instead of finding the client closed
+by the garbage collector (which closes a client no longer referenced)."""
+
+from __future__ import annotations
+
+import gc
+
+from livejobs_sdk import SyncClient, SyncWorkerJob
+from tests.servers import ProcessServer
+
+
+def double(job: SyncWorkerJob) -> int:
+    return int(job.data) * 2
+
+
+def test_a_worker_of_a_client_held_by_nobody_else_works(sync_server: ProcessServer) -> None:
+    worker = SyncClient(sync_server.ws_url, sync_server.admin_token).worker("held", double)
+    gc.collect()
+    with worker, SyncClient(sync_server.ws_url, sync_server.admin_token) as client:
+        assert client.run("held", 21, timeout=10) == 42
+
+
+def test_a_subscription_of_a_client_held_by_nobody_else_works(sync_server: ProcessServer) -> None:
+    sub = SyncClient(sync_server.ws_url, sync_server.admin_token).subscribe({"type": "held"})
+    gc.collect()
+    with sub, SyncClient(sync_server.ws_url, sync_server.admin_token) as client:
+        assert sub.ready.wait(10)
+        job = client.job("held", 1).save()
+        assert next(event for event in sub if event.kind == "added").id == job.id
