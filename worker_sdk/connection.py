@@ -116,6 +116,8 @@ class Connection:
         return self._connected.is_set()
 
     async def open(self) -> None:
+        if self._runner is not None:  # open already (``connect()`` then ``async with``)
+            return
         for left in range(len(self.urls) - 1, -1, -1):  # the first server that answers
             try:
                 await self._open()

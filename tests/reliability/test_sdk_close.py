@@ -70,3 +70,13 @@ async def test_without_reconnect_a_worker_and_a_subscription_end_when_the_server
         assert isinstance(await ended(listening), ConnectionLost)
     finally:
         await client.close()
+
+
+async def test_connecting_twice_opens_one_connection_that_close_ends(
+    live_server: ProcessServer,
+) -> None:
+    client = await live_server.client().connect()
+    async with client:  # ``async with`` connects too
+        assert await client.counts() is not None
+    readers = [t for t in asyncio.all_tasks() if t.get_name() == "livejobs-connection"]
+    assert [t for t in readers if not t.done()] == []
