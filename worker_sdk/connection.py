@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from livejobs_sdk import protocol
 from livejobs_sdk.errors import CallError, ConnectionLost, LivejobsError, UnsupportedVersion
 from livejobs_sdk.limits import Slots
-from livejobs_sdk.protocol import PROTOCOL_VERSION, RETRY_SAFE, Frame
+from livejobs_sdk.protocol import CREATES, PROTOCOL_VERSION, RETRY_SAFE, Frame
 
 __all__ = ["PROTOCOL_VERSION", "Connection", "Frame", "server_urls"]
 
@@ -280,8 +280,9 @@ class Connection:
         ``max_pending_calls`` in flight, a call waits for a free slot before its deadline
         starts: slots free up as replies come, each within its own deadline."""
         tail = protocol.call_tail(method, params, self.identity)  # encoded once
-        if retry is None:
-            retry = method in RETRY_SAFE
+        if retry is None:  # a create only with a request id (a 0.1.0 server takes none)
+            keyed = "protocol" in self.identity or "request_id" in (params or {})
+            retry = method in RETRY_SAFE and (method not in CREATES or keyed)
         limit = self.call_timeout if timeout is None else timeout
         async with self.slots.of(method):
             loop = asyncio.get_running_loop()
