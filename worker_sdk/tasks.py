@@ -36,7 +36,7 @@ from livejobs_sdk.job import Job, WorkerJob
 from livejobs_sdk.loop_thread import LoopRunner
 from livejobs_sdk.sync import SyncClient
 from livejobs_sdk.sync_jobs import SyncJob, SyncWorker, SyncWorkerJob
-from livejobs_sdk.threads import in_thread
+from livejobs_sdk.threads import in_thread, task_threads
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -207,7 +207,7 @@ class Task(Generic[P, R]):
             result = await self.function(**arguments)
         else:
             call = functools.partial(self.function, **arguments)
-            result = await in_thread(None, contextvars.copy_context().run, call)
+            result = await in_thread(task_threads(), contextvars.copy_context().run, call)
         return _to_json(result)
 
     def __repr__(self) -> str:

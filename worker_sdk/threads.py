@@ -13,12 +13,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
+
+#: threads for typed tasks' plain functions: as many at once as the workers' ``concurrency``
+#: asks (asyncio's default pool has only the cores plus four), made as needed and reused
+TASK_THREADS = 1024
+_task_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def task_threads() -> Executor:
+    """The pool typed tasks' plain functions run in (one per process: a forked child does not
+    inherit the parent's threads)."""
+    global _task_pool
+    if _task_pool is None or _task_pool[0] != os.getpid():
+        pool = ThreadPoolExecutor(TASK_THREADS, thread_name_prefix="livejobs-task")
+        _task_pool = (os.getpid(), pool)
+    return _task_pool[1]
 
 
 async def in_thread(executor: Executor | None, function: Callable[..., T], *args: Any) -> T:
