@@ -17,10 +17,16 @@ class ReplyCutter:
     """A loopback TCP proxy that cuts the connection instead of passing on the first reply to
     a ``subscribe`` (server frames are not masked, so the reply can be seen on the wire)."""
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, *, armed: bool = True) -> None:
         self.upstream_port = upstream_port
+        self.armed = armed  #: whether the next reply to a ``subscribe`` is cut
         self.cut = asyncio.Event()
         self.links: list[asyncio.StreamWriter] = []
+
+    def cut_all(self) -> None:
+        """Reset every connection going through now."""
+        for link in self.links:
+            link.transport.abort()
 
     async def start(self) -> str:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -43,7 +49,8 @@ class ReplyCutter:
     ) -> None:
         try:
             while chunk := await reader.read(65536):
-                if replies and SUBSCRIBED in chunk and not self.cut.is_set():
+                if replies and SUBSCRIBED in chunk and self.armed:
+                    self.armed = False
                     self.cut.set()
                     break
                 writer.write(chunk)
