@@ -267,8 +267,8 @@ async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
     worker_id = bind_worker_id(ctx.identity.user, params.worker_id or ctx.identity.user)
     dispatcher, loop = ctx.services.dispatcher, asyncio.get_running_loop()
     deadline = loop.time() + params.wait
-    while True:  # with ``wait``: woken by the push path, not by polling
-        with dispatcher.watching(params.types) as readied:
+    with dispatcher.watching(params.types) as waiter:  # woken by the push path, not polling
+        while True:
             jobs = await ctx.services.jobs.claim(
                 params.types, worker_id, ctx.identity.user, params.limit, params.lease
             )
@@ -276,8 +276,9 @@ async def claim(ctx: Ctx, params: p.Claim) -> list[Job]:
                 return [project(job, HOLDER) for job in jobs]  # the one reply with the token
             await dispatcher.claimed_short(params.types)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(readied.wait(), left)
-        dispatcher.check_open()
+                await asyncio.wait_for(waiter.event.wait(), left)
+            dispatcher.check_open()
+            waiter.arm()  # before the claim: a job made ready meanwhile wakes it again
 
 
 async def heartbeat(ctx: Ctx, params: p.Heartbeat) -> dict[str, float]:

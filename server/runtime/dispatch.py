@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 
 from livejobs import protocol
@@ -23,7 +23,7 @@ from livejobs.jobs import timelimit
 from livejobs.jobs.model import Job, Status
 from livejobs.logs import context
 from livejobs.runtime.connection import Worker
-from livejobs.runtime.waiting import Waiting
+from livejobs.runtime.waiting import Waiter, Waiting
 from livejobs.service import LEASE_EXPIRED, JobService
 from livejobs.store.base import Change
 from livejobs.visibility import HOLDER, project
@@ -169,10 +169,11 @@ class Dispatcher:
         for hook in self.on_workers:
             hook()
 
-    def _ready(self, job_type: str) -> None:
-        """A job of ``job_type`` may be ready: its starved workers and waiting claims retry."""
+    def _ready(self, job_type: str, jobs: int | None = 1) -> None:
+        """``jobs`` jobs of ``job_type`` may be ready (``None``: any number, as when its rules
+        changed): its starved workers retry, and as many of its waiting claims."""
         self._ready_seq[job_type] += 1
-        self._waiting.wake(job_type)
+        self._waiting.wake(job_type, jobs)
         for worker in self._workers:
             if job_type in worker.types:
                 self._candidates[worker] = None
@@ -183,8 +184,8 @@ class Dispatcher:
         self._candidates[worker] = None
         self._wake.set()
 
-    def watching(self, types: Iterable[str]) -> contextlib.AbstractContextManager[asyncio.Event]:
-        """An event set when a job of one of ``types`` may have become ready (``Waiting``)."""
+    def watching(self, types: Iterable[str]) -> contextlib.AbstractContextManager[Waiter]:
+        """A waiting claim, woken when a job of one of ``types`` may be ready (``Waiting``)."""
         return self._waiting.watching(types)
 
     async def claimed_short(self, types: Iterable[str]) -> None:
@@ -194,7 +195,7 @@ class Dispatcher:
 
     def type_changed(self, job_type: str) -> None:
         """A type's flow rules changed (resumed, limits raised): retry starved workers now."""
-        self._ready(job_type)
+        self._ready(job_type, None)
         self._opening.set()
 
     async def run_openings(self) -> None:
@@ -209,7 +210,7 @@ class Dispatcher:
             await clock.sleep_until(opening, self._opening)
             if opened := flow.opened(clock.now()):
                 for job_type in opened:
-                    self._ready(job_type)
+                    self._ready(job_type, None)
 
     def announce(self, docs: list[Job]) -> None:
         """Jobs are about to be inserted (``JobService.inserting``, wired only for a store with
@@ -222,14 +223,13 @@ class Dispatcher:
         happened can match no later change (an update's could hide its next ready)."""
         if len(self._announced) > ANNOUNCED_MAX:
             self._announced.clear()  # ids whose insert failed or met a key: forget them all
-        ready: set[str] = set()
+        ready: Counter[str] = Counter()
         for doc in docs:  # one pass: a batch create announces a thousand at a time
             if doc["status"] == _READY:
-                ready.add(doc["type"])
+                ready[doc["type"]] += 1
                 self._announced.add(doc["id"])
-        if ready:
-            for job_type in ready:
-                self._ready(job_type)
+        for job_type, jobs in ready.items():
+            self._ready(job_type, jobs)
 
     def on_change(self, change: Change) -> None:
         """Runs for every change of every job: plain strings and locals, not enum members."""
@@ -243,7 +243,7 @@ class Dispatcher:
             self._ready(doc["type"])  # a running slot of a limited type may be free
         if op == "reset":
             for t in {*self._ready_seq, *self._waiting.types()}:
-                self._ready(t)
+                self._ready(t, None)
             for w in self._workers:
                 w.seen.clear()
                 self._nudge(w)
