@@ -10,6 +10,7 @@ import msgspec
 from livejobs import params as p
 from livejobs.context import Ctx
 from livejobs.errors import Invalid
+from livejobs.permissions import seen_rules
 
 
 async def _set_rules(
@@ -76,11 +77,14 @@ async def types_obliterate(ctx: Ctx, params: p.TypeObliterate) -> dict[str, int]
 
 
 async def types_list(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
-    return await ctx.services.jobs.flow.describe()
+    seen = ctx.services.permissions.type_filter(ctx.identity, ctx.method)
+    return seen_rules(await ctx.services.jobs.flow.describe(), seen)
 
 
 async def types_watch(ctx: Ctx, params: p.Empty) -> list[dict[str, Any]]:
     """``types.list``, then a ``types`` frame with the whole list whenever any server changes
     a type's rules, for as long as the connection lasts."""
-    ctx.need_session().watching_types = True
-    return await ctx.services.jobs.flow.describe()
+    session = ctx.need_session()
+    session.types_seen = ctx.services.permissions.type_filter(ctx.identity, ctx.method)
+    session.watching_types = True
+    return seen_rules(await ctx.services.jobs.flow.describe(), session.types_seen)

@@ -174,6 +174,19 @@ class Permissions:
             return None
         return scopes[0] if len(scopes) == 1 else {"$and": scopes}
 
+    def type_filter(self, identity: Identity, method: str) -> Callable[[str], bool] | None:
+        """Which types' rules this identity sees (None: every type's): those whose jobs it may
+        read, so that a worker limited to some types, or a role a rule hides a type from, learns
+        nothing of the others' queues (names, limits, pauses) either."""
+        hidden = self._hidden_types(identity, method)
+        limited = identity.role == "worker" and identity.types is not None
+        if hidden is not None and not hidden and not limited:
+            return None
+        own = set(identity.types or ()) if limited else None
+        return lambda job_type: (
+            hidden is not None and job_type not in hidden and (own is None or job_type in own)
+        )
+
     def _hidden_types(self, identity: Identity, method: str) -> set[str] | None:
         """The types declarative deny rules keep this identity from reading (None: all)."""
         hidden: set[str] = set()
@@ -186,6 +199,13 @@ class Permissions:
                 return None
             hidden.add(spec["type"])
         return hidden
+
+
+def seen_rules(
+    rules: list[dict[str, Any]], seen: Callable[[str], bool] | None
+) -> list[dict[str, Any]]:
+    """The type records a caller sees (``Permissions.type_filter``)."""
+    return rules if seen is None else [rule for rule in rules if seen(rule["type"])]
 
 
 #: a filter no job matches: every job has an id

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from livejobs.auth import Identity
@@ -75,6 +76,8 @@ class Session:
         self.batch = False
         #: the client called ``types.watch``: push it every change of the types' rules
         self.watching_types = False
+        #: the types whose rules it sees (``Permissions.type_filter``; None: every type's)
+        self.types_seen: Callable[[str], bool] | None = None
         self.close_reason: str | None = None
         self.drained = asyncio.Event()
         self._outbox: deque[Frame | RunView] = deque()

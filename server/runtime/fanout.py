@@ -11,6 +11,7 @@ from typing import Protocol
 from livejobs import protocol
 from livejobs.jobs.flow import KIND as FLOW_RULES
 from livejobs.jobs.flow import FlowControl
+from livejobs.permissions import seen_rules
 from livejobs.runtime.dispatch import Dispatcher
 from livejobs.runtime.scheduler import Scheduler
 from livejobs.runtime.subscriptions import Subscriptions
@@ -97,6 +98,11 @@ class Fanout:
         """Every ``types.watch`` caller gets the whole list again (it is short)."""
         watching = [s for s in self._sessions if s.watching_types and s.open]
         if watching:
-            frame = protocol.types_pushed(await self._flow.describe())
+            rules = await self._flow.describe()
+            every = protocol.types_pushed(rules)  # most watchers see every type: made once
             for session in watching:
-                session.send(frame)
+                seen = session.types_seen
+                if seen is None:
+                    session.send(every)
+                else:
+                    session.send(protocol.types_pushed(seen_rules(rules, seen)))
