@@ -319,6 +319,7 @@ class SyncWorker:
         if self._future is None:
             self._future, self._ended = self._loop.start(self.worker.run())
             at_exit.hand_back(self, self._future)
+            self._future.add_done_callback(lambda _: self._release())  # e.g. client closed
         return self
 
     def hand_back(self) -> None:

@@ -5,6 +5,7 @@ by the garbage collector (which closes a client no longer referenced)."""
 from __future__ import annotations
 
 import gc
+import threading
 
 from livejobs_sdk import SyncClient, SyncWorkerJob
 from tests.servers import ProcessServer
@@ -28,3 +29,16 @@ def test_a_subscription_of_a_client_held_by_nobody_else_works(sync_server: Proce
         assert sub.ready.wait(10)
         job = client.job("held", 1).save()
         assert next(event for event in sub if event.kind == "added").id == job.id
+
+
+def test_closing_the_client_ends_the_threads_of_its_background_worker(
+    sync_server: ProcessServer,
+) -> None:
+    before = set(threading.enumerate())
+    client = SyncClient(sync_server.ws_url, sync_server.admin_token)
+    client.worker("threads", double, concurrency=3).start()
+    assert client.run("threads", 2, timeout=10) == 4  # a handler thread is started
+    client.close()
+    for thread in set(threading.enumerate()) - before:
+        thread.join(5)
+        assert not thread.is_alive(), thread.name
