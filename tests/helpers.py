@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from livejobs_sdk import Client, Subscription, WorkerJob
+from livejobs_sdk.errors import ConnectionLost
 
 
 async def wait_for_doc(
@@ -63,11 +64,16 @@ async def running_worker(
     handler: Callable[[WorkerJob], Awaitable[Any]],
     **options: Any,
 ) -> AsyncIterator[None]:
-    """Run ``process_jobs`` for the duration of a ``with`` block."""
+    """Run ``process_jobs`` for the duration of a ``with`` block. A client made without
+    ``reconnect`` ends its worker with ``ConnectionLost`` once its server is gone: a block that
+    stopped the server meant that."""
     task = asyncio.create_task(client.process_jobs(job_type, handler, **options))
+    gone: tuple[type[BaseException], ...] = (asyncio.CancelledError,)
+    if not client._conn.reconnect:
+        gone += (ConnectionLost,)
     try:
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(*gone):
             await task
