@@ -68,7 +68,9 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _Connecting:
-    """The ``Runner`` a ``SyncJob`` blocks on: its client's loop, connecting it first."""
+    """The ``Runner`` a ``SyncJob`` blocks on: its client's loop, connecting it first. Made
+    for each job, never kept by the client: a client referring to it would be a cycle, and
+    a client dropped would then close only when the garbage collector looks for cycles."""
 
     def __init__(self, client: SyncClient) -> None:
         self.client = client
@@ -91,7 +93,6 @@ class SyncClient:
     ) -> None:
         self._settings = (url, token, reconnect, open_timeout, call_timeout)
         self._opening = threading.Lock()
-        self._runner = _Connecting(self)  #: what its SyncJobs block on
         self._start()
         _clients.add(self)
 
@@ -186,7 +187,7 @@ class SyncClient:
     def job(self, job_type: str, data: Any = None) -> SyncJob:
         """A job builder; nothing is stored until ``job.save()``."""
         self._fresh()
-        return SyncJob(self._runner, Job(self._client, job_type, data))
+        return SyncJob(_Connecting(self), Job(self._client, job_type, data))
 
     def create_many(
         self,
@@ -208,7 +209,7 @@ class SyncClient:
         return self._run(self._client.fan_in(items, last, timeout))
 
     def job_handle(self, job_id: str) -> SyncJob:
-        return SyncJob(self._runner, self._run(self._client.job_handle(job_id)))
+        return SyncJob(_Connecting(self), self._run(self._client.job_handle(job_id)))
 
     # the async Client's methods that take and return plain values, run on the loop thread
     get_job = blocking(Client.get_job)

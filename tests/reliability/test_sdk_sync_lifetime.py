@@ -42,3 +42,17 @@ def test_closing_the_client_ends_the_threads_of_its_background_worker(
     for thread in set(threading.enumerate()) - before:
         thread.join(5)
         assert not thread.is_alive(), thread.name
+
+
+def test_a_client_dropped_closes_at_once(sync_server: ProcessServer) -> None:
+    before = set(threading.enumerate())
+    client = SyncClient(sync_server.ws_url, sync_server.admin_token)
+    client.job("dropped").save()
+    gc.disable()  # no collection of cycles: dropping the last reference alone must close it
+    try:
+        del client
+        for thread in set(threading.enumerate()) - before:
+            thread.join(5)
+            assert not thread.is_alive(), thread.name
+    finally:
+        gc.enable()
