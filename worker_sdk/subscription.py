@@ -57,10 +57,19 @@ class Subscription:
         self.ready = asyncio.Event()
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._closed = False
+        self._opening: asyncio.Future[None] | None = None
 
     async def start(self) -> Subscription:
-        if self.sub_id is None:
-            await self._open()
+        """Open it on the server, once however many tasks start it at the same time."""
+        if self._opening is None:
+            self._opening = asyncio.ensure_future(self._open())
+        try:
+            await asyncio.shield(self._opening)
+        except BaseException:
+            if self._opening.done() and self.sub_id is None:
+                self._opening = None  # it failed: the next start tries again
+            raise
+        if self._reopen not in self._conn.on_reconnect and not self._closed:
             self._conn.on_reconnect.append(self._reopen)
         return self
 

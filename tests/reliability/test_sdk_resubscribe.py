@@ -47,3 +47,16 @@ async def test_a_drop_while_re_subscribing_leaves_each_subscription_once(
             assert await subscriptions(server) == 2
     finally:
         await proxy.close()
+
+
+async def test_a_subscription_started_from_two_tasks_at_once_is_open_once(
+    server: InProcessServer,
+) -> None:
+    async with server.client() as client:
+        await client.job("both").save()
+        sub = client.subscribe({"type": "both"})
+        first, second = await asyncio.gather(sub.next(10), sub.next(10))  # each starts it
+        assert sorted([first.kind, second.kind]) == ["added", "ready"]
+        assert await subscriptions(server) == 1
+        await sub.close()
+        assert await subscriptions(server) == 0
