@@ -277,7 +277,7 @@ class SyncClient:
         self.connect()
         pool = None
         run_one: Callable[[WorkerJob], Awaitable[Any]]
-        if inspect.iscoroutinefunction(handler):
+        if _is_async(handler):
             run_one = handler  # type: ignore[assignment]  # an async handler gets a WorkerJob
         else:
             pool = concurrent.futures.ThreadPoolExecutor(
@@ -314,6 +314,12 @@ class SyncClient:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open" if self._opened else "not connected"
         return f"<SyncClient {self._client._conn.url} {state}>"
+
+
+def _is_async(handler: Callable[..., Any]) -> bool:
+    """An ``async def`` function, or an object whose ``__call__`` is one (a handler class)."""
+    call = getattr(handler, "__call__", None)
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
 
 
 def _in_pool(
