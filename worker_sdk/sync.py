@@ -318,7 +318,7 @@ class SyncClient:
 
 def _is_async(handler: Callable[..., Any]) -> bool:
     """An ``async def`` function, or an object whose ``__call__`` is one (a handler class)."""
-    call = getattr(handler, "__call__", None)
+    call = type(handler).__call__  # a class's method: a function's type has a plain one
     return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
 
 
