@@ -28,8 +28,8 @@ _task_pool: tuple[int, ThreadPoolExecutor] | None = None
 
 
 def task_threads() -> Executor:
-    """The pool typed tasks' plain functions run in (one per process: a forked child does not
-    inherit the parent's threads)."""
+    """The pool plain task functions run in, typed tasks' and ``livejobs worker MODULE:FUNCTION``'s
+    (one per process: a forked child does not inherit the parent's threads)."""
     global _task_pool
     if _task_pool is None or _task_pool[0] != os.getpid():
         pool = ThreadPoolExecutor(TASK_THREADS, thread_name_prefix="livejobs-task")

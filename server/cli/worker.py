@@ -5,6 +5,7 @@ worker`` do, stopping without losing the job in its hands."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import inspect
 import logging
@@ -25,6 +26,7 @@ from livejobs.logs import context
 from livejobs.settings import Settings, SettingsError
 from livejobs_sdk import Client, WorkerJob
 from livejobs_sdk.tasks import dispatch, find_tasks
+from livejobs_sdk.threads import in_thread, task_threads
 
 log = logging.getLogger("livejobs.cli")
 
@@ -70,11 +72,14 @@ def load_handler(target: str) -> Callable[[WorkerJob], Awaitable[Any]]:
     if inspect.iscoroutinefunction(function):
         return function  # type: ignore[no-any-return]
 
-    async def in_thread(job: WorkerJob) -> Any:
-        result = await asyncio.to_thread(function, job)
+    async def threaded(job: WorkerJob) -> Any:
+        # the typed tasks' pool (a thread per slot, not asyncio's cores plus four), and a
+        # cancelled run holds its slot until its thread returns
+        context = contextvars.copy_context()  # the job's log context, as asyncio.to_thread
+        result = await in_thread(task_threads(), context.run, function, job)
         return await result if inspect.isawaitable(result) else result
 
-    return in_thread
+    return threaded
 
 
 def load_any(target: str, types: tuple[str, ...]) -> Callable[[WorkerJob], Awaitable[Any]]:

@@ -20,6 +20,9 @@ from tests.servers import ROOT, free_port
 
 HANDLERS = '''
 import asyncio
+import threading
+
+TOGETHER = threading.Barrier(10, timeout=10)
 
 async def echo(job):
     await job.log("echoing")
@@ -34,6 +37,10 @@ async def slow(job):
         await job.progress(step, 10)
         await asyncio.sleep(job.data["seconds"] / 10)
     return "slept"
+
+def together(job):  # ten at once, or all fail: a thread per slot, not the cores plus four
+    TOGETHER.wait()
+    return "met"
 
 def sizes(jobs):  # --payload: a list of jobs in, their results out (in a thread)
     return [{"n": job.data, "batch": len(jobs)} for job in jobs]
@@ -287,6 +294,18 @@ async def test_worker_command_runs_module_functions(live_server, tmp_path):
             assert await stop_process(thread_worker, signal.SIGINT) == 0
     log = (tmp_path / "worker-0.log").read_text()
     assert f"job {echoes[0].id} done" in log and "Traceback" not in log
+
+
+async def test_worker_command_runs_as_many_plain_functions_at_once_as_its_concurrency(
+    live_server, tmp_path
+):
+    async with live_server.client() as client:
+        ids = await client.create_many([("together", None)] * 10)
+        target, args = "cli_handlers:together", ("--type", "together", "--concurrency", "10")
+        async with worker_process(live_server, tmp_path, target, *args) as proc:
+            docs = [await wait_status(client, job_id, "completed", "failed") for job_id in ids]
+            assert await stop_process(proc) == 0
+    assert [(d["status"], d["result"]) for d in docs] == [("completed", "met")] * 10
 
 
 async def test_jobs_drain_empties_a_queue(live_server) -> None:
