@@ -25,6 +25,16 @@ def _spec(item: Job | tuple[str, Any] | dict[str, Any]) -> dict[str, Any]:
     return item
 
 
+async def _fill(client: Client, items: list[Any], ids: list[str]) -> None:
+    """The ``Job`` builders among ``items`` become their jobs, as ``Job.save`` makes them."""
+    builders = {
+        job_id: item for item, job_id in zip(items, ids, strict=True) if isinstance(item, Job)
+    }
+    if builders:
+        for doc in await client.get_jobs(builders):
+            builders[doc["id"]].doc = doc
+
+
 class Client(TypeRulesCalls):
     """A connection to a livejobs server, or to the first that answers of several sharing one
     database (``url`` a list): when it is lost, the client moves on to the next, taking its
@@ -95,7 +105,8 @@ class Client(TypeRulesCalls):
         self, jobs: Iterable[Job | tuple[str, Any] | dict[str, Any]], timeout: float | None = None
     ) -> list[str]:
         """Create many jobs in one call; returns their ids in order. Like ``Job.save``, it
-        survives a reconnect within ``timeout`` and makes each job once."""
+        survives a reconnect within ``timeout`` and makes each job once, and the ``Job``
+        builders given become their jobs (one more call reads them)."""
         return await self._create_many(jobs, None, timeout)
 
     async def fan_in(
@@ -115,7 +126,10 @@ class Client(TypeRulesCalls):
         then: Job | tuple[str, Any] | dict[str, Any] | None,
         timeout: float | None,
     ) -> list[str]:
-        specs = [_spec(item) for item in jobs]
+        items = [*jobs, *([] if then is None else [then])]
+        specs = [_spec(item) for item in items]
+        if then is not None:
+            specs.pop()
         with tracing.creating(None) as creation:
             params: dict[str, Any] = {
                 "jobs": [self._with_trace(spec, creation.trace) for spec in specs]
@@ -124,6 +138,7 @@ class Client(TypeRulesCalls):
                 params["then"] = self._with_trace(_spec(then), creation.trace)
             ids = list((await self.call("jobs.create_many", params, timeout))["ids"])
             creation.created(ids)
+        await _fill(self, items, ids)
         return ids
 
     def _with_trace(self, spec: dict[str, Any], trace: dict[str, str] | None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ client's mirror of every method added for issue 24's worker items."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -74,3 +75,34 @@ def test_the_sync_client_mirrors_the_new_methods(sync_server: ProcessServer) -> 
             job = client.job("sync-cargo", {"n": 1}).save()
             assert job.result(timeout=10) == {"n": 1, "seen": True}
     assert updated.is_set() and batches == [1] and successes == [{"n": 1, "seen": True}]
+
+
+async def test_job_builders_created_together_become_their_jobs(server: InProcessServer) -> None:
+    """``create_many`` and ``fan_in`` fill in the ``Job`` builders they were given, as ``save``
+    does, so that ``builder.result()`` works after a batch too."""
+    async with server.client() as client:
+        parts = [client.job("part", {"n": n}).priority("high") for n in range(3)]
+        ids = await client.create_many([*parts, ("plain", None)])
+        assert [part.id for part in parts] == ids[:3]
+        assert {part.status for part in parts} == {"ready"} and parts[0].data == {"n": 0}
+        then = client.job("sum", None)
+        *_, then_id = await client.fan_in([client.job("part", {"n": 9})], then)
+        assert (then.id, then.status) == (then_id, "waiting")
+
+        async def handler(job: Any) -> int:
+            return int(job.data["n"]) * 2
+
+        worker = client.worker("part", handler)
+        running = asyncio.create_task(worker.run())
+        try:
+            assert await parts[2].result(timeout=10) == 4
+        finally:
+            worker.stop()
+            await running
+
+
+def test_sync_job_builders_created_together_become_their_jobs(sync_server: ProcessServer) -> None:
+    with SyncClient(sync_server.ws_url, token=sync_server.admin_token) as client:
+        builders = [client.job("part", {"n": n}) for n in range(2)]
+        ids = client.create_many(builders)
+        assert [b.id for b in builders] == ids and builders[0].status == "ready"
