@@ -27,12 +27,13 @@ def _spec(item: Job | tuple[str, Any] | dict[str, Any]) -> dict[str, Any]:
 
 async def _fill(client: Client, items: list[Any], ids: list[str]) -> None:
     """The ``Job`` builders among ``items`` become their jobs, as ``Job.save`` makes them."""
-    builders = {
-        job_id: item for item, job_id in zip(items, ids, strict=True) if isinstance(item, Job)
-    }
-    if builders:
-        for doc in await client.get_jobs(builders):
-            builders[doc["id"]].doc = doc
+    builders = [
+        (item, job_id) for item, job_id in zip(items, ids, strict=True) if isinstance(item, Job)
+    ]
+    if builders:  # two may be one job (a key): each becomes it
+        docs = {doc["id"]: doc for doc in await client.get_jobs(i for _, i in builders)}
+        for builder, job_id in builders:
+            builder.doc = docs.get(job_id)
 
 
 class Client(TypeRulesCalls):
