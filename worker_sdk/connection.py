@@ -225,7 +225,7 @@ class Connection:
                 return
 
     async def _reconnect(self) -> None:
-        delay = 0.05
+        delay, refused = 0.05, 0
         while not self._closing:
             try:
                 await self._open()
@@ -242,8 +242,16 @@ class Connection:
                     log.error("reconnect refused: %s", exc)
                     self._give_up(exc)
                     return
+                # a token revoked, expired or its user deleted: once every server has said so,
+                # retrying cannot help, and what waits on this client ends with the refusal
                 if isinstance(exc, CallError) and exc.code == "unauthenticated":
-                    log.error("reconnect refused: %s", exc)
+                    refused += 1
+                    if refused >= len(self.urls):
+                        log.error("reconnect refused: %s", exc)
+                        self._give_up(exc)
+                        return
+                else:
+                    refused = 0
                 log.debug("reconnect to %s failed (%s); retrying in %.2fs", self.url, exc, delay)
                 self._next_url()
                 if self._at == 0:  # every server tried once more: back off
