@@ -20,6 +20,7 @@ import typer
 
 from livejobs.cli import client
 from livejobs.cli.common import DB_HELP, fail, load_settings, on_store
+from livejobs.cli.safe_text import shown
 from livejobs.roles import ROLES
 from livejobs.store import sqlite_path
 
@@ -126,7 +127,8 @@ def user_rm(name: str, db: str = typer.Option(None, help=DB_HELP)) -> None:
 def user_ls(db: str = typer.Option(None, help=DB_HELP), url: str = URL, token: str = TOKEN) -> None:
     """List users."""
     for user in _admin(db, url, token, "users.list", {}, lambda auth: auth.list_users()):
-        typer.echo(f"{user['name']}\t{user['role']}\t{','.join(user.get('types') or [])}")
+        types = ",".join(user.get("types") or [])
+        typer.echo("\t".join(shown(v) for v in (user["name"], user["role"], types)))
 
 
 @token_app.command("create")
@@ -172,4 +174,4 @@ def token_ls(
     params = {"user": user}
     for record in _admin(db, url, token, "tokens.list", params, lambda a: a.list_tokens(user)):
         state = "revoked" if record.get("revoked") else "active"
-        typer.echo(f"{record['id']}\t{record['user']}\t{state}")
+        typer.echo("\t".join(shown(v) for v in (record["id"], record["user"], state)))

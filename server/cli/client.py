@@ -26,6 +26,7 @@ from rich.text import Text
 from websockets.exceptions import WebSocketException
 
 from livejobs.cli.common import fail
+from livejobs.cli.safe_text import json_shown, plain, shown
 from livejobs.cli.watch_view import STATUSES, clock_time, status_text
 from livejobs.failures import render_failure
 from livejobs_sdk import CallError, Client, ConnectionLost
@@ -101,7 +102,8 @@ def when(value: float | None) -> str:
 
 
 def to_json(value: Any, indent: int | None = None) -> str:
-    return json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+    """JSON as a terminal may show it: ``json_shown`` escapes the controls json.dumps keeps."""
+    return json_shown(json.dumps(value, indent=indent, ensure_ascii=False, default=str))
 
 
 def listed_plainly(records: list[Any], as_json: bool, empty: str) -> bool:
@@ -154,8 +156,8 @@ def jobs_ls(
     for doc in docs:
         progress = doc.get("progress") or {}
         table.add_row(
-            doc["id"],
-            doc["type"],
+            plain(doc["id"]),
+            plain(doc["type"]),
             status_text(doc["status"]),
             str(doc["priority"]),
             str(doc["attempts"]),
@@ -183,10 +185,8 @@ def jobs_show(
     fields.add_column()
     for name, value in _facts(doc):
         if value is not None:
-            # Text: a job's own strings (reason, data) are not rich markup
-            fields.add_row(
-                name, value if not isinstance(value, str | int | float) else Text(str(value))
-            )
+            # a job's own strings (type, reason, key, data) are neither markup nor controls
+            fields.add_row(name, value if isinstance(value, Text) else plain(value))
     console.print(fields)
     entries = doc.get("log") or []
     if entries:
@@ -195,12 +195,12 @@ def jobs_show(
         # each attempt's failure as Python prints it: the traceback, then "Type: message"
         console.print(
             Text(
-                f"\nfailure of attempt {failure.get('attempt', '?')} at "
-                f"{when(failure.get('time'))} on {failure.get('worker') or '-'}:",
+                f"\nfailure of attempt {shown(failure.get('attempt', '?'))} at "
+                f"{when(failure.get('time'))} on {shown(failure.get('worker') or '-')}:",
                 style="bold",
             )
         )
-        console.print(Text(render_failure(failure.get("error"))), soft_wrap=True)
+        console.print(plain(render_failure(failure.get("error")), lines=True), soft_wrap=True)
 
 
 def _facts(doc: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -242,9 +242,9 @@ def _log_table(entries: list[dict[str, Any]]) -> Table:
     for entry in entries:
         table.add_row(
             when(entry.get("time")),
-            entry.get("level", ""),
-            str(entry.get("by", "")),
-            Text(str(entry.get("message", ""))),
+            plain(entry.get("level", "")),
+            plain(entry.get("by", "")),
+            plain(entry.get("message", ""), lines=True),
         )
     return table
 
@@ -349,7 +349,8 @@ def _control(
             typer.echo(f"{done or PAST[action]} {job_id}")
         else:
             failed += 1
-            typer.secho(f"error: {job_id}: {error.code}: {error.message}", fg="red", err=True)
+            line = shown(f"{job_id}: {error.code}: {error.message}")  # may quote the job
+            typer.secho(f"error: {line}", fg="red", err=True)
     if failed:
         raise typer.Exit(1)
 

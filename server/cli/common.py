@@ -9,6 +9,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 
+from livejobs.cli.safe_text import shown
 from livejobs.errors import LivejobsError
 from livejobs.settings import Settings, SettingsError
 
@@ -20,8 +21,9 @@ SERVE_FLAGS = {"lease_seconds": "--lease", "sqlite_synchronous": "--synchronous"
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """A user's mistake: one red line on stderr, exit ``code``, never a traceback."""
-    typer.secho(f"error: {message}", fg="red", err=True)
+    """A user's mistake: one red line on stderr, exit ``code``, never a traceback. A server's
+    message may quote what it was given, so it is shown as one line of text (``shown``)."""
+    typer.secho(f"error: {shown(message)}", fg="red", err=True)
     raise typer.Exit(code)
 
 

@@ -19,6 +19,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from livejobs.cli import safe_text
 from livejobs.cli.client import TOKEN, URL, Failure, listed_plainly, run, stdout
 from livejobs.cli.common import fail
 from livejobs_sdk import Client
@@ -147,7 +148,7 @@ def summary(rules: dict[str, Any]) -> str:
     """One line: ``email: paused, rate 100 / 60 s, concurrency 5, retries 3``."""
     shown = cells(rules)
     parts = [shown.pop("state")] + [f"{k} {v}" for k, v in shown.items() if v != "-"]
-    return f"{rules['type']}: {', '.join(parts)}"
+    return safe_text.shown(f"{rules['type']}: {', '.join(parts)}")  # the type is anyone's
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -174,7 +175,8 @@ def types_ls(
     for name in cells({}):
         table.add_column(name, no_wrap=True)
     for record in records:
-        table.add_row(record["type"], *cells(record).values())
+        row = (record["type"], *cells(record).values())
+        table.add_row(*(safe_text.plain(cell) for cell in row))
     stdout().print(table)
 
 

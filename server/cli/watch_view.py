@@ -13,6 +13,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from livejobs.cli.safe_text import plain, shown
 from livejobs.jobs.model import Status
 
 #: statuses in the order a job moves through them
@@ -46,7 +47,7 @@ class WatchState:
 
 
 def status_text(status: str) -> Text:
-    return Text(status, style=STYLES.get(status, ""))
+    return plain(status, STYLES.get(status, ""))
 
 
 def clock_time(when: float | None) -> str:
@@ -106,9 +107,9 @@ def running_table(running: dict[str, dict[str, Any]], now: float) -> Table:
         lease = doc.get("lease") or {}
         bar = ProgressBar(total=total or None, completed=completed, width=None, animation_time=now)
         table.add_row(
-            doc["id"][:12],
-            doc["type"],
-            str(lease.get("worker") or "-"),
+            plain(doc["id"][:12]),
+            plain(doc["type"]),
+            plain(lease.get("worker") or "-"),
             duration(now - (doc.get("started") or now)),
             bar,
             f"{progress.get('percent', 0.0):.0f}" if total else "-",
@@ -137,10 +138,10 @@ def failures_table(failures: dict[str, dict[str, Any]]) -> Table:
         last = (doc.get("failures") or [None])[-1]
         table.add_row(
             clock_time(doc.get("finished")),
-            doc["id"][:12],
-            doc["type"],
+            plain(doc["id"][:12]),
+            plain(doc["type"]),
             str(doc.get("attempts", 0)),
-            error_message(last, doc.get("reason")),
+            plain(error_message(last, doc.get("reason"))),
         )
     return table
 
@@ -149,8 +150,8 @@ def render(state: WatchState, now: float) -> RenderableType:
     """One refresh of the view at time ``now``."""
     title = Text.assemble(
         ("livejobs ", "bold"),
-        state.url,
-        f"  type={state.job_type}" if state.job_type else "",
+        shown(state.url),
+        f"  type={shown(state.job_type)}" if state.job_type else "",
         f"  {clock_time(now)}",
     )
     parts: list[RenderableType] = [title]

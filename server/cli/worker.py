@@ -21,6 +21,7 @@ import typer
 from livejobs.cli.client import TOKEN, URL, Failure, run
 from livejobs.cli.common import fail
 from livejobs.cli.processes import ProcessSlots
+from livejobs.cli.safe_text import shown
 from livejobs.failures import describe_exception, render_failure
 from livejobs.logs import context
 from livejobs.settings import Settings, SettingsError
@@ -227,9 +228,11 @@ def _logged(
             log.info("job %s stopped", job.id, extra=about)
             raise
         except Exception as exc:
-            # what the SDK stores in the job, rendered as `livejobs jobs show` prints it
-            failure = render_failure(describe_exception(exc))
-            log.warning("job %s (%s) failed: %s\n%s", job.id, job.type, exc, failure, extra=about)
+            # what the SDK stores in the job, rendered as `livejobs jobs show` prints it; its
+            # text may quote the job's data, so no control character reaches the terminal
+            failure = shown(render_failure(describe_exception(exc)), lines=True)
+            why = shown(exc)
+            log.warning("job %s (%s) failed: %s\n%s", job.id, job.type, why, failure, extra=about)
             raise
         log.info("job %s done", job.id, extra=about)
         return result
@@ -244,8 +247,8 @@ def _logged(
             log.info("jobs %s stopped", ids, extra=about)
             raise
         except Exception as exc:
-            failure = render_failure(describe_exception(exc))
-            log.warning("jobs %s failed: %s\n%s", ids, exc, failure, extra=about)
+            failure = shown(render_failure(describe_exception(exc)), lines=True)
+            log.warning("jobs %s failed: %s\n%s", ids, shown(exc), failure, extra=about)
             raise
         log.info("%d jobs done", len(jobs), extra=about)
         return results
