@@ -27,11 +27,15 @@ from typing import Any, cast
 from livejobs_sdk import tracing
 from livejobs_sdk.cargo import BatchHandler, Cargo
 from livejobs_sdk.connection import Connection, Frame
-from livejobs_sdk.errors import Fatal, LivejobsError, Snooze
+from livejobs_sdk.errors import CallError, Fatal, LivejobsError, Snooze
 from livejobs_sdk.job import WorkerJob
 from livejobs_sdk.joblog import in_job_context
 
 log = logging.getLogger("livejobs.worker")
+
+#: a heartbeat refused so says the run's lease is gone: the job is not running (retried after
+#: its lease lapsed, finished, cancelled), the lease is another run's, or the job was removed
+LEASE_GONE = frozenset({"conflict", "forbidden", "not_found"})
 
 Handler = Callable[[WorkerJob], Awaitable[Any]]
 #: ``on_success(job, result)`` / ``on_failure(job, exc)``: a function or a coroutine function
@@ -114,8 +118,14 @@ class Worker:
             job.reported = True
             self._spawn(self._snooze_now(job))
             return
-        # pushed again (after a lost connection) while the run before has not ended yet
-        earlier = self.running.get(job.id, (None, None))[0]
+        # pushed again while the run before has not ended yet (after a lost connection, or
+        # its lease lapsed and the retry came here): that run's lease is gone, so it is told,
+        # and this one waits for it to end
+        earlier = None
+        if (before := self.running.get(job.id)) is not None:
+            earlier = before[0]
+            if not earlier.done() and not before[1].cancelled.is_set():  # told once only: a
+                self._stop_run(*before)  # second cancel would stop waiting for its thread
         task = asyncio.create_task(self._run(job, earlier), name=f"livejobs-job-{job.id}")
         self.running[job.id] = (task, job)
         renew_at = asyncio.get_running_loop().time() + _renewal_period(job)
@@ -134,10 +144,14 @@ class Worker:
     def _on_cancel(self, frame: Frame) -> None:
         entry = self.running.get(frame["id"])
         if entry is not None:
-            task, job = entry
-            job.cancelled.set()
-            job.reported = True  # the server already knows: nothing to report
-            task.cancel()
+            self._stop_run(*entry)
+
+    @staticmethod
+    def _stop_run(task: asyncio.Task[None], job: WorkerJob) -> None:
+        """The job is no longer this run's (cancelled, its lease lost): its handler is told."""
+        job.cancelled.set()
+        job.reported = True  # the server already knows: nothing to report
+        task.cancel()
 
     def _on_disconnect(self) -> None:
         for task, job in list(self.running.values()):
@@ -300,6 +314,11 @@ class Worker:
             return
         try:
             await job.heartbeat()
+        except CallError as exc:
+            log.warning("heartbeat for job %s failed: %s", job.id, exc)
+            entry = self.running.get(job.id)
+            if exc.code in LEASE_GONE and entry is not None and entry[1] is job:
+                self._stop_run(*entry)  # retried elsewhere, or finished: not ours to run on
         except (LivejobsError, TimeoutError) as exc:
             log.warning("heartbeat for job %s failed: %s", job.id, exc)
 
