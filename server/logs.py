@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any
 
+from livejobs.untrusted import shown
+
 #: the fields a line may carry besides its message, in this order
 FIELDS = ("job_id", "type", "worker", "user")
 
@@ -62,9 +64,14 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
-        line = super().formatMessage(record)
+        # one record, one line: a client's worker id or job type in it may hold a newline or
+        # a terminal's escape sequence (the JSON lines escape them as JSON does)
+        line = shown(super().formatMessage(record))
         fields = _fields(record)
-        return line + "".join(f" {k}={v}" for k, v in fields.items()) if fields else line
+        return line + "".join(f" {k}={shown(v)}" for k, v in fields.items()) if fields else line
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        return shown(super().formatException(ei), lines=True)
 
 
 class QuietConnections(logging.Filter):

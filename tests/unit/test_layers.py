@@ -62,6 +62,7 @@ LAYERS: list[tuple[str, ...]] = [
         "livejobs.errors",
         "livejobs.clock",
         "livejobs.logs",
+        "livejobs.untrusted",
         "livejobs.failures",
         "livejobs.gc_tuning",
     ),
