@@ -33,6 +33,7 @@ from livejobs import protocol
 from livejobs.jobs.model import Job
 from livejobs.query import matches
 from livejobs.runtime.connection import Subscription
+from livejobs.runtime.user_reads import UserReads
 from livejobs.store.base import Change, Sort, Store
 from livejobs.visibility import project
 
@@ -97,23 +98,15 @@ class Turns:
 
     def __init__(self) -> None:
         self._server = asyncio.Lock()
-        #: user → its lock and how many of its rereads hold or wait for it
-        self._users: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._users = UserReads(per_user=1)
 
     @contextlib.asynccontextmanager
     async def turn(self, user: str) -> AsyncIterator[None]:
-        lock, holders = self._users.setdefault(user, (asyncio.Lock(), [0]))
-        holders[0] += 1
-        try:
-            async with lock, self._server:
-                loop = asyncio.get_running_loop()
-                started = loop.time()
-                yield
-                await asyncio.sleep((loop.time() - started) * REST)
-        finally:
-            holders[0] -= 1
-            if not holders[0]:
-                del self._users[user]
+        async with self._users.turn(user), self._server:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            yield
+            await asyncio.sleep((loop.time() - started) * REST)
 
 
 class Windows:
