@@ -26,6 +26,7 @@ from livejobs.clock import Clock, StoreClock
 from livejobs.credentials import KINDS as CREDENTIALS
 from livejobs.credentials import Credentials
 from livejobs.edges import http_api, ws
+from livejobs.edges.dashboard_headers import DashboardHeaders
 from livejobs.edges.http_problems import problem
 from livejobs.flusher import Flusher
 from livejobs.jobs.bounds import DocLimits
@@ -106,7 +107,8 @@ def create_app(
         Mount("/api", routes=http_api.routes),
     ]
     if has_dashboard(settings.web_dir):
-        routes.append(Mount("/", StaticFiles(directory=settings.web_dir, html=True)))
+        files = StaticFiles(directory=settings.web_dir, html=True)
+        routes.append(Mount("/", DashboardHeaders(files)))
     else:
         log.warning("no dashboard at /: %s holds no index.html", settings.web_dir)
     return Starlette(

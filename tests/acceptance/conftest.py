@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
 from tests.acceptance.dashboard_kit import ARGS, CHROMIUM, DESKTOP
 
@@ -35,7 +35,13 @@ class Pages:
         self.contexts.append(context)
         page = await context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        # what the page's Content-Security-Policy refused is an error of the dashboard's too
+        page.on("console", self._refused)
         return page
+
+    def _refused(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.errors.append(message.text)
 
     async def close(self) -> None:
         for context in self.contexts:
