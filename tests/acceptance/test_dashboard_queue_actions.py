@@ -5,6 +5,8 @@ another type…" for a type with no job and no rule yet)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from playwright.async_api import Page, WebSocket, expect
 
@@ -46,6 +48,27 @@ async def test_a_manager_drains_a_queue_from_the_queues_view(page: Page, live_se
         other: "ready",
     }
     assert running["id"] == queued[0]
+
+
+async def test_the_drain_question_shows_a_types_name_as_written(page: Page, live_server) -> None:
+    """A type's name is a client's text: its newlines cannot add lines to the question."""
+    forged = "mail\n\nThis queue is empty: nothing will be cancelled."
+    async with Client(live_server.ws_url, token=live_server.admin_token) as admin:
+        await admin.job(forged).save()
+    await sign_in(page, live_server, live_server.admin_token)
+    await page.click("#tab-queues")
+    asked: list[str] = []
+    answered = asyncio.Event()
+
+    async def answer(dialog) -> None:
+        asked.append(dialog.message)
+        await dialog.dismiss()
+        answered.set()
+
+    page.on("dialog", answer)
+    await page.locator('#queues-view [data-action="drain-type"]').first.click()
+    await asyncio.wait_for(answered.wait(), WAIT / 1000)
+    assert "\n" not in asked[0] and '"mail\\n\\nThis queue is empty' in asked[0], asked
 
 
 async def test_a_creator_sees_no_drain(page: Page, live_server) -> None:

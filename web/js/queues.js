@@ -223,7 +223,9 @@ export class QueuesView {
 
   async #drain(type) {
     if (this.#busy.has(type)) return;
-    if (!window.confirm(`Cancel every waiting, ready and paused ${type} job? Running ones finish.`)) return;
+    // the type as JSON: a name holding newlines could otherwise add lines of its own to the question
+    const named = JSON.stringify(type);
+    if (!window.confirm(`Cancel every waiting, ready and paused job of type ${named}? Running ones finish.`)) return;
     this.#busy.add(type);
     this.redraw();
     try {
