@@ -6,6 +6,7 @@ only ever sees well-typed values; unknown fields are rejected.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
@@ -15,7 +16,11 @@ from livejobs.errors import Invalid
 from livejobs.jobs.bounds import TRACEPARENT_CHARS, TRACESTATE_CHARS
 from livejobs.roles import Role
 
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
+#: a name (a job type, a group, a worker id, a user) is shown in logs, the CLI and the
+#: dashboard, so it holds no control character: a newline could forge a line, an escape
+#: sequence reach a terminal
+NAME_PATTERN = "^[^\x00-\x1f\x7f-\x9f]*$"
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NAME_PATTERN)]
 JobId = Annotated[str, Meta(min_length=1, max_length=64)]
 Seconds = Annotated[float, Meta(ge=0, le=10 * 365 * 86400)]
 #: seconds an attempt may run before the server stops and fails it (a job's, or its type's)
@@ -109,7 +114,7 @@ class JobSpec(Params):
     lifo: bool = False
     unique_for: Seconds | None = None
     time_limit: TimeLimit | None = None
-    group: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    group: Name | None = None
 
 
 class CreateJob(JobSpec):
@@ -360,6 +365,10 @@ class StatsHistory(Params):
 P = TypeVar("P", bound=Params)
 
 
+#: how msgspec names a failed ``NAME_PATTERN``, which no reader should have to decode
+_PATTERN_SAID = re.compile(r"matching regex '[^']*'")
+
+
 def decode_params(params: Any, kind: type[P]) -> P:
     """Convert untrusted JSON params into ``kind`` or raise ``Invalid`` saying what is wrong."""
     if params is None:
@@ -369,4 +378,5 @@ def decode_params(params: Any, kind: type[P]) -> P:
     try:
         return msgspec.convert(params, kind)
     except msgspec.ValidationError as exc:
-        raise Invalid(f"bad params: {exc}") from None
+        said = _PATTERN_SAID.sub("without control characters (newlines, tabs, escapes)", str(exc))
+        raise Invalid(f"bad params: {said}") from None
