@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterError, croniter
 
 from livejobs.errors import Invalid
+from livejobs.jobs import cron_zone
 
 #: cron fire times looked at for the floor: enough to see the shortest gap of any cron with a
 #: handful of listed values per field, and cheap (one create with a repeat pays for it once)
@@ -39,12 +39,12 @@ def validate(repeat: dict[str, Any], *, now: float = 0.0, min_seconds: float = 0
 
 def _check_cron(cron: str, zone: ZoneInfo, now: float, min_seconds: float) -> None:
     """A cron that matches no date (``0 0 31 2 *``) would leave its job and its dependants
-    waiting forever; one that fires faster than the floor would flood the store."""
-    times = croniter(cron, datetime.fromtimestamp(now, zone))
+    waiting forever; one that fires faster than the floor would flood the store. The fires
+    looked at are the ones the job would get, daylight-saving changes included."""
     fires: list[float] = []
     try:
         for _ in range(FIRES_CHECKED):
-            fires.append(float(times.get_next(float)))
+            fires.append(cron_zone.next_fire(cron, zone, fires[-1] if fires else now))
     except CroniterError:
         if not fires:
             raise Invalid(f"repeat 'cron' {cron!r} never fires: no date matches it") from None
@@ -70,15 +70,9 @@ def next_time(repeat: dict[str, Any], *, after: float) -> float:
 
     Cron times are computed in the repeat's zone, so "0 9 * * *" in Europe/Paris stays at 09:00
     local across daylight-saving changes; a time skipped in spring runs at the end of the gap,
-    a time repeated in autumn runs once.
+    a time repeated in autumn runs once, and a cron firing every hour keeps firing every real
+    hour (see ``cron_zone``).
     """
     if repeat.get("every") is not None:
         return after + float(repeat["every"])
-    zone = _zone(repeat.get("tz"))
-    start = datetime.fromtimestamp(after, zone)
-    times = croniter(repeat["cron"], start)
-    nxt = float(times.get_next(float))
-    # when clocks fall back, a wall-clock time happens twice: run it once, like cron does
-    if datetime.fromtimestamp(nxt, zone).replace(tzinfo=None) == start.replace(tzinfo=None):
-        nxt = float(times.get_next(float))
-    return nxt
+    return cron_zone.next_fire(repeat["cron"], _zone(repeat.get("tz")), after)
