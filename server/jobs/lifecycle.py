@@ -26,6 +26,9 @@ _ONLY_READY, _ONLY_RUNNING = frozenset({_READY}), frozenset({_RUNNING})
 
 _DEFAULT = DocLimits()
 
+#: the longest a retry waits, whatever its back-off: the longest ``delay`` a job may be given
+LONGEST_RETRY_WAIT = 10 * 365 * 86400.0
+
 
 def copy_doc(doc: Job) -> Job:
     """A copy safe to change: the containers transitions mutate are copied, user values
@@ -201,13 +204,20 @@ def complete(
 
 
 def _retry_wait(doc: Job) -> float:
+    """The back-off before the next attempt: ``wait``, doubled per attempt when exponential,
+    capped by ``max_wait`` and by ``LONGEST_RETRY_WAIT`` (a million doublings overflow a float,
+    which failed the failing itself)."""
     policy = doc["retry"]
     wait = float(policy["wait"])
-    if policy["backoff"] == "exponential":
-        wait *= 2 ** max(doc["attempts"] - 1, 0)
+    cap = LONGEST_RETRY_WAIT
     if policy["max_wait"] is not None:
-        wait = min(wait, float(policy["max_wait"]))
-    return wait
+        cap = min(cap, float(policy["max_wait"]))
+    if policy["backoff"] == "exponential" and 0 < wait < cap:
+        doublings = max(doc["attempts"] - 1, 0)
+        if doublings >= math.log2(cap) - math.log2(wait):
+            return cap
+        wait = math.ldexp(wait, doublings)
+    return min(wait, cap)
 
 
 def retries_left(doc: Job) -> int:
