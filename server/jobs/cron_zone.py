@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 #: how far around a time the zone's offsets are looked at (covers any daylight-saving shift)
 OFFSET_HORIZON = 86_400.0
@@ -27,18 +27,23 @@ OFFSET_HORIZON = 86_400.0
 def next_fire(cron: str, zone: ZoneInfo, after: float) -> float:
     """The first fire time of ``cron`` in ``zone`` strictly later than ``after`` (epoch s).
 
-    Raises croniter's ``CroniterError`` when no date matches the expression."""
+    Raises croniter's ``CroniterError`` when no date after ``after`` matches the expression."""
     offsets = [_offset(zone, after), _offset(zone, after + OFFSET_HORIZON)]
     low, high = min(offsets), max(offsets)
     every_hour = croniter(cron).expanded[1] == ["*"]
     walls = croniter(cron, _wall(after + low)).all_next(datetime)
     best: float | None = None
-    for wall in walls:
-        if best is not None and _seconds(wall) - high > best:
-            return best  # every later wall time is a later instant
-        for instant in _instants(wall, zone, every_hour=every_hour):
-            if instant > after and (best is None or instant < best):
-                best = instant
+    try:
+        for wall in walls:
+            if best is not None and _seconds(wall) - high > best:
+                return best  # every later wall time is a later instant
+            for instant in _instants(wall, zone, every_hour=every_hour):
+                if instant > after and (best is None or instant < best):
+                    best = instant
+    except CroniterError:
+        if best is None:
+            raise
+        return best  # the expression's last date (``0 0 1 1 * 0 2027``)
     raise AssertionError("unreachable: croniter's iteration ends only by raising")
 
 

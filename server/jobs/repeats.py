@@ -30,15 +30,16 @@ def rerun_copy(doc: Job, *, by: str, now: float, new_id: str) -> Job:
 
 
 def next_repeat(doc: Job, *, now: float, new_id: str) -> Job | None:
-    """After a repeating job completes: its next run, or None when times/until are reached."""
+    """After a repeating job completes: its next run, or None when times/until are reached
+    or its cron has no later date."""
     rep = doc["repeat"]
     if not rep:
         return None
     run = int(rep.get("run", 1)) + 1
     if rep.get("times") is not None and run > int(rep["times"]):
         return None
-    at = schedule.next_time(rep, after=max(now, doc["after"]))
-    if rep.get("until") is not None and at > float(rep["until"]):
+    at = schedule.following_time(rep, after=max(now, doc["after"]))
+    if at is None or (rep.get("until") is not None and at > float(rep["until"])):
         return None
     new = _fresh(doc, new_id=new_id, now=now, after=at)
     new["repeat"] = {**rep, "run": run}

@@ -76,3 +76,12 @@ def next_time(repeat: dict[str, Any], *, after: float) -> float:
     if repeat.get("every") is not None:
         return after + float(repeat["every"])
     return cron_zone.next_fire(repeat["cron"], _zone(repeat.get("tz")), after)
+
+
+def following_time(repeat: dict[str, Any], *, after: float) -> float | None:
+    """Like ``next_time``, or None when the cron has no later date (a year field that has
+    passed): the schedule ends there, as when its ``times`` run out."""
+    try:
+        return next_time(repeat, after=after)
+    except CroniterError:
+        return None
