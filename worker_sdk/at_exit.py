@@ -9,6 +9,7 @@ instead of handed back. So the workers are stopped in a hook that runs before th
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures.thread  # registers its join first: hooks run newest first
 import os
 import threading
@@ -36,5 +37,7 @@ def _hand_back_all() -> None:
 
 
 assert concurrent.futures.thread  # imported for its side effect only
-getattr(threading, "_register_atexit")(_hand_back_all)  # noqa: B009 (not in typeshed)
+# CPython's hook that runs before the pools' threads are joined; an interpreter without it
+# gets the ordinary atexit hook, which runs after (a handler that returns still hands back)
+getattr(threading, "_register_atexit", atexit.register)(_hand_back_all)
 os.register_at_fork(after_in_child=_started.clear)  # the parent's workers are not the child's
