@@ -16,6 +16,9 @@ from tests.helpers import running_worker, wait_status
 SEQUENCES = "\x1b[2J\x1b]8;;https://evil.example/\x1b\\click\x1b]8;;\x1b\\\r\x9b31m\u202e"
 MARKUP = "[link=https://evil.example/][bold red]FORGED[/bold red][/link]"
 HOSTILE = f"{MARKUP}{SEQUENCES}"
+#: names (a type, a group, a worker id) may hold no control character (refused at the edge);
+#: markup and a bidirectional override they may
+NAME = f"{MARKUP}\u202e"
 #: what the terminal must never receive from a job (the commands write no colour when piped)
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -27,7 +30,8 @@ def assert_shown_safely(output: str) -> None:
 
 
 async def hostile_failed_job(server) -> str:
-    """A job of a hostile type whose every string field is hostile, failed by a hostile worker."""
+    """A job of a hostile type whose every string field is hostile, failed by a hostile worker
+    (its names as hostile as a name may be)."""
 
     async def handler(job):
         await job.log(HOSTILE, data={"x": HOSTILE})
@@ -35,9 +39,9 @@ async def hostile_failed_job(server) -> str:
         raise Fatal(f"boom {HOSTILE}\nsecond line {HOSTILE}")
 
     async with server.client() as client, server.client() as worker:
-        await client.call("types.set_limits", {"type": HOSTILE, "concurrency": 5})
-        async with running_worker(worker, HOSTILE, handler, worker_id=f"admin/w{HOSTILE}"):
-            job = await client.job(HOSTILE, {"note": HOSTILE}).key(HOSTILE).group(HOSTILE).save()
+        await client.call("types.set_limits", {"type": NAME, "concurrency": 5})
+        async with running_worker(worker, NAME, handler, worker_id=f"admin/w{NAME}"):
+            job = await client.job(NAME, {"note": HOSTILE}).key(HOSTILE).group(NAME).save()
             await wait_status(client, job.id, "failed")
     return job.id
 

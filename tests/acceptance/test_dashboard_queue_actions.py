@@ -51,10 +51,11 @@ async def test_a_manager_drains_a_queue_from_the_queues_view(page: Page, live_se
 
 
 async def test_the_drain_question_shows_a_types_name_as_written(page: Page, live_server) -> None:
-    """A type's name is a client's text: its newlines cannot add lines to the question."""
-    forged = "mail\n\nThis queue is empty: nothing will be cancelled."
+    """A type's name is a client's text, quoted as JSON in the question, so that it reads as one
+    name (control characters, newlines among them, are refused in names at the edge)."""
+    named = 'mail" for everyone; nothing "'
     async with Client(live_server.ws_url, token=live_server.admin_token) as admin:
-        await admin.job(forged).save()
+        await admin.job(named).save()
     await sign_in(page, live_server, live_server.admin_token)
     await page.click("#tab-queues")
     asked: list[str] = []
@@ -68,7 +69,7 @@ async def test_the_drain_question_shows_a_types_name_as_written(page: Page, live
     page.on("dialog", answer)
     await page.locator('#queues-view [data-action="drain-type"]').first.click()
     await asyncio.wait_for(answered.wait(), WAIT / 1000)
-    assert "\n" not in asked[0] and '"mail\\n\\nThis queue is empty' in asked[0], asked
+    assert 'of type "mail\\" for everyone; nothing \\""?' in asked[0], asked
 
 
 async def test_a_creator_sees_no_drain(page: Page, live_server) -> None:
