@@ -108,10 +108,17 @@ def test_an_every_two_hours_cron_runs_its_repeated_time_once():
 
 
 def test_a_floor_check_near_a_change_does_not_see_the_gap_as_a_fast_cron():
-    """``30 * * * *`` fires once an hour, also on the day the clocks go forward."""
-    schedule.validate(
-        {"cron": "30 * * * *", "tz": "Europe/Paris"}, now=at(2026, 3, 29, 0, 45), min_seconds=HOUR
-    )
+    """``30 * * * *`` fires once an hour, also on the day the clocks go forward, so a floor of
+    an hour accepts it (and one of two hours does not)."""
+    spec, now = {"cron": "30 * * * *", "tz": "Europe/Paris"}, at(2026, 3, 29, 0, 45)
+    assert schedule.validate(spec, now=now, min_seconds=HOUR) is None
+    assert chain("30 * * * *", now, 3) == [
+        "03-29 01:30 +0100",
+        "03-29 03:30 +0200",
+        "03-29 04:30 +0200",
+    ]
+    with pytest.raises(Invalid, match="at most once per"):
+        schedule.validate(spec, now=now, min_seconds=2 * HOUR)
 
 
 def test_a_cron_that_never_fires_is_still_refused():
