@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -36,6 +36,13 @@ async def sign_in(page: Page, server, token: str, path: str = "/") -> None:
     await page.fill("#signin-token", token)
     await page.click("#signin-form button[type=submit]")
     await expect(page.locator("#conn")).to_have_attribute("data-state", "online", timeout=WAIT)
+
+
+async def queue_row(page: Page, server, token: str, job_type: str) -> Locator:
+    """Signed in with ``token``, the Queues view's row of ``job_type``."""
+    await sign_in(page, server, token)
+    await page.click("#tab-queues")
+    return page.locator(f'#queues-view tr[data-type="{job_type}"]')
 
 
 def row(page: Page, job_id: str):

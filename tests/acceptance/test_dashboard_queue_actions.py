@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Page, WebSocket, expect
 
 from livejobs_sdk import Client
-from tests.acceptance.dashboard_kit import MARKS, WAIT, sign_in
+from tests.acceptance.dashboard_kit import MARKS, WAIT, queue_row, sign_in
 
 pytestmark = MARKS
 
@@ -23,9 +23,7 @@ async def test_a_manager_drains_a_queue_from_the_queues_view(page: Page, live_se
         async with Client(live_server.ws_url, token=live_server.admin_token) as admin:
             [running] = await admin.call("jobs.claim", {"types": ["newsletter"], "limit": 1})
         other = (await m.job("invoice").save()).id
-        await sign_in(page, live_server, token)
-        await page.click("#tab-queues")
-        queue = page.locator('#queues-view tr[data-type="newsletter"]')
+        queue = await queue_row(page, live_server, token, "newsletter")
         await expect(queue.locator('[data-status="ready"]')).to_have_text("2", timeout=WAIT)
         asked: list[str] = []
 
@@ -76,9 +74,7 @@ async def test_a_creator_sees_no_drain(page: Page, live_server) -> None:
     token = await live_server.token("creator", "maker")
     async with Client(live_server.ws_url, token=token) as c:
         await c.job("newsletter").save()
-        await sign_in(page, live_server, token)
-        await page.click("#tab-queues")
-        queue = page.locator('#queues-view tr[data-type="newsletter"]')
+        queue = await queue_row(page, live_server, token, "newsletter")
         await expect(queue.locator('[data-status="ready"]')).to_have_text("1", timeout=WAIT)
         await expect(queue.locator('[data-action="drain-type"]')).to_have_count(0)
 
@@ -115,9 +111,7 @@ async def test_a_manager_sets_and_clears_a_types_defaults(page: Page, live_serve
     token = await live_server.token("manager", "defaulter")
     async with Client(live_server.ws_url, token=token) as m:
         await m.job("report").save()
-        await sign_in(page, live_server, token)
-        await page.click("#tab-queues")
-        queue = page.locator('#queues-view tr[data-type="report"]')
+        queue = await queue_row(page, live_server, token, "report")
         shown = queue.locator("td.defaults")
         await expect(shown).to_have_text("—", timeout=WAIT)
 
@@ -165,9 +159,7 @@ async def test_a_bad_default_is_refused_in_the_form(page: Page, live_server) -> 
     async with Client(live_server.ws_url, token=token) as m:
         await m.job("report").save()
         await m.set_type_time_limit("report", 60)
-        await sign_in(page, live_server, token)
-        await page.click("#tab-queues")
-        queue = page.locator('#queues-view tr[data-type="report"]')
+        queue = await queue_row(page, live_server, token, "report")
         await expect(queue.locator("td.defaults")).to_have_text("time limit 60 s", timeout=WAIT)
         await queue.locator('[data-action="edit-defaults"]').click()
         form = page.locator("#defaults-dialog form")
@@ -288,9 +280,7 @@ async def test_a_role_that_may_not_set_defaults_sees_no_button(
     if role == "creator":  # a creator sees only its own jobs
         async with Client(live_server.ws_url, token=token) as own:
             await own.job("report").save()
-    await sign_in(page, live_server, token)
-    await page.click("#tab-queues")
-    queue = page.locator('#queues-view tr[data-type="report"]')
+    queue = await queue_row(page, live_server, token, "report")
     await expect(queue.locator("td.defaults")).to_have_text("time limit 300 s", timeout=WAIT)
     await expect(queue.locator('[data-action="edit-defaults"]')).to_have_count(0)
     await expect(page.locator("#queues-add-defaults")).to_be_hidden()
@@ -306,9 +296,7 @@ async def test_a_form_left_open_never_undoes_a_change_made_meanwhile(
     async with Client(live_server.ws_url, token=token) as m:
         await m.job("render").save()
         await m.set_type_limits("render", concurrency=3)
-        await sign_in(page, live_server, token)
-        await page.click("#tab-queues")
-        queue = page.locator('#queues-view tr[data-type="render"]')
+        queue = await queue_row(page, live_server, token, "render")
         await expect(queue.locator(".concurrency")).to_have_text("≤ 3 running", timeout=WAIT)
         await queue.locator('[data-action="edit-limits"]').click()
         form = page.locator("#limits-dialog form")

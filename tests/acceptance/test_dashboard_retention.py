@@ -8,7 +8,7 @@ from __future__ import annotations
 from playwright.async_api import Page, expect
 
 from livejobs_sdk import Client
-from tests.acceptance.dashboard_kit import MARKS, WAIT, sign_in
+from tests.acceptance.dashboard_kit import MARKS, WAIT, queue_row, sign_in
 from tests.acceptance.test_keep_count import finish
 
 pytestmark = MARKS
@@ -36,9 +36,7 @@ async def test_a_manager_sets_and_clears_a_types_retention(page: Page, live_serv
         for _ in range(3):
             await finish(admin, "report")
     async with Client(live_server.ws_url, token=token) as m:
-        await sign_in(page, live_server, token)
-        await page.click("#tab-queues")
-        queue = page.locator('#queues-view tr[data-type="report"]')
+        queue = await queue_row(page, live_server, token, "report")
         await expect(queue.locator('[data-status="completed"]')).to_have_text("3", timeout=WAIT)
 
         await queue.locator('[data-action="edit-retention"]').click()
@@ -90,9 +88,7 @@ async def test_a_worker_has_no_retention_button(page: Page, live_server) -> None
     async with Client(live_server.ws_url, token=live_server.admin_token) as admin:
         await admin.job("report").save()
     worker = await live_server.token("worker", "wes", types=["report"])
-    await sign_in(page, live_server, worker)
-    await page.click("#tab-queues")
-    queue = page.locator('#queues-view tr[data-type="report"]')
+    queue = await queue_row(page, live_server, worker, "report")
     await expect(queue.locator("td.kept")).to_have_text("—", timeout=WAIT)
     await expect(queue.locator('[data-action="edit-retention"]')).to_have_count(0)
     await expect(page.locator("#queues-add-retention")).to_be_hidden()
