@@ -80,6 +80,7 @@ FIELDS: dict[str, Field] = {
     "finished": _f(_ALL, doc=_QUEUE),
     "version": _f(_ALL, doc=_QUEUE),
     "due": _f(_STAFF, doc="the scheduler's next look at the job"),
+    "followups": _f(_STAFF, doc="what the job's finish still owes: its next run, its dependants"),
     "data": _f(_OWNERS, doc=_OWNED),
     "result": _f(_OWNERS, doc=_OWNED),
     "log": _f(_OWNERS_NOT_HELD, doc=_OWNED + "; it names the workers of every attempt"),

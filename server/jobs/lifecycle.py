@@ -75,7 +75,10 @@ def due_at(doc: Job, default_retain: float | None) -> float | None:
         return None if not lease else min(lease["expires"], lease.get("deadline") or math.inf)
     if status in (_COMPLETED, _FAILED, _CANCELLED):  # every finished job is pruned alike
         retain = doc["retain"] if doc["retain"] is not None else default_retain
-        return None if retain is None else float(doc["finished"] or doc["updated"]) + retain
+        pruned = math.inf if retain is None else float(doc["finished"] or doc["updated"]) + retain
+        owed = doc.get("followups")  # what its finish still owes comes first (``followups``)
+        due = min(pruned, owed["at"]) if owed else pruned
+        return None if due == math.inf else due
     return None
 
 

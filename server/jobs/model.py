@@ -52,6 +52,8 @@ Fields (all times are seconds since the epoch, as floats):
 - ``owner``     str, the user who created it.
 - ``created`` / ``updated`` / ``started`` / ``finished``  times.
 - ``due``       float or None: when the scheduler must next look at this job (derived).
+- ``followups`` None or ``{"next": str|None, "at": float}``: what the job's finish still owes (its
+                 next run's id, its dependants), paid by ``at`` at the latest (``followups``).
 - ``version``   int, bumped by every change; conditional updates compare it.
 """
 
@@ -211,5 +213,6 @@ def blank_job(job_type: str, data: Any, *, owner: str, now: float) -> Job:
         "started": None,
         "finished": None,
         "due": None,
+        "followups": None,
         "version": 1,
     }

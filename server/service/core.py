@@ -3,6 +3,7 @@ a finish, and the scheduler's timer (``on_due``). ``create`` and ``work`` build 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from typing import Any
 
 from livejobs.clock import Clock
 from livejobs.errors import Conflict, NotFound
-from livejobs.jobs import bounds, lifecycle, queued, repeats, timelimit
+from livejobs.jobs import bounds, followups, lifecycle, queued, repeats, timelimit
 from livejobs.jobs.bounds import DocLimits
 from livejobs.jobs.flow import FlowControl
 from livejobs.jobs.model import FINISHED, QUEUED, Job, Status, new_id
@@ -127,10 +128,13 @@ class JobCore:
             new = change(current)
             if len(new["log"]) > self.limits.log_entries:  # audit entries count too
                 bounds.trim_log(new["log"], self.limits.log_entries, new["updated"])
+            finishing = new["status"] in FINISHED and current["status"] not in FINISHED
+            if finishing:
+                followups.owe(new, next_id=new_id)
             if await self.store.replace(new, current["version"], previous=current):
                 self._wrote(current["status"], [new])
-                if new["status"] in FINISHED and current["status"] not in FINISHED:
-                    await self._after_finish(new)
+                if finishing:
+                    await self._pay_followups(new)
                 return new
         raise Conflict(f"job {job_id} is changing too fast; try again")
 
@@ -279,6 +283,8 @@ class JobCore:
                     doc,
                 )
                 log_failure(failed, "server")
+            elif status in FINISHED and followups.owed(doc):
+                await self._pay_followups(doc)  # the server that finished it did not
             elif status in FINISHED:
                 await self.store.delete(doc["id"], doc["version"])
             else:
@@ -292,15 +298,27 @@ class JobCore:
 
     # -- what follows a finish -------------------------------------------------------------
 
-    async def _after_finish(self, doc: Job) -> None:
-        now = self.clock.now()
-        if doc["status"] == Status.COMPLETED and doc["repeat"]:
-            following = repeats.next_repeat(doc, now=now, new_id=new_id())
+    async def _pay_followups(self, doc: Job) -> None:
+        """What ``doc``'s finish owes (``livejobs.jobs.followups``): a repeating job's next run,
+        its dependants released or cancelled; then the debt is cleared. Each may run twice."""
+        owed = doc.get("followups")
+        if not owed:
+            return
+        if owed["next"] is not None:
+            following = repeats.next_repeat(doc, now=self.clock.now(), new_id=owed["next"])
             if following is not None:
                 following["key"] = doc["key"]
-                await self._insert([following])
-        if doc.get("dependants"):
+                with contextlib.suppress(Conflict):  # paid before: the next run exists
+                    await self._insert([following])
+        if doc["dependants"]:
             await self._release_dependants(doc, doc["dependants"])
+        with contextlib.suppress(Conflict, NotFound):  # paid, or removed, meanwhile
+            await self.transition(doc["id"], self._paid, doc)
+
+    def _paid(self, doc: Job) -> Job:
+        if not followups.owed(doc):
+            raise Conflict(f"job {doc['id']} owes nothing")
+        return followups.paid(doc, self.retain_for(doc["type"]))
 
     async def _release_dependants(self, doc: Job, dependant_ids: list[str]) -> None:
         """A dependency finished: completed → one dependency fewer; otherwise cancel them."""
