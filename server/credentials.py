@@ -67,6 +67,14 @@ class Credentials:
             session.close(exc.message)
             self.forget(session)
 
+    def connections(self, user: str) -> int:
+        """The authenticated sessions ``user`` holds open on this server."""
+        return sum(
+            1
+            for session in self.sessions
+            if session.open and session.identity is not None and session.identity.user == user
+        )
+
     def opened(self, session: Session, identity: Identity) -> None:
         """A session authenticated: end it when its token expires."""
         if identity.expires is not None:

@@ -164,6 +164,17 @@ async def _authenticate(services: Services, session: Session, call: protocol.Cal
         return
     if not session.open:
         return  # closed while the token was read (the client left, the server stops)
+    limit = services.settings.max_connections_per_user
+    if (
+        services.credentials is not None
+        and services.credentials.connections(identity.user) >= limit
+    ):
+        message = (
+            f"{identity.user!r} holds {limit} connections to this server (max_connections_per_user)"
+        )
+        session.send(protocol.error(call.id, RateLimited(message)))
+        session.close("too many connections for this user")
+        return
     session.authenticate(identity)
     if services.credentials is not None:
         services.credentials.opened(session, identity)  # the session ends when its token does

@@ -1,0 +1,84 @@
+"""One user may hold at most ``max_connections_per_user`` authenticated WebSockets on a server.
+
+Each connection costs the server a socket, its buffers and its bookkeeping; without a cap one
+token (leaked, or a buggy client reconnecting in a loop without closing) could open
+connections until the process ran out of file descriptors, and every other user's connection
+would then be refused. Past the cap, ``auth`` answers ``rate_limited`` and the socket is closed
+(1008), so the SDK backs off and retries; other users are not affected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from livejobs_sdk import CallError, Client
+from tests.servers import InProcessServer
+
+LIMIT = 3
+
+
+@pytest.fixture
+async def server(tmp_path) -> AsyncIterator[InProcessServer]:
+    srv = InProcessServer(tmp_path / "jobs.db", max_connections_per_user=LIMIT)
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.stop()
+
+
+async def _auth(srv: InProcessServer, token: str) -> tuple[ClientConnection, dict]:
+    ws = await connect(srv.ws_url)
+    await ws.send(
+        json.dumps({"msg": "call", "id": 1, "method": "auth", "params": {"token": token}})
+    )
+    return ws, json.loads(await ws.recv())
+
+
+async def test_a_user_past_its_connection_limit_is_refused(server: InProcessServer) -> None:
+    ann = await server.token("creator", "ann")
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(LIMIT):
+            await stack.enter_async_context(server.client(ann))
+        ws, reply = await _auth(server, ann)
+        assert reply["error"]["code"] == "rate_limited"
+        assert "max_connections_per_user" in reply["error"]["message"]
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert closed.value.rcvd.reason == "too many connections for this user"
+
+        with pytest.raises(CallError) as refused:
+            async with server.client(ann, reconnect=False):
+                pass
+        assert refused.value.code == "rate_limited"
+
+        # other users are not affected
+        bob = await server.token("creator", "bob")
+        async with server.client(bob) as other:
+            assert (await other.call("jobs.counts", {}))["status"] == {}
+
+    # the connections closed: ann may connect again
+    async with server.client(ann) as again:
+        assert await again.call("jobs.find", {}) == []
+
+
+async def test_refused_connections_are_not_counted(server: InProcessServer) -> None:
+    ann = await server.token("creator", "ann")
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(LIMIT):
+            await stack.enter_async_context(server.client(ann))
+        for _ in range(5):
+            ws, reply = await _auth(server, ann)
+            assert reply["error"]["code"] == "rate_limited"
+            await ws.close()
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(LIMIT):
+            client: Client = await stack.enter_async_context(server.client(ann))
+            assert await client.call("jobs.find", {}) == []
