@@ -23,6 +23,12 @@ NAME_PATTERN = "^[^\x00-\x1f\x7f-\x9f]*$"
 Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NAME_PATTERN)]
 JobId = Annotated[str, Meta(min_length=1, max_length=64)]
 Seconds = Annotated[float, Meta(ge=0, le=10 * 365 * 86400)]
+#: a duration that must be more than nothing (a repeat's step, a token's life)
+Interval = Annotated[float, Meta(gt=0, le=10 * 365 * 86400)]
+#: the end of year 9999: a later time is one no calendar (the CLI's, a browser's) can show
+LAST_TIME = 253402300799.0
+#: a moment, in seconds since the epoch
+Moment = Annotated[float, Meta(ge=0, le=LAST_TIME)]
 #: seconds an attempt may run before the server stops and fails it (a job's, or its type's)
 TimeLimit = Annotated[float, Meta(gt=0, le=86400 * 31)]
 Ids = Annotated[list[JobId], Meta(min_length=1, max_length=10_000)]
@@ -55,20 +61,20 @@ class RetrySpec(Params):
     backoff: Literal["constant", "exponential"] = "constant"
     max_wait: Seconds | None = None
     #: no retry starts after this time (seconds since the epoch)
-    until: float | None = None
+    until: Moment | None = None
 
 
 class RepeatSpec(Params):
-    every: Annotated[float, Meta(gt=0)] | None = None
+    every: Interval | None = None
     cron: Annotated[str, Meta(max_length=200)] | None = None
     tz: Annotated[str, Meta(max_length=64)] | None = None
     times: Annotated[int, Meta(ge=1)] | None = None
-    until: float | None = None
+    until: Moment | None = None
 
 
 class DebounceSpec(Params):
     seconds: Annotated[float, Meta(gt=0, le=86400)]
-    max_wait: Annotated[float, Meta(gt=0)] | None = None
+    max_wait: Interval | None = None
 
 
 #: the very end of a string (``$`` also matches before a final newline, which would let one
@@ -99,7 +105,7 @@ class JobSpec(Params):
     priority: Priority = 0
     retry: RetrySpec | None = None
     delay: Seconds | None = None
-    after: float | None = None
+    after: Moment | None = None
     repeat: RepeatSpec | None = None
     depends: Annotated[list[JobId], Meta(max_length=1000)] = []
     key: Annotated[str, Meta(min_length=1, max_length=500)] | None = None
@@ -158,7 +164,7 @@ class DelayRefs(JobRefs, kw_only=True):
     Unix time); one of the two."""
 
     delay: Seconds | None = None
-    after: Annotated[float, Meta(ge=0, le=2**53)] | None = None
+    after: Moment | None = None
 
 
 class RestartRefs(JobRefs):
@@ -342,7 +348,7 @@ class UserRef(Params):
 
 class TokenCreate(Params):
     user: Name
-    expires: Annotated[float, Meta(gt=0)] | None = None
+    expires: Interval | None = None
 
 
 class TokenList(Params):
@@ -359,7 +365,7 @@ class StatsHistory(Params):
 
     type: Name | None = None
     resolution: Literal["minute", "hour"] = "minute"
-    since: Annotated[float, Meta(ge=0)] | None = None
+    since: Moment | None = None
 
 
 P = TypeVar("P", bound=Params)

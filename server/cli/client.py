@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -27,7 +26,7 @@ from websockets.exceptions import WebSocketException
 
 from livejobs.cli.common import fail
 from livejobs.cli.safe_text import json_shown, plain, shown
-from livejobs.cli.watch_view import STATUSES, clock_time, status_text
+from livejobs.cli.watch_view import STATUSES, status_text, when
 from livejobs.failures import render_failure
 from livejobs_sdk import CallError, Client, ConnectionLost
 
@@ -91,14 +90,6 @@ def stdout() -> Console:
     """Tables at terminal width; when piped, wide enough that ids are never cut."""
     wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
     return Console(highlight=False, soft_wrap=False, width=200 if wide else None)
-
-
-def when(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if abs(time.time() - value) < 12 * 3600:
-        return clock_time(value)
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(value))
 
 
 def to_json(value: Any, indent: int | None = None) -> str:

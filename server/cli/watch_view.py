@@ -54,6 +54,19 @@ def clock_time(when: float | None) -> str:
     return "-" if when is None else time.strftime("%H:%M:%S", time.localtime(when))
 
 
+def when(value: float | None) -> str:
+    """A time as a reader wants it; one past any calendar (stored before the edge bounded
+    times) as its number rather than an error."""
+    if value is None:
+        return "-"
+    if abs(time.time() - value) < 12 * 3600:
+        return clock_time(value)
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(value))
+    except (OverflowError, OSError, ValueError):
+        return f"{value:g}"
+
+
 def duration(seconds: float) -> str:
     seconds = max(seconds, 0.0)
     if seconds < 60:
