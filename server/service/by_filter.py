@@ -120,7 +120,7 @@ class ByFilter(JobCore):
         """Cancel every unfinished job of ``job_type`` within ``scope`` that ``may_cancel``
         allows (a running one only with ``force``: its handler is told to stop), remove the
         finished ones ``may_remove`` allows, then forget the type's rules if no job of it is left.
-        Returns the counts cancelled, removed and kept."""
+        Returns the counts cancelled, removed and kept (kept: within ``scope``)."""
         running = {"$and": [scope, {"status": Status.RUNNING}]}
         if not force and (held := await self.store.count(running)):
             raise Conflict(
@@ -132,9 +132,9 @@ class ByFilter(JobCore):
         reason = reason or "obliterated"
         cancelled = await self.drain(scope, by, reason, None, may_cancel, running=force)
         removed = await self.clean(scope, may=may_remove)
-        kept = await self.store.count({"type": job_type})
-        if kept and before.stored:
+        if await self.store.count({"type": job_type}) and before.stored:
             await self.flow.change(job_type, {"paused": before.paused})
         else:  # no job left, or none to keep rules for: no record, as before any was set
             await self.flow.forget(job_type)
+        kept = await self.store.count(scope)  # of the jobs the caller may read: no others
         return {"cancelled": cancelled, "removed": removed, "kept": kept}

@@ -79,3 +79,24 @@ async def test_a_rule_hiding_a_types_jobs_hides_its_rules(tmp_path: Any) -> None
         assert admin["list"] == ["mail", "payroll"]
     finally:
         await srv.stop()
+
+
+async def test_obliterating_a_hidden_type_reveals_none_of_its_jobs(tmp_path: Any) -> None:
+    """``types.obliterate`` answers how many jobs it kept: only those the caller may read, so
+    a manager a rule keeps from a type learns neither its jobs nor how many there are."""
+    srv = InProcessServer(tmp_path / "jobs.db", extra={"rules": NO_PAYROLL_FOR_MANAGERS})
+    await srv.start()
+    try:
+        async with srv.client() as admin:
+            await admin.call("jobs.create_many", {"jobs": [{"type": "payroll"}] * 7})
+        mia = await srv.token("manager", "mia")
+        async with srv.client(mia) as manager:
+            answer = await manager.call("types.obliterate", {"type": "payroll"})
+        assert answer == {"cancelled": 0, "removed": 0, "kept": 0}
+        async with srv.client() as admin:
+            left = await admin.call("jobs.find", {"filter": {"type": "payroll"}})
+            assert [job["status"] for job in left] == ["ready"] * 7
+            paused = {t["type"]: t["paused"] for t in await admin.call("types.list")}
+            assert not paused.get("payroll")
+    finally:
+        await srv.stop()
