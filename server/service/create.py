@@ -12,7 +12,7 @@ import msgspec
 from livejobs.errors import Conflict, Invalid, NotFound, TooLarge
 from livejobs.jobs import bounds, lifecycle, schedule
 from livejobs.jobs.model import FINISHED, Job, Status, blank_job, priority_value
-from livejobs.service.core import JobCore, Visible
+from livejobs.service.core import CAS_ATTEMPTS, JobCore, Visible
 from livejobs.store.base import CreateRequest
 
 DEFAULT_RETRY: dict[str, Any] = {"retries": 0, "wait": 0.0, "backoff": "constant", "max_wait": None}
@@ -204,13 +204,20 @@ class Creating(JobCore):
     async def _reschedule(self, held: Job, new: Job, by: str) -> Job:
         """A repeating job saved again under the key of an unfinished job: the new schedule,
         data and priority replace the held job's (BullMQ's ``upsertJobScheduler``); a job
-        not started yet also takes the new first run time."""
-        try:
-            return await self.transition(
-                held["id"], lambda doc: reschedule(doc, new, by, self.clock.now()), held
-            )
-        except Conflict:
-            return held  # it finished meanwhile: its next run (if any) keeps the old schedule
+        not started yet also takes the new first run time. When the held job finishes first,
+        the save goes to its next run, or, while there is none, becomes the schedule itself
+        (the next run its finish owes then meets the key and is not made)."""
+        for _ in range(CAS_ATTEMPTS):
+            try:
+                return await self.transition(
+                    held["id"], lambda doc: reschedule(doc, new, by, self.clock.now()), held
+                )
+            except Conflict:
+                pass  # it finished meanwhile
+            [held] = await self._insert([new])
+            if held["id"] == new["id"]:
+                return held
+        raise Conflict(f"the schedule with key {new['key']!r} is changing too fast; try again")
 
     async def create_many(
         self,
@@ -252,14 +259,15 @@ class Creating(JobCore):
         stored = await self._insert(docs, request)
         if request is not None and request.replayed:
             return [doc["id"] for doc in stored]
-        for doc, kept in zip(docs, stored, strict=True):
+        ids = [doc["id"] for doc in stored]
+        for i, (doc, kept) in enumerate(zip(docs, stored, strict=True)):
             if doc["depends"] and kept["id"] == doc["id"]:
                 await self._link_dependencies(kept)
             elif kept["id"] != doc["id"] and doc.get("debounce") and kept.get("debounce"):
                 await self._debounce(kept, doc, owner)  # a batch debounces as single saves do
             elif kept["id"] != doc["id"] and doc["repeat"]:
-                await self._reschedule(kept, doc, owner)
-        return [doc["id"] for doc in stored]
+                ids[i] = (await self._reschedule(kept, doc, owner))["id"]
+        return ids
 
     def _fan_in(self, jobs: list[Job], then: Job) -> None:
         """``then`` waits for all of ``jobs`` (new in the same insert: none has finished)."""
