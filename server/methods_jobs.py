@@ -228,6 +228,7 @@ async def worker_start(ctx: Ctx, params: p.WorkerStart) -> dict[str, str]:
         prefetch=params.prefetch,
         lease=params.lease,
         since=ctx.services.clock.now(),
+        resting=params.paused,
     )
     ctx.services.dispatcher.add(worker)  # refused while draining
     session.worker = worker

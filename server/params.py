@@ -226,6 +226,8 @@ class WorkerStart(Params):
     prefetch: Annotated[int, Meta(ge=0, le=10_000)] = 0
     worker_id: Name | None = None
     lease: Annotated[float, Meta(ge=1, le=86400)] | None = None
+    #: registered paused (``worker.pause``): a client reconnecting while paused gets nothing
+    paused: bool = False
 
 
 class Claim(Params):

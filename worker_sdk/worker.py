@@ -94,9 +94,17 @@ class Worker:
             params["worker_id"] = self.worker_id
         if self.lease:
             params["lease"] = self.lease
-        self.worker_id = (await self.conn.call("worker.start", params))["worker_id"]
         if self.paused:  # paused before it started, or before a reconnect
+            params["paused"] = True
+        try:
+            started = await self.conn.call("worker.start", params)
+        except CallError as exc:
+            if "paused" not in params or exc.code != "invalid" or "paused" not in exc.message:
+                raise
+            del params["paused"]  # a server older than the param: pause right after
+            started = await self.conn.call("worker.start", params)
             await self.conn.call("worker.pause", {})
+        self.worker_id = started["worker_id"]
 
     async def pause(self) -> None:
         """Take no new jobs (job-collection's ``q.pause()``); running ones go on. It holds
@@ -114,7 +122,7 @@ class Worker:
 
     def _on_job(self, frame: Frame) -> None:
         job = WorkerJob(self.conn, frame["job"])
-        if self.paused:  # pushed before the server had the pause (a reconnect starts unpaused)
+        if self.paused:  # pushed before the server had the pause (a server without ``paused``)
             job.reported = True
             self._spawn(self._snooze_now(job))
             return

@@ -1,7 +1,7 @@
-"""A paused worker stays paused across a reconnect. The server starts a re-registered worker
-unpaused (``worker.start`` has no pause), so between the SDK's ``worker.start`` and its
-``worker.pause`` the server may push it jobs: the worker must hand those back at once (no
-attempt counted), not run them while its user thinks it paused."""
+"""A paused worker stays paused across a reconnect: the SDK registers it again with
+``worker.start``'s ``paused``, so the server pushes it nothing until it resumes (a server
+without that param starts it unpaused, and a job pushed before the SDK's ``worker.pause`` is
+handed back at once, no attempt counted)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import asyncio
 import json
 from typing import Any
 
+import msgspec
+import pytest
 from websockets.asyncio.client import connect
 
+from livejobs.methods import METHODS
+from livejobs.params import Params, WorkerStart
 from livejobs_sdk import Client, WorkerJob
 from tests.helpers import wait_count
 from tests.reliability.procs import Proxy
@@ -60,3 +64,63 @@ async def test_a_paused_worker_runs_nothing_after_a_reconnect(server: InProcessS
             await asyncio.gather(working, return_exceptions=True)
     finally:
         await proxy.close()
+
+
+async def test_a_worker_may_start_paused(server: InProcessServer) -> None:
+    """``worker.start`` with ``paused``: registered paused, so nothing is pushed before the
+    client says so; ``worker.resume`` then pushes the waiting job as a first attempt."""
+    async with server.client() as client:
+        [job_id] = await client.create_many([("starts-paused", 1)])
+    async with connect(server.ws_url) as ws:
+
+        async def call(call_id: int, method: str, params: dict[str, Any]) -> Any:
+            frame = {"msg": "call", "id": call_id, "method": method, "params": params}
+            await ws.send(json.dumps(frame))
+            while True:
+                reply = json.loads(await ws.recv())
+                assert reply.get("msg") != "job" or method == "worker.resume", reply
+                if reply.get("id") == call_id:
+                    assert "error" not in reply, reply
+                    return reply.get("result")
+
+        await call(0, "auth", {"token": server.admin_token})
+        params = {"types": ["starts-paused"], "worker_id": "sp", "paused": True}
+        await call(1, "worker.start", params)
+        [listed] = await call(2, "workers.list", {})
+        assert listed["paused"] and listed["jobs"] == []
+        await call(3, "worker.resume", {})
+        while (frame := json.loads(await ws.recv())).get("msg") != "job":
+            pass
+        assert frame["job"]["id"] == job_id and frame["job"]["attempts"] == 1
+
+
+class WorkerStartBeforePaused(Params):
+    """``worker.start``'s params on a server from before ``paused``."""
+
+    types: list[str]
+    concurrency: int = 1
+    prefetch: int = 0
+    worker_id: str | None = None
+    lease: float | None = None
+
+
+async def test_a_paused_worker_on_a_server_without_the_param(
+    server: InProcessServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such a server refuses ``paused`` with ``invalid``: the SDK starts the worker without it
+    and pauses it right after, as before."""
+    _, handler = METHODS["worker.start"]
+
+    async def start_before_paused(ctx: Any, params: WorkerStartBeforePaused) -> Any:
+        return await handler(ctx, WorkerStart(**msgspec.structs.asdict(params)))
+
+    monkeypatch.setitem(METHODS, "worker.start", (WorkerStartBeforePaused, start_before_paused))
+    async with server.client() as client:
+        worker = client.worker("old-server", lambda job: None, worker_id="old")
+        await worker.pause()
+        working = asyncio.create_task(worker.run())
+        try:
+            await asyncio.wait_for(registered_paused(server, "admin/old"), 10)
+        finally:
+            working.cancel()
+            await asyncio.gather(working, return_exceptions=True)
