@@ -9,13 +9,23 @@ import msgspec
 
 from livejobs import params as p
 from livejobs.context import Ctx
-from livejobs.errors import Invalid
+from livejobs.errors import Forbidden, Invalid
 from livejobs.permissions import seen_rules
+
+
+def _check_seen(ctx: Ctx, job_type: str) -> None:
+    """A type whose jobs a rule hides from the caller is not the caller's to change either:
+    the answer (its rules) and the change itself would show what the rule hides."""
+    seen = ctx.services.permissions.type_filter(ctx.identity, ctx.method)
+    if seen is not None and not seen(job_type):
+        who = f"{ctx.identity.role} {ctx.identity.user!r}"
+        raise Forbidden(f"{who} may not call {ctx.method} on type {job_type}")
 
 
 async def _set_rules(
     ctx: Ctx, job_type: str, rev: int | None = None, **changes: Any
 ) -> dict[str, Any]:
+    _check_seen(ctx, job_type)
     result = await ctx.services.jobs.flow.change(job_type, changes, rev)
     ctx.services.dispatcher.type_changed(job_type)
     return result
@@ -65,6 +75,7 @@ async def types_set_time_limit(ctx: Ctx, params: p.TypeTimeLimit) -> dict[str, A
 async def types_obliterate(ctx: Ctx, params: p.TypeObliterate) -> dict[str, int]:
     """Every job of the type and its rules removed; a job is cancelled, and removed, only as
     the per-job calls (``jobs.cancel``, ``jobs.remove``) would let this caller act on it."""
+    _check_seen(ctx, params.type)
     may_cancel = ctx.may_all(ctx.method, "jobs.cancel")
     may_remove = ctx.may_all(ctx.method, "jobs.remove")
     scope = ctx.query({"type": params.type})

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,15 +22,10 @@ from livejobs.edges.wire import uvicorn_options
 from livejobs.settings import Settings
 from livejobs.state import state_of
 from livejobs_sdk import Client
+from tests.ports import free_port
 
 ADMIN_TOKEN = "lj_testadmin_0123456789abcdef0123456789abcdef"
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class BaseServer:

@@ -8,9 +8,10 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 import websockets
 
-from livejobs_sdk import Client
+from livejobs_sdk import CallError, Client
 from tests.servers import InProcessServer
 
 NO_PAYROLL_FOR_MANAGERS = {"deny": [{"role": "manager", "method": "jobs.get", "type": "payroll"}]}
@@ -81,22 +82,37 @@ async def test_a_rule_hiding_a_types_jobs_hides_its_rules(tmp_path: Any) -> None
         await srv.stop()
 
 
-async def test_obliterating_a_hidden_type_reveals_none_of_its_jobs(tmp_path: Any) -> None:
-    """``types.obliterate`` answers how many jobs it kept: only those the caller may read, so
-    a manager a rule keeps from a type learns neither its jobs nor how many there are."""
+async def test_a_hidden_types_rules_are_not_the_callers_to_change(tmp_path: Any) -> None:
+    """A manager a rule keeps from a type's jobs may not change the type either (each
+    ``types.*`` change answers with the type's rules; ``types.obliterate`` with how many jobs
+    it kept): ``forbidden``, and the type is as it was. Its visible types are its to change."""
     srv = InProcessServer(tmp_path / "jobs.db", extra={"rules": NO_PAYROLL_FOR_MANAGERS})
     await srv.start()
     try:
         async with srv.client() as admin:
             await admin.call("jobs.create_many", {"jobs": [{"type": "payroll"}] * 7})
+            await admin.call("types.set_limits", {"type": "payroll", "concurrency": 3})
         mia = await srv.token("manager", "mia")
+        changes = [
+            ("types.obliterate", {}),
+            ("types.pause", {}),
+            ("types.set_limits", {"concurrency": 1}),
+            ("types.set_retain", {"retain": 60}),
+            ("types.set_keep", {"keep": {"completed": 1}}),
+            ("types.set_retry", {"retry": {"retries": 1}}),
+            ("types.set_time_limit", {"time_limit": 60}),
+        ]
         async with srv.client(mia) as manager:
-            answer = await manager.call("types.obliterate", {"type": "payroll"})
-        assert answer == {"cancelled": 0, "removed": 0, "kept": 0}
+            for method, params in changes:
+                with pytest.raises(CallError) as refused:
+                    await manager.call(method, {"type": "payroll", **params})
+                assert refused.value.code == "forbidden", method
+                assert "3" not in refused.value.message
+            assert (await manager.call("types.pause", {"type": "mail"}))["paused"]
         async with srv.client() as admin:
             left = await admin.call("jobs.find", {"filter": {"type": "payroll"}})
             assert [job["status"] for job in left] == ["ready"] * 7
-            paused = {t["type"]: t["paused"] for t in await admin.call("types.list")}
-            assert not paused.get("payroll")
+            [payroll] = [t for t in await admin.call("types.list") if t["type"] == "payroll"]
+            assert not payroll["paused"] and payroll["concurrency"] == 3
     finally:
         await srv.stop()
