@@ -18,19 +18,17 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from livejobs_sdk import CallError, Client
-from tests.servers import InProcessServer
+from tests.servers import InProcessServer, started
 
 LIMIT = 3
 
 
 @pytest.fixture
 async def server(tmp_path) -> AsyncIterator[InProcessServer]:
-    srv = InProcessServer(tmp_path / "jobs.db", max_connections_per_user=LIMIT)
-    await srv.start()
-    try:
+    async with started(InProcessServer(tmp_path / "jobs.db", max_connections_per_user=LIMIT)) as (
+        srv,
+    ):
         yield srv
-    finally:
-        await srv.stop()
 
 
 async def _auth(srv: InProcessServer, token: str) -> tuple[ClientConnection, dict]:

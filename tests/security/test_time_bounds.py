@@ -17,7 +17,7 @@ import pytest
 from livejobs.cli.watch_view import when
 from livejobs.params import LAST_TIME
 from livejobs_sdk.errors import CallError
-from tests.servers import InProcessServer
+from tests.servers import InProcessServer, started
 
 TOO_LATE = 1e300
 TEN_YEARS = 10 * 365 * 86400
@@ -25,12 +25,8 @@ TEN_YEARS = 10 * 365 * 86400
 
 @pytest.fixture
 async def server(tmp_path):
-    srv = InProcessServer(tmp_path / "jobs.db")
-    await srv.start()
-    try:
+    async with started(InProcessServer(tmp_path / "jobs.db")) as (srv,):
         yield srv
-    finally:
-        await srv.stop()
 
 
 OUT_OF_RANGE: list[tuple[str, dict[str, Any], str]] = [
