@@ -359,7 +359,8 @@ async def subscribe(ctx: Ctx, params: p.Subscribe) -> dict[str, str]:
     if window is not None:
         subscriptions.open_window(session, sub_id, window, cost)
     else:
-        subscriptions.open(session, sub_id, filter, ctx.identity.role, cost)
+        reader = ctx.services.permissions.reader(ctx.identity)
+        subscriptions.open(session, sub_id, filter, ctx.identity.role, cost, reader)
     return {"sub": sub_id}
 
 

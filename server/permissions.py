@@ -128,6 +128,13 @@ class Permissions:
             return False
         return True
 
+    def reader(self, identity: Identity) -> Callable[[Job], bool] | None:
+        """What a live read must ask of each job beyond its filter (None: nothing): a callable
+        deny rule is a function of one job, which no filter can express."""
+        if len(self.rules.deny) == len(self.rules.deny_specs):
+            return None
+        return lambda doc: self.may_read(identity, doc)
+
     def check_bulk(self, identity: Identity, method: str) -> None:
         if identity.role not in STAFF:
             raise Forbidden(f"bulk {method} is for managers and admins")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,9 @@ class Group:
     view: str
     #: the job types the filter can match, or None for any (``query.pinned``)
     types: frozenset[str] | None = None
+    #: what each job must pass besides the filter: its members' callable read rules
+    #: (``Permissions.reader``; such a group is its user's alone), or None
+    reader: Callable[[Job], bool] | None = None
     #: members still sending their snapshot (their changes are held in their backlog)
     starting: set[Subscription] = field(default_factory=set)
     #: live members, all sharing ``ids``
@@ -149,13 +152,23 @@ class Subscriptions:
             )
 
     def open(
-        self, session: Connection, sub_id: str, filter: dict[str, Any], view: str, cost: int = 0
+        self,
+        session: Connection,
+        sub_id: str,
+        filter: dict[str, Any],
+        view: str,
+        cost: int = 0,
+        reader: Callable[[Job], bool] | None = None,
     ) -> Subscription:
         """Register at once (changes are held back), then send the snapshot in a task so that
         the caller's reply goes out before the first document."""
         key = group_key(view, filter)
+        if reader is not None:
+            key += f" @{session.identity.user if session.identity else ''}"
         sub = Subscription(sub_id, session, filter, key, protocol.encode(sub_id), view, cost)
-        (self._groups.get(key) or self._new_group(key, filter, view)).starting.add(sub)
+        group = self._groups.get(key) or self._new_group(key, filter, view)
+        group.reader = reader  # the same user's: the same rules
+        group.starting.add(sub)
         session.subscriptions[sub_id] = sub
         self._account(sub, 1)
         self._spawn(self._first_snapshot(sub))
@@ -212,6 +225,8 @@ class Subscriptions:
         identity = sub.session.identity
         async with self.reads.turn(identity.user if identity else ""):
             docs = await self.store.find(sub.filter)
+        if (group := self._groups.get(sub.key)) is not None and group.reader is not None:
+            docs = [doc for doc in docs if group.reader(doc)]
         versions: dict[str, int] = {}
         for n, doc in enumerate(docs, 1):
             sub.ids.add(doc["id"])
@@ -290,7 +305,11 @@ class Subscriptions:
         #: view → the document encoded as that view reads it, built once per change
         encoded: dict[str, str] = {}
         for group in self._reached_by(doc):
-            matched = doc is not None and matches(doc, group.filter)
+            matched = (
+                doc is not None
+                and matches(doc, group.filter)
+                and (group.reader is None or group.reader(doc))
+            )
             for sub in group.starting:
                 assert sub.backlog is not None
                 sub.backlog.append((change, matched))
