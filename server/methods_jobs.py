@@ -377,7 +377,10 @@ def _window(ctx: Ctx, params: p.Subscribe, filter: dict[str, Any]) -> Window | N
         return None
     sort = ctx.order(params.sort)
     key = window_key(view, filter, sort, params.limit, params.skip)
-    return Window(key, filter, sort, params.limit, params.skip, view)
+    reader = ctx.services.permissions.reader(ctx.identity)
+    if reader is not None:
+        key += f" @{ctx.identity.user}"  # its rows are its user's alone
+    return Window(key, filter, sort, params.limit, params.skip, view, reader=reader)
 
 
 _sub_numbers = itertools.count(1)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,9 @@ log = logging.getLogger("livejobs.live")
 
 INTERVAL = 0.05
 """Seconds between two queries of one busy window (changes within it are coalesced)."""
+
+READER_SCAN = 10_000
+"""Rows a window under a callable read rule reads at most per reread to fill itself."""
 
 REST = 1.0
 """After each reread, window rereads rest this many times as long as it took: the store spends
@@ -60,6 +63,9 @@ class Window:
     counts: bool = False
     #: whose turn a reread takes (``Turns``): the user that opened the window
     user: str = ""
+    #: what each row must pass besides the filter: the callable read rules of its user
+    #: (``Permissions.reader``; such a window is that user's alone), or None
+    reader: Callable[[Job], bool] | None = None
     members: list[Subscription] = field(default_factory=list)
     #: members that have had their first full window (and ``ready``)
     current: set[Subscription] = field(default_factory=set)
@@ -195,8 +201,25 @@ class Windows:
             sub.session.send_live(protocol.sub_marker("ready", sub.sub_json))
             window.current.add(sub)
 
+    async def _read_rows(self, window: Window) -> list[Job]:
+        """The window's rows and, if one follows, one more. With a reader, the store is read on
+        in pages past the rows it refuses (``skip`` counts only rows it lets through), at most
+        ``READER_SCAN`` rows a reread: a window whose rows are that rare shows what was found."""
+        if window.reader is None:
+            return await self.store.find(window.filter, window.sort, window.limit + 1, window.skip)
+        wanted, offset = window.skip + window.limit + 1, 0
+        passed: list[Job] = []
+        while len(passed) < wanted and offset < READER_SCAN:
+            page = min(max(2 * wanted, 100), READER_SCAN - offset)
+            found = await self.store.find(window.filter, window.sort, page, offset)
+            passed.extend(doc for doc in found if window.reader(doc))
+            offset += len(found)
+            if len(found) < page:
+                break
+        return passed[window.skip : wanted]
+
     async def _push_rows(self, window: Window) -> None:
-        found = await self.store.find(window.filter, window.sort, window.limit + 1, window.skip)
+        found = await self._read_rows(window)
         more, rows = len(found) > window.limit, found[: window.limit]
         frames = _diff(window.rows, rows, window.view)
         order_changed = [r["id"] for r in rows] != [r["id"] for r in window.rows]

@@ -213,3 +213,32 @@ async def test_a_callable_rule_denying_reads_narrows_subscriptions(tmp_path: Any
                 assert sorted(d["type"] for d in sub.docs.values()) == ["mail", "mail"]
     finally:
         await srv.stop()
+
+
+async def test_a_callable_rule_denying_reads_narrows_live_windows(tmp_path: Any) -> None:
+    """A live window (the dashboard's job list) holds the jobs the rule lets through: its rows
+    are read on past the hidden ones until the window is full, and ``skip`` counts only rows
+    its reader may see."""
+    srv = InProcessServer(tmp_path / "jobs.db", rules="tests.rules_example:RULES")
+    await srv.start()
+    try:
+        async with srv.client() as admin:
+            for n in range(6):
+                await admin.call("jobs.create", {"type": "diary", "data": {"n": n}})
+                await admin.call("jobs.create", {"type": "mail", "data": {"n": n}})
+            mia = await srv.token("manager", "mia")
+            async with Client(srv.ws_url, token=mia) as client:
+                newest = {"created": -1}
+                async with client.subscribe({}, sort=newest, limit=3, skip=1) as window:
+                    await collect_until_ready(window)
+                    shown = [(d["type"], d["data"]["n"]) for d in window.docs.values()]
+                    assert sorted(shown) == [("mail", 2), ("mail", 3), ("mail", 4)]
+                    await admin.call("jobs.create", {"type": "diary", "data": {"n": 6}})
+                    last = await admin.call("jobs.create", {"type": "mail", "data": {"n": 6}})
+                    while not any(d["data"]["n"] == 5 for d in window.docs.values()):
+                        await window.next(10)
+                    shown = [(d["type"], d["data"]["n"]) for d in window.docs.values()]
+                    assert sorted(shown) == [("mail", 3), ("mail", 4), ("mail", 5)]
+                    assert last["id"] not in window.docs  # skipped: the newest visible one
+    finally:
+        await srv.stop()
