@@ -8,6 +8,7 @@ denied a type can neither claim its jobs nor have them pushed.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,11 +16,12 @@ import pytest
 
 from livejobs_sdk import CallError, Client
 from tests.helpers import collect_until_ready
-from tests.servers import InProcessServer
+from tests.servers import InProcessServer, started
 
 #: tests/rules_example.py denies creating a job whose data says it is bigger than 1000
 TOO_BIG = {"type": "report", "data": {"size": 10_000}}
 SMALL = {"type": "report", "data": {"size": 10}}
+CALLABLE_RULES = "tests.rules_example:RULES"
 
 
 async def _stored(srv: InProcessServer) -> int:
@@ -174,71 +176,65 @@ async def test_a_rule_denying_every_read_leaves_reads_by_filter_empty(tmp_path: 
         await srv.stop()
 
 
-async def test_a_callable_rule_denying_reads_narrows_find(tmp_path: Any) -> None:
-    """tests/rules_example.py keeps managers from reading diaries: ``jobs.find`` (WebSocket
-    and HTTP) leaves them out, as ``jobs.get`` refuses them."""
-    srv = InProcessServer(tmp_path / "jobs.db", rules="tests.rules_example:RULES")
-    await srv.start()
-    try:
-        async with srv.client() as admin:
-            await admin.call("jobs.create", {"type": "diary", "data": {"dear": "diary"}})
-            await admin.call("jobs.create", {"type": "mail"})
-        mia = await srv.token("manager", "mia")
-        async with Client(srv.ws_url, token=mia) as client:
-            assert [d["type"] for d in await client.find({})] == ["mail"]
-        async with httpx.AsyncClient(base_url=srv.http_url) as http:
-            answer = await http.get("/api/jobs", headers={"Authorization": f"Bearer {mia}"})
-            assert [d["type"] for d in answer.json()["result"]] == ["mail"]
-    finally:
-        await srv.stop()
+@pytest.fixture
+async def ruled(tmp_path: Any) -> AsyncIterator[InProcessServer]:
+    """A server under tests/rules_example.py, which keeps managers from reading diaries."""
+    async with started(InProcessServer(tmp_path / "jobs.db", rules=CALLABLE_RULES)) as (srv,):
+        yield srv
 
 
-async def test_a_callable_rule_denying_reads_narrows_subscriptions(tmp_path: Any) -> None:
+async def _a_diary_and_a_mail(srv: InProcessServer, admin: Client) -> str:
+    """Creates one job of each; returns a manager's token."""
+    await admin.call("jobs.create", {"type": "diary", "data": {"dear": "diary"}})
+    await admin.call("jobs.create", {"type": "mail"})
+    return await srv.token("manager", "mia")
+
+
+async def test_a_callable_rule_denying_reads_narrows_find(ruled: InProcessServer) -> None:
+    """``jobs.find`` (WebSocket and HTTP) leaves the diaries out, as ``jobs.get`` refuses them."""
+    async with ruled.client() as admin:
+        mia = await _a_diary_and_a_mail(ruled, admin)
+    async with Client(ruled.ws_url, token=mia) as client:
+        assert [d["type"] for d in await client.find({})] == ["mail"]
+    async with httpx.AsyncClient(base_url=ruled.http_url) as http:
+        answer = await http.get("/api/jobs", headers={"Authorization": f"Bearer {mia}"})
+        assert [d["type"] for d in answer.json()["result"]] == ["mail"]
+
+
+async def test_a_callable_rule_denying_reads_narrows_subscriptions(ruled: InProcessServer) -> None:
     """The same rule holds for a live subscription: its snapshot leaves the diaries out, and
     a diary created or changed later never reaches it, as ``jobs.get`` would refuse it."""
-    srv = InProcessServer(tmp_path / "jobs.db", rules="tests.rules_example:RULES")
-    await srv.start()
-    try:
-        async with srv.client() as admin:
-            await admin.call("jobs.create", {"type": "diary", "data": {"dear": "diary"}})
-            await admin.call("jobs.create", {"type": "mail"})
-            mia = await srv.token("manager", "mia")
-            async with Client(srv.ws_url, token=mia) as client, client.subscribe({}) as sub:
-                await collect_until_ready(sub)
-                assert sorted(d["type"] for d in sub.docs.values()) == ["mail"]
-                await admin.call("jobs.create", {"type": "diary", "data": {"second": 2}})
-                last = (await admin.call("jobs.create", {"type": "mail"}))["id"]
-                while last not in sub.docs:  # frames come in commit order: a diary first
-                    await sub.next(10)
-                assert sorted(d["type"] for d in sub.docs.values()) == ["mail", "mail"]
-    finally:
-        await srv.stop()
+    async with ruled.client() as admin:
+        mia = await _a_diary_and_a_mail(ruled, admin)
+        async with Client(ruled.ws_url, token=mia) as client, client.subscribe({}) as sub:
+            await collect_until_ready(sub)
+            assert sorted(d["type"] for d in sub.docs.values()) == ["mail"]
+            await admin.call("jobs.create", {"type": "diary", "data": {"second": 2}})
+            last = (await admin.call("jobs.create", {"type": "mail"}))["id"]
+            while last not in sub.docs:  # frames come in commit order: a diary first
+                await sub.next(10)
+            assert sorted(d["type"] for d in sub.docs.values()) == ["mail", "mail"]
 
 
-async def test_a_callable_rule_denying_reads_narrows_live_windows(tmp_path: Any) -> None:
+async def test_a_callable_rule_denying_reads_narrows_live_windows(ruled: InProcessServer) -> None:
     """A live window (the dashboard's job list) holds the jobs the rule lets through: its rows
     are read on past the hidden ones until the window is full, and ``skip`` counts only rows
     its reader may see."""
-    srv = InProcessServer(tmp_path / "jobs.db", rules="tests.rules_example:RULES")
-    await srv.start()
-    try:
-        async with srv.client() as admin:
-            for n in range(6):
-                await admin.call("jobs.create", {"type": "diary", "data": {"n": n}})
-                await admin.call("jobs.create", {"type": "mail", "data": {"n": n}})
-            mia = await srv.token("manager", "mia")
-            async with Client(srv.ws_url, token=mia) as client:
-                newest = {"created": -1}
-                async with client.subscribe({}, sort=newest, limit=3, skip=1) as window:
-                    await collect_until_ready(window)
-                    shown = [(d["type"], d["data"]["n"]) for d in window.docs.values()]
-                    assert sorted(shown) == [("mail", 2), ("mail", 3), ("mail", 4)]
-                    await admin.call("jobs.create", {"type": "diary", "data": {"n": 6}})
-                    last = await admin.call("jobs.create", {"type": "mail", "data": {"n": 6}})
-                    while not any(d["data"]["n"] == 5 for d in window.docs.values()):
-                        await window.next(10)
-                    shown = [(d["type"], d["data"]["n"]) for d in window.docs.values()]
-                    assert sorted(shown) == [("mail", 3), ("mail", 4), ("mail", 5)]
-                    assert last["id"] not in window.docs  # skipped: the newest visible one
-    finally:
-        await srv.stop()
+    async with ruled.client() as admin:
+        for n in range(6):
+            await admin.call("jobs.create", {"type": "diary", "data": {"n": n}})
+            await admin.call("jobs.create", {"type": "mail", "data": {"n": n}})
+        mia = await ruled.token("manager", "mia")
+        async with Client(ruled.ws_url, token=mia) as client:
+            newest = {"created": -1}
+            async with client.subscribe({}, sort=newest, limit=3, skip=1) as window:
+                await collect_until_ready(window)
+                shown = [(d["type"], d["data"]["n"]) for d in window.docs.values()]
+                assert sorted(shown) == [("mail", 2), ("mail", 3), ("mail", 4)]
+                await admin.call("jobs.create", {"type": "diary", "data": {"n": 6}})
+                last = await admin.call("jobs.create", {"type": "mail", "data": {"n": 6}})
+                while not any(d["data"]["n"] == 5 for d in window.docs.values()):
+                    await window.next(10)
+                shown = [(d["type"], d["data"]["n"]) for d in window.docs.values()]
+                assert sorted(shown) == [("mail", 3), ("mail", 4), ("mail", 5)]
+                assert last["id"] not in window.docs  # skipped: the newest visible one
