@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 
 from livejobs import protocol
 from livejobs.auth import Auth, Identity
@@ -33,6 +34,10 @@ class Credentials:
         self.clock = clock
         self.sessions = sessions
         self._timers: dict[Session, asyncio.Task[None]] = {}
+        #: the user of every authenticated session, and each user's count of them, kept as
+        #: sessions come and go: a reconnect storm checks each ``auth`` in constant time
+        self._users: dict[Session, str] = {}
+        self._per_user: Counter[str] = Counter()
 
     async def changed(self, kind: str, record_id: str) -> None:
         """A token or user record changed (on any server): recheck the sessions it holds."""
@@ -68,15 +73,14 @@ class Credentials:
             self.forget(session)
 
     def connections(self, user: str) -> int:
-        """The authenticated sessions ``user`` holds open on this server."""
-        return sum(
-            1
-            for session in self.sessions
-            if session.open and session.identity is not None and session.identity.user == user
-        )
+        """The authenticated sessions ``user`` holds on this server."""
+        return self._per_user[user]
 
     def opened(self, session: Session, identity: Identity) -> None:
-        """A session authenticated: end it when its token expires."""
+        """A session authenticated: count it, and end it when its token expires."""
+        if session not in self._users:
+            self._users[session] = identity.user
+            self._per_user[identity.user] += 1
         if identity.expires is not None:
             self._timers[session] = asyncio.create_task(self._expire(session, identity.expires))
 
@@ -87,7 +91,12 @@ class Credentials:
             self._end([session], Unauthenticated("token expired"))
 
     def forget(self, session: Session) -> None:
-        """The session is gone: its expiry timer with it."""
+        """The session is gone: its count and its expiry timer with it."""
+        user = self._users.pop(session, None)
+        if user is not None:
+            self._per_user[user] -= 1
+            if not self._per_user[user]:
+                del self._per_user[user]
         timer = self._timers.pop(session, None)
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()

@@ -80,3 +80,25 @@ async def test_refused_connections_are_not_counted(server: InProcessServer) -> N
         for _ in range(LIMIT):
             client: Client = await stack.enter_async_context(server.client(ann))
             assert await client.call("jobs.find", {}) == []
+
+
+async def test_connections_the_server_ends_are_not_counted(server: InProcessServer) -> None:
+    """Sessions closed by the server (here: their token revoked) free their places at once."""
+    ann = await server.token("creator", "ann")
+    closed = []
+    for _ in range(LIMIT):
+        ws, reply = await _auth(server, ann)
+        assert "result" in reply
+        closed.append(ws)
+    async with server.client() as admin:
+        [token] = await admin.call("tokens.list", {"user": "ann"})
+        await admin.call("tokens.revoke", {"id": token["id"]})
+    for ws in closed:
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await ws.recv()
+    fresh = await server.token("creator", "ann")
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(LIMIT):
+            client: Client = await stack.enter_async_context(server.client(fresh))
+            assert await client.call("jobs.find", {}) == []
