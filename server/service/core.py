@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from livejobs.clock import Clock
-from livejobs.errors import Conflict, NotFound
+from livejobs.errors import Conflict, NotFound, Unavailable
 from livejobs.jobs import bounds, followups, lifecycle, queued, repeats, timelimit
 from livejobs.jobs.bounds import DocLimits
 from livejobs.jobs.flow import FlowControl
@@ -134,7 +134,7 @@ class JobCore:
             if await self.store.replace(new, current["version"], previous=current):
                 self._wrote(current["status"], [new])
                 if finishing:
-                    await self._pay_followups(new)
+                    await self._pay_followups_now(new)
                 return new
         raise Conflict(f"job {job_id} is changing too fast; try again")
 
@@ -314,6 +314,19 @@ class JobCore:
             await self._release_dependants(doc, doc["dependants"])
         with contextlib.suppress(Conflict, NotFound):  # paid, or removed, meanwhile
             await self.transition(doc["id"], self._paid, doc)
+
+    async def _pay_followups_now(self, doc: Job) -> None:
+        """Pay at once what a finish owes; if the store fails meanwhile, the finish stands (it is
+        stored, and its caller is told so) and the debt, recorded with it, is the timer's."""
+        try:
+            await self._pay_followups(doc)
+        except Unavailable as exc:
+            log.warning(
+                "what job %s's finish owes waits for the timer: %s",
+                doc["id"],
+                exc,
+                extra=context(job_id=doc["id"], type=doc["type"]),
+            )
 
     def _paid(self, doc: Job) -> Job:
         if not followups.owed(doc):
