@@ -83,9 +83,10 @@ class Settings(msgspec.Struct, kw_only=True):
     max_data_bytes: Positive = 262_144
     max_subscriptions: Positive = 100
     max_pending_calls: Positive = 1000
-    #: authenticated WebSocket connections one user may hold on this server at once; high, as
-    #: ``max_subscriptions_per_user``, since many clients may share an identity
-    max_connections_per_user: Positive = 10_000
+    #: authenticated WebSocket connections one user may hold on this server at once (None: all
+    #: but ``RESERVED_DESCRIPTORS`` of the process's open files, as many clients may share one
+    #: identity, but one must never leave the others without a descriptor)
+    max_connections_per_user: Positive | None = None
     auth_timeout: Seconds = 10.0
     #: failed authentications (wrong tokens) from one client address before it backs off
     auth_free_failures: Positive = 5

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
+import sys
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -31,6 +33,7 @@ from livejobs.params import Auth as AuthParams
 from livejobs.params import decode_params
 from livejobs.runtime.connection import Connection
 from livejobs.session import Session, SessionState
+from livejobs.settings import Settings
 from livejobs.state import state_of
 
 log = logging.getLogger("livejobs.ws")
@@ -38,6 +41,9 @@ log = logging.getLogger("livejobs.ws")
 POLICY_VIOLATION = 1008
 GOING_AWAY = 1001
 TRY_AGAIN_LATER = 1013
+#: open files a user's connections may never take (``connection_limit``): the other users'
+#: connections, the store's files, the server's own sockets
+RESERVED_DESCRIPTORS = 256
 DRAINING = "the server is draining (shutting down); connect to another server or retry"
 
 
@@ -164,7 +170,7 @@ async def _authenticate(services: Services, session: Session, call: protocol.Cal
         return
     if not session.open:
         return  # closed while the token was read (the client left, the server stops)
-    limit = services.settings.max_connections_per_user
+    limit = connection_limit(services.settings)
     if (
         services.credentials is not None
         and services.credentials.connections(identity.user) >= limit
@@ -192,6 +198,17 @@ async def _authenticate(services: Services, session: Session, call: protocol.Cal
     session.send(protocol.result(call.id, reply))
     if services.dispatcher.draining:  # it connected just before the drain began
         session.send(protocol.server_pushed("draining"))
+
+
+def connection_limit(settings: Settings) -> int:
+    """``max_connections_per_user``, or all but ``RESERVED_DESCRIPTORS`` of the descriptors
+    this process may open (read each time: a supervisor may raise the limit)."""
+    if settings.max_connections_per_user is not None:
+        return settings.max_connections_per_user
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return sys.maxsize
+    return max(soft - RESERVED_DESCRIPTORS, 1)
 
 
 async def _run(services: Services, session: Connection, call: protocol.Call) -> None:

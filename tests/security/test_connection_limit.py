@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import resource
 from collections.abc import AsyncIterator
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from livejobs.edges.ws import RESERVED_DESCRIPTORS, connection_limit
+from livejobs.settings import Settings
 from livejobs_sdk import CallError, Client
 from tests.servers import InProcessServer, started
 
@@ -102,3 +105,13 @@ async def test_connections_the_server_ends_are_not_counted(server: InProcessServ
         for _ in range(LIMIT):
             client: Client = await stack.enter_async_context(server.client(fresh))
             assert await client.call("jobs.find", {}) == []
+
+
+def test_by_default_a_user_may_take_all_but_a_reserve_of_descriptors() -> None:
+    """Many clients may share one identity (browsers under ``anonymous_role``, a fleet of
+    workers on one token, the bench's ten thousand subscribers): by default the limit is the
+    process's open-file limit less a reserve, so one user never leaves the others without a
+    descriptor; set it lower where users do not share identities."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert connection_limit(Settings()) == max(soft - RESERVED_DESCRIPTORS, 1)
+    assert connection_limit(Settings(max_connections_per_user=5)) == 5
