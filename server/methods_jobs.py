@@ -95,10 +95,10 @@ async def find(ctx: Ctx, params: p.Find) -> list[Job]:
     return [ctx.show(doc) for doc in docs]
 
 
-async def counts(ctx: Ctx, params: p.Counts) -> dict[str, dict[str, int]]:
-    filter = ctx.query(params.filter)
+async def counts(ctx: Ctx, params: p.Counts) -> dict[str, Any]:
+    filter, reader = ctx.query(params.filter), ctx.services.permissions.reader(ctx.identity)
     async with ctx.services.reads.turn(ctx.identity.user):
-        return await ctx.services.jobs.counts(filter)
+        return await ctx.services.jobs.counts(filter, reader)
 
 
 # -- jobs: control (one id, or many for managers) ------------------------------------------
@@ -366,20 +366,20 @@ async def subscribe(ctx: Ctx, params: p.Subscribe) -> dict[str, str]:
 
 def _window(ctx: Ctx, params: p.Subscribe, filter: dict[str, Any]) -> Window | None:
     """The live window or count feed ``params`` ask for, if any (checked before opening)."""
-    view = ctx.identity.role
+    view, reader = ctx.identity.role, ctx.services.permissions.reader(ctx.identity)
+    # under a callable read rule a window's rows and counts are its user's alone
+    mine = "" if reader is None else f" @{ctx.identity.user}"
     if params.counts:
         if params.limit is not None or params.sort is not None or params.skip:
             raise Invalid("a count feed ('counts': true) takes no sort, limit or skip")
-        return Window(counts_key(view, filter), filter, (), 0, 0, view, counts=True)
+        key = counts_key(view, filter) + mine
+        return Window(key, filter, (), 0, 0, view, counts=True, reader=reader)
     if params.limit is None:
         if params.sort is not None or params.skip:
             raise Invalid("'sort' and 'skip' need a 'limit' (a live window)")
         return None
     sort = ctx.order(params.sort)
-    key = window_key(view, filter, sort, params.limit, params.skip)
-    reader = ctx.services.permissions.reader(ctx.identity)
-    if reader is not None:
-        key += f" @{ctx.identity.user}"  # its rows are its user's alone
+    key = window_key(view, filter, sort, params.limit, params.skip) + mine
     return Window(key, filter, sort, params.limit, params.skip, view, reader=reader)
 
 

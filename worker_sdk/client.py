@@ -189,7 +189,9 @@ class Client(TypeRulesCalls):
             params["sort"] = sort
         return list(await self.call("jobs.find", params))
 
-    async def counts(self, filter: dict[str, Any] | None = None) -> dict[str, dict[str, int]]:
+    async def counts(self, filter: dict[str, Any] | None = None) -> dict[str, Any]:
+        """How many jobs you may read match, per ``status`` and per ``type`` (and
+        ``partial: True`` when a per-job read rule stopped the count at 10,000 jobs)."""
         return dict(await self.call("jobs.counts", {"filter": filter or {}}))
 
     async def run(

@@ -21,7 +21,7 @@ class Event:
     doc: dict[str, Any] | None = None
     id: str | None = None
     ids: list[str] | None = None
-    counts: dict[str, dict[str, int]] | None = None
+    counts: dict[str, Any] | None = None
 
 
 #: queued by ``Subscription.close``: the iteration ends there
@@ -53,7 +53,7 @@ class Subscription:
         self.docs: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.more = False
-        self.counts: dict[str, dict[str, int]] = {}
+        self.counts: dict[str, Any] = {}
         self.ready = asyncio.Event()
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._closed = False

@@ -207,7 +207,7 @@ class SyncSubscription:
         return self._loop.call(lambda: list(self._sub.rows))
 
     @property
-    def counts(self) -> dict[str, dict[str, int]]:
+    def counts(self) -> dict[str, Any]:
         return self._loop.call(lambda: dict(self._sub.counts))
 
     def start(self) -> SyncSubscription:

@@ -34,6 +34,7 @@ from livejobs.jobs.model import Job
 from livejobs.query import matches
 from livejobs.runtime.connection import Subscription
 from livejobs.runtime.user_reads import UserReads
+from livejobs.service import ruled_counts
 from livejobs.store.base import Change, Sort, Store
 from livejobs.visibility import project
 
@@ -41,9 +42,6 @@ log = logging.getLogger("livejobs.live")
 
 INTERVAL = 0.05
 """Seconds between two queries of one busy window (changes within it are coalesced)."""
-
-READER_SCAN = 10_000
-"""Rows a window under a callable read rule reads at most per reread to fill itself."""
 
 REST = 1.0
 """After each reread, window rereads rest this many times as long as it took: the store spends
@@ -180,8 +178,11 @@ class Windows:
 
     async def _push_counts(self, window: Window) -> None:
         """``jobs.counts`` for the filter, and per type per status (``by_type``: the queues
-        view), each from the stores' count table."""
+        view), each from the store's count table, or job by job under a callable read rule."""
         store, filter = self.store, window.filter
+        if window.reader is not None:
+            self._send_counts(window, await ruled_counts.count(store, filter, window.reader))
+            return
         status = await store.count_by("status", filter)
         by_type: dict[str, dict[str, int]] = {}
         for name in status:
@@ -189,7 +190,9 @@ class Windows:
             for job_type, n in of_status.items():
                 by_type.setdefault(job_type, {})[name] = n
         types = {t: sum(per.values()) for t, per in by_type.items()}
-        counts = {"status": status, "type": types, "by_type": by_type}
+        self._send_counts(window, {"status": status, "type": types, "by_type": by_type})
+
+    def _send_counts(self, window: Window, counts: dict[str, Any]) -> None:
         newcomers = [sub for sub in window.members if sub not in window.current]
         if counts == window.last_counts and not newcomers:
             return
@@ -209,8 +212,8 @@ class Windows:
             return await self.store.find(window.filter, window.sort, window.limit + 1, window.skip)
         wanted, offset = window.skip + window.limit + 1, 0
         passed: list[Job] = []
-        while len(passed) < wanted and offset < READER_SCAN:
-            page = min(max(2 * wanted, 100), READER_SCAN - offset)
+        while len(passed) < wanted and offset < ruled_counts.READER_SCAN:
+            page = min(max(2 * wanted, 100), ruled_counts.READER_SCAN - offset)
             found = await self.store.find(window.filter, window.sort, page, offset)
             passed.extend(doc for doc in found if window.reader(doc))
             offset += len(found)

@@ -16,6 +16,7 @@ from livejobs.jobs.bounds import DocLimits
 from livejobs.jobs.flow import FlowControl
 from livejobs.jobs.model import FINISHED, QUEUED, Job, Status, new_id
 from livejobs.logs import context
+from livejobs.service import ruled_counts
 from livejobs.store.base import CreateRequest, Filter, Sort, Store
 
 Transition = Callable[[Job], Job]
@@ -110,8 +111,15 @@ class JobCore:
         """Jobs matching an already checked and scoped filter (``livejobs.query``)."""
         return await self.store.find(filter, sort, limit=limit, skip=skip)
 
-    async def counts(self, filter: Filter) -> dict[str, dict[str, int]]:
-        """How many jobs match, per status and per type."""
+    async def counts(
+        self, filter: Filter, reader: Callable[[Job], bool] | None = None
+    ) -> dict[str, Any]:
+        """How many jobs match, per status and per type; with ``reader`` (a callable read
+        rule), of those it passes (``ruled_counts``)."""
+        if reader is not None:
+            counts = await ruled_counts.count(self.store, filter, reader)
+            del counts["by_type"]
+            return counts
         return {
             "status": await self.store.count_by("status", filter),
             "type": await self.store.count_by("type", filter),

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from livejobs.service import ruled_counts
 from livejobs_sdk import CallError, Client
 from tests.helpers import collect_until_ready
 from tests.servers import InProcessServer, started
@@ -238,3 +239,50 @@ async def test_a_callable_rule_denying_reads_narrows_live_windows(ruled: InProce
                 shown = [(d["type"], d["data"]["n"]) for d in window.docs.values()]
                 assert sorted(shown) == [("mail", 3), ("mail", 4), ("mail", 5)]
                 assert last["id"] not in window.docs  # skipped: the newest visible one
+
+
+async def test_a_callable_rule_denying_reads_narrows_counts(ruled: InProcessServer) -> None:
+    """Counts (``jobs.counts`` and a count feed, the dashboard's tallies) count only the jobs
+    the rule lets through, job by job: a hidden diary is neither counted at first nor later."""
+    async with ruled.client() as admin:
+        mia = await _a_diary_and_a_mail(ruled, admin)
+        async with Client(ruled.ws_url, token=mia) as client:
+            assert await client.counts({}) == {"status": {"ready": 1}, "type": {"mail": 1}}
+            async with client.subscribe({}, counts=True) as feed:
+                await collect_until_ready(feed)
+                assert feed.counts["type"] == {"mail": 1}
+                assert feed.counts["by_type"] == {"mail": {"ready": 1}}
+                await admin.call("jobs.create", {"type": "diary"})
+                await admin.call("jobs.create", {"type": "mail"})
+                while feed.counts["type"].get("mail") != 2:
+                    await feed.next(10)
+                assert feed.counts == {
+                    "status": {"ready": 2},
+                    "type": {"mail": 2},
+                    "by_type": {"mail": {"ready": 2}},
+                }
+        assert (await admin.counts({}))["type"] == {"diary": 2, "mail": 2}
+
+
+async def test_counts_under_a_callable_rule_say_when_they_stopped_short(
+    ruled: InProcessServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting job by job reads at most ``READER_SCAN`` jobs a count: past that, the answer
+    says ``partial`` rather than count what the rule hides or read without bound."""
+    monkeypatch.setattr(ruled_counts, "READER_SCAN", 3)
+    async with ruled.client() as admin:
+        await admin.create_many([("mail", {"n": n}) for n in range(4)])
+        mia = await ruled.token("manager", "mia")
+        async with Client(ruled.ws_url, token=mia) as client:
+            assert await client.counts({}) == {
+                "status": {"ready": 3},
+                "type": {"mail": 3},
+                "partial": True,
+            }
+            assert await client.counts({"data.n": {"$lt": 2}}) == {
+                "status": {"ready": 2},
+                "type": {"mail": 2},
+            }
+            async with client.subscribe({}, counts=True) as feed:
+                await collect_until_ready(feed)
+                assert feed.counts["partial"] is True

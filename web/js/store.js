@@ -22,6 +22,8 @@ export class JobStore extends EventTarget {
   /** True once the first window arrived. */
   loaded = false;
   countsLoaded = false;
+  /** True when the server counted only some jobs (a per-job read rule, past its scan). */
+  countsPartial = false;
 
   #window = new Map();
   #followed = new Map();
@@ -64,6 +66,7 @@ export class JobStore extends EventTarget {
     this.byTypeStatus = new Map(Object.entries(counts.by_type || {}).map(([t, s]) => [t, new Map(Object.entries(s))]));
     this.#total = [...this.byStatus.values()].reduce((a, b) => a + b, 0);
     this.countsLoaded = true;
+    this.countsPartial = Boolean(counts.partial);
     for (let i = 0; i < Math.min(done - before, 1000); i++) {
       this.dispatchEvent(new CustomEvent("completed", { detail: {} }));
     }
@@ -103,6 +106,7 @@ export class JobStore extends EventTarget {
     this.#total = 0;
     this.loaded = false;
     this.countsLoaded = false;
+    this.countsPartial = false;
     this.#merge(new Set(), true);
   }
 

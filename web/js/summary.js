@@ -54,7 +54,7 @@ export class Summary {
     for (const chip of $("#status-counts").children) {
       const key = chip.dataset.key;
       const count = key === "total" ? store.size : store.byStatus.get(key) || 0;
-      setText(chip.lastChild, count.toLocaleString());
+      setText(chip.lastChild, count.toLocaleString() + (store.countsPartial ? "+" : ""));
       chip.classList.toggle("zero", count === 0);
       chip.classList.toggle("on", key === "total" ? !filter.status && !filter.type : filter.status === key);
     }
