@@ -70,6 +70,8 @@ class RepeatSpec(Params):
     tz: Annotated[str, Meta(max_length=64)] | None = None
     times: Annotated[int, Meta(ge=1)] | None = None
     until: Moment | None = None
+    #: ``every`` in fixed steps from the first run's time, not counted from each finish
+    fixed: bool = False
 
 
 class DebounceSpec(Params):

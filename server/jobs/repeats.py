@@ -38,7 +38,7 @@ def next_repeat(doc: Job, *, now: float, new_id: str) -> Job | None:
     run = int(rep.get("run", 1)) + 1
     if rep.get("times") is not None and run > int(rep["times"]):
         return None
-    at = schedule.following_time(rep, after=max(now, doc["after"]))
+    at = schedule.next_run(rep, scheduled=doc["after"], now=now)
     if at is None or (rep.get("until") is not None and at > float(rep["until"])):
         return None
     new = _fresh(doc, new_id=new_id, now=now, after=at)

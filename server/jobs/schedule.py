@@ -27,6 +27,8 @@ def validate(repeat: dict[str, Any], *, now: float = 0.0, min_seconds: float = 0
         raise Invalid(
             f"repeat 'every' is {every:g}s; jobs repeat at most once per {min_seconds:g}s"
         )
+    if repeat.get("fixed") and every is None:
+        raise Invalid("repeat 'fixed' is for 'every': a cron's steps are fixed already")
     if cron is not None and (not isinstance(cron, str) or not croniter.is_valid(cron)):
         raise Invalid(f"repeat 'cron' is not a valid cron expression: {cron!r}")
     zone = _zone(repeat.get("tz"))
@@ -85,3 +87,16 @@ def following_time(repeat: dict[str, Any], *, after: float) -> float | None:
         return next_time(repeat, after=after)
     except CroniterError:
         return None
+
+
+def next_run(repeat: dict[str, Any], *, scheduled: float, now: float) -> float | None:
+    """When the run after one scheduled at ``scheduled`` and finished at ``now`` starts:
+    ``every`` seconds after the finish, or with ``fixed`` the first step of ``every`` from
+    ``scheduled`` still to come (steps a late finish passed are skipped, not run at once);
+    a cron's next time. None when a cron has no later date."""
+    every = repeat.get("every")
+    if every is not None and repeat.get("fixed"):
+        passed = max(now - scheduled, 0.0) // float(every)
+        at = scheduled + (passed + 1) * float(every)
+        return at if at > now else at + float(every)
+    return following_time(repeat, after=max(now, scheduled))

@@ -22,6 +22,7 @@ REPEAT_DEFAULTS: dict[str, Any] = {
     "tz": None,
     "times": None,
     "until": None,
+    "fixed": False,
 }
 
 

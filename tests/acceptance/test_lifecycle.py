@@ -93,6 +93,25 @@ async def test_repeat_every_n_seconds_a_number_of_times(clocked_server):
         assert await client.find({"type": "tick", "status": {"$ne": "completed"}}) == []
 
 
+@pytest.mark.parametrize(("fixed", "next_step"), [(False, 150), (True, 120)])
+async def test_repeat_every_after_a_long_run(clocked_server, fixed, next_step):
+    """A 90 s run of a 60 s schedule: the next run comes 60 s after its finish, or with
+    ``fixed`` at the next step of 60 s from the first run's time (the one at 60 s passed)."""
+    clock = clocked_server.clock
+
+    async def long_run(job):
+        clock.advance(90)
+
+    async with clocked_server.client() as client:
+        first = await client.job("long").repeat(every=60, times=2, fixed=fixed).save()
+        assert first.doc["repeat"]["fixed"] is fixed
+        async with running_worker(client, "long", long_run, lease=600):
+            [after] = await wait_count(client, {"type": "long", "status": "waiting"}, 1)
+        assert after["after"] == pytest.approx(first.doc["after"] + next_step, abs=0.01)
+        with pytest.raises(CallError, match="fixed"):
+            await client.job("c").repeat(cron="* * * * *", fixed=True).save()
+
+
 async def test_cron_repeat_runs_at_the_next_matching_minute_in_its_zone(clocked_server):
     async with clocked_server.client() as client:
         job = await client.job("cron").repeat(cron="*/5 * * * *", tz="Europe/Paris").save()

@@ -154,3 +154,17 @@ def test_update_data_by_the_lease_holder_replaces_or_merges():
         lifecycle.update_data(doc, lease_token=token, data=[1], merge=True, now=NOW)
     with pytest.raises(Conflict):
         lifecycle.update_data(job(), lease_token=token, data=1, merge=False, now=NOW)
+
+
+def test_repeat_every_counts_from_each_finish_unless_fixed():
+    """``every`` alone counts from the finish (job-collection's ``wait``: a 25 s run of a
+    60 s schedule starts the next 85 s after the last); ``fixed`` keeps the steps of the
+    first run's time (BullMQ's ``every``), skipping the steps a late finish passed."""
+    rule = {"every": 60.0, "cron": None, "tz": None, "times": None, "until": None, "run": 1}
+    drifting = repeats.next_repeat(job(after=NOW, repeat=rule), now=NOW + 25, new_id="a")
+    assert drifting is not None and drifting["after"] == NOW + 85
+    fixed = job(after=NOW, repeat={**rule, "fixed": True})
+    steps = [repeats.next_repeat(fixed, now=NOW + d, new_id="b") for d in (0, 25, 60, 130)]
+    assert [s["after"] - NOW for s in steps if s is not None] == [60, 60, 120, 180]
+    early = repeats.next_repeat(fixed, now=NOW - 10, new_id="c")  # made ready before its time
+    assert early is not None and early["after"] == NOW + 60

@@ -78,6 +78,7 @@ def test_first_run_is_the_next_matching_time_never_now():
         {"cron": "not a cron"},
         {"cron": "* * * * *", "tz": "Mars/Olympus"},
         {"every": 5, "times": 0},
+        {"cron": "* * * * *", "fixed": True},  # a cron's steps are fixed already
     ],
 )
 def test_invalid_specs_are_refused(spec):

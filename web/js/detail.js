@@ -185,7 +185,7 @@ export class DetailPanel extends EventTarget {
     const removal = removalTime(doc);
     if (removal != null) facts.push(["Removed after", timeFact(removal, now)]);
     if (doc.lease?.deadline) facts.push(["Stopped at", timeFact(doc.lease.deadline, now)]);
-    if (doc.repeat) facts.push(["Repeat", doc.repeat.cron ? `cron ${doc.repeat.cron}` : `every ${doc.repeat.every}s (run ${doc.repeat.run || 1})`]);
+    if (doc.repeat) facts.push(["Repeat", doc.repeat.cron ? `cron ${doc.repeat.cron}` : `every ${doc.repeat.every}s${doc.repeat.fixed ? ", fixed steps" : ""} (run ${doc.repeat.run || 1})`]);
     if (doc.expire_at) facts.push(["Expires", timeFact(doc.expire_at, now)]);
     if (doc.target) facts.push(["Target", doc.target]);
     if (doc.lease) facts.push(["Lease until", timeFact(doc.lease.expires, now)]);

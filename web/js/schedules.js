@@ -7,7 +7,7 @@ import { absTime, relTime, shortId } from "./format.js";
 /** A repeat rule in words: "every 60 s", "cron 0 * * * * (UTC)", "…, 3 of 10". */
 export function describeRepeat(repeat) {
   if (!repeat) return "—";
-  const rule = repeat.cron ? `cron ${repeat.cron}${repeat.tz ? ` (${repeat.tz})` : ""}` : `every ${repeat.every} s`;
+  const rule = repeat.cron ? `cron ${repeat.cron}${repeat.tz ? ` (${repeat.tz})` : ""}` : `every ${repeat.every} s${repeat.fixed ? " (fixed steps)" : ""}`;
   const times = repeat.times ? `, run ${repeat.run || 1} of ${repeat.times}` : "";
   return rule + times;
 }
