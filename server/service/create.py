@@ -3,6 +3,7 @@ inserted once per ``request_id``, merged into a pending job with the same key (d
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,8 @@ from livejobs.jobs import bounds, lifecycle, schedule
 from livejobs.jobs.model import FINISHED, Job, Status, blank_job, priority_value
 from livejobs.service.core import CAS_ATTEMPTS, JobCore, Visible
 from livejobs.store.base import CreateRequest
+
+log = logging.getLogger(__name__)
 
 DEFAULT_RETRY: dict[str, Any] = {"retries": 0, "wait": 0.0, "backoff": "constant", "max_wait": None}
 REPEAT_DEFAULTS: dict[str, Any] = {
@@ -164,8 +167,19 @@ class Creating(JobCore):
         elif stored["id"] != doc["id"] and doc.get("debounce") and stored.get("debounce"):
             return await self._debounce(stored, doc, owner)
         elif stored["id"] != doc["id"] and doc["repeat"]:
-            return await self._reschedule(stored, doc, owner)
+            saved = await self._reschedule(stored, doc, owner)
+            if request is not None and saved["id"] != stored["id"]:
+                await self._amend(request, [saved["id"]])
+            return saved
         return stored
+
+    async def _amend(self, request: CreateRequest, job_ids: list[str]) -> None:
+        """A retry of this create answers ``job_ids``, as the create did. The create stands if
+        the store fails here: a retry then answers with the jobs its insert met."""
+        try:
+            await self.store.amend_answer(request, job_ids)
+        except Exception:  # noqa: BLE001 - the save is stored; only a retry's answer is older
+            log.warning("request %r keeps its first answer", request.id, exc_info=True)
 
     def _request(self, owner: str, request_id: str | None) -> CreateRequest | None:
         if request_id is None:
@@ -268,6 +282,8 @@ class Creating(JobCore):
                 await self._debounce(kept, doc, owner)  # a batch debounces as single saves do
             elif kept["id"] != doc["id"] and doc["repeat"]:
                 ids[i] = (await self._reschedule(kept, doc, owner))["id"]
+        if request is not None and ids != [doc["id"] for doc in stored]:
+            await self._amend(request, ids)
         return ids
 
     def _fan_in(self, jobs: list[Job], then: Job) -> None:

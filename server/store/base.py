@@ -112,6 +112,11 @@ class Store(Protocol):
         expired), insert nothing and return the jobs of its first answer as stored now (those
         since removed are left out); otherwise remember this answer with the insert."""
 
+    async def amend_answer(self, request: CreateRequest, job_ids: Sequence[str]) -> None:
+        """Make ``job_ids`` the remembered answer of ``request`` (inserted before): the create
+        answered with other jobs than its insert returned (a schedule's save went on to the
+        next run), and a retry must answer as the create did."""
+
     async def get(self, job_id: str) -> Job | None: ...
 
     async def get_many(self, job_ids: Sequence[str]) -> list[Job]: ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from livejobs.clock import ManualClock
+from livejobs.errors import Unavailable
 from livejobs.jobs.model import Job
 from livejobs.service import JobService, NewJob
 
@@ -52,9 +53,11 @@ async def test_a_schedule_saved_as_its_run_finishes_is_kept(backend: Backend) ->
     service = await _service_finishing_during_saves(backend)
     await service.create(NewJob(type="report", key="daily", repeat=OLD), "u")
     await service.claim(["report"], "w", "u", 1)
-    saved = await service.create(NewJob(type="report", key="daily", repeat=NEW), "u")
+    save = NewJob(type="report", key="daily", repeat=NEW)
+    saved = await service.create(save, "u", "save-1")
     assert saved["status"] == "ready" and saved["repeat"]["every"] == 60  # as any new save
     assert await _schedules(service) == [("completed", 3600), ("ready", 60)]
+    assert (await service.create(save, "u", "save-1"))["id"] == saved["id"]  # a retry
     await _pay_what_the_finish_owes(service)
     assert await _schedules(service) == [("completed", 3600), ("ready", 60)]
 
@@ -63,6 +66,24 @@ async def test_a_schedule_saved_in_a_batch_as_its_run_finishes_is_kept(backend: 
     service = await _service_finishing_during_saves(backend)
     await service.create(NewJob(type="report", key="daily", repeat=OLD), "u")
     await service.claim(["report"], "w", "u", 1)
-    ids = await service.create_many([NewJob(type="report", key="daily", repeat=NEW)], "u")
+    saves = [NewJob(type="report", key="daily", repeat=NEW)]
+    ids = await service.create_many(saves, "u", "saves-1")
     assert await _schedules(service) == [("completed", 3600), ("ready", 60)]
     assert (await service.get(ids[0]))["repeat"]["every"] == 60
+    assert await service.create_many(saves, "u", "saves-1") == ids  # a retry
+
+
+async def test_a_save_stands_when_its_answer_cannot_be_amended(backend: Backend) -> None:
+    """The store failing as the answer of a retry is amended: the save was stored, so the
+    create answers it (a retry then answers with the run the insert met)."""
+    service = await _service_finishing_during_saves(backend)
+    await service.create(NewJob(type="report", key="daily", repeat=OLD), "u")
+    await service.claim(["report"], "w", "u", 1)
+
+    async def unreachable(*args: Any) -> None:
+        raise Unavailable("the store went away")
+
+    service.store.amend_answer = unreachable  # type: ignore[method-assign]
+    saved = await service.create(NewJob(type="report", key="daily", repeat=NEW), "u", "save-2")
+    assert saved["repeat"]["every"] == 60
+    assert await _schedules(service) == [("completed", 3600), ("ready", 60)]

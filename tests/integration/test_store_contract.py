@@ -161,6 +161,18 @@ async def test_a_request_id_answers_a_retry_with_the_first_answer(store: Store) 
     assert await store.count({}) == 3
 
 
+async def test_a_request_ids_answer_can_be_amended(store: Store) -> None:
+    """A create whose answer changed after its insert (a schedule's save that went to the next
+    run) makes a retry answer with that."""
+    first, moved = job(data=1), job(data=2)
+    request = create_request()
+    await store.insert([first, moved], create_request(rid="other"))
+    assert await store.insert([job()], request) != [first]
+    await store.amend_answer(request, [moved["id"]])
+    retry = create_request(at=150.0)
+    assert await store.insert([job()], retry) == [moved] and retry.replayed
+
+
 async def test_a_request_id_is_per_owner_and_forgotten_after_its_window(store: Store) -> None:
     ann, bob = job(owner="ann"), job(owner="bob")
     assert await store.insert([ann], create_request("ann")) == [ann]

@@ -196,6 +196,11 @@ class MongoStore(MongoRollups):
             await self._requests.replace_one(key, answer, upsert=True)
         return stored
 
+    async def amend_answer(self, request: CreateRequest, job_ids: Sequence[str]) -> None:
+        key = {"_id": {"owner": request.owner, "id": request.id}}
+        with _reachable():
+            await self._requests.update_one(key, {"$set": {"answer": list(job_ids)}})
+
     async def _insert(self, docs: Sequence[Job]) -> list[Job]:
         """Insert all at once; a document whose key is held gets the holder instead. If the
         holder finishes between the refusal and the lookup, the insert is tried again."""

@@ -189,6 +189,17 @@ class PostgresStore(PostgresRollups):
 
         return await self._write(work, batch.INSERT)
 
+    async def amend_answer(self, request: CreateRequest, job_ids: Sequence[str]) -> None:
+        async def work(conn: Any, changes: ops.Log) -> None:
+            await conn.execute(
+                "UPDATE requests SET answer = $1::jsonb WHERE owner = $2 AND id = $3",
+                list(job_ids),
+                request.owner,
+                request.id,
+            )
+
+        await self._write(work)
+
     async def get(self, job_id: str) -> Job | None:
         found = await self._value("SELECT doc FROM jobs WHERE id = $1", job_id)
         return found  # type: ignore[no-any-return]

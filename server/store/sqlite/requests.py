@@ -16,6 +16,7 @@ from livejobs.store.sqlite import ops
 from livejobs.store.sqlite.sql import decode, encode
 
 RECALL = "SELECT answer FROM requests WHERE owner = ? AND id = ? AND expires > ?"
+AMEND = "UPDATE requests SET answer = ? WHERE owner = ? AND id = ?"
 REMEMBER = "INSERT OR REPLACE INTO requests (owner, id, expires, answer) VALUES (?, ?, ?, ?)"
 
 
@@ -37,3 +38,10 @@ def insert(
     answer = encode([doc["id"] for doc in stored]).decode()
     conn.execute(REMEMBER, (request.owner, request.id, request.expires, answer))
     return stored
+
+
+def amend(
+    conn: sqlite3.Connection, changes: ops.Changes, request: CreateRequest, job_ids: list[str]
+) -> None:
+    answer = encode(job_ids).decode()
+    conn.execute(AMEND, (answer, request.owner, request.id))

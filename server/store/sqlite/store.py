@@ -165,6 +165,9 @@ class SQLiteStore(SQLiteRollups):
         run = self._run_atomic if len(docs) > 1 or request is not None else self._run
         return await run(requests.insert, list(docs), request)
 
+    async def amend_answer(self, request: CreateRequest, job_ids: Sequence[str]) -> None:
+        await self._run(requests.amend, request, list(job_ids))
+
     async def get(self, job_id: str) -> Job | None:
         return await self._read(ops.get, job_id)
 
