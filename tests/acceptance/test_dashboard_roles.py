@@ -4,12 +4,15 @@ roles' method table itself."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.async_api import Page, expect
 
 from livejobs.methods import grants
 from livejobs_sdk import Client
 from tests.acceptance.dashboard_kit import MARKS, WAIT, open_job, row, sign_in
+from tests.servers import ProcessServer, started
 
 pytestmark = MARKS
 
@@ -61,3 +64,23 @@ async def test_each_role_is_offered_exactly_what_it_may_call(
     controls = await line.locator("td.controls button").count()
     assert (controls > 0) == ("types.pause" in methods or "types.set_limits" in methods)
     assert await shown(page.locator("#queues-add")) == ("types.set_limits" in methods)
+
+
+async def test_tallies_under_a_callable_read_rule_leave_hidden_jobs_out(
+    page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manager kept from diaries by a callable rule sees tallies without them; past the
+    10,000 jobs such a rule's counts read, the page says its counts are partial ("9,997+")."""
+    monkeypatch.setenv("LIVEJOBS_RULES", "tests.rules_example:RULES")
+    server = ProcessServer(tmp_path / "jobs.db")
+    async with started(server):
+        async with server.client() as admin:
+            await admin.create_many([("diary", {"n": n}) for n in range(3)])
+            await admin.create_many([("mail", {"n": n}) for n in range(2)])
+        await sign_in(page, server, await server.token("manager", "mia"))
+        ready = page.locator('#status-counts [data-key="ready"] .chip-count')
+        await expect(ready).to_have_text("2", timeout=WAIT)
+        async with server.client() as admin:
+            await admin.create_many([("mail", {"n": n}) for n in range(9_999)])
+        # the first 10,000 jobs read hold the three diaries, which are not counted
+        await expect(ready).to_have_text("9,997+", timeout=WAIT)
