@@ -18,7 +18,8 @@ Fields (all times are seconds since the epoch, as floats):
 - ``attempts``  int, how many times the job was started.
 - ``after``     float, not to start before this time.
 - ``repeat``    ``None`` or ``{"every": float|None, "cron": str|None, "tz": str|None,
-                 "times": int|None, "until": float|None, "fixed": bool, "run": int}``.
+                 "times": int|None, "until": float|None, "fixed": bool, "run": int}``,
+                 with ``fixed`` also ``"anchor": float`` (the first run's time).
 - ``depends``   list of job ids that must complete first.
 - ``dependants`` list of job ids waiting for this one (kept so a finish needs no search).
 - ``results``   ``{dependency id: its result}``: what each completed dependency returned,

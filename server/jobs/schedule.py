@@ -92,11 +92,12 @@ def following_time(repeat: dict[str, Any], *, after: float) -> float | None:
 def next_run(repeat: dict[str, Any], *, scheduled: float, now: float) -> float | None:
     """When the run after one scheduled at ``scheduled`` and finished at ``now`` starts:
     ``every`` seconds after the finish, or with ``fixed`` the first step of ``every`` from
-    ``scheduled`` still to come (steps a late finish passed are skipped, not run at once);
-    a cron's next time. None when a cron has no later date."""
+    the first run's time (``anchor``) still to come (steps a late finish passed are skipped,
+    not run at once; a retry's backoff moves no step); a cron's next time. None when a cron
+    has no later date."""
     every = repeat.get("every")
     if every is not None and repeat.get("fixed"):
-        passed = max(now - scheduled, 0.0) // float(every)
-        at = scheduled + (passed + 1) * float(every)
-        return at if at > now else at + float(every)
+        anchor, step = float(repeat.get("anchor", scheduled)), float(every)
+        at = anchor + (max(now - anchor, 0.0) // step + 1) * step
+        return at if at > now else at + step
     return following_time(repeat, after=max(now, scheduled))

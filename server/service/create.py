@@ -116,6 +116,8 @@ class Creating(JobCore):
             if repeat["cron"] is not None and spec.delay is None and spec.after is None:
                 # the first run is the next matching time, never "immediately"
                 doc["after"] = schedule.next_time(repeat, after=now)
+            if repeat["fixed"]:
+                repeat["anchor"] = doc["after"]  # the grid of its steps
         doc["depends"] = list(dict.fromkeys(spec.depends))
         doc["key"] = spec.key
         doc["expire_at"] = now + spec.expire if spec.expire is not None else None

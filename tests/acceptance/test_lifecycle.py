@@ -105,6 +105,7 @@ async def test_repeat_every_after_a_long_run(clocked_server, fixed, next_step):
     async with clocked_server.client() as client:
         first = await client.job("long").repeat(every=60, times=2, fixed=fixed).save()
         assert first.doc["repeat"]["fixed"] is fixed
+        assert first.doc["repeat"].get("anchor") == (first.doc["after"] if fixed else None)
         async with running_worker(client, "long", long_run, lease=600):
             [after] = await wait_count(client, {"type": "long", "status": "waiting"}, 1)
         assert after["after"] == pytest.approx(first.doc["after"] + next_step, abs=0.01)

@@ -168,3 +168,13 @@ def test_repeat_every_counts_from_each_finish_unless_fixed():
     assert [s["after"] - NOW for s in steps if s is not None] == [60, 60, 120, 180]
     early = repeats.next_repeat(fixed, now=NOW - 10, new_id="c")  # made ready before its time
     assert early is not None and early["after"] == NOW + 60
+
+
+def test_fixed_steps_keep_their_grid_through_a_retry():
+    """A retry's backoff moves a run's ``after``; the steps stay on the first run's grid."""
+    rule = {"every": 60.0, "cron": None, "tz": None, "times": None, "until": None, "run": 1}
+    retried = job(after=NOW + 7, repeat={**rule, "fixed": True, "anchor": NOW})
+    later = repeats.next_repeat(retried, now=NOW + 10, new_id="a")
+    assert later is not None and later["after"] == NOW + 60
+    following = repeats.next_repeat(later, now=NOW + 61, new_id="b")
+    assert following is not None and following["after"] == NOW + 120
