@@ -81,6 +81,8 @@ class JobCounts(Struct):
 
     status: dict[str, int]
     type: dict[str, int]
+    #: true when a callable read rule's count stopped at 10,000 jobs (absent otherwise)
+    partial: bool = False
 
 
 class ErrorBody(Struct):
