@@ -76,9 +76,10 @@ async def routing_error(request: Request, exc: Exception) -> Response:
     return problem(code, f"{detail}: {request.method} {request.url.path}", status, headers)
 
 
-async def _body(request: Request, limit: int) -> Any:
+async def _body(request: Request, limit: int) -> dict[str, Any]:
     """The JSON body, read as it streams in and refused (``too_large``) the moment it passes
-    ``limit``, or at once when its Content-Length says it will: never buffered whole first."""
+    ``limit``, or at once when its Content-Length says it will: never buffered whole first.
+    Every route's body is an object (empty: no params); ``null`` is not taken for one."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"body is {declared} bytes; the limit is {limit}")
@@ -93,11 +94,14 @@ async def _body(request: Request, limit: int) -> Any:
     if not body:
         return {}
     try:
-        return msgspec.json.decode(body)
+        params = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise Invalid(f"body is not valid JSON: {exc}") from None
     except RecursionError:
         raise Invalid("body is nested too deeply") from None
+    if not isinstance(params, dict):
+        raise Invalid("body must be a JSON object")
+    return params
 
 
 async def _identity(request: Request) -> Identity:
@@ -147,8 +151,6 @@ async def _with_body(
         identity = await _identity(request)
         params = await _body(request, _limit(request))
         if extra:
-            if not isinstance(params, dict):
-                raise Invalid("body must be a JSON object")
             _check_not_given(params, extra)
             params = {**params, **extra}
     except LivejobsError as exc:
