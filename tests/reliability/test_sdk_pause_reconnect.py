@@ -120,7 +120,10 @@ async def test_a_paused_worker_on_a_server_without_the_param(
         await worker.pause()
         working = asyncio.create_task(worker.run())
         try:
-            await asyncio.wait_for(registered_paused(server, "admin/old"), 10)
+            since = await asyncio.wait_for(registered_paused(server, "admin/old"), 10)
+            assert since > 0
+            listed = {w["worker_id"]: w for w in await client.call("workers.list")}
+            assert listed["admin/old"]["paused"] is True and listed["admin/old"]["running"] == []
         finally:
             working.cancel()
             await asyncio.gather(working, return_exceptions=True)
