@@ -48,6 +48,31 @@ async def test_sqlite_window_plans(tmp_path: Path) -> None:
         conn.close()
 
 
+async def test_sqlite_window_indexes_take_new_jobs_at_their_end(tmp_path: Path) -> None:
+    """Each window index holds ``created`` ascending (read backwards for newest first), so a
+    new job is appended to its last page rather than written at its start: fewer pages a
+    commit (bench/README.md, "December 7, fifth round")."""
+    from livejobs.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(str(tmp_path / "jobs.db"))
+    await store.open()
+    await store.close()
+    conn = sqlite3.connect(tmp_path / "jobs.db")
+    try:
+        for index in ("jobs_window", "jobs_window_status", "jobs_window_type"):
+            descending = {
+                name: bool(desc)
+                for _, _, name, desc, *_ in conn.execute(f"PRAGMA index_xinfo({index})")
+                if name is not None
+            }
+            assert descending.get("created") is False and descending.get("id") is True, (
+                index,
+                descending,
+            )
+    finally:
+        conn.close()
+
+
 async def test_postgres_window_plan(pg_cluster: Cluster) -> None:
     from livejobs.store.postgres import PostgresStore
     from livejobs.store.postgres.sql import Params, order_by, where
