@@ -106,7 +106,7 @@ async def _windows(db: AsyncDatabase[dict[str, Any]], queue: str) -> None:
 
 
 async def _nothing(db: AsyncDatabase[dict[str, Any]], queue: str) -> None:
-    """The numbers stay the same on every store; MongoDB's text index needs no change."""
+    """The numbers stay the same on every store; MongoDB's indexes need no change."""
 
 
 Step = Callable[[AsyncDatabase[dict[str, Any]], str], Awaitable[None]]
@@ -118,6 +118,7 @@ STEPS: list[tuple[Migration, Step]] = [
     (Migration(5, "history rollups per type, minute and hour"), _rollups),
     (Migration(6, "indexes for live windows (newest first) and search (text)"), _windows),
     (Migration(7, "nothing on MongoDB (SQLite's deferred search index)"), _nothing),
+    (Migration(8, "nothing on MongoDB (SQLite's window indexes, ascending)"), _nothing),
 ]
 MIGRATIONS = [migration for migration, _ in STEPS]
 NEWEST = newest(MIGRATIONS)
