@@ -45,22 +45,25 @@ ORDER BY total_exec_time DESC LIMIT 15
 PEER = ROOT / "bench" / "peers" / "livejobs_peer.py"
 
 
-def _ticks(pid: int) -> int:
-    """CPU ticks (user + system) a process has used, or 0 once it is gone."""
+def _ticks(pid: int, reaped: bool = False) -> int:
+    """CPU ticks (user + system) a process has used, or 0 once it is gone; ``reaped``: with
+    those of its children that have exited."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0
-    return int(fields[11]) + int(fields[12])
+    mine = int(fields[11]) + int(fields[12])
+    return mine + int(fields[13]) + int(fields[14]) if reaped else mine
 
 
 def _postgres_ticks() -> int:
-    """CPU ticks of every PostgreSQL process now alive (backends come and go with the pool)."""
+    """CPU ticks of PostgreSQL's processes: those alive, and those gone (a backend of a closed
+    connection, an autovacuum worker), which the postmaster counts once it has reaped them."""
     total = 0
     for stat in Path("/proc").glob("[0-9]*/comm"):
         try:
             if stat.read_text().startswith("postgres"):
-                total += _ticks(int(stat.parent.name))
+                total += _ticks(int(stat.parent.name), reaped=True)
         except OSError:
             continue
     return total
