@@ -47,7 +47,7 @@ def chart(results: dict[str, Any], path: Path) -> None:
         )
     axes[1][1].set_title("Sequential saves (saves/s, higher is better; round trip p50 above)")
     _fanout(axes[2][0], results.get("fanout"))
-    _scale(axes[2][1], results.get("scale"))
+    _scale(axes[2][1], results.get("scale"), results.get("scale-postgres"))
     fig.suptitle(f"livejobs bench, {results['meta']['date']} ({results['meta']['machine']})")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -112,9 +112,12 @@ def _fanout(ax: Any, steps: list[dict[str, Any]] | dict[str, Any] | None) -> Non
     ax.set_title("Live fan-out delivery (ms; solid p50, pale p99, dashed: the p99 goal)")
 
 
-def _scale(ax: Any, scale: list[dict[str, Any]] | None) -> None:
-    levels = [lv for lv in scale or [] if lv.get("ref_create_ms")]
-    if levels:
+def _scale(
+    ax: Any, sqlite: list[dict[str, Any]] | None, postgres: list[dict[str, Any]] | None
+) -> None:
+    stores = [("SQLite", "-", sqlite), ("PostgreSQL", "--", postgres)]
+    shown = [(store, style, lvs) for store, style, raw in stores if (lvs := _timed(raw))]
+    for store, style, levels in shown:
         # the ratio to the reference server timed at the same moments, not absolute latencies:
         # those move with the host over the minutes of the run and look like growth when
         # they are drift
@@ -124,15 +127,21 @@ def _scale(ax: Any, scale: list[dict[str, Any]] | None) -> None:
                 stored,
                 [pct(lv[key], 50) / pct(lv["ref_" + key], 50) for lv in levels],
                 marker="o",
-                label=f"{label} p50 ÷ reference",
+                linestyle=style,
+                label=f"{store}: {label} p50 ÷ reference",
             )
-        ax.axhline(1.5, color="grey", linestyle="--", linewidth=1, label="target limit (1.5×)")
+    if shown:
+        ax.axhline(1.5, color="grey", linestyle=":", linewidth=1, label="target limit (1.5×)")
         ax.set_xscale("log")
         ax.set_ylim(0, 2)
-        ax.legend()
+        ax.legend(fontsize=8)
         ax.set_xlabel("stored jobs")
-    reference = levels[0]["stored"] if levels else 1000
+    reference = shown[0][2][0]["stored"] if shown else 1000
     ax.set_title(f"Create / claim p50 ÷ a server kept at {reference:,} jobs (flat is 1)")
+
+
+def _timed(levels: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [lv for lv in levels or [] if lv.get("ref_create_ms")]
 
 
 def _log(ax: Any) -> None:

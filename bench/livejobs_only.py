@@ -1,6 +1,6 @@
 """The scenarios only livejobs has: live fan-out (in steps), the SDK's sync and async clients,
-scale and the dashboard, each on a server and a database of its own, within what is left of
-the run's budget.
+scale (on SQLite, and on PostgreSQL) and the dashboard, each on a server and a database of its
+own, within what is left of the run's budget.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import scale
 import sync_overhead
 from budget import Run
 from procs import Processes
-from services import start_livejobs
+from services import start_livejobs, start_postgres
 
 SDK_CALLS = 1_000
 """Saves per client and round (a quarter as many ``run`` round trips): the sequential-saves
@@ -39,22 +39,50 @@ def measure(
             procs.stop(server.proc)
     if "scale" in wanted:
         # seeding runs at 25,000-40,000 jobs/s; the estimate allows for a slower machine
-        levels = [
-            lv for lv in run.plan.levels if run.fits(f"scale at {lv:,} jobs", lv / 20_000 + 10)
-        ]
-        if levels:
-            print(f"scale: {levels}", file=sys.stderr, flush=True)
-            server = start_livejobs(procs, workdir, "livejobs-scale")
-            reference = start_livejobs(procs, workdir, "livejobs-scale-reference")
-            try:
-                results["scale"] = scale.run(server, reference, levels)
-            except Exception as exc:
-                run.failure("scale", exc)
-            finally:
-                procs.stop(server.proc)
-                procs.stop(reference.proc)
+        _scale(procs, run, workdir, results, "scale", 20_000)
     if "dashboard" in wanted:
         _dashboard(run, workdir, results)
+    if "scale-postgres" in wanted:  # last: run alone, it has the budget for a million
+        # seeding runs at about 10,000 jobs/s
+        _scale(procs, run, workdir, results, "scale-postgres", 5_000)
+
+
+def _scale(
+    procs: Processes,
+    run: Run,
+    workdir: Path,
+    results: dict[str, Any],
+    scenario: str,
+    seeded_per_s: float,
+) -> None:
+    """Two servers, one growing and one kept at the first level as the reference, each on a
+    database of its own: SQLite files, or (``scale-postgres``) two databases of one cluster."""
+    levels = [
+        lv
+        for lv in run.plan.levels
+        if run.fits(f"{scenario} at {lv:,} jobs", lv / seeded_per_s + 10)
+    ]
+    if levels[1:2] == []:  # one level alone is its own reference: nothing to compare
+        return
+    print(f"{scenario}: {levels}", file=sys.stderr, flush=True)
+    started = []
+    try:
+        dbs = ["", ""]
+        if scenario == "scale-postgres":
+            postgres = start_postgres(procs, workdir, "postgres-scale")
+            started.append(postgres.proc)
+            dbs = [postgres.create_database(), postgres.create_database()]
+        server = start_livejobs(procs, workdir, f"livejobs-{scenario}", db=dbs[0])
+        started.insert(0, server.proc)
+        name = f"livejobs-{scenario}-reference"
+        reference = start_livejobs(procs, workdir, name, db=dbs[1])
+        started.insert(0, reference.proc)
+        results[scenario] = scale.run(server, reference, levels)
+    except Exception as exc:
+        run.failure(scenario, exc)
+    finally:
+        for proc in started:  # servers before their database
+            procs.stop(proc)
 
 
 def _fanout(procs: Processes, run: Run, workdir: Path, results: dict[str, Any]) -> None:

@@ -73,7 +73,9 @@ def markdown(results: dict[str, Any]) -> str:
         out += _peers_md(table, peers, runs, meta)
     out += _saves_md(results, table, meta)
     out += _fanout_md(results.get("fanout")) + _sdk_md(results.get("sdk"))
-    out += _scale_md(results.get("scale")) + _dashboard_md(results.get("dashboard"))
+    out += _scale_md(results.get("scale"), "SQLite")
+    out += _scale_md(results.get("scale-postgres"), "PostgreSQL")
+    out += _dashboard_md(results.get("dashboard"))
     out += ["", "## Configuration", ""]
     out += [f"- **{p}**: {BY_NAME[p].config}" for p in meta["peers"] if p in BY_NAME]
     out += [f"- **redis**: {meta['redis']}", f"- **durability**: {meta['durability']}"]
@@ -231,13 +233,13 @@ def _sdk_md(sdk: dict[str, Any] | None) -> list[str]:
     return out
 
 
-def _scale_md(levels: list[dict[str, Any]] | None) -> list[str]:
+def _scale_md(levels: list[dict[str, Any]] | None, store: str) -> list[str]:
     if not levels:
         return []
     first = levels[0]["stored"]
     out = [
         "",
-        "## Scale (livejobs, SQLite)",
+        f"## Scale (livejobs, {store})",
         "",
         "One call at a time; the stored jobs are all ready and of the claimed type. Each call "
         f"alternates with the same call to a reference server kept at {first:,} jobs; the "

@@ -45,7 +45,7 @@ LIVEJOBS_BACKENDS = {"livejobs": (), "livejobs-fsync": ("--synchronous", "FULL")
 POSTGRES_BACKENDS = {"livejobs-postgres": 1, "livejobs-postgres-2": 2}
 
 
-SCENARIOS = "throughput,workers,latency,saves,fanout,sdk,scale,dashboard"
+SCENARIOS = "throughput,workers,latency,saves,fanout,sdk,scale,scale-postgres,dashboard"
 #: the scenarios each peer runs, interleaved with the other peers (the rest are livejobs only)
 PER_PEER = ("throughput", "latency", "saves")
 

@@ -116,14 +116,14 @@ class Postgres:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{name}"
 
 
-def start_postgres(procs: Processes, workdir: Path) -> Postgres:
-    """A fresh cluster in ``workdir``, in the foreground so that ``procs`` stops it by PID;
-    every commit waits for its WAL flush (``synchronous_commit=on``, ``fsync=on``)."""
+def start_postgres(procs: Processes, workdir: Path, name: str = "postgres") -> Postgres:
+    """A fresh cluster in ``workdir / name``, in the foreground so that ``procs`` stops it by
+    PID; every commit waits for its WAL flush (``synchronous_commit=on``, ``fsync=on``)."""
     bindir = server_bin()
     if bindir is None:
         raise RuntimeError("PostgreSQL is not installed (`make postgres` at the top)")
     run: tuple[str, ...] = ("runuser", "-u", "postgres", "--") if os.geteuid() == 0 else ()
-    home = workdir / "postgres"
+    home = workdir / name
     home.mkdir(mode=0o700)
     if run:  # the postgres user reaches its directory through the run's (root's) own
         workdir.chmod(0o711)
@@ -136,7 +136,5 @@ def start_postgres(procs: Processes, workdir: Path) -> Postgres:
     argv += ["-c", f"port={port}", "-c", f"unix_socket_directories={home}"]
     argv += ["-c", "synchronous_commit=on", "-c", "fsync=on", "-c", "max_connections=100"]
     ready = [str(bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)]
-    proc = procs.start(
-        "postgres", argv, ready=lambda: subprocess.run(ready).returncode == 0, timeout=60
-    )
+    proc = procs.start(name, argv, ready=lambda: subprocess.run(ready).returncode == 0, timeout=60)
     return Postgres(proc, port, run)

@@ -90,13 +90,14 @@ def evaluate(results: dict[str, Any]) -> list[Target]:
     absolute("… round trip p50, livejobs", "livejobs", "save_p50", 0.25, False, "ms")
     out += _fanout(results.get("fanout"))
     out += _workers(table, runs)
-    out += _scale(results.get("scale"))
+    out += _scale(results.get("scale"), "Scale")
     if "livejobs-postgres" in table:
         absolute("livejobs-postgres end to end", "livejobs-postgres", "e2e", 3_000, True, "jobs/s")
         absolute(
             "livejobs-postgres batch create", "livejobs-postgres", "enqueue", 20_000, True, "jobs/s"
         )
         absolute("livejobs-postgres dispatch p50", "livejobs-postgres", "p50", 1.0, False, "ms")
+    out += _scale(results.get("scale-postgres"), "Scale on PostgreSQL")
     return out
 
 
@@ -137,16 +138,16 @@ def _workers(table: dict[str, dict[str, Spread]], runs: dict[str, Any]) -> list[
     return [Target(what, value, "≥ 0.8×", ok, once(runs["livejobs-workers"]))]
 
 
-def _scale(levels: list[dict[str, Any]] | None) -> list[Target]:
+def _scale(levels: list[dict[str, Any]] | None, name: str) -> list[Target]:
     """Flat as the store grows: the largest level's p50s ÷ the reference server's, timed at the
     same moments (the chart's 1.5× line)."""
     top = next((lv for lv in reversed(levels or []) if lv.get("ref_create_ms")), None)
-    if top is None:
+    if top is None or levels is None or top is levels[0]:  # the reference level alone
         return []
     ratios = [pct(top[k], 50) / pct(top["ref_" + k], 50) for k in ("create_ms", "claim_ms")]
     value = " / ".join(f"{r:.2f}×" for r in ratios)
     base = (levels or [top])[0]["stored"]
-    what = f"Scale: create / claim p50 at {top['stored']:,} stored jobs ÷ at {base:,}"
+    what = f"{name}: create / claim p50 at {top['stored']:,} stored jobs ÷ at {base:,}"
     return [Target(what, value, "≤ 1.5× (flat)", max(ratios) <= 1.5)]
 
 
