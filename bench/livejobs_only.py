@@ -62,7 +62,9 @@ def _scale(
         for lv in run.plan.levels
         if run.fits(f"{scenario} at {lv:,} jobs", lv / seeded_per_s + 10)
     ]
-    if levels[1:2] == []:  # one level alone is its own reference: nothing to compare
+    if len(levels) < 2:  # the first level alone is the reference's own: nothing to compare
+        if levels:
+            run.notes.append(f"skipped {scenario}: only its first level fits the budget")
         return
     print(f"{scenario}: {levels}", file=sys.stderr, flush=True)
     started = []
