@@ -14,8 +14,9 @@ takes on SQLite):
 - **cycle**: every ready job claimed ten at a time, each turn also completing the last ten;
 - **lone**: ``--saves`` one-job creates in turn, each with a request id (the SDK's ``save``).
 
-Each prints the WAL bytes written per job (``pg_current_wal_lsn``, exact) and the CPU per job
-of PostgreSQL's processes and of this process (the store, as a server runs it).
+Each prints the wall time per job, the WAL bytes written per job (``pg_current_wal_lsn``,
+exact) and the CPU per job of PostgreSQL's processes and of this process (the store, as a
+server runs it).
 ``--what NAME=SQL`` adds a variant whose SQL runs once the schema is made (a what-if: another
 index, a dropped trigger); rounds alternate the variants, each in turn first, so that a busy
 neighbour hits them alike.
@@ -58,10 +59,13 @@ class Meter:
     async def start(self, url: str) -> None:
         self.url, self.wal = url, await _wal(url, checkpoint=True)
         self.ticks, self.cpu = _postgres_ticks(), time.process_time()
+        self.wall = time.perf_counter()
 
     async def per(self, name: str, n: int) -> dict[str, float]:
+        wall = time.perf_counter()
         wal, ticks, cpu = await _wal(self.url), _postgres_ticks(), time.process_time()
         return {
+            f"{name} wall µs/job": 1e6 * (wall - self.wall) / n,
             f"{name} WAL B/job": (wal - self.wal) / n,
             f"{name} pg µs/job": (ticks - self.ticks) * US_PER_TICK / n,
             f"{name} store µs/job": 1e6 * (cpu - self.cpu) / n,

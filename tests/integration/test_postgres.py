@@ -15,7 +15,7 @@ import pytest
 from livejobs.errors import StoreRefused, Unavailable
 from livejobs.query import matches
 from livejobs.store import open_store, pending_migrations
-from livejobs.store.base import Change
+from livejobs.store.base import Change, CreateRequest
 from livejobs.store.postgres import PostgresStore
 from livejobs.store.postgres import feed as pg_feed
 from livejobs.store.postgres.migrations import MIGRATIONS
@@ -91,6 +91,24 @@ async def test_concurrency_rules_hold_between_two_stores_under_load(
     ]
     claimed = [doc for batch in await asyncio.gather(*claims) for doc in batch]
     assert Counter(doc["type"] for doc in claimed) == {"slow": 5}
+
+
+async def test_one_request_sent_through_two_stores_at_once_makes_one_job(
+    two: tuple[PostgresStore, PostgresStore],
+) -> None:
+    """An attempt that waited for the request's lock reads the answer the other attempt
+    committed meanwhile: the lock and the lookup are one call, the lookup's snapshot taken
+    after the lock."""
+    one, other = two
+    for n in range(20):
+        attempts = [
+            store.insert([job(data=i)], CreateRequest("ann", f"r-{n}", 100.0, 160.0))
+            for i in range(3)
+            for store in (one, other)
+        ]
+        answers = await asyncio.gather(*attempts)
+        assert len({answer[0]["id"] for answer in answers}) == 1, answers
+    assert await one.count({}) == 20
 
 
 async def test_a_change_committed_by_one_store_reaches_the_others_feed(

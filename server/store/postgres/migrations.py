@@ -26,6 +26,7 @@ MIGRATIONS = [
     Migration(7, "the change log is read by snapshot: no append lock, no NOTIFY in writes"),
     Migration(8, "search words in job_words, written only when they change; no jobs_status"),
     Migration(9, "finished jobs indexed by type and status (jobs.clean, types.set_keep)"),
+    Migration(10, "a create's request is locked and looked up in one call"),
 ]
 
 #: pg_advisory_xact_lock key held while migrating (any constant: one per database)
@@ -201,6 +202,18 @@ CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (type, status)
     WHERE status IN ('cancelled', 'completed', 'failed');
 """
 
+# A create with a request id locks the request, then reads its answer: two statements, since
+# a statement sees what was committed before it began, not what the lock waited for. A
+# VOLATILE function's statements each take a snapshot of their own, so one call does both.
+SCHEMA_REQUEST_ANSWER = """
+CREATE OR REPLACE FUNCTION livejobs_request_answer(name text, who text, rid text, at float8)
+    RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended(name, 7));
+    RETURN (SELECT answer FROM requests WHERE owner = who AND id = rid AND expires > at);
+END $$;
+"""
+
 BACKFILL_BATCH = 500
 """Jobs ``fill_words`` reads at a time: a million jobs are a few thousand round trips, and
 only this many documents are in memory at once."""
@@ -241,6 +254,7 @@ STEPS: dict[int, tuple[Step, ...]] = {
     7: (SCHEMA_SNAPSHOTS,),
     8: (SCHEMA_WORDS_TABLE, fill_words, SCHEMA_WORDS),
     9: (SCHEMA_FINISHED,),
+    10: (SCHEMA_REQUEST_ANSWER,),
 }
 
 VERSION_TABLE = "CREATE TABLE IF NOT EXISTS livejobs_schema (version integer NOT NULL)"

@@ -28,6 +28,14 @@ from livejobs.store.postgres.sql import (
     words_of,
 )
 
+# A request's answer, and the expired requests dropped in the same statement; its own row is
+# left to ON CONFLICT (a statement's parts cannot both touch one row), expired or not.
+_REMEMBER = """
+WITH expired AS (DELETE FROM requests WHERE expires <= $5 AND NOT (owner = $1 AND id = $2))
+INSERT INTO requests (owner, id, expires, answer) VALUES ($1, $2, $3, $4::jsonb)
+ON CONFLICT (owner, id) DO UPDATE SET expires = excluded.expires, answer = excluded.answer
+"""
+
 
 class Log(list[Change]):
     """The changes a transaction made and has not logged yet, and how many it logged;
@@ -101,9 +109,9 @@ async def remembered(
     """``insert``, answered from memory for a request already seen; a lock on the request
     makes two attempts racing on two servers take turns."""
     name = json.dumps([request.owner, request.id])
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))", name)
     answer = await conn.fetchval(
-        "SELECT answer FROM requests WHERE owner = $1 AND id = $2 AND expires > $3",
+        "SELECT livejobs_request_answer($1, $2, $3, $4)",
+        name,
         request.owner,
         request.id,
         request.at,
@@ -114,16 +122,8 @@ async def remembered(
         by_id = {r["id"]: r["doc"] for r in rows}
         return [by_id[i] for i in answer if i in by_id]
     stored = await insert(conn, changes, docs)
-    await conn.execute("DELETE FROM requests WHERE expires <= $1", request.at)
-    await conn.execute(
-        "INSERT INTO requests (owner, id, expires, answer) VALUES ($1, $2, $3, $4::jsonb) "
-        "ON CONFLICT (owner, id) DO UPDATE "
-        "SET expires = excluded.expires, answer = excluded.answer",
-        request.owner,
-        request.id,
-        request.expires,
-        [doc["id"] for doc in stored],
-    )
+    ids = [doc["id"] for doc in stored]
+    await conn.execute(_REMEMBER, request.owner, request.id, request.expires, ids, request.at)
     return stored
 
 
