@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -10,6 +11,16 @@ import pytest
 from livejobs.clock import ManualClock
 from tests.pg import Cluster, External
 from tests.servers import InProcessServer, ProcessServer
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_reaches_started_processes() -> None:
+    """A process the suite starts inherits an ignored SIGINT (a background job's, as with
+    ``make test &`` or nohup, restored by some library after pytest had set Python's handler):
+    a Flask or Django app stopped with Ctrl-C would then run on. Python's handler is what a
+    terminal gives, and a process inherits it as the default action."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -139,3 +139,12 @@ async def test_django_site_enqueues_from_a_view_and_its_command_serves_the_tasks
     output = log_path.read_text()
     assert "serving emails.welcome, reports.build" in output and "stopped" in output
     assert "Traceback" not in output, output
+
+
+def test_an_app_the_suite_starts_stops_on_ctrl_c_even_when_the_suite_runs_in_the_background():
+    """``web_app`` stops an app with SIGINT. A suite started as a background job (``make test
+    &``, nohup, some CI runners) begins with SIGINT ignored, which its processes would inherit:
+    a Flask or Django app would then ignore the Ctrl-C and the test wait for it in vain."""
+    script = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert shown.stdout.strip() == "True", shown.stderr
