@@ -15,10 +15,11 @@ from tests.servers import InProcessServer, ProcessServer
 
 @pytest.fixture(autouse=True)
 def _ctrl_c_reaches_started_processes() -> None:
-    """A process the suite starts inherits an ignored SIGINT (a background job's, as with
-    ``make test &`` or nohup, restored by some library after pytest had set Python's handler):
-    a Flask or Django app stopped with Ctrl-C would then run on. Python's handler is what a
-    terminal gives, and a process inherits it as the default action."""
+    """A suite started as a background job (``make test &``, nohup) starts with SIGINT
+    ignored, and a process it starts inherits that: a Flask or Django app stopped with Ctrl-C
+    would run on. Python's handler is what a terminal gives, and a process inherits it as the
+    default action. (Tests that set the handler leave it as they found it:
+    ``test_in_process_server_signals``.)"""
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 

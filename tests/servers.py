@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -57,6 +57,17 @@ class BaseServer:
             return str((await admin.call("tokens.create", {"user": name}))["token"])
 
 
+class _SignalFreeServer(uvicorn.Server):
+    """uvicorn without its SIGINT/SIGTERM handlers: the test stops it, and a server that
+    took the process's handlers would hand back, when stopped, the ones it found, so that
+    servers stopped out of order leave Ctrl-C bound to a stopped server (pytest no longer
+    stops) and a background run's ignored SIGINT comes back for the processes tests start."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class InProcessServer(BaseServer):
     """uvicorn serving ``create_app`` as a task of the test's own event loop."""
 
@@ -87,8 +98,7 @@ class InProcessServer(BaseServer):
             lifespan="on",
             **{**uvicorn_options(self.settings), **self.uvicorn},
         )
-        self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._server = _SignalFreeServer(config)
         self._task = asyncio.create_task(self._server.serve())
         deadline = time.monotonic() + 10
         while not self._server.started:
