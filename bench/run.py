@@ -55,6 +55,8 @@ def main() -> None:
     plan = QUICK if args.quick else FULL
     if args.repeats:
         plan = Plan(**{**plan.__dict__, "repeats": args.repeats})
+    if args.budget:
+        plan = Plan(**{**plan.__dict__, "budget_s": args.budget})
     run = Run(plan)
     peers = [p for p in PEERS if p.name in args.peers and _available(p, run)]
     _raise_file_limit()  # inherited by every server and client the run starts
@@ -292,6 +294,12 @@ def _parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--quick", action="store_true", help="a smoke run of about a minute")
     p.add_argument("--repeats", type=int, help="override the plan's repetitions")
+    p.add_argument(
+        "--budget",
+        type=float,
+        help="seconds the run may take (default 600, 150 with --quick): on a slow host the "
+        "default cuts the later repetitions, and says so",
+    )
     p.add_argument("--peers", default=",".join(names), help=f"comma list of {names}")
     p.add_argument(
         "--scenarios",
