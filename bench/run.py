@@ -55,7 +55,7 @@ def main() -> None:
     plan = QUICK if args.quick else FULL
     if args.repeats:
         plan = Plan(**{**plan.__dict__, "repeats": args.repeats})
-    if args.budget:
+    if args.budget is not None:
         plan = Plan(**{**plan.__dict__, "budget_s": args.budget})
     run = Run(plan)
     peers = [p for p in PEERS if p.name in args.peers and _available(p, run)]
@@ -313,6 +313,8 @@ def _parse() -> argparse.Namespace:
     )
     p.add_argument("--keep", action="store_true", help="keep the work directory and its logs")
     args = p.parse_args()
+    if args.budget is not None and args.budget <= 0:
+        p.error("--budget takes a number of seconds above 0")
     args.out = args.out or str(BENCH / "results" / ("quick" if args.quick else ""))
     args.peers = [name for name in args.peers.split(",") if name]
     args.scenarios = args.scenarios.split(",")
